@@ -1,0 +1,40 @@
+# Two entry points, each self-sufficient on a fresh machine with Python 3.11+:
+#   make demo   -- set up the virtualenv and run the offline demo
+#   make test   -- set up the virtualenv and run lint, types and the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test setup lint typecheck unit coverage bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("rtagents needs Python 3.11+") if sys.version_info < (3, 11) else None'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/rtagents demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src
+
+unit: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider --cov=rtagents --cov-branch --cov-report=term --cov-report=json:.coverage.json
+	$(BIN)/python tools/check_coverage.py .coverage.json rtagents/protocol 95
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(BIN)/python bench/codec.py
+
+clean:
+	rm -rf $(VENV) .coverage .coverage.json .mypy_cache .ruff_cache

@@ -1,0 +1,161 @@
+"""The engine seam: what the session host asks of VAD, STT, LLM and TTS.
+
+Engines never see protocol events. The server's session host translates the
+conversation into an :class:`LLMRequest`, turns :class:`LLMChunk`\\ s into
+``response.*`` events and audio, and cancels an engine by cancelling the
+asyncio task that iterates it (every streaming method is an async iterator, so
+cancellation lands at the next ``await``).
+
+Audio crossing this seam is always mono pcm16 little-endian ``bytes`` at the
+rate the engine declares; the session host resamples and encodes G.711.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCall:
+    """A function call the model made earlier in the conversation."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatMessage:
+    """One turn of history, already flattened to text (audio turns as transcripts)."""
+
+    role: Role
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None  # set on role="tool": the call this answers
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolSpec:
+    """A function tool offered to the model (JSON-schema parameters)."""
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+
+ToolChoice: TypeAlias = Literal["auto", "none", "required"] | str  # str = a function name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LLMRequest:
+    instructions: str
+    messages: Sequence[ChatMessage]
+    tools: Sequence[ToolSpec] = ()
+    tool_choice: ToolChoice = "auto"
+    max_output_tokens: int | None = None  # None = "inf"
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCallDelta:
+    """Part of a function call's arguments; ``name`` is known from the first delta."""
+
+    call_id: str
+    name: str
+    arguments_delta: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Usage:
+    input_tokens: int
+    output_tokens: int
+
+
+LLMChunk: TypeAlias = TextDelta | ToolCallDelta | Usage
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """Streams a reply. Raising :class:`EngineFailure` ends the response as failed."""
+
+    def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]: ...
+
+
+@runtime_checkable
+class TTS(Protocol):
+    """Speaks text as pcm16 at ``sample_rate``, streaming chunks as they are ready."""
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    def synthesize(self, text: str, *, voice: str, speed: float = 1.0) -> AsyncIterator[bytes]: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transcript:
+    text: str
+    language: str | None = None
+
+
+@runtime_checkable
+class STT(Protocol):
+    """Transcribes one committed utterance (pcm16 at ``sample_rate``)."""
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcript: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpeechProbability:
+    """VAD verdict for one window of audio."""
+
+    start_ms: float
+    end_ms: float
+    probability: float
+
+
+@runtime_checkable
+class VAD(Protocol):
+    """Scores windows of pcm16 at ``sample_rate``; the session host applies thresholds."""
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    def score(self, pcm16: bytes) -> Sequence[SpeechProbability]: ...
+
+    def reset(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Engines:
+    """The set of engines one server uses; STT/VAD may be absent (text-only)."""
+
+    llm: LLM
+    tts: TTS
+    stt: STT | None = None
+    vad: VAD | None = None
+    name: str = "custom"
+
+
+class EngineFailure(Exception):
+    """An engine could not do its job; ``hint`` says what the operator should fix.
+
+    The session host turns it into an ``error`` event / ``response.done``
+    ``failed`` with category ``model``; the session stays open.
+    """
+
+    def __init__(self, message: str, *, hint: str = "", retryable: bool = False) -> None:
+        super().__init__(message)
+        self.hint = hint
+        self.retryable = retryable

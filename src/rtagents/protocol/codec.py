@@ -1,0 +1,243 @@
+"""JSON bytes <-> GA Realtime events, validated in both directions.
+
+The vocabulary is the ``openai`` package's ``openai.types.realtime`` models;
+this module only adds what that package lacks for a runtime: one *discriminated*
+``TypeAdapter`` per direction (the package's own unions are plain unions that
+pydantic would try member by member), ``validate_json`` straight on the wire
+bytes, typed pass-through for unknown event types, and field-naming errors.
+
+Decoding never raises: it returns the event, an :class:`UnknownEvent`, or an
+:class:`InvalidEvent` that still carries the type, ``event_id`` and parsed
+JSON so callers can do their state bookkeeping (a malformed ``response.done``
+still ends the response).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union
+
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+
+from .beta import BETA_SERVER_EVENT_TYPES
+from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from .paths import first_error, unknown_field_paths
+
+if TYPE_CHECKING:
+    from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
+
+    ServerEvent: TypeAlias = RealtimeServerEvent
+    ClientEvent: TypeAlias = RealtimeClientEvent
+else:
+    ServerEvent = Any
+    ClientEvent = Any
+
+Side = Literal["client", "server"]
+log = logging.getLogger("rtagents.protocol.codec")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnknownEvent:
+    """An event whose ``type`` this version does not know: delivered, never fatal."""
+
+    type: str
+    event_id: str | None
+    data: Mapping[str, Any]
+    raw: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvalidEvent:
+    """Bytes that are not a valid event; ``error`` names the offending field.
+
+    ``type``/``event_id``/``data`` are filled in as far as the bytes allow, so
+    state bookkeeping can go on (a bad ``response.done`` still ends a response).
+    """
+
+    type: str | None
+    event_id: str | None
+    data: Mapping[str, Any] | None
+    raw: bytes = field(repr=False)
+    error: ProtocolError
+
+
+Decoded: TypeAlias = "ServerEvent | UnknownEvent | InvalidEvent"
+DecodedClient: TypeAlias = "ClientEvent | UnknownEvent | InvalidEvent"
+
+
+def _union_members(union: Any) -> tuple[Any, ...]:
+    # The openai aliases are Annotated[Union[...], PropertyInfo(...)].
+    inner = typing.get_args(union)[0]
+    return typing.get_args(inner)
+
+
+@cache
+def _adapter(side: Side) -> TypeAdapter[Any]:
+    """The discriminated adapter for events sent *by* ``side``; built on first use."""
+    from openai.types import realtime as rt
+
+    union = rt.RealtimeClientEvent if side == "client" else rt.RealtimeServerEvent
+    members = _union_members(union)
+    return TypeAdapter(Annotated[Union[members], Field(discriminator="type")])  # noqa: UP007
+
+
+@cache
+def known_types(side: Side) -> frozenset[str]:
+    """Every GA event type sent by ``side``."""
+    from openai.types import realtime as rt
+
+    union = rt.RealtimeClientEvent if side == "client" else rt.RealtimeServerEvent
+    names: set[str] = set()
+    for model in _union_members(union):
+        names.update(typing.get_args(model.model_fields["type"].annotation))
+    return frozenset(names)
+
+
+def _as_bytes(data: bytes | bytearray | memoryview | str) -> bytes:
+    return data.encode() if isinstance(data, str) else bytes(data)
+
+
+def _peek(raw: bytes) -> tuple[Mapping[str, Any] | None, str | None, str | None]:
+    """Best-effort (json, type, event_id) of bytes that failed validation."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None, None, None
+    if not isinstance(data, dict):
+        return None, None, None
+    etype = data.get("type")
+    event_id = data.get("event_id")
+    return (
+        data,
+        etype if isinstance(etype, str) else None,
+        event_id if isinstance(event_id, str) else None,
+    )
+
+
+def _invalid(raw: bytes, exc: ValidationError, *, remote: bool) -> InvalidEvent | UnknownEvent:
+    data, etype, event_id = _peek(raw)
+    error = first_error(exc)
+    if error["type"] == "union_tag_invalid" and data is not None and etype is not None:
+        return UnknownEvent(type=etype, event_id=event_id, data=data, raw=raw)
+    code, param, message = _describe(error, data, etype)
+    cls = RemoteProtocolError if remote else LocalProtocolError
+    err = cls(message, code=code, param=param, event_id=event_id)
+    return InvalidEvent(type=etype, event_id=event_id, data=data, raw=raw, error=err)
+
+
+def _describe(
+    error: Mapping[str, Any], data: Mapping[str, Any] | None, etype: str | None
+) -> tuple[str, str | None, str]:
+    """(code, param path, message) for the first validation error."""
+    kind = error["type"]
+    if data is None:
+        if kind == "json_invalid":
+            return "invalid_json", None, f"The message is not valid JSON: {error['msg']}."
+        return "invalid_event", None, "An event must be a JSON object with a 'type' field."
+    if kind in ("union_tag_not_found", "union_tag_invalid"):
+        return "invalid_event", "type", "The event has no string 'type' field; add one."
+    from .paths import describe_validation_error
+
+    return describe_validation_error(error, etype)
+
+
+def decode_server_event(data: bytes | bytearray | memoryview | str) -> Decoded:
+    """Parse an event received *from a server* (the client's read path)."""
+    raw = _as_bytes(data)
+    try:
+        return _adapter("server").validate_json(raw)
+    except ValidationError as exc:
+        result = _invalid(raw, exc, remote=True)
+    if isinstance(result, UnknownEvent) and result.type in BETA_SERVER_EVENT_TYPES:
+        return _map_beta(result)
+    return result
+
+
+def decode_client_event(data: bytes | bytearray | memoryview | str) -> DecodedClient:
+    """Parse an event received *from a client* (the server's read path).
+
+    Stricter than the server path: GA servers reject fields they do not know,
+    so an unknown field (often a beta leftover) becomes an :class:`InvalidEvent`
+    naming it.
+    """
+    raw = _as_bytes(data)
+    try:
+        event = _adapter("client").validate_json(raw)
+    except ValidationError as exc:
+        return _invalid(raw, exc, remote=True)
+    extras = unknown_field_paths(event)
+    if not extras:
+        return event
+    from .paths import unknown_field_error
+
+    error = unknown_field_error(extras[0], event_id=event.event_id)
+    return InvalidEvent(
+        type=event.type, event_id=event.event_id, data=json.loads(raw), raw=raw, error=error
+    )
+
+
+_warned_beta: set[str] = set()
+
+
+def _map_beta(event: UnknownEvent) -> Decoded:
+    """Turn a beta server event into its GA twin, warning once per name."""
+    ga_type = BETA_SERVER_EVENT_TYPES[event.type]
+    if event.type not in _warned_beta:
+        _warned_beta.add(event.type)
+        log.warning(
+            "beta event name %r mapped to GA %r; the server speaks the retired beta protocol",
+            event.type,
+            ga_type,
+            extra={"event_type": event.type, "outcome": "mapped_beta"},
+        )
+    data = {**event.data, "type": ga_type}
+    try:
+        return _adapter("server").validate_python(data)
+    except ValidationError as exc:
+        return _invalid(json.dumps(data).encode(), exc, remote=True)
+
+
+def validate_client_event(event: ClientEvent | Mapping[str, Any]) -> ClientEvent:
+    """Check an event *we* are about to send; raise :class:`LocalProtocolError`.
+
+    Accepts a model or a plain dict. A bug in the application surfaces here,
+    naming the field, instead of as a server ``error`` a round trip later.
+    """
+    if isinstance(event, BaseModel):
+        data = event.model_dump(mode="json", exclude_unset=True, by_alias=True)
+    else:
+        data = dict(event)
+    raw = json.dumps(data).encode()
+    decoded = decode_client_event(raw)
+    if isinstance(decoded, InvalidEvent):
+        err = decoded.error
+        raise LocalProtocolError(err.message, code=err.code, param=err.param, event_id=err.event_id)
+    if isinstance(decoded, UnknownEvent):
+        raise LocalProtocolError(
+            f"Unknown client event type {decoded.type!r}; GA client events are: "
+            + ", ".join(sorted(known_types("client"))),
+            code="invalid_event",
+            param="type",
+            event_id=decoded.event_id,
+        )
+    return decoded
+
+
+def encode_event(event: BaseModel | UnknownEvent | Mapping[str, Any]) -> str:
+    """Serialise an event for a text frame, omitting unset optional fields."""
+    if isinstance(event, BaseModel):
+        return event.model_dump_json(exclude_unset=True, by_alias=True)
+    if isinstance(event, UnknownEvent):
+        return event.raw.decode()
+    return json.dumps(event, separators=(",", ":"))
+
+
+def warm_up() -> None:
+    """Build both adapters now (they are otherwise built on first decode)."""
+    _adapter("client")
+    _adapter("server")

@@ -1,0 +1,52 @@
+"""The one seam every transport implements.
+
+A transport moves whole text messages (JSON events) both ways and reports how
+it closed. It knows nothing of events: the session above it owns the codec.
+WebSocket, WebRTC data channel and the in-memory pair all look like this, so
+the client session and the server session host run unchanged on each.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from ..protocol.errors import ConnectionFailure, Origin
+
+# Close codes with a meaning the session layers rely on (RFC 6455 numbering).
+NORMAL_CLOSURE = 1000
+GOING_AWAY = 1001  # session cap reached, server shutting down
+PROTOCOL_ERROR = 1002
+ABNORMAL_CLOSURE = 1006  # no close frame: dropped connection
+POLICY_VIOLATION = 1008  # authentication refused after accept
+MESSAGE_TOO_BIG = 1009
+INTERNAL_ERROR = 1011
+
+
+class TransportClosed(ConnectionFailure):
+    """The transport is closed; ``code``/``reason`` say how (1006 if it dropped)."""
+
+    def __init__(self, code: int, reason: str = "", *, origin: Origin = Origin.REMOTE) -> None:
+        detail = f"connection closed with code {code}" + (f": {reason}" if reason else "")
+        super().__init__(detail, origin=origin, code=f"close_{code}")
+        self.close_code = code
+        self.reason = reason
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """A bidirectional message pipe.
+
+    ``recv`` returns the next message (``str`` for text frames, ``bytes`` for
+    binary ones, which the protocol forbids but peers send anyway) and raises
+    :class:`TransportClosed` once the pipe is closed, every time it is called
+    after that. ``close`` is idempotent.
+    """
+
+    async def send(self, message: str) -> None: ...
+
+    async def recv(self) -> str | bytes: ...
+
+    async def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None: ...
+
+    @property
+    def closed(self) -> bool: ...
