@@ -20,7 +20,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union, cast
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic_core import SchemaValidator, from_json
@@ -85,7 +85,9 @@ def _adapter(side: Side) -> TypeAdapter[Any]:
 
     union = rt.RealtimeClientEvent if side == "client" else rt.RealtimeServerEvent
     members = _union_members(union)
-    return TypeAdapter(Annotated[Union[members], Field(discriminator="type")])  # noqa: UP007
+    # Built at run time, so no static type form: typed Any for TypeAdapter.
+    discriminated: Any = Annotated[Union[members], Field(discriminator="type")]  # noqa: UP007
+    return TypeAdapter(discriminated)
 
 
 @cache
@@ -180,7 +182,7 @@ def decode_server_event(data: bytes | bytearray | memoryview | str) -> Decoded:
     """Parse an event received *from a server* (the client's read path)."""
     raw = data if type(data) is bytes else _as_bytes(data)
     try:
-        return (_FAST_SERVER or _server_validator()).validate_json(raw)
+        return cast(Decoded, (_FAST_SERVER or _server_validator()).validate_json(raw))
     except ValidationError:
         pass  # the fast path is not the judge: see below
     parsed, etype, event_id = _peek(raw)
@@ -188,7 +190,7 @@ def decode_server_event(data: bytes | bytearray | memoryview | str) -> Decoded:
         unknown = UnknownEvent(type=etype, event_id=event_id, data=parsed, raw=raw)
         return _map_beta(unknown) if etype in BETA_SERVER_EVENT_TYPES else unknown
     try:
-        return _adapter("server").validate_json(raw)
+        return cast(Decoded, _adapter("server").validate_json(raw))
     except ValidationError as exc:
         return _invalid(raw, exc, "server")
 
@@ -202,7 +204,7 @@ def decode_client_event(data: bytes | bytearray | memoryview | str) -> DecodedCl
     """
     raw = _as_bytes(data)
     try:
-        event = _adapter("client").validate_json(raw)
+        event = cast(ClientEvent, _adapter("client").validate_json(raw))
     except ValidationError as exc:
         return _invalid(raw, exc, "client")
     extras = unknown_field_paths(event)
@@ -232,7 +234,7 @@ def _map_beta(event: UnknownEvent) -> Decoded:
         )
     data = {**event.data, "type": ga_type}
     try:
-        return _adapter("server").validate_python(data)
+        return cast(Decoded, _adapter("server").validate_python(data))
     except ValidationError as exc:
         return _invalid(json.dumps(data).encode(), exc, "server")
 

@@ -153,8 +153,7 @@ def unknown_field_error(path: str, *, event_id: str | None) -> ProtocolError:
     replacement = ga_replacement_for_field(path)
     if replacement is not None:
         message = (
-            f"Unknown parameter '{path}': it is a beta field; the GA protocol uses "
-            f"{replacement}."
+            f"Unknown parameter '{path}': it is a beta field; the GA protocol uses {replacement}."
         )
     else:
         message = f"Unknown parameter '{path}'. Remove it; see the GA Realtime schema."

@@ -1,0 +1,363 @@
+"""The conversation reducer, fed with hand-built GA server events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rtagents.protocol import conversation as conversation_module
+from rtagents.protocol.audio import PCMU, AudioFormat
+from rtagents.protocol.codec import UnknownEvent, decode_server_event
+from rtagents.protocol.conversation import Conversation, ResponseRecord
+
+# 48 000 bytes of PCM16 at 24 kHz is exactly one second.
+SECOND = 48_000
+
+
+def snapshot(conv: Conversation) -> Any:
+    """Everything observable, for before/after comparisons."""
+    return (
+        [item.model_dump() for item in conv.items],
+        {i: (conv.audio_ms(i), conv.transcript(i), conv.truncated_ms(i)) for i in conv.item_ids},
+        {k: (v.status, v.conversation, list(v.output_item_ids)) for k, v in conv.responses.items()},
+        conv.active_response_id,
+        conv.output_format,
+    )
+
+
+def spoken_response(ev: Any) -> list[Any]:
+    """A complete audio response in the documented GA order."""
+    return [
+        ev.response_created("r", conversation_id="conv_1"),
+        ev.output_item_added(ev.assistant("a1")),
+        ev.added(ev.assistant("a1"), previous="u1"),
+        ev.part_added("a1", "audio"),
+        ev.transcript_delta("a1", "Hello "),
+        ev.audio_delta("a1", SECOND),
+        ev.transcript_delta("a1", "there."),
+        ev.audio_delta("a1", SECOND),
+        ev.audio_done("a1"),
+        ev.transcript_done("a1", "Hello there."),
+        ev.part_done("a1", "audio", transcript="Hello there."),
+        ev.output_item_done(ev.assistant("a1", status="completed")),
+        ev.done(ev.assistant("a1", status="completed"), previous="u1"),
+        ev.response_done("r", output=[ev.assistant("a1", status="completed")]),
+    ]
+
+
+def with_user_turn(ev: Any) -> Conversation:
+    conv = Conversation()
+    conv.apply(ev.added(ev.user("u1", audio=True)))
+    return conv
+
+
+def test_a_spoken_response_builds_the_assistant_item(server_events: Any) -> None:
+    conv = with_user_turn(server_events)
+    for event in spoken_response(server_events):
+        conv.apply(event)
+    assert conv.item_ids == ["u1", "a1"]
+    assert conv.transcript("a1") == "Hello there."
+    assert conv.audio_ms("a1") == pytest.approx(2000.0)
+    item = conv.get("a1")
+    assert item is not None and item.status == "completed"
+    assert item.content[0].type == "output_audio" and item.content[0].audio is None
+    assert conv.responses["r"] == ResponseRecord(
+        id="r", status="completed", conversation="auto", output_item_ids=["a1"]
+    )
+    assert conv.active_response_id is None
+
+
+def test_text_output_and_replaced_by_done(server_events: Any) -> None:
+    ev, conv = server_events, Conversation()
+    conv.apply(ev.added(ev.assistant("a1")))
+    conv.apply(ev.text_delta("a1", "Hi"))
+    conv.apply(ev.text_delta("a1", " you"))
+    assert conv.transcript("a1") == "Hi you"
+    conv.apply(ev.text_done("a1", "Hi you!"))
+    assert conv.get("a1").content[0].text == "Hi you!"  # type: ignore[union-attr]
+
+
+def test_function_call_arguments_accumulate(server_events: Any) -> None:
+    ev, conv = server_events, Conversation()
+    conv.apply(ev.output_item_added(ev.call("c1")))
+    conv.apply(ev.args_delta("c1", '{"city": '))
+    conv.apply(ev.args_delta("c1", '"Oslo"}'))
+    assert conv.get("c1").arguments == '{"city": "Oslo"}'  # type: ignore[union-attr]
+    conv.apply(ev.args_done("c1", '{"city":"Oslo"}'))
+    assert conv.get("c1").arguments == '{"city":"Oslo"}'  # type: ignore[union-attr]
+    assert conv.transcript("c1") == ""
+
+
+def test_input_transcription_may_complete_after_the_response_started(server_events: Any) -> None:
+    ev = server_events
+    conv = with_user_turn(ev)
+    events = spoken_response(ev)
+    for event in events[:6]:
+        conv.apply(event)
+    conv.apply(ev.input_delta("u1", "what "))
+    conv.apply(ev.input_delta("u1", "time"))
+    assert conv.transcript("u1") == "what time"
+    for event in events[6:]:
+        conv.apply(event)
+    conv.apply(ev.input_completed("u1", "What time is it?"))
+    assert conv.item_ids == ["u1", "a1"]
+    assert conv.transcript("u1") == "What time is it?"
+    assert conv.get("u1").content[0].type == "input_audio"  # type: ignore[union-attr]
+
+
+def test_input_transcription_failure_is_recorded_then_cleared(server_events: Any) -> None:
+    ev = server_events
+    conv = with_user_turn(ev)
+    conv.apply(ev.input_failed("u1"))
+    assert conv.transcription_error("u1") == "no speech"
+    conv.apply(ev.input_failed("u1", message=None))
+    assert conv.transcription_error("u1") == "stt_failed"
+    conv.apply(ev.input_completed("u1", "hello"))
+    assert conv.transcription_error("u1") is None
+    assert conv.transcription_error("nope") is None
+
+
+def test_input_delta_without_content_index_targets_the_first_part(server_events: Any) -> None:
+    ev = server_events
+    conv = with_user_turn(ev)
+    conv.apply(ev.input_delta("u1", "hey", content_index=None))
+    assert conv.transcript("u1") == "hey"
+
+
+def test_deltas_before_the_item_are_applied_when_it_arrives(server_events: Any) -> None:
+    ev, conv = server_events, Conversation()
+    conv.apply(ev.response_created("r"))
+    conv.apply(ev.transcript_delta("a1", "early "))
+    conv.apply(ev.audio_delta("a1", SECOND // 2))
+    assert "a1" not in conv and conv.get("a1") is None and len(conv) == 0
+    conv.apply(ev.output_item_added(ev.assistant("a1")))
+    conv.apply(ev.transcript_delta("a1", "bird"))
+    assert conv.transcript("a1") == "early bird"
+    assert conv.audio_ms("a1") == pytest.approx(500.0)
+
+
+def test_an_item_before_its_predecessor_is_placed_when_it_arrives(server_events: Any) -> None:
+    ev, conv = server_events, Conversation()
+    conv.apply(ev.added(ev.assistant("c"), previous="b"))
+    conv.apply(ev.added(ev.assistant("d"), previous="b"))
+    conv.apply(ev.added(ev.assistant("x")))
+    assert conv.item_ids == ["x", "c", "d"]  # placed items first, then the waiting block
+    conv.apply(ev.added(ev.user("b"), previous="a"))
+    conv.apply(ev.added(ev.user("a")))
+    assert conv.item_ids == ["x", "a", "b", "c", "d"]
+    assert conv.previous_item_id("b") == "a"
+    assert conv.previous_item_id("x") is None
+    assert conv.last_item_id == "d"
+
+
+def test_root_inserts_first_and_done_keeps_position(server_events: Any) -> None:
+    ev, conv = server_events, Conversation()
+    conv.apply(ev.added(ev.user("u1")))
+    conv.apply(ev.created(ev.user("u0"), previous="root"))
+    assert conv.item_ids == ["u0", "u1"]
+    conv.apply(ev.done(ev.user("u0", text="hi")))
+    assert conv.item_ids == ["u0", "u1"]
+    assert conv.transcript("u0") == "hi"
+
+
+def test_a_replayed_sequence_changes_nothing(server_events: Any) -> None:
+    ev = server_events
+    conv = with_user_turn(ev)
+    events = spoken_response(ev)
+    for event in events:
+        conv.apply(event)
+    before = snapshot(conv)
+    for event in events:
+        conv.apply(event)
+    assert snapshot(conv) == before
+
+
+def test_a_replayed_delta_is_ignored_but_a_new_one_applies(server_events: Any) -> None:
+    ev, conv = server_events, Conversation()
+    conv.apply(ev.added(ev.assistant("a1")))
+    delta = ev.text_delta("a1", "ab", event_id="same")
+    conv.apply(delta)
+    conv.apply(delta)
+    conv.apply(ev.text_delta("a1", "ab", event_id="same"))
+    assert conv.transcript("a1") == "ab"
+    conv.apply(ev.text_delta("a1", "c"))
+    assert conv.transcript("a1") == "abc"
+
+
+def test_the_replay_window_is_bounded(server_events: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(conversation_module, "SEEN_EVENT_WINDOW", 2)
+    ev, conv = server_events, Conversation()
+    conv.apply(ev.added(ev.assistant("a1")))
+    first = ev.text_delta("a1", "x")
+    conv.apply(first)
+    conv.apply(ev.text_delta("a1", "y"))
+    conv.apply(ev.text_delta("a1", "z"))
+    conv.apply(first)  # forgotten: too old to be recognised as a replay
+    assert conv.transcript("a1") == "xyzx"
+
+
+def test_the_same_item_added_twice_is_a_replace(server_events: Any) -> None:
+    ev, conv = server_events, Conversation()
+    conv.apply(ev.added(ev.assistant("a1")))
+    conv.apply(ev.text_delta("a1", "kept"))
+    conv.apply(ev.added(ev.assistant("a1")))  # a new event id, an empty item
+    assert conv.item_ids == ["a1"] and conv.transcript("a1") == "kept"
+
+
+def test_items_are_copied_not_shared(server_events: Any) -> None:
+    ev, conv = server_events, Conversation()
+    item = ev.user("u1", text="original")
+    conv.apply(ev.added(item))
+    item.content[0].text = "mutated by the sender"
+    assert conv.transcript("u1") == "original"
+
+
+def test_delete_removes_and_tolerates_unknown_ids(server_events: Any) -> None:
+    ev = server_events
+    conv = with_user_turn(ev)
+    conv.apply(ev.added(ev.assistant("a1")))
+    conv.apply(ev.deleted("u1"))
+    conv.apply(ev.deleted("never-there"))
+    assert conv.item_ids == ["a1"] and conv.get("u1") is None
+    assert conv.transcript("u1") == "" and conv.audio_ms("u1") == 0.0
+    assert conv.truncated_ms("u1") is None
+
+
+def test_responses_without_ids_and_items_without_ids_are_ignored(server_events: Any) -> None:
+    ev, conv = server_events, Conversation()
+    conv.apply(ev.response_created(None))
+    conv.apply(ev.response_done(None))
+    conv.apply(ev.added(ev.user(None)))
+    assert not conv.responses and len(conv) == 0
+
+
+def test_unknown_and_untracked_events_are_ignored(server_events: Any) -> None:
+    conv = Conversation()
+    conv.apply(UnknownEvent(type="future.event", event_id="e1", data={}, raw=b"{}"))
+    conv.apply(
+        decode_server_event(b'{"type":"rate_limits.updated","event_id":"e2","rate_limits":[]}')
+    )
+    conv.apply(object())
+    conv.apply(server_events.audio_done("a1"))
+    assert snapshot(conv) == snapshot(Conversation())
+
+
+def test_session_events_set_the_output_format(server_events: Any) -> None:
+    ev, conv = server_events, Conversation()
+    conv.apply(ev.session_updated({"type": "audio/pcmu"}, created=True))
+    assert conv.output_format == PCMU
+    conv.apply(ev.added(ev.assistant("a1")))
+    conv.apply(ev.audio_delta("a1", 8000))
+    assert conv.audio_ms("a1") == pytest.approx(1000.0)
+    conv.apply(ev.session_updated(None))
+    assert conv.output_format == PCMU
+    conv.set_output_format({"type": "audio/pcm", "rate": 24000})
+    assert conv.output_format == AudioFormat("pcm16", 24000)
+
+
+def test_transcription_sessions_leave_the_format_alone() -> None:
+    conv = Conversation(output_format=PCMU)
+    conv.apply(
+        decode_server_event(
+            json.dumps(
+                {"type": "session.updated", "event_id": "e", "session": {"type": "transcription"}}
+            )
+        )
+    )
+    assert conv.output_format == PCMU
+
+
+def test_pending_states_are_bounded(server_events: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(conversation_module, "MAX_PENDING_ITEMS", 2)
+    ev, conv = server_events, Conversation()
+    for item_id in ("x1", "x2", "x3"):
+        conv.apply(ev.text_delta(item_id, item_id))
+    assert conv.transcript("x1") == "" and conv.transcript("x3") == "x3"
+
+
+def test_content_parts_create_missing_parts(server_events: Any) -> None:
+    ev, conv = server_events, Conversation()
+    conv.apply(ev.added(ev.assistant("a1")))
+    conv.apply(ev.part_added("a1", "text", index=1))
+    conv.apply(ev.part_done("a1", "text", index=1, text="second"))
+    item = conv.get("a1")
+    assert item is not None
+    assert [part.type for part in item.content] == [None, "output_text"]
+    assert conv.transcript("a1") == "second"
+
+
+def test_deltas_aimed_at_fields_an_item_lacks_are_ignored(server_events: Any) -> None:
+    from openai.types.realtime import RealtimeConversationItemSystemMessage
+
+    ev, conv = server_events, Conversation()
+    system = RealtimeConversationItemSystemMessage(
+        id="s1", type="message", role="system", content=[{"type": "input_text", "text": "rules"}]
+    )
+    conv.apply(ev.added(system))
+    conv.apply(ev.transcript_delta("s1", "bogus"))
+    assert conv.transcript("s1") == "rules"
+    conv.apply(ev.added(ev.call("c1", arguments="{}")))
+    conv.apply(ev.text_delta("c1", "bogus"))
+    assert conv.get("c1").arguments == "{}"  # type: ignore[union-attr]
+
+
+def test_events_decoded_from_the_wire_apply_like_models() -> None:
+    conv = Conversation()
+    lines = [
+        {
+            "type": "conversation.item.added",
+            "event_id": "1",
+            "previous_item_id": None,
+            "item": {"id": "a1", "type": "message", "role": "assistant", "content": []},
+        },
+        {
+            "type": "response.output_audio_transcript.delta",
+            "event_id": "2",
+            "item_id": "a1",
+            "response_id": "r",
+            "output_index": 0,
+            "content_index": 0,
+            "delta": "ok",
+        },
+    ]
+    for line in lines:
+        conv.apply(decode_server_event(json.dumps(line)))
+    assert conv.transcript("a1") == "ok"
+
+
+@given(
+    deltas=st.lists(st.text(min_size=1, max_size=5), min_size=1, max_size=8),
+    item_at=st.integers(min_value=0, max_value=8),
+    output_at=st.integers(min_value=0, max_value=8),
+)
+def test_item_events_may_arrive_anywhere_among_deltas(
+    deltas: list[str], item_at: int, output_at: int
+) -> None:
+    from conftest import ServerEvents  # hypothesis cannot take function-scoped fixtures
+
+    ev = ServerEvents()
+    stream: list[Any] = [ev.transcript_delta("a1", d) for d in deltas]
+    stream.insert(min(item_at, len(stream)), ev.added(ev.assistant("a1")))
+    stream.insert(min(output_at, len(stream)), ev.output_item_added(ev.assistant("a1")))
+    conv = Conversation()
+    for event in stream:
+        conv.apply(event)
+    assert conv.item_ids == ["a1"] and conv.transcript("a1") == "".join(deltas)
+    before = snapshot(conv)
+    for event in reversed(stream):
+        conv.apply(event)
+    assert snapshot(conv) == before
+
+
+def test_events_without_an_id_cannot_be_recognised_as_replays(server_events: Any) -> None:
+    ev, conv = server_events, Conversation()
+    conv.apply(ev.added(ev.assistant("a1")))
+    anonymous = ev.text_delta("a1", "ha")
+    anonymous.event_id = ""
+    conv.apply(anonymous)
+    conv.apply(anonymous)
+    assert conv.transcript("a1") == "haha"
