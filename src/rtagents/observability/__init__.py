@@ -1,1 +1,17 @@
+"""Structured logging (and, later, tracing and recording) for every layer."""
 
+from .logging import (
+    ConsoleFormatter,
+    EventLog,
+    JsonFormatter,
+    configure_logging,
+    structured_fields,
+)
+
+__all__ = [
+    "ConsoleFormatter",
+    "EventLog",
+    "JsonFormatter",
+    "configure_logging",
+    "structured_fields",
+]

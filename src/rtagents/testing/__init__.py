@@ -1,1 +1,77 @@
+"""The public test kit: run rtagents code against a scripted model, in memory.
 
+``memory_pair`` joins two transports without sockets; the scripted engine
+(``scripted_engines``, ``Rule``, ``Say``, ``CallTool``, ``Fail``) is a
+deterministic model whose speech (``scripted_speech``) the server transcribes
+exactly; ``FakeClock`` is injected wherever code takes a ``clock``. Names load
+on first use, so importing the kit costs nothing until you need a part.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..engines.scripted import (
+        MS_PER_CHAR,
+        CallTool,
+        Fail,
+        Rule,
+        Say,
+        ScriptedLLM,
+        ScriptedSTT,
+        ScriptedTTS,
+        scripted_engines,
+        scripted_speech,
+        speakable,
+    )
+    from ..transports.memory import MemoryTransport, memory_pair
+    from .clock import FakeClock
+
+_SOURCES = {
+    "MS_PER_CHAR": "rtagents.engines.scripted",
+    "CallTool": "rtagents.engines.scripted",
+    "Fail": "rtagents.engines.scripted",
+    "Rule": "rtagents.engines.scripted",
+    "Say": "rtagents.engines.scripted",
+    "ScriptedLLM": "rtagents.engines.scripted",
+    "ScriptedSTT": "rtagents.engines.scripted",
+    "ScriptedTTS": "rtagents.engines.scripted",
+    "scripted_engines": "rtagents.engines.scripted",
+    "scripted_speech": "rtagents.engines.scripted",
+    "speakable": "rtagents.engines.scripted",
+    "MemoryTransport": "rtagents.transports.memory",
+    "memory_pair": "rtagents.transports.memory",
+    "FakeClock": "rtagents.testing.clock",
+}
+
+__all__ = [
+    "MS_PER_CHAR",
+    "CallTool",
+    "Fail",
+    "FakeClock",
+    "MemoryTransport",
+    "Rule",
+    "Say",
+    "ScriptedLLM",
+    "ScriptedSTT",
+    "ScriptedTTS",
+    "memory_pair",
+    "scripted_engines",
+    "scripted_speech",
+    "speakable",
+]
+
+
+def __getattr__(name: str) -> Any:
+    source = _SOURCES.get(name)
+    if source is None:
+        raise AttributeError(f"module 'rtagents.testing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(source), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SOURCES))
