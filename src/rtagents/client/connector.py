@@ -1,0 +1,84 @@
+"""``rtagents.connect``: the entry point of the client SDK.
+
+``async with connect(url, credentials=...) as session:`` authenticates, opens
+the transport, waits for ``session.created`` (and ``session.updated`` when a
+config is given) and closes the session on exit, however the block ends.
+``session = await connect(...)`` works too, leaving the close to the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from types import TracebackType
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from ..protocol.errors import ConnectionFailure, Origin
+from .credentials import Credentials
+from .opening import TransportOpener, open_transport, realtime_url
+from .session import Session
+
+
+def connect(
+    url: str,
+    *,
+    credentials: Credentials,
+    model: str | None = None,
+    session: Mapping[str, Any] | BaseModel | None = None,
+    transport: Literal["websocket"] | TransportOpener = "websocket",
+    headers: Mapping[str, str] | None = None,
+    open_timeout: float = 10.0,
+    ack_timeout: float = 10.0,
+) -> SessionConnector:
+    """Connect to a GA Realtime server: OpenAI's or rtagents' (only URL and key differ).
+
+    ``credentials`` is an API key or ``ek_`` client secret, or a callable (sync or
+    async) returning one; it is called on every connect, so it can mint a fresh
+    ephemeral secret each time. ``model`` is added to the URL's query unless the
+    URL has one. ``session`` is an initial config sent as ``session.update``
+    before the block starts. ``transport`` is ``"websocket"`` or an opener
+    ``(url, headers, open_timeout) -> Transport``.
+    """
+    if transport == "websocket":
+        opener: TransportOpener = open_transport
+    elif callable(transport):
+        opener = transport
+    else:
+        raise ConnectionFailure(
+            f"unknown transport {transport!r}; use 'websocket' or an opener callable",
+            origin=Origin.LOCAL,
+            code="invalid_value",
+        )
+    return SessionConnector(
+        Session(
+            realtime_url(url, model),
+            credentials=credentials,
+            config=session,
+            headers=headers,
+            open_timeout=open_timeout,
+            ack_timeout=ack_timeout,
+            opener=opener,
+        )
+    )
+
+
+class SessionConnector:
+    """What :func:`connect` returns: an async context manager, or an awaitable."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    async def __aenter__(self) -> Session:
+        return await self.session.open()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.session.close()
+
+    def __await__(self) -> Generator[Any, None, Session]:
+        return self.session.open().__await__()

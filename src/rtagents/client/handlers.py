@@ -1,0 +1,122 @@
+"""Event handlers: registration, ordered dispatch, and duplicate suppression.
+
+Handlers run in a task of their own, one event at a time in arrival order, so a
+handler may itself await the session (``update_session``, ``wait_for``)
+without blocking the reader that would deliver the answer. A handler that
+raises is logged with its category and never stops the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeAlias
+
+from .events import ERROR
+
+Handler: TypeAlias = Callable[[Any], Awaitable[None] | None]
+
+ALL = "*"
+"""Register under this key to see every event."""
+
+# The events on which an application runs a tool: a failure in their handlers
+# is a *tool* failure, which is what the log line should say.
+TOOL_EVENT_TYPES = frozenset(
+    {
+        "response.function_call_arguments.done",
+        "response.function_call_arguments.delta",
+        "response.mcp_call_arguments.done",
+        "response.mcp_call_arguments.delta",
+    }
+)
+
+log = logging.getLogger("rtagents.client.handlers")
+
+
+class HandlerRegistry:
+    """Handlers by event type, in registration order."""
+
+    def __init__(self) -> None:
+        self._by_type: dict[str, list[tuple[Handler, bool]]] = {}
+
+    def add(self, event_type: str, handler: Handler, *, tool: bool | None = None) -> None:
+        if not callable(handler):
+            raise TypeError(f"handler for {event_type!r} must be callable, got {handler!r}")
+        is_tool = event_type in TOOL_EVENT_TYPES if tool is None else tool
+        self._by_type.setdefault(event_type, []).append((handler, is_tool))
+
+    def remove(self, event_type: str, handler: Handler) -> bool:
+        entries = self._by_type.get(event_type, [])
+        for index, (registered, _) in enumerate(entries):
+            if registered == handler:
+                del entries[index]
+                return True
+        return False
+
+    def for_type(self, event_type: str | None) -> list[tuple[Handler, bool]]:
+        """Handlers for one type, then the catch-all ones (``ERROR`` has no catch-all)."""
+        specific = self._by_type.get(event_type, []) if event_type else []
+        if event_type == ERROR:
+            return list(specific)
+        return [*specific, *self._by_type.get(ALL, [])]
+
+    def __bool__(self) -> bool:
+        return any(self._by_type.values())
+
+
+async def run_handlers(
+    handlers: list[tuple[Handler, bool]], payload: object, event_type: str | None
+) -> None:
+    """Call each handler in order; log (never raise) what they raise."""
+    for handler, is_tool in handlers:
+        try:
+            result = handler(payload)
+            if inspect.isawaitable(result):
+                await result
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the session is stopping this task
+            _log_failure(handler, event_type, is_tool)  # the handler's own cancellation
+        except Exception:
+            _log_failure(handler, event_type, is_tool)
+
+
+def _log_failure(handler: Handler, event_type: str | None, is_tool: bool) -> None:
+    name = getattr(handler, "__qualname__", None) or repr(handler)
+    category = "tool" if is_tool else None
+    log.exception(
+        "%s handler %s for %r raised; the session goes on",
+        "tool" if is_tool else "event",
+        name,
+        event_type,
+        extra={
+            "event_type": event_type,
+            "outcome": "handler_failed",
+            "category": category,
+            "origin": "local",
+            "handler": name,
+        },
+    )
+
+
+class SeenIds:
+    """The last ``capacity`` event ids: a replayed event is recognised, memory stays bounded."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._capacity = capacity
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def first_time(self, event_id: str | None) -> bool:
+        """True (and remember it) unless ``event_id`` was seen recently; None is always new."""
+        if event_id is None:
+            return True
+        if event_id in self._ids:
+            return False
+        self._ids[event_id] = None
+        if len(self._ids) > self._capacity:
+            self._ids.popitem(last=False)
+        return True

@@ -1,0 +1,180 @@
+"""What happens to each received event: the reader's whole pipeline, without I/O.
+
+Order matters and is the same for every event: drop replays (same
+``event_id``), log, apply to the conversation mirror and to pending
+``session.update`` acks, then deliver to waiters, the ``async for`` stream and
+the handler task. An unknown event is delivered like any other; an invalid one
+is delivered with its error *and* still applied, so bookkeeping never stalls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Any
+
+from ..observability.logging import EventLog
+from ..protocol.codec import InvalidEvent, UnknownEvent
+from ..protocol.conversation import Conversation
+from ..protocol.errors import RealtimeError, error_from_payload
+from .events import ERROR, event_id_of, type_of
+from .handlers import Handler, HandlerRegistry, SeenIds, run_handlers
+from .stream import EventStream, Waiters
+
+log = logging.getLogger("rtagents.client.session")
+
+_Dispatch = tuple[list[tuple[Handler, bool]], object, str | None]
+
+ERRORS_KEPT = 100
+
+
+def classify(event: object) -> RealtimeError | None:
+    """The classified error an event carries: a server ``error``, or a bad event."""
+    if isinstance(event, InvalidEvent):
+        if event.type == "error" and event.data is not None:
+            payload = event.data.get("error")
+            if isinstance(payload, dict) and isinstance(payload.get("message"), str):
+                return _from_wire(payload)
+        return event.error
+    if type_of(event) == "error" and not isinstance(event, UnknownEvent):
+        wire: Any = getattr(event, "error", None)
+        return error_from_payload(
+            error_type=wire.type,
+            code=wire.code,
+            message=wire.message,
+            param=wire.param,
+            event_id=wire.event_id,
+        )
+    return None
+
+
+def _from_wire(payload: dict[str, Any]) -> RealtimeError:
+    def text(key: str) -> str | None:
+        value = payload.get(key)
+        return value if isinstance(value, str) else None
+
+    return error_from_payload(
+        error_type=text("type"),
+        code=text("code"),
+        message=text("message") or "",
+        param=text("param"),
+        event_id=text("event_id"),
+    )
+
+
+def describe_close(code: int | None, reason: str | None) -> str:
+    """`` (code 1001: session cap reached)``, or nothing if the close is unknown."""
+    if code is None:
+        return ""
+    return f" (code {code}: {reason})" if reason else f" (code {code})"
+
+
+class Inbound:
+    """State fed by received events, and the consumers they are delivered to."""
+
+    def __init__(self, event_log: EventLog, *, stream_capacity: int = 10_000) -> None:
+        self.conversation = Conversation()
+        self.config: Any = None
+        self.stream = EventStream(stream_capacity)
+        self.waiters = Waiters()
+        self.handlers = HandlerRegistry()
+        self.errors: deque[RealtimeError] = deque(maxlen=ERRORS_KEPT)
+        self.pending_updates: deque[tuple[str, asyncio.Future[Any]]] = deque()
+        self.dispatch_queue: asyncio.Queue[_Dispatch | None] = asyncio.Queue()
+        self._log = event_log
+        self._seen = SeenIds()
+        self._unknown_logged: set[str] = set()
+        self._dropped_logged = False
+
+    def ingest(self, event: object) -> None:
+        etype, event_id = type_of(event), event_id_of(event)
+        if not self._seen.first_time(event_id):
+            self._log.inbound(etype, event_id, outcome="duplicate")
+            return
+        error = classify(event)
+        self._log_inbound(event, etype, event_id, error)
+        self._apply(event, etype, error)
+        if error is not None:
+            self.errors.append(error)
+        self.emit(etype, event)
+        if error is not None:
+            self._dispatch(ERROR, error)
+
+    def emit(self, etype: str | None, event: object) -> None:
+        """Deliver to waiters, the stream and the handler task."""
+        self.waiters.offer(event)
+        if not self.stream.push(event) and not self._dropped_logged:
+            self._dropped_logged = True
+            log.warning(
+                "nobody reads the event stream: dropping the oldest buffered events "
+                "(iterate the session, or only use handlers and ignore this)",
+                extra={"outcome": "dropped", "event_type": etype},
+            )
+        self._dispatch(etype, event)
+
+    def _dispatch(self, etype: str | None, payload: object) -> None:
+        # Handlers are chosen now: one registered later does not see older events.
+        handlers = self.handlers.for_type(etype)
+        if handlers:
+            self.dispatch_queue.put_nowait((handlers, payload, etype))
+
+    def finish(self, error: RealtimeError) -> None:
+        """The session is over: wake waiters and acks, end the stream and the handlers."""
+        self.waiters.fail_all(error)
+        for _, future in self.pending_updates:
+            if not future.done():
+                future.set_exception(error)
+        self.stream.end()
+        self.dispatch_queue.put_nowait(None)
+
+    async def dispatch_loop(self) -> None:
+        """Run handlers, one event at a time, until :meth:`finish`."""
+        while (item := await self.dispatch_queue.get()) is not None:
+            await run_handlers(*item)
+
+    def _log_inbound(
+        self, event: object, etype: str | None, event_id: str | None, error: RealtimeError | None
+    ) -> None:
+        if isinstance(event, UnknownEvent):
+            if event.type not in self._unknown_logged:  # once per type: never a flood
+                self._unknown_logged.add(event.type)
+                self._log.inbound(etype, event_id, outcome="unknown")
+        elif isinstance(event, InvalidEvent):
+            self._log.inbound(etype, event_id, outcome="invalid", error=error)
+        elif error is not None:
+            self._log.inbound(etype, event_id, outcome="error", error=error)
+        else:
+            self._log.inbound(etype, event_id)
+
+    def _apply(self, event: object, etype: str | None, error: RealtimeError | None) -> None:
+        """Bookkeeping: conversation mirror, effective config, pending acks."""
+        try:
+            self.conversation.apply(event)
+        except Exception:  # a reducer bug must not stop the reader
+            log.exception("the conversation mirror failed on %r; the session goes on", etype)
+        valid = not isinstance(event, InvalidEvent | UnknownEvent)
+        if etype in ("session.created", "session.updated") and valid:
+            self.config = getattr(event, "session", None)
+            server_id = getattr(self.config, "id", None)
+            if isinstance(server_id, str):
+                self._log.session_id = server_id  # log lines now match the server's
+        if etype == "session.updated":
+            self._resolve_update(event)
+        elif error is not None and error.event_id is not None:
+            self._reject_update(error)
+
+    def _resolve_update(self, event: object) -> None:
+        """``session.updated`` carries no client event id: it answers the oldest update."""
+        for _, future in self.pending_updates:
+            if not future.done():
+                if isinstance(event, InvalidEvent):
+                    future.set_exception(event.error)
+                else:
+                    future.set_result(event)
+                return
+
+    def _reject_update(self, error: RealtimeError) -> None:
+        for event_id, future in self.pending_updates:
+            if event_id == error.event_id and not future.done():
+                future.set_exception(error)
