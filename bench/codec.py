@@ -61,7 +61,11 @@ def payloads() -> dict[str, bytes]:
                     "interrupt_response": True,
                 },
             },
-            "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "marin", "speed": 1},
+            "output": {
+                "format": {"type": "audio/pcm", "rate": 24000},
+                "voice": "marin",
+                "speed": 1,
+            },
         },
         "tools": tools,
         "tool_choice": "auto",
@@ -143,8 +147,11 @@ def import_time_ms(runs: int) -> float:
     """Median wall time of ``import rtagents`` in a fresh interpreter, minus bare start-up."""
     code = "import time; t=time.perf_counter(); import rtagents; print(time.perf_counter()-t)"
     samples = [
-        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True).stdout)
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            ).stdout
+        )
         for _ in range(runs)
     ]
     return statistics.median(samples) * 1000
@@ -164,14 +171,18 @@ def main() -> int:
         # parse_event never touches ``self``; calling it unbound avoids opening a socket.
         return AsyncRealtimeConnection.parse_event(None, raw)  # type: ignore[arg-type]
 
-    print(f"{'payload':<16} {'bytes':>7} {'rtagents ev/s':>14} {'openai ev/s':>12} {'ratio':>7}  goal")
+    print(
+        f"{'payload':<16} {'bytes':>7} {'rtagents ev/s':>14} {'openai ev/s':>12} {'ratio':>7}  goal"
+    )
     failed = False
     for name, raw in payloads().items():
         ours = rate(decode_server_event, raw, seconds=seconds, rounds=rounds)
         theirs = rate(openai_parse, raw, seconds=seconds, rounds=rounds)
         ratio = ours / theirs
         goal = GOALS[name]
-        verdict = "" if goal is None else (f">= {goal:.0f}x " + ("ok" if ratio >= goal else "MISSED"))
+        verdict = (
+            "" if goal is None else (f">= {goal:.0f}x " + ("ok" if ratio >= goal else "MISSED"))
+        )
         failed |= goal is not None and ratio < goal
         print(f"{name:<16} {len(raw):>7} {ours:>14,.0f} {theirs:>12,.0f} {ratio:>6.1f}x  {verdict}")
     decoded = decode_server_event(payloads()["unknown type"])
@@ -182,7 +193,9 @@ def main() -> int:
     ms = import_time_ms(3 if args.quick else 7)
     ok = ms <= IMPORT_GOAL_MS
     failed |= not ok
-    print(f"import rtagents: {ms:.1f} ms (goal <= {IMPORT_GOAL_MS:.0f} ms) {'ok' if ok else 'MISSED'}")
+    print(
+        f"import rtagents: {ms:.1f} ms (goal <= {IMPORT_GOAL_MS:.0f} ms) {'ok' if ok else 'MISSED'}"
+    )
     return 1 if failed and not args.quick else 0
 
 

@@ -25,13 +25,28 @@ ALLOWED: dict[str, set[str]] = {
     "agents": {"client", "protocol", "transports", "observability"},
     "testing": {"protocol", "observability", "transports", "engines", "server", "client", "agents"},
     "cli": {
-        "protocol", "observability", "transports", "engines", "server", "client", "agents",
+        "protocol",
+        "observability",
+        "transports",
+        "engines",
+        "server",
+        "client",
+        "agents",
         "testing",
     },
 }
 # Third-party modules the sans-I/O core must not reach for.
-PROTOCOL_FORBIDDEN_THIRD_PARTY = {"asyncio", "socket", "threading", "time", "websockets",
-                                  "starlette", "uvicorn", "httpx", "aiortc"}
+PROTOCOL_FORBIDDEN_THIRD_PARTY = {
+    "asyncio",
+    "socket",
+    "threading",
+    "time",
+    "websockets",
+    "starlette",
+    "uvicorn",
+    "httpx",
+    "aiortc",
+}
 
 
 def _layer_of(path: Path) -> str | None:

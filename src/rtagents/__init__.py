@@ -10,8 +10,14 @@ does not pay for pydantic, openai and websockets up front.
 
 from __future__ import annotations
 
+import logging
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+# A library stays quiet until the application configures logging (the standard
+# NullHandler convention); ``rtagents.observability.configure_logging`` or the
+# app's own handlers make the structured event log visible.
+logging.getLogger("rtagents").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from .client import (

@@ -50,8 +50,11 @@ async def test_stock_client_mints_a_secret_and_runs_a_text_turn() -> None:
             assert created.type == "session.created"
             assert created.session.output_modalities == ["text"]
             await connection.conversation.item.create(
-                item={"type": "message", "role": "user",
-                      "content": [{"type": "input_text", "text": "hello there"}]}
+                item={
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": "hello there"}],
+                }
             )
             await connection.response.create()
             seen, response = await _until_done(connection)
@@ -71,8 +74,11 @@ async def test_stock_client_function_call_round_trip() -> None:
                 session={"type": "realtime", "output_modalities": ["text"], "tools": [TOOL]}
             )
             await connection.conversation.item.create(
-                item={"type": "message", "role": "user",
-                      "content": [{"type": "input_text", "text": "what is the weather"}]}
+                item={
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": "what is the weather"}],
+                }
             )
             await connection.response.create()
             seen, response = await _until_done(connection)
@@ -81,8 +87,11 @@ async def test_stock_client_function_call_round_trip() -> None:
             assert call.type == "function_call" and call.name == "get_weather"
             assert json.loads(call.arguments) == {"city": "Paris"}
             await connection.conversation.item.create(
-                item={"type": "function_call_output", "call_id": call.call_id,
-                      "output": json.dumps({"forecast": "sunny"})}
+                item={
+                    "type": "function_call_output",
+                    "call_id": call.call_id,
+                    "output": json.dumps({"forecast": "sunny"}),
+                }
             )
             await connection.response.create()
             _, response = await _until_done(connection)

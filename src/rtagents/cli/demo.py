@@ -129,7 +129,11 @@ async def _tool_turn(session: Any, text: str) -> Turn:
             result = get_weather(**json.loads(item.arguments or "{}"))
             turn.tool_calls.append(f"{item.name}({item.arguments}) -> {json.dumps(result)}")
             await session.create_item(
-                {"type": "function_call_output", "call_id": item.call_id, "output": json.dumps(result)}
+                {
+                    "type": "function_call_output",
+                    "call_id": item.call_id,
+                    "output": json.dumps(result),
+                }
             )
     await session.create_response()
     response = await _run_response(session, turn, started)
@@ -144,7 +148,9 @@ async def run_lifecycle() -> list[Turn]:
     from ..server.config import ServerConfig
     from ..server.runner import running_server
 
-    rules = [Rule(when=re.compile(r"\bweather\b", re.I), then=CallTool("get_weather", {"city": "Paris"}))]
+    rules = [
+        Rule(when=re.compile(r"\bweather\b", re.I), then=CallTool("get_weather", {"city": "Paris"}))
+    ]
     async with running_server(ServerConfig(port=0), scripted_engines(rules)) as server:
 
         async def credentials() -> str:

@@ -31,17 +31,27 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("RTAGENTS_API_KEY"),
         help="server API key (env RTAGENTS_API_KEY); a random one is printed if unset",
     )
-    serve.add_argument("--session-cap", type=float, default=3600.0, metavar="SECONDS",
-                       help="close sessions after this long with code 1001 (default 3600)")
+    serve.add_argument(
+        "--session-cap",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="close sessions after this long with code 1001 (default 3600)",
+    )
     serve.add_argument("--model", default="gpt-realtime", help="model name sessions report")
     _add_logging(serve)
 
     mint = commands.add_parser("mint", help="print an ephemeral client secret (ek_...)")
-    mint.add_argument("--url", default="http://127.0.0.1:8000",
-                      help="server base URL (https://api.openai.com for OpenAI)")
-    mint.add_argument("--api-key", default=os.environ.get("RTAGENTS_API_KEY")
-                      or os.environ.get("OPENAI_API_KEY"),
-                      help="API key (env RTAGENTS_API_KEY or OPENAI_API_KEY)")
+    mint.add_argument(
+        "--url",
+        default="http://127.0.0.1:8000",
+        help="server base URL (https://api.openai.com for OpenAI)",
+    )
+    mint.add_argument(
+        "--api-key",
+        default=os.environ.get("RTAGENTS_API_KEY") or os.environ.get("OPENAI_API_KEY"),
+        help="API key (env RTAGENTS_API_KEY or OPENAI_API_KEY)",
+    )
     mint.add_argument("--ttl", type=int, default=600, help="seconds, 10..7200 (default 600)")
     mint.add_argument("--session", default=None, help="session config as JSON")
 

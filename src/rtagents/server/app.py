@@ -1,0 +1,105 @@
+"""The ASGI app: client secrets, the Realtime WebSocket, and a health check.
+
+Routes match the hosted API's paths so that stock clients (the official
+``openai`` package included) work by changing only their base URL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openai.types.realtime import ClientSecretCreateResponse
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from ..engines.base import Engines
+from ..protocol.codec import encode_event
+from ..protocol.errors import RealtimeError
+from . import ids
+from .auth import Authenticator, AuthFailure, bearer_credential
+from .config import ServerConfig
+from .connect import serve_websocket
+from .secret_request import parse_secret_request, session_for_secret, ttl_seconds
+from .secrets import InMemorySecretStore, SecretIssuer, SecretStore
+from .session_config import OBJECT_NAMES
+from .state import ServerState
+
+
+def create_app(
+    config: ServerConfig, engines: Engines | None = None, *, store: SecretStore | None = None
+) -> Starlette:
+    """The server as a Starlette app; ``engines`` default to the scripted ones."""
+    if engines is None:
+        from ..engines.scripted import scripted_engines
+
+        engines = scripted_engines()
+    issuer = SecretIssuer(
+        config.secret_signing_key, store or InMemorySecretStore(config.clock), config.clock
+    )
+    state = ServerState(
+        config=config,
+        engines=engines,
+        issuer=issuer,
+        authenticator=Authenticator(config.effective_api_key, issuer),
+    )
+    app = Starlette(
+        routes=[
+            Route("/v1/realtime/client_secrets", _client_secrets, methods=["POST"]),
+            WebSocketRoute("/v1/realtime", _realtime),
+            Route("/healthz", _healthz, methods=["GET"]),
+        ]
+    )
+    app.state.rtagents = state
+    return app
+
+
+def server_state(app: Any) -> ServerState:
+    state: ServerState = app.state.rtagents
+    return state
+
+
+def error_response(
+    status: int, code: str | None, message: str, param: str | None = None
+) -> JSONResponse:
+    body = {
+        "error": {"type": "invalid_request_error", "code": code, "message": message, "param": param}
+    }
+    return JSONResponse(body, status_code=status)
+
+
+async def _client_secrets(request: Request) -> Response:
+    state = server_state(request.app)
+    try:
+        credential = bearer_credential(request.headers)
+        await state.authenticator.authenticate(credential, allow_secret=False)
+    except AuthFailure as exc:
+        return JSONResponse(exc.body(), status_code=exc.status)
+    try:
+        parsed = parse_secret_request(await request.body())
+        config = session_for_secret(
+            parsed, model=state.config.model, vad_available=state.vad_available
+        )
+    except RealtimeError as exc:
+        return error_response(400, exc.code, exc.message, exc.param)
+    secret = await state.issuer.mint(
+        config.data, ttl_seconds(parsed, state.config.default_secret_ttl_s)
+    )
+    session = {**config.data, "id": ids.session_id(), "object": OBJECT_NAMES[config.kind]}
+    body = ClientSecretCreateResponse.model_validate(
+        {"value": secret.value, "expires_at": secret.expires_at, "session": session}
+    )
+    return Response(encode_event(body), media_type="application/json")
+
+
+async def _realtime(websocket: WebSocket) -> None:
+    await serve_websocket(websocket, server_state(websocket.app))
+
+
+async def _healthz(request: Request) -> Response:
+    state = server_state(request.app)
+    return JSONResponse(
+        {"status": "ok", "engine": state.engines.name, "sessions": len(state.sessions)}
+    )

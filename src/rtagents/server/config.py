@@ -1,0 +1,47 @@
+"""Settings of one server process.
+
+Everything that varies between a test and production lives here, the clock
+included: secret expiry and the session cap read ``clock`` so tests can move
+time forward without sleeping.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+MIB = 2**20
+
+
+@dataclass(kw_only=True)
+class ServerConfig:
+    """How ``rtagents serve`` behaves; every field has a production default."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # None -> a random key for this run (the CLI prints it once at start).
+    api_key: str | None = None
+    # Hosted sessions end after 60 minutes; a reconnect then starts a new one.
+    session_cap_s: float = 3600.0
+    default_secret_ttl_s: int = 600
+    model: str = "gpt-realtime"
+    # The hosted limit on one input_audio_buffer.append (decoded audio bytes).
+    max_append_bytes: int = 15 * MIB
+    # The largest WebSocket message accepted at all; beyond it the connection
+    # closes with 1009 (the frame is never read into memory).
+    ws_max_size: int = 32 * MIB
+    clock: Callable[[], float] = time.time
+    # Signs client secrets; random per process unless shared by several nodes.
+    secret_signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+
+    def __post_init__(self) -> None:
+        if self.api_key is None:
+            self.api_key = "sk-local-" + secrets.token_urlsafe(24)
+
+    @property
+    def effective_api_key(self) -> str:
+        """The API key as a plain ``str`` (``__post_init__`` always sets one)."""
+        assert self.api_key is not None
+        return self.api_key

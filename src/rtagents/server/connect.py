@@ -1,0 +1,107 @@
+"""Opening a Realtime WebSocket: refuse clearly, or accept and host a session.
+
+Every refusal happens *before* the upgrade, as an HTTP response with a JSON
+``error`` body (the WebSocket denial response extension, which uvicorn
+supports), so a client sees a status code and a reason instead of an
+unexplained close. Servers without the extension get accept + close 1008.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.responses import JSONResponse
+from starlette.websockets import WebSocket
+
+from ..protocol.beta import BETA_HEADER
+from ..transports.base import POLICY_VIOLATION
+from .auth import BROWSER_PROTOCOL, AuthFailure, bearer_credential, subprotocol_credential
+from .session import SessionHost
+from .session_config import Kind, SessionConfig, validated
+from .state import ServerState
+from .ws import StarletteTransport
+
+log = logging.getLogger("rtagents.server.connect")
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+async def serve_websocket(websocket: WebSocket, state: ServerState) -> None:
+    """Authenticate, pick the initial config, then run the session to its end."""
+    offered = list(websocket.scope.get("subprotocols") or [])
+    try:
+        config = await _admit(websocket, state, offered)
+    except Refusal as exc:
+        log.info(
+            "refused a Realtime connection: %s %s",
+            exc.status,
+            exc.code,
+            extra={"status": exc.status, "code": exc.code, "outcome": "refused"},
+        )
+        await _deny(websocket, exc)
+        return
+    await websocket.accept(subprotocol=BROWSER_PROTOCOL if BROWSER_PROTOCOL in offered else None)
+    host = SessionHost(StarletteTransport(websocket), state, config)
+    await host.run()
+
+
+async def _admit(websocket: WebSocket, state: ServerState, offered: list[str]) -> SessionConfig:
+    beta = websocket.headers.get(BETA_HEADER)
+    if beta is not None and "realtime" in beta:
+        raise Refusal(
+            400,
+            "beta_protocol_retired",
+            f"The 'OpenAI-Beta: {beta}' header asks for the retired beta Realtime protocol. "
+            "This server speaks the GA protocol, which needs no header: remove it (and use "
+            "GA event names and the nested session shape).",
+        )
+    if "call_id" in websocket.query_params:
+        call_id = websocket.query_params["call_id"]
+        raise Refusal(
+            404,
+            "call_not_found",
+            f"No such call: '{call_id}'. This server has no WebRTC/SIP calls to attach a "
+            "sideband connection to; connect with ?model=... to start a new session.",
+        )
+    try:
+        credential = bearer_credential(websocket.headers) or subprotocol_credential(offered)
+        principal = await state.authenticator.authenticate(credential)
+    except AuthFailure as exc:
+        raise Refusal(exc.status, exc.code, exc.message) from exc
+    return _initial_config(websocket, state, principal.bound_session)
+
+
+def _initial_config(websocket: WebSocket, state: ServerState, bound: Any) -> SessionConfig:
+    """The secret's bound config, or the defaults; ``?model=`` picks the model."""
+    model = websocket.query_params.get("model")
+    if bound is not None:
+        data = dict(bound)
+        if model and data.get("type") == "realtime":
+            data["model"] = model
+        return validated(data, vad_available=state.vad_available)
+    intent = websocket.query_params.get("intent")
+    kind: Kind = "transcription" if intent == "transcription" else "realtime"
+    return SessionConfig.initial(kind, model or state.config.model)
+
+
+async def _deny(websocket: WebSocket, refusal: Refusal) -> None:
+    body = {
+        "error": {
+            "type": "invalid_request_error",
+            "code": refusal.code,
+            "message": refusal.message,
+            "param": None,
+        }
+    }
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(JSONResponse(body, status_code=refusal.status))
+        return
+    await websocket.accept()
+    await websocket.close(POLICY_VIOLATION, refusal.message[:120])

@@ -1,0 +1,95 @@
+"""Conversation items -> what an LLM engine understands.
+
+Engines never see protocol events or items: the session host flattens the
+conversation into :class:`ChatMessage` turns. Audio turns become their
+transcripts (the STT transcript when the client did not ask for one), a
+function call becomes an assistant turn with a :class:`ToolCall`, and its
+output a ``tool`` turn. Items the engines cannot use (images, MCP) are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from ..engines.base import ChatMessage, ToolCall, ToolSpec
+
+# Looks up what the STT engine heard for an audio item (waiting if needed).
+Heard = Callable[[str], Awaitable[str | None]]
+
+
+async def chat_messages(items: Sequence[Mapping[str, Any]], heard: Heard) -> list[ChatMessage]:
+    """The conversation (wire item dicts, in order) as engine chat turns."""
+    messages: list[ChatMessage] = []
+    for item in items:
+        kind = item.get("type")
+        if kind == "message":
+            text = await _message_text(item, heard)
+            role = item.get("role")
+            if role in ("system", "user", "assistant") and text:
+                messages.append(ChatMessage(role=role, content=text))
+        elif kind == "function_call":
+            call = ToolCall(
+                call_id=str(item.get("call_id") or item.get("id") or ""),
+                name=str(item.get("name") or ""),
+                arguments=str(item.get("arguments") or ""),
+            )
+            _add_tool_call(messages, call)
+        elif kind == "function_call_output":
+            messages.append(
+                ChatMessage(
+                    role="tool",
+                    content=str(item.get("output") or ""),
+                    tool_call_id=str(item.get("call_id") or ""),
+                )
+            )
+    return messages
+
+
+def _add_tool_call(messages: list[ChatMessage], call: ToolCall) -> None:
+    """Calls made in one turn share one assistant message, as chat APIs expect."""
+    last = messages[-1] if messages else None
+    if last is not None and last.role == "assistant" and last.tool_calls:
+        messages[-1] = ChatMessage(
+            role="assistant", content=last.content, tool_calls=(*last.tool_calls, call)
+        )
+    else:
+        messages.append(ChatMessage(role="assistant", tool_calls=(call,)))
+
+
+async def _message_text(item: Mapping[str, Any], heard: Heard) -> str:
+    parts: list[str] = []
+    for part in item.get("content") or []:
+        kind = part.get("type")
+        if kind in ("input_text", "output_text", "text"):
+            parts.append(str(part.get("text") or ""))
+        elif kind in ("input_audio", "output_audio", "audio"):
+            transcript = part.get("transcript")
+            if transcript is None and kind == "input_audio":
+                transcript = await heard(str(item.get("id")))
+            parts.append(str(transcript or ""))
+    return " ".join(p for p in parts if p).strip()
+
+
+def tool_specs(tools: Sequence[Mapping[str, Any]]) -> list[ToolSpec]:
+    """Function tools of a session or response as engine tool specs."""
+    specs = []
+    for tool in tools:
+        if tool.get("type", "function") != "function" or not tool.get("name"):
+            continue
+        parameters = tool.get("parameters")
+        specs.append(
+            ToolSpec(
+                name=str(tool["name"]),
+                description=str(tool.get("description") or ""),
+                parameters=parameters if isinstance(parameters, Mapping) else {},
+            )
+        )
+    return specs
+
+
+def tool_choice(choice: Any) -> str:
+    """``"auto"``/``"none"``/``"required"`` or the name of a forced function."""
+    if isinstance(choice, Mapping):
+        return str(choice.get("name") or "auto")
+    return str(choice or "auto")

@@ -1,0 +1,79 @@
+"""The input audio buffer and the audio of committed user items.
+
+Audio is kept as pcm16 at 24 kHz whatever the session's input format, so a
+format change between appends cannot corrupt the buffer and the STT engine
+gets one well-defined signal. Transcriptions run as background tasks keyed by
+item id; a response that needs an item's words waits for its task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+INTERNAL_RATE = 24_000
+BYTES_PER_MS = INTERNAL_RATE * 2 // 1000
+MIN_COMMIT_MS = 100
+# Committed audio is kept for conversation.item.retrieve, newest first, up to
+# this much (about 11 minutes at 24 kHz); older items' audio is let go.
+KEPT_AUDIO_BYTES = 32 * 2**20
+
+
+class InputAudio:
+    """Uncommitted audio, committed audio per item, and pending transcriptions."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._audio: dict[str, bytes] = {}
+        self._kept_bytes = 0
+        self.transcripts: dict[str, asyncio.Task[str | None]] = {}
+
+    def append(self, pcm16: bytes) -> None:
+        self._buffer += pcm16
+
+    @property
+    def buffered_ms(self) -> float:
+        return len(self._buffer) / BYTES_PER_MS
+
+    def take(self) -> bytes:
+        """Empty the buffer, returning what it held."""
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        return data
+
+    def clear(self) -> None:
+        self._buffer.clear()
+
+    def keep(self, item_id: str, pcm16: bytes) -> None:
+        """Remember an item's audio, letting the oldest go past :data:`KEPT_AUDIO_BYTES`."""
+        self._audio[item_id] = pcm16
+        self._kept_bytes += len(pcm16)
+        while self._kept_bytes > KEPT_AUDIO_BYTES and len(self._audio) > 1:
+            oldest = next(iter(self._audio))
+            self._kept_bytes -= len(self._audio.pop(oldest))
+
+    def audio(self, item_id: str) -> bytes | None:
+        return self._audio.get(item_id)
+
+    def forget(self, item_id: str) -> None:
+        """Drop what is kept for a deleted item, its transcription included."""
+        audio = self._audio.pop(item_id, None)
+        if audio is not None:
+            self._kept_bytes -= len(audio)
+        task = self.transcripts.pop(item_id, None)
+        if task is not None:
+            task.cancel()
+
+    async def heard(self, item_id: str) -> str | None:
+        """The STT transcript of an item's audio, waiting for it if still running."""
+        task = self.transcripts.get(item_id)
+        if task is None:
+            return None
+        try:
+            # Shielded: a cancelled response must not cancel the transcription.
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                return None
+            raise
+        except Exception:
+            return None

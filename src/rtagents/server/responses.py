@@ -1,0 +1,238 @@
+"""One response: from ``response.created`` to ``response.done``, driving the engines.
+
+The run builds an :class:`LLMRequest` from the conversation (or the
+response's own ``input``), streams the LLM's chunks into output items (see
+:mod:`.response_output`), and always ends with ``response.done`` (status
+``completed``, ``incomplete``, ``cancelled`` or ``failed``) then
+``rate_limits.updated``. Cancelling cancels the engine task where it waits;
+the closing events come after, so no delta can follow ``response.done``.
+An engine failure fails the response, never the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from openai.types.realtime import RateLimitsUpdatedEvent, ResponseCreatedEvent, ResponseDoneEvent
+
+from ..engines.base import EngineFailure, LLMRequest, TextDelta, ToolCallDelta, Usage
+from ..protocol.audio import AudioFormat
+from ..protocol.errors import ModelError, Origin
+from . import ids
+from .history import chat_messages, tool_choice, tool_specs
+from .items import RATE_LIMITS, build, item_dict
+from .response_output import FunctionCallWriter, MessageWriter, close_stream
+
+if TYPE_CHECKING:
+    from .session import SessionHost
+
+log = logging.getLogger("rtagents.server.responses")
+Status = Literal["completed", "cancelled", "failed", "incomplete"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResponsePlan:
+    """Everything a response needs, the session config and overrides resolved."""
+
+    conversation: Literal["auto", "none"]
+    instructions: str
+    audio: bool
+    voice: str
+    speed: float
+    output_format: AudioFormat
+    output_format_wire: Any
+    tools: Sequence[Mapping[str, Any]]
+    tool_choice: Any
+    max_output_tokens: int | None
+    metadata: Mapping[str, str] | None
+    input: Sequence[Mapping[str, Any]] | None
+
+
+class ResponseRun:
+    """A response in flight; registered on the host until ``response.done``."""
+
+    def __init__(self, host: SessionHost, plan: ResponsePlan) -> None:
+        self.id = ids.response_id()
+        self.host = host
+        self.plan = plan
+        self.audio_ms = 0.0
+        self._writers: list[MessageWriter | FunctionCallWriter] = []
+        self._usage: Usage | None = None
+        self._input_chars = 0
+        self._output_tokens = 0
+        self._cancel_reason: str | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._started = False
+        self._finishing = False  # past generation: a cancel no longer interrupts
+
+    def start(self) -> None:
+        self.host.responses[self.id] = self
+        self._task = self.host.spawn(self._run(), f"response-{self.id}")
+
+    async def cancel(self, reason: str) -> None:
+        """Stop generating and wait for ``response.done`` (status ``cancelled``)."""
+        task = self._task
+        if task is None or task.done():
+            return
+        self._cancel_reason = reason
+        if self._started and not self._finishing:
+            task.cancel()  # lands where the engines are awaited
+        # Not started yet: the run sees the reason and ends as cancelled.
+        # Already finishing: nothing is generated any more; let it end.
+        await asyncio.gather(task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        self._started = True
+        try:
+            await self._run_to_done()
+        finally:
+            self.host.responses.pop(self.id, None)
+
+    async def _run_to_done(self) -> None:
+        status: Status = "completed"
+        details: dict[str, Any] | None = None
+        try:
+            await self.host.emit(
+                build(ResponseCreatedEvent, response=self._resource("in_progress"))
+            )
+            if self._cancel_reason is not None:
+                raise asyncio.CancelledError  # cancelled before it began
+            if await self._produce():
+                status, details = (
+                    "incomplete",
+                    {"type": "incomplete", "reason": "max_output_tokens"},
+                )
+            await self._speak_the_rest()
+        except asyncio.CancelledError:
+            if self._cancel_reason is None:
+                raise  # the session is ending: no more events
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            status, details = "cancelled", {"type": "cancelled", "reason": self._cancel_reason}
+        except Exception as exc:
+            self._finishing = True
+            status, details = "failed", await self._report_failure(exc)
+        self._finishing = True
+        await self._finish(status, details)
+
+    async def _speak_the_rest(self) -> None:
+        """Synthesise text still waiting for a clause end (part of generating)."""
+        for writer in self._writers:
+            if not writer.closed:
+                await writer.flush()
+
+    async def _produce(self) -> bool:
+        """Stream the model's reply into output items; True if cut by max_output_tokens."""
+        request = await self._request()
+        stream = self.host.state.engines.llm.stream(request)
+        limit = self.plan.max_output_tokens
+        try:
+            async for chunk in stream:
+                if isinstance(chunk, Usage):
+                    self._usage = chunk
+                    continue
+                await self._write(chunk)
+                self._output_tokens += 1
+                if limit is not None and self._output_tokens >= limit:
+                    return True
+        finally:
+            await close_stream(stream)
+        return False
+
+    async def _write(self, chunk: TextDelta | ToolCallDelta) -> None:
+        writer = self._writers[-1] if self._writers and not self._writers[-1].closed else None
+        if isinstance(chunk, TextDelta):
+            if not isinstance(writer, MessageWriter):
+                writer = await self._open(MessageWriter(self, len(self._writers)))
+            await writer.add(chunk.text)
+            return
+        if not (isinstance(writer, FunctionCallWriter) and writer.engine_call_id == chunk.call_id):
+            call = FunctionCallWriter(self, len(self._writers), chunk.call_id, chunk.name)
+            writer = await self._open(call)
+        await writer.add(chunk.arguments_delta)
+
+    async def _open(self, writer: MessageWriter | FunctionCallWriter) -> Any:
+        current = self._writers[-1] if self._writers else None
+        if current is not None and not current.closed:
+            await current.flush()
+            await current.close("completed")
+        self._writers.append(writer)
+        await writer.open()
+        return writer
+
+    async def _request(self) -> LLMRequest:
+        plan = self.plan
+        if plan.input is not None:
+            items: list[Mapping[str, Any]] = list(plan.input)
+        else:
+            items = [item_dict(item) for item in self.host.conversation.items]
+        messages = await chat_messages(items, self.host.input.heard)
+        self._input_chars = len(plan.instructions) + sum(len(m.content) for m in messages)
+        return LLMRequest(
+            instructions=plan.instructions,
+            messages=messages,
+            tools=tool_specs(plan.tools),
+            tool_choice=tool_choice(plan.tool_choice),
+            max_output_tokens=plan.max_output_tokens,
+            metadata=dict(plan.metadata or {}),
+        )
+
+    async def _report_failure(self, exc: Exception) -> dict[str, Any]:
+        if isinstance(exc, EngineFailure):
+            hint = f" {exc.hint}" if exc.hint else ""
+            message = f"The model engine failed: {exc}.{hint}"
+            code = "engine_failure"
+        else:
+            log.exception("response %s failed", self.id)
+            message = f"The server failed while generating the response: {exc!r}."
+            code = "internal_error"
+        error = ModelError(message, origin=Origin.REMOTE, code=code)
+        await self.host.reply_error(error, error_type="server_error")
+        return {
+            "type": "failed",
+            "error": {"type": "server_error", "code": code, "message": message},
+        }
+
+    async def _finish(self, status: Status, details: dict[str, Any] | None) -> None:
+        for writer in self._writers:
+            if not writer.closed:
+                await writer.close("completed" if status == "completed" else "incomplete")
+        response = self._resource(status, details)
+        await self.host.emit(build(ResponseDoneEvent, response=response))
+        await self.host.emit(build(RateLimitsUpdatedEvent, rate_limits=RATE_LIMITS))
+
+    def _resource(self, status: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+        plan = self.plan
+        final = status != "in_progress"
+        return {
+            "id": self.id,
+            "object": "realtime.response",
+            "status": status,
+            "status_details": details,
+            "output": [w.item(w.status) for w in self._writers] if final else [],
+            "conversation_id": self.host.conversation_id if plan.conversation == "auto" else None,
+            "output_modalities": ["audio" if plan.audio else "text"],
+            "max_output_tokens": plan.max_output_tokens or "inf",
+            "audio": {"output": {"format": plan.output_format.to_wire(), "voice": plan.voice}},
+            "usage": self._usage_dict() if final else None,
+            "metadata": plan.metadata,
+        }
+
+    def _usage_dict(self) -> dict[str, Any]:
+        """Token counts: the engine's, or an estimate (~4 characters per token)."""
+        if self._usage is not None:
+            inputs, outputs = self._usage.input_tokens, self._usage.output_tokens
+        else:
+            inputs, outputs = max(1, self._input_chars // 4), self._output_tokens
+        return {
+            "total_tokens": inputs + outputs,
+            "input_tokens": inputs,
+            "output_tokens": outputs,
+            "input_token_details": {"text_tokens": inputs, "audio_tokens": 0, "cached_tokens": 0},
+            "output_token_details": {"text_tokens": outputs, "audio_tokens": 0},
+        }

@@ -1,0 +1,148 @@
+"""Ephemeral client secrets (``ek_…``): minting, checking, storing.
+
+A secret is ``ek_`` + a random id + its expiry + an HMAC over both, keyed by a
+server-held key. The signature lets the server tell a forged or mangled secret
+("signature invalid") from a genuine one that expired or that this server
+forgot, so each failure gets its own message. The session config bound at
+mint time lives in a :class:`SecretStore`, in memory today and behind the same
+small interface in Redis when several nodes share secrets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import string
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+PREFIX = "ek_"
+_ID_LEN = 24
+_EXP_LEN = 10  # hex seconds since the epoch, zero padded
+_SIG_LEN = 32  # hex of a 16-byte truncated HMAC-SHA256
+_BODY_LEN = _ID_LEN + _EXP_LEN + _SIG_LEN
+_ALNUM = string.ascii_letters + string.digits
+_HEX = frozenset("0123456789abcdef")
+
+Reason = Literal["malformed", "signature", "expired", "unknown"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientSecret:
+    """A minted secret and the session config it opens sessions with."""
+
+    value: str
+    created_at: float
+    expires_at: int
+    session: Mapping[str, Any] = field(default_factory=dict)
+
+
+class SecretRejected(Exception):
+    """A presented secret cannot open a session; ``reason`` says which check failed."""
+
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class SecretStore(Protocol):
+    """Where minted secrets live until they expire (memory now, Redis later)."""
+
+    async def put(self, secret: ClientSecret) -> None: ...
+
+    async def get(self, value: str) -> ClientSecret | None: ...
+
+
+class InMemorySecretStore:
+    """A dict with expiry; old entries are dropped as new ones arrive."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._secrets: dict[str, ClientSecret] = {}
+
+    async def put(self, secret: ClientSecret) -> None:
+        now = self._clock()
+        expired = [value for value, s in self._secrets.items() if s.expires_at <= now]
+        for value in expired:
+            del self._secrets[value]
+        self._secrets[secret.value] = secret
+
+    async def get(self, value: str) -> ClientSecret | None:
+        return self._secrets.get(value)
+
+    def __len__(self) -> int:
+        return len(self._secrets)
+
+
+class SecretIssuer:
+    """Mints and verifies secrets for one server (or a group sharing ``key``)."""
+
+    def __init__(self, key: bytes, store: SecretStore, clock: Callable[[], float]) -> None:
+        self._key = key
+        self._store = store
+        self._clock = clock
+
+    async def mint(self, session: Mapping[str, Any], ttl_s: int) -> ClientSecret:
+        created = self._clock()
+        expires_at = int(created) + ttl_s
+        ident = "".join(secrets.choice(_ALNUM) for _ in range(_ID_LEN))
+        signed = ident + format(expires_at, f"0{_EXP_LEN}x")
+        value = PREFIX + signed + self._sign(signed)
+        secret = ClientSecret(
+            value=value, created_at=created, expires_at=expires_at, session=session
+        )
+        await self._store.put(secret)
+        return secret
+
+    async def verify(self, value: str) -> ClientSecret:
+        """The stored secret for ``value``, or :class:`SecretRejected` saying why not."""
+        signed, signature = _split(value)
+        if not hmac.compare_digest(signature, self._sign(signed)):
+            raise SecretRejected(
+                "signature",
+                "Client secret signature invalid: it was not issued by this server or was "
+                "altered. Mint a new one with POST /v1/realtime/client_secrets.",
+            )
+        expires_at = int(signed[_ID_LEN:], 16)
+        if self._clock() >= expires_at:
+            when = datetime.fromtimestamp(expires_at, UTC).isoformat(timespec="seconds")
+            raise SecretRejected("expired", f"Client secret expired at {when}; mint a new one.")
+        secret = await self._store.get(value)
+        if secret is None:
+            raise SecretRejected(
+                "unknown",
+                "Client secret is not known to this server (it may have been issued by a "
+                "server that did not share its store); mint a new one.",
+            )
+        return secret
+
+    def _sign(self, signed: str) -> str:
+        digest = hmac.new(self._key, signed.encode(), hashlib.sha256).hexdigest()
+        return digest[:_SIG_LEN]
+
+
+def looks_like_secret(value: str) -> bool:
+    """Whether a credential is meant as a client secret (as opposed to an API key)."""
+    return value.startswith(PREFIX)
+
+
+def _split(value: str) -> tuple[str, str]:
+    """(signed part, signature) of a well-formed secret; :class:`SecretRejected` otherwise."""
+    body = value[len(PREFIX) :] if value.startswith(PREFIX) else None
+    if (
+        body is None
+        or len(body) != _BODY_LEN
+        or not all(ch in _ALNUM for ch in body[:_ID_LEN])
+        or not _HEX.issuperset(body[_ID_LEN:])
+    ):
+        raise SecretRejected(
+            "malformed",
+            f"Client secret malformed: expected {PREFIX} followed by {_BODY_LEN} characters "
+            f"(got {len(value)} characters). Pass the 'value' field of the "
+            "client_secrets response unchanged.",
+        )
+    return body[: _ID_LEN + _EXP_LEN], body[_ID_LEN + _EXP_LEN :]

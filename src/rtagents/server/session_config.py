@@ -1,0 +1,236 @@
+"""The effective session config: defaults, ``session.update`` merging, checks.
+
+The config is kept as the wire JSON of a GA session (every field explicit, so
+``session.created``/``session.updated`` show the *full* effective config as the
+hosted API does) and re-validated with the ``openai`` models after each merge.
+Beyond the schema, a few rules only a server can know are checked here:
+``model`` and the session ``type`` never change, ``voice`` freezes once audio
+was produced, turn detection needs a VAD engine, and tools must be usable.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Annotated, Any, Literal, TypeAlias, Union
+
+from openai.types.realtime import (
+    RealtimeSessionCreateRequest,
+    RealtimeTranscriptionSessionCreateRequest,
+)
+from pydantic import Field, TypeAdapter, ValidationError
+
+from ..protocol.audio import AudioFormat
+from ..protocol.errors import RemoteProtocolError
+from ..protocol.paths import describe_validation_error, first_error
+from .session_rules import check_semantics
+
+SessionModel: TypeAlias = RealtimeSessionCreateRequest | RealtimeTranscriptionSessionCreateRequest
+Kind = Literal["realtime", "transcription"]
+
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful, friendly voice assistant. Keep answers short and speak naturally."
+)
+DEFAULT_VOICE = "alloy"
+PCM24K_WIRE: Mapping[str, Any] = {"type": "audio/pcm", "rate": 24000}
+OBJECT_NAMES: Mapping[Kind, str] = {
+    "realtime": "realtime.session",
+    "transcription": "realtime.transcription_session",
+}
+# Dicts merged key by key on session.update; anything else is replaced whole
+# (an audio format or a turn_detection object is one value, not a patch).
+_MERGED_PATHS = frozenset(
+    {(), ("audio",), ("audio", "input"), ("audio", "output"), ("audio", "input", "noise_reduction")}
+)
+
+
+@cache
+def session_adapter() -> TypeAdapter[SessionModel]:
+    """Validates a GA session object, realtime or transcription, by its ``type``."""
+    union = Annotated[
+        Union[RealtimeSessionCreateRequest, RealtimeTranscriptionSessionCreateRequest],  # noqa: UP007
+        Field(discriminator="type"),
+    ]
+    adapter: TypeAdapter[SessionModel] = TypeAdapter(union)
+    return adapter
+
+
+def default_config(kind: Kind, model: str) -> dict[str, Any]:
+    """What a session starts with before any secret or ``session.update``."""
+    audio_input: dict[str, Any] = {
+        "format": dict(PCM24K_WIRE),
+        "transcription": None,
+        "noise_reduction": None,
+        "turn_detection": None,
+    }
+    if kind == "transcription":
+        audio_input["transcription"] = {"model": "whisper-1"}
+        return {"type": "transcription", "audio": {"input": audio_input}, "include": None}
+    return {
+        "type": "realtime",
+        "model": model,
+        "output_modalities": ["audio"],
+        "instructions": DEFAULT_INSTRUCTIONS,
+        "audio": {
+            "input": audio_input,
+            "output": {"format": dict(PCM24K_WIRE), "voice": DEFAULT_VOICE, "speed": 1.0},
+        },
+        "tools": [],
+        "tool_choice": "auto",
+        "max_output_tokens": "inf",
+        "tracing": None,
+        "truncation": "auto",
+        "prompt": None,
+        "include": None,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    """One immutable snapshot of a session's effective config (wire JSON)."""
+
+    data: Mapping[str, Any]
+
+    @classmethod
+    def initial(cls, kind: Kind, model: str) -> SessionConfig:
+        return cls(default_config(kind, model))
+
+    @property
+    def kind(self) -> Kind:
+        return "transcription" if self.data["type"] == "transcription" else "realtime"
+
+    @property
+    def model(self) -> str | None:
+        value = self.data.get("model")
+        return value if isinstance(value, str) else None
+
+    @property
+    def output_modalities(self) -> list[str]:
+        return list(self.data.get("output_modalities") or ["audio"])
+
+    @property
+    def instructions(self) -> str:
+        return str(self.data.get("instructions") or "")
+
+    @property
+    def voice(self) -> str:
+        return str(self._audio("output").get("voice") or DEFAULT_VOICE)
+
+    @property
+    def speed(self) -> float:
+        return float(self._audio("output").get("speed") or 1.0)
+
+    @property
+    def input_format(self) -> AudioFormat:
+        return AudioFormat.from_wire(self._audio("input").get("format"))
+
+    @property
+    def output_format(self) -> AudioFormat:
+        return AudioFormat.from_wire(self._audio("output").get("format"))
+
+    @property
+    def transcription(self) -> Mapping[str, Any] | None:
+        value = self._audio("input").get("transcription")
+        return value if isinstance(value, Mapping) else None
+
+    @property
+    def tools(self) -> list[Mapping[str, Any]]:
+        return list(self.data.get("tools") or [])
+
+    @property
+    def tool_choice(self) -> Any:
+        return self.data.get("tool_choice", "auto")
+
+    @property
+    def max_output_tokens(self) -> int | None:
+        value = self.data.get("max_output_tokens")
+        return value if isinstance(value, int) else None
+
+    def _audio(self, direction: str) -> Mapping[str, Any]:
+        audio = self.data.get("audio") or {}
+        return audio.get(direction) or {}
+
+    def to_model(self, session_id: str, *, expires_at: int | None = None) -> SessionModel:
+        """The session object of ``session.created``/``session.updated``."""
+        payload = {**self.data, "id": session_id, "object": OBJECT_NAMES[self.kind]}
+        if expires_at is not None:
+            payload["expires_at"] = expires_at
+        return session_adapter().validate_python(payload)
+
+    def merged(
+        self, update: Mapping[str, Any], *, audio_produced: bool, vad_available: bool
+    ) -> SessionConfig:
+        """The config after a ``session.update`` (the update's *set* fields only).
+
+        Raises :class:`RemoteProtocolError` naming the offending ``session.*``
+        param; the current config is never modified.
+        """
+        check_immutable(self.data, update, audio_produced=audio_produced)
+        return validated(merge_update(self.data, update), vad_available=vad_available)
+
+
+def validated(data: Mapping[str, Any], *, vad_available: bool) -> SessionConfig:
+    """Re-validate a whole config with the schema, then the server's own rules."""
+    try:
+        session_adapter().validate_python(data)
+    except ValidationError as exc:
+        error = dict(first_error(exc))
+        # loc starts with the union tag ('realtime'); name the field as sent.
+        error["loc"] = ("session.update", "session", *error["loc"][1:])
+        code, param, message = describe_validation_error(error, "session")
+        raise RemoteProtocolError(message, code=code, param=param) from None
+    check_semantics(data, vad_available=vad_available)
+    return SessionConfig(data)
+
+
+def merge_update(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``update`` applied: containers merged, other values replaced."""
+    merged: dict[str, Any] = _deep_merge(base, update, ())
+    return merged
+
+
+def _deep_merge(base: Mapping[str, Any], update: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    out = copy.deepcopy(dict(base))
+    for key, value in update.items():
+        current = out.get(key)
+        child = (*path, key)
+        if child in _MERGED_PATHS and isinstance(value, Mapping) and isinstance(current, Mapping):
+            out[key] = _deep_merge(current, value, child)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _error(message: str, param: str, code: str = "invalid_value") -> RemoteProtocolError:
+    return RemoteProtocolError(message, code=code, param=param)
+
+
+def check_immutable(
+    current: Mapping[str, Any], update: Mapping[str, Any], *, audio_produced: bool
+) -> None:
+    """Fields a live session cannot change: type, model, and voice after audio."""
+    if "type" in update and update["type"] != current["type"]:
+        raise _error(
+            f"Cannot change session.type from '{current['type']}' to '{update['type']}'; "
+            "open a new session (or mint a secret) of the type you need.",
+            "session.type",
+        )
+    if "model" in update and update["model"] != current.get("model"):
+        raise _error(
+            f"Cannot change the model of a live session (it is '{current.get('model')}'); "
+            "choose the model when connecting (?model=...).",
+            "session.model",
+            "cannot_update_model",
+        )
+    output = (update.get("audio") or {}).get("output") or {}
+    current_voice = ((current.get("audio") or {}).get("output") or {}).get("voice")
+    if audio_produced and "voice" in output and output["voice"] != current_voice:
+        raise _error(
+            "Cannot update a session's voice after the model has produced audio "
+            f"(it is '{current_voice}'). Set the voice before the first response, or open a "
+            "new session to change it.",
+            "session.audio.output.voice",
+            "cannot_update_voice",
+        )

@@ -1,0 +1,113 @@
+"""Session and response settings the schema allows but this server cannot honour.
+
+The ``openai`` models check shapes; these checks add what a server knows:
+only one output modality at a time, token and speed ranges, tools that can be
+called (function tools with distinct names; MCP is not served here), a forced
+tool that exists, and turn detection only when a VAD engine is present.
+Each failure names the ``param`` and says what to send instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..protocol.errors import RemoteProtocolError
+
+MAX_OUTPUT_TOKENS = 4096
+SPEED_RANGE = (0.25, 1.5)
+
+
+def _error(message: str, param: str, code: str = "invalid_value") -> RemoteProtocolError:
+    return RemoteProtocolError(message, code=code, param=param)
+
+
+def check_semantics(data: Mapping[str, Any], *, vad_available: bool) -> None:
+    """Raise :class:`RemoteProtocolError` for the first rule a full config breaks."""
+    prefix = "session"
+    if "output_modalities" in data:
+        check_modalities(data["output_modalities"], f"{prefix}.output_modalities")
+    if "max_output_tokens" in data:
+        check_max_output_tokens(data["max_output_tokens"], f"{prefix}.max_output_tokens")
+    audio = data.get("audio") or {}
+    output = audio.get("output") or {}
+    if output.get("speed") is not None:
+        check_speed(output["speed"], f"{prefix}.audio.output.speed")
+    turn_detection = (audio.get("input") or {}).get("turn_detection")
+    if turn_detection is not None and not vad_available:
+        raise _error(
+            f"Turn detection '{turn_detection.get('type')}' is not available: this server has "
+            "no VAD engine. Set session.audio.input.turn_detection to null and commit the "
+            "input audio buffer yourself (input_audio_buffer.commit, then response.create); "
+            "server VAD arrives with the local engine.",
+            f"{prefix}.audio.input.turn_detection",
+            "unsupported_turn_detection",
+        )
+    tools = data.get("tools") or []
+    check_tools(tools, f"{prefix}.tools")
+    check_tool_choice(data.get("tool_choice"), tools, f"{prefix}.tool_choice")
+
+
+def check_modalities(value: Sequence[str] | None, param: str) -> None:
+    if value is not None and len(set(value)) != 1:
+        raise _error(
+            f"output_modalities must be exactly one of ['audio'] or ['text'] (got {list(value)}); "
+            "audio output always comes with its transcript.",
+            param,
+        )
+
+
+def check_max_output_tokens(value: Any, param: str) -> None:
+    if isinstance(value, int) and not 1 <= value <= MAX_OUTPUT_TOKENS:
+        raise _error(
+            f"max_output_tokens must be between 1 and {MAX_OUTPUT_TOKENS}, or 'inf' (got {value}).",
+            param,
+        )
+
+
+def check_speed(value: float, param: str) -> None:
+    low, high = SPEED_RANGE
+    if not low <= value <= high:
+        raise _error(f"speed must be between {low} and {high} (got {value}).", param)
+
+
+def check_tools(tools: Sequence[Mapping[str, Any]], param: str) -> None:
+    seen: set[str] = set()
+    for index, tool in enumerate(tools):
+        where = f"{param}[{index}]"
+        if tool.get("type", "function") != "function":
+            raise _error(
+                f"Tool type '{tool.get('type')}' is not supported by this server; only "
+                "function tools are (run MCP tools in your app as functions).",
+                f"{where}.type",
+                "unsupported_tool_type",
+            )
+        name = tool.get("name")
+        if not name:
+            raise _error(
+                "A function tool needs a 'name'.", f"{where}.name", "missing_required_parameter"
+            )
+        if name in seen:
+            raise _error(
+                f"Two tools are named '{name}'; tool names must be unique.", f"{where}.name"
+            )
+        seen.add(name)
+
+
+def check_tool_choice(choice: Any, tools: Sequence[Mapping[str, Any]], param: str) -> None:
+    if not isinstance(choice, Mapping):
+        return
+    if choice.get("type") != "function":
+        raise _error(
+            f"tool_choice type '{choice.get('type')}' is not supported by this server; use "
+            "'auto', 'none', 'required' or a function.",
+            f"{param}.type",
+            "unsupported_tool_type",
+        )
+    names = [tool.get("name") for tool in tools]
+    if choice.get("name") not in names:
+        raise _error(
+            f"tool_choice names the function '{choice.get('name')}', which is not among the "
+            f"tools ({', '.join(str(n) for n in names) or 'none'}); add it to tools first.",
+            f"{param}.name",
+        )

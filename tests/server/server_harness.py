@@ -1,0 +1,157 @@
+"""A raw Realtime client for server tests: ``websockets`` plus the codec, nothing else.
+
+Deliberately not the SDK in ``rtagents.client``: these tests pin the server's
+wire behaviour, so the client side stays as thin as a stock one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections import deque
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from rtagents.protocol.codec import InvalidEvent, UnknownEvent, decode_server_event, encode_event
+from rtagents.server.runner import RunningServer
+
+TIMEOUT_S = 5.0
+
+
+class RawClient:
+    """Sends dict events, receives validated server event models."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self._backlog: deque[Any] = deque()
+
+    async def send(self, event: Mapping[str, Any]) -> None:
+        await self.ws.send(encode_event(event))
+
+    async def recv(self) -> Any:
+        if self._backlog:
+            return self._backlog.popleft()
+        raw = await asyncio.wait_for(self.ws.recv(), TIMEOUT_S)
+        event = decode_server_event(raw)
+        assert not isinstance(event, UnknownEvent | InvalidEvent), event
+        return event
+
+    async def until(self, event_type: str) -> list[Any]:
+        """Events up to and including the first of ``event_type``."""
+        events = []
+        while True:
+            event = await self.recv()
+            events.append(event)
+            if event.type == event_type:
+                return events
+
+    async def error(self, event: Mapping[str, Any], *, interleaved: bool = False) -> Any:
+        """Send ``event`` and return the ``error`` it provokes.
+
+        The error must be the next event, unless ``interleaved`` (a response is
+        streaming): then other events are set aside for later reads.
+        """
+        await self.send(event)
+        skipped = []
+        while True:
+            reply = await self.recv()
+            if reply.type == "error" or not interleaved:
+                break
+            skipped.append(reply)
+        self._backlog.extendleft(reversed(skipped))
+        assert reply.type == "error", reply
+        return reply.error
+
+    async def roundtrip(self, event: Mapping[str, Any], reply_type: str) -> Any:
+        await self.send(event)
+        reply = await self.recv()
+        assert reply.type == reply_type, reply
+        return reply
+
+    async def say(self, text: str, *, chunk: int = 9600) -> None:
+        """Append pcm16 24 kHz audio of ``text`` in several events, then commit."""
+        from rtagents.engines.scripted import scripted_speech
+
+        audio = scripted_speech(text)
+        for start in range(0, len(audio), chunk):
+            piece = base64.b64encode(audio[start : start + chunk]).decode()
+            await self.send({"type": "input_audio_buffer.append", "audio": piece})
+        await self.send({"type": "input_audio_buffer.commit"})
+
+    async def respond(self, response: Mapping[str, Any] | None = None) -> list[Any]:
+        """``response.create``; the events through ``rate_limits.updated`` (which ends it)."""
+        event: dict[str, Any] = {"type": "response.create"}
+        if response is not None:
+            event["response"] = dict(response)
+        await self.send(event)
+        return await self.until("rate_limits.updated")
+
+    async def user_text(self, text: str) -> str:
+        """Add a user text item; returns its id."""
+        await self.send(
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": text}],
+                },
+            }
+        )
+        events = await self.until("conversation.item.done")
+        return str(events[-1].item.id)
+
+
+def types(events: Sequence[Any]) -> list[str]:
+    return [event.type for event in events]
+
+
+def audio_bytes(events: Sequence[Any]) -> int:
+    return sum(
+        len(base64.b64decode(e.delta)) for e in events if e.type == "response.output_audio.delta"
+    )
+
+
+@asynccontextmanager
+async def session(
+    server: RunningServer,
+    *,
+    key: str | None = None,
+    query: str = "model=gpt-realtime",
+    headers: Mapping[str, str] | None = None,
+    subprotocols: Sequence[str] | None = None,
+    greet: bool = True,
+) -> AsyncIterator[RawClient]:
+    """A connected client; with ``greet`` the session.created/conversation.created are read."""
+    all_headers = dict(headers or {})
+    if key is not None or (headers is None and subprotocols is None):
+        all_headers.setdefault("Authorization", f"Bearer {key or server.api_key}")
+    async with connect(
+        f"{server.ws_url}?{query}",
+        additional_headers=all_headers,
+        subprotocols=list(subprotocols) if subprotocols else None,
+        open_timeout=TIMEOUT_S,
+    ) as ws:
+        client = RawClient(ws)
+        if greet:
+            created = await client.recv()
+            assert created.type == "session.created"
+            assert (await client.recv()).type == "conversation.created"
+        yield client
+
+
+async def mint(
+    server: RunningServer, body: Mapping[str, Any] | None = None, *, key: str | None = None
+) -> Any:
+    """POST /v1/realtime/client_secrets; returns the httpx response."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        return await http.post(
+            "/v1/realtime/client_secrets",
+            json=body if body is not None else {},
+            headers={"Authorization": f"Bearer {key or server.api_key}"},
+        )

@@ -1,0 +1,174 @@
+"""conversation.item.create / retrieve / delete / truncate."""
+
+from __future__ import annotations
+
+import pytest
+from server_harness import RawClient, audio_bytes, session, types
+
+from rtagents.engines.scripted import MS_PER_CHAR
+from rtagents.server.config import ServerConfig
+from rtagents.server.runner import RunningServer, running_server
+
+
+@pytest.fixture
+async def server() -> RunningServer:
+    async with running_server(ServerConfig(port=0)) as running:
+        yield running
+
+
+@pytest.fixture
+async def client(server: RunningServer) -> RawClient:
+    async with session(server) as connected:
+        yield connected
+
+
+def _message(text: str, **extra: object) -> dict[str, object]:
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+    return {"type": "conversation.item.create", "item": {**item, **extra}}
+
+
+async def _spoken_reply(client: RawClient, text: str) -> tuple[str, list[object]]:
+    await client.user_text(text)
+    events = await client.respond()
+    return str(events[-2].response.output[0].id), events
+
+
+async def test_create_appends_and_echoes_added_then_done(client: RawClient) -> None:
+    first = await client.user_text("one")
+    await client.send(_message("two", id="my_item"))
+    events = await client.until("conversation.item.done")
+    assert types(events) == ["conversation.item.added", "conversation.item.done"]
+    added, done = events
+    assert added.item.id == "my_item" and added.previous_item_id == first
+    assert done.item.status == "completed" and done.item.content[0].text == "two"
+
+
+async def test_create_inserts_at_root_and_after_an_item(client: RawClient) -> None:
+    first = await client.user_text("one")
+    await client.user_text("three")
+    await client.send({**_message("zero"), "previous_item_id": "root"})
+    root = (await client.until("conversation.item.done"))[-1]
+    await client.send({**_message("two"), "previous_item_id": first})
+    after = (await client.until("conversation.item.done"))[-1]
+    assert root.previous_item_id == "root"
+    assert after.previous_item_id == first
+
+
+async def test_create_refuses_unknown_previous_and_duplicate_ids(client: RawClient) -> None:
+    error = await client.error({**_message("x"), "previous_item_id": "item_nope", "event_id": "p"})
+    assert (error.code, error.param, error.event_id) == ("item_not_found", "previous_item_id", "p")
+    await client.send(_message("x", id="dup"))
+    await client.until("conversation.item.done")
+    error = await client.error(_message("y", id="dup"))
+    assert (error.code, error.param) == ("duplicate_item_id", "item.id")
+
+
+async def test_create_checks_the_item_schema(client: RawClient) -> None:
+    bad = {"type": "conversation.item.create", "item": {"type": "message", "role": "user"}}
+    error = await client.error(bad)
+    assert (error.code, error.param) == ("missing_required_parameter", "item.content")
+
+
+async def test_retrieve_and_delete(client: RawClient) -> None:
+    item_id = await client.user_text("keep me")
+    retrieved = await client.roundtrip(
+        {"type": "conversation.item.retrieve", "item_id": item_id}, "conversation.item.retrieved"
+    )
+    assert retrieved.item.content[0].text == "keep me"
+    deleted = await client.roundtrip(
+        {"type": "conversation.item.delete", "item_id": item_id}, "conversation.item.deleted"
+    )
+    assert deleted.item_id == item_id
+    for kind in ("retrieve", "delete"):
+        error = await client.error({"type": f"conversation.item.{kind}", "item_id": item_id})
+        assert (error.code, error.param) == ("item_not_found", "item_id")
+
+
+async def test_retrieve_returns_committed_audio(client: RawClient) -> None:
+    import base64
+
+    from rtagents.engines.scripted import scripted_speech
+
+    await client.say("hey")
+    item_id = (await client.until("conversation.item.done"))[-1].item.id
+    retrieved = await client.roundtrip(
+        {"type": "conversation.item.retrieve", "item_id": item_id}, "conversation.item.retrieved"
+    )
+    assert base64.b64decode(retrieved.item.content[0].audio) == scripted_speech("hey")
+
+
+async def test_truncate_cuts_to_what_was_heard(client: RawClient) -> None:
+    item_id, events = await _spoken_reply(client, "abcdefghij")
+    spoken = "You said: abcdefghij"
+    produced_ms = audio_bytes(events) / 48  # pcm16 at 24 kHz: 48 bytes per ms
+    assert produced_ms == pytest.approx(len(spoken) * MS_PER_CHAR)
+    heard_ms = int(MS_PER_CHAR * len("You said: "))
+    truncated = await client.roundtrip(
+        {
+            "type": "conversation.item.truncate",
+            "item_id": item_id,
+            "content_index": 0,
+            "audio_end_ms": heard_ms,
+        },
+        "conversation.item.truncated",
+    )
+    assert (truncated.item_id, truncated.audio_end_ms) == (item_id, heard_ms)
+    item = (
+        await client.roundtrip(
+            {"type": "conversation.item.retrieve", "item_id": item_id},
+            "conversation.item.retrieved",
+        )
+    ).item
+    assert item.content[0].transcript.strip() == "You said:"
+
+
+async def test_truncate_beyond_the_audio_produced(client: RawClient) -> None:
+    item_id, _ = await _spoken_reply(client, "abc")
+    produced = int(len("You said: abc") * MS_PER_CHAR)
+    error = await client.error(
+        {
+            "type": "conversation.item.truncate",
+            "item_id": item_id,
+            "content_index": 0,
+            "audio_end_ms": produced + 100,
+            "event_id": "t1",
+        }
+    )
+    assert (error.code, error.param, error.event_id) == ("invalid_value", "audio_end_ms", "t1")
+    assert f"{produced} ms" in error.message
+
+
+async def test_truncate_refusals(client: RawClient) -> None:
+    user_item = await client.user_text("not audio")
+    item_id, _ = await _spoken_reply(client, "abc")
+    cases = [
+        ({"item_id": "item_nope", "content_index": 0}, "item_not_found", "item_id"),
+        ({"item_id": user_item, "content_index": 0}, "invalid_value", "item_id"),
+        ({"item_id": item_id, "content_index": 3}, "invalid_value", "content_index"),
+        (
+            {"item_id": item_id, "content_index": 0, "audio_end_ms": -1},
+            "invalid_value",
+            "audio_end_ms",
+        ),
+    ]
+    for fields, code, param in cases:
+        event = {"type": "conversation.item.truncate", "audio_end_ms": 10, **fields}
+        error = await client.error(event)
+        assert (error.code, error.param) == (code, param), fields
+
+
+async def test_text_replies_cannot_be_truncated(client: RawClient) -> None:
+    await client.roundtrip(
+        {"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}},
+        "session.updated",
+    )
+    item_id, _ = await _spoken_reply(client, "abc")
+    error = await client.error(
+        {
+            "type": "conversation.item.truncate",
+            "item_id": item_id,
+            "content_index": 0,
+            "audio_end_ms": 0,
+        }
+    )
+    assert error.param == "content_index"
