@@ -150,3 +150,39 @@ def test_serve_starts_prints_its_key_and_answers_healthz() -> None:
         proc.terminate()
         _, err = proc.communicate(timeout=15)
     assert "this run's API key is sk-local-" in err
+    assert "closing sessions with 1001" in err
+    assert proc.returncode == 0
+
+
+def test_serve_closes_open_sessions_with_1001_on_sigterm() -> None:
+    import time
+
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect as ws_connect
+
+    port = _free_port()
+    script = Path(sys.executable).with_name("rtagents")
+    proc = subprocess.Popen(
+        [str(script), "serve", "--port", str(port), "--api-key", "sk-cli", "--log-level", "ERROR"],
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                ws = ws_connect(url, additional_headers={"Authorization": "Bearer sk-cli"})
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        with ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "session.created"
+            proc.terminate()
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    ws.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)

@@ -1,24 +1,23 @@
-"""``rtagents serve``: the self-hosted Realtime server on uvicorn."""
+"""``rtagents serve``: the self-hosted Realtime server until SIGINT/SIGTERM.
+
+It runs on :func:`rtagents.server.runner.running_server`, the same code the
+tests and the demo use, so a shutdown closes every open session with 1001
+("going away", which reconnecting clients retry) instead of uvicorn's 1012.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import secrets
+import signal
 import sys
 
 
-def run_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from ..observability.logging import configure_logging
-    from ..server.app import create_app
+async def serve_until_stopped(args: argparse.Namespace, api_key: str) -> None:
     from ..server.config import ServerConfig
+    from ..server.runner import running_server
 
-    configure_logging(args.log_format, args.log_level)
-    api_key = args.api_key or "sk-local-" + secrets.token_urlsafe(24)
-    if not args.api_key:
-        # Printed once so the operator can mint secrets; never logged again.
-        print(f"rtagents: no --api-key given; this run's API key is {api_key}", file=sys.stderr)
     config = ServerConfig(
         host=args.host,
         port=args.port,
@@ -26,18 +25,28 @@ def run_serve(args: argparse.Namespace) -> int:
         session_cap_s=args.session_cap,
         model=args.model,
     )
-    app = create_app(config)
-    print(
-        f"rtagents: serving Realtime GA on ws://{args.host}:{args.port}/v1/realtime "
-        f"(client secrets: POST http://{args.host}:{args.port}/v1/realtime/client_secrets)",
-        file=sys.stderr,
-    )
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        ws_max_size=config.ws_max_size,
-        log_level=str(args.log_level).lower(),
-        access_log=False,
-    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running_server(config) as server:
+        print(
+            f"rtagents: serving Realtime GA on {server.ws_url} "
+            f"(client secrets: POST {server.http_url}/v1/realtime/client_secrets)",
+            file=sys.stderr,
+            flush=True,
+        )
+        await stop.wait()
+        print("rtagents: shutting down; closing sessions with 1001", file=sys.stderr, flush=True)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from ..observability.logging import configure_logging
+
+    configure_logging(args.log_format, args.log_level)
+    api_key = args.api_key or "sk-local-" + secrets.token_urlsafe(24)
+    if not args.api_key:
+        # Printed once so the operator can mint secrets; never logged again.
+        print(f"rtagents: no --api-key given; this run's API key is {api_key}", file=sys.stderr)
+    asyncio.run(serve_until_stopped(args, api_key))
     return 0
