@@ -23,18 +23,6 @@ TEXT_ONLY = {
 }
 
 
-@pytest.fixture
-async def server() -> RunningServer:
-    async with running_server(ServerConfig(port=0)) as running:
-        yield running
-
-
-@pytest.fixture
-async def client(server: RunningServer) -> RawClient:
-    async with session(server) as connected:
-        yield connected
-
-
 async def test_commit_adds_a_user_audio_item(client: RawClient) -> None:
     await client.say("hello there")
     events = await client.until("conversation.item.done")

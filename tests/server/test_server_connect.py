@@ -14,12 +14,6 @@ from rtagents.server.config import ServerConfig
 from rtagents.server.runner import RunningServer, running_server
 
 
-@pytest.fixture
-async def server() -> RunningServer:
-    async with running_server(ServerConfig(port=0)) as running:
-        yield running
-
-
 async def _refusal(server: RunningServer, query: str = "model=gpt-realtime", **kwargs: object):
     with pytest.raises(InvalidStatus) as caught:
         async with connect(f"{server.ws_url}?{query}", open_timeout=5, **kwargs):

@@ -3,23 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from server_harness import RawClient, audio_bytes, session, types
+from server_harness import RawClient, audio_bytes, types
 
 from rtagents.engines.scripted import MS_PER_CHAR
-from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
-
-
-@pytest.fixture
-async def server() -> RunningServer:
-    async with running_server(ServerConfig(port=0)) as running:
-        yield running
-
-
-@pytest.fixture
-async def client(server: RunningServer) -> RawClient:
-    async with session(server) as connected:
-        yield connected
 
 
 def _message(text: str, **extra: object) -> dict[str, object]:

@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from server_harness import RawClient, audio_bytes, session, types
+from server_harness import RawClient, audio_bytes, types
 
 from rtagents.engines.scripted import CallTool, Fail, Rule, Say, scripted_engines
 from rtagents.server.config import ServerConfig
@@ -34,12 +34,6 @@ TEXT_ONLY = {
 async def server() -> RunningServer:
     async with running_server(ServerConfig(port=0), scripted_engines(RULES)) as running:
         yield running
-
-
-@pytest.fixture
-async def client(server: RunningServer) -> RawClient:
-    async with session(server) as connected:
-        yield connected
 
 
 async def test_audio_response_event_order(client: RawClient) -> None:

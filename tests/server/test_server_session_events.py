@@ -21,12 +21,6 @@ async def server() -> RunningServer:
         yield running
 
 
-@pytest.fixture
-async def client(server: RunningServer) -> RawClient:
-    async with session(server) as connected:
-        yield connected
-
-
 async def _still_alive(client: RawClient) -> None:
     await client.roundtrip({"type": "input_audio_buffer.clear"}, "input_audio_buffer.cleared")
 
