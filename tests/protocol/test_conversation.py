@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from protocol_events import ServerEvents
 
 from rtagents.protocol import conversation as conversation_module
 from rtagents.protocol.audio import PCMU, AudioFormat
@@ -337,7 +338,6 @@ def test_events_decoded_from_the_wire_apply_like_models() -> None:
 def test_item_events_may_arrive_anywhere_among_deltas(
     deltas: list[str], item_at: int, output_at: int
 ) -> None:
-    from conftest import ServerEvents  # hypothesis cannot take function-scoped fixtures
 
     ev = ServerEvents()
     stream: list[Any] = [ev.transcript_delta("a1", d) for d in deltas]
