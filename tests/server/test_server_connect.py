@@ -131,3 +131,11 @@ async def test_server_shutdown_closes_open_sessions_with_1001() -> None:
             with pytest.raises(ConnectionClosed) as closed:
                 await client.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+
+
+def test_close_reason_fits_a_close_frame_whatever_the_client_sent() -> None:
+    from rtagents.server.connect import MAX_CLOSE_REASON_BYTES, _close_reason
+
+    reason = _close_reason("No such call: '" + "é" * 200 + "'.")
+    assert len(reason.encode()) <= MAX_CLOSE_REASON_BYTES
+    assert reason.startswith("No such call: 'é")

@@ -216,3 +216,22 @@ async def test_forged_and_malformed_secrets_are_refused(
     error = await _refused(server, secret)
     assert error["code"] == "invalid_client_secret"
     assert words in str(error["message"]).lower()
+
+
+async def test_an_oversized_mint_request_is_refused_without_reading_it_all(
+    server: RunningServer,
+) -> None:
+    import httpx
+
+    from rtagents.server.app import MAX_SECRET_REQUEST_BYTES
+
+    body = b'{"session": {"type": "realtime", "instructions": "' + b"x" * MAX_SECRET_REQUEST_BYTES
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        reply = await http.post(
+            "/v1/realtime/client_secrets",
+            content=body,
+            headers={"Authorization": f"Bearer {server.api_key}"},
+        )
+    assert reply.status_code == 413
+    error = reply.json()["error"]
+    assert error["code"] == "request_too_large" and "smaller" in error["message"]

@@ -19,13 +19,16 @@ from ..engines.base import Engines
 from ..protocol.codec import encode_event
 from ..protocol.errors import RealtimeError
 from . import ids
-from .auth import Authenticator, AuthFailure, bearer_credential
+from .auth import Authenticator, Refusal, bearer_credential
 from .config import ServerConfig
 from .connect import serve_websocket
 from .secret_request import parse_secret_request, session_for_secret, ttl_seconds
 from .secrets import InMemorySecretStore, SecretIssuer, SecretStore
 from .session_config import OBJECT_NAMES
 from .state import ServerState
+
+# Instructions and tools make a config a few KiB; 1 MiB is generous.
+MAX_SECRET_REQUEST_BYTES = 2**20
 
 
 def create_app(
@@ -61,29 +64,27 @@ def server_state(app: Any) -> ServerState:
     return state
 
 
-def error_response(
-    status: int, code: str | None, message: str, param: str | None = None
-) -> JSONResponse:
-    body = {
-        "error": {"type": "invalid_request_error", "code": code, "message": message, "param": param}
-    }
-    return JSONResponse(body, status_code=status)
-
-
 async def _client_secrets(request: Request) -> Response:
     state = server_state(request.app)
     try:
         credential = bearer_credential(request.headers)
         await state.authenticator.authenticate(credential, allow_secret=False)
-    except AuthFailure as exc:
-        return JSONResponse(exc.body(), status_code=exc.status)
+    except Refusal as exc:
+        return exc.response()
+    raw = await _bounded_body(request, MAX_SECRET_REQUEST_BYTES)
+    if raw is None:
+        message = (
+            f"The request body is over {MAX_SECRET_REQUEST_BYTES // 1024} KiB; a client "
+            "secret request holds one session config. Send a smaller body."
+        )
+        return Refusal(413, "request_too_large", message).response()
     try:
-        parsed = parse_secret_request(await request.body())
+        parsed = parse_secret_request(raw)
         config = session_for_secret(
             parsed, model=state.config.model, vad_available=state.vad_available
         )
     except RealtimeError as exc:
-        return error_response(400, exc.code, exc.message, exc.param)
+        return Refusal(400, exc.code, exc.message, exc.param).response()
     secret = await state.issuer.mint(
         config.data, ttl_seconds(parsed, state.config.default_secret_ttl_s)
     )
@@ -92,6 +93,22 @@ async def _client_secrets(request: Request) -> Response:
         {"value": secret.value, "expires_at": secret.expires_at, "session": session}
     )
     return Response(encode_event(body), media_type="application/json")
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes | None:
+    """The body, read in chunks and given up past ``limit`` (None then).
+
+    A session config is a few KiB; reading an arbitrary body into memory would
+    let one request take the server's memory.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def _realtime(websocket: WebSocket) -> None:

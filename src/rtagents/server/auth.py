@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from starlette.responses import JSONResponse
+
 from .secrets import ClientSecret, SecretIssuer, SecretRejected, looks_like_secret
 
 BROWSER_PROTOCOL = "realtime"
@@ -32,14 +34,21 @@ class Principal:
         return self.secret.session if self.secret else None
 
 
-class AuthFailure(Exception):
-    """The request is refused; ``status``/``code``/``message`` form the HTTP error."""
+class Refusal(Exception):
+    """A request refused before it is served: an HTTP status and a JSON ``error`` body.
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    Raised by authentication here and by the WebSocket admission checks; the
+    app and the WebSocket denial both answer with :meth:`response`.
+    """
+
+    def __init__(
+        self, status: int, code: str | None, message: str, param: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.param = param
 
     def body(self) -> dict[str, Any]:
         return {
@@ -47,9 +56,12 @@ class AuthFailure(Exception):
                 "type": "invalid_request_error",
                 "code": self.code,
                 "message": self.message,
-                "param": None,
+                "param": self.param,
             }
         }
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +77,7 @@ def bearer_credential(headers: Mapping[str, str]) -> Credential | None:
         return None
     scheme, _, token = value.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthFailure(
+        raise Refusal(
             401,
             "invalid_api_key",
             "The Authorization header must be 'Bearer <API key or client secret>'.",
@@ -92,7 +104,7 @@ class Authenticator:
         self, credential: Credential | None, *, allow_secret: bool = True
     ) -> Principal:
         if credential is None:
-            raise AuthFailure(
+            raise Refusal(
                 401,
                 "missing_credentials",
                 "No credentials: send 'Authorization: Bearer <API key or client secret>' "
@@ -101,7 +113,7 @@ class Authenticator:
             )
         if looks_like_secret(credential.value):
             if not allow_secret:
-                raise AuthFailure(
+                raise Refusal(
                     403,
                     "insufficient_permissions",
                     "A client secret cannot mint client secrets; call this endpoint from "
@@ -110,11 +122,11 @@ class Authenticator:
             try:
                 secret = await self._issuer.verify(credential.value)
             except SecretRejected as exc:
-                raise AuthFailure(401, "invalid_client_secret", exc.message) from exc
+                raise Refusal(401, "invalid_client_secret", exc.message) from exc
             return Principal(kind="client_secret", secret=secret)
         if hmac.compare_digest(credential.value.encode(), self._api_key.encode()):
             return Principal(kind="api_key")
-        raise AuthFailure(
+        raise Refusal(
             401,
             "invalid_api_key",
             "Incorrect API key: it is neither this server's API key nor a client secret "

@@ -11,26 +11,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket
 
 from ..protocol.beta import BETA_HEADER
 from ..transports.base import POLICY_VIOLATION
-from .auth import BROWSER_PROTOCOL, AuthFailure, bearer_credential, subprotocol_credential
+from .auth import BROWSER_PROTOCOL, Refusal, bearer_credential, subprotocol_credential
 from .session import SessionHost
 from .session_config import Kind, SessionConfig, validated
 from .state import ServerState
 from .ws import StarletteTransport
 
 log = logging.getLogger("rtagents.server.connect")
-
-
-class Refusal(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+# A close frame holds 125 bytes: the 2-byte code and at most 123 of reason.
+MAX_CLOSE_REASON_BYTES = 123
 
 
 async def serve_websocket(websocket: WebSocket, state: ServerState) -> None:
@@ -70,11 +63,8 @@ async def _admit(websocket: WebSocket, state: ServerState, offered: list[str]) -
             f"No such call: '{call_id}'. This server has no WebRTC/SIP calls to attach a "
             "sideband connection to; connect with ?model=... to start a new session.",
         )
-    try:
-        credential = bearer_credential(websocket.headers) or subprotocol_credential(offered)
-        principal = await state.authenticator.authenticate(credential)
-    except AuthFailure as exc:
-        raise Refusal(exc.status, exc.code, exc.message) from exc
+    credential = bearer_credential(websocket.headers) or subprotocol_credential(offered)
+    principal = await state.authenticator.authenticate(credential)
     return _initial_config(websocket, state, principal.bound_session)
 
 
@@ -92,16 +82,13 @@ def _initial_config(websocket: WebSocket, state: ServerState, bound: Any) -> Ses
 
 
 async def _deny(websocket: WebSocket, refusal: Refusal) -> None:
-    body = {
-        "error": {
-            "type": "invalid_request_error",
-            "code": refusal.code,
-            "message": refusal.message,
-            "param": None,
-        }
-    }
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
-        await websocket.send_denial_response(JSONResponse(body, status_code=refusal.status))
+        await websocket.send_denial_response(refusal.response())
         return
     await websocket.accept()
-    await websocket.close(POLICY_VIOLATION, refusal.message[:120])
+    await websocket.close(POLICY_VIOLATION, _close_reason(refusal.message))
+
+
+def _close_reason(message: str) -> str:
+    """``message`` cut to the 123 bytes a close frame allows (it may echo client text)."""
+    return message.encode()[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore")

@@ -81,7 +81,6 @@ def plan_for(host: SessionHost, overrides: dict[str, Any]) -> ResponsePlan:
         voice=output.get("voice") or config.voice,
         speed=config.speed,
         output_format=AudioFormat.from_wire(format_wire),
-        output_format_wire=format_wire,
         tools=tools,
         tool_choice=tool_choice,
         max_output_tokens=max_tokens if isinstance(max_tokens, int) else None,

@@ -53,16 +53,15 @@ class _Writer:
         self.item_id = ids.item_id()
         self.closed = False
         self.status = "in_progress"
+        # Where every event of this item points; built once, not per delta.
+        self.where: dict[str, Any] = {
+            "response_id": run.id,
+            "item_id": self.item_id,
+            "output_index": output_index,
+        }
 
     def item(self, status: str) -> dict[str, Any]:
         raise NotImplementedError
-
-    def _where(self) -> dict[str, Any]:
-        return {
-            "response_id": self.run.id,
-            "item_id": self.item_id,
-            "output_index": self.output_index,
-        }
 
     async def _announce(self) -> None:
         item = self.item("in_progress")
@@ -119,7 +118,7 @@ class MessageWriter(_Writer):
         await self.host.emit(
             build(
                 ResponseContentPartAddedEvent,
-                **self._where(),
+                **self.where,
                 content_index=0,
                 part=response_part(audio=self.audio, text=""),
             )
@@ -129,7 +128,7 @@ class MessageWriter(_Writer):
         if not self.audio:
             self.text += delta
             await self.host.emit(
-                build(ResponseTextDeltaEvent, **self._where(), content_index=0, delta=delta)
+                build(ResponseTextDeltaEvent, **self.where, content_index=0, delta=delta)
             )
             return
         self._pending += delta
@@ -146,7 +145,7 @@ class MessageWriter(_Writer):
     async def _speak(self, text: str) -> None:
         self.text += text
         await self.host.emit(
-            build(ResponseAudioTranscriptDeltaEvent, **self._where(), content_index=0, delta=text)
+            build(ResponseAudioTranscriptDeltaEvent, **self.where, content_index=0, delta=text)
         )
         plan = self.run.plan
         tts = self.host.state.engines.tts
@@ -164,18 +163,17 @@ class MessageWriter(_Writer):
         self.host.audio_produced = True
         ms = self.run.plan.output_format.duration_ms(len(chunk))
         self.host.produced_ms[self.item_id] = self.host.produced_ms.get(self.item_id, 0.0) + ms
-        self.run.audio_ms += ms
         await self.host.emit(
             build(
                 ResponseAudioDeltaEvent,
-                **self._where(),
+                **self.where,
                 content_index=0,
                 delta=b64encode_audio(chunk),
             )
         )
 
     async def close(self, status: str) -> None:
-        where = {**self._where(), "content_index": 0}
+        where = {**self.where, "content_index": 0}
         if self.audio:
             await self.host.emit(build(ResponseAudioDoneEvent, **where))
             await self.host.emit(
@@ -217,7 +215,7 @@ class FunctionCallWriter(_Writer):
         await self.host.emit(
             build(
                 ResponseFunctionCallArgumentsDeltaEvent,
-                **self._where(),
+                **self.where,
                 call_id=self.call_id,
                 delta=delta,
             )
@@ -231,7 +229,7 @@ class FunctionCallWriter(_Writer):
             await self.host.emit(
                 build(
                     ResponseFunctionCallArgumentsDoneEvent,
-                    **self._where(),
+                    **self.where,
                     call_id=self.call_id,
                     name=self.name,
                     arguments=self.arguments,

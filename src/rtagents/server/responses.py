@@ -44,7 +44,6 @@ class ResponsePlan:
     voice: str
     speed: float
     output_format: AudioFormat
-    output_format_wire: Any
     tools: Sequence[Mapping[str, Any]]
     tool_choice: Any
     max_output_tokens: int | None
@@ -59,7 +58,6 @@ class ResponseRun:
         self.id = ids.response_id()
         self.host = host
         self.plan = plan
-        self.audio_ms = 0.0
         self._writers: list[MessageWriter | FunctionCallWriter] = []
         self._usage: Usage | None = None
         self._input_chars = 0

@@ -22,10 +22,10 @@ from openai.types.realtime import (
 )
 from pydantic import Field, TypeAdapter, ValidationError
 
-from ..protocol.audio import AudioFormat
+from ..protocol.audio import PCM16_24K, AudioFormat
 from ..protocol.errors import RemoteProtocolError
 from ..protocol.paths import describe_validation_error, first_error
-from .session_rules import check_semantics
+from .session_rules import check_semantics, refusal
 
 SessionModel: TypeAlias = RealtimeSessionCreateRequest | RealtimeTranscriptionSessionCreateRequest
 Kind = Literal["realtime", "transcription"]
@@ -34,7 +34,6 @@ DEFAULT_INSTRUCTIONS = (
     "You are a helpful, friendly voice assistant. Keep answers short and speak naturally."
 )
 DEFAULT_VOICE = "alloy"
-PCM24K_WIRE: Mapping[str, Any] = {"type": "audio/pcm", "rate": 24000}
 OBJECT_NAMES: Mapping[Kind, str] = {
     "realtime": "realtime.session",
     "transcription": "realtime.transcription_session",
@@ -60,7 +59,7 @@ def session_adapter() -> TypeAdapter[SessionModel]:
 def default_config(kind: Kind, model: str) -> dict[str, Any]:
     """What a session starts with before any secret or ``session.update``."""
     audio_input: dict[str, Any] = {
-        "format": dict(PCM24K_WIRE),
+        "format": PCM16_24K.to_wire(),
         "transcription": None,
         "noise_reduction": None,
         "turn_detection": None,
@@ -75,7 +74,7 @@ def default_config(kind: Kind, model: str) -> dict[str, Any]:
         "instructions": DEFAULT_INSTRUCTIONS,
         "audio": {
             "input": audio_input,
-            "output": {"format": dict(PCM24K_WIRE), "voice": DEFAULT_VOICE, "speed": 1.0},
+            "output": {"format": PCM16_24K.to_wire(), "voice": DEFAULT_VOICE, "speed": 1.0},
         },
         "tools": [],
         "tool_choice": "auto",
@@ -203,22 +202,18 @@ def _deep_merge(base: Mapping[str, Any], update: Mapping[str, Any], path: tuple[
     return out
 
 
-def _error(message: str, param: str, code: str = "invalid_value") -> RemoteProtocolError:
-    return RemoteProtocolError(message, code=code, param=param)
-
-
 def check_immutable(
     current: Mapping[str, Any], update: Mapping[str, Any], *, audio_produced: bool
 ) -> None:
     """Fields a live session cannot change: type, model, and voice after audio."""
     if "type" in update and update["type"] != current["type"]:
-        raise _error(
+        raise refusal(
             f"Cannot change session.type from '{current['type']}' to '{update['type']}'; "
             "open a new session (or mint a secret) of the type you need.",
             "session.type",
         )
     if "model" in update and update["model"] != current.get("model"):
-        raise _error(
+        raise refusal(
             f"Cannot change the model of a live session (it is '{current.get('model')}'); "
             "choose the model when connecting (?model=...).",
             "session.model",
@@ -227,7 +222,7 @@ def check_immutable(
     output = (update.get("audio") or {}).get("output") or {}
     current_voice = ((current.get("audio") or {}).get("output") or {}).get("voice")
     if audio_produced and "voice" in output and output["voice"] != current_voice:
-        raise _error(
+        raise refusal(
             "Cannot update a session's voice after the model has produced audio "
             f"(it is '{current_voice}'). Set the voice before the first response, or open a "
             "new session to change it.",

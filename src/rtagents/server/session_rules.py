@@ -18,7 +18,8 @@ MAX_OUTPUT_TOKENS = 4096
 SPEED_RANGE = (0.25, 1.5)
 
 
-def _error(message: str, param: str, code: str = "invalid_value") -> RemoteProtocolError:
+def refusal(message: str, param: str, code: str = "invalid_value") -> RemoteProtocolError:
+    """The error for a setting the server refuses (shared with :mod:`.session_config`)."""
     return RemoteProtocolError(message, code=code, param=param)
 
 
@@ -35,7 +36,7 @@ def check_semantics(data: Mapping[str, Any], *, vad_available: bool) -> None:
         check_speed(output["speed"], f"{prefix}.audio.output.speed")
     turn_detection = (audio.get("input") or {}).get("turn_detection")
     if turn_detection is not None and not vad_available:
-        raise _error(
+        raise refusal(
             f"Turn detection '{turn_detection.get('type')}' is not available: this server has "
             "no VAD engine. Set session.audio.input.turn_detection to null and commit the "
             "input audio buffer yourself (input_audio_buffer.commit, then response.create); "
@@ -50,7 +51,7 @@ def check_semantics(data: Mapping[str, Any], *, vad_available: bool) -> None:
 
 def check_modalities(value: Sequence[str] | None, param: str) -> None:
     if value is not None and len(set(value)) != 1:
-        raise _error(
+        raise refusal(
             f"output_modalities must be exactly one of ['audio'] or ['text'] (got {list(value)}); "
             "audio output always comes with its transcript.",
             param,
@@ -59,7 +60,7 @@ def check_modalities(value: Sequence[str] | None, param: str) -> None:
 
 def check_max_output_tokens(value: Any, param: str) -> None:
     if isinstance(value, int) and not 1 <= value <= MAX_OUTPUT_TOKENS:
-        raise _error(
+        raise refusal(
             f"max_output_tokens must be between 1 and {MAX_OUTPUT_TOKENS}, or 'inf' (got {value}).",
             param,
         )
@@ -68,7 +69,7 @@ def check_max_output_tokens(value: Any, param: str) -> None:
 def check_speed(value: float, param: str) -> None:
     low, high = SPEED_RANGE
     if not low <= value <= high:
-        raise _error(f"speed must be between {low} and {high} (got {value}).", param)
+        raise refusal(f"speed must be between {low} and {high} (got {value}).", param)
 
 
 def check_tools(tools: Sequence[Mapping[str, Any]], param: str) -> None:
@@ -76,7 +77,7 @@ def check_tools(tools: Sequence[Mapping[str, Any]], param: str) -> None:
     for index, tool in enumerate(tools):
         where = f"{param}[{index}]"
         if tool.get("type", "function") != "function":
-            raise _error(
+            raise refusal(
                 f"Tool type '{tool.get('type')}' is not supported by this server; only "
                 "function tools are (run MCP tools in your app as functions).",
                 f"{where}.type",
@@ -84,11 +85,11 @@ def check_tools(tools: Sequence[Mapping[str, Any]], param: str) -> None:
             )
         name = tool.get("name")
         if not name:
-            raise _error(
+            raise refusal(
                 "A function tool needs a 'name'.", f"{where}.name", "missing_required_parameter"
             )
         if name in seen:
-            raise _error(
+            raise refusal(
                 f"Two tools are named '{name}'; tool names must be unique.", f"{where}.name"
             )
         seen.add(name)
@@ -98,7 +99,7 @@ def check_tool_choice(choice: Any, tools: Sequence[Mapping[str, Any]], param: st
     if not isinstance(choice, Mapping):
         return
     if choice.get("type") != "function":
-        raise _error(
+        raise refusal(
             f"tool_choice type '{choice.get('type')}' is not supported by this server; use "
             "'auto', 'none', 'required' or a function.",
             f"{param}.type",
@@ -106,7 +107,7 @@ def check_tool_choice(choice: Any, tools: Sequence[Mapping[str, Any]], param: st
         )
     names = [tool.get("name") for tool in tools]
     if choice.get("name") not in names:
-        raise _error(
+        raise refusal(
             f"tool_choice names the function '{choice.get('name')}', which is not among the "
             f"tools ({', '.join(str(n) for n in names) or 'none'}); add it to tools first.",
             f"{param}.name",
