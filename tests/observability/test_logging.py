@@ -117,6 +117,14 @@ def test_lifecycle_transitions_are_logged() -> None:
     assert second["level"] == "WARNING" and second["cause"] == "auth refused"
 
 
+def test_lifecycle_below_the_level_is_skipped_but_failure_still_logged() -> None:
+    stream = _configured(level="WARNING")
+    log = EventLog("s", side="client")
+    log.lifecycle("CONNECTING", "CONFIGURING", "TRANSPORT_OPENED")
+    log.lifecycle("ACTIVE", "FAILED", "FATAL")
+    assert [r["target"] for r in _records(stream)] == ["FAILED"]
+
+
 def test_fields_that_clash_with_record_attributes_are_renamed() -> None:
     stream = _configured()
     EventLog("s", side="client").inbound("x", name="tool", args=[1], outcome="ok")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from protocol_events import ServerEvents
 
 from rtagents.protocol import conversation as conversation_module
-from rtagents.protocol.audio import PCMU, AudioFormat
+from rtagents.protocol.audio import PCM16_24K, PCMU, AudioFormat
 from rtagents.protocol.codec import UnknownEvent, decode_server_event
 from rtagents.protocol.conversation import Conversation, ResponseRecord
 
@@ -258,6 +258,17 @@ def test_session_events_set_the_output_format(server_events: Any) -> None:
     assert conv.output_format == PCMU
     conv.set_output_format({"type": "audio/pcm", "rate": 24000})
     assert conv.output_format == AudioFormat("pcm16", 24000)
+
+
+def test_a_response_measures_its_audio_in_its_own_output_format(server_events: Any) -> None:
+    ev, conv = server_events, Conversation()  # the session speaks pcm16 at 24 kHz
+    pcmu = {"output": {"format": {"type": "audio/pcmu"}}}
+    conv.apply(ev.response_created("r", audio=pcmu))
+    conv.apply(ev.added(ev.assistant("a1")))
+    conv.apply(ev.audio_delta("a1", 8000))  # 8000 bytes of G.711 are one second
+    assert conv.audio_ms("a1") == pytest.approx(1000.0)
+    conv.apply(ev.response_done("r"))
+    assert conv.output_format == PCM16_24K  # the override did not leak into the session
 
 
 def test_transcription_sessions_leave_the_format_alone() -> None:

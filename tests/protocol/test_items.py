@@ -123,3 +123,25 @@ def test_state_before_any_item_has_no_model() -> None:
     state.append(0, "text", "hi", "output_text")
     state.append(1, "transcript", "there", "output_audio")
     assert state.transcript() == "hi there"
+
+
+def test_deltas_accumulate_across_reads_without_losing_order(server_events: Any) -> None:
+    ev, conv = server_events, Conversation()
+    conv.apply(ev.added(ev.call("c1")))
+    conv.apply(ev.added(ev.assistant("a1")))
+    words = [f"w{i} " for i in range(50)]
+    for index, word in enumerate(words):
+        conv.apply(ev.text_delta("a1", word))
+        conv.apply(ev.args_delta("c1", str(index % 10)))
+        if index in (0, 7, 30):  # a read in between joins what came so far
+            assert conv.transcript("a1") == "".join(words[: index + 1])
+    assert conv.transcript("a1") == "".join(words)
+    assert getattr(conv.get("c1"), "arguments", None) == "0123456789" * 5
+
+
+def test_transcript_marks_count_characters_of_every_delta() -> None:
+    state = ItemState()
+    for delta in ("ab", "", "cde"):
+        state.add_transcript_delta(0, delta)
+    assert state.marks[0] == [(0.0, 0), (0.0, 2), (0.0, 2)]
+    assert state.transcript() == "abcde"

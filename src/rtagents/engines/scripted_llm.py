@@ -142,8 +142,12 @@ def _allowed(replies: Sequence[Reply], tool_choice: str) -> bool:
     return tool_choice in names
 
 
-def _words(text: str) -> list[str]:
-    """Word pieces that keep their whitespace, so they join back to ``text``."""
+def word_pieces(text: str) -> list[str]:
+    """Word pieces that keep their whitespace, so they join back to ``text``.
+
+    The LLM streams them as text deltas and the TTS speaks one per chunk, so
+    audio and text of a reply advance word by word together.
+    """
     return re.findall(r"\s*\S+\s*", text) or ([text] if text else [])
 
 
@@ -151,7 +155,7 @@ def _argument_pieces(arguments: str) -> list[str]:
     """Split arguments in two or three pieces, like a model streaming them."""
     if len(arguments) < 2:
         return [arguments]
-    size = -(-len(arguments) // 3) if len(arguments) >= 3 else 1
+    size = -(-len(arguments) // 3)  # ceil(len / 3), at least 1 from here on
     return [arguments[i : i + size] for i in range(0, len(arguments), size)]
 
 
@@ -183,7 +187,7 @@ class ScriptedLLM(LLM):
             if isinstance(reply, Fail):
                 raise EngineFailure(reply.message, hint=reply.hint)
             if isinstance(reply, Say):
-                for index, word in enumerate(_words(reply.text)):
+                for index, word in enumerate(word_pieces(reply.text)):
                     if budget is not None and produced >= budget:
                         break
                     await asyncio.sleep(reply.token_delay_s if index else 0)

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import re
 import unicodedata
 from collections.abc import AsyncGenerator
 
 import numpy as np
 import numpy.typing as npt
 
+from ..protocol.audio import pcm16_to_float32
 from .base import STT, TTS, EngineFailure, Transcript
+from .scripted_llm import word_pieces
 
 SAMPLE_RATE = 24_000
 MS_PER_CHAR = 50.0
@@ -104,7 +105,7 @@ def scripted_speech(text: str, *, speed: float = 1.0) -> bytes:
 
 def _speech_chunks(text: str) -> list[str]:
     """Word-sized pieces (whitespace kept), so audio starts before the text ends."""
-    words = re.findall(r"\s*\S+\s*", text) or ([text] if text else [])
+    words = word_pieces(text)
     return [w[i : i + _CHUNK_CHARS] for w in words for i in range(0, len(w), _CHUNK_CHARS)]
 
 
@@ -152,7 +153,7 @@ class ScriptedSTT(STT):
 def decode_audio(pcm16: bytes, *, window: int = WINDOW) -> str:
     """The transcript :class:`ScriptedSTT` gives for ``pcm16`` (24 kHz)."""
     usable = len(pcm16) - len(pcm16) % 2
-    x = np.frombuffer(pcm16[:usable], dtype="<i2").astype(np.float64) / 32768.0
+    x = pcm16_to_float32(pcm16[:usable]).astype(np.float64)  # exact: int16 fits float32
     envelope = _envelope(x, max(2, window // 25))
     parts = [
         _decode_stretch(x, envelope, start, end, window) for start, end in _voiced(envelope, window)

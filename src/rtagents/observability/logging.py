@@ -184,8 +184,10 @@ class EventLog:
 
     def lifecycle(self, source: str, target: str, trigger: str, cause: str | None = None) -> None:
         """A transition of the session lifecycle."""
-        message = f"lifecycle {source} -> {target} on {trigger}"
         level = logging.WARNING if target.lower() == "failed" else logging.INFO
+        if not self.logger.isEnabledFor(level):
+            return
+        message = f"lifecycle {source} -> {target} on {trigger}"
         extra = {"source": source, "target": target, "trigger": trigger, "cause": cause}
         self._emit(level, message, "lifecycle", None, None, "ok", extra)
 

@@ -27,7 +27,12 @@ from pydantic_core import SchemaValidator, from_json
 
 from .beta import BETA_SERVER_EVENT_TYPES
 from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from .paths import first_error, unknown_field_paths
+from .paths import (
+    describe_validation_error,
+    first_error,
+    unknown_field_error,
+    unknown_field_paths,
+)
 from .tuning import tag_nested_unions
 
 if TYPE_CHECKING:
@@ -173,8 +178,6 @@ def _describe(
         return "invalid_event", None, "An event must be a JSON object with a 'type' field."
     if kind in ("union_tag_not_found", "union_tag_invalid"):
         return "invalid_event", "type", "The event has no string 'type' field; add one."
-    from .paths import describe_validation_error
-
     return describe_validation_error(error, etype)
 
 
@@ -210,8 +213,6 @@ def decode_client_event(data: bytes | bytearray | memoryview | str) -> DecodedCl
     extras = unknown_field_paths(event)
     if not extras:
         return event
-    from .paths import unknown_field_error
-
     error = unknown_field_error(extras[0], event_id=event.event_id)
     return InvalidEvent(
         type=event.type, event_id=event.event_id, data=json.loads(raw), raw=raw, error=error

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .audio import PCM16_24K, AudioFormat, b64_decoded_length
 from .codec import InvalidEvent
+from .errors import ProtocolError
 from .items import ItemState
 from .ordering import ItemOrder
 from .responses import ResponseRecord, Responses, ResponseStatus
@@ -43,6 +44,7 @@ class Conversation:
 
     def __init__(self, *, output_format: AudioFormat = PCM16_24K) -> None:
         self._output_format = output_format
+        self._response_formats: dict[str, AudioFormat] = {}
         self._order = ItemOrder()
         self._states: dict[str, ItemState] = {}
         # Item states that are not in the conversation: deltas that came before
@@ -204,7 +206,8 @@ class Conversation:
         nbytes = b64_decoded_length(event.delta)
         state = self._state(event.item_id)
         state.note_part(event.content_index, "output_audio")
-        state.add_audio(nbytes, self._output_format.duration_ms(nbytes))
+        fmt = self._response_formats.get(event.response_id, self._output_format)
+        state.add_audio(nbytes, fmt.duration_ms(nbytes))
 
     def _on_arguments_delta(self, event: Any) -> None:
         self._state(event.item_id).add_arguments(event.delta)
@@ -236,9 +239,15 @@ class Conversation:
 
     def _on_response_created(self, event: Any) -> None:
         self._responses.started(event.response)
+        fmt = _response_output_format(event.response)
+        if fmt is not None and fmt != self._output_format:
+            # A per-response override (response.create audio.output.format):
+            # its deltas are measured in its own format, not the session's.
+            self._response_formats[event.response.id] = fmt
 
     def _on_response_done(self, event: Any) -> None:
         self._responses.finished(event.response)
+        self._response_formats.pop(event.response.id, None)
 
     def _on_session(self, event: Any) -> None:
         audio = getattr(event.session, "audio", None)
@@ -257,6 +266,18 @@ class Conversation:
         if self._is_replay(event.event_id):
             return
         self._responses.end(response["id"], response.get("status"))
+
+
+def _response_output_format(response: Any) -> AudioFormat | None:
+    """The output format a response declares, if any (absent or unreadable: None)."""
+    audio = getattr(response, "audio", None)
+    fmt = getattr(getattr(audio, "output", None), "format", None)
+    if fmt is None:
+        return None
+    try:
+        return AudioFormat.from_wire(fmt)
+    except ProtocolError:
+        return None  # the session's format stays the best guess
 
 
 _HANDLERS: Final[dict[str, Handler]] = {

@@ -4,7 +4,8 @@ Streaming events (text, transcript, argument deltas) arrive far more often
 than whole items, and may arrive before the item itself. So an item's state
 keeps the *accumulated* strings next to the last item model it saw, and
 builds the up-to-date model only when someone asks for it (cached until the
-next change). No model is copied per delta.
+next change). No model is copied and no string is re-joined per delta: deltas
+are kept as chunks (:class:`Text`) and joined once, when read.
 """
 
 from __future__ import annotations
@@ -21,6 +22,25 @@ Field = Literal["text", "transcript"]
 PartKey = tuple[int, Field]
 # (audio ms of the item reached when a transcript delta arrived, its char offset)
 Mark = tuple[float, int]
+
+
+class Text:
+    """A string grown by deltas: O(1) per append, joined only when read."""
+
+    __slots__ = ("_chunks", "length")
+
+    def __init__(self, value: str = "") -> None:
+        self._chunks = [value]
+        self.length = len(value)
+
+    def append(self, delta: str) -> None:
+        self._chunks.append(delta)
+        self.length += len(delta)
+
+    def value(self) -> str:
+        if len(self._chunks) > 1:
+            self._chunks = ["".join(self._chunks)]
+        return self._chunks[0]
 
 
 class ItemState:
@@ -41,10 +61,10 @@ class ItemState:
 
     def __init__(self) -> None:
         self.item: ConversationItem | None = None
-        self.parts: dict[PartKey, str] = {}
+        self.parts: dict[PartKey, Text] = {}
         self.part_types: dict[int, str] = {}
         self.marks: dict[int, list[Mark]] = {}
-        self.arguments: str | None = None
+        self.arguments: Text | None = None
         self.audio_bytes = 0
         self.audio_ms = 0.0
         self.truncated_ms: int | None = None
@@ -61,12 +81,12 @@ class ItemState:
         self._cache = None
         arguments = getattr(item, "arguments", None)
         if arguments:
-            self.arguments = arguments
+            self.arguments = Text(arguments)
         for index, part in enumerate(getattr(item, "content", None) or ()):
             for field in typing.get_args(Field):
                 value = getattr(part, field, None)
                 if value and not (field == "transcript" and self.truncated_ms is not None):
-                    self.parts[(index, field)] = value
+                    self.parts[(index, field)] = Text(value)
 
     def note_part(self, index: int, part_type: str) -> None:
         """Remember the content type to create if the item lacks part ``index``."""
@@ -74,26 +94,32 @@ class ItemState:
 
     def append(self, index: int, field: Field, delta: str, part_type: str) -> None:
         self.note_part(index, part_type)
-        self.parts[(index, field)] = self.parts.get((index, field), "") + delta
+        text = self.parts.get((index, field))
+        if text is None:
+            text = self.parts[(index, field)] = Text()
+        text.append(delta)
         self._cache = None
 
     def finish(self, index: int, field: Field, value: str, part_type: str) -> None:
         self.note_part(index, part_type)
-        self.parts[(index, field)] = value
+        self.parts[(index, field)] = Text(value)
         self._cache = None
 
     def add_transcript_delta(self, index: int, delta: str) -> None:
         """Append output transcript, marking how much audio had been received."""
-        offset = len(self.parts.get((index, "transcript"), ""))
+        text = self.parts.get((index, "transcript"))
+        offset = text.length if text is not None else 0
         self.marks.setdefault(index, []).append((self.audio_ms, offset))
         self.append(index, "transcript", delta, "output_audio")
 
     def add_arguments(self, delta: str) -> None:
-        self.arguments = (self.arguments or "") + delta
+        if self.arguments is None:
+            self.arguments = Text()
+        self.arguments.append(delta)
         self._cache = None
 
     def set_arguments(self, arguments: str) -> None:
-        self.arguments = arguments
+        self.arguments = Text(arguments)
         self._cache = None
 
     def add_audio(self, nbytes: int, ms: float) -> None:
@@ -106,9 +132,10 @@ class ItemState:
         text = self.parts.get((index, "transcript"))
         if text is None:
             return
-        kept = cut_transcript(text, self.marks.get(index, ()), self.audio_ms, audio_end_ms)
-        self.parts[(index, "transcript")] = kept
-        self.marks[index] = [mark for mark in self.marks.get(index, ()) if mark[1] < len(kept)]
+        marks = self.marks.get(index, ())
+        kept = cut_transcript(text.value(), marks, self.audio_ms, audio_end_ms)
+        self.parts[(index, "transcript")] = Text(kept)
+        self.marks[index] = [mark for mark in marks if mark[1] < len(kept)]
         self._cache = None
 
     def model(self) -> ConversationItem | None:
@@ -122,7 +149,7 @@ class ItemState:
         item = self.model()
         if item is None:  # deltas only, so far
             pieces = [
-                self.parts.get((i, "text")) or self.parts.get((i, "transcript"))
+                self._value((i, "text")) or self._value((i, "transcript"))
                 for i in sorted({index for index, _ in self.parts})
             ]
         else:
@@ -132,10 +159,15 @@ class ItemState:
             ]
         return " ".join(piece for piece in pieces if piece)
 
+    def _value(self, key: PartKey) -> str | None:
+        text = self.parts.get(key)
+        return text.value() if text is not None else None
+
     def _materialise(self, item: ConversationItem) -> ConversationItem:
         update: dict[str, Any] = {}
-        if self.arguments is not None and getattr(item, "arguments", None) != self.arguments:
-            update["arguments"] = self.arguments
+        arguments = self.arguments.value() if self.arguments is not None else None
+        if arguments is not None and getattr(item, "arguments", None) != arguments:
+            update["arguments"] = arguments
         content = getattr(item, "content", None)
         if content is not None and self.parts:
             new_content = self._apply_parts(type(item), list(content))
@@ -145,12 +177,13 @@ class ItemState:
 
     def _apply_parts(self, item_type: type[Any], content: list[Any]) -> list[Any]:
         part_type = typing.get_args(item_type.model_fields["content"].annotation)[0]
-        for (index, field), value in sorted(self.parts.items()):
+        for index, field in sorted(self.parts):
             if field not in part_type.model_fields:
                 continue  # e.g. a transcript delta aimed at a system message
             while len(content) <= index:
                 content.append(part_type.model_construct(type=self.part_types.get(len(content))))
             part = content[index]
+            value = self.parts[(index, field)].value()
             if getattr(part, field, None) != value:
                 content[index] = part.model_copy(update={field: value})
         return content
