@@ -10,18 +10,20 @@ naming its ``event_id``), which the reader matches in :mod:`.inbound`.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from ..protocol.codec import encode_event, validate_client_event
 from ..protocol.errors import LocalProtocolError
-from .events import EventTimeout, new_event_id
+from .events import EventTimeout, new_event_id, type_of
+from .stream import release, result_within
 
 if TYPE_CHECKING:
     from openai.types.realtime import SessionUpdatedEvent
 
+    from ..observability.logging import EventLog
     from .inbound import Inbound
 
 # The hosted limit is 15 MiB per append event. Keeping the whole event (base64
@@ -56,12 +58,35 @@ class SessionCommands:
 
     ack_timeout: float
     _inbound: Inbound
-
-    async def send(self, event: BaseModel | Mapping[str, Any]) -> str:
-        raise NotImplementedError
+    _log: EventLog
 
     async def _send_encoded(self, event_type: str, event_id: str, text: str) -> None:
+        """Put one encoded event on the wire (the session owns the transport)."""
         raise NotImplementedError
+
+    async def send(self, event: BaseModel | Mapping[str, Any]) -> str:
+        """Validate and send any client event (model or dict); returns its ``event_id``.
+
+        A missing ``event_id`` is generated. An invalid event raises
+        :class:`LocalProtocolError` naming the field, and nothing is sent.
+        """
+        data = as_plain(event)
+        if not isinstance(data, dict):
+            raise LocalProtocolError(
+                f"an event must be a mapping or an openai event model, got {type(event).__name__}",
+                code="invalid_event",
+            )
+        if data.get("event_id") is None:
+            data["event_id"] = new_event_id()
+        etype, event_id = type_of(data), data["event_id"]
+        try:
+            validate_client_event(data)
+        except LocalProtocolError as err:
+            shown_id = event_id if isinstance(event_id, str) else None
+            self._log.outbound(etype, shown_id, outcome="invalid", error=err)
+            raise
+        await self._send_encoded(data["type"], event_id, encode_event(data))
+        return str(event_id)
 
     async def append_audio(self, audio: bytes | bytearray | memoryview) -> list[str]:
         """Send audio in the session's input format, split into events under 15 MiB.
@@ -83,7 +108,7 @@ class SessionCommands:
         for offset in range(0, len(data), MAX_APPEND_BYTES):
             event_id = new_event_id()
             chunk = b64encode_audio(data[offset : offset + MAX_APPEND_BYTES])
-            text = json.dumps(
+            text = encode_event(
                 {"type": "input_audio_buffer.append", "event_id": event_id, "audio": chunk}
             )
             await self._send_encoded("input_audio_buffer.append", event_id, text)
@@ -184,19 +209,18 @@ class SessionCommands:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         entry = (event_id, future)
         self._inbound.pending_updates.append(entry)
+        limit = self.ack_timeout if timeout is None else timeout
+
+        def timed_out() -> EventTimeout:
+            return EventTimeout(
+                f"the server did not answer session.update within {limit:g} s",
+                event_id=event_id,
+            )
+
         try:
             await self.send({"type": "session.update", "event_id": event_id, "session": config})
-            limit = self.ack_timeout if timeout is None else timeout
-            done, _ = await asyncio.wait({future}, timeout=limit)
-            if not done:
-                raise EventTimeout(
-                    f"the server did not answer session.update within {limit:g} s",
-                    event_id=event_id,
-                )
-            result: SessionUpdatedEvent = future.result()
+            result: SessionUpdatedEvent = await result_within(future, limit, timed_out)
             return result
         finally:
             self._inbound.pending_updates.remove(entry)
-            if future.done() and not future.cancelled():
-                future.exception()  # mark retrieved, whatever happened
-            future.cancel()
+            release(future)  # also when send() failed after the session had ended

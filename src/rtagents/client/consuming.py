@@ -7,14 +7,13 @@ raise :class:`ConnectionFailure`, and the handler task drains and exits.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable
 from typing import Any, Self, overload
 
 from .events import ERROR, EventTimeout
 from .handlers import Handler
 from .inbound import Inbound
-from .stream import Predicate
+from .stream import Predicate, result_within
 
 
 class Consuming:
@@ -42,17 +41,15 @@ class Consuming:
         """
         types = frozenset((event_type,) if isinstance(event_type, str) else event_type)
         future = self._inbound.waiters.add(types, predicate)
+
+        def timed_out() -> EventTimeout:
+            names = " or ".join(repr(t) for t in sorted(types))
+            return EventTimeout(f"no {names} event arrived within {timeout:g} s")
+
         try:
-            done, _ = await asyncio.wait({future}, timeout=timeout)
-            if not done:
-                names = " or ".join(repr(t) for t in sorted(types))
-                raise EventTimeout(f"no {names} event arrived within {timeout:g} s")
-            return future.result()
+            return await result_within(future, timeout, timed_out)
         finally:
             self._inbound.waiters.discard(future)
-            if future.done() and not future.cancelled():
-                future.exception()  # mark retrieved, whatever happened
-            future.cancel()
 
     @overload
     def on(

@@ -8,12 +8,12 @@ client secret from its backend each time instead of shipping a long-lived key.
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from ..protocol.errors import ConnectionFailure, Origin, RealtimeError
+from ..transports.rejection import read_rejection
 
 Credentials: TypeAlias = str | Callable[[], str | Awaitable[str]]
 
@@ -139,28 +139,13 @@ async def _post_json(url: str, api_key: str, body: Mapping[str, Any], limit_s: f
 
 
 def _http_failure(status: int, content: bytes, url: str) -> ConnectionFailure:
-    code: str | None = None
-    message: str | None = None
-    param: str | None = None
-    try:
-        error = json.loads(content).get("error")
-    except (ValueError, AttributeError):
-        error = None
-    if isinstance(error, dict):
-        code = error.get("code") if isinstance(error.get("code"), str) else None
-        message = error.get("message") if isinstance(error.get("message"), str) else None
-        param = error.get("param") if isinstance(error.get("param"), str) else None
-    if code is None:
-        code = {401: "invalid_api_key", 403: "forbidden", 404: "not_found"}.get(
-            status, f"http_{status}"
-        )
-    detail = message or content[:300].decode("utf-8", "replace").strip() or "no details"
-    origin = Origin.LOCAL if 400 <= status < 500 and status != 429 else Origin.REMOTE
+    rejection = read_rejection(status, content)
     return ConnectionFailure(
-        f"minting a client secret at {url} failed with HTTP {status}: {detail}",
-        origin=origin,
-        code=code,
-        param=param,
+        f"minting a client secret at {url} failed with HTTP {status}: "
+        f"{rejection.detail or 'no details'}",
+        origin=rejection.origin,
+        code=rejection.code,
+        param=rejection.param,
     )
 
 

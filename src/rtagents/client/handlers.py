@@ -36,40 +36,45 @@ TOOL_EVENT_TYPES = frozenset(
 log = logging.getLogger("rtagents.client.handlers")
 
 
+Registered: TypeAlias = tuple[tuple[Handler, bool], ...]
+"""(handler, is_tool) pairs, in registration order."""
+
+
 class HandlerRegistry:
-    """Handlers by event type, in registration order."""
+    """Handlers by event type, in registration order.
+
+    Each type maps to an immutable tuple, replaced on every change: the reader
+    snapshots the handlers of each event (for ~50 audio deltas a second) with
+    no copy, and a later registration never alters a snapshot already queued.
+    """
 
     def __init__(self) -> None:
-        self._by_type: dict[str, list[tuple[Handler, bool]]] = {}
+        self._by_type: dict[str, Registered] = {}
 
     def add(self, event_type: str, handler: Handler, *, tool: bool | None = None) -> None:
         if not callable(handler):
             raise TypeError(f"handler for {event_type!r} must be callable, got {handler!r}")
         is_tool = event_type in TOOL_EVENT_TYPES if tool is None else tool
-        self._by_type.setdefault(event_type, []).append((handler, is_tool))
+        self._by_type[event_type] = (*self._by_type.get(event_type, ()), (handler, is_tool))
 
     def remove(self, event_type: str, handler: Handler) -> bool:
-        entries = self._by_type.get(event_type, [])
+        entries = self._by_type.get(event_type, ())
         for index, (registered, _) in enumerate(entries):
             if registered == handler:
-                del entries[index]
+                self._by_type[event_type] = entries[:index] + entries[index + 1 :]
                 return True
         return False
 
-    def for_type(self, event_type: str | None) -> list[tuple[Handler, bool]]:
+    def for_type(self, event_type: str | None) -> Registered:
         """Handlers for one type, then the catch-all ones (``ERROR`` has no catch-all)."""
-        specific = self._by_type.get(event_type, []) if event_type else []
-        if event_type == ERROR:
-            return list(specific)
-        return [*specific, *self._by_type.get(ALL, [])]
-
-    def __bool__(self) -> bool:
-        return any(self._by_type.values())
+        specific = self._by_type.get(event_type, ()) if event_type else ()
+        catch_all = self._by_type.get(ALL, ()) if event_type != ERROR else ()
+        if not catch_all:
+            return specific
+        return specific + catch_all if specific else catch_all
 
 
-async def run_handlers(
-    handlers: list[tuple[Handler, bool]], payload: object, event_type: str | None
-) -> None:
+async def run_handlers(handlers: Registered, payload: object, event_type: str | None) -> None:
     """Call each handler in order; log (never raise) what they raise."""
     for handler, is_tool in handlers:
         try:

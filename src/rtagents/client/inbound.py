@@ -14,19 +14,22 @@ import logging
 from collections import deque
 from typing import Any
 
+from openai.types.realtime import RealtimeErrorEvent
+
 from ..observability.logging import EventLog
 from ..protocol.codec import InvalidEvent, UnknownEvent
 from ..protocol.conversation import Conversation
 from ..protocol.errors import RealtimeError, error_from_payload
 from .events import ERROR, event_id_of, type_of
-from .handlers import Handler, HandlerRegistry, SeenIds, run_handlers
+from .handlers import HandlerRegistry, Registered, SeenIds, run_handlers
 from .stream import EventStream, Waiters
 
 log = logging.getLogger("rtagents.client.session")
 
-_Dispatch = tuple[list[tuple[Handler, bool]], object, str | None]
+_Dispatch = tuple[Registered, object, str | None]
 
 ERRORS_KEPT = 100
+_SESSION_TYPES = frozenset({"session.created", "session.updated"})
 
 
 def classify(event: object) -> RealtimeError | None:
@@ -37,8 +40,8 @@ def classify(event: object) -> RealtimeError | None:
             if isinstance(payload, dict) and isinstance(payload.get("message"), str):
                 return _from_wire(payload)
         return event.error
-    if type_of(event) == "error" and not isinstance(event, UnknownEvent):
-        wire: Any = getattr(event, "error", None)
+    if isinstance(event, RealtimeErrorEvent):
+        wire = event.error
         return error_from_payload(
             error_type=wire.type,
             code=wire.code,
@@ -153,8 +156,7 @@ class Inbound:
             self.conversation.apply(event)
         except Exception:  # a reducer bug must not stop the reader
             log.exception("the conversation mirror failed on %r; the session goes on", etype)
-        valid = not isinstance(event, InvalidEvent | UnknownEvent)
-        if etype in ("session.created", "session.updated") and valid:
+        if etype in _SESSION_TYPES and not isinstance(event, InvalidEvent | UnknownEvent):
             self.config = getattr(event, "session", None)
             server_id = getattr(self.config, "id", None)
             if isinstance(server_id, str):

@@ -10,7 +10,6 @@ transition is logged and delivered in the event stream as a
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,14 +17,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from ..observability.logging import EventLog
-from ..protocol.codec import decode_server_event, validate_client_event
+from ..protocol.codec import decode_server_event
 from ..protocol.errors import ConnectionFailure, LocalProtocolError, Origin, RealtimeError
 from ..protocol.lifecycle import Lifecycle, State, Transition, Trigger
 from ..transports.base import ABNORMAL_CLOSURE, NORMAL_CLOSURE, Transport, TransportClosed
 from .commands import SessionCommands, as_plain
 from .consuming import Consuming
 from .credentials import Credentials, resolve_credentials
-from .events import LIFECYCLE, LifecycleEvent, new_event_id, type_of
+from .events import LIFECYCLE, LifecycleEvent, new_event_id
 from .inbound import Inbound, classify, describe_close
 from .opening import TransportOpener, open_transport
 
@@ -141,7 +140,7 @@ class Session(SessionCommands, Consuming):
                 origin=Origin.LOCAL,
                 code="session_closed",
             )
-        self._fire(trigger)
+        self._lifecycle.fire(trigger)
 
     async def _configure(self) -> None:
         """Wait for ``session.created``, then apply the initial config if one was given."""
@@ -176,18 +175,20 @@ class Session(SessionCommands, Consuming):
         else:
             self._closing = True
             if self._lifecycle.can(Trigger.CLOSE_REQUESTED):
-                self._fire(Trigger.CLOSE_REQUESTED, cause=f"close({code}) called by the client")
+                self._lifecycle.fire(
+                    Trigger.CLOSE_REQUESTED, cause=f"close({code}) called by the client"
+                )
             await self._close_transport(code, reason)
             self._record_close(code, reason)
             if self._lifecycle.can(Trigger.TRANSPORT_CLOSED):
-                self._fire(Trigger.TRANSPORT_CLOSED, cause="closed by the client")
+                self._lifecycle.fire(Trigger.TRANSPORT_CLOSED, cause="closed by the client")
             self._finish("the session was closed by the client")
         await self._stop_tasks()
 
     async def _abort(self, exc: BaseException) -> None:
         """Opening failed: record why, release everything, end in FAILED."""
         if not self._closing and self._lifecycle.can(Trigger.FATAL):
-            self._fire(Trigger.FATAL, cause=f"{type(exc).__name__}: {exc}")
+            self._lifecycle.fire(Trigger.FATAL, cause=f"{type(exc).__name__}: {exc}")
         self._closing = True
         await self._close_transport(NORMAL_CLOSURE, "")
         self._finish(f"opening the session failed: {exc}")
@@ -256,7 +257,7 @@ class Session(SessionCommands, Consuming):
         # A drop (1006) fails the session for now; reconnect/resume will route
         # it to CONNECTION_LOST -> RECONNECTING instead.
         clean = code != ABNORMAL_CLOSURE and self._lifecycle.can(Trigger.TRANSPORT_CLOSED)
-        self._fire(Trigger.TRANSPORT_CLOSED if clean else Trigger.FATAL, cause=cause)
+        self._lifecycle.fire(Trigger.TRANSPORT_CLOSED if clean else Trigger.FATAL, cause=cause)
         self._finish("the session closed")
 
     def _on_transition(self, transition: Transition) -> None:
@@ -265,34 +266,7 @@ class Session(SessionCommands, Consuming):
         event = LifecycleEvent(source=t.source, target=t.target, trigger=t.trigger, cause=t.cause)
         self._inbound.emit(LIFECYCLE, event)
 
-    def _fire(self, trigger: Trigger, *, cause: str | None = None) -> None:
-        self._lifecycle.fire(trigger, cause=cause)
-
     # -- sending ------------------------------------------------------------------
-
-    async def send(self, event: BaseModel | Mapping[str, Any]) -> str:
-        """Validate and send any client event (model or dict); returns its ``event_id``.
-
-        A missing ``event_id`` is generated. An invalid event raises
-        :class:`LocalProtocolError` naming the field, and nothing is sent.
-        """
-        data = as_plain(event)
-        if not isinstance(data, dict):
-            raise LocalProtocolError(
-                f"an event must be a mapping or an openai event model, got {type(event).__name__}",
-                code="invalid_event",
-            )
-        if data.get("event_id") is None:
-            data["event_id"] = new_event_id()
-        etype, event_id = type_of(data), data["event_id"]
-        try:
-            validate_client_event(data)
-        except LocalProtocolError as err:
-            shown_id = event_id if isinstance(event_id, str) else None
-            self._log.outbound(etype, shown_id, outcome="invalid", error=err)
-            raise
-        await self._send_encoded(data["type"], event_id, json.dumps(data, separators=(",", ":")))
-        return str(event_id)
 
     async def _send_encoded(self, event_type: str, event_id: str, text: str) -> None:
         if self._transport is None or self._closing or self._finished.is_set():

@@ -12,12 +12,40 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..protocol.errors import RealtimeError
 from .events import type_of
 
 Predicate = Callable[[Any], bool]
+T = TypeVar("T")
+
+
+async def result_within(
+    future: asyncio.Future[T],
+    timeout: float | None,  # noqa: ASYNC109 - callers pass the deadline of their own API
+    on_timeout: Callable[[], Exception],
+) -> T:
+    """``future``'s result, or ``on_timeout()`` raised after ``timeout`` seconds."""
+    try:
+        done, _ = await asyncio.wait({future}, timeout=timeout)
+        if not done:
+            raise on_timeout()
+        return future.result()
+    finally:
+        release(future)
+
+
+def release(future: asyncio.Future[Any]) -> None:
+    """Cancel ``future`` if pending, else mark its exception retrieved; idempotent.
+
+    The session fails every waiter when it ends, including ones whose caller
+    already gave up: without this, asyncio warns that the exception was never
+    retrieved.
+    """
+    if future.done() and not future.cancelled():
+        future.exception()
+    future.cancel()
 
 
 class EventStream:

@@ -9,11 +9,9 @@ over, with its close code; 1006 when it dropped without a close frame).
 
 from __future__ import annotations
 
-import json
 import socket
 import ssl
 from collections.abc import Mapping, Sequence
-from typing import Any
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -28,6 +26,7 @@ from websockets.typing import Subprotocol
 
 from ..protocol.errors import ConnectionFailure, Origin
 from .base import ABNORMAL_CLOSURE, NORMAL_CLOSURE, TransportClosed
+from .rejection import read_rejection
 
 DEFAULT_MAX_SIZE = 32 * 2**20
 
@@ -160,38 +159,12 @@ def _describe(
 
 def _status_failure(exc: InvalidStatus, url: str) -> tuple[str, str, Origin]:
     """A handshake answered with an HTTP status: say which, with the server's reason."""
-    status = exc.response.status_code
-    body_code, body_message = _error_body(exc.response.body)
-    code = body_code or {401: "invalid_api_key", 403: "forbidden", 404: "not_found"}.get(
-        status, f"http_{status}"
-    )
-    detail = body_message or exc.response.reason_phrase or "no reason given"
-    message = f"WebSocket handshake to {url} was rejected with HTTP {status}: {detail}"
-    if status == 401:
+    rejection = read_rejection(exc.response.status_code, exc.response.body)
+    detail = rejection.detail or exc.response.reason_phrase or "no reason given"
+    message = f"WebSocket handshake to {url} was rejected with HTTP {rejection.status}: {detail}"
+    if rejection.status == 401:
         message += " (check the API key or client secret; ek_ secrets expire)"
-    # A 4xx (bar 429) means our request was wrong: a bad key, URL or model.
-    origin = Origin.LOCAL if 400 <= status < 500 and status != 429 else Origin.REMOTE
-    return code, message, origin
-
-
-def _error_body(body: bytes | None) -> tuple[str | None, str | None]:
-    """(code, message) from an OpenAI-style ``{"error": {...}}`` body, else its text."""
-    if not body:
-        return None, None
-    try:
-        data: Any = json.loads(body)
-    except ValueError:
-        return None, body[:300].decode("utf-8", "replace").strip() or None
-    error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict):
-        code, message = error.get("code"), error.get("message")
-        return (
-            code if isinstance(code, str) else None,
-            message if isinstance(message, str) else None,
-        )
-    if isinstance(error, str):
-        return None, error
-    return None, json.dumps(data)[:300]
+    return rejection.code, message, rejection.origin
 
 
 def _host_port(url: str) -> str:
