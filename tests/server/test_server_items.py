@@ -158,3 +158,30 @@ async def test_text_replies_cannot_be_truncated(client: RawClient) -> None:
         }
     )
     assert error.param == "content_index"
+
+
+async def test_truncate_measures_a_per_response_format_override(client: RawClient) -> None:
+    # The session speaks pcm16; this one response speaks G.711 (8 bytes per ms).
+    # Measured in the session's format its audio would look six times shorter,
+    # and a truncate inside the real duration would be refused.
+    await client.user_text("abcdefghij")
+    await client.send(
+        {
+            "type": "response.create",
+            "response": {"audio": {"output": {"format": {"type": "audio/pcmu"}}}},
+        }
+    )
+    events = await client.until("rate_limits.updated")  # the last event of a response
+    item_id = events[-2].response.output[0].id
+    produced_ms = audio_bytes(events) / 8
+    assert produced_ms == pytest.approx(len("You said: abcdefghij") * MS_PER_CHAR)
+    truncated = await client.roundtrip(
+        {
+            "type": "conversation.item.truncate",
+            "item_id": item_id,
+            "content_index": 0,
+            "audio_end_ms": int(produced_ms) - 50,
+        },
+        "conversation.item.truncated",
+    )
+    assert truncated.audio_end_ms == int(produced_ms) - 50

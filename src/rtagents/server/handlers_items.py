@@ -124,7 +124,7 @@ async def truncate(host: SessionHost, event: ConversationItemTruncateEvent) -> N
             code="invalid_value",
             param="content_index",
         )
-    produced = host.produced_ms.get(event.item_id, 0.0)
+    produced = host.conversation.audio_ms(event.item_id)
     if not 0 <= event.audio_end_ms <= math.ceil(produced):
         raise RemoteProtocolError(
             f"audio_end_ms {event.audio_end_ms} is outside the audio produced for item "
@@ -148,4 +148,3 @@ async def delete(host: SessionHost, event: ConversationItemDeleteEvent) -> None:
         raise _missing(event.item_id)
     await host.emit(build(ConversationItemDeletedEvent, item_id=event.item_id))
     host.input.forget(event.item_id)
-    host.produced_ms.pop(event.item_id, None)

@@ -160,9 +160,7 @@ class MessageWriter(_Writer):
             await close_stream(stream)
 
     async def _send_audio(self, chunk: bytes) -> None:
-        self.host.audio_produced = True
-        ms = self.run.plan.output_format.duration_ms(len(chunk))
-        self.host.produced_ms[self.item_id] = self.host.produced_ms.get(self.item_id, 0.0) + ms
+        self.host.audio_produced = True  # from now on the voice is fixed
         await self.host.emit(
             build(
                 ResponseAudioDeltaEvent,

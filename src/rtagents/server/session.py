@@ -55,7 +55,6 @@ class SessionHost:
         self.events = EventLog(self.id, side="server")
         self.input = InputAudio()
         self.responses: dict[str, ResponseRun] = {}
-        self.produced_ms: dict[str, float] = {}
         self.audio_produced = False
         self._closing = False
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
