@@ -100,8 +100,9 @@ def _server_validator() -> SchemaValidator:
     """The server-event validator with nested unions tagged (see :mod:`.tuning`).
 
     Only the client's read path uses it: that is where throughput matters
-    (audio deltas, ``session.updated`` with many tools). The server's read
-    path keeps the plain adapter, whose error locations name fields exactly.
+    (audio deltas, ``session.updated`` with many tools). It is a fast path, not
+    the judge: whatever it rejects is re-validated by the plain adapter, whose
+    verdicts and error locations are the authoritative ones.
     """
     global _FAST_SERVER
     _FAST_SERVER = SchemaValidator(tag_nested_unions(_adapter("server").core_schema))
