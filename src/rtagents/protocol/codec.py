@@ -151,9 +151,18 @@ def _peek(raw: bytes) -> tuple[Mapping[str, Any] | None, str | None, str | None]
     )
 
 
-def _invalid(raw: bytes, exc: ValidationError, sender: Side) -> InvalidEvent | UnknownEvent:
-    """Classify bytes that failed validation as sent by ``sender``."""
-    data, etype, event_id = _peek(raw)
+def _invalid(
+    raw: bytes,
+    exc: ValidationError,
+    sender: Side,
+    peeked: tuple[Mapping[str, Any] | None, str | None, str | None] | None = None,
+) -> InvalidEvent | UnknownEvent:
+    """Classify bytes that failed validation as sent by ``sender``.
+
+    ``peeked`` is :func:`_peek`'s result when the caller already has it, so the
+    bytes are not parsed a second time.
+    """
+    data, etype, event_id = peeked if peeked is not None else _peek(raw)
     if data is not None and etype is not None and etype not in known_types(sender):
         other: Side = "server" if sender == "client" else "client"
         if etype not in known_types(other):
@@ -189,14 +198,15 @@ def decode_server_event(data: bytes | bytearray | memoryview | str) -> Decoded:
         return cast(Decoded, (_FAST_SERVER or _server_validator()).validate_json(raw))
     except ValidationError:
         pass  # the fast path is not the judge: see below
-    parsed, etype, event_id = _peek(raw)
+    peeked = _peek(raw)
+    parsed, etype, event_id = peeked
     if parsed is not None and etype is not None and etype not in _all_known_types():
         unknown = UnknownEvent(type=etype, event_id=event_id, data=parsed, raw=raw)
         return _map_beta(unknown) if etype in BETA_SERVER_EVENT_TYPES else unknown
     try:
         return cast(Decoded, _adapter("server").validate_json(raw))
     except ValidationError as exc:
-        return _invalid(raw, exc, "server")
+        return _invalid(raw, exc, "server", peeked)
 
 
 def decode_client_event(data: bytes | bytearray | memoryview | str) -> DecodedClient:
