@@ -26,6 +26,7 @@ from rtagents.engines.base import (
 from rtagents.engines.scripted import (
     GREETING,
     CallTool,
+    EnergyVAD,
     Fail,
     Rule,
     Say,
@@ -217,6 +218,7 @@ def test_rules_and_replies_reject_bad_definitions() -> None:
 
 def test_scripted_engines_bundle() -> None:
     engines = scripted_engines([Rule("x", Say("y"))])
-    assert engines.name == "scripted" and engines.vad is None
+    assert engines.name == "scripted" and isinstance(engines.vad, EnergyVAD)
+    assert scripted_engines(vad=False).vad is None
     assert isinstance(engines.llm, LLM) and isinstance(engines.tts, TTS)
     assert isinstance(engines.stt, STT)

@@ -137,15 +137,33 @@ class VAD(Protocol):
     def reset(self) -> None: ...
 
 
+@runtime_checkable
+class Warmable(Protocol):
+    """An engine whose first use is slow (a model to load) and can be done ahead.
+
+    ``warm_up`` does the slow part off the event loop (a worker thread) and
+    raises :class:`EngineFailure` with a hint when the engine cannot work, so
+    a server can report readiness before the first user waits for a model.
+    Engines without it are ready at once.
+    """
+
+    async def warm_up(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Engines:
-    """The set of engines one server uses; STT/VAD may be absent (text-only)."""
+    """The set of engines one server uses; STT/VAD may be absent (text-only).
+
+    ``labels`` say what each part is (``{"stt": "whisper base (int8)"}``) for
+    warm-up progress and ``/healthz``; a part without one is named by its class.
+    """
 
     llm: LLM
     tts: TTS
     stt: STT | None = None
     vad: VAD | None = None
     name: str = "custom"
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 class EngineFailure(Exception):

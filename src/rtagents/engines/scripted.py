@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .base import Engines
+from .base import VAD, Engines
+from .energy_vad import EnergyVAD
 from .scripted_llm import GREETING, CallTool, Fail, Reply, Rule, Say, ScriptedLLM, last_user_text
 from .scripted_voice import (
     ALPHABET,
@@ -30,6 +31,7 @@ __all__ = [
     "MS_PER_CHAR",
     "SAMPLE_RATE",
     "CallTool",
+    "EnergyVAD",
     "Fail",
     "Reply",
     "Rule",
@@ -45,8 +47,14 @@ __all__ = [
 ]
 
 
-def scripted_engines(rules: Sequence[Rule] = ()) -> Engines:
-    """The scripted LLM, TTS and STT as one engine set named ``"scripted"`` (no VAD)."""
+def scripted_engines(rules: Sequence[Rule] = (), *, vad: VAD | bool = True) -> Engines:
+    """The scripted LLM, TTS and STT as one engine set named ``"scripted"``.
+
+    ``vad`` is an :class:`EnergyVAD` by default (the tone code is loudness
+    exact), ``False`` for a server without turn detection (push-to-talk only),
+    or any VAD to pair with the scripted model.
+    """
+    chosen = EnergyVAD() if vad is True else (vad or None)
     return Engines(
-        llm=ScriptedLLM(rules), tts=ScriptedTTS(), stt=ScriptedSTT(), vad=None, name="scripted"
+        llm=ScriptedLLM(rules), tts=ScriptedTTS(), stt=ScriptedSTT(), vad=chosen, name="scripted"
     )

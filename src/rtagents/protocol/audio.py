@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
+import soxr
 
 from .errors import RemoteProtocolError
 
@@ -203,36 +204,26 @@ def alaw_decode(data: bytes) -> bytes:
 
 # --- resampling ----------------------------------------------------------------
 
-_LOWPASS_HALF_TAPS: Final = 16
-
-
-def _lowpass(samples: npt.NDArray[np.float64], cutoff: float) -> npt.NDArray[np.float64]:
-    """Windowed-sinc low-pass (``cutoff`` as a fraction of the sample rate)."""
-    n = np.arange(-_LOWPASS_HALF_TAPS, _LOWPASS_HALF_TAPS + 1)
-    taps = 2 * cutoff * np.sinc(2 * cutoff * n) * np.hamming(len(n))
-    taps /= taps.sum()
-    return np.convolve(samples, taps, mode="same")
-
 
 def resample_pcm16(pcm16: bytes, src_rate: int, dst_rate: int) -> bytes:
-    """Resample PCM16 mono audio (linear interpolation, low-pass when downsampling).
+    """Resample one whole PCM16 mono clip with libsoxr (band-limited, HQ).
 
-    Stateless: each chunk is resampled on its own, so chunk edges may carry a
-    tiny discontinuity. Good enough for speech; a polyphase resampler can
-    replace it without changing this signature.
+    Stateless: right for a complete clip (a committed utterance, a synthesized
+    sentence). Audio that arrives in pieces must go through
+    :class:`rtagents.protocol.resample.StreamResampler`, which keeps the filter
+    state across chunks so their edges do not click. The output always holds
+    ``round(n * dst / src)`` samples (at least one), so durations add up exactly.
     """
     if src_rate <= 0 or dst_rate <= 0:
         raise ValueError(f"Sample rates must be positive, got {src_rate} -> {dst_rate}.")
     samples = _samples(pcm16)
     if src_rate == dst_rate or not len(samples):
         return bytes(pcm16)
-    signal = samples.astype(np.float64)
-    if dst_rate < src_rate and len(signal) > 1:
-        signal = _lowpass(signal, 0.5 * dst_rate / src_rate)
-    out_len = max(1, round(len(signal) * dst_rate / src_rate))
-    positions = np.arange(out_len) * (src_rate / dst_rate)
-    resampled = np.interp(positions, np.arange(len(signal)), signal)
-    return _pcm_bytes(np.clip(np.rint(resampled), -32768, 32767))
+    out = soxr.resample(samples, src_rate, dst_rate, quality="HQ")
+    want = max(1, round(len(samples) * dst_rate / src_rate))
+    if len(out) < want:  # soxr may drop a partial sample at the very end of tiny clips
+        out = np.concatenate([out, np.zeros(want - len(out), dtype=out.dtype)])
+    return _pcm_bytes(out[:want])
 
 
 def pcm16_to_wire(pcm16: bytes, rate: int, fmt: AudioFormat) -> bytes:

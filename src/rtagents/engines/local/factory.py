@@ -1,0 +1,68 @@
+"""The embedded offline engine set: Silero VAD, Whisper STT, an LLM, Piper TTS.
+
+Building it is instant: every engine loads its model on first use or on
+``warm_up`` (see :mod:`rtagents.engines.warmup`, which the server runs in the
+background at startup and reports on ``/healthz``). Nothing here downloads
+anything; a part that cannot load fails on its own with a hint, and the rest
+keep working.
+
+The LLM is the embedded SmolLM2-135M (no tools, small) unless ``llm_url``
+points at an OpenAI-compatible server (Ollama, llama.cpp, vLLM, OpenAI).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Final
+
+from ..base import LLM, Engines
+from .embedded_llm import MODEL_NAME, EmbeddedLLM
+from .espeak_tts import EspeakTTS, FallbackTTS
+from .openai_compat import OpenAICompatLLM
+from .piper_tts import PiperTTS
+from .silero_vad import SileroVAD
+from .whisper_stt import WhisperSTT
+
+DEFAULT_LLM_MODEL: Final = "llama3.2"  # what `ollama pull llama3.2` fetches
+LLM_MODEL_ENV: Final = "RTAGENTS_LLM_MODEL"
+
+
+def local_engines(
+    *,
+    llm_url: str | None = None,
+    llm_model: str | None = None,
+    stt_threads: int = 2,
+    llm_threads: int | None = None,
+    vad: bool = True,
+) -> Engines:
+    """The local engine set, not yet loaded (the server warms it: ``WarmUp(engines)``).
+
+    ``llm_url`` None means the embedded SmolLM2; ``llm_model`` defaults to
+    ``$RTAGENTS_LLM_MODEL``, else ``llama3.2``; ``llm_threads`` (embedded
+    only) defaults to up to 4 cores; ``vad=False`` gives a push-to-talk-only
+    server.
+    """
+    llm, llm_label = _llm(llm_url, llm_model, llm_threads)
+    labels = {
+        "stt": f"whisper base (int8, {stt_threads} threads)",
+        "llm": llm_label,
+        "tts": "piper en_US-joe-medium (espeak-ng fallback)",
+    }
+    if vad:
+        labels["vad"] = "silero vad (onnxruntime)"
+    return Engines(
+        llm=llm,
+        tts=FallbackTTS(PiperTTS(), EspeakTTS()),
+        stt=WhisperSTT(cpu_threads=stt_threads),
+        vad=SileroVAD() if vad else None,
+        name="local",
+        labels=labels,
+    )
+
+
+def _llm(url: str | None, model: str | None, threads: int | None) -> tuple[LLM, str]:
+    if url is None:
+        return EmbeddedLLM(threads=threads), f"{MODEL_NAME} (embedded llama.cpp)"
+    model = model or os.environ.get(LLM_MODEL_ENV) or DEFAULT_LLM_MODEL
+    llm = OpenAICompatLLM(url=url, model=model)
+    return llm, f"{model} at {llm.url}"

