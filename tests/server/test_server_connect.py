@@ -104,7 +104,8 @@ async def test_healthz_counts_open_sessions(server: RunningServer) -> None:
         before = (await http.get("/healthz")).json()
         async with session(server):
             during = (await http.get("/healthz")).json()
-    assert before == {"status": "ok", "engine": "scripted", "sessions": 0}
+    assert (before["status"], before["engine"], before["sessions"]) == ("ready", "scripted", 0)
+    assert before["engines"]["llm"] == {"label": "ScriptedLLM", "state": "ready"}
     assert during["sessions"] == 1
 
 

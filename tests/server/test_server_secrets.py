@@ -130,11 +130,11 @@ async def test_mint_a_transcription_secret(server: RunningServer) -> None:
             {
                 "session": {
                     "type": "realtime",
-                    "audio": {"input": {"turn_detection": {"type": "server_vad"}}},
+                    "audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": -1}}},
                 }
             },
-            "unsupported_turn_detection",
-            "session.audio.input.turn_detection",
+            "invalid_value",
+            "session.audio.input.turn_detection.threshold",
         ),
         ({"surprise": 1}, "unknown_parameter", "surprise"),
     ],

@@ -34,7 +34,12 @@ async def create(host: SessionHost, event: ResponseCreateEvent) -> None:
             code="invalid_value",
             param="type",
         )
-    plan = plan_for(host, _overrides(event))
+    start_response(host, _overrides(event))
+
+
+def start_response(host: SessionHost, overrides: dict[str, Any]) -> ResponseRun:
+    """Plan and start a response (also what turn detection does at the end of a turn)."""
+    plan = plan_for(host, overrides)
     if plan.conversation == "auto":
         active = host.active_response()
         if active is not None:
@@ -43,7 +48,9 @@ async def create(host: SessionHost, event: ResponseCreateEvent) -> None:
                 "until the response is finished before creating a new one, or cancel it.",
                 code="conversation_already_has_active_response",
             )
-    ResponseRun(host, plan).start()
+    run = ResponseRun(host, plan)
+    run.start()
+    return run
 
 
 def _overrides(event: ResponseCreateEvent) -> dict[str, Any]:

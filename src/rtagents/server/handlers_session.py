@@ -18,6 +18,7 @@ async def session_update(host: SessionHost, event: SessionUpdateEvent) -> None:
         update, audio_produced=host.audio_produced, vad_available=host.state.vad_available
     )
     host.config = config
+    host.turns.configure()  # a changed turn_detection restarts the detector
     host.conversation.set_output_format(config.output_format)
     await host.emit(
         build(SessionUpdatedEvent, session=config.to_model(host.id, expires_at=host.expires_at))

@@ -34,11 +34,18 @@ class InputAudio:
     def buffered_ms(self) -> float:
         return len(self._buffer) / BYTES_PER_MS
 
-    def take(self) -> bytes:
-        """Empty the buffer, returning what it held."""
-        data = bytes(self._buffer)
-        self._buffer.clear()
+    def take(self, end: int | None = None, *, start: int = 0) -> bytes:
+        """Remove the buffer's first ``end`` bytes (all by default), returning ``[start:end]``.
+
+        Turn detection commits one utterance and keeps what came after it.
+        """
+        data = bytes(self._buffer[start:end])
+        del self._buffer[:end]
         return data
+
+    def peek(self, start: int = 0, end: int | None = None) -> bytes:
+        """A copy of ``[start:end]`` of the buffer, which stays as it is."""
+        return bytes(self._buffer[start:end])
 
     def clear(self) -> None:
         self._buffer.clear()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -66,22 +67,33 @@ class ResponseRun:
         self._task: asyncio.Task[None] | None = None
         self._started = False
         self._finishing = False  # past generation: a cancel no longer interrupts
+        self.first_token_at: float | None = None  # perf_counter of the first LLM chunk (marks)
 
     def start(self) -> None:
         self.host.responses[self.id] = self
         self._task = self.host.spawn(self._run(), f"response-{self.id}")
 
-    async def cancel(self, reason: str) -> None:
-        """Stop generating and wait for ``response.done`` (status ``cancelled``)."""
+    def interrupt(self, reason: str) -> None:
+        """Stop generating now, without waiting: nothing more is emitted but the closing events.
+
+        A barge-in calls this before announcing the speech, so no audio delta
+        can come after ``speech_started``.
+        """
         task = self._task
-        if task is None or task.done():
-            return
+        if task is None or task.done() or self._cancel_reason is not None:
+            return  # over, or already being cancelled (a second cancel would skip the end)
         self._cancel_reason = reason
         if self._started and not self._finishing:
             task.cancel()  # lands where the engines are awaited
         # Not started yet: the run sees the reason and ends as cancelled.
         # Already finishing: nothing is generated any more; let it end.
-        await asyncio.gather(task, return_exceptions=True)
+
+    async def cancel(self, reason: str) -> None:
+        """Stop generating and wait for ``response.done`` (status ``cancelled``)."""
+        self.interrupt(reason)
+        task = self._task
+        if task is not None and not task.done():
+            await asyncio.gather(task, return_exceptions=True)
 
     async def _run(self) -> None:
         self._started = True
@@ -134,6 +146,8 @@ class ResponseRun:
                 if isinstance(chunk, Usage):
                     self._usage = chunk
                     continue
+                if self.first_token_at is None:
+                    self.first_token_at = time.perf_counter()
                 await self._write(chunk)
                 self._output_tokens += 1
                 if limit is not None and self._output_tokens >= limit:

@@ -26,6 +26,7 @@ from ..protocol.audio import PCM16_24K, AudioFormat
 from ..protocol.errors import RemoteProtocolError
 from ..protocol.paths import describe_validation_error, first_error
 from .session_rules import check_semantics, refusal
+from .turn_detection import TurnSettings
 
 SessionModel: TypeAlias = RealtimeSessionCreateRequest | RealtimeTranscriptionSessionCreateRequest
 Kind = Literal["realtime", "transcription"]
@@ -181,7 +182,18 @@ def validated(data: Mapping[str, Any], *, vad_available: bool) -> SessionConfig:
         code, param, message = describe_validation_error(error, "session")
         raise RemoteProtocolError(message, code=code, param=param) from None
     check_semantics(data, vad_available=vad_available)
-    return SessionConfig(data)
+    return SessionConfig(_with_turn_defaults(data))
+
+
+def _with_turn_defaults(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Turn detection as it will run, every default explicit (as the hosted API shows it)."""
+    audio_input = (data.get("audio") or {}).get("input") or {}
+    settings = TurnSettings.from_wire(audio_input.get("turn_detection"))
+    if settings is None:
+        return data
+    filled = copy.deepcopy(dict(data))
+    filled["audio"]["input"]["turn_detection"] = settings.to_wire()
+    return filled
 
 
 def merge_update(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:

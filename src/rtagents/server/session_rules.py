@@ -3,7 +3,8 @@
 The ``openai`` models check shapes; these checks add what a server knows:
 only one output modality at a time, token and speed ranges, tools that can be
 called (function tools with distinct names; MCP is not served here), a forced
-tool that exists, and turn detection only when a VAD engine is present.
+tool that exists, and turn detection only when a VAD engine is present (with
+its threshold and durations in range).
 Each failure names the ``param`` and says what to send instead.
 """
 
@@ -35,18 +36,38 @@ def check_semantics(data: Mapping[str, Any], *, vad_available: bool) -> None:
     if output.get("speed") is not None:
         check_speed(output["speed"], f"{prefix}.audio.output.speed")
     turn_detection = (audio.get("input") or {}).get("turn_detection")
-    if turn_detection is not None and not vad_available:
-        raise refusal(
-            f"Turn detection '{turn_detection.get('type')}' is not available: this server has "
-            "no VAD engine. Set session.audio.input.turn_detection to null and commit the "
-            "input audio buffer yourself (input_audio_buffer.commit, then response.create); "
-            "server VAD arrives with the local engine.",
-            f"{prefix}.audio.input.turn_detection",
-            "unsupported_turn_detection",
-        )
+    if turn_detection is not None:
+        param = f"{prefix}.audio.input.turn_detection"
+        if not vad_available:
+            raise refusal(
+                f"Turn detection '{turn_detection.get('type')}' is not available: this server "
+                "has no VAD engine. Set session.audio.input.turn_detection to null and commit "
+                "the input audio buffer yourself (input_audio_buffer.commit, then "
+                "response.create), or run the server with a VAD engine.",
+                param,
+                "unsupported_turn_detection",
+            )
+        check_turn_detection(turn_detection, param)
     tools = data.get("tools") or []
     check_tools(tools, f"{prefix}.tools")
     check_tool_choice(data.get("tool_choice"), tools, f"{prefix}.tool_choice")
+
+
+def check_turn_detection(value: Mapping[str, Any], param: str) -> None:
+    """Ranges the schema does not check: a probability and non-negative durations."""
+    threshold = value.get("threshold")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise refusal(
+            f"threshold is a speech probability between 0.0 and 1.0 (got {threshold}); higher "
+            "needs louder, clearer speech to start a turn.",
+            f"{param}.threshold",
+        )
+    for name in ("prefix_padding_ms", "silence_duration_ms", "idle_timeout_ms"):
+        ms = value.get(name)
+        if ms is not None and ms < 0:
+            raise refusal(
+                f"{name} is a duration and cannot be negative (got {ms}).", f"{param}.{name}"
+            )
 
 
 def check_modalities(value: Sequence[str] | None, param: str) -> None:

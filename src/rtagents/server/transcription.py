@@ -1,0 +1,278 @@
+"""Input audio transcription: per committed item, and ahead of time while the user speaks.
+
+A committed item is transcribed in a background task registered in
+``host.input.transcripts`` (the LLM request waits for it through
+:meth:`InputAudio.heard`); when ``audio.input.transcription`` is set the
+client gets ``…input_audio_transcription.delta``/``.completed`` (or
+``.failed``) after the commit, as on the hosted API.
+
+With turn detection, :class:`StreamingTranscriber` works while the user is
+still talking, so that little is left to do when the turn ends: every
+:data:`PARTIAL_EVERY_MS` of new speech it transcribes the utterance so far,
+and at the onset of silence it starts the final transcription speculatively;
+if no speech follows before the turn ends, that result *is* the item's
+transcript. Jobs run one at a time (an STT engine is CPU-bound; two at once
+only slow each other down) and never block the append path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from openai.types.realtime import (
+    ConversationItemInputAudioTranscriptionCompletedEvent,
+    ConversationItemInputAudioTranscriptionDeltaEvent,
+    ConversationItemInputAudioTranscriptionFailedEvent,
+)
+
+from ..engines.base import EngineFailure
+from ..protocol.audio import resample_pcm16
+from .input_audio import BYTES_PER_MS, INTERNAL_RATE
+from .items import build
+
+if TYPE_CHECKING:
+    from .session import SessionHost
+
+log = logging.getLogger("rtagents.server.transcription")
+PARTIAL_EVERY_MS = 1000.0  # new speech between two transcriptions of an unfinished turn
+NO_STT = (
+    "This server has no STT engine, so input audio cannot be transcribed; send text items "
+    "instead, or run the server with an STT engine."
+)
+_UNSTABLE = ("\ufffd", "[unintelligible")  # marks of a cut-off ending, never shown early
+
+
+def start_transcription(host: SessionHost, item_id: str, pcm16: bytes) -> asyncio.Task[str | None]:
+    """Transcribe a committed item's audio in the background (see :meth:`InputAudio.heard`)."""
+    settings = host.config.transcription
+    task = host.spawn(
+        report(host, item_id, pcm16, settings, stt_text(host, pcm16)), f"stt-{item_id}"
+    )
+    host.input.transcripts[item_id] = task
+    return task
+
+
+async def stt_text(host: SessionHost, pcm16: bytes) -> str:
+    """What the STT engine hears in ``pcm16`` (24 kHz); :class:`EngineFailure` if it cannot."""
+    stt = host.state.engines.stt
+    if stt is None:
+        raise EngineFailure(NO_STT)
+    settings = host.config.transcription
+    language = settings.get("language") if settings else None
+    audio = resample_pcm16(pcm16, INTERNAL_RATE, stt.sample_rate)
+    result = await stt.transcribe(audio, language=language)
+    return result.text
+
+
+async def report(
+    host: SessionHost,
+    item_id: str,
+    pcm16: bytes,
+    settings: Mapping[str, Any] | None,
+    text_source: Awaitable[str],
+    *,
+    early: str = "",
+    on_text: Callable[[str], None] | None = None,
+) -> str | None:
+    """Await the item's transcript and tell the client (if it asked).
+
+    ``early`` (a stable partial transcript) is sent as a delta at once; the
+    next delta carries what the final transcript adds to it. ``.completed``
+    always holds the whole text, even if the final differs from ``early``.
+    """
+    sent = early if settings is not None else ""
+    if sent:
+        await host.emit(
+            build(
+                ConversationItemInputAudioTranscriptionDeltaEvent,
+                item_id=item_id,
+                content_index=0,
+                delta=sent,
+            )
+        )
+    try:
+        text: str = await text_source
+    except asyncio.CancelledError:
+        raise
+    except EngineFailure as exc:
+        await _failed(host, item_id, settings, f"{exc} {exc.hint}".strip())
+        return None
+    except Exception as exc:
+        log.exception("STT engine failed on %s", item_id)
+        await _failed(host, item_id, settings, f"The STT engine failed: {exc!r}")
+        return None
+    if on_text is not None:
+        on_text(text)
+    if settings is None:
+        return text
+    rest = text[len(sent) :] if text.startswith(sent) else ""
+    where = {"item_id": item_id, "content_index": 0}
+    if rest or not sent:
+        await host.emit(
+            build(ConversationItemInputAudioTranscriptionDeltaEvent, **where, delta=rest)
+        )
+    seconds = len(pcm16) / BYTES_PER_MS / 1000
+    await host.emit(
+        build(
+            ConversationItemInputAudioTranscriptionCompletedEvent,
+            **where,
+            transcript=text,
+            usage={"type": "duration", "seconds": round(seconds, 3)},
+        )
+    )
+    return text
+
+
+async def _failed(
+    host: SessionHost, item_id: str, settings: Mapping[str, Any] | None, message: str
+) -> None:
+    """Tell the client a transcription it asked for failed (silence if it did not ask)."""
+    if settings is None:
+        return
+    await host.emit(
+        build(
+            ConversationItemInputAudioTranscriptionFailedEvent,
+            item_id=item_id,
+            content_index=0,
+            error={"type": "server_error", "code": "transcription_failed", "message": message},
+        )
+    )
+
+
+def stable_prefix(text: str) -> str:
+    """The part of a partial transcript that later audio will not change.
+
+    The last word may be cut off mid-way, so only whole words before the last
+    space count; anything after a decoding failure is dropped too.
+    """
+    for mark in _UNSTABLE:
+        cut = text.find(mark)
+        if cut >= 0:
+            text = text[:cut]
+    space = text.rfind(" ")
+    return text[: space + 1] if space >= 0 else ""
+
+
+class _Job:
+    """One STT run that starts only when the one before it has ended."""
+
+    def __init__(
+        self, host: SessionHost, audio: bytes, after: _Job | None, on_text: Callable[[str], None]
+    ) -> None:
+        self.started = False
+        self.task: asyncio.Task[str] = host.spawn(self._run(host, audio, after, on_text), "stt-job")
+        self.task.add_done_callback(_retrieve)
+
+    async def _run(
+        self, host: SessionHost, audio: bytes, after: _Job | None, on_text: Callable[[str], None]
+    ) -> str:
+        if after is not None and not after.task.done():
+            await asyncio.wait([after.task])  # wait, but never cancel the job before
+        self.started = True
+        text = await stt_text(host, audio)
+        on_text(text)
+        return text
+
+
+def _retrieve(task: asyncio.Task[str]) -> None:
+    """A speculative job's failure is reported by whoever uses it, or by nobody."""
+    if not task.cancelled():
+        task.exception()
+
+
+class StreamingTranscriber:
+    """Transcribes the turn in progress ahead of its end (one per session).
+
+    The glue in :mod:`.turns` calls :meth:`speaking` on every append while
+    the user speaks, :meth:`speculate` at each silence onset, :meth:`finish`
+    when the turn is committed and :meth:`reset` when a turn is abandoned.
+    ``latest_text`` is the newest transcript of the current turn, for
+    ``semantic_vad``'s end-of-turn policy.
+    """
+
+    def __init__(self, host: SessionHost) -> None:
+        self._host = host
+        self._last: _Job | None = None  # the newest job, running or waiting
+        self._speculative: tuple[float, _Job] | None = None
+        self._covered_ms = 0.0  # speech the latest partial job was given
+        self._partial = ""  # stable prefix of the latest partial transcript
+        self._generation = 0  # bumped per turn: a late result of an old turn is ignored
+        self.latest_text = ""
+
+    @property
+    def _stt_ready(self) -> bool:
+        return self._host.state.engines.stt is not None
+
+    def reset(self) -> None:
+        """Forget the current turn; a speculative job that has not started is dropped."""
+        self._generation += 1
+        self._covered_ms = 0.0
+        self._partial = ""
+        self.latest_text = ""
+        speculative, self._speculative = self._speculative, None
+        if speculative is not None and not speculative[1].started:
+            speculative[1].task.cancel()
+
+    def speaking(self, audio: Callable[[], bytes], speech_ms: float) -> None:
+        """Start a partial transcription if enough new speech came and none is running."""
+        if not self._stt_ready or speech_ms - self._covered_ms < PARTIAL_EVERY_MS:
+            return
+        if self._last is not None and not self._last.task.done():
+            return
+        self._covered_ms = speech_ms
+        self._last = self._job(audio(), partial=True)
+
+    def speculate(self, audio: bytes, speech_end_ms: float) -> None:
+        """Silence began: transcribe the turn as if it had ended at ``speech_end_ms``."""
+        if not self._stt_ready:
+            return
+        if self._speculative is not None and not self._speculative[1].started:
+            self._speculative[1].task.cancel()  # superseded before it ran
+        job = self._job(audio, partial=False)
+        self._speculative = (speech_end_ms, job)
+        self._last = job
+
+    def finish(
+        self,
+        item_id: str,
+        pcm16: bytes,
+        speech_end_ms: float | None,
+        on_text: Callable[[str], None] | None = None,
+    ) -> asyncio.Task[str | None]:
+        """The committed turn's transcript task, reusing the speculative one if it still fits."""
+        speculative, self._speculative = self._speculative, None
+        reuse = (
+            speculative is not None
+            and speculative[0] == speech_end_ms
+            and not speculative[1].task.cancelled()
+        )
+        partial = self._partial
+        source: Awaitable[str]
+        if reuse and speculative is not None:
+            source = speculative[1].task
+        elif self._stt_ready:
+            source = self._job(pcm16, partial=False).task
+        else:
+            source = stt_text(self._host, pcm16)  # reports the missing engine
+        self.reset()  # after the job above: its text belongs to this turn, not the next
+        early = "" if isinstance(source, asyncio.Task) and source.done() else partial
+        host = self._host
+        settings = host.config.transcription
+        coro = report(host, item_id, pcm16, settings, source, early=early, on_text=on_text)
+        task = host.spawn(coro, f"stt-{item_id}")
+        host.input.transcripts[item_id] = task
+        return task
+
+    def _job(self, audio: bytes, *, partial: bool) -> _Job:
+        generation = self._generation
+
+        def on_text(text: str) -> None:
+            if generation == self._generation:
+                self.latest_text = text
+                if partial:
+                    self._partial = stable_prefix(text)
+
+        return _Job(self._host, audio, self._last, on_text)

@@ -1,0 +1,279 @@
+"""Turn detection as a pure state machine over VAD windows (no clock, no I/O).
+
+Time is *audio time*: milliseconds of input audio since the session's first
+``input_audio_buffer.append``, cumulative across commits, which is how the
+hosted API numbers ``audio_start_ms``/``audio_end_ms``. The async glue
+(:mod:`.turns`) feeds scored windows in and acts on the events that come out,
+so every rule here is testable with exact arithmetic.
+
+``server_vad`` ends a turn after ``silence_duration_ms`` of silence.
+``semantic_vad`` ends it after a silence whose length depends on the
+eagerness *and* on whether the latest transcript looks finished; the policy
+(:data:`SEMANTIC_SILENCE_MS`, :func:`transcript_state`) is documented in
+``docs/turn_detection.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
+
+from ..engines.base import SpeechProbability
+
+Mode = Literal["server_vad", "semantic_vad"]
+Eagerness = Literal["low", "medium", "high", "auto"]
+TranscriptState = Literal["complete", "neutral", "unfinished"]
+
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_PREFIX_PADDING_MS = 300
+DEFAULT_SILENCE_MS = 500
+# semantic_vad: silence (ms) that ends a turn, by eagerness and by how the
+# transcript ends. "unfinished" is the hosted API's max wait (8 s, 4 s, 2 s).
+SEMANTIC_SILENCE_MS: Mapping[str, Mapping[TranscriptState, int]] = {
+    "low": {"complete": 800, "neutral": 1500, "unfinished": 8000},
+    "medium": {"complete": 400, "neutral": 800, "unfinished": 4000},
+    "high": {"complete": 200, "neutral": 500, "unfinished": 2000},
+}
+# A transcript ending in one of these words is a sentence still being said.
+TRAILING_WORDS = frozenset(
+    "and or but so because cause then um uh er erm hmm mm like the a an to of with if "
+    "that which well also plus my your".split()
+)
+_TERMINAL = re.compile(r"[.!?。？！]['\")\]]*$")
+_DANGLING = re.compile(r"(\.\.\.|…|[,;:\-–—])$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnSettings:
+    """A session's ``turn_detection`` object with every default filled in."""
+
+    mode: Mode
+    threshold: float = DEFAULT_THRESHOLD
+    prefix_padding_ms: int = DEFAULT_PREFIX_PADDING_MS
+    silence_duration_ms: int = DEFAULT_SILENCE_MS
+    idle_timeout_ms: int | None = None
+    create_response: bool = True
+    interrupt_response: bool = True
+    eagerness: Eagerness = "auto"
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any] | None) -> TurnSettings | None:
+        """``None`` for push-to-talk; fields that are ``null`` take their defaults."""
+        if data is None:
+            return None
+        given = {k: v for k, v in data.items() if v is not None}
+        mode: Mode = "semantic_vad" if given.get("type") == "semantic_vad" else "server_vad"
+        create = bool(given.get("create_response", True))
+        interrupt = bool(given.get("interrupt_response", True))
+        if mode == "semantic_vad":
+            return cls(
+                mode=mode,
+                eagerness=given.get("eagerness", "auto"),
+                create_response=create,
+                interrupt_response=interrupt,
+            )
+        return cls(
+            mode=mode,
+            threshold=float(given.get("threshold", DEFAULT_THRESHOLD)),
+            prefix_padding_ms=int(given.get("prefix_padding_ms", DEFAULT_PREFIX_PADDING_MS)),
+            silence_duration_ms=int(given.get("silence_duration_ms", DEFAULT_SILENCE_MS)),
+            idle_timeout_ms=given.get("idle_timeout_ms"),
+            create_response=create,
+            interrupt_response=interrupt,
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The object ``session.updated`` shows (the effective values)."""
+        common = {
+            "create_response": self.create_response,
+            "interrupt_response": self.interrupt_response,
+        }
+        if self.mode == "semantic_vad":
+            return {"type": "semantic_vad", "eagerness": self.eagerness, **common}
+        return {
+            "type": "server_vad",
+            "threshold": self.threshold,
+            "prefix_padding_ms": self.prefix_padding_ms,
+            "silence_duration_ms": self.silence_duration_ms,
+            "idle_timeout_ms": self.idle_timeout_ms,
+            **common,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    audio_start_ms: int  # onset minus prefix padding, never before the buffer or 0
+    onset_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceBegan:
+    """Speech may have ended at ``speech_end_ms``: time to transcribe speculatively."""
+
+    speech_end_ms: float
+    audio_start_ms: int  # of the turn it may end
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStopped:
+    audio_start_ms: int
+    audio_end_ms: int  # end of the last voiced window (the silence is not included)
+    speech_end_ms: float
+    decided_ms: float  # when the silence was long enough: the item's audio ends here
+
+
+@dataclass(frozen=True, slots=True)
+class IdleTimeout:
+    audio_start_ms: int
+    audio_end_ms: int
+
+
+TurnEvent: TypeAlias = SpeechStarted | SilenceBegan | SpeechStopped | IdleTimeout
+
+
+def transcript_state(text: str) -> TranscriptState:
+    """Whether a (partial) transcript reads as a finished sentence."""
+    stripped = text.strip()
+    if not stripped:
+        return "neutral"
+    if _DANGLING.search(stripped):
+        return "unfinished"
+    if _TERMINAL.search(stripped):
+        return "complete"
+    last = re.sub(r"[^\w']+", " ", stripped).split()
+    if last and last[-1].casefold() in TRAILING_WORDS:
+        return "unfinished"
+    return "neutral"
+
+
+def semantic_silence_ms(eagerness: str, text: str) -> int:
+    table = SEMANTIC_SILENCE_MS["medium" if eagerness == "auto" else eagerness]
+    return table[transcript_state(text)]
+
+
+class TurnDetector:
+    """Turns a stream of VAD windows into turn events.
+
+    Window times must be audio times (the glue adds the offset of the VAD's
+    own stream) and increase. ``transcript`` is read by ``semantic_vad`` at
+    each window; the glue updates it as transcriptions finish.
+    """
+
+    def __init__(
+        self, settings: TurnSettings, *, now_ms: float = 0.0, buffer_start_ms: float | None = None
+    ) -> None:
+        self.settings = settings
+        self.transcript = ""
+        self._now = now_ms
+        self._buffer_start = now_ms if buffer_start_ms is None else buffer_start_ms
+        self._speaking = False
+        self._onset = 0.0
+        self._audio_start = 0
+        self._last_voiced_end = 0.0
+        self._silence_reported = False
+        self._idle_from: float | None = now_ms if settings.idle_timeout_ms is not None else None
+
+    @property
+    def speaking(self) -> bool:
+        return self._speaking
+
+    @property
+    def pausing(self) -> bool:
+        """Speaking, but the latest window was quiet (the turn may be ending)."""
+        return self._speaking and self._silence_reported
+
+    @property
+    def now_ms(self) -> float:
+        return self._now
+
+    @property
+    def onset_ms(self) -> float:
+        """Where the current utterance's speech began (valid while speaking)."""
+        return self._onset
+
+    @property
+    def audio_start_ms(self) -> int:
+        """Where the current utterance's audio begins (valid while speaking)."""
+        return self._audio_start
+
+    def required_silence_ms(self) -> int:
+        settings = self.settings
+        if settings.mode == "semantic_vad":
+            return semantic_silence_ms(settings.eagerness, self.transcript)
+        return settings.silence_duration_ms
+
+    def feed(self, windows: Iterable[SpeechProbability]) -> list[TurnEvent]:
+        events: list[TurnEvent] = []
+        for window in windows:
+            self._step(window, events)
+        return events
+
+    def _step(self, window: SpeechProbability, events: list[TurnEvent]) -> None:
+        self._now = max(self._now, window.end_ms)
+        if window.probability >= self.settings.threshold:
+            started = self._voiced(window)
+            if started is not None:
+                events.append(started)
+            return
+        if not self._speaking:
+            idle = self._idle_check()
+            if idle is not None:
+                events.append(idle)
+            return
+        if not self._silence_reported:
+            self._silence_reported = True
+            events.append(SilenceBegan(self._last_voiced_end, self._audio_start))
+        if self._now - self._last_voiced_end >= self.required_silence_ms():
+            events.append(self._stop())
+
+    def _voiced(self, window: SpeechProbability) -> SpeechStarted | None:
+        self._last_voiced_end = window.end_ms
+        self._silence_reported = False
+        if self._speaking:
+            return None
+        self._speaking = True
+        self._idle_from = None
+        self._onset = window.start_ms
+        start = max(window.start_ms - self.settings.prefix_padding_ms, self._buffer_start, 0.0)
+        self._audio_start = round(start)
+        return SpeechStarted(audio_start_ms=self._audio_start, onset_ms=window.start_ms)
+
+    def _stop(self) -> SpeechStopped:
+        self._speaking = False
+        self._buffer_start = self._now
+        return SpeechStopped(
+            audio_start_ms=self._audio_start,
+            audio_end_ms=round(self._last_voiced_end),
+            speech_end_ms=self._last_voiced_end,
+            decided_ms=self._now,
+        )
+
+    def _idle_check(self) -> IdleTimeout | None:
+        timeout = self.settings.idle_timeout_ms
+        if timeout is None or self._idle_from is None:
+            return None
+        if self._now - self._idle_from < timeout:
+            return None
+        start = round(max(self._idle_from, self._buffer_start))
+        self._idle_from = None  # re-armed when the response it causes has finished
+        self._buffer_start = self._now
+        return IdleTimeout(audio_start_ms=start, audio_end_ms=round(self._now))
+
+    # --- what the glue tells it --------------------------------------------------
+
+    def buffer_taken(self, at_ms: float) -> None:
+        """The client committed or cleared the buffer: what follows is a new turn."""
+        self._buffer_start = max(at_ms, 0.0)
+        self._speaking = False
+        self._silence_reported = False
+
+    def response_started(self) -> None:
+        """No idle timeout while the model is responding."""
+        self._idle_from = None
+
+    def response_finished(self, playback_end_ms: float) -> None:
+        """Arm the idle timeout from when the reply's audio will have been heard."""
+        if self.settings.idle_timeout_ms is not None and not self._speaking:
+            self._idle_from = max(playback_end_ms, self._buffer_start)

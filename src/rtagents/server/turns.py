@@ -1,0 +1,313 @@
+"""Turn detection in a live session: VAD on every append, auto-commit, barge-in, idle timeout.
+
+One :class:`Turns` per :class:`SessionHost` (``host.turns``). Every chunk of
+input audio goes through a streaming resampler into the session's own VAD;
+the scored windows drive the pure :class:`TurnDetector`, and this module
+turns its verdicts into protocol events and actions:
+
+- speech starts: ``input_audio_buffer.speech_started`` (with the id the user
+  item will get); with ``interrupt_response`` an active response is stopped
+  *before* the event is queued, so no audio delta follows it;
+- silence begins: the final transcription starts speculatively;
+- the turn ends: ``speech_stopped``, the commit (the same events as a manual
+  ``input_audio_buffer.commit``, keeping only the audio from the speech start
+  minus the prefix padding), the transcript, and with ``create_response`` a
+  response;
+- nobody spoke for ``idle_timeout_ms`` after a reply was heard:
+  ``input_audio_buffer.timeout_triggered``, a commit of that quiet audio and
+  a response, as on the hosted API.
+
+Audio time counts every sample appended since the session began, whatever
+the turn detection setting, so event timestamps match the hosted API's.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from openai.types.realtime import (
+    InputAudioBufferSpeechStartedEvent,
+    InputAudioBufferSpeechStoppedEvent,
+    InputAudioBufferTimeoutTriggered,
+)
+from pydantic import BaseModel
+
+from ..engines.base import VAD, SpeechProbability
+from ..protocol.resample import StreamResampler
+from . import ids
+from .handlers_audio import commit_audio
+from .handlers_response import start_response
+from .input_audio import INTERNAL_RATE
+from .items import build
+from .transcription import StreamingTranscriber, start_transcription
+from .turn_detection import (
+    IdleTimeout,
+    SilenceBegan,
+    SpeechStarted,
+    SpeechStopped,
+    TurnDetector,
+    TurnEvent,
+    TurnSettings,
+)
+from .turn_marks import TurnMarks, log, log_marks
+
+if TYPE_CHECKING:
+    from .session import SessionHost
+
+MARKS_KEPT = 64
+_UNSET: Any = object()
+
+
+def session_vad(prototype: VAD) -> VAD:
+    """A VAD of the same kind for one session's stream (VADs are stateful).
+
+    An engine may offer ``new_stream()`` (Silero does: it shares the loaded
+    model); otherwise a shallow copy shares what is read-only and
+    :meth:`VAD.reset` gives it its own state.
+    """
+    new_stream = getattr(prototype, "new_stream", None)
+    vad: VAD = new_stream() if callable(new_stream) else copy.copy(prototype)
+    vad.reset()
+    return vad
+
+
+def _nbytes(ms: float) -> int:
+    """Bytes of 24 kHz pcm16 in ``ms`` (whole samples)."""
+    return max(0, round(ms * INTERNAL_RATE / 1000)) * 2
+
+
+class Turns:
+    """Drives turn detection for one session; inert while ``turn_detection`` is null."""
+
+    def __init__(self, host: SessionHost) -> None:
+        self._host = host
+        self.stream_ms = 0.0  # audio time: input audio received since the session began
+        self._buffer_start = 0.0  # audio time where the uncommitted buffer begins
+        self._wire: Any = _UNSET  # the turn_detection config the detector was built for
+        self._config: Any = None
+        self.settings: TurnSettings | None = None
+        self._detector: TurnDetector | None = None
+        self._vad: VAD | None = None
+        self._resampler: StreamResampler | None = None
+        self._vad_origin = 0.0  # audio time of the VAD's time 0
+        self._item_id: str | None = None  # promised by speech_started to the coming commit
+        self.transcriber = StreamingTranscriber(host)
+        self.marks: deque[TurnMarks] = deque(maxlen=MARKS_KEPT)
+        self._open_marks: dict[str, TurnMarks] = {}  # response id -> marks until done
+
+    # --- configuration ----------------------------------------------------------
+
+    def configure(self) -> None:
+        """Follow the session config; a changed ``turn_detection`` restarts detection."""
+        config = self._host.config
+        if config is self._config:
+            return
+        self._config = config
+        audio = config.data.get("audio") or {}
+        wire = (audio.get("input") or {}).get("turn_detection")
+        if wire == self._wire:
+            return
+        self._wire = copy.deepcopy(wire)
+        self._restart(TurnSettings.from_wire(wire))
+
+    def _restart(self, settings: TurnSettings | None) -> None:
+        self.settings = settings
+        self.transcriber.reset()
+        self._item_id = None
+        prototype = self._host.state.engines.vad
+        if settings is None or prototype is None:
+            self._detector = None
+            return
+        if self._vad is None:
+            self._vad = session_vad(prototype)
+        self._vad.reset()
+        self._resampler = StreamResampler(INTERNAL_RATE, self._vad.sample_rate)
+        self._vad_origin = self.stream_ms
+        self._detector = TurnDetector(
+            settings, now_ms=self.stream_ms, buffer_start_ms=self._buffer_start
+        )
+        if self._host.active_response() is not None:
+            self._detector.response_started()
+
+    # --- audio in -----------------------------------------------------------------
+
+    async def on_audio(self, pcm16: bytes) -> None:
+        """Count, score and act on one chunk of input audio (already in the buffer)."""
+        self.configure()  # first: a detector made now starts where this chunk starts
+        self.stream_ms += len(pcm16) / 2 / INTERNAL_RATE * 1000
+        detector = self._detector
+        if detector is None:
+            return
+        detector.transcript = self.transcriber.latest_text
+        for event in detector.feed(self._score(pcm16)):
+            await self._act(event)
+        if detector.speaking and not detector.pausing:  # silence has its own (speculative) job
+            start = detector.audio_start_ms
+            self.transcriber.speaking(
+                lambda: self._peek(start, detector.now_ms), detector.now_ms - detector.onset_ms
+            )
+
+    def _score(self, pcm16: bytes) -> Sequence[SpeechProbability]:
+        assert self._vad is not None and self._resampler is not None
+        windows = self._vad.score(self._resampler.process(pcm16))
+        origin = self._vad_origin
+        return [
+            SpeechProbability(
+                start_ms=w.start_ms + origin, end_ms=w.end_ms + origin, probability=w.probability
+            )
+            for w in windows
+        ]
+
+    def buffer_taken(self, *, committed: bool) -> str:
+        """The client committed or cleared the buffer; returns the id a commit's item gets.
+
+        A turn in progress is abandoned (what follows is a new turn); the id
+        ``speech_started`` promised goes to this commit.
+        """
+        item_id = (self._item_id if committed else None) or ids.item_id()
+        self._item_id = None
+        self._buffer_start = self.stream_ms
+        self.transcriber.reset()
+        if self._detector is not None:
+            self._detector.buffer_taken(self.stream_ms)
+        return item_id
+
+    def _peek(self, start_ms: float, end_ms: float) -> bytes:
+        base = self._buffer_start
+        return self._host.input.peek(_nbytes(start_ms - base), _nbytes(end_ms - base))
+
+    def _take(self, start_ms: float, end_ms: float) -> bytes:
+        """Remove the buffer up to ``end_ms``, returning the audio from ``start_ms``."""
+        base = self._buffer_start
+        pcm16 = self._host.input.take(_nbytes(end_ms - base), start=_nbytes(start_ms - base))
+        self._buffer_start = max(base, end_ms)
+        return pcm16
+
+    # --- acting on the detector ---------------------------------------------------
+
+    async def _act(self, event: TurnEvent) -> None:
+        if isinstance(event, SpeechStarted):
+            await self._speech_started(event)
+        elif isinstance(event, SilenceBegan):
+            audio = self._peek(event.audio_start_ms, event.speech_end_ms)
+            self.transcriber.speculate(audio, event.speech_end_ms)
+        elif isinstance(event, SpeechStopped):
+            await self._speech_stopped(event)
+        else:
+            await self._idle_timeout(event)
+
+    async def _speech_started(self, event: SpeechStarted) -> None:
+        host = self._host
+        self.transcriber.reset()
+        self._item_id = item_id = ids.item_id()
+        interrupted = None
+        if self.settings is not None and self.settings.interrupt_response:
+            interrupted = host.active_response()
+            if interrupted is not None:
+                interrupted.interrupt("turn_detected")  # before the event: no stale audio
+        await host.emit(
+            build(
+                InputAudioBufferSpeechStartedEvent,
+                audio_start_ms=event.audio_start_ms,
+                item_id=item_id,
+            )
+        )
+        if interrupted is not None:
+            await interrupted.cancel("turn_detected")  # waits for its response.done
+
+    async def _speech_stopped(self, event: SpeechStopped) -> None:
+        host = self._host
+        item_id = self._item_id or ids.item_id()
+        self._item_id = None
+        marks = TurnMarks(session_id=host.id, item_id=item_id, audio_end_ms=event.audio_end_ms)
+        stopped = build(
+            InputAudioBufferSpeechStoppedEvent, audio_end_ms=event.audio_end_ms, item_id=item_id
+        )
+        await host.emit(stopped)
+        marks.speech_stopped_at = time.perf_counter()
+        pcm16 = self._take(event.audio_start_ms, event.decided_ms)
+        await commit_audio(host, item_id, pcm16)
+
+        def final(text: str) -> None:
+            marks.transcript_final_at = time.perf_counter()
+
+        self.transcriber.finish(item_id, pcm16, event.speech_end_ms, on_text=final)
+        self._respond(marks)
+
+    async def _idle_timeout(self, event: IdleTimeout) -> None:
+        host = self._host
+        item_id = ids.item_id()
+        await host.emit(
+            build(
+                InputAudioBufferTimeoutTriggered,
+                audio_start_ms=event.audio_start_ms,
+                audio_end_ms=event.audio_end_ms,
+                item_id=item_id,
+            )
+        )
+        pcm16 = self._take(event.audio_start_ms, event.audio_end_ms)
+        await commit_audio(host, item_id, pcm16)
+        start_transcription(host, item_id, pcm16)
+        self._respond(TurnMarks(session_id=host.id, item_id=item_id))
+
+    def _respond(self, marks: TurnMarks) -> None:
+        """Start the reply to a finished turn, if the session wants one and none is running."""
+        host = self._host
+        settings = self.settings
+        if settings is None or not settings.create_response or host.config.kind != "realtime":
+            return
+        active = host.active_response()
+        if active is not None:
+            log.info(
+                "turn %s: no response, %s is still active (interrupt_response is off)",
+                marks.item_id,
+                active.id,
+                extra={"session_id": host.id},
+            )
+            return
+        run = start_response(host, {})
+        marks.response_id = run.id
+        self._open_marks[run.id] = marks
+
+    # --- what the host emits --------------------------------------------------------
+
+    def observe(self, model: BaseModel) -> None:
+        """See every emitted event: responses arm/disarm the idle timeout and fill marks."""
+        event: Any = model
+        kind = getattr(event, "type", None)
+        if kind == "response.output_audio.delta":
+            marks = self._open_marks.get(getattr(event, "response_id", ""))
+            if marks is not None and marks.first_audio_at is None:
+                marks.first_audio_at = time.perf_counter()
+        elif kind == "response.created":
+            response_id = str(event.response.id)
+            self._open_marks.setdefault(
+                response_id, TurnMarks(session_id=self._host.id, response_id=response_id)
+            )
+            if self._detector is not None:
+                self._detector.response_started()
+        elif kind == "response.done":
+            self._response_done(event.response)
+
+    def _response_done(self, response: Any) -> None:
+        host = self._host
+        response_id = str(response.id)
+        marks = self._open_marks.pop(response_id, None)
+        if marks is not None:
+            run = host.responses.get(response_id)
+            marks.first_token_at = run.first_token_at if run is not None else None
+            marks.done_at = time.perf_counter()
+            marks.status = response.status
+            self.marks.append(marks)
+            log_marks(marks)
+        if self._detector is not None:  # the next response.created disarms it again
+            self._detector.response_finished(self.stream_ms + self._playback_ms(response))
+
+    def _playback_ms(self, response: Any) -> float:
+        """How long the client will play the response's audio (it was all sent already)."""
+        conversation = self._host.conversation
+        return sum(conversation.audio_ms(str(item.id)) for item in response.output or ())
