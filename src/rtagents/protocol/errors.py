@@ -122,7 +122,13 @@ _CATEGORY_CLASS: dict[Category, type[RealtimeError]] = {
 # is a protocol error on the sender's side.
 _MODEL_CODES = frozenset({"rate_limit_exceeded", "model_not_found", "engine_failure"})
 _CONNECTION_CODES = frozenset(
-    {"session_expired", "invalid_api_key", "invalid_client_secret", "session_closed"}
+    {
+        "session_expired",
+        "invalid_api_key",
+        "invalid_client_secret",
+        "session_closed",
+        "webrtc_connection_failed",  # ICE/DTLS failed under a WebRTC call (docs/webrtc.md)
+    }
 )
 _TOOL_CODES = frozenset({"tool_timeout", "tool_failed", "unknown_tool"})
 _SERVER_SIDE_TYPES = frozenset({"server_error", "api_error", "model_error"})

@@ -1,0 +1,71 @@
+"""``GET /v1/realtime?call_id=…``: a server-side WebSocket attached to a live call.
+
+The application's backend keeps tools, instructions and secrets off the
+caller's device by attaching here with the API key: it receives every server
+event the call's session emits and may send client events (``session.update``,
+tool outputs, ``response.create``) into the same session. The socket closes
+with 1000 and a reason when the call ends; closing the socket leaves the call
+running. An unknown call id is refused with 404 before the upgrade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from starlette.websockets import WebSocket
+
+from ..transports.base import NORMAL_CLOSURE, TransportClosed
+from .auth import BROWSER_PROTOCOL, Refusal, bearer_credential, subprotocol_credential
+from .calls import unknown_call
+from .state import ServerState
+from .ws import StarletteTransport
+
+log = logging.getLogger("rtagents.server.sideband")
+Deny = Callable[[WebSocket, Refusal], Awaitable[None]]
+
+
+async def serve_sideband(
+    websocket: WebSocket, state: ServerState, offered: list[str], deny: Deny
+) -> None:
+    """Authenticate (API key only), find the call, then relay until either ends."""
+    call_id = websocket.query_params["call_id"]
+    try:
+        credential = bearer_credential(websocket.headers) or subprotocol_credential(offered)
+        principal = await state.authenticator.authenticate(credential)
+        if principal.kind != "api_key":
+            raise Refusal(
+                403,
+                "insufficient_permissions",
+                "A sideband connection needs the server API key: a client secret belongs on "
+                "the caller's device, the sideband on your backend.",
+            )
+        call = state.calls.get(call_id)
+        if call is None or call.ended.is_set():
+            raise unknown_call(call_id)
+    except Refusal as exc:
+        log.info("refused a sideband for %s: %s %s", call_id, exc.status, exc.code)
+        await deny(websocket, exc)
+        return
+    await websocket.accept(subprotocol=BROWSER_PROTOCOL if BROWSER_PROTOCOL in offered else None)
+    sideband = StarletteTransport(websocket)
+    if not call.connected.is_set():  # attached right after the offer: wait for the caller
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(call.connected.wait(), state.config.call_connect_timeout_s)
+    target = call.transport
+    if target is None or call.host is None or target.closed:
+        # Admitted but not connected yet (or just ended): say so rather than hang.
+        await sideband.close(NORMAL_CLOSURE, "call ended: not connected")
+        return
+    target.sidebands.add(sideband)
+    log.info("sideband attached to call %s", call_id)
+    try:
+        while True:
+            target.deliver(await sideband.recv())
+    except TransportClosed:
+        pass
+    finally:
+        target.sidebands.discard(sideband)
+        await sideband.close(NORMAL_CLOSURE, "")

@@ -1,0 +1,268 @@
+"""WebRTC (aiortc) behind the :class:`Transport` seam: events on a data channel.
+
+A Realtime call carries its JSON events as raw text messages on the data
+channel named ``oai-events`` (no envelope: a stock browser client reads them)
+and its audio as Opus tracks (see :mod:`.webrtc_audio`). This module holds
+what the server and the client share: the channel as a transport, the ICE
+configuration, the loopback switch for tests, and the words for an ICE/DTLS
+failure that say which step failed and what to check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import aioice.ice
+from aiortc import RTCConfiguration, RTCDataChannel, RTCIceServer, RTCPeerConnection
+
+from ..protocol.errors import Origin
+from .base import NORMAL_CLOSURE, TransportClosed
+
+log = logging.getLogger("rtagents.transports.webrtc")
+
+EVENTS_CHANNEL = "oai-events"
+# Past this many bytes queued on the channel, send() waits for the peer to read.
+SEND_HIGH_WATER = 1 * 2**20
+SEND_LOW_WATER = 256 * 2**10
+CLOSE_DRAIN_TIMEOUT_S = 2.0
+
+IceServer = str | Mapping[str, Any]
+"""A STUN/TURN URL, or ``{"urls": ..., "username": ..., "credential": ...}``."""
+
+
+def rtc_configuration(ice_servers: Sequence[IceServer] = ()) -> RTCConfiguration:
+    """An explicit ICE configuration; empty unless servers are given.
+
+    aiortc's default configuration contacts a public STUN host, which an
+    offline or firewalled machine cannot reach (and should not try to).
+    """
+    servers = []
+    for server in ice_servers:
+        if isinstance(server, str):
+            servers.append(RTCIceServer(urls=server))
+        else:
+            servers.append(
+                RTCIceServer(
+                    urls=server["urls"],
+                    username=server.get("username"),
+                    credential=server.get("credential"),
+                )
+            )
+    return RTCConfiguration(iceServers=servers)
+
+
+_original_host_addresses = aioice.ice.get_host_addresses
+_loopback_users = 0
+
+
+def _with_loopback(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    addresses = _original_host_addresses(use_ipv4, use_ipv6)
+    if use_ipv4 and "127.0.0.1" not in addresses:
+        addresses.append("127.0.0.1")
+    return addresses
+
+
+@contextlib.contextmanager
+def loopback_candidates() -> Iterator[None]:
+    """While open, ICE also offers 127.0.0.1 as a host candidate (opt-in, process-wide).
+
+    aioice leaves the loopback address out of its host candidates, so two
+    peers in a network namespace that has only ``lo`` (a CI sandbox) find no
+    pair to connect. Tests, and a server whose ``webrtc_loopback`` setting is
+    on, enable this; nested and concurrent users are counted, and the original
+    behaviour returns when the last one leaves. Never needed across machines.
+    """
+    global _loopback_users
+    _loopback_users += 1
+    aioice.ice.get_host_addresses = _with_loopback
+    try:
+        yield
+    finally:
+        _loopback_users -= 1
+        if _loopback_users == 0:
+            aioice.ice.get_host_addresses = _original_host_addresses
+
+
+class DataChannelTransport:
+    """Implements ``transports.base.Transport`` over an open ``RTCDataChannel``.
+
+    The channel has no close codes: a close by the peer reads as 1000 with a
+    reason saying so; :meth:`lost` records a harder failure (ICE/DTLS).
+    :meth:`deliver` lets the owner inject messages from elsewhere (the
+    server's sideband connections) into the same receive order.
+    """
+
+    def __init__(self, channel: RTCDataChannel) -> None:
+        self.channel = channel
+        self._inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        self._closed: TransportClosed | None = None
+        self._drained = asyncio.Event()
+        channel.bufferedAmountLowThreshold = SEND_LOW_WATER
+        channel.on("message", self.deliver)
+        channel.on("close", self._on_channel_close)
+        channel.on("bufferedamountlow", self._drained.set)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed is not None
+
+    @property
+    def close_code(self) -> int | None:
+        return self._closed.close_code if self._closed else None
+
+    @property
+    def close_reason(self) -> str | None:
+        return self._closed.reason if self._closed else None
+
+    def deliver(self, message: str | bytes) -> None:
+        """Queue ``message`` for :meth:`recv` (the channel's own messages come here)."""
+        if self._closed is None:
+            self._inbox.put_nowait(message)
+
+    @property
+    def max_message_size(self) -> int:
+        """The largest message the peer accepts (its SDP ``max-message-size``)."""
+        size: int = getattr(self.channel.transport, "_remote_max_message_size", 0)
+        return size or 2**31
+
+    async def send(self, message: str) -> None:
+        if self._closed is not None:
+            raise self._closed
+        if self.channel.readyState != "open":
+            raise self.lost(NORMAL_CLOSURE, "the data channel is closed")
+        try:
+            self.channel.send(message)
+        except Exception as exc:  # aiortc raises InvalidStateError/ConnectionError when gone
+            raise self.lost(NORMAL_CLOSURE, f"the data channel failed: {exc}") from exc
+        if self.channel.bufferedAmount > SEND_HIGH_WATER:
+            self._drained.clear()
+            await self._drained.wait()
+
+    async def recv(self) -> str | bytes:
+        if self._closed is not None and self._inbox.empty():
+            raise self._closed
+        message = await self._inbox.get()
+        if message is None:
+            assert self._closed is not None
+            self._inbox.put_nowait(None)  # wake any other reader too
+            raise self._closed
+        return message
+
+    async def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
+        """Send what is queued (briefly), then close the channel; idempotent."""
+        if self._closed is not None:
+            return
+        self._mark(TransportClosed(code, reason, origin=Origin.LOCAL))
+        if self.channel.readyState == "open" and self.channel.bufferedAmount > 0:
+            self.channel.bufferedAmountLowThreshold = 0
+            self._drained.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), CLOSE_DRAIN_TIMEOUT_S)
+        if self.channel.readyState in ("connecting", "open"):
+            self.channel.close()
+
+    def lost(self, code: int, reason: str) -> TransportClosed:
+        """Record that the connection under the channel is gone (wakes readers)."""
+        if self._closed is None:
+            self._mark(TransportClosed(code, reason))
+        assert self._closed is not None
+        return self._closed
+
+    def _on_channel_close(self) -> None:
+        self.lost(NORMAL_CLOSURE, "the peer closed the data channel")
+
+    def _mark(self, closed: TransportClosed) -> None:
+        self._closed = closed
+        self._drained.set()
+        self._inbox.put_nowait(None)
+
+
+async def wait_open(channel: RTCDataChannel) -> None:
+    """Wait until ``channel`` is open (the caller bounds the wait)."""
+    if channel.readyState == "open":
+        return
+    opened = asyncio.Event()
+    channel.on("open", opened.set)
+    try:
+        await opened.wait()
+    finally:
+        channel.remove_listener("open", opened.set)
+
+
+def describe_connection(pc: RTCPeerConnection) -> tuple[str, str]:
+    """``(step, details)`` of where connecting stands or failed: which step, and what to check.
+
+    Steps in order: ICE gathering, ICE connectivity checks, DTLS handshake,
+    data channel. The details name the candidates and pairs, since "ICE
+    failed" alone is what makes WebRTC failures so hard to debug.
+    """
+    ice = _ice_transport(pc)
+    if ice is None:
+        return "setup", "no transport was negotiated; the SDP offer had no usable m= section."
+    gatherer = ice.iceGatherer
+    local = gatherer.getLocalCandidates()
+    remote = ice.getRemoteCandidates()
+    summary = (
+        f"{len(local)} local candidate(s) ({_addresses(local)}), "
+        f"{len(remote)} remote candidate(s) ({_addresses(remote)})"
+    )
+    if gatherer.state != "completed" or not local:
+        return "ICE gathering", (
+            f"gathering is '{gatherer.state}' with {summary}. Check the network interfaces "
+            "and the configured ICE servers (STUN/TURN reachable?); on a loopback-only "
+            "host enable loopback candidates."
+        )
+    if ice.state in ("new", "checking", "failed"):
+        pairs = _pairs(ice)
+        return "ICE connectivity checks", (
+            f"ICE is '{ice.state}': {summary}; {pairs}. Check that the peers can reach each "
+            "other over UDP at those addresses (firewall, NAT: configure a TURN server in "
+            "ice_servers), and that the offer's candidates are not stale."
+        )
+    dtls = _dtls_state(pc)
+    if dtls != "connected":
+        return "DTLS handshake", (
+            f"ICE is '{ice.state}' but DTLS is '{dtls}'. Check that the SDP fingerprints "
+            "were not altered in transit and that both sides agree on a=setup roles."
+        )
+    return "data channel", (
+        f"the connection is up (ICE '{ice.state}', DTLS connected) but the "
+        f"'{EVENTS_CHANNEL}' data channel never opened. The offer must create a data "
+        f"channel named '{EVENTS_CHANNEL}' (browsers: pc.createDataChannel('{EVENTS_CHANNEL}'))."
+    )
+
+
+def _ice_transport(pc: RTCPeerConnection) -> Any:
+    for transceiver in pc.getTransceivers():
+        return transceiver.sender.transport.transport
+    sctp = pc.sctp
+    return sctp.transport.transport if sctp is not None else None
+
+
+def _dtls_state(pc: RTCPeerConnection) -> str:
+    for transceiver in pc.getTransceivers():
+        return str(transceiver.sender.transport.state)
+    return str(pc.sctp.transport.state) if pc.sctp is not None else "new"
+
+
+def _addresses(candidates: Sequence[Any]) -> str:
+    shown = [f"{c.type} {c.ip}:{c.port}" for c in candidates[:4]]
+    more = f", +{len(candidates) - 4} more" if len(candidates) > 4 else ""
+    return ", ".join(shown) + more if shown else "none"
+
+
+def _pairs(ice: Any) -> str:
+    connection = getattr(ice, "_connection", None)
+    pairs = list(getattr(connection, "_check_list", []) or [])
+    if not pairs:
+        return "no candidate pairs were formed (no remote candidates arrived?)"
+    states: dict[str, int] = {}
+    for pair in pairs:
+        name = getattr(getattr(pair, "state", None), "name", "unknown").lower()
+        states[name] = states.get(name, 0) + 1
+    tally = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
+    return f"{len(pairs)} candidate pair(s) tried ({tally}), none succeeded"

@@ -1,0 +1,263 @@
+"""WebRTC calls against a live server: offer/answer, a spoken turn, barge-in, refusals.
+
+A raw aiortc peer (``webrtc_peer``) stands in for the browser. The scripted
+engine's tone code survives Opus at 48 kHz exactly (checked here: the reply
+heard off the track decodes to the reply's text), so the turns are real voice
+turns end to end, not text shortcuts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from aiortc import RTCPeerConnection
+from webrtc_peer import RawCall, make_offer, post_offer
+
+from rtagents.engines.scripted import Rule, Say, decode_audio, scripted_engines, scripted_speech
+from rtagents.server.config import ServerConfig
+from rtagents.server.runner import RunningServer, running_server
+from rtagents.testing.clock import FakeClock
+from rtagents.transports.webrtc import rtc_configuration
+
+LONG_REPLY = "This reply is long enough to be interrupted while it is still playing out."
+PTT = {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def server(clock: FakeClock) -> AsyncIterator[RunningServer]:
+    engines = scripted_engines([Rule("interrupt", Say(LONG_REPLY))])
+    config = ServerConfig(port=0, webrtc_loopback=True, clock=clock, call_connect_timeout_s=2.0)
+    async with running_server(config, engines) as running:
+        yield running
+
+
+@pytest.fixture
+async def call(server: RunningServer) -> AsyncIterator[RawCall]:
+    opened = await RawCall.open(server, session=PTT)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def speak(call: RawCall, text: str) -> None:
+    """Say ``text`` into the call's track, then commit once the track has played it."""
+    call.track.enqueue(scripted_speech(text) + bytes(48_00 * 2 * 5))  # + 0.5 s of silence
+    await call.track.drained()
+    await call.send({"type": "input_audio_buffer.commit"})
+
+
+async def test_a_spoken_turn_is_heard_and_answered_with_audio_on_the_track(call: RawCall) -> None:
+    first = await call.until("conversation.created")
+    assert [e.type for e in first] == ["session.created", "conversation.created"]
+    await call.send(
+        {"type": "session.update", "session": {**PTT, "audio": {"input": {"transcription": {}}}}}
+    )
+    await call.until("session.updated")
+    await speak(call, "hello there")
+    await call.send({"type": "response.create"})
+    events = await call.until("response.done")
+    types = [e.type for e in events]
+    assert "response.output_audio.delta" not in types  # audio goes on the track
+    done = [e for e in events if e.type == "conversation.item.input_audio_transcription.completed"]
+    assert done and done[0].transcript == "hello there"
+    reply = events[-1].response.output[0].content[0].transcript
+    assert reply == "You said: hello there"
+    after = await call.until("output_audio_buffer.stopped")
+    started = [e for e in events + after if e.type == "output_audio_buffer.started"]
+    assert started[0].response_id == events[-1].response.id == after[-1].response_id
+    await asyncio.sleep(0.3)  # what is in flight (jitter buffer) arrives
+    assert decode_audio(bytes(call.heard)) == reply
+
+
+async def test_clear_stops_playback_and_truncates_where_it_stopped(call: RawCall) -> None:
+    await speak(call, "interrupt me")
+    await call.send({"type": "response.create"})
+    await call.until("output_audio_buffer.started")
+    await asyncio.sleep(0.6)
+    await call.send({"type": "output_audio_buffer.clear"})
+    events = await call.until("conversation.item.truncated")
+    cleared = [e for e in events if e.type == "output_audio_buffer.cleared"]
+    truncated = events[-1]
+    assert cleared and cleared[0].response_id
+    assert 0 < truncated.audio_end_ms < len(LONG_REPLY) * 50
+    await asyncio.sleep(0.4)
+    heard = decode_audio(bytes(call.heard))
+    # What the track played is what was heard: the reply's first characters,
+    # one per 50 ms, up to the truncation point (+-1 for the character it cut).
+    assert LONG_REPLY.startswith(heard.rstrip("\ufffd"))
+    assert abs(len(heard) - truncated.audio_end_ms / 50) <= 1.5
+    later = [call.events.get_nowait() for _ in range(call.events.qsize())]
+    assert not any("output_audio_buffer.stopped" in raw for raw in later)  # cleared instead
+
+
+async def test_speech_while_the_reply_plays_barges_in(server: RunningServer) -> None:
+    vad = {"type": "realtime", "audio": {"input": {"turn_detection": {"type": "server_vad"}}}}
+    call = await RawCall.open(server, session=vad)
+    try:
+        call.track.enqueue(scripted_speech("interrupt me") + bytes(24_000 * 2))
+        await call.until("output_audio_buffer.started")
+        await asyncio.sleep(0.5)
+        call.track.enqueue(scripted_speech("stop") + bytes(24_000))
+        events = await call.until("conversation.item.truncated")
+        types = [e.type for e in events]
+        assert types.index("input_audio_buffer.speech_started") < types.index(
+            "output_audio_buffer.cleared"
+        )
+        assert 0 < events[-1].audio_end_ms < len(LONG_REPLY) * 50
+    finally:
+        await call.close()
+
+
+async def test_the_official_sdk_creates_a_call_that_connects(server: RunningServer) -> None:
+    from openai import AsyncOpenAI
+
+    pc = RTCPeerConnection(rtc_configuration())
+    channel, _ = await make_offer(pc)
+    opened = asyncio.Event()
+    channel.on("open", opened.set)
+    sdk = AsyncOpenAI(api_key=server.api_key, base_url=f"{server.http_url}/v1")
+    try:
+        answer = await sdk.realtime.calls.create(sdp=pc.localDescription.sdp)
+        from aiortc import RTCSessionDescription
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.text, type="answer"))
+        await asyncio.wait_for(opened.wait(), 5)
+        assert answer.response.status_code == 201
+        assert answer.response.headers["location"].startswith("/v1/realtime/calls/rtc_")
+    finally:
+        await sdk.close()
+        await pc.close()
+
+
+async def test_multipart_session_and_secret_configs_are_used(server: RunningServer) -> None:
+    call = await RawCall.open(server, session={"type": "realtime", "instructions": "Be brief."})
+    created = (await call.until("session.created"))[-1]
+    assert created.session.instructions == "Be brief."
+    await call.close()
+    async with httpx.AsyncClient() as http:
+        minted = await http.post(
+            f"{server.http_url}/v1/realtime/client_secrets",
+            json={"session": {"type": "realtime", "instructions": "From the secret."}},
+            headers={"Authorization": f"Bearer {server.api_key}"},
+        )
+    call = await RawCall.open(server, key=minted.json()["value"])
+    created = (await call.until("session.created"))[-1]
+    assert created.session.instructions == "From the secret."
+    await call.close()
+
+
+async def _offer_sdp() -> str:
+    pc = RTCPeerConnection(rtc_configuration())
+    await make_offer(pc)
+    sdp: str = pc.localDescription.sdp
+    await pc.close()
+    return sdp
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "words"),
+    [
+        ("hello", 400, "invalid_offer", "not an SDP offer"),
+        ("v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n", 400, "invalid_offer", "no data channel"),
+        ("v=0\r\nm=application 9 nonsense\r\n", 400, "invalid_offer", "could not be answered"),
+    ],
+)
+async def test_bad_offers_are_refused_with_the_reason(
+    server: RunningServer, body: str, status: int, code: str, words: str
+) -> None:
+    reply = await post_offer(server, body)
+    assert reply.status_code == status
+    error = reply.json()["error"]
+    assert error["code"] == code and words in error["message"]
+    assert not server.app.state.rtagents.calls
+
+
+async def test_bad_credentials_and_configs_are_refused(
+    server: RunningServer, clock: FakeClock
+) -> None:
+    sdp = await _offer_sdp()
+    wrong = await post_offer(server, sdp, key="sk-wrong")
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_api_key"
+    async with httpx.AsyncClient() as http:
+        minted = await http.post(
+            f"{server.http_url}/v1/realtime/client_secrets",
+            json={"expires_after": {"anchor": "created_at", "seconds": 10}},
+            headers={"Authorization": f"Bearer {server.api_key}"},
+        )
+    clock.advance(11)
+    expired = await post_offer(server, sdp, key=minted.json()["value"])
+    assert expired.status_code == 401
+    assert "expired" in expired.json()["error"]["message"]
+    bad = await post_offer(server, sdp, session={"type": "realtime", "voice": "alloy"})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "session.voice"
+    assert "audio.output.voice" in bad.json()["error"]["message"]
+    fast = await post_offer(server, sdp, session={"type": "realtime", "output_modalities": [1]})
+    assert (
+        fast.status_code == 400 and fast.json()["error"]["param"] == "session.output_modalities[0]"
+    )
+    assert "POST /v1/realtime/calls" in fast.json()["error"]["message"]
+    async with httpx.AsyncClient() as http:
+        typed = await http.post(
+            f"{server.http_url}/v1/realtime/calls",
+            content=b"{}",
+            headers={"Authorization": f"Bearer {server.api_key}", "Content-Type": "text/json"},
+        )
+        hangup = await http.post(
+            f"{server.http_url}/v1/realtime/calls/rtc_nope/hangup",
+            headers={"Authorization": f"Bearer {server.api_key}"},
+        )
+    assert typed.status_code == 415
+    assert hangup.status_code == 404 and "rtc_nope" in hangup.json()["error"]["message"]
+
+
+async def test_hangup_ends_the_call_and_frees_everything(server: RunningServer) -> None:
+    gc.collect()
+    tasks_before = len(asyncio.all_tasks())
+    calls = server.app.state.rtagents.calls
+    call = await RawCall.open(server, session=PTT)
+    await call.until("session.created")
+    live = calls[call.call_id]
+    closed = asyncio.Event()
+    call.channel.on("close", closed.set)
+    async with httpx.AsyncClient() as http:
+        reply = await http.post(
+            f"{server.http_url}/v1/realtime/calls/{call.call_id}/hangup",
+            headers={"Authorization": f"Bearer {server.api_key}"},
+        )
+    assert reply.status_code == 200
+    await asyncio.wait_for(closed.wait(), 5)
+    await call.close()
+    assert not calls and live.ended.is_set()
+    assert live.pc.connectionState == "closed" and live.track.readyState == "ended"
+    assert live.host is not None and live.host not in server.app.state.rtagents.sessions
+    await asyncio.sleep(0.1)
+    assert len(asyncio.all_tasks()) <= tasks_before
+    del live, call
+    gc.collect()
+    assert not [o for o in gc.get_objects() if isinstance(o, RTCPeerConnection)]
+
+
+async def test_a_call_that_never_connects_is_closed_with_a_diagnosis(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    reply = await post_offer(server, await _offer_sdp())  # the offering peer is gone
+    assert reply.status_code == 201
+    call_id = reply.headers["location"].rsplit("/", 1)[-1]
+    call = server.app.state.rtagents.calls[call_id]
+    with caplog.at_level(logging.WARNING, logger="rtagents.server.call"):
+        await asyncio.wait_for(call.ended.wait(), 5)
+    message = " ".join(r.getMessage() for r in caplog.records)
+    assert "never connected within 2 s" in message
+    assert "ICE connectivity checks" in message and "candidate pair(s) tried" in message
+    assert call.pc.connectionState == "closed" and not server.app.state.rtagents.calls

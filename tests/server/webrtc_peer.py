@@ -1,0 +1,112 @@
+"""A raw WebRTC caller for server tests: aiortc, httpx and the codec, nothing else.
+
+Like ``server_harness`` for WebSockets, it is deliberately not the SDK: it
+makes the offer (``oai-events`` channel + an audio track), POSTs it, and reads
+the data channel's raw JSON events, so the tests pin the server's wire shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from rtagents.protocol.codec import InvalidEvent, UnknownEvent, decode_server_event, encode_event
+from rtagents.server.runner import RunningServer
+from rtagents.transports.webrtc import loopback_candidates, rtc_configuration
+from rtagents.transports.webrtc_audio import PacedAudioTrack, pcm16_frames
+
+TIMEOUT_S = 10.0
+
+
+async def make_offer(pc: RTCPeerConnection, *, audio: bool = True) -> tuple[Any, PacedAudioTrack]:
+    """The events channel and (unless ``audio`` is off) a paced track, offered."""
+    channel = pc.createDataChannel("oai-events")
+    track = PacedAudioTrack()
+    if audio:
+        pc.addTrack(track)
+    with loopback_candidates():
+        await pc.setLocalDescription(await pc.createOffer())
+    return channel, track
+
+
+async def post_offer(
+    server: RunningServer,
+    sdp: str,
+    *,
+    key: str | None = None,
+    session: Mapping[str, Any] | None = None,
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key or server.api_key}"}
+    async with httpx.AsyncClient() as http:
+        if session is None:
+            headers["Content-Type"] = "application/sdp"
+            return await http.post(
+                f"{server.http_url}/v1/realtime/calls", content=sdp, headers=headers
+            )
+        files = {
+            "sdp": (None, sdp.encode(), "application/sdp"),
+            "session": (None, json.dumps(session).encode(), "application/json"),
+        }
+        return await http.post(f"{server.http_url}/v1/realtime/calls", files=files, headers=headers)
+
+
+class RawCall:
+    """One connected call: events from the channel as models, audio heard as pcm16."""
+
+    def __init__(self, pc: RTCPeerConnection, channel: Any, track: PacedAudioTrack) -> None:
+        self.pc = pc
+        self.channel = channel
+        self.track = track
+        self.call_id = ""
+        self.heard = bytearray()
+        self.events: asyncio.Queue[Any] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        channel.on("message", lambda raw: self.events.put_nowait(raw))
+        pc.on("track", self._on_track)
+
+    @classmethod
+    async def open(cls, server: RunningServer, **kwargs: Any) -> RawCall:
+        pc = RTCPeerConnection(rtc_configuration())
+        channel, track = await make_offer(pc)
+        reply = await post_offer(server, pc.localDescription.sdp, **kwargs)
+        assert reply.status_code == 201, reply.text
+        call = cls(pc, channel, track)
+        call.call_id = reply.headers["location"].rsplit("/", 1)[-1]
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=reply.text, type="answer"))
+        return call
+
+    def _on_track(self, track: Any) -> None:
+        self._tasks.append(asyncio.create_task(self._hear(track)))
+
+    async def _hear(self, track: Any) -> None:
+        async for chunk in pcm16_frames(track):
+            self.heard += chunk
+
+    async def send(self, event: Mapping[str, Any]) -> None:
+        self.channel.send(encode_event(event))
+
+    async def recv(self) -> Any:
+        raw = await asyncio.wait_for(self.events.get(), TIMEOUT_S)
+        event = decode_server_event(raw)
+        assert not isinstance(event, UnknownEvent | InvalidEvent), event
+        return event
+
+    async def until(self, event_type: str) -> list[Any]:
+        events = []
+        while True:
+            event = await self.recv()
+            events.append(event)
+            if event.type == event_type:
+                return events
+
+    async def close(self) -> None:
+        self.track.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.pc.close()
