@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test setup lint typecheck unit coverage bench clean
+.PHONY: demo test setup lint typecheck unit coverage bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("rtagents needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -32,7 +32,19 @@ unit: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider --cov=rtagents --cov-branch --cov-report=term --cov-report=json:.coverage.json
 	$(BIN)/python tools/check_coverage.py .coverage.json rtagents/protocol 95
 
-test: lint typecheck unit
+# The console's browser test (tests/web) drives Debian's chromium; CI runs as
+# root, elsewhere sudo is used when it needs no password. Without apt-get the
+# test is skipped and says why.
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; \
+	  elif sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	  else echo "make browser: not root and no password-less sudo; the browser test will be skipped"; exit 0; fi; \
+	  if ! command -v apt-get >/dev/null; then echo "make browser: no apt-get; install chromium yourself"; exit 0; fi; \
+	  $$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: lint typecheck browser unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/codec.py
