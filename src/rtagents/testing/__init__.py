@@ -3,7 +3,8 @@
 ``memory_pair`` joins two transports without sockets; the scripted engine
 (``scripted_engines``, ``Rule``, ``Say``, ``CallTool``, ``Fail``) is a
 deterministic model whose speech (``scripted_speech``) the server transcribes
-exactly; ``FakeClock`` is injected wherever code takes a ``clock``. Names load
+exactly; ``FakeClock`` is injected wherever code takes a ``clock``;
+``FaultProxy`` breaks real TCP connections on purpose (``Fault``, ``RandomFaults``). Names load
 on first use, so importing the kit costs nothing until you need a part.
 """
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     )
     from ..transports.memory import MemoryTransport, memory_pair
     from .clock import FakeClock
+    from .faults import Fault, FaultProxy, RandomFaults
 
 _SOURCES = {
     "MS_PER_CHAR": "rtagents.engines.scripted",
@@ -44,6 +46,9 @@ _SOURCES = {
     "MemoryTransport": "rtagents.transports.memory",
     "memory_pair": "rtagents.transports.memory",
     "FakeClock": "rtagents.testing.clock",
+    "Fault": "rtagents.testing.faults",
+    "FaultProxy": "rtagents.testing.faults",
+    "RandomFaults": "rtagents.testing.faults",
 }
 
 __all__ = [
@@ -51,7 +56,10 @@ __all__ = [
     "CallTool",
     "Fail",
     "FakeClock",
+    "Fault",
+    "FaultProxy",
     "MemoryTransport",
+    "RandomFaults",
     "Rule",
     "Say",
     "ScriptedLLM",

@@ -1,0 +1,193 @@
+"""One simulated caller of ``bench/load.py``: real-time audio in, events out, timed.
+
+Each caller opens a WebSocket, turns on ``server_vad`` (the scripted engine's
+``EnergyVAD``), and streams a looped turn -- tone-coded speech, then silence --
+in 100 ms appends paced by the clock (absolute deadlines, so it never drifts).
+The server detects the end of each utterance, commits it and replies with
+audio. The caller writes down when it sent each chunk and when it read each
+frame; :mod:`load` compares those with the server's emit times.
+
+Frames are classified by their top-level ``type`` without a JSON parse (it is
+the last key of every GA event as the server encodes them), so the load
+generator spends its CPU on the socket, not on decoding audio it ignores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import math
+import socket
+import time
+from dataclasses import dataclass, field
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from rtagents.engines.scripted import scripted_speech
+
+CHUNK_MS = 100
+CHUNK_BYTES = 24_000 * 2 * CHUNK_MS // 1000  # pcm16 24 kHz
+SILENCE_MS = 500  # server_vad silence_duration_ms
+UTTERANCE = "hello there"
+REPLY = f"You said: {UTTERANCE}"  # the scripted model's default answer
+REPLY_TIMEOUT_S = 10.0
+# A reply arrives as a burst of ~130 KB of JSON (audio is generated faster than
+# real time). With Linux's default 128 KiB receive buffer on a fresh loopback
+# connection that burst fills the window, and the window update waits for a
+# delayed ACK: ~40 ms on every frame behind it, in the *client's* kernel. The
+# load generator sizes its buffer for a burst so it measures the server.
+RCVBUF = 1 << 20
+TURN_CHUNKS = 20  # 2 s per turn: speech padded to 600 ms, then 1.4 s of silence
+SESSION_UPDATE = json.dumps(
+    {
+        "type": "session.update",
+        "session": {
+            "type": "realtime",
+            "output_modalities": ["audio"],
+            "audio": {
+                "input": {
+                    "turn_detection": {
+                        "type": "server_vad",
+                        "silence_duration_ms": SILENCE_MS,
+                        "create_response": True,
+                    }
+                }
+            },
+        },
+    }
+)
+
+
+def turn_frames() -> list[str]:
+    """The appends of one turn, encoded once and shared by every caller."""
+    speech = scripted_speech(UTTERANCE)
+    audio = speech + bytes(TURN_CHUNKS * CHUNK_BYTES - len(speech))
+    return [
+        json.dumps(
+            {
+                "type": "input_audio_buffer.append",
+                "audio": base64.b64encode(audio[i : i + CHUNK_BYTES]).decode(),
+            }
+        )
+        for i in range(0, len(audio), CHUNK_BYTES)
+    ]
+
+
+REPLY_AUDIO_BYTES = len(scripted_speech(REPLY))
+SPEECH_STARTED = "input_audio_buffer.speech_started"
+SPEECH_STOPPED = "input_audio_buffer.speech_stopped"
+
+
+def frame_type(frame: str) -> str:
+    """The top-level ``type``: the last key of the frame (checked; else a full parse)."""
+    start = frame.rfind('"type":"')
+    if start >= 0 and frame.endswith('"}'):
+        value = frame[start + 8 : -2]
+        if '"' not in value:
+            return value
+    return str(json.loads(frame)["type"])
+
+
+def decoded_len(b64: str) -> int:
+    return len(b64) * 3 // 4 - b64.count("=", len(b64) - 2)
+
+
+@dataclass
+class Caller:
+    """What one caller sent and saw; ``recv_at`` holds one time per frame read."""
+
+    session_id: str = ""
+    sent_at: list[float] = field(default_factory=list)  # per chunk, chunk k = audio [100k, ..)
+    recv_at: list[float] = field(default_factory=list)
+    stopped: list[tuple[float, float]] = field(default_factory=list)  # (audio_end_ms, t)
+    counts: dict[str, int] = field(default_factory=dict)
+    reply_bytes: int = 0
+    statuses: list[str] = field(default_factory=list)
+    turns_sent: int = 0
+    error: str = ""
+
+    def eos_latencies_ms(self) -> list[float]:
+        """Chunk that completed the silence window -> ``speech_stopped`` read."""
+        result = []
+        for audio_end_ms, t in self.stopped:
+            k = math.ceil((audio_end_ms + SILENCE_MS) / CHUNK_MS) - 1
+            if 0 <= k < len(self.sent_at):
+                result.append((t - self.sent_at[k]) * 1000)
+        return result
+
+    def missing(self) -> int:
+        return sum(self.missing_by_kind().values())
+
+    def missing_by_kind(self) -> dict[str, int]:
+        """Expected per-turn events that never came (each turn: one of each, one reply)."""
+        expected = self.turns_sent
+        short_audio = max(0, expected * REPLY_AUDIO_BYTES - self.reply_bytes)
+        return {
+            "speech_started": max(0, expected - self.counts.get(SPEECH_STARTED, 0)),
+            "speech_stopped": max(0, expected - self.counts.get(SPEECH_STOPPED, 0)),
+            "completed replies": max(0, expected - self.statuses.count("completed")),
+            "reply audio": -(-short_audio // REPLY_AUDIO_BYTES),
+        }
+
+
+async def read_frames(ws: ClientConnection, caller: Caller, replied: asyncio.Event) -> None:
+    async for frame in ws:
+        now = time.monotonic()
+        caller.recv_at.append(now)
+        assert isinstance(frame, str)
+        kind = frame_type(frame)
+        caller.counts[kind] = caller.counts.get(kind, 0) + 1
+        if kind == "response.output_audio.delta":
+            start = frame.index('"delta":"') + 9
+            caller.reply_bytes += decoded_len(frame[start : frame.index('"', start)])
+        elif kind == SPEECH_STOPPED:
+            caller.stopped.append((float(json.loads(frame)["audio_end_ms"]), now))
+        elif kind == "response.done":
+            caller.statuses.append(json.loads(frame)["response"]["status"])
+            replied.set()
+        elif kind == "session.created":
+            caller.session_id = json.loads(frame)["session"]["id"]
+
+
+async def run_caller(
+    url: str,
+    key: str,
+    frames: list[str],
+    start_at: float,
+    turns: int,
+    caller: Caller,
+    rcvbuf: int = RCVBUF,
+) -> None:
+    """Stream ``turns`` turns from ``start_at`` (monotonic), then wait for the last reply.
+
+    ``rcvbuf`` (0: the kernel's default) sizes the socket's receive buffer: see RCVBUF.
+    """
+    headers = {"Authorization": f"Bearer {key}"}
+    try:
+        async with connect(url, additional_headers=headers, compression=None) as ws:
+            if rcvbuf:
+                sock = ws.transport.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            replied = asyncio.Event()
+            reader = asyncio.create_task(read_frames(ws, caller, replied))
+            await ws.send(SESSION_UPDATE)
+            for k in range(turns * len(frames)):
+                await asyncio.sleep(max(0.0, start_at + k * CHUNK_MS / 1000 - time.monotonic()))
+                caller.sent_at.append(time.monotonic())
+                await ws.send(frames[k % len(frames)])
+                caller.turns_sent = (k + 1) // len(frames)
+            try:
+                await asyncio.wait_for(_replies(caller, replied, turns), REPLY_TIMEOUT_S)
+            except TimeoutError:
+                caller.error = "timed out waiting for the last reply"
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+    except Exception as exc:  # a failed caller is a result, not a crash
+        caller.error = f"{type(exc).__name__}: {exc}"
+
+
+async def _replies(caller: Caller, replied: asyncio.Event, turns: int) -> None:
+    while len(caller.statuses) < turns:
+        await replied.wait()
+        replied.clear()

@@ -1,0 +1,81 @@
+"""The server side of ``bench/load.py``: one rtagents server in its own process.
+
+It runs the real server (uvicorn, WebSocket, scripted engine with its
+``EnergyVAD``) and adds one thing for the benchmark: the monotonic time at
+which each frame was *emitted* (queued by the session host, before any
+outbox or socket delay), per session, served at ``GET /bench/stamps`` (which
+hands them over and forgets them). The load generator, in another process on
+the same machine, subtracts that from the time it read the frame:
+``CLOCK_MONOTONIC`` is one clock for every process of a Linux machine.
+
+It prints one JSON line (urls, key, pid) once listening, and stops when its
+stdin closes. ``--no-stamps`` leaves the server untouched (the soak run, where
+stamps would grow memory on their own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import sys
+import time
+from collections import defaultdict
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from rtagents.engines.scripted import scripted_engines
+from rtagents.server.config import ServerConfig
+from rtagents.server.runner import running_server
+from rtagents.server.session import SessionHost
+
+STAMPS: defaultdict[str, list[float]] = defaultdict(list)
+
+
+def install_stamps() -> None:
+    """Time every frame as the host queues it (the earliest point a send can start)."""
+    original = SessionHost._enqueue
+
+    def stamped(self: SessionHost, model: Any, error: Any) -> None:
+        original(self, model, error)
+        STAMPS[self.id].append(time.monotonic())
+
+    SessionHost._enqueue = stamped  # type: ignore[method-assign]
+
+
+async def stamps(request: Request) -> JSONResponse:
+    body = dict(STAMPS)
+    STAMPS.clear()
+    return JSONResponse(body)
+
+
+async def stdin_closed() -> None:
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)
+
+
+async def serve(with_stamps: bool) -> None:
+    if with_stamps:
+        install_stamps()
+    config = ServerConfig(port=0, session_cap_s=24 * 3600)
+    async with running_server(config, scripted_engines()) as server:
+        server.app.router.routes.append(Route("/bench/stamps", stamps, methods=["GET"]))
+        gc.freeze()  # as `rtagents serve` does once started
+        info = {"ws_url": server.ws_url, "http_url": server.http_url, "api_key": server.api_key}
+        print(json.dumps(info), flush=True)
+        await stdin_closed()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--no-stamps", action="store_true")
+    args = parser.parse_args()
+    asyncio.run(serve(not args.no_stamps))
+
+
+if __name__ == "__main__":
+    main()
