@@ -64,6 +64,10 @@ class SessionCommands:
         """Put one encoded event on the wire (the session owns the transport)."""
         raise NotImplementedError
 
+    def _intercept(self, data: dict[str, Any]) -> bool:
+        """See each valid event before it is sent; True if the session took it (queued)."""
+        return False
+
     async def send(self, event: BaseModel | Mapping[str, Any]) -> str:
         """Validate and send any client event (model or dict); returns its ``event_id``.
 
@@ -85,6 +89,8 @@ class SessionCommands:
             shown_id = event_id if isinstance(event_id, str) else None
             self._log.outbound(etype, shown_id, outcome="invalid", error=err)
             raise
+        if self._intercept(data):
+            return str(event_id)
         await self._send_encoded(data["type"], event_id, encode_event(data))
         return str(event_id)
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from ..protocol.errors import ConnectionFailure, Origin
 from .credentials import Credentials
 from .opening import TransportOpener, open_transport, realtime_url
+from .policy import ReconnectPolicy
 from .session import Session
 
 
@@ -26,10 +27,13 @@ def connect(
     credentials: Credentials,
     model: str | None = None,
     session: Mapping[str, Any] | BaseModel | None = None,
-    transport: Literal["websocket"] | TransportOpener = "websocket",
+    transport: Literal["websocket", "webrtc"] | TransportOpener = "websocket",
     headers: Mapping[str, str] | None = None,
     open_timeout: float = 10.0,
     ack_timeout: float = 10.0,
+    reconnect: ReconnectPolicy | bool | None = None,
+    stall_timeout: float | None = 30.0,
+    tool_timeout: float = 30.0,
 ) -> SessionConnector:
     """Connect to a GA Realtime server: OpenAI's or rtagents' (only URL and key differ).
 
@@ -37,16 +41,30 @@ def connect(
     async) returning one; it is called on every connect, so it can mint a fresh
     ephemeral secret each time. ``model`` is added to the URL's query unless the
     URL has one. ``session`` is an initial config sent as ``session.update``
-    before the block starts. ``transport`` is ``"websocket"`` or an opener
-    ``(url, headers, open_timeout) -> Transport``.
+    before the block starts. ``transport`` is ``"websocket"``, ``"webrtc"`` (a
+    call to ``/v1/realtime/calls``, events on its data channel; pass a
+    :class:`rtagents.client.webrtc.WebRTCCall` instead to send and receive its
+    audio too) or an opener ``(url, headers, open_timeout) -> Transport``.
+
+    ``reconnect`` (a :class:`ReconnectPolicy`, or True for the defaults) turns on
+    bounded reconnects with resume (rtagents) or rebuild (any server), and the
+    proactive rollover before the session cap; see ``docs/reliability.md``.
+    ``stall_timeout``: seconds of server silence during a response before a
+    ``response_stalled`` error (None: never). ``tool_timeout``: the default
+    deadline of tools registered with ``session.tools.register``.
     """
+    policy = ReconnectPolicy() if reconnect is True else (reconnect or None)
     if transport == "websocket":
         opener: TransportOpener = open_transport
+    elif transport == "webrtc":
+        from .webrtc import WebRTCCall  # aiortc is the optional [webrtc] extra
+
+        opener = WebRTCCall()
     elif callable(transport):
         opener = transport
     else:
         raise ConnectionFailure(
-            f"unknown transport {transport!r}; use 'websocket' or an opener callable",
+            f"unknown transport {transport!r}; use 'websocket', 'webrtc' or an opener callable",
             origin=Origin.LOCAL,
             code="invalid_value",
         )
@@ -59,6 +77,9 @@ def connect(
             open_timeout=open_timeout,
             ack_timeout=ack_timeout,
             opener=opener,
+            reconnect=policy,
+            stall_timeout=stall_timeout,
+            tool_timeout=tool_timeout,
         )
     )
 

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
-from ..protocol.errors import ConnectionFailure, Origin
+from ..protocol.errors import ConnectionFailure, Origin, RealtimeError
 
 if TYPE_CHECKING:
     from ..protocol.codec import Decoded
@@ -38,7 +38,63 @@ class LifecycleEvent:
     event_id: None = None
 
 
-SessionEvent: TypeAlias = "Decoded | LifecycleEvent"
+STALLED: Final = "rtagents.stalled"
+RECONNECTING: Final = "rtagents.reconnecting"
+RESUMED: Final = "rtagents.resumed"
+FAILED: Final = "rtagents.failed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StalledEvent:
+    """The server sent nothing for too long while a response was active.
+
+    ``error`` is the classified ``connection`` error (code ``response_stalled``);
+    with reconnect on, the connection is dropped and the session resumes.
+    """
+
+    error: RealtimeError
+    type: Literal["rtagents.stalled"] = STALLED
+    event_id: None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReconnectingEvent:
+    """Reconnect attempt ``attempt`` starts after ``delay`` seconds, because of ``cause``."""
+
+    attempt: int
+    delay: float
+    cause: str
+    type: Literal["rtagents.reconnecting"] = RECONNECTING
+    event_id: None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResumedEvent:
+    """The session is back. ``rebuilt``: a fresh server session with the conversation
+    replayed (the server could not resume); else the server resumed it, losing nothing.
+    ``reason`` is ``"reconnect"`` after a drop or ``"rollover"`` before the session cap."""
+
+    rebuilt: bool
+    attempts: int
+    reason: Literal["reconnect", "rollover"] = "reconnect"
+    session_id: str | None = None
+    type: Literal["rtagents.resumed"] = RESUMED
+    event_id: None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailedEvent:
+    """Reconnecting gave up; ``error`` (category ``connection``) says why each attempt failed."""
+
+    error: RealtimeError
+    attempts: int
+    type: Literal["rtagents.failed"] = FAILED
+    event_id: None = None
+
+
+SessionEvent: TypeAlias = (
+    "Decoded | LifecycleEvent | StalledEvent | ReconnectingEvent | ResumedEvent | FailedEvent"
+)
 """Anything ``async for event in session`` yields."""
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from openai.types.realtime import RealtimeErrorEvent
@@ -86,6 +87,9 @@ class Inbound:
         self.pending_updates: deque[tuple[str, asyncio.Future[Any]]] = deque()
         self.dispatch_queue: asyncio.Queue[_Dispatch | None] = asyncio.Queue()
         self._log = event_log
+        # Called with each new event after bookkeeping, before delivery: the
+        # response gate and the tool runner, which must see events in order.
+        self.observers: list[Callable[[object], None]] = []
         self._seen = SeenIds()
         self._unknown_logged: set[str] = set()
         self._dropped_logged = False
@@ -98,11 +102,28 @@ class Inbound:
         error = classify(event)
         self._log_inbound(event, etype, event_id, error)
         self._apply(event, etype, error)
+        self._observe(event)
         if error is not None:
             self.errors.append(error)
         self.emit(etype, event)
         if error is not None:
             self._dispatch(ERROR, error)
+
+    def absorb(self, event: object) -> None:
+        """Bookkeeping only, no delivery: the echo of a rebuild's own replay."""
+        etype, event_id = type_of(event), event_id_of(event)
+        if not self._seen.first_time(event_id):
+            return
+        self._log.inbound(etype, event_id, outcome="replay_echo")
+        self._apply(event, etype, classify(event), acks=False)
+        self._observe(event)
+
+    def _observe(self, event: object) -> None:
+        for observer in self.observers:
+            try:
+                observer(event)
+            except Exception:  # an observer bug must not stop the reader
+                log.exception("a client observer failed on %r; the session goes on", event)
 
     def emit(self, etype: str | None, event: object) -> None:
         """Deliver to waiters, the stream and the handler task."""
@@ -115,6 +136,10 @@ class Inbound:
                 extra={"outcome": "dropped", "event_type": etype},
             )
         self._dispatch(etype, event)
+
+    def report(self, error: RealtimeError) -> None:
+        """Hand a locally detected error to the ``on_error`` handlers."""
+        self._dispatch(ERROR, error)
 
     def _dispatch(self, etype: str | None, payload: object) -> None:
         # Handlers are chosen now: one registered later does not see older events.
@@ -150,7 +175,9 @@ class Inbound:
         else:
             self._log.inbound(etype, event_id)
 
-    def _apply(self, event: object, etype: str | None, error: RealtimeError | None) -> None:
+    def _apply(
+        self, event: object, etype: str | None, error: RealtimeError | None, *, acks: bool = True
+    ) -> None:
         """Bookkeeping: conversation mirror, effective config, pending acks."""
         try:
             self.conversation.apply(event)
@@ -161,6 +188,8 @@ class Inbound:
             server_id = getattr(self.config, "id", None)
             if isinstance(server_id, str):
                 self._log.session_id = server_id  # log lines now match the server's
+        if not acks:
+            return
         if etype == "session.updated":
             self._resolve_update(event)
         elif error is not None and error.event_id is not None:

@@ -65,6 +65,10 @@ def _build_table() -> dict[tuple[State, Trigger], State]:
         (State.CONFIGURING, Trigger.CONNECTION_LOST): State.RECONNECTING,
         (State.RECONNECTING, Trigger.RETRY): State.CONNECTING,
         (State.RECONNECTING, Trigger.RESUMED): State.ACTIVE,
+        # a reconnect attempt failed before the session was back: wait, try again
+        (State.CONNECTING, Trigger.CONNECTION_LOST): State.RECONNECTING,
+        # the new connection carries the session again (resumed, or rebuilt)
+        (State.CONFIGURING, Trigger.RESUMED): State.ACTIVE,
     }
     for state in _LIVE_STATES:
         # closing again while closing is a no-op move, so close() is idempotent

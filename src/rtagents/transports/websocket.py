@@ -31,6 +31,14 @@ from .rejection import read_rejection
 DEFAULT_MAX_SIZE = 32 * 2**20
 
 
+class HandshakeRejected(ConnectionFailure):
+    """The server answered the WebSocket handshake with an HTTP error ``status``."""
+
+    def __init__(self, message: str, *, status: int, code: str, origin: Origin) -> None:
+        super().__init__(message, origin=origin, code=code)
+        self.status = status
+
+
 class WebSocketTransport:
     """One open client WebSocket, speaking whole text messages."""
 
@@ -46,6 +54,27 @@ class WebSocketTransport:
     def subprotocol(self) -> str | None:
         """The subprotocol the server chose, if any."""
         return self._ws.subprotocol
+
+    @property
+    def response_headers(self) -> dict[str, str]:
+        """Headers of the server's handshake answer (lower-case names).
+
+        The client reads server extensions here, such as the rtagents resume headers.
+        """
+        response = self._ws.response
+        if response is None:
+            return {}
+        return {name.lower(): value for name, value in response.headers.raw_items()}
+
+    def abort(self) -> None:
+        """Drop the TCP connection now, without a close handshake.
+
+        For a connection that stopped answering: a close handshake would wait
+        for a peer that is not listening.
+        """
+        if self._closed is None:
+            self._closed = TransportClosed(ABNORMAL_CLOSURE, "aborted", origin=Origin.LOCAL)
+        self._ws.transport.abort()
 
     async def send(self, message: str) -> None:
         if self._closed is not None:
@@ -99,8 +128,16 @@ async def connect_websocket(
     subprotocols: Sequence[str] = (),
     open_timeout: float = 10.0,
     max_size: int | None = DEFAULT_MAX_SIZE,
+    ping_interval: float | None = 20.0,
+    ping_timeout: float | None = 20.0,
+    close_timeout: float | None = 10.0,
 ) -> WebSocketTransport:
-    """Open a WebSocket to ``url``; raise :class:`ConnectionFailure` saying what failed."""
+    """Open a WebSocket to ``url``; raise :class:`ConnectionFailure` saying what failed.
+
+    ``ping_interval``/``ping_timeout`` are the keepalive: a connection whose
+    pongs stop coming closes with 1011 (after up to ``close_timeout`` waiting for
+    the peer's close frame), which a reconnecting client retries.
+    """
     try:
         connection = await connect(
             url,
@@ -108,6 +145,9 @@ async def connect_websocket(
             subprotocols=[Subprotocol(p) for p in subprotocols] or None,
             open_timeout=open_timeout,
             max_size=max_size,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            close_timeout=close_timeout,
         )
     except Exception as exc:
         raise opening_failure(url, exc, open_timeout) from exc
@@ -118,6 +158,9 @@ def opening_failure(url: str, exc: BaseException, open_timeout: float) -> Connec
     """Translate why opening ``url`` failed into one specific, readable error."""
     where = _host_port(url)
     code, message, origin = _describe(exc, url, where, open_timeout)
+    if isinstance(exc, InvalidStatus):
+        status = exc.response.status_code
+        return HandshakeRejected(message, status=status, code=code, origin=origin)
     return ConnectionFailure(message, origin=origin, code=code)
 
 
@@ -179,6 +222,7 @@ def _host_port(url: str) -> str:
 
 
 __all__ = [
+    "HandshakeRejected",
     "WebSocketTransport",
     "closed_from",
     "connect_websocket",

@@ -1,0 +1,109 @@
+"""Frames on their way to the server, across reconnects: numbering, resend ring, queue.
+
+Every text frame the client puts on a connection gets the next sequence number
+(1, 2, 3 ... for the whole session, as the resume protocol counts them) and is
+kept in a byte-bounded ring until it is old enough to drop. When a resumed
+server says it received ``m`` frames, :meth:`Outbox.unacknowledged` gives back
+``m+1 ...`` in order. Frames the app sends while no connection is up wait in a
+byte-bounded queue; a frame that does not fit is refused with a ``connection``
+error, never dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from ..protocol.errors import ConnectionFailure, Origin
+
+
+def _size(text: str) -> int:
+    # Frames are mostly ASCII JSON (base64 audio); len() is the cheap exact bound
+    # for those and within 4x for the rest, which is enough for a memory bound.
+    return len(text)
+
+
+class Outbox:
+    """Sequence numbers, the resend ring, and the queue of frames not yet sent."""
+
+    def __init__(self, *, queue_bytes: int, ring_bytes: int) -> None:
+        self.queue_bytes = queue_bytes
+        self.ring_bytes = ring_bytes
+        self.sent = 0
+        """Frames put on a connection so far (the last sequence number used)."""
+        self._ring: deque[tuple[int, str]] = deque()
+        self._ring_size = 0
+        self._queue: deque[tuple[str, str, str]] = deque()
+        self._queue_size = 0
+
+    # -- the ring ----------------------------------------------------------------
+
+    def number(self, text: str) -> int:
+        """Give ``text`` the next sequence number and keep it for a resend."""
+        self.sent += 1
+        self._ring.append((self.sent, text))
+        self._ring_size += _size(text)
+        while self._ring_size > self.ring_bytes and self._ring:
+            _, dropped = self._ring.popleft()
+            self._ring_size -= _size(dropped)
+        return self.sent
+
+    def unacknowledged(self, received: int) -> list[str] | None:
+        """Frames ``received+1 ..`` in order; None if some of them were dropped already.
+
+        ``received`` beyond what was sent is also None: the server and client
+        disagree, and only a rebuild can repair that.
+        """
+        if received > self.sent or received < 0:
+            return None
+        missing = self.sent - received
+        if missing == 0:
+            return []
+        if missing > len(self._ring) or self._ring[-missing][0] != received + 1:
+            return None
+        return [text for _, text in list(self._ring)[-missing:]]
+
+    def restart(self) -> None:
+        """A fresh server session: numbering starts again and old frames are moot."""
+        self.sent = 0
+        self._ring.clear()
+        self._ring_size = 0
+
+    # -- the queue ---------------------------------------------------------------
+
+    def enqueue(self, event_type: str, event_id: str, text: str) -> None:
+        """Hold a frame until a connection is up; refuse it if the queue is full."""
+        size = _size(text)
+        if self._queue_size + size > self.queue_bytes:
+            raise ConnectionFailure(
+                f"cannot queue {event_type!r} ({size} bytes) while reconnecting: the send "
+                f"queue holds {self._queue_size} of {self.queue_bytes} bytes. Wait for the "
+                "'rtagents.resumed' event, or raise ReconnectPolicy.send_queue_bytes",
+                origin=Origin.LOCAL,
+                code="send_queue_full",
+                event_id=event_id,
+            )
+        self._queue.append((event_type, event_id, text))
+        self._queue_size += size
+
+    def pop_queued(self) -> tuple[str, str, str] | None:
+        """The oldest queued frame (type, event id, text), or None."""
+        if not self._queue:
+            return None
+        entry = self._queue.popleft()
+        self._queue_size -= _size(entry[2])
+        return entry
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._queue_size
+
+    def drain_queue(self) -> list[tuple[str, str, str]]:
+        """Everything still queued (the session ended: report, do not send)."""
+        entries = list(self._queue)
+        self._queue.clear()
+        self._queue_size = 0
+        return entries

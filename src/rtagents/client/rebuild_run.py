@@ -1,0 +1,100 @@
+"""Rebuilding a lost session on a fresh connection (see :mod:`.rebuild` for what is sent).
+
+The rebuild talks to the new server session on its own before the session's
+reader takes over: it waits for ``session.created``, restores the config,
+replays the conversation and waits until the server confirmed every item.
+Those echoes update the mirror (the server's ids and content are the truth)
+but are not delivered to the app, which sees one ``rtagents.resumed`` event
+with ``rebuilt=True`` instead of a second copy of its conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ..protocol.codec import decode_server_event, encode_event
+from ..protocol.errors import ConnectionFailure, Origin
+from ..transports.base import Transport
+from .events import new_event_id, type_of
+from .inbound import classify
+from .rebuild import replay_config, replay_events
+from .resume import read_ticket, response_headers
+
+if TYPE_CHECKING:
+    from .session import Session
+
+log = logging.getLogger("rtagents.client.rebuild")
+
+
+class _Replay:
+    """Frames of the new connection read during a rebuild, counted and absorbed."""
+
+    def __init__(self, session: Session, transport: Transport) -> None:
+        self.session = session
+        self.transport = transport
+
+    async def send(self, event: dict[str, Any]) -> str:
+        event_id = new_event_id()
+        text = encode_event({**event, "event_id": event_id})
+        self.session._outbox.number(text)
+        await self.transport.send(text)
+        return event_id
+
+    async def next(self) -> object:
+        raw = await asyncio.wait_for(self.transport.recv(), self.session.ack_timeout)
+        if isinstance(raw, str):
+            self.session._received += 1
+        event = decode_server_event(raw)
+        self.session._inbound.absorb(event)
+        return event
+
+
+async def rebuild_on(session: Session, transport: Transport) -> None:
+    """Turn the fresh server session on ``transport`` into the lost one, then go live."""
+    session._outbox.restart()
+    session._received = 0
+    session._gate.reset()
+    replay = _Replay(session, transport)
+    first = await replay.next()
+    if type_of(first) != "session.created":
+        raise _unexpected(first, "session.created")
+    waiting: dict[str, str] = {}  # event_id -> what it restores
+    config = replay_config(session._asked_config)
+    if config is not None:
+        waiting[await replay.send({"type": "session.update", "session": config})] = "config"
+    conversation = session.conversation
+    for event in replay_events(conversation.items, conversation.transcript):
+        waiting[await replay.send(event)] = event["item"]["id"]
+    await _confirmations(replay, waiting)
+    await session.install(transport, read_ticket(response_headers(transport)))
+
+
+async def _confirmations(replay: _Replay, waiting: dict[str, str]) -> None:
+    """Read until every replayed event was confirmed (or refused, which is logged)."""
+    items = {what: event_id for event_id, what in waiting.items()}
+    while waiting:
+        event = await replay.next()
+        etype = type_of(event)
+        if etype == "session.updated":
+            waiting.pop(items.get("config", ""), None)
+        elif etype == "conversation.item.done":
+            item_id = getattr(getattr(event, "item", None), "id", None)
+            waiting.pop(items.get(item_id or "", ""), None)
+        elif etype == "error":
+            error = classify(event)
+            event_id = error.event_id if error is not None else None
+            if event_id in waiting:
+                what = waiting.pop(event_id)
+                log.warning("rebuild: the server refused to restore %s: %s", what, error)
+
+
+def _unexpected(event: object, wanted: str) -> ConnectionFailure:
+    error = classify(event)
+    detail = f"{error}" if error is not None else f"a {type_of(event)!r} event"
+    return ConnectionFailure(
+        f"rebuilding the session: expected {wanted!r} first, got {detail}",
+        origin=Origin.REMOTE,
+        code="rebuild_failed",
+    )

@@ -1,0 +1,135 @@
+"""Bringing a session back after its connection was lost: attempts, resume, rebuild.
+
+One outage is one :meth:`Reconnector.run`: up to ``max_attempts`` attempts, each
+after a full-jitter delay, each with fresh credentials (the credentials
+callable is called again, so an ``ek_`` secret is never reused past its life).
+An attempt first asks an rtagents server to *resume* (the server replays what
+we missed, we re-send what it missed: nothing lost, nothing twice); a server
+that cannot (no resume headers, 404/409) gets a *rebuild* (:mod:`.rebuild`).
+Giving up fails the session with one ``connection`` error listing every
+attempt and why it failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from ..protocol.errors import ConnectionFailure, Origin
+from ..protocol.lifecycle import Trigger
+from ..transports.base import NORMAL_CLOSURE, Transport
+from .credentials import resolve_credentials
+from .events import RECONNECTING, RESUMED, ReconnectingEvent, ResumedEvent
+from .policy import Decision, ReconnectPolicy, decide_failure
+from .rebuild_run import rebuild_on
+from .resume import (
+    opt_in_headers,
+    read_received,
+    read_ticket,
+    response_headers,
+    resume_headers,
+)
+from .session import discard
+
+if TYPE_CHECKING:
+    from .session import Session
+
+log = logging.getLogger("rtagents.client.reconnect")
+
+
+class ResumeRefused(ConnectionFailure):
+    """The server took the resume but we cannot fill the gap it reports: rebuild."""
+
+    status = 409
+
+
+class Reconnector:
+    """One outage of one session."""
+
+    def __init__(self, session: Session, policy: ReconnectPolicy) -> None:
+        self.session = session
+        self.policy = policy
+
+    async def run(self, cause: str, *, rebuild: bool = False) -> None:
+        failures: list[str] = []
+        decision = Decision.REBUILD if rebuild or not self.policy.resume else Decision.RESUME
+        for attempt in range(1, self.policy.max_attempts + 1):
+            delay = self.policy.delay(attempt)
+            event = ReconnectingEvent(attempt=attempt, delay=delay, cause=cause)
+            self.session._inbound.emit(RECONNECTING, event)
+            log.warning("reconnecting (attempt %d in %.2f s): %s", attempt, delay, cause)
+            await asyncio.sleep(delay)
+            self.session.lifecycle.fire(Trigger.RETRY, cause=f"attempt {attempt}")
+            try:
+                rebuilt = await self.attempt(decision)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                verdict, why = decide_failure(exc)
+                failures.append(f"attempt {attempt}: {exc} [{why}]")
+                cause = str(exc)
+                if self.session.lifecycle.can(Trigger.CONNECTION_LOST):
+                    self.session.lifecycle.fire(Trigger.CONNECTION_LOST, cause=cause)
+                if verdict is Decision.NEVER:
+                    break
+                if verdict is Decision.REBUILD:
+                    decision = Decision.REBUILD
+                continue
+            self.session.lifecycle.fire(Trigger.RESUMED, cause="rebuilt" if rebuilt else "resumed")
+            sid = self.session.session_id
+            done = ResumedEvent(rebuilt=rebuilt, attempts=attempt, session_id=sid)
+            self.session._inbound.emit(RESUMED, done)
+            lost = self.session._lost_early
+            if lost is not None:  # the new connection already died: a new outage
+                self.session.connection_lost(lost)
+            return
+        self.session.fail(self._gave_up(failures), len(failures))
+
+    def _gave_up(self, failures: list[str]) -> ConnectionFailure:
+        report = "; ".join(failures) or "no attempt was made"
+        return ConnectionFailure(
+            f"the connection was lost and reconnecting gave up after {len(failures)} "
+            f"attempt(s): {report}",
+            origin=Origin.REMOTE,
+            code="reconnect_failed",
+        )
+
+    async def attempt(self, decision: Decision) -> bool:
+        """One attempt: True if the session was rebuilt, False if it was resumed."""
+        session = self.session
+        ticket = session._ticket if decision is Decision.RESUME else None
+        transport = await self._open(ticket is not None)
+        try:
+            session.lifecycle.fire(Trigger.TRANSPORT_OPENED)
+            headers = response_headers(transport)
+            received = read_received(headers) if ticket is not None else None
+            if received is None:  # a fresh session: no resume asked, or none offered
+                await rebuild_on(session, transport)
+                return True
+            frames = session._outbox.unacknowledged(received)
+            if frames is None:
+                await transport.close(NORMAL_CLOSURE, "cannot resume: frames were dropped")
+                raise ResumeRefused(
+                    f"the server received {received} of our frames but we kept only the "
+                    f"last ones up to {session._outbox.sent}; rebuilding the session",
+                    origin=Origin.LOCAL,
+                    code="resume_gap",
+                )
+            for text in frames:
+                await transport.send(text)
+            await session.install(transport, read_ticket(headers) or ticket)
+            return False
+        except BaseException:
+            if transport is not session._transport:
+                await discard(transport)
+            raise
+
+    async def _open(self, resuming: bool) -> Transport:
+        session = self.session
+        key = await resolve_credentials(session._credentials)
+        extra = opt_in_headers() if self.policy.resume else {}
+        if resuming and session._ticket is not None:
+            extra = resume_headers(session._ticket, session._received)
+        headers = {**session._headers, **extra, "Authorization": f"Bearer {key}"}
+        return await session._opener(session.url, headers, session.open_timeout)

@@ -1,0 +1,117 @@
+"""Background care of a live session: the stall watchdog and the proactive rollover.
+
+The watchdog catches the failure no close code reports: a connection that is
+up but silent while a response should be streaming (a stalled proxy, a hung
+server). It raises a classified ``connection`` error (``response_stalled``)
+and, with reconnect on, drops the connection so the session resumes.
+
+The rollover moves the session to a fresh server session before the server's
+cap (``session.created``'s ``expires_at``) ends it: at a quiet moment (no
+response in flight, no tool running) it rebuilds the conversation on a new
+connection, switches to it, and closes the old one with 1000. The user hears
+no gap because nothing was playing; the app sees ``rtagents.resumed`` with
+``reason="rollover"``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from ..protocol.lifecycle import State
+from ..transports.base import NORMAL_CLOSURE
+from .events import RESUMED, ResumedEvent
+
+if TYPE_CHECKING:
+    from .session import Session
+
+log = logging.getLogger("rtagents.client.upkeep")
+ROLLOVER_CHECK_S = 5.0
+QUIET_CHECK_S = 0.05
+
+
+async def upkeep(session: Session) -> None:
+    async with asyncio.TaskGroup() as group:
+        group.create_task(watchdog(session))
+        group.create_task(rollover_loop(session))
+
+
+async def watchdog(session: Session) -> None:
+    limit = session.stall_timeout
+    if limit is None or limit <= 0:
+        return
+    while True:
+        await asyncio.sleep(limit / 4)
+        silent = time.monotonic() - session._last_event
+        if session._live and session._gate.busy and silent > limit:
+            session._last_event = time.monotonic()  # one report per silence
+            session.drop_stalled(
+                f"no server event for {silent:.1f} s while a response was active "
+                f"(stall_timeout={limit:g} s)"
+            )
+
+
+def quiet(session: Session) -> bool:
+    return (
+        session.state is State.ACTIVE
+        and session._live
+        and not session._gate.busy
+        and session.tools.running == 0
+    )
+
+
+def rollover_due(session: Session, now: float) -> float | None:
+    """Seconds until the rollover is due (<= 0: now); None when there is no cap to beat."""
+    policy = session.reconnect_policy
+    if policy is None or policy.rollover_margin is None:
+        return None
+    expires_at = getattr(session.config, "expires_at", None)
+    if not isinstance(expires_at, int | float) or isinstance(expires_at, bool):
+        return None
+    return float(expires_at) - policy.rollover_margin - now
+
+
+async def rollover_loop(session: Session) -> None:
+    while True:
+        due = rollover_due(session, time.time())
+        if due is None or due > 0:
+            await asyncio.sleep(ROLLOVER_CHECK_S if due is None else min(due, ROLLOVER_CHECK_S))
+            continue
+        if not quiet(session):
+            await asyncio.sleep(QUIET_CHECK_S)
+            continue
+        await rollover(session)
+
+
+async def rollover(session: Session) -> None:
+    """Rebuild on a fresh connection, then let go of the old one (see module doc)."""
+    from .rebuild_run import rebuild_on
+    from .reconnect import Reconnector
+
+    assert session.reconnect_policy is not None
+    old, expiring = session._transport, session.session_id
+    session._live, session._transport = False, None  # sends queue; the old reader stops
+    try:
+        transport = await Reconnector(session, session.reconnect_policy)._open(False)
+        try:
+            await rebuild_on(session, transport)
+        except BaseException:
+            await transport.close(NORMAL_CLOSURE, "rollover abandoned")
+            raise
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.warning("rollover of %s failed (%s); reconnecting instead", expiring, exc)
+        session._transport = old
+        session.connection_lost(f"rollover failed: {exc}", rebuild=True)
+        return
+    if old is not None:
+        try:
+            await asyncio.wait_for(old.close(NORMAL_CLOSURE, "rolled over"), 2.0)
+        except Exception:
+            log.debug("closing the rolled-over connection failed", exc_info=True)
+    log.info("rolled session %s over to %s", expiring, session.session_id)
+    event = ResumedEvent(rebuilt=True, attempts=1, reason="rollover", session_id=session.session_id)
+    session._inbound.emit(RESUMED, event)
