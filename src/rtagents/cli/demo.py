@@ -1,10 +1,16 @@
-"""``rtagents demo``: the whole lifecycle, offline, over a real WebSocket.
+"""``rtagents demo``: a spoken conversation with the offline voice pipeline.
 
-It starts a server in-process on a loopback port, mints an ephemeral secret
-with the server's API key (as an app backend would), connects with that secret,
-configures the session, then runs three turns: text, audio with a manual
-commit, and a function-call round trip. It prints the transcript and per-turn
-timings. The model is the scripted engine until the local voice engine lands.
+It warms the embedded engines (Silero VAD, Whisper, SmolLM2, Piper) showing
+progress, starts a server in-process on a loopback port, mints an ephemeral
+secret with the server's API key (as an app backend would), connects with it
+over a real WebSocket, and turns on server VAD with input transcription. Each
+question is synthesised to speech and streamed in 20 ms chunks at real-time
+pace, followed by silence, exactly as a microphone would deliver it; the
+server detects the end of speech, transcribes, answers and speaks. The report
+shows what was heard, the reply, where the reply's WAV was written, and where
+the time went: end of speech -> transcript final -> first LLM token -> first
+audio. ``--engine scripted`` runs the same lifecycle on the tone-coded test
+engine (no models, about a second).
 """
 
 from __future__ import annotations
@@ -12,185 +18,160 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import sys
-import time
-from dataclasses import asdict, dataclass, field
+import wave
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
-WEATHER_TOOL = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Current weather for a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
-}
-SESSION: dict[str, Any] = {
-    "type": "realtime",
-    "instructions": "You are a concise, friendly voice assistant.",
-    "output_modalities": ["audio"],
-    "audio": {
-        "input": {
-            "format": {"type": "audio/pcm", "rate": 24000},
-            "transcription": {"model": "whisper-1"},
-            "turn_detection": None,
+from .demo_engines import DemoVoice, demo_engines
+
+QUESTIONS = (
+    "What is the capital of France?",
+    "Can you name three colors of the rainbow?",
+)
+INSTRUCTIONS = "You are a concise, friendly voice assistant. Answer in one short sentence."
+
+
+def session_config(voice: str = "marin") -> dict[str, Any]:
+    """Audio in and out at pcm16 24 kHz, server VAD that answers, transcription on."""
+    pcm = {"type": "audio/pcm", "rate": 24000}
+    return {
+        "type": "realtime",
+        "instructions": INSTRUCTIONS,
+        "output_modalities": ["audio"],
+        "max_output_tokens": 120,
+        "audio": {
+            "input": {
+                "format": pcm,
+                "transcription": {"model": "whisper-1"},
+                "turn_detection": {
+                    "type": "server_vad",
+                    "silence_duration_ms": 500,
+                    "create_response": True,
+                    "interrupt_response": True,
+                },
+            },
+            "output": {"format": pcm, "voice": voice},
         },
-        "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "marin"},
-    },
-    "tools": [WEATHER_TOOL],
-    "tool_choice": "auto",
-}
-CHUNK_MS = 100
+    }
 
 
 @dataclass
-class Turn:
-    kind: str
-    user: str
-    assistant: str = ""
-    tool_calls: list[str] = field(default_factory=list)
-    first_delta_ms: float | None = None
-    done_ms: float = 0.0
-    audio_ms: float = 0.0
-    status: str = ""
+class TurnReport:
+    question: str
+    heard: str
+    reply: str
+    status: str
+    wav: str
+    reply_audio_ms: float
+    # ms after the server decided the user stopped speaking (speech_stopped)
+    transcript_final_ms: float | None
+    first_token_ms: float | None
+    first_audio_ms: float | None
+    errors: list[str]
 
 
-def get_weather(city: str) -> dict[str, Any]:
-    """The demo's local tool: a real function the client runs, not the server."""
-    return {"city": city, "forecast": "sunny", "celsius": 21}
-
-
-async def _run_response(session: Any, turn: Turn, started: float) -> Any:
-    """Consume events until ``response.done``; fill in timings and text."""
-    async for event in session:
-        etype = getattr(event, "type", "")
-        elapsed = (time.perf_counter() - started) * 1000
-        if etype in ("response.output_audio.delta", "response.output_text.delta"):
-            if turn.first_delta_ms is None:
-                turn.first_delta_ms = elapsed
-        elif etype == "conversation.item.input_audio_transcription.completed":
-            turn.user = event.transcript
-        elif etype == "error":
-            raise RuntimeError(f"server error: {event.error.message}")
-        elif etype == "response.done":
-            turn.done_ms = elapsed
-            turn.status = event.response.status or ""
-            return event.response
-    raise RuntimeError("the session closed before the response finished")
-
-
-def _reply_text(response: Any, session: Any) -> tuple[str, float]:
-    texts, audio_ms = [], 0.0
-    for item in response.output or []:
-        if item.type == "message":
-            texts.append(session.conversation.transcript(item.id))
-            audio_ms += session.conversation.audio_ms(item.id)
-    return " ".join(t for t in texts if t), audio_ms
-
-
-async def _text_turn(session: Any, text: str) -> Turn:
-    turn = Turn(kind="text", user=text)
-    started = time.perf_counter()
-    await session.send_text(text)
-    await session.create_response()
-    response = await _run_response(session, turn, started)
-    turn.assistant, turn.audio_ms = _reply_text(response, session)
-    return turn
-
-
-async def _audio_turn(session: Any, text: str) -> Turn:
-    from ..engines.scripted import scripted_speech
-    from ..protocol.audio import PCM16_24K
-
-    turn = Turn(kind="audio", user=f"({text!r} as speech)")
-    speech = scripted_speech(text)
-    step = PCM16_24K.bytes_for_ms(CHUNK_MS)
-    for offset in range(0, len(speech), step):
-        await session.append_audio(speech[offset : offset + step])
-    started = time.perf_counter()  # timings count from the commit (end of speech)
-    await session.commit_audio()
-    await session.create_response()
-    response = await _run_response(session, turn, started)
-    turn.assistant, turn.audio_ms = _reply_text(response, session)
-    return turn
-
-
-async def _tool_turn(session: Any, text: str) -> Turn:
-    turn = Turn(kind="tool", user=text)
-    started = time.perf_counter()
-    await session.send_text(text)
-    await session.create_response()
-    response = await _run_response(session, turn, started)
-    for item in response.output or []:
-        if item.type == "function_call":
-            result = get_weather(**json.loads(item.arguments or "{}"))
-            turn.tool_calls.append(f"{item.name}({item.arguments}) -> {json.dumps(result)}")
-            await session.create_item(
-                {
-                    "type": "function_call_output",
-                    "call_id": item.call_id,
-                    "output": json.dumps(result),
-                }
-            )
-    await session.create_response()
-    response = await _run_response(session, turn, started)
-    turn.assistant, turn.audio_ms = _reply_text(response, session)
-    return turn
-
-
-async def run_lifecycle() -> list[Turn]:
-    """Server up -> mint -> connect -> configure -> three turns -> close."""
+async def run_conversation(engine: str, out_dir: Path, llm_url: str | None) -> list[TurnReport]:
+    """Warm up, serve, mint, connect, configure, speak each question, close."""
     from .. import connect, mint_client_secret
-    from ..engines.scripted import CallTool, Rule, scripted_engines
+    from ..engines.warmup import WarmUp, close_engines
     from ..server.config import ServerConfig
     from ..server.runner import running_server
 
-    rules = [
-        Rule(when=re.compile(r"\bweather\b", re.I), then=CallTool("get_weather", {"city": "Paris"}))
-    ]
-    async with running_server(ServerConfig(port=0), scripted_engines(rules)) as server:
+    engines, voice = demo_engines(engine, llm_url=llm_url)
+    try:
+        print(f"rtagents demo: warming up the {engines.name} engines", flush=True)
+        await WarmUp(engines, progress=lambda line: print(f"  {line}", flush=True)).wait()
+        async with running_server(ServerConfig(port=0), engines) as server:
 
-        async def credentials() -> str:
-            secret = await mint_client_secret(server.http_url, server.api_key, session=SESSION)
-            return secret.value
+            async def credentials() -> str:
+                secret = await mint_client_secret(server.http_url, server.api_key)
+                return secret.value
 
-        async with connect(server.ws_url, credentials=credentials, model="gpt-realtime") as session:
-            await session.update_session(SESSION)
-            return [
-                await _text_turn(session, "Hello there, who am I talking to?"),
-                await _audio_turn(session, "what time is it"),
-                await _tool_turn(session, "What is the weather in Paris?"),
-            ]
+            config = session_config()
+            async with connect(server.ws_url, credentials=credentials, session=config) as session:
+                return [
+                    await _turn(session, server, voice, question, out_dir / f"turn-{n}-reply.wav")
+                    for n, question in enumerate(QUESTIONS, 1)
+                ]
+    finally:
+        await close_engines(engines)
 
 
-def _print_report(turns: list[Turn]) -> None:
-    print("rtagents demo: offline lifecycle over a real WebSocket (scripted model)\n")
+async def _turn(
+    session: Any, server: Any, voice: DemoVoice, question: str, wav_path: Path
+) -> TurnReport:
+    from ..testing.spoken import spoken_turn
+
+    speech = await voice.speak(question)
+    turn = await spoken_turn(session, speech)
+    _write_wav(wav_path, bytes(turn.reply_audio))
+    marks = _server_marks(server, session)
+    return TurnReport(
+        question=question,
+        heard=turn.transcript,
+        reply=turn.reply.strip(),
+        status=turn.status,
+        wav=str(wav_path),
+        reply_audio_ms=len(turn.reply_audio) / 48,
+        transcript_final_ms=turn.timing.since_speech_stopped("transcript_final"),
+        first_token_ms=marks.get("first_token_ms"),
+        first_audio_ms=turn.timing.since_speech_stopped("first_audio"),
+        errors=turn.errors,
+    )
+
+
+def _server_marks(server: Any, session: Any) -> dict[str, Any]:
+    """The server's own marks for the session's latest turn (same process, same clock)."""
+    from ..server.app import server_state
+
+    for host in server_state(server.app).sessions:
+        if host.id == session.session_id and host.turns.marks:
+            return dict(host.turns.marks[-1].latencies_ms())
+    return {}
+
+
+def _write_wav(path: Path, pcm16: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(24_000)
+        out.writeframes(pcm16)
+
+
+def _ms(value: float | None) -> str:
+    return f"{value:6.0f} ms" if value is not None else "     n/a"
+
+
+def _print_report(engine: str, turns: list[TurnReport]) -> None:
+    print(f"\nrtagents demo: spoken turns over a real WebSocket ({engine} engines)\n")
     for index, turn in enumerate(turns, 1):
-        print(f"turn {index} [{turn.kind}]  status={turn.status}")
-        print(f"  user:      {turn.user}")
-        for call in turn.tool_calls:
-            print(f"  tool:      {call}")
-        print(f"  assistant: {turn.assistant}")
-        first = f"{turn.first_delta_ms:.1f} ms" if turn.first_delta_ms is not None else "n/a"
-        print(
-            f"  timings:   first delta {first}, response.done {turn.done_ms:.1f} ms, "
-            f"reply audio {turn.audio_ms:.0f} ms\n"
-        )
+        print(f"turn {index}  status={turn.status}")
+        print(f"  asked:     {turn.question}")
+        print(f"  heard:     {turn.heard}")
+        print(f"  assistant: {turn.reply}")
+        print(f"  reply wav: {turn.wav} ({turn.reply_audio_ms / 1000:.1f} s)")
+        print("  latency after end of speech (speech_stopped):")
+        print(f"    transcript final  {_ms(turn.transcript_final_ms)}")
+        print(f"    first LLM token   {_ms(turn.first_token_ms)}")
+        print(f"    first audio       {_ms(turn.first_audio_ms)}")
+        for error in turn.errors:
+            print(f"  error:     {error}")
+        print()
 
 
 def run_demo(args: argparse.Namespace) -> int:
     from ..observability.logging import configure_logging
 
     configure_logging(args.log_format, args.log_level)
-    turns = asyncio.run(run_lifecycle())
+    turns = asyncio.run(run_conversation(args.engine, Path(args.out), args.llm_url))
     if args.json:
         print(json.dumps([asdict(t) for t in turns], indent=2))
     else:
-        _print_report(turns)
-    failed = [t for t in turns if t.status != "completed" or not t.assistant]
+        _print_report(args.engine, turns)
+    failed = [t for t in turns if t.status != "completed" or not t.reply or not t.heard]
     if failed:
         print(f"rtagents demo: {len(failed)} turn(s) did not complete", file=sys.stderr)
         return 1

@@ -17,6 +17,30 @@ def _add_logging(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="INFO", help="DEBUG shows every audio delta")
 
 
+def _add_engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        choices=("local", "scripted"),
+        default="local",
+        help="local: offline Whisper + LLM + Piper (default); scripted: the deterministic "
+        "test double (instant, no models)",
+    )
+    parser.add_argument(
+        "--llm-url",
+        default=os.environ.get("RTAGENTS_LLM_URL"),
+        help="an OpenAI-compatible server (Ollama: http://127.0.0.1:11434) instead of the "
+        "embedded SmolLM2; key from env RTAGENTS_LLM_API_KEY (env RTAGENTS_LLM_URL)",
+    )
+    parser.add_argument(
+        "--llm-model",
+        default=os.environ.get("RTAGENTS_LLM_MODEL"),
+        help="model name at --llm-url (default llama3.2; env RTAGENTS_LLM_MODEL)",
+    )
+    parser.add_argument(
+        "--stt-threads", type=int, default=2, help="CPU threads for Whisper (default 2)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rtagents", description="Realtime voice agents on the OpenAI Realtime GA protocol."
@@ -39,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="close sessions after this long with code 1001 (default 3600)",
     )
     serve.add_argument("--model", default="gpt-realtime", help="model name sessions report")
+    serve.add_argument(
+        "--console",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="serve the browser console's secret endpoint (default: only on a loopback "
+        "--host; see docs/console.md)",
+    )
+    _add_engine_options(serve)
     _add_logging(serve)
 
     mint = commands.add_parser("mint", help="print an ephemeral client secret (ek_...)")
@@ -55,8 +87,20 @@ def build_parser() -> argparse.ArgumentParser:
     mint.add_argument("--ttl", type=int, default=600, help="seconds, 10..7200 (default 600)")
     mint.add_argument("--session", default=None, help="session config as JSON")
 
-    demo = commands.add_parser("demo", help="offline end-to-end demo over a real WebSocket")
+    demo = commands.add_parser("demo", help="offline spoken conversation over a real WebSocket")
     demo.add_argument("--json", action="store_true", help="print the report as JSON")
+    demo.add_argument(
+        "--engine",
+        choices=("local", "scripted"),
+        default="local",
+        help="local: the embedded voice pipeline (default); scripted: the tone-coded test engine",
+    )
+    demo.add_argument(
+        "--llm-url",
+        default=os.environ.get("RTAGENTS_LLM_URL"),
+        help="OpenAI-compatible LLM endpoint instead of the embedded SmolLM2",
+    )
+    demo.add_argument("--out", default="rtagents-demo", help="where reply WAVs are written")
     _add_logging(demo)
     demo.set_defaults(log_level="WARNING")
     return parser

@@ -6,6 +6,8 @@ Routes match the hosted API's paths so that stock clients (the official
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from openai.types.realtime import ClientSecretCreateResponse
@@ -20,8 +22,10 @@ from ..protocol.codec import encode_event
 from ..protocol.errors import RealtimeError
 from . import ids
 from .auth import Authenticator, Refusal, bearer_credential
+from .calls import create_call, hangup
 from .config import ServerConfig
 from .connect import serve_websocket
+from .console import console_routes
 from .secret_request import parse_secret_request, session_for_secret, ttl_seconds
 from .secrets import InMemorySecretStore, SecretIssuer, SecretStore
 from .session_config import OBJECT_NAMES
@@ -52,8 +56,12 @@ def create_app(
         routes=[
             Route("/v1/realtime/client_secrets", _client_secrets, methods=["POST"]),
             WebSocketRoute("/v1/realtime", _realtime),
+            Route("/v1/realtime/calls", create_call, methods=["POST"]),
+            Route("/v1/realtime/calls/{call_id}/hangup", hangup, methods=["POST"]),
             Route("/healthz", _healthz, methods=["GET"]),
-        ]
+            *console_routes(mint_secret_response),
+        ],
+        lifespan=_warm_engines,
     )
     app.state.rtagents = state
     return app
@@ -71,6 +79,15 @@ async def _client_secrets(request: Request) -> Response:
         await state.authenticator.authenticate(credential, allow_secret=False)
     except Refusal as exc:
         return exc.response()
+    return await mint_secret_response(request, state)
+
+
+async def mint_secret_response(request: Request, state: ServerState) -> Response:
+    """Mint a secret for the request body; the caller has already authorised it.
+
+    Shared with the browser console (``console.py``), which authorises by origin
+    instead of by API key.
+    """
     raw = await _bounded_body(request, MAX_SECRET_REQUEST_BYTES)
     if raw is None:
         message = (
@@ -116,7 +133,23 @@ async def _realtime(websocket: WebSocket) -> None:
 
 
 async def _healthz(request: Request) -> Response:
+    """200 once every engine is warm; 503 while warming or when a part failed (degraded).
+
+    The body says which part is not ready and why, so a load balancer holds
+    traffic back and an operator sees what to fix in one request.
+    """
     state = server_state(request.app)
-    return JSONResponse(
-        {"status": "ok", "engine": state.engines.name, "sessions": len(state.sessions)}
-    )
+    report = state.warmup.report()
+    body = {**report, "engine": state.engines.name, "sessions": len(state.sessions)}
+    return JSONResponse(body, status_code=200 if report["status"] == "ready" else 503)
+
+
+@contextlib.asynccontextmanager
+async def _warm_engines(app: Starlette) -> AsyncIterator[None]:
+    """Lifespan for ASGI servers that run one: warm the engines without delaying startup."""
+    warmup = server_state(app).warmup
+    warmup.start()
+    try:
+        yield
+    finally:
+        await warmup.stop()

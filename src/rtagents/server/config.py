@@ -11,6 +11,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 MIB = 2**20
 
@@ -33,8 +34,24 @@ class ServerConfig:
     # closes with 1009 (the frame is never read into memory).
     ws_max_size: int = 32 * MIB
     clock: Callable[[], float] = time.time
+    # Resume (opt-in per session, docs/reliability.md): how long a session
+    # whose connection dropped waits for the client to come back (0 = no
+    # resume offered), and how many bytes of sent frames it keeps to replay.
+    resume_grace_s: float = 30.0
+    resume_log_bytes: int = 16 * MIB
     # Signs client secrets; random per process unless shared by several nodes.
     secret_signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    # The browser console's secret endpoint (docs/console.md) mints ek_ secrets
+    # for anyone who can reach it; None turns it on only for a loopback bind.
+    console: bool | None = None
+    # WebRTC calls (docs/webrtc.md). ICE servers as STUN/TURN URLs or
+    # {"urls", "username", "credential"} dicts; none by default, so nothing is
+    # contacted. A call that has not connected after the timeout is closed.
+    ice_servers: list[str | dict[str, Any]] = field(default_factory=list)
+    call_connect_timeout_s: float = 15.0
+    # Offer 127.0.0.1 as an ICE host candidate (aioice leaves it out): only
+    # for a loopback-only host such as a CI sandbox; see loopback_candidates().
+    webrtc_loopback: bool = False
 
     def __post_init__(self) -> None:
         if self.api_key is None:

@@ -16,8 +16,10 @@ from starlette.websockets import WebSocket
 from ..protocol.beta import BETA_HEADER
 from ..transports.base import POLICY_VIOLATION
 from .auth import BROWSER_PROTOCOL, Refusal, bearer_credential, subprotocol_credential
+from .resume import Claim, resume_request, wants_resume
 from .session import SessionHost
 from .session_config import Kind, SessionConfig, validated
+from .sideband import serve_sideband
 from .state import ServerState
 from .ws import StarletteTransport
 
@@ -29,8 +31,12 @@ MAX_CLOSE_REASON_BYTES = 123
 async def serve_websocket(websocket: WebSocket, state: ServerState) -> None:
     """Authenticate, pick the initial config, then run the session to its end."""
     offered = list(websocket.scope.get("subprotocols") or [])
+    if "call_id" in websocket.query_params:  # a sideband on a WebRTC call
+        await serve_sideband(websocket, state, offered, _deny)
+        return
     try:
         config = await _admit(websocket, state, offered)
+        claim = _claim_resume(websocket, state)
     except Refusal as exc:
         log.info(
             "refused a Realtime connection: %s %s",
@@ -40,9 +46,34 @@ async def serve_websocket(websocket: WebSocket, state: ServerState) -> None:
         )
         await _deny(websocket, exc)
         return
-    await websocket.accept(subprotocol=BROWSER_PROTOCOL if BROWSER_PROTOCOL in offered else None)
+    subprotocol = BROWSER_PROTOCOL if BROWSER_PROTOCOL in offered else None
+    if claim is not None:
+        await _resume(websocket, claim, subprotocol)
+        return
     host = SessionHost(StarletteTransport(websocket), state, config)
+    headers: list[tuple[bytes, bytes]] = []
+    if wants_resume(websocket.headers, state.config.resume_grace_s):
+        host.resume = state.resumes.open(host)
+        headers = host.resume.response_headers()
+    await websocket.accept(subprotocol=subprotocol, headers=headers)
     await host.run()
+
+
+def _claim_resume(websocket: WebSocket, state: ServerState) -> Claim | None:
+    """For a resume request, the session it takes over (its old connection stops here)."""
+    request = resume_request(websocket.headers)
+    if request is None:
+        return None
+    resumable = state.resumes.find(request.token)
+    return Claim(resumable, request.last_seq, received=resumable.claim(request.last_seq))
+
+
+async def _resume(websocket: WebSocket, claim: Claim, subprotocol: str | None) -> None:
+    """Serve a resumed session on this connection until the host lets go of it."""
+    headers = claim.resumable.response_headers(received=claim.received)
+    await websocket.accept(subprotocol=subprotocol, headers=headers)
+    attachment = claim.resumable.offer(StarletteTransport(websocket), claim.last_seq)
+    await attachment.released.wait()
 
 
 async def _admit(websocket: WebSocket, state: ServerState, offered: list[str]) -> SessionConfig:
@@ -54,14 +85,6 @@ async def _admit(websocket: WebSocket, state: ServerState, offered: list[str]) -
             f"The 'OpenAI-Beta: {beta}' header asks for the retired beta Realtime protocol. "
             "This server speaks the GA protocol, which needs no header: remove it (and use "
             "GA event names and the nested session shape).",
-        )
-    if "call_id" in websocket.query_params:
-        call_id = websocket.query_params["call_id"]
-        raise Refusal(
-            404,
-            "call_not_found",
-            f"No such call: '{call_id}'. This server has no WebRTC/SIP calls to attach a "
-            "sideband connection to; connect with ?model=... to start a new session.",
         )
     credential = bearer_credential(websocket.headers) or subprotocol_credential(offered)
     principal = await state.authenticator.authenticate(credential)

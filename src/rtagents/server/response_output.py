@@ -10,6 +10,7 @@ lists. Items reach the conversation only for ``conversation: "auto"``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -161,14 +162,18 @@ class MessageWriter(_Writer):
 
     async def _send_audio(self, chunk: bytes) -> None:
         self.host.audio_produced = True  # from now on the voice is fixed
-        await self.host.emit(
-            build(
-                ResponseAudioDeltaEvent,
-                **self.where,
-                content_index=0,
-                delta=b64encode_audio(chunk),
-            )
+        delta = build(
+            ResponseAudioDeltaEvent,
+            **self.where,
+            content_index=0,
+            delta=b64encode_audio(chunk),
         )
+        sink = self.host.audio_sink
+        if sink is not None:  # a WebRTC call: the audio goes to its track, not the wire
+            sink.play(delta, self.run.plan.output_format)
+            await asyncio.sleep(0)  # synthesis may be quick: let the call's other work run
+            return
+        await self.host.emit(delta)
 
     async def close(self, status: str) -> None:
         where = {**self.where, "content_index": 0}

@@ -107,8 +107,10 @@ async def running_server(
             )
         )
         task = asyncio.create_task(server.serve(sockets=[sock]), name="rtagents-uvicorn")
+        warmup = server_state(app).warmup
         try:
             await _until_started(server, task)
+            warmup.start()  # lifespan is off here; the port is already open
             base = f"{config.host}:{port}"
             yield RunningServer(
                 http_url=f"http://{base}",
@@ -118,6 +120,7 @@ async def running_server(
                 config=config,
             )
         finally:
+            await warmup.stop()
             await server_state(app).close_all(GOING_AWAY, "server shutting down")
             server.request_exit()
             await task

@@ -29,9 +29,12 @@ from .handlers import HANDLERS, describe_unknown, resolve_references
 from .input_audio import InputAudio
 from .items import build, error_event
 from .session_config import SessionConfig
+from .turns import Turns
 
 if TYPE_CHECKING:
+    from .call_audio import AudioSink
     from .responses import ResponseRun
+    from .resume import Attachment, Resumable
     from .state import ServerState
 
 log = logging.getLogger("rtagents.server.session")
@@ -56,8 +59,21 @@ class SessionHost:
         self.input = InputAudio()
         self.responses: dict[str, ResponseRun] = {}
         self.audio_produced = False
+        # Turn detection, auto-commit, barge-in and latency marks (server/turns.py).
+        self.turns = Turns(self)
+        # Set on WebRTC calls (server/call_audio.py): response audio plays on a
+        # track instead of going out as output_audio.delta events.
+        self.audio_sink: AudioSink | None = None
         self._closing = False
-        self._outbox: asyncio.Queue[str] = asyncio.Queue()
+        # (frame number, text): frames are numbered 1, 2, ... for resume.
+        self._outbox: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        # Set when the client opted into resume (server/resume.py); the counts
+        # below are what a resuming client and this host compare.
+        self.resume: Resumable | None = None
+        self.frames_emitted = 0
+        self.received_frames = 0
+        self._replayed_through = 0  # frames the writer skips: a resume re-sent them
         self._tasks: set[asyncio.Task[Any]] = set()
         self._done = asyncio.Event()
         self._cap_reached = False
@@ -70,7 +86,7 @@ class SessionHost:
         """Greet, serve events until the transport closes, then stop all work."""
         self.state.sessions.add(self)
         cap = asyncio.create_task(self._enforce_cap(), name=f"{self.id}-cap")
-        writer = asyncio.create_task(self._write(), name=f"{self.id}-writer")
+        self._writer = asyncio.create_task(self._write(), name=f"{self.id}-writer")
         try:
             session = self.config.to_model(self.id, expires_at=self.expires_at)
             await self.emit(build(SessionCreatedEvent, session=session))
@@ -78,23 +94,59 @@ class SessionHost:
             await self.emit(build(ConversationCreatedEvent, conversation=conversation))
             await self._serve()
         finally:
+            self._end_resume()
             if not self._cap_reached:
                 cap.cancel()  # once reached, it is closing the session: let it finish
             await asyncio.gather(cap, return_exceptions=True)
             await self._stop_work()
             await self._close_transport(GOING_AWAY, "session ended")
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
             self.state.sessions.discard(self)
             self._done.set()
 
     async def _serve(self) -> None:
         while True:
             try:
-                message = await self.transport.recv()
-            except TransportClosed:
-                return
+                if self.resume is None:
+                    message = await self.transport.recv()
+                else:
+                    message = await self.resume.receive(self.transport)
+            except TransportClosed as closed:
+                attachment = None
+                if self.resume is not None and not self._closing:
+                    attachment = await self.resume.reattach(closed, self.transport)
+                if attachment is None:
+                    return
+                await self._switch_to(attachment)
+                continue
+            if isinstance(message, str):
+                self.received_frames += 1
             await self._on_message(message)
+
+    async def _switch_to(self, attachment: Attachment) -> None:
+        """Go on over a resumed connection: the frames it missed, in order, then live.
+
+        The writer is replaced rather than paused: it may be stuck sending on
+        the old connection, whose peer may never read again.
+        """
+        assert self.resume is not None and self._writer is not None
+        self._writer.cancel()
+        await asyncio.gather(self._writer, return_exceptions=True)
+        self.transport = attachment.transport
+        self._replayed_through = self.frames_emitted
+        await self.resume.replay(attachment)
+        self._writer = asyncio.create_task(self._write(), name=f"{self.id}-writer")
+
+    def _end_resume(self) -> None:
+        if self.resume is not None:
+            self.resume.end()
+
+    def _gone(self) -> bool:
+        """Whether nothing emitted now can reach the client (resume may bring a new one)."""
+        if self.resume is not None and not self.resume.ended:
+            return False
+        return self.transport.closed
 
     async def _on_message(self, message: str | bytes) -> None:
         if isinstance(message, bytes):
@@ -186,7 +238,7 @@ class SessionHost:
         only wait is backpressure, after the event is queued. False once the
         transport is closed.
         """
-        if self.transport.closed:
+        if self._gone():
             return False
         self._enqueue(event if isinstance(event, BaseModel) else event(), error)
         await self._backpressure()
@@ -194,7 +246,7 @@ class SessionHost:
 
     async def emit_all(self, build_events: Callable[[], Sequence[BaseModel]]) -> bool:
         """Emit several events as one step (no other event can come between them)."""
-        if self.transport.closed:
+        if self._gone():
             return False
         for model in build_events():
             self._enqueue(model, None)
@@ -203,13 +255,20 @@ class SessionHost:
 
     def _enqueue(self, model: BaseModel, error: RealtimeError | None) -> None:
         self.conversation.apply(model)
+        if self.audio_sink is not None:
+            self.audio_sink.observe(model)
+        self.turns.observe(model)
         self.events.outbound(
             getattr(model, "type", None),
             getattr(model, "event_id", None),
             outcome="error" if error is not None else "ok",
             error=error,
         )
-        self._outbox.put_nowait(encode_event(model))
+        text = encode_event(model)
+        self.frames_emitted += 1
+        if self.resume is not None:
+            self.resume.log.append(text)
+        self._outbox.put_nowait((self.frames_emitted, text))
 
     async def _backpressure(self) -> None:
         if self._outbox.qsize() > OUTBOX_HIGH_WATER:
@@ -222,9 +281,9 @@ class SessionHost:
     async def _write(self) -> None:
         """The one task that sends: drains the outbox in order."""
         while True:
-            text = await self._outbox.get()
+            seq, text = await self._outbox.get()
             try:
-                if not self.transport.closed:
+                if seq > self._replayed_through and not self.transport.closed:
                     await self.transport.send(text)
             except TransportClosed:
                 pass  # the receive loop sees the close and ends the session
@@ -256,6 +315,7 @@ class SessionHost:
         if self._closing:
             return
         self.begin_closing()
+        self._end_resume()
         await self._stop_work()
         if notice is not None:
             await self.reply_error(notice)

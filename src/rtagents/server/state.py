@@ -6,11 +6,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..engines.base import Engines
+from ..engines.warmup import WarmUp
 from .auth import Authenticator
 from .config import ServerConfig
+from .resume import ResumeRegistry
 from .secrets import SecretIssuer
 
 if TYPE_CHECKING:
+    from .call import Call
     from .session import SessionHost
 
 
@@ -23,6 +26,15 @@ class ServerState:
     issuer: SecretIssuer
     authenticator: Authenticator
     sessions: set[SessionHost] = field(default_factory=set)
+    # Sessions that opted into resume, by token (docs/reliability.md).
+    resumes: ResumeRegistry = field(default_factory=ResumeRegistry)
+    # Live WebRTC calls by call id (server/call.py); sidebands attach by it.
+    calls: dict[str, Call] = field(default_factory=dict)
+    # Loads the engines' models in the background; /healthz reports it.
+    warmup: WarmUp = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.warmup = WarmUp(self.engines)
 
     @property
     def vad_available(self) -> bool:
@@ -30,6 +42,8 @@ class ServerState:
 
     async def close_all(self, code: int, reason: str) -> None:
         """Close every open session (server shutdown), waiting until each has ended."""
+        for call in list(self.calls.values()):
+            await call.end(code, reason)  # its session, tracks and peer connection
         for host in list(self.sessions):
             await host.shutdown(code, reason)
             await host.wait_closed()
