@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test setup lint typecheck unit coverage bench clean browser
+.PHONY: demo test setup lint typecheck unit coverage bench bench-load clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("rtagents needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -46,8 +46,16 @@ browser:
 
 test: lint typecheck browser unit
 
+# Each benchmark measures rtagents and its baseline in one run (docs/benchmarks.md).
 bench: $(STAMP)
 	$(BIN)/python bench/codec.py
+	$(BIN)/python bench/voice_latency.py
+	$(BIN)/python bench/reconnect.py
+	$(BIN)/python bench/webrtc_call.py
+
+bench-load: $(STAMP)
+	$(BIN)/python bench/load.py --steps 100,200,250,300,350,400 --duration 10
+	$(BIN)/python bench/load.py --soak 300 --sessions 200
 
 clean:
 	rm -rf $(VENV) .coverage .coverage.json .mypy_cache .ruff_cache

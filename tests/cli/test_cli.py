@@ -143,6 +143,22 @@ def test_serve_options_parse() -> None:
     assert (args.port, args.session_cap, args.log_format) == (0, 5.0, "json")
 
 
+def test_serve_network_options_reach_the_server_config() -> None:
+    from rtagents.cli.serve import server_config
+
+    args = build_parser().parse_args(
+        ["serve", "--ice-server", "stun:stun.example.org:3478", "--ice-server", "turn:t.example"]
+        + ["--webrtc-loopback", "--resume-grace", "5", "--no-console", "--host", "0.0.0.0"]
+    )
+    config = server_config(args, "sk-test")
+    assert config.ice_servers == ["stun:stun.example.org:3478", "turn:t.example"]
+    assert config.webrtc_loopback and config.resume_grace_s == 5.0
+    assert config.console is False and config.host == "0.0.0.0"
+    default = server_config(build_parser().parse_args(["serve"]), "sk-test")
+    assert default.ice_servers == [] and not default.webrtc_loopback
+    assert default.resume_grace_s == 30.0 and default.console is None
+
+
 def test_serve_engine_options_parse(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RTAGENTS_LLM_URL", raising=False)
     monkeypatch.delenv("RTAGENTS_LLM_MODEL", raising=False)

@@ -69,6 +69,22 @@ async def test_chat_messages_flatten_items() -> None:
     ]
 
 
+async def test_the_final_stt_transcript_wins_over_a_partial_one_on_the_item() -> None:
+    """Transcription deltas fill the item's transcript as they stream; the model gets it all."""
+    partial = {"type": "input_audio", "transcript": "Please book a "}
+    items = [{"id": "u", "type": "message", "role": "user", "content": [partial]}]
+
+    async def heard(item_id: str) -> str | None:
+        return "Please book a table for two."
+
+    messages = await chat_messages(items, heard)
+    assert messages == [ChatMessage(role="user", content="Please book a table for two.")]
+    # With no STT result (client-made item, or a failed transcription) the field is used.
+    assert await chat_messages(items, _heard_nothing) == [
+        ChatMessage(role="user", content="Please book a")
+    ]
+
+
 async def test_unheard_audio_turns_are_left_out() -> None:
     items = [{"id": "u", "type": "message", "role": "user", "content": [{"type": "input_audio"}]}]
     assert await chat_messages(items, _heard_nothing) == []

@@ -70,6 +70,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the browser console's secret endpoint (default: only on a loopback "
         "--host; see docs/console.md)",
     )
+    serve.add_argument(
+        "--ice-server",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="STUN/TURN server for WebRTC calls (repeatable; default none: host candidates "
+        "only, never a public STUN host)",
+    )
+    serve.add_argument(
+        "--webrtc-loopback",
+        action="store_true",
+        help="offer 127.0.0.1 host candidates (machines with only a loopback interface)",
+    )
+    serve.add_argument(
+        "--resume-grace",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="keep a dropped session this long for an opted-in client to resume (0: off)",
+    )
     _add_engine_options(serve)
     _add_logging(serve)
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..engines.base import Engines
+    from ..server.config import ServerConfig
 
 
 @contextlib.asynccontextmanager
@@ -46,18 +47,27 @@ async def engines_for(args: argparse.Namespace) -> AsyncIterator[Engines]:
         await close_engines(engines)
 
 
-async def serve_until_stopped(args: argparse.Namespace, api_key: str) -> None:
+def server_config(args: argparse.Namespace, api_key: str) -> ServerConfig:
+    """The server's settings from ``rtagents serve``'s flags."""
     from ..server.config import ServerConfig
-    from ..server.runner import running_server
 
-    config = ServerConfig(
+    return ServerConfig(
         host=args.host,
         port=args.port,
         api_key=api_key,
         session_cap_s=args.session_cap,
         model=args.model,
-        console=getattr(args, "console", None),
+        console=args.console,
+        ice_servers=list(args.ice_server),
+        webrtc_loopback=args.webrtc_loopback,
+        resume_grace_s=args.resume_grace,
     )
+
+
+async def serve_until_stopped(args: argparse.Namespace, api_key: str) -> None:
+    from ..server.runner import running_server
+
+    config = server_config(args, api_key)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

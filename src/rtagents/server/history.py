@@ -65,8 +65,12 @@ async def _message_text(item: Mapping[str, Any], heard: Heard) -> str:
             parts.append(str(part.get("text") or ""))
         elif kind in ("input_audio", "output_audio", "audio"):
             transcript = part.get("transcript")
-            if transcript is None and kind == "input_audio":
-                transcript = await heard(str(item.get("id")))
+            if kind == "input_audio":
+                # The STT result wins over the item's transcript field: while
+                # transcription streams, that field holds only the deltas sent
+                # so far (an early partial), and the model must hear it all.
+                final = await heard(str(item.get("id")))
+                transcript = final if final is not None else transcript
             parts.append(str(transcript or ""))
     return " ".join(p for p in parts if p).strip()
 
