@@ -27,7 +27,7 @@ from typing import Any
 from .demo_engines import DemoVoice, demo_engines
 
 QUESTIONS = (
-    "What is the capital of France?",
+    "What is the capital city of France?",
     "Can you name three colors of the rainbow?",
 )
 INSTRUCTIONS = "You are a concise, friendly voice assistant. Answer in one short sentence."
