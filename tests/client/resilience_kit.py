@@ -37,6 +37,7 @@ async def proxied(**config: Any) -> AsyncIterator[tuple[RunningServer, FaultProx
 
 
 async def fast_opener(url: str, headers: Mapping[str, str], open_timeout: float) -> Transport:
+    """A WebSocket whose keepalive notices a stalled connection within a second."""
     return await connect_websocket(
         url,
         headers=headers,

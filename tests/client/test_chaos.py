@@ -17,24 +17,22 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from resilience_kit import RULES, fast_opener
 
 from rtagents import connect
 from rtagents.client import ReconnectPolicy, Session
-from rtagents.engines.scripted import CallTool, Rule, scripted_engines, scripted_speech
+from rtagents.engines.scripted import scripted_engines, scripted_speech
 from rtagents.server.app import server_state
 from rtagents.server.config import ServerConfig
 from rtagents.server.runner import RunningServer, running_server
 from rtagents.testing.faults import Fault, FaultProxy, RandomFaults
-from rtagents.transports.base import Transport
-from rtagents.transports.websocket import connect_websocket
 
 FAULTS = int(os.environ.get("RTAGENTS_CHAOS_FAULTS", "500"))
 SEED = int(os.environ.get("RTAGENTS_CHAOS_SEED", str(random.randrange(2**32))))
@@ -47,20 +45,7 @@ CONFIG = {
     "audio": {"input": {"turn_detection": None, "transcription": {"model": "whisper-1"}}},
 }
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}}
-RULES = [Rule(when=re.compile("weather"), then=CallTool("get_weather", {"city": "Paris"}))]
 POLICY = ReconnectPolicy(max_attempts=12, base_delay=0.01, max_delay=0.1, rollover_margin=None)
-
-
-async def fast_opener(url: str, headers: Mapping[str, str], open_timeout: float) -> Transport:
-    """A WebSocket whose keepalive notices a stalled connection within a second."""
-    return await connect_websocket(
-        url,
-        headers=headers,
-        open_timeout=open_timeout,
-        ping_interval=0.1,
-        ping_timeout=0.3,
-        close_timeout=0.1,
-    )
 
 
 @pytest.fixture

@@ -117,3 +117,12 @@ def test_a_create_the_server_never_answers_stops_holding_the_gate() -> None:
     assert gate.try_claim(_create(1))
     assert not gate.busy  # expired at once with a zero timeout
     assert gate.try_claim(_create(2))
+
+
+def test_a_create_that_failed_to_send_is_released_at_once() -> None:
+    gate = ResponseGate(claim_timeout=60.0)
+    assert gate.try_claim(_create(1))
+    gate.release("evt_2")  # not ours: nothing changes
+    assert gate.busy
+    gate.release("evt_1")
+    assert not gate.busy and gate.try_claim(_create(2))

@@ -235,3 +235,12 @@ async def test_a_handler_may_close_the_session(peer: ScriptedPeer) -> None:
         events = await _drain(session)
         assert events[-1].target is State.CLOSED
         assert "closed" in repr(session) and "sess_test" in repr(session)
+
+
+async def test_a_response_asked_for_after_close_is_refused_not_queued(peer: ScriptedPeer) -> None:
+    session = await connect(peer.url, credentials="sk-test")
+    await session.create_response()  # the peer never answers: it holds the response gate
+    await session.close()
+    with pytest.raises(ConnectionFailure) as refused:
+        await session.create_response()
+    assert refused.value.code == "session_closed"

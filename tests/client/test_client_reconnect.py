@@ -204,3 +204,18 @@ async def test_the_session_cap_closing_with_1001_is_rebuilt_not_resumed() -> Non
             event = await session.wait_for("rtagents.resumed", timeout=10)
             assert event.rebuilt and event.attempts == 1 and session.session_id != first
             assert len(host_of(server, session.session_id).conversation) == 2
+
+
+async def test_a_bug_while_reconnecting_fails_the_session_instead_of_hanging_it() -> None:
+    def broken_jitter() -> float:
+        raise RuntimeError("no entropy today")
+
+    policy = ReconnectPolicy(max_attempts=3, random=broken_jitter)
+    async with proxied() as (server, proxy):
+        session = await connect(proxy.url(), credentials=server.api_key, reconnect=policy)
+        reader = asyncio.create_task(_collect(session, []))
+        (await proxy.connection()).cut()
+        await asyncio.wait_for(reader, 5)  # async for ends
+        assert session.state is State.FAILED and session.failure is not None
+        assert "no entropy today" in session.failure.message
+        await session.close()

@@ -33,6 +33,7 @@ def test_no_offer_a_partial_one_or_a_zero_grace_means_no_resume() -> None:
     assert read_ticket({"x-rtagents-resume-token": "tok"}) is None
     assert read_ticket({**OFFER, "x-rtagents-resume-grace": "0"}) is None
     assert read_ticket({**OFFER, "x-rtagents-resume-grace": "soon"}) is None
+    assert read_ticket({**OFFER, "x-rtagents-resume-grace": "nan"}) is None
 
 
 def test_the_received_count_must_be_a_whole_number() -> None:

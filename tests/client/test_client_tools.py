@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from scripted_peer import ScriptedPeer
 
 from rtagents import connect
 from rtagents.client import Session
@@ -158,3 +159,17 @@ async def test_closing_cancels_running_tools(server: RunningServer) -> None:
     await asyncio.wait_for(started.wait(), 5)
     await session.close()
     assert not session._tasks
+
+
+async def test_a_call_event_with_a_bad_field_still_gets_an_output(peer: ScriptedPeer) -> None:
+    async with Session(peer.url, credentials="sk-test") as session:
+        session.tools.register(lambda: "ok", name="ping")
+        bad = {  # "name" is missing: the event is invalid, the call still needs an answer
+            "type": "response.function_call_arguments.done",
+            "call_id": "call_1",
+            "arguments": "{}",
+        }
+        await peer.send(bad)
+        created = await peer.next_event("conversation.item.create")
+        assert created["item"]["call_id"] == "call_1"
+        assert "there is no tool ''" in created["item"]["output"]

@@ -11,6 +11,7 @@ from rtagents import connect
 from rtagents.client import ReconnectPolicy, ResumedEvent
 from rtagents.protocol.lifecycle import State
 from rtagents.server.app import server_state
+from rtagents.testing.faults import Fault
 
 
 async def test_a_silent_server_mid_response_is_reported_and_resumed() -> None:
@@ -70,3 +71,28 @@ async def test_the_session_rolls_over_before_the_cap_at_a_quiet_moment() -> None
                 return {h.id for h in server_state(server.app).sessions}
 
             await until(lambda: first_id not in live_ids(), "the old session to end (1000)")
+
+
+async def test_close_during_a_rollover_lets_go_of_the_old_connection() -> None:
+    policy = ReconnectPolicy(max_attempts=3, base_delay=0.01, rollover_margin=59.5)
+    async with proxied(session_cap_s=60.0) as (server, proxy):
+        session = await connect(
+            proxy.url(), credentials=server.api_key, session=TEXT, reconnect=policy
+        )
+        proxy.plan_next(Fault.stall(None, direction="down"))  # the rollover's never answers
+        await proxy.connection(1)  # the rollover is waiting for session.created
+        await session.close()
+        # The old connection was no longer current when close() ran: the rollover
+        # must drop it rather than leave it open for the rest of the session cap.
+        await asyncio.wait_for(proxy.connections[0].wait_closed(), 5)
+
+
+async def test_a_cap_shorter_than_the_margin_rolls_over_once_not_forever() -> None:
+    policy = ReconnectPolicy(max_attempts=3, base_delay=0.01, rollover_margin=10.0)
+    async with proxied(session_cap_s=3.0) as (server, proxy):
+        async with connect(
+            proxy.url(), credentials=server.api_key, session=TEXT, reconnect=policy
+        ) as session:
+            await session.wait_for("rtagents.resumed", timeout=5)  # due at once: one rollover
+            await asyncio.sleep(0.5)
+            assert len(proxy.connections) == 2 and session.state is State.ACTIVE

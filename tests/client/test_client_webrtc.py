@@ -129,3 +129,26 @@ def test_calls_url_follows_the_documented_endpoint() -> None:
         "http://127.0.0.1:8000/v1/realtime/calls"
     )
     assert calls_url("ws://host") == "http://host/v1/realtime/calls"
+
+
+async def test_a_late_hang_up_of_an_old_call_leaves_the_next_call_alone(
+    server: RunningServer,
+) -> None:
+    """A reconnect opens a new call with the same opener while the lost one is still closing."""
+    call = WebRTCCall(loopback=True, session=PTT)
+    headers = {"Authorization": f"Bearer {server.api_key}"}
+    old = await call(server.http_url, headers, 5)
+    new = await call(server.http_url, headers, 5)
+    try:
+        await old.close()
+        await call.send_audio(bytes(960))  # the new call's track is still live
+        queued = [call._received.get_nowait() for _ in range(call._received.qsize())]
+        assert None not in queued  # and its audio was not ended
+    finally:
+        await new.close()
+    await asyncio.wait_for(_drain(call), 5)  # the new call's end does end it
+
+
+async def _drain(call: WebRTCCall) -> None:
+    async for _ in call.audio():
+        pass

@@ -80,7 +80,9 @@ async def test_a_spoken_turn_is_heard_and_answered_with_audio_on_the_track(call:
     assert decode_audio(bytes(call.heard)) == reply
 
 
-async def test_clear_stops_playback_and_truncates_where_it_stopped(call: RawCall) -> None:
+async def test_clear_stops_playback_and_truncates_where_it_stopped(
+    server: RunningServer, call: RawCall
+) -> None:
     await speak(call, "interrupt me")
     await call.send({"type": "response.create"})
     await call.until("output_audio_buffer.started")
@@ -99,6 +101,15 @@ async def test_clear_stops_playback_and_truncates_where_it_stopped(call: RawCall
     assert abs(len(heard) - truncated.audio_end_ms / 50) <= 1.5
     later = [call.events.get_nowait() for _ in range(call.events.qsize())]
     assert not any("output_audio_buffer.stopped" in raw for raw in later)  # cleared instead
+    # The cleared response leaves no bookkeeping behind once it is done (barge-ins
+    # must not pile up over a long call).
+    host = server.app.state.rtagents.calls[call.call_id].host
+    for _ in range(100):  # the response (its audio already generated) ends promptly
+        if not host.responses:
+            break
+        await asyncio.sleep(0.05)
+    audio = host.audio_sink
+    assert not (audio._items or audio._cut or audio._started or audio._done)
 
 
 async def test_speech_while_the_reply_plays_barges_in(server: RunningServer) -> None:
@@ -261,3 +272,34 @@ async def test_a_call_that_never_connects_is_closed_with_a_diagnosis(
     assert "never connected within 2 s" in message
     assert "ICE connectivity checks" in message and "candidate pair(s) tried" in message
     assert call.pc.connectionState == "closed" and not server.app.state.rtagents.calls
+
+
+async def test_a_client_secret_hangs_up_only_the_calls_it_opened(server: RunningServer) -> None:
+    async with httpx.AsyncClient() as http:
+
+        async def mint() -> str:
+            reply = await http.post(
+                f"{server.http_url}/v1/realtime/client_secrets",
+                json={},
+                headers={"Authorization": f"Bearer {server.api_key}"},
+            )
+            value: str = reply.json()["value"]
+            return value
+
+        async def hang_up(call_id: str, key: str) -> httpx.Response:
+            url = f"{server.http_url}/v1/realtime/calls/{call_id}/hangup"
+            return await http.post(url, headers={"Authorization": f"Bearer {key}"})
+
+        owner, other = await mint(), await mint()
+        sdp = await _offer_sdp()
+        mine = (await post_offer(server, sdp, key=owner)).headers["location"].rsplit("/", 1)[-1]
+        keyed = (await post_offer(server, sdp)).headers["location"].rsplit("/", 1)[-1]
+        calls = server.app.state.rtagents.calls
+        for call_id in (mine, keyed):
+            refused = await hang_up(call_id, other)
+            assert refused.status_code == 403, refused.text
+            assert refused.json()["error"]["code"] == "insufficient_permissions"
+            assert call_id in calls and not calls[call_id].ended.is_set()
+        assert (await hang_up(mine, owner)).status_code == 200
+        assert (await hang_up(keyed, server.api_key)).status_code == 200
+    assert mine not in calls and keyed not in calls

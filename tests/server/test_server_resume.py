@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -20,9 +21,10 @@ from websockets.exceptions import InvalidStatus
 from rtagents.engines.scripted import Rule, Say, scripted_engines
 from rtagents.server.app import server_state
 from rtagents.server.config import ServerConfig
-from rtagents.server.resume import FrameLog
+from rtagents.server.resume import FrameLog, ResumeRegistry
 from rtagents.server.runner import RunningServer, running_server
 from rtagents.server.session import SessionHost
+from rtagents.transports.memory import memory_pair
 
 TIMEOUT_S = 5.0
 LONG = " ".join(f"word{i}" for i in range(40))
@@ -291,3 +293,14 @@ def test_empty_frame_log_holds_only_the_start() -> None:
     assert log.holds_after(0)
     log.append("x")  # over the bound at once: nothing is held
     assert not log.holds_after(0) and log.holds_after(1) and log.after(1) == []
+
+
+async def test_a_resume_accepted_after_the_session_ended_is_released_at_once() -> None:
+    # The grace window can run out while a resume is being accepted: the
+    # connection must be let go of (and closed), not left waiting forever.
+    host = SimpleNamespace(id="sess_gone", state=SimpleNamespace(config=ServerConfig(port=0)))
+    resumable = ResumeRegistry().open(cast(Any, host))
+    resumable.end()
+    ours, _theirs = memory_pair()
+    attachment = resumable.offer(ours, 0)
+    assert attachment.released.is_set()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Self, TypedDict, TypeVar
 
 from pydantic import BaseModel
 
@@ -30,6 +30,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rtagents.client.session")
 T = TypeVar("T")
+
+
+class SessionOptions(TypedDict, total=False):
+    """The keyword arguments :class:`SessionBase` takes besides ``url`` and ``credentials``.
+
+    Subclasses pass them through as ``**options: Unpack[SessionOptions]``, so
+    each is declared (with its default) once, here and in ``SessionBase``.
+    """
+
+    config: Mapping[str, Any] | BaseModel | None
+    headers: Mapping[str, str] | None
+    open_timeout: float
+    ack_timeout: float
+    opener: TransportOpener
+    stream_capacity: int
+    drain_timeout: float
 
 
 class SessionBase(SessionCommands, Consuming):

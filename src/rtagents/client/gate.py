@@ -68,6 +68,12 @@ class ResponseGate:
         self._in_flight = event["event_id"]
         self._in_flight_event = event
 
+    def release(self, event_id: str) -> None:
+        """Our create ``event_id`` never left (sending it failed): stop waiting for it."""
+        if self._in_flight == event_id:
+            self._in_flight = None
+            self._wake.set()
+
     def observe(self, event: object, conversation: Any) -> None:
         """Follow responses starting and ending (called for every received event)."""
         etype = type_of(event)

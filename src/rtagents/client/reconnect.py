@@ -52,6 +52,21 @@ class Reconnector:
         self.policy = policy
 
     async def run(self, cause: str, *, rebuild: bool = False) -> None:
+        try:
+            await self._attempts(cause, rebuild=rebuild)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug (or a raising jitter source) must not leave
+            # the session RECONNECTING forever with every waiter still asleep
+            log.exception("reconnecting failed unexpectedly")
+            error = ConnectionFailure(
+                f"reconnecting failed unexpectedly: {type(exc).__name__}: {exc}",
+                origin=Origin.LOCAL,
+                code="reconnect_failed",
+            )
+            self.session.fail(error, 0)
+
+    async def _attempts(self, cause: str, *, rebuild: bool) -> None:
         failures: list[str] = []
         decision = Decision.REBUILD if rebuild or not self.policy.resume else Decision.RESUME
         for attempt in range(1, self.policy.max_attempts + 1):
@@ -121,8 +136,10 @@ class Reconnector:
             await session.install(transport, read_ticket(headers) or ticket)
             return False
         except BaseException:
-            if transport is not session._transport:
-                await discard(transport)
+            if transport is session._transport:  # install() failed while flushing
+                session._transport, session._live = None, False
+                session._lost_early = None  # this attempt's loss, already counted
+            await discard(transport)
             raise
 
     async def _open(self, resuming: bool) -> Transport:

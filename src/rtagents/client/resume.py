@@ -46,7 +46,7 @@ def read_ticket(headers: Mapping[str, str]) -> ResumeTicket | None:
         grace = float(headers.get(GRACE.lower(), "0"))
     except ValueError:
         grace = 0.0
-    if grace <= 0:
+    if not grace > 0:  # also NaN
         return None  # a server with a zero grace window cannot resume anything
     return ResumeTicket(session_id=session_id, token=token, grace_s=grace)
 

@@ -16,19 +16,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
-
-from pydantic import BaseModel
+from typing import Any, Unpack
 
 from ..protocol.codec import decode_server_event
 from ..protocol.errors import ConnectionFailure, Origin, RealtimeError
 from ..protocol.lifecycle import State, Trigger
 from ..transports.base import ABNORMAL_CLOSURE, GOING_AWAY, Transport, TransportClosed
-from .base_session import SessionBase
+from .base_session import SessionBase, SessionOptions
 from .credentials import Credentials
 from .gate import ResponseGate
 from .inbound import describe_close
-from .opening import TransportOpener, open_transport
 from .outbox import Outbox
 from .playback import PlaybackTracker
 from .policy import Decision, ReconnectPolicy, decide_close, decide_failure
@@ -47,28 +44,12 @@ class Session(SessionBase):
         url: str,
         *,
         credentials: Credentials,
-        config: Mapping[str, Any] | BaseModel | None = None,
-        headers: Mapping[str, str] | None = None,
-        open_timeout: float = 10.0,
-        ack_timeout: float = 10.0,
-        opener: TransportOpener = open_transport,
-        stream_capacity: int = 10_000,
-        drain_timeout: float = 5.0,
         reconnect: ReconnectPolicy | None = None,
         stall_timeout: float | None = 30.0,
         tool_timeout: float = 30.0,
+        **options: Unpack[SessionOptions],
     ) -> None:
-        super().__init__(
-            url,
-            credentials=credentials,
-            config=config,
-            headers=headers,
-            open_timeout=open_timeout,
-            ack_timeout=ack_timeout,
-            opener=opener,
-            stream_capacity=stream_capacity,
-            drain_timeout=drain_timeout,
-        )
+        super().__init__(url, credentials=credentials, **options)
         self.reconnect_policy = reconnect
         self.stall_timeout = stall_timeout
         policy = reconnect or ReconnectPolicy()
@@ -82,7 +63,7 @@ class Session(SessionBase):
         self._last_event = time.monotonic()
         self._reconnector: asyncio.Task[None] | None = None
         self._lost_early: str | None = None  # set while an attempt's connection died
-        self._gate = ResponseGate(claim_timeout=ack_timeout)
+        self._gate = ResponseGate(claim_timeout=self.ack_timeout)
         self.failure: RealtimeError | None = None
         """Why the session failed (the reconnect report), once it has."""
         self.tools = ToolRunner(self, default_timeout=tool_timeout)
@@ -149,6 +130,8 @@ class Session(SessionBase):
         if etype == "session.update" and isinstance(data.get("session"), Mapping):
             self._asked_config = merge_config(self._asked_config, data["session"])
         elif etype == "response.create":
+            if self._closing or self._finished.is_set():
+                return False  # refused by _send_encoded with the reason, never queued
             return not self._gate.try_claim(data)
         return False
 
@@ -234,6 +217,14 @@ class Session(SessionBase):
     # -- sending ---------------------------------------------------------------------
 
     async def _send_encoded(self, event_type: str, event_id: str, text: str) -> None:
+        try:
+            await self._send_now(event_type, event_id, text)
+        except ConnectionFailure:
+            if event_type == "response.create":
+                self._gate.release(event_id)  # else the gate waits claim_timeout for it
+            raise
+
+    async def _send_now(self, event_type: str, event_id: str, text: str) -> None:
         if self._closing or self._finished.is_set() or self.state is State.IDLE:
             raise self._closed_error(event_type, event_id)
         if self.reconnect_policy is None:
@@ -296,9 +287,9 @@ class Session(SessionBase):
         if self._finished.is_set():
             return
         self.failure = error
-        unsent = self._outbox.drain_queue()
+        unsent = len(self._outbox.drain_queue()) + len(self._gate.drop_queue())
         if unsent:
-            log.error("%d queued events were never sent: %s", len(unsent), error)
+            log.error("%d queued events were never sent: %s", unsent, error)
         if self._lifecycle.can(Trigger.FATAL):
             self._lifecycle.fire(Trigger.FATAL, cause=error.message)
         self._inbound.emit(FAILED, FailedEvent(error=error, attempts=attempts))

@@ -127,14 +127,18 @@ class ToolRunner:
         elif etype == "input_audio_buffer.speech_started":
             self.cancel_all("the user started speaking (barge-in)", send=True)
 
-    def _start(self, event: Any) -> None:
-        call_id, name = event.call_id, event.name
+    def _start(self, event: object) -> None:
+        call_id, name = _field(event, "call_id"), _field(event, "name") or ""
+        if call_id is None:
+            log.warning("a function call without a call_id cannot be answered; ignored")
+            return
         if call_id in self._calls or self._answered(call_id):
             log.info("tool call %s was already handled; not running it again", call_id)
             return
-        call = _Call(call_id=call_id, name=name, response_id=getattr(event, "response_id", None))
+        call = _Call(call_id=call_id, name=name, response_id=_field(event, "response_id"))
         self._calls[call_id] = call
-        call.task = self.session._spawn(self._run(call, event.arguments), f"rtagents-tool-{name}")
+        arguments = _field(event, "arguments") or ""
+        call.task = self.session._spawn(self._run(call, arguments), f"rtagents-tool-{name}")
 
     def _answered(self, call_id: str) -> bool:
         for item in self.session.conversation.items:
@@ -216,6 +220,19 @@ class ToolRunner:
         call.interrupted = why
         if call.task is not None and not call.task.done():
             call.task.cancel()
+
+
+def _field(event: object, name: str) -> str | None:
+    """A string field of the event; of an invalid event, read from its raw data.
+
+    A call event with a bad field must still get an output (saying what is
+    wrong), or the model would wait for it forever.
+    """
+    value = getattr(event, name, None)
+    data = getattr(event, "data", None)
+    if value is None and isinstance(data, Mapping):
+        value = data.get(name)
+    return value if isinstance(value, str) else None
 
 
 async def _invoke(fn: Callable[..., Any], args: dict[str, Any]) -> Any:

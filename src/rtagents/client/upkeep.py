@@ -82,13 +82,24 @@ async def rollover_loop(session: Session) -> None:
         if not quiet(session):
             await asyncio.sleep(QUIET_CHECK_S)
             continue
-        await rollover(session)
+        if not await rollover(session):
+            continue
+        due = rollover_due(session, time.time())
+        if due is not None and due <= 0:
+            # The fresh session is already due: the server's cap is shorter than the
+            # margin, and rolling over again would churn sessions back to back.
+            log.warning(
+                "the server caps sessions at less than rollover_margin; no more rollovers "
+                "for this session (it is rebuilt when the cap closes it)"
+            )
+            return
 
 
-async def rollover(session: Session) -> None:
-    """Rebuild on a fresh connection, then let go of the old one (see module doc)."""
+async def rollover(session: Session) -> bool:
+    """Rebuild on a fresh connection, then let go of the old one; False if it failed."""
     from .rebuild_run import rebuild_on
     from .reconnect import Reconnector
+    from .session import discard
 
     assert session.reconnect_policy is not None
     old, expiring = session._transport, session.session_id
@@ -101,17 +112,24 @@ async def rollover(session: Session) -> None:
             await transport.close(NORMAL_CLOSURE, "rollover abandoned")
             raise
     except asyncio.CancelledError:
+        # close() ran while no transport was current: the old one is ours to drop.
+        if old is not None:
+            await discard(old)
         raise
     except Exception as exc:
         log.warning("rollover of %s failed (%s); reconnecting instead", expiring, exc)
         session._transport = old
         session.connection_lost(f"rollover failed: {exc}", rebuild=True)
-        return
+        return False
     if old is not None:
         try:
             await asyncio.wait_for(old.close(NORMAL_CLOSURE, "rolled over"), 2.0)
+        except asyncio.CancelledError:
+            await discard(old)
+            raise
         except Exception:
             log.debug("closing the rolled-over connection failed", exc_info=True)
     log.info("rolled session %s over to %s", expiring, session.session_id)
     event = ResumedEvent(rebuilt=True, attempts=1, reason="rollover", session_id=session.session_id)
     session._inbound.emit(RESUMED, event)
+    return True

@@ -60,6 +60,9 @@ class CallTransport(DataChannelTransport):
         super().__init__(channel)
         self.call = call
         self.pc = pc
+        # This call's own track and audio queue: a reconnect replaces the opener's.
+        self._track = call._track
+        self._received = call._received
         self._hangup: asyncio.Task[None] | None = None
 
     def lost(self, code: int, reason: str) -> TransportClosed:
@@ -73,7 +76,9 @@ class CallTransport(DataChannelTransport):
 
     def _hang_up(self) -> asyncio.Task[None]:
         if self._hangup is None:
-            self._hangup = asyncio.get_running_loop().create_task(self.call._hang_up(self.pc))
+            self._hangup = asyncio.get_running_loop().create_task(
+                self.call._hang_up(self.pc, self._track, self._received)
+            )
         return self._hangup
 
 
@@ -115,7 +120,7 @@ class WebRTCCall:
             async with asyncio.timeout(open_timeout):
                 return await self._open(pc, url, headers)
         except BaseException as exc:
-            await self._hang_up(pc)
+            await self._hang_up(pc, self._track, self._received)
             if isinstance(exc, TimeoutError):
                 step, details = describe_connection(pc)
                 raise ConnectionFailure(
@@ -232,18 +237,27 @@ class WebRTCCall:
                 self._received.get_nowait()  # nobody is listening: keep the newest
             self._received.put_nowait(chunk)
 
-    async def _hang_up(self, pc: RTCPeerConnection) -> None:
-        """Close the peer connection and everything on it; idempotent."""
-        if self._track is not None:
-            self._track.stop()
+    async def _hang_up(
+        self,
+        pc: RTCPeerConnection,
+        track: PacedAudioTrack | None,
+        received: asyncio.Queue[bytes | None],
+    ) -> None:
+        """Close the peer connection and everything on it; idempotent.
+
+        ``track`` and ``received`` are that call's, passed in because a late
+        hang-up of a lost call must not stop or end the next call's audio.
+        """
+        if track is not None:
+            track.stop()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await pc.close()
-        if self._received.full():
-            self._received.get_nowait()
-        self._received.put_nowait(None)
+        if received.full():
+            received.get_nowait()
+        received.put_nowait(None)
 
 
 def _refused(target: str, reply: httpx.Response) -> ConnectionFailure:

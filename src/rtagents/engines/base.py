@@ -177,3 +177,15 @@ class EngineFailure(Exception):
         super().__init__(message)
         self.hint = hint
         self.retryable = retryable
+
+
+async def close_stream(stream: AsyncIterator[Any]) -> None:
+    """Close an engine stream now if it can be closed (async generators can).
+
+    A wrapper that re-yields another engine's stream must close the inner one
+    when it is closed itself; left to the garbage collector, the inner one
+    would keep its HTTP request or worker running for a while.
+    """
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()

@@ -104,10 +104,14 @@ def _too_large(message: str, limit: int) -> str:
 class Call:
     """A call from offer to hangup; registered in ``state.calls`` while it lives."""
 
-    def __init__(self, state: ServerState, config: SessionConfig) -> None:
+    def __init__(
+        self, state: ServerState, config: SessionConfig, *, owner: str | None = None
+    ) -> None:
         self.id = new_call_id()
         self.state = state
         self.config = config
+        # The ek_ secret that opened the call (None: the API key); only it may hang up.
+        self.owner = owner
         self.pc = RTCPeerConnection(rtc_configuration(state.config.ice_servers))
         self.track = PacedAudioTrack()
         self.host: SessionHost | None = None
@@ -134,6 +138,9 @@ class Call:
                     await self.pc.setLocalDescription(answer)
             else:
                 await self.pc.setLocalDescription(answer)
+        except asyncio.CancelledError:  # the request went away: free the peer connection
+            await self.end(NORMAL_CLOSURE, "the offer was abandoned")
+            raise
         except Exception as exc:  # aiortc raises ValueError, KeyError, ... on bad SDP
             await self.end(NORMAL_CLOSURE, "bad offer")
             raise BadOffer(

@@ -92,6 +92,7 @@ class CallAudio:
         kind = getattr(event, "type", None)
         if kind == "response.done":
             response_id = event.response.id  # type: ignore[attr-defined]
+            self._cut.discard(response_id)  # no more deltas can come for it
             if response_id not in self._items:
                 return  # no audio: nothing to report
             self._done.add(response_id)
@@ -123,6 +124,18 @@ class CallAudio:
             await self.host.emit(build(OutputAudioBufferCleared, response_id=response_id))
             for item_id in self._items.get(response_id, []):
                 await self._truncate(Tag(response_id, item_id))
+            self._forget(response_id)
+
+    def _forget(self, response_id: str) -> None:
+        """Drop a cleared response's bookkeeping, so a long call's barge-ins don't pile up.
+
+        It stays in ``_cut`` (its late deltas are dropped) until its ``response.done``.
+        """
+        if response_id in self._done:
+            self._cut.discard(response_id)
+        self._items.pop(response_id, None)
+        self._started.discard(response_id)
+        self._done.discard(response_id)
 
     async def _truncate(self, tag: Tag) -> None:
         """Cut the item at what was played, if less than what was produced."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import hmac
 import json
 import logging
 from collections.abc import Mapping
@@ -45,7 +46,7 @@ async def create_call(request: Request) -> Response:
     except ImportError:
         message = "WebRTC calls need aiortc: install rtagents[webrtc] on the server."
         return Refusal(501, "webrtc_unavailable", message).response()
-    call = Call(state, config)
+    call = Call(state, config, owner=principal.secret.value if principal.secret else None)
     try:
         answer = await call.answer(offer)
     except BadOffer as exc:
@@ -64,14 +65,31 @@ async def hangup(request: Request) -> Response:
     state: ServerState = request.app.state.rtagents
     call_id = request.path_params["call_id"]
     try:
-        await state.authenticator.authenticate(bearer_credential(request.headers))
+        principal = await state.authenticator.authenticate(bearer_credential(request.headers))
         call = state.calls.get(call_id)
         if call is None:
             raise unknown_call(call_id)
+        if principal.kind != "api_key":
+            _check_owner(call.owner, principal.secret.value if principal.secret else None)
     except Refusal as exc:
         return exc.response()
     await call.end(1000, "the call was hung up")
     return Response(status_code=200)
+
+
+def _check_owner(owner: str | None, presented: str | None) -> None:
+    """A client secret may hang up only the calls it opened (the API key, any call).
+
+    The call id travels in ``Location`` and logs, so knowing it must not be
+    enough for some other caller's ``ek_`` to end the call.
+    """
+    if owner is None or presented is None or not hmac.compare_digest(owner, presented):
+        raise Refusal(
+            403,
+            "insufficient_permissions",
+            "This call was opened with another client secret: hang it up with the secret "
+            "that opened it, or with the server API key from your backend.",
+        )
 
 
 def unknown_call(call_id: str) -> Refusal:

@@ -8,13 +8,15 @@ unexplained close. Servers without the extension get accept + close 1008.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
 from starlette.websockets import WebSocket
 
 from ..protocol.beta import BETA_HEADER
-from ..transports.base import POLICY_VIOLATION
+from ..transports.base import GOING_AWAY, POLICY_VIOLATION
 from .auth import BROWSER_PROTOCOL, Refusal, bearer_credential, subprotocol_credential
 from .resume import Claim, resume_request, wants_resume
 from .session import SessionHost
@@ -72,8 +74,13 @@ async def _resume(websocket: WebSocket, claim: Claim, subprotocol: str | None) -
     """Serve a resumed session on this connection until the host lets go of it."""
     headers = claim.resumable.response_headers(received=claim.received)
     await websocket.accept(subprotocol=subprotocol, headers=headers)
-    attachment = claim.resumable.offer(StarletteTransport(websocket), claim.last_seq)
+    transport = StarletteTransport(websocket)
+    attachment = claim.resumable.offer(transport, claim.last_seq)
     await attachment.released.wait()
+    # Released without being closed: superseded by a newer resume before the host
+    # took it, or the session ended meanwhile. 1001 tells the client to rebuild.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(transport.close(GOING_AWAY, "session ended"), 1.0)
 
 
 async def _admit(websocket: WebSocket, state: ServerState, offered: list[str]) -> SessionConfig:

@@ -140,10 +140,17 @@ class Resumable:
         return self.host.received_frames
 
     def offer(self, transport: Transport, last_seq: int) -> Attachment:
-        """Hand ``transport`` (accepted) to the host; a still-pending earlier one loses."""
+        """Hand ``transport`` (accepted) to the host; a still-pending earlier one loses.
+
+        A session that ended while this connection was being accepted (its grace
+        window ran out) releases it at once: nobody would ever take it.
+        """
+        attachment = Attachment(transport, last_seq)
+        if self.ended:
+            attachment.released.set()
+            return attachment
         if self._pending is not None:
             self._pending.released.set()
-        attachment = Attachment(transport, last_seq)
         self._pending = attachment
         self._arrived.set()
         return attachment
@@ -153,10 +160,15 @@ class Resumable:
         if self._cut.done():
             raise TransportClosed(GOING_AWAY, "resumed on another connection", origin=Origin.LOCAL)
         recv = asyncio.ensure_future(transport.recv())
-        await asyncio.wait((recv, self._cut), return_when=asyncio.FIRST_COMPLETED)
-        if self._cut.done():  # checked first: a frame read after the claim is not counted
-            recv.cancel()
-            await asyncio.gather(recv, return_exceptions=True)
+        try:
+            await asyncio.wait((recv, self._cut), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # checked first: a frame read after the claim is not counted; and a
+            # host cancelled while waiting leaves no receive task behind
+            if self._cut.done() or not recv.done():
+                recv.cancel()
+                await asyncio.gather(recv, return_exceptions=True)
+        if self._cut.done():
             raise TransportClosed(GOING_AWAY, "resumed on another connection", origin=Origin.LOCAL)
         return recv.result()
 

@@ -11,9 +11,9 @@ running. An unknown call id is refused with 404 before the upgrade.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket
 
@@ -21,6 +21,9 @@ from ..transports.base import NORMAL_CLOSURE, TransportClosed
 from .auth import BROWSER_PROTOCOL, Refusal, bearer_credential, subprotocol_credential
 from .calls import unknown_call
 from .state import ServerState
+
+if TYPE_CHECKING:
+    from .call import Call
 from .ws import StarletteTransport
 
 log = logging.getLogger("rtagents.server.sideband")
@@ -52,8 +55,7 @@ async def serve_sideband(
     await websocket.accept(subprotocol=BROWSER_PROTOCOL if BROWSER_PROTOCOL in offered else None)
     sideband = StarletteTransport(websocket)
     if not call.connected.is_set():  # attached right after the offer: wait for the caller
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(call.connected.wait(), state.config.call_connect_timeout_s)
+        await _until_connected_or_ended(call, state.config.call_connect_timeout_s)
     target = call.transport
     if target is None or call.host is None or target.closed:
         # Admitted but not connected yet (or just ended): say so rather than hang.
@@ -69,3 +71,14 @@ async def serve_sideband(
     finally:
         target.sidebands.discard(sideband)
         await sideband.close(NORMAL_CLOSURE, "")
+
+
+async def _until_connected_or_ended(call: Call, limit_s: float) -> None:
+    """Wait for the caller to connect, but not past the call's end (or ``limit_s``)."""
+    waits = [asyncio.ensure_future(call.connected.wait()), asyncio.ensure_future(call.ended.wait())]
+    try:
+        await asyncio.wait(waits, timeout=limit_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)

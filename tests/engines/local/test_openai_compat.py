@@ -257,3 +257,30 @@ def test_openai_key_goes_only_to_openai(monkeypatch: pytest.MonkeyPatch) -> None
     assert api_key_from_env("http://127.0.0.1:11434") is None
     monkeypatch.setenv("RTAGENTS_LLM_API_KEY", "sk-local")
     assert api_key_from_env("http://127.0.0.1:11434") == "sk-local"
+
+
+async def test_one_instance_serves_several_event_loops(stub: LLMStub) -> None:
+    """A connection left in the pool by a loop that has ended must not be reused."""
+    llm = OpenAICompatLLM(url=stub.url, model=MODEL)
+    stub.replies.append(Status(503, "loading model"))  # an error body is read to its end
+    with pytest.raises(EngineFailure, match="HTTP 503"):
+        await asyncio.to_thread(asyncio.run, collect(llm))  # a loop that then closes
+    again = await asyncio.to_thread(asyncio.run, collect(llm))  # another, fresh loop
+    here = await collect(llm)  # and this test's own loop
+    await llm.aclose()
+    assert again == here and TextDelta("hello") in here
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("ftp://127.0.0.1:1", "not an http:// or https:// URL"),
+        ("127.0.0.1:11434", "not an http:// or https:// URL"),
+        ("http://127.0.0.1:99999", "out of range"),
+    ],
+)
+async def test_an_unusable_url_is_a_clear_failure(url: str, expected: str) -> None:
+    llm = OpenAICompatLLM(url=url, model=MODEL)
+    error = await failure(llm)
+    await llm.aclose()
+    assert expected in str(error) and "--llm-url" in error.hint

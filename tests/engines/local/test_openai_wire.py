@@ -80,3 +80,19 @@ def test_error_bodies_give_their_message() -> None:
     assert error_message(b'{"error": "plain"}') == "plain"
     assert error_message(b"<html>Bad Gateway</html>") == "<html>Bad Gateway</html>"
     assert error_message(b'{"detail": "x"}') == '{"detail": "x"}'
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ('{"choices": [], "usage": {"prompt_tokens": "many"}}', "token counts are not integers"),
+        ('{"choices": [], "usage": {"prompt_tokens": [1]}}', "token counts are not integers"),
+        (
+            '{"choices": [{"delta": {"tool_calls": [{"index": 0, "function": "f"}]}}]}',
+            "function is not an object",
+        ),
+    ],
+)
+def test_odd_fields_are_malformed_stream_errors_not_crashes(payload: str, expected: str) -> None:
+    with pytest.raises(MalformedStream, match=expected):
+        list(ChunkMapper().map(payload))

@@ -30,7 +30,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Final
 
-from ..base import ChatMessage, EngineFailure, LLMChunk, LLMRequest
+import httpx
+
+from ..base import ChatMessage, EngineFailure, LLMChunk, LLMRequest, close_stream
 from .openai_compat import OpenAICompatLLM
 
 log = logging.getLogger("rtagents.engines.embedded_llm")
@@ -105,6 +107,7 @@ class EmbeddedLLM:
             key = secrets.token_urlsafe(32)
             self._server = self._start_server(key)
             url = str(self._server.listening_address)
+            self._wait_until_serving(url, key)
             self._client = OpenAICompatLLM(
                 url=url,
                 model=MODEL_NAME,
@@ -145,6 +148,25 @@ class EmbeddedLLM:
                 f"llama.cpp could not load {path.name}: {exc}", hint=_INSTALL_HINT
             ) from None
 
+    def _wait_until_serving(self, url: str, key: str) -> None:
+        """Block until llama.cpp's task loop has answered one request.
+
+        ``xllamacpp.Server`` returns before its task loop has started, and that
+        loop sets ``running = true`` on entry: a stop requested before then is
+        lost and the destructor joins forever, holding the GIL (a hung process,
+        seen when closing right after loading). One answered completion proves
+        the loop runs; it is also the tiny first inference a warm-up should do.
+        """
+        body = {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
+        headers = {"Authorization": f"Bearer {key}"}
+        try:
+            with httpx.Client(timeout=60.0, trust_env=False) as http:
+                http.post(f"{url}/v1/chat/completions", json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise EngineFailure(
+                f"the embedded llama.cpp server did not answer ({exc!r})", hint=_INSTALL_HINT
+            ) from None
+
     async def warm_up(self) -> None:
         await asyncio.to_thread(self.load)
 
@@ -166,8 +188,12 @@ class EmbeddedLLM:
         client = self._client
         if client is None:
             raise EngineFailure("the embedded LLM was closed", hint="restart the server")
-        async for chunk in client.stream(self._without_tools(request)):
-            yield chunk
+        chunks = client.stream(self._without_tools(request))
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:  # else llama.cpp's only slot generates on until the GC closes it
+            await close_stream(chunks)
 
     def _without_tools(self, request: LLMRequest) -> LLMRequest:
         """The request as SmolLM2 can take it: no tools, tool turns as plain text."""

@@ -20,7 +20,7 @@ import numpy as np
 import soxr
 
 from ...protocol.audio import float32_to_pcm16
-from ..base import TTS, EngineFailure
+from ..base import TTS, EngineFailure, close_stream
 from . import assets
 from .clauses import split_clauses
 from .loadable import Loadable
@@ -198,5 +198,9 @@ class FallbackTTS:
         if self.active is None:
             await asyncio.to_thread(self.load)
         assert self.active is not None
-        async for chunk in self.active.synthesize(text, voice=voice, speed=speed):
-            yield chunk
+        chunks = self.active.synthesize(text, voice=voice, speed=speed)
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:  # closed with us (a barge-in), not whenever the GC gets to it
+            await close_stream(chunks)

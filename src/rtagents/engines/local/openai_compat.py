@@ -62,14 +62,35 @@ def api_key_from_env(url: str) -> str | None:
     return None
 
 
+def url_problem(url: str) -> str:
+    """Why ``url`` cannot reach a model server ("" if it can).
+
+    httpx reports these as a connection that "broke", or (a port past 65535)
+    as a bare ExceptionGroup; checked first, they become an EngineFailure
+    that names the URL.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError when out of range
+    except ValueError as exc:
+        return str(exc)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "it is not an http:// or https:// URL with a host"
+    return ""
+
+
 class OpenAICompatLLM:
     """Streams chat completions from ``url`` with ``model``.
 
     ``first_token_timeout_s`` bounds the wait for the first event (prompt
     processing on a CPU can take seconds); ``token_timeout_s`` bounds every
-    later gap. Keep-alive comments do not count as tokens. One instance
-    belongs to one event loop (its connection pool does); :meth:`aclose`
-    frees the pool.
+    later gap. Keep-alive comments do not count as tokens. One instance may
+    serve several event loops (tests, a sync app calling ``asyncio.run``):
+    no idle connection is kept between requests, because a pooled socket
+    belongs to the loop that opened it and fails ("Event loop is closed") or
+    leaks once that loop has ended. A finished stream ends at ``[DONE]``
+    before its body is drained, so it was never reusable anyway.
+    :meth:`aclose` frees the client.
     """
 
     def __init__(
@@ -93,6 +114,7 @@ class OpenAICompatLLM:
         self._include_usage = include_usage
         self._extra_body = dict(extra_body or {})
         self._client: httpx.AsyncClient | None = None
+        self._url_problem = url_problem(self.url)
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None or self._client.is_closed:
@@ -102,7 +124,11 @@ class OpenAICompatLLM:
             # A proxy from the environment is for remote hosts; sending a loopback
             # model server's traffic through it is a classic "connection refused".
             local = urlsplit(self.url).hostname in ("127.0.0.1", "localhost", "::1")
-            self._client = httpx.AsyncClient(timeout=timeout, trust_env=not local)
+            self._client = httpx.AsyncClient(
+                timeout=timeout,
+                trust_env=not local,
+                limits=httpx.Limits(max_keepalive_connections=0),
+            )
         return self._client
 
     async def aclose(self) -> None:
@@ -117,6 +143,12 @@ class OpenAICompatLLM:
         return headers
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+        if self._url_problem:
+            raise EngineFailure(
+                f"cannot use the LLM URL {self.url!r}: {self._url_problem}",
+                hint="Pass --llm-url like http://127.0.0.1:11434 (Ollama) "
+                "or https://api.openai.com/v1.",
+            )
         body = request_body(
             request, model=self.model, include_usage=self._include_usage, extra=self._extra_body
         )

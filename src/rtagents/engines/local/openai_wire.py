@@ -158,10 +158,14 @@ class ChunkMapper:
                 yield from self._delta(delta)
         usage = chunk.get("usage")
         if isinstance(usage, dict):
-            yield Usage(
-                input_tokens=int(usage.get("prompt_tokens") or 0),
-                output_tokens=int(usage.get("completion_tokens") or 0),
-            )
+            try:
+                counts = Usage(
+                    input_tokens=int(usage.get("prompt_tokens") or 0),
+                    output_tokens=int(usage.get("completion_tokens") or 0),
+                )
+            except (TypeError, ValueError):  # else a bare ValueError would escape the engine
+                raise MalformedStream(f"token counts are not integers: {usage!r}") from None
+            yield counts
 
     def _delta(self, delta: Mapping[str, Any]) -> Iterator[LLMChunk]:
         content = delta.get("content")
@@ -181,6 +185,8 @@ class ChunkMapper:
             call_id = part.get("id") or f"call_{secrets.token_hex(8)}"
             call = self._calls[index] = _Call(call_id=str(call_id))
         function = part.get("function") or {}
+        if not isinstance(function, dict):
+            raise MalformedStream(f"a tool call's function is not an object: {function!r}")
         call.name = call.name or str(function.get("name") or "")
         arguments = str(function.get("arguments") or "")
         if not call.name:
