@@ -35,7 +35,7 @@ from rtagents import connect  # noqa: E402
 from rtagents.cli.demo import session_config  # noqa: E402
 from rtagents.engines.base import ChatMessage, Engines, LLMRequest, TextDelta  # noqa: E402
 from rtagents.protocol.audio import resample_pcm16  # noqa: E402
-from rtagents.testing.spoken import spoken_turn  # noqa: E402
+from rtagents.testing.spoken import server_latencies, spoken_turn  # noqa: E402
 
 QUESTIONS = (
     "What is the capital of France?",
@@ -79,7 +79,7 @@ async def session_turns(server: Any, speech: list[bytes], count: int, offset: in
             for _ in range(min(TURNS_PER_SESSION, count - len(results))):
                 pcm = speech[(offset + len(results)) % len(speech)]
                 turn = await spoken_turn(session, pcm, timeout_s=120)
-                marks = _server_marks(server, session.session_id)
+                marks = server_latencies(server.app, session.session_id)
                 results.append(
                     {
                         "status": turn.status,
@@ -90,15 +90,6 @@ async def session_turns(server: Any, speech: list[bytes], count: int, offset: in
                     }
                 )
     return results
-
-
-def _server_marks(server: Any, session_id: str | None) -> dict[str, Any]:
-    from rtagents.server.app import server_state
-
-    for host in server_state(server.app).sessions:
-        if host.id == session_id and host.turns.marks:
-            return dict(host.turns.marks[-1].latencies_ms())
-    return {}
 
 
 async def baseline_turn(engines: Engines, pcm24k: bytes) -> float:

@@ -21,20 +21,16 @@ from rtagents.server.runner import RunningServer
 TIMEOUT_S = 5.0
 
 
-class RawClient:
-    """Sends dict events, receives validated server event models."""
+class EventReader:
+    """Reading validated server events off any raw transport (WebSocket or data channel)."""
 
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self._backlog: deque[Any] = deque()
+    timeout_s = TIMEOUT_S
 
-    async def send(self, event: Mapping[str, Any]) -> None:
-        await self.ws.send(encode_event(event))
+    async def recv_raw(self) -> str | bytes:
+        raise NotImplementedError
 
     async def recv(self) -> Any:
-        if self._backlog:
-            return self._backlog.popleft()
-        raw = await asyncio.wait_for(self.ws.recv(), TIMEOUT_S)
+        raw = await asyncio.wait_for(self.recv_raw(), self.timeout_s)
         event = decode_server_event(raw)
         assert not isinstance(event, UnknownEvent | InvalidEvent), event
         return event
@@ -47,6 +43,25 @@ class RawClient:
             events.append(event)
             if event.type == event_type:
                 return events
+
+
+class RawClient(EventReader):
+    """Sends dict events, receives validated server event models."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self._backlog: deque[Any] = deque()
+
+    async def send(self, event: Mapping[str, Any]) -> None:
+        await self.ws.send(encode_event(event))
+
+    async def recv_raw(self) -> str | bytes:
+        return await self.ws.recv()
+
+    async def recv(self) -> Any:
+        if self._backlog:
+            return self._backlog.popleft()
+        return await super().recv()
 
     async def error(self, event: Mapping[str, Any], *, interleaved: bool = False) -> Any:
         """Send ``event`` and return the ``error`` it provokes.

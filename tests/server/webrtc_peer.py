@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 from aiortc import RTCPeerConnection, RTCSessionDescription
+from server_harness import EventReader
 
-from rtagents.protocol.codec import InvalidEvent, UnknownEvent, decode_server_event, encode_event
+from rtagents.protocol.codec import encode_event
 from rtagents.server.runner import RunningServer
 from rtagents.transports.webrtc import loopback_candidates, rtc_configuration
 from rtagents.transports.webrtc_audio import PacedAudioTrack, pcm16_frames
@@ -55,8 +56,10 @@ async def post_offer(
         return await http.post(f"{server.http_url}/v1/realtime/calls", files=files, headers=headers)
 
 
-class RawCall:
+class RawCall(EventReader):
     """One connected call: events from the channel as models, audio heard as pcm16."""
+
+    timeout_s = TIMEOUT_S  # a call's first events wait for ICE and DTLS
 
     def __init__(self, pc: RTCPeerConnection, channel: Any, track: PacedAudioTrack) -> None:
         self.pc = pc
@@ -90,19 +93,8 @@ class RawCall:
     async def send(self, event: Mapping[str, Any]) -> None:
         self.channel.send(encode_event(event))
 
-    async def recv(self) -> Any:
-        raw = await asyncio.wait_for(self.events.get(), TIMEOUT_S)
-        event = decode_server_event(raw)
-        assert not isinstance(event, UnknownEvent | InvalidEvent), event
-        return event
-
-    async def until(self, event_type: str) -> list[Any]:
-        events = []
-        while True:
-            event = await self.recv()
-            events.append(event)
-            if event.type == event_type:
-                return events
+    async def recv_raw(self) -> str | bytes:
+        return await self.events.get()
 
     async def close(self) -> None:
         self.track.stop()

@@ -102,12 +102,12 @@ async def run_conversation(engine: str, out_dir: Path, llm_url: str | None) -> l
 async def _turn(
     session: Any, server: Any, voice: DemoVoice, question: str, wav_path: Path
 ) -> TurnReport:
-    from ..testing.spoken import spoken_turn
+    from ..testing.spoken import server_latencies, spoken_turn
 
     speech = await voice.speak(question)
     turn = await spoken_turn(session, speech)
     _write_wav(wav_path, bytes(turn.reply_audio))
-    marks = _server_marks(server, session)
+    marks = server_latencies(server.app, session.session_id)
     return TurnReport(
         question=question,
         heard=turn.transcript,
@@ -120,16 +120,6 @@ async def _turn(
         first_audio_ms=turn.timing.since_speech_stopped("first_audio"),
         errors=turn.errors,
     )
-
-
-def _server_marks(server: Any, session: Any) -> dict[str, Any]:
-    """The server's own marks for the session's latest turn (same process, same clock)."""
-    from ..server.app import server_state
-
-    for host in server_state(server.app).sessions:
-        if host.id == session.session_id and host.turns.marks:
-            return dict(host.turns.marks[-1].latencies_ms())
-    return {}
 
 
 def _write_wav(path: Path, pcm16: bytes) -> None:

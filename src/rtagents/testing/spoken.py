@@ -164,3 +164,17 @@ def _absorb(event: Any, etype: str, turn: SpokenTurn) -> bool:
         turn.status = event.response.status or ""
         return True
     return False
+
+
+def server_latencies(app: Any, session_id: str | None) -> dict[str, float | None]:
+    """The server's own marks (ms after ``speech_stopped``) for a session's latest turn.
+
+    Only for a server running in this process (the demo, the benchmark): its
+    marks are ``perf_counter`` readings on the same clock as the client's.
+    """
+    from ..server.app import server_state
+
+    for host in server_state(app).sessions:
+        if host.id == session_id and host.turns.marks:
+            return host.turns.marks[-1].latencies_ms()
+    return {}
