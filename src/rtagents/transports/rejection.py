@@ -30,7 +30,7 @@ class HttpRejection:
     origin: Origin
 
 
-def read_rejection(status: int, body: bytes | None) -> HttpRejection:
+def read_rejection(status: int, body: bytes | bytearray | None) -> HttpRejection:
     """Classify an HTTP ``status`` answered with ``body``.
 
     A 4xx (bar 429) means our request was wrong (key, URL, model): LOCAL; a
@@ -51,7 +51,7 @@ def read_rejection(status: int, body: bytes | None) -> HttpRejection:
     )
 
 
-def _error_object(body: bytes | None) -> Any:
+def _error_object(body: bytes | bytearray | None) -> Any:
     if not body:
         return None
     try:
