@@ -1,4 +1,4 @@
-"""The ASGI app: client secrets, the Realtime WebSocket, and a health check.
+"""The ASGI app: client secrets, the Realtime WebSocket, Chat Completions, and a health check.
 
 Routes match the hosted API's paths so that stock clients (the official
 ``openai`` package included) work by changing only their base URL.
@@ -23,9 +23,11 @@ from ..protocol.errors import RealtimeError
 from . import ids
 from .auth import Authenticator, Refusal, bearer_credential
 from .calls import create_call, hangup
+from .chat_completions import chat_completions
 from .config import ServerConfig
 from .connect import serve_websocket
 from .console import console_routes
+from .scenario import apply_scenario_rules
 from .secret_request import parse_secret_request, session_for_secret, ttl_seconds
 from .secrets import InMemorySecretStore, SecretIssuer, SecretStore
 from .session_config import OBJECT_NAMES
@@ -43,6 +45,7 @@ def create_app(
         from ..engines.scripted import scripted_engines
 
         engines = scripted_engines()
+    engines, scenario = apply_scenario_rules(config, engines)
     issuer = SecretIssuer(
         config.secret_signing_key, store or InMemorySecretStore(config.clock), config.clock
     )
@@ -51,6 +54,7 @@ def create_app(
         engines=engines,
         issuer=issuer,
         authenticator=Authenticator(config.effective_api_key, issuer),
+        scenario=scenario,
     )
     app = Starlette(
         routes=[
@@ -58,6 +62,7 @@ def create_app(
             WebSocketRoute("/v1/realtime", _realtime),
             Route("/v1/realtime/calls", create_call, methods=["POST"]),
             Route("/v1/realtime/calls/{call_id}/hangup", hangup, methods=["POST"]),
+            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/healthz", _healthz, methods=["GET"]),
             *console_routes(mint_secret_response),
         ],
@@ -140,7 +145,12 @@ async def _healthz(request: Request) -> Response:
     """
     state = server_state(request.app)
     report = state.warmup.report()
-    body = {**report, "engine": state.engines.name, "sessions": len(state.sessions)}
+    body = {
+        **report,
+        "engine": state.engines.name,
+        "sessions": len(state.sessions),
+        "scenario_rules": state.scenario,
+    }
     return JSONResponse(body, status_code=200 if report["status"] == "ready" else 503)
 
 

@@ -52,6 +52,13 @@ class ServerConfig:
     # Offer 127.0.0.1 as an ICE host candidate (aioice leaves it out): only
     # for a loopback-only host such as a CI sandbox; see loopback_candidates().
     webrtc_loopback: bool = False
+    # POST /v1/chat/completions: the largest request body accepted (413 past it).
+    chat_max_request_bytes: int = 4 * MIB
+    # Scenario rules (docs/scenario_rules.md): a TOML/JSON file whose rules
+    # choose tool calls from the user's words. Ignored when the LLM chooses
+    # tools itself (an external model behind --llm-url) unless forced.
+    scenario_rules: str | None = None
+    scenario_rules_forced: bool = False
 
     def __post_init__(self) -> None:
         if self.api_key is None:

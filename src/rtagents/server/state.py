@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..engines.base import Engines
 from ..engines.warmup import WarmUp
@@ -32,6 +32,8 @@ class ServerState:
     calls: dict[str, Call] = field(default_factory=dict)
     # Loads the engines' models in the background; /healthz reports it.
     warmup: WarmUp = field(init=False)
+    # Scenario rules in use, for /healthz and the console (server/scenario.py).
+    scenario: dict[str, Any] = field(default_factory=lambda: {"active": False})
 
     def __post_init__(self) -> None:
         self.warmup = WarmUp(self.engines)

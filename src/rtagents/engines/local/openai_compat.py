@@ -93,6 +93,10 @@ class OpenAICompatLLM:
     :meth:`aclose` frees the client.
     """
 
+    # The model behind the URL decides which tools to call (scenario rules
+    # stand down unless forced; see rtagents.server.scenario).
+    chooses_tools = True
+
     def __init__(
         self,
         *,
