@@ -136,25 +136,29 @@ def test_mint_without_a_key_explains(
     assert "no API key" in capsys.readouterr().err
 
 
+def _serve_settings(*flags: str) -> Any:
+    from rtagents.cli.settings import load_serve_settings
+
+    return load_serve_settings(build_parser().parse_args(["serve", *flags]))
+
+
 def test_serve_options_parse() -> None:
-    args = build_parser().parse_args(
-        ["serve", "--port", "0", "--session-cap", "5", "--log-format", "json"]
-    )
-    assert (args.port, args.session_cap, args.log_format) == (0, 5.0, "json")
+    settings = _serve_settings("--port", "0", "--session-cap", "5", "--log-format", "json")
+    assert (settings.port, settings.session_cap, settings.log_format) == (0, 5.0, "json")
 
 
 def test_serve_network_options_reach_the_server_config() -> None:
     from rtagents.cli.serve import server_config
 
-    args = build_parser().parse_args(
-        ["serve", "--ice-server", "stun:stun.example.org:3478", "--ice-server", "turn:t.example"]
-        + ["--webrtc-loopback", "--resume-grace", "5", "--no-console", "--host", "0.0.0.0"]
-    )
-    config = server_config(args, "sk-test")
+    settings = _serve_settings(
+        "--ice-server", "stun:stun.example.org:3478", "--ice-server", "turn:t.example",
+        "--webrtc-loopback", "--resume-grace", "5", "--no-console", "--host", "0.0.0.0",
+    )  # fmt: skip
+    config = server_config(settings, "sk-test")
     assert config.ice_servers == ["stun:stun.example.org:3478", "turn:t.example"]
     assert config.webrtc_loopback and config.resume_grace_s == 5.0
     assert config.console is False and config.host == "0.0.0.0"
-    default = server_config(build_parser().parse_args(["serve"]), "sk-test")
+    default = server_config(_serve_settings(), "sk-test")
     assert default.ice_servers == [] and not default.webrtc_loopback
     assert default.resume_grace_s == 30.0 and default.console is None
 
@@ -162,13 +166,17 @@ def test_serve_network_options_reach_the_server_config() -> None:
 def test_serve_engine_options_parse(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RTAGENTS_LLM_URL", raising=False)
     monkeypatch.delenv("RTAGENTS_LLM_MODEL", raising=False)
-    args = build_parser().parse_args(["serve"])
-    assert (args.engine, args.llm_url, args.llm_model, args.stt_threads) == ("local", None, None, 2)
-    args = build_parser().parse_args(
-        ["serve", "--engine", "scripted", "--llm-url", "http://h:1", "--llm-model", "m"]
-        + ["--stt-threads", "1"]
+    settings = _serve_settings()
+    assert (settings.engine, settings.llm_url, settings.llm_model, settings.stt_threads) == (
+        "local",
+        None,
+        None,
+        2,
     )
-    assert (args.engine, args.llm_url, args.llm_model, args.stt_threads) == (
+    settings = _serve_settings(
+        "--engine", "scripted", "--llm-url", "http://h:1", "--llm-model", "m", "--stt-threads", "1"
+    )
+    assert (settings.engine, settings.llm_url, settings.llm_model, settings.stt_threads) == (
         "scripted",
         "http://h:1",
         "m",
@@ -180,13 +188,11 @@ async def test_serve_builds_the_engines_its_flags_name() -> None:
     from rtagents.cli.serve import engines_for
     from rtagents.engines.local.openai_compat import OpenAICompatLLM
 
-    args = build_parser().parse_args(
-        ["serve", "--llm-url", "http://127.0.0.1:9/v1", "--llm-model", "qwen3"]
-    )
-    async with engines_for(args) as engines:
+    settings = _serve_settings("--llm-url", "http://127.0.0.1:9/v1", "--llm-model", "qwen3")
+    async with engines_for(settings) as engines:
         assert engines.name == "local" and isinstance(engines.llm, OpenAICompatLLM)
         assert engines.labels["llm"] == "qwen3 at http://127.0.0.1:9/v1/chat/completions"
-    async with engines_for(build_parser().parse_args(["serve", "--engine", "scripted"])) as other:
+    async with engines_for(_serve_settings("--engine", "scripted")) as other:
         assert other.name == "scripted"
 
 
@@ -214,7 +220,7 @@ def test_serve_starts_prints_its_key_and_answers_healthz() -> None:
     script = Path(sys.executable).with_name("rtagents")
     proc = subprocess.Popen(
         [str(script), "serve", "--port", str(port), "--engine", "scripted"]
-        + ["--log-level", "WARNING"],
+        + ["--log-level", "INFO"],
         stderr=subprocess.PIPE,
         text=True,
     )

@@ -41,7 +41,7 @@ def test_json_lines_carry_every_field() -> None:
     (record,) = _records(stream)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record.pop("timestamp"))
     assert record == {
-        "level": "INFO",
+        "level": "DEBUG",
         "logger": "rtagents.events",
         "message": "in session.update ok",
         "session_id": "sess_ab12",
@@ -74,7 +74,8 @@ def test_an_error_is_logged_at_warning_with_its_classification() -> None:
     [
         ("response.output_audio.delta", "ok", "DEBUG"),
         ("input_audio_buffer.append", "ok", "DEBUG"),
-        ("response.done", "ok", "INFO"),
+        ("response.done", "ok", "DEBUG"),
+        ("session.update", "ok", "DEBUG"),
         ("foo.bar", "unknown", "INFO"),
         ("error", "ok", "WARNING"),
         ("response.create", "error", "WARNING"),
@@ -88,21 +89,22 @@ def test_levels_follow_the_event_rate_and_outcome(
     assert _records(stream)[0]["level"] == level
 
 
-def test_high_rate_events_are_skipped_at_info() -> None:
+def test_protocol_events_are_skipped_at_info_but_failures_are_not() -> None:
     stream = _configured(level="INFO")
     log = EventLog("s", side="client")
     log.inbound("response.output_audio.delta", "e1")
     log.inbound("response.done", "e2")
-    assert [r["event_id"] for r in _records(stream)] == ["e2"]
+    log.inbound("error", "e3")
+    assert [r["event_id"] for r in _records(stream)] == ["e3"]
 
 
 def test_console_line_is_compact() -> None:
-    stream = _configured("console", level="INFO")
+    stream = _configured("console", level="DEBUG")
     log = EventLog("sess_ab12", side="server")
     log.inbound("session.update")
     log.outbound("error", "evt_9", outcome="error", reason="two words")
     first, second = stream.getvalue().splitlines()
-    assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3} INFO  sess_ab12 in  session.update ok", first)
+    assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3} DEBUG sess_ab12 in  session.update ok", first)
     assert second.endswith('WARNING sess_ab12 out error error event_id=evt_9 reason="two words"')
 
 

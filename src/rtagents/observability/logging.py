@@ -1,7 +1,7 @@
 """Structured logs that answer "what happened to this event, and whose fault was it?".
 
-One record per event crossing a session boundary (in, out) and per lifecycle
-transition, each carrying the session, the event type and id, an outcome and,
+One record per event crossing a session boundary (in, out; at DEBUG, failures
+at WARNING) and per lifecycle transition (INFO), each carrying the session, the event type and id, an outcome and,
 for failures, the error's category and origin. Plain stdlib :mod:`logging`, so
 applications keep their own handlers; :func:`configure_logging` only touches
 the ``rtagents`` logger.
@@ -28,8 +28,6 @@ Direction = Literal["in", "out", "lifecycle"]
 _RECORD_ATTRIBUTES = frozenset(
     logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None).__dict__
 ) | {"message", "asctime", "taskName"}
-_HIGH_RATE_SUFFIXES = (".delta",)
-_HIGH_RATE_TYPES = frozenset({"input_audio_buffer.append"})
 _ERROR_OUTCOMES = frozenset({"error", "invalid"})
 # Fields the console line already shows in its fixed columns.
 _CONSOLE_SHOWN = frozenset({"session_id", "side", "direction", "event_type", "outcome"})
@@ -240,10 +238,14 @@ class EventLog:
 
 
 def _event_level(event_type: str | None, outcome: str, error: RealtimeError | None) -> int:
+    """Failures at WARNING; every other protocol event at DEBUG.
+
+    INFO is for people watching a server: session lifecycle and one summary
+    line per turn (``rtagents.server.turns``), not the dozens of events a turn
+    is made of.
+    """
     if error is not None or outcome in _ERROR_OUTCOMES or event_type == "error":
         return logging.WARNING
-    if event_type is not None and (
-        event_type in _HIGH_RATE_TYPES or event_type.endswith(_HIGH_RATE_SUFFIXES)
-    ):
-        return logging.DEBUG
-    return logging.INFO
+    if outcome == "unknown":
+        return logging.INFO  # a type this version does not know: said once per type
+    return logging.DEBUG

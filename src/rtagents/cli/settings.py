@@ -1,0 +1,203 @@
+"""``rtagents serve`` settings: one model, read from flags, ``RTAGENTS_*`` variables and TOML.
+
+Precedence is flag > environment variable > config file > default, for every
+setting alike. The argparse flags are generated from the model's fields, so a
+new setting is one field here and ``--help`` shows its default and variable
+without anyone keeping two lists in step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextvars
+import logging
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from .errors import CliError
+
+ENV_PREFIX = "RTAGENTS_"
+CONFIG_ENV = ENV_PREFIX + "CONFIG"
+# The TOML file of the settings being built (a context variable, since
+# pydantic-settings picks its sources in a classmethod).
+_config_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "rtagents_config_file", default=None
+)
+
+
+class ServeSettings(BaseSettings):
+    """Every knob of ``rtagents serve``; the field description is the ``--help`` text."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, frozen=True
+    )
+
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port (0: any free port)")
+    api_key: str | None = Field(
+        None,
+        description="the server's API key (mints ek_ secrets); a random one is logged if unset",
+    )
+    model: str = Field("gpt-realtime", description="model name sessions report")
+    session_cap: float = Field(
+        3600.0, gt=0, description="close sessions after this many seconds with code 1001"
+    )
+    resume_grace: float = Field(
+        30.0, ge=0, description="seconds a dropped session waits for its client to resume (0: off)"
+    )
+    console: bool | None = Field(
+        None,
+        description="serve the browser console's secret endpoint (unset: only on a loopback host)",
+    )
+    ice_server: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="STUN/TURN URL for WebRTC calls (repeat the flag; comma-separated in the "
+        "variable); none by default, so no public host is contacted",
+    )
+    webrtc_loopback: bool = Field(
+        False, description="offer 127.0.0.1 ICE candidates (hosts with only a loopback interface)"
+    )
+    engine: Literal["local", "scripted"] = Field(
+        "local",
+        description="local: offline Whisper + LLM + Piper; scripted: the instant test double",
+    )
+    llm_url: str | None = Field(
+        None,
+        description="an OpenAI-compatible server (Ollama: http://127.0.0.1:11434/v1) instead of "
+        "the embedded SmolLM2; its key from RTAGENTS_LLM_API_KEY",
+    )
+    llm_model: str | None = Field(None, description="model name at --llm-url (unset: llama3.2)")
+    stt_threads: int = Field(2, ge=1, le=64, description="CPU threads for Whisper")
+    log_format: Literal["console", "json"] = Field(
+        "console", description="console lines, or JSON objects one per line"
+    )
+    log_level: str = Field(
+        "INFO", description="INFO: lifecycle and one line per turn; DEBUG: every event"
+    )
+
+    @field_validator("ice_server", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        names = sorted(n for n in logging.getLevelNamesMapping() if n != "NOTSET")
+        if value.upper() not in names:
+            raise ValueError(f"unknown log level {value!r}; use one of {', '.join(names)}")
+        return value.upper()
+
+    @field_validator("api_key")
+    @classmethod
+    def _not_a_client_secret(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith("ek_"):
+            raise ValueError(
+                "an ek_ client secret cannot be a server API key (it could never log in); "
+                "choose any other string, e.g. sk-local-dev"
+            )
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = _config_file.get()
+        if config_file is None:
+            return init_settings, env_settings
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config_file)
+
+
+def add_serve_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per setting; unset flags stay absent so lower sources can fill them."""
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help=f"TOML file of settings, keys as the flags without dashes (env {CONFIG_ENV})",
+    )
+    for name, field in ServeSettings.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        help_text = f"{field.description} (default: {_default_text(field)}; env {_env(name)})"
+        kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help_text, "dest": name}
+        annotation = field.annotation
+        if annotation in (bool, bool | None):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif get_origin(annotation) is list:
+            kwargs.update(action="append", metavar="URL")
+        elif get_origin(annotation) is Literal:
+            kwargs["choices"] = get_args(annotation)
+        else:
+            kwargs["metavar"] = name.split("_")[-1].upper()
+        parser.add_argument(flag, **kwargs)
+
+
+def load_serve_settings(args: argparse.Namespace) -> ServeSettings:
+    """The effective settings, or a :class:`CliError` naming the setting and its source."""
+    flags = {name: getattr(args, name) for name in ServeSettings.model_fields if name in args}
+    config_file = _config_path(getattr(args, "config", None) or os.environ.get(CONFIG_ENV))
+    token = _config_file.set(config_file)
+    try:
+        return ServeSettings(**flags)
+    except ValidationError as exc:
+        raise CliError(_describe(exc, flags, config_file)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise CliError(f"the config file {config_file} is not valid TOML: {exc}") from exc
+    finally:
+        _config_file.reset(token)
+
+
+def _config_path(value: str | None) -> Path | None:
+    if not value:
+        return None
+    path = Path(value)
+    try:
+        path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read the config file {value}: {exc.strerror or exc}") from exc
+    return path
+
+
+def _describe(exc: ValidationError, flags: dict[str, Any], config_file: Path | None) -> str:
+    """The first problem as one line: which setting, from where, and why."""
+    error = exc.errors()[0]
+    name = str(error["loc"][0]) if error["loc"] else "?"
+    if name in flags:
+        source = "--" + name.replace("_", "-")
+    elif _env(name) in os.environ:
+        source = _env(name)
+    else:
+        source = f"{name} in {config_file}" if config_file else name
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return f"unknown setting {source}; the settings are listed by `rtagents serve --help`"
+    return f"invalid {source}: {message}"
+
+
+def _env(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def _default_text(field: FieldInfo) -> str:
+    if field.default_factory is not None:
+        return "none"
+    return "unset" if field.default is None else str(field.default)

@@ -1,0 +1,146 @@
+"""``rtagents serve`` settings: flag > RTAGENTS_* variable > TOML file > default, one way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rtagents.cli.errors import CliError
+from rtagents.cli.main import build_parser
+from rtagents.cli.settings import ServeSettings, load_serve_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ServeSettings.model_fields:
+        monkeypatch.delenv(f"RTAGENTS_{name.upper()}", raising=False)
+    monkeypatch.delenv("RTAGENTS_CONFIG", raising=False)
+
+
+def _load(*flags: str) -> ServeSettings:
+    return load_serve_settings(build_parser().parse_args(["serve", *flags]))
+
+
+def _toml(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "rtagents.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_defaults_when_nothing_is_set() -> None:
+    settings = _load()
+    assert (settings.host, settings.port, settings.engine, settings.log_level) == (
+        "127.0.0.1",
+        8000,
+        "local",
+        "INFO",
+    )
+    assert settings.api_key is None and settings.ice_server == [] and settings.console is None
+
+
+def test_each_source_overrides_the_one_below(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _toml(tmp_path, 'port = 7001\nhost = "0.0.0.0"\nmodel = "from-file"\n')
+    monkeypatch.setenv("RTAGENTS_PORT", "7002")
+    monkeypatch.setenv("RTAGENTS_HOST", "127.0.0.2")
+    settings = _load("--config", config, "--port", "7003")
+    # flag beats env beats file beats default, field by field
+    assert settings.port == 7003
+    assert settings.host == "127.0.0.2"
+    assert settings.model == "from-file"
+    assert settings.engine == "local"
+
+
+def test_every_serve_setting_can_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    values = {
+        "HOST": "0.0.0.0",
+        "PORT": "9001",
+        "API_KEY": "sk-env",
+        "MODEL": "m-env",
+        "SESSION_CAP": "60",
+        "RESUME_GRACE": "0",
+        "CONSOLE": "false",
+        "ICE_SERVER": "stun:a.example:3478, turn:b.example",
+        "WEBRTC_LOOPBACK": "true",
+        "ENGINE": "scripted",
+        "LLM_URL": "http://127.0.0.1:9/v1",
+        "LLM_MODEL": "qwen3",
+        "STT_THREADS": "1",
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "debug",
+    }
+    assert set(values) == {name.upper() for name in ServeSettings.model_fields}
+    for name, value in values.items():
+        monkeypatch.setenv(f"RTAGENTS_{name}", value)
+    settings = _load()
+    assert settings.model_dump() == {
+        "host": "0.0.0.0",
+        "port": 9001,
+        "api_key": "sk-env",
+        "model": "m-env",
+        "session_cap": 60.0,
+        "resume_grace": 0.0,
+        "console": False,
+        "ice_server": ["stun:a.example:3478", "turn:b.example"],
+        "webrtc_loopback": True,
+        "engine": "scripted",
+        "llm_url": "http://127.0.0.1:9/v1",
+        "llm_model": "qwen3",
+        "stt_threads": 1,
+        "log_format": "json",
+        "log_level": "DEBUG",
+    }
+
+
+def test_the_config_file_can_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RTAGENTS_CONFIG", _toml(tmp_path, 'ice_server = ["stun:c.example"]\n'))
+    assert _load().ice_server == ["stun:c.example"]
+
+
+def test_help_shows_each_default_and_its_variable() -> None:
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
+    text = " ".join(serve.format_help().split())
+    for name in ServeSettings.model_fields:
+        assert f"env RTAGENTS_{name.upper()}" in text
+    assert "(default: 8000; env RTAGENTS_PORT)" in text
+    assert "(default: gpt-realtime; env RTAGENTS_MODEL)" in text
+
+
+@pytest.mark.parametrize(
+    ("flags", "environment", "message"),
+    [
+        (["--port", "70000"], {}, "invalid --port: Input should be less than or equal to 65535"),
+        (["--port", "-1"], {}, "invalid --port"),
+        ([], {"RTAGENTS_PORT": "eighty"}, "invalid RTAGENTS_PORT: Input should be a valid integer"),
+        (["--log-level", "LOUD"], {}, "invalid --log-level: unknown log level 'LOUD'"),
+        (["--api-key", "ek_abc"], {}, "an ek_ client secret cannot be a server API key"),
+        (["--stt-threads", "0"], {}, "invalid --stt-threads"),
+        ([], {"RTAGENTS_ENGINE": "gpu"}, "invalid RTAGENTS_ENGINE: Input should be 'local'"),
+    ],
+)
+def test_bad_values_name_the_setting_and_where_it_came_from(
+    flags: list[str], environment: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(CliError) as failure:
+        _load(*flags)
+    assert message in str(failure.value)
+    assert "\n" not in str(failure.value)
+
+
+def test_file_problems_are_explained(tmp_path: Path) -> None:
+    with pytest.raises(CliError, match="unknown setting colour in .*rtagents.toml"):
+        _load("--config", _toml(tmp_path, 'colour = "blue"\n'))
+    with pytest.raises(CliError, match="is not valid TOML"):
+        _load("--config", _toml(tmp_path, "port = \n"))
+    with pytest.raises(CliError, match=r"invalid port in .*rtagents.toml"):
+        _load("--config", _toml(tmp_path, 'port = "x"\n'))
+    with pytest.raises(CliError, match="cannot read the config file .*missing.toml"):
+        _load("--config", str(tmp_path / "missing.toml"))
