@@ -1,0 +1,142 @@
+"""Watching one session from both ends, and checking that the two ends agree exactly.
+
+:class:`ServerTap` records every event the server emits, per session, at the
+one place that queues them for the wire (``SessionHost._enqueue``), and keeps
+the session host so its conversation can be read directly. :class:`ClientTap`
+is a catch-all handler on the rtagents client: what the application's
+handlers were given, in order, plus an order of items rebuilt independently
+from the ``previous_item_id`` each ``conversation.item.added`` announced.
+:func:`assert_exact` then checks what the long-session and model-based tests
+promise: unique event ids, every emitted event handled exactly once, and the
+client's mirror, the server's state, ``retrieve`` and the announced order all
+equal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from rtagents.client import ALL, Session
+from rtagents.server.session import SessionHost
+
+SIZE_ENV = "RTAGENTS_SOAK"
+STALL_S = 10.0  # handlers that make no progress for this long have stopped
+
+
+class ServerTap:
+    """Every (type, event_id) each session host emitted, in emit order."""
+
+    def __init__(self) -> None:
+        self.emitted: dict[SessionHost, list[tuple[str, str | None]]] = {}
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        original = SessionHost._enqueue
+        emitted = self.emitted
+
+        def enqueue(host: SessionHost, model: Any, error: Any) -> None:
+            original(host, model, error)
+            record = (str(model.type), getattr(model, "event_id", None))
+            emitted.setdefault(host, []).append(record)
+
+        monkeypatch.setattr(SessionHost, "_enqueue", enqueue)
+
+    def host_of(self, session: Session) -> SessionHost:
+        for host in self.emitted:
+            if host.id == session.session_id:
+                return host
+        raise AssertionError(f"no server session {session.session_id} was seen")
+
+
+class ClientTap:
+    """What the client's handlers received, and the item order the server announced."""
+
+    def __init__(self, session: Session) -> None:
+        self.handled: list[tuple[str, str | None]] = []
+        self.announced: list[str] = []
+        session.on(ALL, self._handle)
+
+    def _handle(self, event: Any) -> None:
+        etype = getattr(event, "type", None)
+        if not isinstance(etype, str) or etype.startswith("rtagents."):
+            return  # the client's own lifecycle events, not the server's
+        self.handled.append((etype, getattr(event, "event_id", None)))
+        if etype == "conversation.item.added":
+            self._place(event.item.id, event.previous_item_id)
+        elif etype == "conversation.item.deleted" and event.item_id in self.announced:
+            self.announced.remove(event.item_id)
+
+    def _place(self, item_id: str, previous: str | None) -> None:
+        """Insert as announced: after ``previous``; at the start for None or ``"root"``."""
+        if item_id in self.announced:
+            self.announced.remove(item_id)
+        if previous is None or previous == "root":
+            self.announced.insert(0, item_id)
+        else:
+            assert previous in self.announced, f"{item_id} follows unknown {previous}"
+            self.announced.insert(self.announced.index(previous) + 1, item_id)
+
+    async def caught_up(self, expected: int) -> None:
+        """Wait until the handlers have seen ``expected`` events (or stop progressing)."""
+        seen, idle = -1, 0.0
+        while len(self.handled) < expected and idle < STALL_S:
+            if len(self.handled) != seen:
+                seen, idle = len(self.handled), 0.0
+            await asyncio.sleep(0.02)
+            idle += 0.02
+
+
+def comparable(item: Any) -> dict[str, Any]:
+    """An item as JSON without input audio bytes (only ``retrieve`` carries those)."""
+    data: dict[str, Any] = copy.deepcopy(
+        item if isinstance(item, dict) else item.model_dump(mode="json", exclude_none=True)
+    )
+    for part in data.get("content") or []:
+        part.pop("audio", None)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+async def retrieve_all(session: Session) -> list[dict[str, Any]]:
+    """The server's copy of each item the client's mirror holds, in mirror order."""
+    retrieved = []
+    for item_id in session.conversation.item_ids:
+        waiter = asyncio.ensure_future(
+            session.wait_for(
+                ("conversation.item.retrieved", "error"),
+                predicate=lambda e, i=item_id: e.type == "error" or e.item.id == i,
+                timeout=30,
+            )
+        )
+        await asyncio.sleep(0)
+        await session.retrieve_item(item_id)
+        answer = await waiter
+        assert answer.type == "conversation.item.retrieved", (item_id, answer)
+        retrieved.append(comparable(answer.item))
+    return retrieved
+
+
+async def assert_exact(session: Session, tap: ClientTap, server: ServerTap) -> None:
+    """Mirror == server state == retrieve == announced order; ids unique; delivery exact."""
+    host = server.host_of(session)
+    mirror = [comparable(item) for item in session.conversation.items]
+    assert session.conversation.item_ids == host.conversation.item_ids
+    assert mirror == [comparable(item) for item in host.conversation.items]
+    assert await retrieve_all(session) == mirror
+    emitted = server.emitted[host]
+    await tap.caught_up(len(emitted))
+    assert tap.announced == session.conversation.item_ids
+    ids = [event_id for _, event_id in emitted]
+    repeated = [event_id for event_id, count in Counter(ids).items() if count > 1]
+    assert None not in ids and not repeated, f"{len(repeated)} event ids repeat: {repeated[:5]}"
+    assert tap.handled == emitted, first_difference(tap.handled, emitted)
+
+
+def first_difference(got: list[Any], want: list[Any]) -> str:
+    for index, (a, b) in enumerate(zip(got, want, strict=False)):
+        if a != b:
+            return f"handled #{index} is {a}, the server emitted {b}"
+    return f"handled {len(got)} events, the server emitted {len(want)}"
