@@ -62,10 +62,14 @@ class RulesLLM(LLM):
             values = rule.match(text)
             if values is None or not self.rules.applies(rule, request):
                 continue
+            try:  # an optional regex group that did not take part leaves a hole
+                reply = _fill(rule.say or "", values) if rule.call is None else ""
+                arguments = json.dumps(_fill_json(rule.arguments, values))
+            except KeyError:
+                continue
             log.info("scenario rule %s matched the user's turn", _label(rule, self.rules))
             if rule.call is None:
-                return _say(_fill(rule.say or "", values))
-            arguments = json.dumps(_fill_json(rule.arguments, values))
+                return _say(reply)
             call_id = "call_" + secrets.token_hex(12)
             return [ToolCallDelta(call_id=call_id, name=rule.call, arguments_delta=arguments)]
         return None
