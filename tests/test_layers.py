@@ -22,7 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "engines": {"protocol", "observability"},
     "server": {"protocol", "transports", "engines", "observability"},
     "client": {"protocol", "transports", "observability"},
-    "agents": {"client", "protocol", "transports", "observability"},
+    "agents": {"client", "protocol"},
     "testing": {"protocol", "observability", "transports", "engines", "server", "client", "agents"},
     "cli": {
         "protocol",
@@ -89,6 +89,77 @@ def _violations() -> list[str]:
             elif layer == "protocol" and parts[0] in PROTOCOL_FORBIDDEN_THIRD_PARTY:
                 problems.append(f"{where}: protocol is sans-I/O but imports {module}")
     return problems
+
+
+def _agents_violations() -> list[str]:
+    """The agents layer reaches the client only through ``rtagents.client``'s ``__all__``
+    (never a submodule), and openai-agents only from ``agents/compat`` (the optional extra)."""
+    public = set(_public_names(PACKAGE / "client" / "__init__.py"))
+    problems = []
+    for path in sorted((PACKAGE / "agents").rglob("*.py")):
+        in_compat = "compat" in path.relative_to(PACKAGE).parts
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for module, names, line in _import_statements(path, tree):
+            where = f"{path.relative_to(PACKAGE.parent)}:{line}"
+            if module == "rtagents.client":
+                hidden = [n for n in names if n not in public]
+                if hidden or not names:
+                    problems.append(f"{where}: agents uses non-public client names {hidden}")
+            elif module.startswith("rtagents.client."):
+                problems.append(f"{where}: agents imports the client submodule {module}")
+            elif (module == "agents" or module.startswith("agents.")) and not in_compat:
+                problems.append(f"{where}: only agents/compat may import openai-agents")
+    return problems
+
+
+def _public_names(init: Path) -> list[str]:
+    tree = ast.parse(init.read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            return [ast.literal_eval(e) for e in node.value.elts]  # type: ignore[attr-defined]
+    return []
+
+
+def _import_statements(path: Path, tree: ast.Module) -> list[tuple[str, list[str], int]]:
+    """(absolute module, imported names, line) per import statement; ``import x`` has none."""
+    package = ["rtagents", *path.relative_to(PACKAGE).parent.parts]
+    found: list[tuple[str, list[str], int]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, [], node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                module = ".".join([*base, node.module] if node.module else base)
+            else:
+                module = node.module or ""
+            found.append((module, [alias.name for alias in node.names], node.lineno))
+    return found
+
+
+def test_agents_use_only_the_public_client_and_protocol() -> None:
+    assert _agents_violations() == []
+
+
+def test_the_agents_checker_sees_private_client_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "rtagents"
+    (fake / "client").mkdir(parents=True)
+    (fake / "client" / "__init__.py").write_text('__all__ = ["Session"]\n')
+    (fake / "agents").mkdir()
+    (fake / "agents" / "bad.py").write_text(
+        "from ..client import Session, _secret\nfrom ..client.tools import ToolRunner\n"
+        "from agents.realtime import RealtimeAgent\nimport rtagents.client\n"
+    )
+    monkeypatch.setattr(__import__(__name__), "PACKAGE", fake)
+    found = _agents_violations()
+    assert any("non-public client names ['_secret']" in p for p in found)
+    assert any("client submodule rtagents.client.tools" in p for p in found)
+    assert any("only agents/compat may import openai-agents" in p for p in found)
+    assert any("non-public client names []" in p for p in found)
 
 
 def test_imports_point_one_way() -> None:

@@ -1,1 +1,68 @@
+"""The agents layer: agents, tools, handoffs, guardrails and delegation on the resilient session.
 
+Built only on :mod:`rtagents.client`'s public surface and :mod:`rtagents.protocol`;
+the vocabulary is openai-agents' realtime one (see ``docs/agents.md``).
+"""
+
+from __future__ import annotations
+
+from .agent import Agent
+from .context import RunContext, ToolContext
+from .events import (
+    AgentEnd,
+    AgentEvent,
+    AgentStart,
+    Audio,
+    AudioEnd,
+    AudioInterrupted,
+    Error,
+    GuardrailTripped,
+    HandoffEvent,
+    HistoryUpdated,
+    RawEvent,
+    ToolApprovalRequired,
+    ToolEnd,
+    ToolStart,
+    Transcript,
+)
+from .guardrail import (
+    GuardrailFunctionOutput,
+    OutputGuardrail,
+    OutputGuardrailResult,
+    output_guardrail,
+)
+from .handoff import Handoff, handoff
+from .runner import Runner
+from .session import AgentSession
+from .tool import FunctionTool, function_tool
+
+__all__ = [
+    "Agent",
+    "AgentEnd",
+    "AgentEvent",
+    "AgentSession",
+    "AgentStart",
+    "Audio",
+    "AudioEnd",
+    "AudioInterrupted",
+    "Error",
+    "FunctionTool",
+    "GuardrailFunctionOutput",
+    "GuardrailTripped",
+    "Handoff",
+    "HandoffEvent",
+    "HistoryUpdated",
+    "OutputGuardrail",
+    "OutputGuardrailResult",
+    "RawEvent",
+    "RunContext",
+    "Runner",
+    "ToolApprovalRequired",
+    "ToolContext",
+    "ToolEnd",
+    "ToolStart",
+    "Transcript",
+    "function_tool",
+    "handoff",
+    "output_guardrail",
+]

@@ -1,0 +1,82 @@
+"""Shared by the agents tests: a scripted rtagents server and a recorder of agent events."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from rtagents.agents import Agent, AgentSession, Runner
+from rtagents.client import ReconnectPolicy
+from rtagents.engines.scripted import CallTool, Rule, Say, scripted_engines
+from rtagents.server.config import ServerConfig
+from rtagents.server.runner import RunningServer, running_server
+
+TEXT = {"type": "realtime", "output_modalities": ["text"]}
+AUDIO = {
+    "type": "realtime",
+    "output_modalities": ["audio"],
+    "audio": {"input": {"turn_detection": None}},
+}
+FAST = ReconnectPolicy(max_attempts=8, base_delay=0.01, max_delay=0.05, rollover_margin=None)
+BAD_REPLY = "this reply says the forbidden word " + "again and again " * 12
+RULES = [
+    Rule(when=re.compile("bad weather"), then=CallTool("get_weather", {"town": 3})),
+    Rule(when=re.compile("weather"), then=CallTool("get_weather", {"city": "Paris"})),
+    Rule(when=re.compile("haiku"), then=CallTool("transfer_to_haiku_writer")),
+    Rule(when=re.compile("back to greeter"), then=CallTool("transfer_to_greeter")),
+    Rule(when=re.compile("refund"), then=CallTool("refund", {"order": "A1"})),
+    Rule(when=re.compile("forbidden"), then=Say(BAD_REPLY)),
+]
+
+
+@asynccontextmanager
+async def scripted_server(rules: list[Rule] | None = None) -> AsyncIterator[RunningServer]:
+    engines = scripted_engines(RULES if rules is None else rules, vad=False)
+    async with running_server(ServerConfig(port=0), engines) as server:
+        yield server
+
+
+def runner_for(server: RunningServer, agent: Agent[Any], **options: Any) -> Runner[Any]:
+    options.setdefault("config", TEXT)
+    return Runner(
+        agent,
+        url=server.ws_url,
+        credentials=server.api_key,
+        model="gpt-realtime",
+        reconnect=options.pop("reconnect", FAST),
+        **options,
+    )
+
+
+class Recorder:
+    """Reads every agent event in the background, so tests wait on what they expect."""
+
+    def __init__(self, session: AgentSession[Any]) -> None:
+        self.events: list[Any] = []
+        self._task = asyncio.create_task(self._read(session))
+
+    async def _read(self, session: AgentSession[Any]) -> None:
+        async for event in session:
+            self.events.append(event)
+
+    def of(self, kind: str) -> list[Any]:
+        return [e for e in self.events if e.type == kind]
+
+    async def wait(self, check: Callable[[], bool], what: str, limit_s: float = 20.0) -> None:
+        deadline = time.monotonic() + limit_s
+        while not check():
+            if time.monotonic() > deadline:
+                kinds = [e.type for e in self.events if e.type != "raw_model_event"]
+                raise AssertionError(f"timed out waiting for {what}; saw {kinds}")
+            await asyncio.sleep(0.01)
+
+    async def count(self, kind: str, n: int, limit_s: float = 20.0) -> list[Any]:
+        await self.wait(lambda: len(self.of(kind)) >= n, f"{n} {kind} event(s)", limit_s)
+        return self.of(kind)
+
+    async def stop(self) -> None:
+        await asyncio.wait({self._task}, timeout=10)
