@@ -8,17 +8,46 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
 
 from rtagents.protocol.codec import InvalidEvent, UnknownEvent, decode_server_event, encode_event
 from rtagents.server.runner import RunningServer
 
+T = TypeVar("T")
 TIMEOUT_S = 5.0
+# A wait fails when nothing arrived for TIMEOUT_S *and* this process did almost
+# no work meanwhile (a hang), never merely because a loaded 2-core machine made
+# the engines slow: Whisper, onnxruntime, llama.cpp and Piper run in this
+# process's threads, so their progress shows as its CPU time.
+_IDLE_CPU_SHARE = 0.02
+PROGRESS_CAP_S = 90.0
+
+
+async def wait_following_progress(awaitable: Awaitable[T], stall_s: float = TIMEOUT_S) -> T:
+    """``awaitable``'s result; TimeoutError after ``stall_s`` without progress (or the cap)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(awaitable)
+    started = loop.time()
+    try:
+        while True:
+            cpu = time.process_time()
+            done, _ = await asyncio.wait({task}, timeout=stall_s)
+            if done:
+                return task.result()
+            worked = time.process_time() - cpu
+            if worked < stall_s * _IDLE_CPU_SHARE or loop.time() - started > PROGRESS_CAP_S:
+                raise TimeoutError(
+                    f"nothing arrived for {stall_s:.0f} s and the process used only "
+                    f"{worked:.2f} s of CPU meanwhile ({loop.time() - started:.0f} s in all)"
+                )
+    finally:
+        task.cancel()
 
 
 class EventReader:
@@ -30,7 +59,7 @@ class EventReader:
         raise NotImplementedError
 
     async def recv(self) -> Any:
-        raw = await asyncio.wait_for(self.recv_raw(), self.timeout_s)
+        raw = await wait_following_progress(self.recv_raw(), self.timeout_s)
         event = decode_server_event(raw)
         assert not isinstance(event, UnknownEvent | InvalidEvent), event
         return event
