@@ -11,7 +11,7 @@ TOOLS  := .tools
 UV     := $(TOOLS)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test setup lint typecheck unit coverage bench bench-load clean browser lock
+.PHONY: demo test setup lint typecheck unit coverage bench bench-load clean browser lock soak
 
 $(UV): tools/uv-requirements.txt
 	$(PYTHON) -c 'import sys; sys.exit("rtagents needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -68,6 +68,13 @@ bench: $(STAMP)
 bench-load: $(STAMP)
 	$(BIN)/python bench/load.py --steps 100,200,250,300,350,400 --duration 10
 	$(BIN)/python bench/load.py --soak 300 --sessions 200
+
+# Full-size exactness runs (docs/reliability.md): 500-turn text and 30-minute
+# voice sessions, thousands of model-based conversation sequences. make test
+# runs a slice of each.
+soak: $(STAMP)
+	RTAGENTS_SOAK=1 $(BIN)/pytest -q -p no:cacheprovider --timeout 3600 \
+	  tests/server/test_long_sessions.py tests/server/test_conversation_model.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .coverage .coverage.json .mypy_cache .ruff_cache
