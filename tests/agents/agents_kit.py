@@ -34,9 +34,11 @@ RULES = [
 
 
 @asynccontextmanager
-async def scripted_server(rules: list[Rule] | None = None) -> AsyncIterator[RunningServer]:
+async def scripted_server(
+    rules: list[Rule] | None = None, *, webrtc: bool = False
+) -> AsyncIterator[RunningServer]:
     engines = scripted_engines(RULES if rules is None else rules, vad=False)
-    async with running_server(ServerConfig(port=0), engines) as server:
+    async with running_server(ServerConfig(port=0, webrtc_loopback=webrtc), engines) as server:
         yield server
 
 
