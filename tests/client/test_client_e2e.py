@@ -137,6 +137,24 @@ async def test_server_errors_are_classified_and_the_session_goes_on(
         assert (await _response(session)).response.status == "completed"
 
 
+async def test_a_response_input_may_reference_an_item(server: RunningServer) -> None:
+    async with connect(server.ws_url, credentials=server.api_key) as session:
+        await session.update_session(TEXT_ONLY)
+        added = asyncio.create_task(session.wait_for("conversation.item.done", timeout=10))
+        await asyncio.sleep(0)
+        await session.send_text("the referenced turn")
+        referenced = (await added).item.id
+        await session.send_text("a later turn")
+        done = asyncio.create_task(session.wait_for("response.done", timeout=10))
+        await asyncio.sleep(0)
+        await session.create_response(
+            conversation="none", input=[{"type": "item_reference", "id": referenced}]
+        )
+        response = (await done).response
+        assert response.status == "completed"
+        assert response.output[0].content[0].text == "You said: the referenced turn"
+
+
 async def test_local_validation_error_never_reaches_the_server(server: RunningServer) -> None:
     async with connect(server.ws_url, credentials=server.api_key) as session:
         with pytest.raises(LocalProtocolError) as caught:

@@ -122,6 +122,57 @@ async def test_the_same_event_id_is_dispatched_once(peer: ScriptedPeer) -> None:
     assert calls == ["event_same", "e2"]
 
 
+def _item_added(event_id: str, item_id: str, text: str) -> dict[str, Any]:
+    item = {
+        "id": item_id,
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": text}],
+    }
+    return {
+        "type": "conversation.item.added",
+        "event_id": event_id,
+        "previous_item_id": None,
+        "item": item,
+    }
+
+
+async def test_a_reused_event_id_on_other_content_is_delivered_and_reported_once(
+    peer: ScriptedPeer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="rtagents")
+    added: list[str] = []
+    reported: list[RealtimeError] = []
+    first = _item_added("event_same", "item_a", "hello")
+    other = _item_added("event_same", "item_b", "something else")
+    async with connect(peer.url, credentials="sk-test") as session:
+        session.on("conversation.item.added", lambda e: added.append(e.item.id))
+        session.on_error(reported.append)
+        # A replay of either frame is dropped; the other content is a collision.
+        await peer.send(first, first, other, other, first)
+        await peer.send({"type": "input_audio_buffer.cleared", "event_id": "e_end"})
+        seen = await _until(session, "input_audio_buffer.cleared")
+        assert [e.item.id for e in seen if e.type == "conversation.item.added"] == [
+            "item_a",
+            "item_b",
+        ]
+        assert {"item_a", "item_b"} <= set(session.conversation.item_ids)
+        collisions = [e for e in session.errors if e.code == "duplicate_event_id"]
+        assert len(collisions) == 1
+        error = collisions[0]
+        assert isinstance(error, RemoteProtocolError)
+        assert (error.category, error.origin, error.event_id) == (
+            Category.PROTOCOL,
+            Origin.REMOTE,
+            "event_same",
+        )
+        assert "event_same" in error.message and "server bug" in error.message
+    assert added == ["item_a", "item_b"]
+    assert [e.code for e in reported] == ["duplicate_event_id"]
+    logged = [r for r in caplog.records if getattr(r, "outcome", None) == "duplicate_event_id"]
+    assert len(logged) == 1
+
+
 async def test_handlers_run_in_order_and_survive_failures(
     peer: ScriptedPeer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -372,3 +372,68 @@ def test_events_without_an_id_cannot_be_recognised_as_replays(server_events: Any
     conv.apply(anonymous)
     conv.apply(anonymous)
     assert conv.transcript("a1") == "haha"
+
+
+def test_a_deleted_item_stays_deleted_while_its_response_streams(server_events: Any) -> None:
+    ev = server_events
+    conv = with_user_turn(ev)
+    conv.apply(ev.response_created("r", conversation_id="conv_1"))
+    conv.apply(ev.output_item_added(ev.assistant("a1")))
+    conv.apply(ev.added(ev.assistant("a1"), previous="u1"))
+    conv.apply(ev.deleted("a1"))
+    conv.apply(ev.transcript_delta("a1", "never heard"))
+    conv.apply(ev.output_item_done(ev.assistant("a1", status="completed")))
+    conv.apply(ev.done(ev.assistant("a1", status="completed"), previous="u1"))
+    conv.apply(ev.response_done("r", output=[ev.assistant("a1", status="completed")]))
+    assert conv.item_ids == ["u1"] and conv.get("a1") is None
+    assert conv.last_item_id == "u1"
+    assert conv.responses["r"].output_item_ids == ["a1"]  # the response still made it
+
+
+def test_a_deleted_id_comes_back_only_when_added_anew(server_events: Any) -> None:
+    ev = server_events
+    conv = with_user_turn(ev)
+    conv.apply(ev.deleted("u1"))
+    conv.apply(ev.output_item_added(ev.assistant("u1")))
+    assert conv.item_ids == []
+    conv.apply(ev.created(ev.user("u1", text="again")))
+    assert conv.item_ids == ["u1"] and conv.transcript("u1") == "again"
+
+
+def test_the_deleted_window_is_bounded(server_events: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(conversation_module, "DELETED_ITEM_WINDOW", 2)
+    ev, conv = server_events, Conversation()
+    for item_id in ("d1", "d2", "d3"):
+        conv.apply(ev.added(ev.user(item_id)))
+        conv.apply(ev.deleted(item_id))
+    assert list(conv._deleted) == ["d2", "d3"]
+    conv.apply(ev.done(ev.user("d1")))  # forgotten as deleted: tolerated like any early done
+    conv.apply(ev.done(ev.user("d3")))
+    assert conv.item_ids == ["d1"]
+
+
+def test_fresh_applies_an_event_whose_id_was_seen(server_events: Any) -> None:
+    ev, conv = server_events, Conversation()
+    conv.apply(ev.added(ev.user("u1"), event_id="same"))
+    conv.apply(ev.added(ev.user("u2"), event_id="same"))
+    assert conv.item_ids == ["u1"]
+    conv.apply(ev.added(ev.user("u2"), event_id="same"), fresh=True)
+    assert conv.item_ids == ["u1", "u2"]
+
+
+def test_fresh_applies_a_malformed_response_done_whose_id_was_seen() -> None:
+    conv = Conversation()
+
+    def frame(response_id: str, event_id: str = "same") -> str:
+        response = {"id": response_id, "status": "completed", "output": "broken"}
+        return json.dumps({"type": "response.done", "event_id": event_id, "response": response})
+
+    for response_id in ("r1", "r2"):
+        created = {"type": "response.created", "event_id": f"c_{response_id}"}
+        created["response"] = {"id": response_id, "status": "in_progress"}
+        conv.apply(decode_server_event(json.dumps(created)))
+    conv.apply(decode_server_event(frame("r1")))
+    conv.apply(decode_server_event(frame("r2")))
+    assert conv.responses["r2"].status == "in_progress"  # taken for a replay
+    conv.apply(decode_server_event(frame("r2")), fresh=True)
+    assert conv.responses["r2"].status == "completed"

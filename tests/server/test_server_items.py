@@ -49,6 +49,22 @@ async def test_create_refuses_unknown_previous_and_duplicate_ids(client: RawClie
     assert (error.code, error.param) == ("duplicate_item_id", "item.id")
 
 
+async def test_an_item_may_not_take_the_id_root(client: RawClient) -> None:
+    first = await client.user_text("one")
+    error = await client.error({**_message("x", id="root"), "event_id": "r1"})
+    assert (error.type, error.code, error.param, error.event_id) == (
+        "invalid_request_error",
+        "invalid_value",
+        "item.id",
+        "r1",
+    )
+    assert "root" in error.message
+    # The session goes on, and the next item still follows the last real one.
+    await client.send(_message("two"))
+    added = (await client.until("conversation.item.done"))[0]
+    assert added.previous_item_id == first
+
+
 async def test_create_checks_the_item_schema(client: RawClient) -> None:
     bad = {"type": "conversation.item.create", "item": {"type": "message", "role": "user"}}
     error = await client.error(bad)

@@ -272,3 +272,39 @@ async def test_cancel_by_id_targets_an_out_of_band_response(client: RawClient) -
     events = await client.until("rate_limits.updated")
     assert events[-2].response.id == created.response.id
     assert events[-2].response.status == "cancelled"
+
+
+async def test_an_item_deleted_while_its_response_streams_stays_deleted(
+    client: RawClient,
+) -> None:
+    question = await client.user_text("count slowly")
+    await client.send({"type": "response.create"})
+    added = next(
+        e for e in await client.until("conversation.item.added") if e.type.endswith("added")
+    )
+    assistant = added.item.id
+    await client.send({"type": "conversation.item.delete", "item_id": assistant})
+    events = await client.until("rate_limits.updated")
+    seen = types(events)
+    deleted_at = seen.index("conversation.item.deleted")
+    after = events[deleted_at + 1 :]
+    # The response itself still ends its output item; the conversation never
+    # hears of the item again.
+    assert "response.output_item.done" in types(after)
+    assert not any(e.type.startswith("conversation.item.") for e in after)
+    error = await client.error({"type": "conversation.item.retrieve", "item_id": assistant})
+    assert (error.code, error.param) == ("item_not_found", "item_id")
+    await client.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "next"}],
+            },
+        }
+    )
+    next_added = (await client.until("conversation.item.done"))[0]
+    assert next_added.previous_item_id == question
+    events = await client.respond()
+    assert events[2].previous_item_id == next_added.item.id

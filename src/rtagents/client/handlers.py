@@ -13,6 +13,7 @@ import inspect
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from typing import Any, TypeAlias
 
 from .events import ERROR
@@ -34,6 +35,11 @@ TOOL_EVENT_TYPES = frozenset(
 )
 
 log = logging.getLogger("rtagents.client.handlers")
+
+SEEN_EVENT_IDS = 4096
+"""How many recent event ids are remembered to recognise a replay after resume."""
+DIGESTS_PER_ID = 4
+"""Distinct frames remembered under one id; past that, collisions are delivered unreported."""
 
 
 Registered: TypeAlias = tuple[tuple[Handler, bool], ...]
@@ -108,20 +114,47 @@ def _log_failure(handler: Handler, event_type: str | None, is_tool: bool) -> Non
     )
 
 
+class Sighting(Enum):
+    """What a received ``event_id`` means, given the recent ones."""
+
+    NEW = "new"
+    REPLAY = "replay"  # same id, same frame: a resume replay; drop it
+    COLLISION = "collision"  # same id, other content: a server bug; deliver and report
+    COLLISION_AGAIN = "collision_again"  # one more content under a reported id
+
+
 class SeenIds:
-    """The last ``capacity`` event ids: a replayed event is recognised, memory stays bounded."""
+    """The last ``capacity`` event ids, each with digests of the frames that carried it.
 
-    def __init__(self, capacity: int = 4096) -> None:
+    The digests tell a replay (the same frame again, dropped) from a collision
+    (a different event under a repeated id, which must not be lost). Memory
+    stays bounded: ``capacity`` ids, at most :data:`DIGESTS_PER_ID` digests each.
+    """
+
+    def __init__(self, capacity: int = SEEN_EVENT_IDS) -> None:
         self._capacity = capacity
-        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._ids: OrderedDict[str, tuple[int | None, ...]] = OrderedDict()
 
-    def first_time(self, event_id: str | None) -> bool:
-        """True (and remember it) unless ``event_id`` was seen recently; None is always new."""
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def sight(self, event_id: str | None, digest: int | None = None) -> Sighting:
+        """Classify (and remember) ``event_id`` carried by a frame whose digest is ``digest``.
+
+        A None id is always new; a None digest (the frame is unknown) cannot
+        tell a collision, so a repeat of it counts as a replay, as before.
+        """
         if event_id is None:
-            return True
-        if event_id in self._ids:
-            return False
-        self._ids[event_id] = None
-        if len(self._ids) > self._capacity:
-            self._ids.popitem(last=False)
-        return True
+            return Sighting.NEW
+        known = self._ids.get(event_id)
+        if known is None:
+            self._ids[event_id] = (digest,)
+            if len(self._ids) > self._capacity:
+                self._ids.popitem(last=False)
+            return Sighting.NEW
+        if digest is None or digest in known or None in known:
+            return Sighting.REPLAY
+        if len(known) >= DIGESTS_PER_ID:
+            return Sighting.COLLISION_AGAIN
+        self._ids[event_id] = (*known, digest)
+        return Sighting.COLLISION

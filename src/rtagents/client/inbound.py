@@ -1,10 +1,12 @@
 """What happens to each received event: the reader's whole pipeline, without I/O.
 
 Order matters and is the same for every event: drop replays (same
-``event_id``), log, apply to the conversation mirror and to pending
-``session.update`` acks, then deliver to waiters, the ``async for`` stream and
-the handler task. An unknown event is delivered like any other; an invalid one
-is delivered with its error *and* still applied, so bookkeeping never stalls.
+``event_id`` on the same frame; the same id on *another* frame is a server
+bug, delivered and reported once as ``duplicate_event_id``), log, apply to
+the conversation mirror and to pending ``session.update`` acks, then
+deliver to waiters, the ``async for`` stream and the handler task. An
+unknown event is delivered like any other; an invalid one is delivered with
+its error *and* still applied, so bookkeeping never stalls.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from openai.types.realtime import RealtimeErrorEvent
 from ..observability.logging import EventLog
 from ..protocol.codec import InvalidEvent, UnknownEvent
 from ..protocol.conversation import Conversation
-from ..protocol.errors import RealtimeError, error_from_payload
+from ..protocol.errors import RealtimeError, RemoteProtocolError, error_from_payload
 from .events import ERROR, event_id_of, type_of
-from .handlers import HandlerRegistry, Registered, SeenIds, run_handlers
+from .handlers import HandlerRegistry, Registered, SeenIds, Sighting, run_handlers
 from .stream import EventStream, Waiters
 
 log = logging.getLogger("rtagents.client.session")
@@ -30,6 +32,8 @@ log = logging.getLogger("rtagents.client.session")
 _Dispatch = tuple[Registered, object, str | None]
 
 ERRORS_KEPT = 100
+DUPLICATE_EVENT_ID = "duplicate_event_id"
+"""Code of the error raised when the server reuses an event id for another event."""
 _SESSION_TYPES = frozenset({"session.created", "session.updated"})
 
 
@@ -67,6 +71,11 @@ def _from_wire(payload: dict[str, Any]) -> RealtimeError:
     )
 
 
+def _digest(raw: str | bytes | None) -> int | None:
+    """A cheap fingerprint of a frame (Python's hash: one pass, no copy)."""
+    return None if raw is None else hash(raw)
+
+
 def describe_close(code: int | None, reason: str | None) -> str:
     """`` (code 1001: session cap reached)``, or nothing if the close is unknown."""
     if code is None:
@@ -94,29 +103,54 @@ class Inbound:
         self._unknown_logged: set[str] = set()
         self._dropped_logged = False
 
-    def ingest(self, event: object) -> None:
+    def ingest(self, event: object, raw: str | bytes | None = None) -> None:
+        """Handle one received event; ``raw`` (its frame) tells a replay from a collision."""
         etype, event_id = type_of(event), event_id_of(event)
-        if not self._seen.first_time(event_id):
+        sighting = self._seen.sight(event_id, _digest(raw))
+        if sighting is Sighting.REPLAY:
             self._log.inbound(etype, event_id, outcome="duplicate")
             return
+        collided = sighting is not Sighting.NEW
         error = classify(event)
         self._log_inbound(event, etype, event_id, error)
-        self._apply(event, etype, error)
+        self._apply(event, etype, error, fresh=collided)
         self._observe(event)
         if error is not None:
             self.errors.append(error)
         self.emit(etype, event)
         if error is not None:
             self._dispatch(ERROR, error)
+        if sighting is Sighting.COLLISION:
+            self._report_collision(etype, event_id)
 
-    def absorb(self, event: object) -> None:
+    def absorb(self, event: object, raw: str | bytes | None = None) -> None:
         """Bookkeeping only, no delivery: the echo of a rebuild's own replay."""
         etype, event_id = type_of(event), event_id_of(event)
-        if not self._seen.first_time(event_id):
+        sighting = self._seen.sight(event_id, _digest(raw))
+        if sighting is Sighting.REPLAY:
             return
         self._log.inbound(etype, event_id, outcome="replay_echo")
-        self._apply(event, etype, classify(event), acks=False)
+        self._apply(event, etype, classify(event), acks=False, fresh=sighting is not Sighting.NEW)
         self._observe(event)
+        if sighting is Sighting.COLLISION:
+            self._report_collision(etype, event_id)
+
+    def _report_collision(self, etype: str | None, event_id: str | None) -> None:
+        """A repeated ``event_id`` on different content: the server's bug, said once.
+
+        The event was delivered (dropping it as a replay would lose it
+        silently); the error goes to the log, :attr:`errors` and ``on_error``.
+        """
+        error = RemoteProtocolError(
+            f"The server sent event_id {event_id!r} again on a different event ({etype}): "
+            "event ids must be unique, so this is a server bug. Both events were delivered; "
+            "handlers keyed by event_id may see the id twice.",
+            code=DUPLICATE_EVENT_ID,
+            event_id=event_id,
+        )
+        self._log.inbound(etype, event_id, outcome="duplicate_event_id", error=error)
+        self.errors.append(error)
+        self._dispatch(ERROR, error)
 
     def _observe(self, event: object) -> None:
         for observer in self.observers:
@@ -176,11 +210,17 @@ class Inbound:
             self._log.inbound(etype, event_id)
 
     def _apply(
-        self, event: object, etype: str | None, error: RealtimeError | None, *, acks: bool = True
+        self,
+        event: object,
+        etype: str | None,
+        error: RealtimeError | None,
+        *,
+        acks: bool = True,
+        fresh: bool = False,
     ) -> None:
         """Bookkeeping: conversation mirror, effective config, pending acks."""
         try:
-            self.conversation.apply(event)
+            self.conversation.apply(event, fresh=fresh)
         except Exception:  # a reducer bug must not stop the reader
             log.exception("the conversation mirror failed on %r; the session goes on", etype)
         if etype in _SESSION_TYPES and not isinstance(event, InvalidEvent | UnknownEvent):

@@ -47,7 +47,7 @@ class _Replay:
         if isinstance(raw, str):
             self.session._received += 1
         event = decode_server_event(raw)
-        self.session._inbound.absorb(event)
+        self.session._inbound.absorb(event, raw)
         return event
 
 

@@ -157,7 +157,7 @@ class Session(SessionBase):
             if isinstance(raw, str):
                 self._received += 1
             try:
-                self._inbound.ingest(decode_server_event(raw))
+                self._inbound.ingest(decode_server_event(raw), raw)
             except Exception:  # a bug in our bookkeeping must not end the session
                 log.exception("the client failed to process an event; the session goes on")
 

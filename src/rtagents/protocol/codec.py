@@ -33,6 +33,7 @@ from .paths import (
     unknown_field_error,
     unknown_field_paths,
 )
+from .references import stand_in_for_references
 from .tuning import tag_nested_unions
 
 if TYPE_CHECKING:
@@ -256,12 +257,16 @@ def validate_client_event(event: ClientEvent | Mapping[str, Any]) -> ClientEvent
 
     Accepts a model or a plain dict. A bug in the application surfaces here,
     naming the field, instead of as a server ``error`` a round trip later.
+    ``item_reference`` entries of ``response.input`` are checked on their own
+    (see :mod:`.references`) and left out of the returned model, which cannot
+    hold them; send the event itself, not the model.
     """
     if isinstance(event, BaseModel):
         data = event.model_dump(mode="json", exclude_unset=True, by_alias=True)
     else:
         data = dict(event)
-    raw = json.dumps(data).encode()
+    checked, references = stand_in_for_references(data)
+    raw = json.dumps(checked).encode()
     decoded = decode_client_event(raw)
     if isinstance(decoded, InvalidEvent):
         err = decoded.error
@@ -274,7 +279,14 @@ def validate_client_event(event: ClientEvent | Mapping[str, Any]) -> ClientEvent
             param="type",
             event_id=decoded.event_id,
         )
-    return decoded
+    return _without_inputs(decoded, references) if references else decoded
+
+
+def _without_inputs(event: Any, indices: list[int]) -> Any:
+    """``event`` (a ``response.create``) with the stand-ins at ``indices`` dropped."""
+    response = event.response
+    kept = [item for index, item in enumerate(response.input) if index not in indices]
+    return event.model_copy(update={"response": response.model_copy(update={"input": kept})})
 
 
 def encode_event(event: BaseModel | UnknownEvent | Mapping[str, Any]) -> str:

@@ -9,9 +9,12 @@ what it emits; so both agree item by item.
 It assumes no ordering beyond the spec: deltas may precede their item (they
 are kept and applied when it arrives), an item may precede its
 ``previous_item_id`` (see :mod:`.ordering`), an input transcription may
-complete long after the response started. Replays change nothing: an event
-whose ``event_id`` was seen among the last :data:`SEEN_EVENT_WINDOW` handled
-events is ignored, and item events replace rather than duplicate.
+complete long after the response started. A deleted item stays deleted:
+only a new ``conversation.item.added``/``created`` brings its id back, never
+the ``…done`` events of a response still streaming it (the last
+:data:`DELETED_ITEM_WINDOW` deletes are remembered). Replays change nothing:
+an event whose ``event_id`` was seen among the last :data:`SEEN_EVENT_WINDOW`
+handled events is ignored, and item events replace rather than duplicate.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
 
 SEEN_EVENT_WINDOW: Final = 4096
 MAX_PENDING_ITEMS: Final = 256  # states for items not (yet) added, e.g. out-of-band output
+DELETED_ITEM_WINDOW: Final = 1024  # recently deleted ids that a running response must not revive
 
 __all__ = ["Conversation", "ResponseRecord", "ResponseStatus"]
 
@@ -53,16 +57,25 @@ class Conversation:
         self._responses = Responses()
         self._seen: set[str] = set()
         self._seen_order: deque[str] = deque()
+        # Deleted item ids, newest last: a response still streaming a deleted
+        # item ends it with ``output_item.done``, which must not bring it back.
+        self._deleted: OrderedDict[str, None] = OrderedDict()
 
     # --- feeding ------------------------------------------------------------
 
-    def apply(self, event: object) -> None:
-        """Apply any decoded server event; types it does not track are ignored."""
+    def apply(self, event: object, *, fresh: bool = False) -> None:
+        """Apply any decoded server event; types it does not track are ignored.
+
+        ``fresh``: the caller knows the event is new although its id was seen
+        (a server that reused an id for another event); it is applied.
+        """
         if isinstance(event, InvalidEvent):
-            self._on_invalid(event)
+            self._on_invalid(event, fresh)
             return
         handler = _HANDLERS.get(getattr(event, "type", ""))
-        if handler is None or self._is_replay(getattr(event, "event_id", None)):
+        if handler is None:
+            return
+        if self._is_replay(getattr(event, "event_id", None)) and not fresh:
             return
         handler(self, event)
 
@@ -155,8 +168,8 @@ class Conversation:
         return state
 
     def _adopt(self, item: ConversationItem, previous_item_id: str | None, place: bool) -> None:
-        if item.id is None:
-            return  # an item nobody can refer to cannot be tracked
+        if item.id is None or item.id in self._deleted:
+            return  # untrackable, or deleted: only a new ``item.added`` brings an id back
         state = self._state(item.id)
         state.set_item(item)
         if place:
@@ -166,6 +179,9 @@ class Conversation:
     # --- handlers -------------------------------------------------------------
 
     def _on_item(self, event: Any) -> None:
+        if event.type != "conversation.item.done":
+            # Added (or created) anew: an id may be reused after its delete.
+            self._deleted.pop(event.item.id, None)
         self._adopt(event.item, event.previous_item_id, place=True)
 
     def _on_output_item(self, event: Any) -> None:
@@ -236,6 +252,9 @@ class Conversation:
         self._order.remove(event.item_id)
         self._pending.pop(event.item_id, None)
         self._states.pop(event.item_id, None)
+        self._deleted[event.item_id] = None
+        if len(self._deleted) > DELETED_ITEM_WINDOW:
+            self._deleted.popitem(last=False)
 
     def _on_response_created(self, event: Any) -> None:
         self._responses.started(event.response)
@@ -256,14 +275,14 @@ class Conversation:
         if fmt is not None:
             self.set_output_format(fmt)
 
-    def _on_invalid(self, event: InvalidEvent) -> None:
+    def _on_invalid(self, event: InvalidEvent, fresh: bool) -> None:
         """A malformed ``response.done`` still ends its response."""
         if event.type != "response.done" or event.data is None:
             return
         response = event.data.get("response")
         if not isinstance(response, Mapping) or not isinstance(response.get("id"), str):
             return
-        if self._is_replay(event.event_id):
+        if self._is_replay(event.event_id) and not fresh:
             return
         self._responses.end(response["id"], response.get("status"))
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from ..protocol.audio import b64encode_audio, pcm16_to_wire
 from ..protocol.errors import RemoteProtocolError
+from ..protocol.ordering import ROOT
 from . import ids
 from .handlers_audio import decode_input_audio, start_transcription
 from .input_audio import INTERNAL_RATE
@@ -37,6 +38,14 @@ def _missing(item_id: str, param: str = "item_id") -> RemoteProtocolError:
 
 async def create(host: SessionHost, event: ConversationItemCreateEvent) -> None:
     requested = getattr(event.item, "id", None)
+    if requested == ROOT:
+        raise RemoteProtocolError(
+            f"An item may not have the id '{ROOT}': it means 'the start of the conversation' "
+            "in previous_item_id. Choose another id, or leave 'id' out to let the server "
+            "choose one.",
+            code="invalid_value",
+            param="item.id",
+        )
     if requested and requested in host.conversation:
         raise RemoteProtocolError(
             f"An item with id '{requested}' already exists in the conversation; leave 'id' out "
