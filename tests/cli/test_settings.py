@@ -70,6 +70,8 @@ def test_every_serve_setting_can_come_from_the_environment(
         "LLM_URL": "http://127.0.0.1:9/v1",
         "LLM_MODEL": "qwen3",
         "STT_THREADS": "1",
+        "SCENARIO_RULES": "rules.toml",
+        "FORCE_SCENARIO_RULES": "1",
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "debug",
     }
@@ -91,6 +93,8 @@ def test_every_serve_setting_can_come_from_the_environment(
         "llm_url": "http://127.0.0.1:9/v1",
         "llm_model": "qwen3",
         "stt_threads": 1,
+        "scenario_rules": "rules.toml",
+        "force_scenario_rules": True,
         "log_format": "json",
         "log_level": "DEBUG",
     }

@@ -86,6 +86,18 @@ def require_local_packages(engine: str, llm_url: str | None) -> None:
         )
 
 
+def check_scenario_rules(path: str | None) -> None:
+    """Read the rules file before starting, so a bad one is a one-line error, not a crash."""
+    if path is None:
+        return
+    from ..engines.scenario_rules import ScenarioRulesError, load_scenario_rules
+
+    try:
+        load_scenario_rules(path)
+    except ScenarioRulesError as exc:
+        raise CliError(str(exc)) from exc
+
+
 def server_config(settings: ServeSettings, api_key: str) -> ServerConfig:
     """The server's settings from ``rtagents serve``'s."""
     from ..server.config import ServerConfig
@@ -100,6 +112,8 @@ def server_config(settings: ServeSettings, api_key: str) -> ServerConfig:
         ice_servers=list(settings.ice_server),
         webrtc_loopback=settings.webrtc_loopback,
         resume_grace_s=settings.resume_grace,
+        scenario_rules=settings.scenario_rules,
+        scenario_rules_forced=settings.force_scenario_rules,
     )
 
 
@@ -146,6 +160,7 @@ def run_serve(args: argparse.Namespace) -> int:
     settings = load_serve_settings(args)
     configure_logging(settings.log_format, settings.log_level)
     require_local_packages(settings.engine, settings.llm_url)
+    check_scenario_rules(settings.scenario_rules)
     api_key = settings.api_key or "sk-local-" + secrets.token_urlsafe(24)
     asyncio.run(serve_until_stopped(settings, api_key))
     log.info("stopped")

@@ -80,6 +80,14 @@ class ServeSettings(BaseSettings):
     )
     llm_model: str | None = Field(None, description="model name at --llm-url (unset: llama3.2)")
     stt_threads: int = Field(2, ge=1, le=64, description="CPU threads for Whisper")
+    scenario_rules: str | None = Field(
+        None,
+        description="a TOML/JSON file of scenario rules that choose tool calls from the user's "
+        "words (docs/scenario_rules.md); stands down when --llm-url's model chooses tools",
+    )
+    force_scenario_rules: bool = Field(
+        False, description="apply --scenario-rules even when the LLM chooses tools itself"
+    )
     log_format: Literal["console", "json"] = Field(
         "console", description="console lines, or JSON objects one per line"
     )
