@@ -2,7 +2,8 @@
 
 A :class:`MessageWriter` streams one assistant message: text deltas, or for
 audio the transcript and the speech in step (each clause's transcript delta
-is followed by its audio deltas, in the output format). A
+is followed by its audio deltas, in the output format; a reply cut mid-clause
+keeps only the words its audio spoke, see :mod:`.spoken_text`). A
 :class:`FunctionCallWriter` streams one function call's arguments. Both end
 with the ``…done`` events and know the final item that ``response.done``
 lists. Items reach the conversation only for ``conversation: "auto"``.
@@ -35,6 +36,7 @@ from pydantic import BaseModel
 from ..protocol.audio import b64encode_audio, pcm16_to_wire
 from . import ids
 from .items import assistant_message, assistant_part, build, function_call_item, response_part
+from .spoken_text import SpokenText
 
 if TYPE_CHECKING:
     from .responses import ResponseRun
@@ -107,6 +109,7 @@ class MessageWriter(_Writer):
         self.audio = run.plan.audio
         self.text = ""  # what the client has been sent (and, for audio, heard)
         self._pending = ""  # text waiting to be spoken
+        self._spoken = SpokenText(speed=run.plan.speed)
 
     def item(self, status: str) -> dict[str, Any]:
         data = assistant_message(self.item_id, status=status)
@@ -144,21 +147,32 @@ class MessageWriter(_Writer):
             await self._speak(text)
 
     async def _speak(self, text: str) -> None:
-        self.text += text
-        await self.host.emit(
-            build(ResponseAudioTranscriptDeltaEvent, **self.where, content_index=0, delta=text)
-        )
+        spoken = self._spoken
+        spoken.begin_clause(text)
+        self.text = spoken.text
         plan = self.run.plan
         tts = self.host.state.engines.tts
         stream = tts.synthesize(text, voice=plan.voice, speed=plan.speed)
         step = max(plan.output_format.bytes_for_ms(DELTA_MS), 1)
         try:
+            await self.host.emit(
+                build(ResponseAudioTranscriptDeltaEvent, **self.where, content_index=0, delta=text)
+            )
             async for pcm16 in stream:
                 wire = pcm16_to_wire(pcm16, tts.sample_rate, plan.output_format)
                 for start in range(0, len(wire), step):
-                    await self._send_audio(wire[start : start + step])
+                    chunk = wire[start : start + step]
+                    await self._send_audio(chunk)
+                    spoken.add_audio(plan.output_format.duration_ms(len(chunk)))
+        except BaseException:
+            # Cut mid-clause (cancel, barge-in, TTS failure): the transcript
+            # ends where the produced audio ends, not where the model's text did.
+            spoken.cut_to_audio()
+            self.text = spoken.text
+            raise
         finally:
             await close_stream(stream)
+        spoken.end_clause()
 
     async def _send_audio(self, chunk: bytes) -> None:
         self.host.audio_produced = True  # from now on the voice is fixed
