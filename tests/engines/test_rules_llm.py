@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
 
 from rtagents.engines.base import (
     ChatMessage,
@@ -16,7 +19,7 @@ from rtagents.engines.base import (
     Usage,
 )
 from rtagents.engines.rules_llm import RulesLLM, WarmableRulesLLM, with_rules
-from rtagents.engines.scenario_rules import parse_scenario_rules
+from rtagents.engines.scenario_rules import load_scenario_rules, parse_scenario_rules
 from rtagents.engines.scripted import ScriptedLLM
 
 RULES = b"""
@@ -161,3 +164,88 @@ async def test_warm_up_reaches_the_wrapped_model() -> None:
     await wrapped.warm_up()
     assert warmed == [True] and wrapped.reason == "fell back"
     assert not isinstance(_llm(), WarmableRulesLLM)
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+AUTH = ["authenticate_user", "transfer_to_returns", "transfer_to_sales", "transfer_to_human_agent"]
+RETURNS = ["lookup_order", "check_return_eligibility", "process_return", "transfer_to_human_agent"]
+SALES = ["find_deals", "add_to_cart", "transfer_to_human_agent"]
+SUPERVISOR = ["get_user_account_info", "lookup_policy_document", "find_nearest_store"]
+RETAIL_WALK = [
+    (
+        AUTH,
+        "My phone number is 206 555 0123 and I was born on March 3rd, 1990.",
+        ("authenticate_user", {"phone_number": "206 555 0123", "date_of_birth": "March 3rd, 1990"}),
+    ),
+    (AUTH, "I'd like to return something, it arrived broken.", ("transfer_to_returns", {})),
+    (AUTH, "I want to buy a new snowboard", ("transfer_to_sales", {})),
+    (RETURNS, "The order number is 4521.", ("lookup_order", {"order_id": "4521"})),
+    (
+        RETURNS,
+        "Is order 4521 eligible for a return? The bindings snapped.",
+        (
+            "check_return_eligibility",
+            {
+                "order_id": "4521",
+                "reason": "Is order 4521 eligible for a return? The bindings snapped.",
+            },
+        ),
+    ),
+    (
+        RETURNS,
+        "Please process the return for order 4521.",
+        ("process_return", {"order_id": "4521"}),
+    ),
+    (RETURNS, "Can I talk to a real person?", ("transfer_to_human_agent", {})),
+    (SALES, "any deals on boots", ("find_deals", {"category": "boots"})),
+    (SALES, "add the red helmet to my cart", ("add_to_cart", {"item": "red helmet"})),
+]
+SUPERVISOR_WALK = [
+    (
+        ["get_next_response_from_supervisor"],
+        "Why is my bill so high?",
+        (
+            "get_next_response_from_supervisor",
+            {"relevant_context_and_last_user_message": "Why is my bill so high?"},
+        ),
+    ),
+    (["get_next_response_from_supervisor"], "Hello!", None),
+    (
+        SUPERVISOR,
+        "bill for 206-555-0123",
+        ("get_user_account_info", {"phone_number": "206-555-0123"}),
+    ),
+    (SUPERVISOR, "Is there a fee for roaming?", ("lookup_policy_document", {"topic": "roaming"})),
+    (SUPERVISOR, "a store near 98101", ("find_nearest_store", {"zip_code": "98101"})),
+    (SUPERVISOR, "why is my bill so high", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "tools", "text", "expected"),
+    [("customer_service_retail", *step) for step in RETAIL_WALK]
+    + [("chat_supervisor", *step) for step in SUPERVISOR_WALK]
+    + [
+        (
+            "simple_handoff",
+            ["transfer_to_haiku_writer"],
+            "a haiku please",
+            ("transfer_to_haiku_writer", {}),
+        ),
+        ("simple_handoff", ["transfer_to_haiku_writer"], "hello", None),
+    ],
+)
+async def test_the_documented_example_walks(
+    scenario: str, tools: list[str], text: str, expected: tuple[str, dict[str, str]] | None
+) -> None:
+    """docs/scenario_rules.md's walk-throughs, turn by turn, against the example files."""
+    rules = load_scenario_rules(EXAMPLES / scenario / "rules.toml")
+    llm = with_rules(ScriptedLLM(), rules)
+    request = _user(text, [ToolSpec(name=name) for name in tools])
+    chunks = [chunk async for chunk in llm.stream(request)]
+    calls = [c for c in chunks if isinstance(c, ToolCallDelta)]
+    if expected is None:
+        assert calls == [] and any(isinstance(c, TextDelta) for c in chunks)
+        assert "You said" not in "".join(c.text for c in chunks if isinstance(c, TextDelta))
+        return
+    assert [(c.name, json.loads(c.arguments_delta)) for c in calls] == [expected]
