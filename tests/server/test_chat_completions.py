@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import httpx
 import openai
 import pytest
 from openai import AsyncOpenAI
 
-from rtagents.engines.scripted import CallTool, Fail, Rule, Say, scripted_engines
+from rtagents.engines.base import (
+    ChatMessage,
+    LLMChunk,
+    LLMRequest,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    ToolSpec,
+    Usage,
+)
+from rtagents.engines.local.openai_compat import OpenAICompatLLM
+from rtagents.engines.scripted import CallTool, Fail, Rule, Say, ScriptedLLM, scripted_engines
 from rtagents.server.config import ServerConfig
 from rtagents.server.runner import RunningServer, running_server
 
@@ -207,3 +219,58 @@ async def test_an_engine_failure_is_reported_streamed_or_not(server: RunningServ
         model="m", messages=[{"role": "user", "content": "hi"}]
     )
     assert ok.choices[0].message.content == "You said: hi"
+
+
+async def test_another_rtagents_server_can_use_it_as_its_llm(server: RunningServer) -> None:
+    """Our own OpenAI-compatible engine streams from the endpoint: tool call, then text, usage."""
+    llm = OpenAICompatLLM(url=f"{server.http_url}/v1", model="m", api_key=server.api_key)
+    tools = [ToolSpec(name="get_weather", parameters={"type": "object"})]
+    asked = [ChatMessage(role="user", content="weather please")]
+    try:
+        first = [
+            c async for c in llm.stream(LLMRequest(instructions="", messages=asked, tools=tools))
+        ]
+        deltas = [c for c in first if isinstance(c, ToolCallDelta)]
+        assert {d.name for d in deltas} == {"get_weather"}
+        arguments = "".join(d.arguments_delta for d in deltas)
+        assert json.loads(arguments) == {"city": "Paris"}
+        call = ToolCall(call_id=deltas[0].call_id, name="get_weather", arguments=arguments)
+        answered = [
+            *asked,
+            ChatMessage(role="assistant", tool_calls=(call,)),
+            ChatMessage(role="tool", content="rain", tool_call_id=call.call_id),
+        ]
+        second = [
+            c async for c in llm.stream(LLMRequest(instructions="", messages=answered, tools=tools))
+        ]
+    finally:
+        await llm.aclose()
+    assert "".join(c.text for c in second if isinstance(c, TextDelta)) == "The tool returned: rain"
+    usage = [c for c in second if isinstance(c, Usage)]
+    assert len(usage) == 1 and usage[0].output_tokens == 4
+
+
+async def test_a_client_that_hangs_up_stops_the_engine() -> None:
+    stopped = asyncio.Event()
+
+    class Endless(ScriptedLLM):
+        async def stream(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
+            try:
+                while True:
+                    yield TextDelta("word ")
+                    await asyncio.sleep(0.01)
+            finally:
+                stopped.set()
+
+    scripted = scripted_engines()
+    engines = type(scripted)(llm=Endless(), tts=scripted.tts, name="endless")
+    body = {"model": "m", "messages": [{"role": "user", "content": "go"}], "stream": True}
+    async with running_server(ServerConfig(port=0), engines) as running:
+        headers = {"Authorization": f"Bearer {running.api_key}"}
+        async with httpx.AsyncClient() as http:
+            url = f"{running.http_url}/v1/chat/completions"
+            async with http.stream("POST", url, json=body, headers=headers) as reply:
+                async for line in reply.aiter_lines():
+                    if '"word ' in line:
+                        break
+        await asyncio.wait_for(stopped.wait(), 30)
