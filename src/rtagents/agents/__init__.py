@@ -7,7 +7,9 @@ the vocabulary is openai-agents' realtime one (see ``docs/agents.md``).
 from __future__ import annotations
 
 from .agent import Agent
+from .chat import ChatModel
 from .context import RunContext, ToolContext
+from .delegate import delegate
 from .events import (
     AgentEnd,
     AgentEvent,
@@ -45,6 +47,7 @@ __all__ = [
     "Audio",
     "AudioEnd",
     "AudioInterrupted",
+    "ChatModel",
     "Error",
     "FunctionTool",
     "GuardrailFunctionOutput",
@@ -62,6 +65,7 @@ __all__ = [
     "ToolEnd",
     "ToolStart",
     "Transcript",
+    "delegate",
     "function_tool",
     "handoff",
     "output_guardrail",
