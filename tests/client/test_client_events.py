@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -11,7 +12,8 @@ from scripted_peer import ScriptedPeer
 
 from rtagents import connect
 from rtagents.client import EventTimeout, Session
-from rtagents.protocol.codec import InvalidEvent, UnknownEvent
+from rtagents.client.inbound import UNKNOWN_TYPES_LOGGED
+from rtagents.protocol.codec import InvalidEvent, UnknownEvent, decode_server_event
 from rtagents.protocol.errors import (
     Category,
     LocalProtocolError,
@@ -362,3 +364,14 @@ async def test_handlers_must_be_callable(peer: ScriptedPeer) -> None:
     async with connect(peer.url, credentials="sk-test") as session:
         with pytest.raises(TypeError, match="callable"):
             session.on("response.done", "not a function")  # type: ignore[call-overload]
+
+
+def test_unknown_types_are_logged_once_each_up_to_a_bound(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="rtagents")
+    session = Session("ws://127.0.0.1:1/v1/realtime", credentials="k")
+    for number in range(UNKNOWN_TYPES_LOGGED + 20):
+        for _ in range(2):
+            raw = json.dumps({"type": f"brand_new.{number}", "event_id": f"e{number}_{_}"})
+            session._inbound.ingest(decode_server_event(raw), raw)
+    logged = [r for r in caplog.records if getattr(r, "outcome", None) == "unknown"]
+    assert len(logged) == len(session._inbound._unknown_logged) == UNKNOWN_TYPES_LOGGED

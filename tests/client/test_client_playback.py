@@ -9,6 +9,7 @@ import pytest
 
 from rtagents import connect
 from rtagents.client import Session
+from rtagents.client.playback import PLAYED_ITEMS_KEPT
 from rtagents.engines.scripted import scripted_engines
 from rtagents.protocol.errors import LocalProtocolError
 from rtagents.server.config import ServerConfig
@@ -70,3 +71,12 @@ def test_nonsense_playback_positions_are_refused() -> None:
     for bad in (-1, float("nan"), True, "5"):
         with pytest.raises(LocalProtocolError):
             tracker.played("item_1", bad)  # type: ignore[arg-type]
+
+
+def test_played_positions_are_kept_for_recent_items_only() -> None:
+    tracker = Session("ws://127.0.0.1:1/v1/realtime", credentials="k").playback
+    for number in range(PLAYED_ITEMS_KEPT + 50):
+        tracker.played(f"item_{number}", 10)
+    assert len(tracker._played) == PLAYED_ITEMS_KEPT
+    assert "item_0" not in tracker._played
+    assert tracker.played(f"item_{PLAYED_ITEMS_KEPT + 49}", 5) == 15

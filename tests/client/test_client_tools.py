@@ -13,6 +13,7 @@ from scripted_peer import ScriptedPeer
 
 from rtagents import connect
 from rtagents.client import Session
+from rtagents.client import tools as tools_module
 from rtagents.engines.scripted import CallTool, Rule, scripted_engines
 from rtagents.server.config import ServerConfig
 from rtagents.server.runner import RunningServer, running_server
@@ -173,3 +174,28 @@ async def test_a_call_event_with_a_bad_field_still_gets_an_output(peer: Scripted
         created = await peer.next_event("conversation.item.create")
         assert created["item"]["call_id"] == "call_1"
         assert "there is no tool ''" in created["item"]["output"]
+
+
+async def test_finished_calls_are_forgotten_past_their_bound(
+    peer: ScriptedPeer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tools_module, "CALLS_KEPT", 3)
+    async with Session(peer.url, credentials="sk-test") as session:
+        session.tools.register(lambda: "ok", name="ping")
+        for number in range(10):
+            call = {
+                "type": "response.function_call_arguments.done",
+                "response_id": "resp_1",
+                "item_id": f"item_{number}",
+                "output_index": 0,
+                "call_id": f"call_{number}",
+                "name": "ping",
+                "arguments": "{}",
+            }
+            await peer.send(call)
+            created = await peer.next_event("conversation.item.create")
+            assert created["item"]["call_id"] == f"call_{number}"
+        await asyncio.sleep(0)
+        assert list(session.tools._calls) == ["call_7", "call_8", "call_9"]
+        assert set(session.tools.runs) <= {"call_7", "call_8", "call_9"}
+        assert set(session.tools.runs.values()) == {1}

@@ -11,6 +11,7 @@ import pytest
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
+from rtagents.transports import webrtc_audio
 from rtagents.transports.webrtc_audio import (
     FRAME_BYTES,
     FRAME_SAMPLES,
@@ -101,3 +102,13 @@ async def test_inbound_frames_become_pcm16_mono_24k() -> None:
     pcm = np.frombuffer(b"".join(chunks), dtype="<i2")
     assert abs(len(pcm) - 24_000) <= 480  # one second, give or take the resampler's delay
     assert np.all(np.abs(pcm[200:-200] - 1000) <= 2)
+
+
+async def test_played_counts_are_kept_for_recent_tags_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(webrtc_audio, "TAGS_KEPT", 2)
+    track = PacedAudioTrack()
+    for tag in ("a", "b", "c", "d"):
+        track.enqueue(bytes(FRAME_BYTES), tag)
+    await _frames(track, 4)
+    assert [track.played_ms(tag) for tag in ("a", "b", "c", "d")] == [0, 0, 20, 20]
+    track.stop()

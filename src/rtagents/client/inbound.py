@@ -32,6 +32,7 @@ log = logging.getLogger("rtagents.client.session")
 _Dispatch = tuple[Registered, object, str | None]
 
 ERRORS_KEPT = 100
+UNKNOWN_TYPES_LOGGED = 256  # past this many distinct unknown types, new ones go unlogged
 DUPLICATE_EVENT_ID = "duplicate_event_id"
 """Code of the error raised when the server reuses an event id for another event."""
 _SESSION_TYPES = frozenset({"session.created", "session.updated"})
@@ -199,7 +200,8 @@ class Inbound:
         self, event: object, etype: str | None, event_id: str | None, error: RealtimeError | None
     ) -> None:
         if isinstance(event, UnknownEvent):
-            if event.type not in self._unknown_logged:  # once per type: never a flood
+            logged = self._unknown_logged
+            if event.type not in logged and len(logged) < UNKNOWN_TYPES_LOGGED:  # never a flood
                 self._unknown_logged.add(event.type)
                 self._log.inbound(etype, event_id, outcome="unknown")
         elif isinstance(event, InvalidEvent):

@@ -15,6 +15,7 @@ import logging
 import math
 from typing import TYPE_CHECKING
 
+from ..protocol.bounded import RecentDict
 from ..protocol.errors import LocalProtocolError
 from .events import type_of
 
@@ -23,13 +24,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rtagents.client.playback")
 
+PLAYED_ITEMS_KEPT = 256
+"""Items whose playback position is remembered; older ones count as unplayed."""
+
 
 class PlaybackTracker:
     """Milliseconds played per assistant audio item (``session.playback``)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._played: dict[str, float] = {}
+        # Only recent items are still playing or about to be truncated.
+        self._played: RecentDict[str, float] = RecentDict(PLAYED_ITEMS_KEPT)
         self.current_item_id: str | None = None
         """The assistant item whose audio arrived last (what is playing, or about to)."""
 

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..protocol.bounded import RecentDict
 from ..protocol.errors import ToolError
 from .events import type_of
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rtagents.client.tools")
 _EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
+CALLS_KEPT = 1024
+"""Finished calls remembered; an older call_id is recognised by its output in the conversation."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +68,11 @@ class ToolRunner:
         self.respond = True
         """Ask for a response after a response's tool outputs were sent."""
         self.runs: Counter[str] = Counter()
-        """How many times each ``call_id`` was executed (never more than once)."""
+        """How many times each recent ``call_id`` was executed (never more than once)."""
         self._tools: dict[str, Tool] = {}
         self._calls: dict[str, _Call] = {}
-        self._done_responses: set[str] = set()
+        # Responses that are done and whose calls may still need a response.create.
+        self._done_responses: RecentDict[str, None] = RecentDict(CALLS_KEPT)
 
     def register(
         self,
@@ -122,7 +126,7 @@ class ToolRunner:
             if isinstance(response_id, str) and any(
                 c.response_id == response_id for c in self._calls.values()
             ):
-                self._done_responses.add(response_id)
+                self._done_responses[response_id] = None
                 self._maybe_respond(response_id)
         elif etype == "input_audio_buffer.speech_started":
             self.cancel_all("the user started speaking (barge-in)", send=True)
@@ -137,8 +141,23 @@ class ToolRunner:
             return
         call = _Call(call_id=call_id, name=name, response_id=_field(event, "response_id"))
         self._calls[call_id] = call
+        self._forget_finished_calls()
         arguments = _field(event, "arguments") or ""
         call.task = self.session._spawn(self._run(call, arguments), f"rtagents-tool-{name}")
+
+    def _forget_finished_calls(self) -> None:
+        """Keep at most :data:`CALLS_KEPT` calls, dropping the oldest finished ones.
+
+        A forgotten call still runs at most once: its output is in the
+        conversation, which :meth:`_answered` checks.
+        """
+        excess = len(self._calls) - CALLS_KEPT
+        if excess <= 0:
+            return
+        old = [call_id for call_id, call in self._calls.items() if call.finished]
+        for call_id in old[:excess]:
+            del self._calls[call_id]
+            self.runs.pop(call_id, None)
 
     def _answered(self, call_id: str) -> bool:
         for item in self.session.conversation.items:
@@ -195,7 +214,7 @@ class ToolRunner:
         if all(c.finished for c in calls) and any(c.interrupted is None for c in calls):
             for call in calls:
                 call.response_id = None  # respond once per response
-            self._done_responses.discard(response_id)
+            self._done_responses.pop(response_id, None)
             self.session._spawn(self._respond(), "rtagents-tool-response")
 
     async def _respond(self) -> None:

@@ -21,6 +21,8 @@ import av
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
+from ..protocol.bounded import RecentDict
+
 RATE = 24_000
 FRAME_MS = 20
 FRAME_SAMPLES = RATE * FRAME_MS // 1000
@@ -29,6 +31,8 @@ BYTES_PER_MS = RATE * 2 // 1000
 # Behind schedule by more than this (a stalled loop), restart the clock
 # instead of sending a burst the peer's jitter buffer would drop.
 MAX_LAG_S = 0.2
+# Tags whose played count is kept: a barge-in asks about the ones playing now.
+TAGS_KEPT = 256
 _TIME_BASE = fractions.Fraction(1, RATE)
 _SILENCE = bytes(FRAME_BYTES)
 
@@ -51,7 +55,7 @@ class PacedAudioTrack(MediaStreamTrack):
         self.listener = listener
         self._queue: deque[tuple[Hashable, bytes]] = deque()
         self._queued = 0
-        self._played: dict[Hashable, int] = {}
+        self._played: RecentDict[Hashable, int] = RecentDict(TAGS_KEPT)
         self._current: Hashable = None  # the tag whose audio plays (or played last)
         self._playing = False
         self._empty = asyncio.Event()
