@@ -153,6 +153,27 @@ async def test_a_streamed_tool_call_assembles_by_index(server: RunningServer) ->
             "tool_choice.function.name",
         ),
         ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "n": 2}, "n"),
+        (
+            {
+                "model": "m",
+                "messages": [
+                    {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}
+                ],
+            },
+            "messages[0].content",
+        ),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": "yes"},
+            "stream",
+        ),
+        (
+            {
+                "model": "m",
+                "messages": [{"role": "user", "content": "hi"}],
+                "tools": [{"type": "x"}],
+            },
+            "tools[0].type",
+        ),
     ],
 )
 async def test_a_bad_request_names_the_field(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from ..engines.base import ChatMessage, LLMRequest, ToolCall, ToolSpec
 from ..protocol.errors import RemoteProtocolError
@@ -50,6 +50,25 @@ class Message(_Lenient):
     tool_calls: list[ToolCallIn] | None = None
     tool_call_id: str | None = None
 
+    @field_validator("content", mode="before")
+    @classmethod
+    def _text_only(cls, content: Any) -> Any:
+        """One clear message for content the engines cannot read (not a union's two errors)."""
+        if content is None or isinstance(content, str):
+            return content
+        if not isinstance(content, list):
+            raise ValueError("content must be a string or a list of {'type': 'text'} parts")
+        for index, part in enumerate(content):
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind != "text":
+                raise ValueError(
+                    f"only 'text' content parts are supported (part {index} is {kind!r}); "
+                    "this server's engines read text"
+                )
+            if not isinstance(part.get("text"), str):
+                raise ValueError(f"content part {index} needs a 'text' string")
+        return content
+
     @property
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -78,7 +97,7 @@ class NamedToolChoice(_Lenient):
 
 
 class StreamOptions(_Lenient):
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class ChatRequest(_Lenient):
@@ -86,7 +105,7 @@ class ChatRequest(_Lenient):
     messages: Annotated[list[Message], Field(min_length=1)]
     tools: list[Tool] | None = None
     tool_choice: Literal["auto", "none", "required"] | NamedToolChoice | None = None
-    stream: bool = False
+    stream: StrictBool = False
     stream_options: StreamOptions | None = None
     max_tokens: Annotated[int, Field(ge=1)] | None = None
     max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
@@ -119,6 +138,7 @@ def _describe(exc: ValidationError) -> RemoteProtocolError:
             code="invalid_type",
         )
     error["loc"] = ("request", *error["loc"])
+    error["msg"] = str(error["msg"]).removeprefix("Value error, ")
     code, param, message = describe_validation_error(error, _WHERE)
     return RemoteProtocolError(message, code=code, param=param)
 
