@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import rtagents.protocol as protocol
 from rtagents.protocol.errors import LocalProtocolError
 from rtagents.protocol.lifecycle import (
+    HISTORY_KEPT,
     TERMINAL_STATES,
     TRANSITIONS,
     Lifecycle,
@@ -188,3 +189,13 @@ def test_the_doc_embeds_the_generated_diagram() -> None:
 
 def test_the_package_reexports_lifecycle_and_errors() -> None:
     assert protocol.Lifecycle is Lifecycle and protocol.LocalProtocolError is LocalProtocolError
+
+
+def test_the_history_keeps_the_last_transitions_only() -> None:
+    machine = walk(*(t for t, _ in MAIN_PATH[:4]))  # active
+    for _ in range(HISTORY_KEPT):  # a client that drops and resumes for weeks
+        machine.fire(Trigger.CONNECTION_LOST)
+        machine.fire(Trigger.RESUMED)
+    assert len(machine.history) == HISTORY_KEPT
+    assert machine.history[-1].trigger is Trigger.RESUMED
+    assert machine.history[0].trigger is Trigger.CONNECTION_LOST

@@ -108,7 +108,7 @@ def test_old_finished_responses_are_forgotten(
     assert conv.active_response_id == "running"
 
 
-def test_responses_in_progress_are_never_forgotten(
+def test_responses_in_progress_outlive_finished_ones(
     server_events: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(responses_module, "MAX_RESPONSES", 1)
@@ -117,3 +117,14 @@ def test_responses_in_progress_are_never_forgotten(
     conv.apply(ev.response_created("second"))
     assert set(conv.responses) == {"first", "second"}
     assert conv.active_response_id == "second"
+
+
+def test_a_peer_that_never_ends_responses_cannot_grow_them_forever(
+    server_events: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(responses_module, "MAX_IN_PROGRESS", 2)
+    ev, conv = server_events, Conversation()
+    for name in ("a", "b", "c", "d"):
+        conv.apply(ev.response_created(name))
+    assert set(conv.responses) == {"c", "d"}
+    assert conv.active_response_id == "d"

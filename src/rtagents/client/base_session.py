@@ -97,7 +97,7 @@ class SessionBase(SessionCommands, Consuming):
 
     @property
     def lifecycle(self) -> Lifecycle:
-        """The state machine; ``lifecycle.history`` lists every transition so far."""
+        """The state machine; ``lifecycle.history`` lists the recent transitions."""
         return self._lifecycle
 
     @property

@@ -11,6 +11,7 @@ cannot drift from the code.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -46,6 +47,7 @@ class Trigger(StrEnum):
 
 
 TERMINAL_STATES: Final = frozenset({State.CLOSED, State.FAILED})
+HISTORY_KEPT: Final = 256  # transitions kept: a client reconnecting for weeks must not grow
 _LIVE_STATES: Final = tuple(s for s in State if s not in TERMINAL_STATES)
 
 
@@ -98,7 +100,7 @@ class Lifecycle:
 
     def __init__(self, initial: State = State.IDLE) -> None:
         self._state = State(initial)
-        self._history: list[Transition] = []
+        self._history: deque[Transition] = deque(maxlen=HISTORY_KEPT)
         self._observers: list[Observer] = []
 
     @property
@@ -107,6 +109,7 @@ class Lifecycle:
 
     @property
     def history(self) -> Sequence[Transition]:
+        """The last :data:`HISTORY_KEPT` transitions, oldest first."""
         return tuple(self._history)
 
     @property

@@ -19,6 +19,7 @@ _FINAL_STATUSES: Final[dict[object, ResponseStatus]] = {
     status: status for status in get_args(ResponseStatus) if status != "in_progress"
 }
 MAX_RESPONSES: Final = 1024  # finished records kept; the oldest are forgotten first
+MAX_IN_PROGRESS: Final = 1024  # responses a peer may leave running before the oldest is dropped
 
 
 @dataclass(slots=True)
@@ -99,6 +100,15 @@ class Responses:
         self._in_progress.pop(response_id, None)
 
     def _forget_oldest_finished(self) -> None:
+        """Past :data:`MAX_RESPONSES`, forget the oldest finished record.
+
+        Responses in progress are kept, unless a broken peer starts more than
+        :data:`MAX_IN_PROGRESS` without ending them: then the oldest goes.
+        """
+        if len(self._in_progress) > MAX_IN_PROGRESS:
+            stale = next(iter(self._in_progress))
+            del self._in_progress[stale]
+            del self._records[stale]
         if len(self._records) <= MAX_RESPONSES:
             return
         oldest = next((rid for rid in self._records if rid not in self._in_progress), None)
