@@ -271,7 +271,7 @@ async def test_another_rtagents_server_can_use_it_as_its_llm(server: RunningServ
     assert len(usage) == 1 and usage[0].output_tokens == 4
 
 
-async def test_a_client_that_hangs_up_stops_the_engine() -> None:
+async def test_a_client_that_hangs_up_stops_the_engine_and_frees_its_slot() -> None:
     stopped = asyncio.Event()
 
     class Endless(ScriptedLLM):
@@ -286,7 +286,8 @@ async def test_a_client_that_hangs_up_stops_the_engine() -> None:
     scripted = scripted_engines()
     engines = type(scripted)(llm=Endless(), tts=scripted.tts, name="endless")
     body = {"model": "m", "messages": [{"role": "user", "content": "go"}], "stream": True}
-    async with running_server(ServerConfig(port=0), engines) as running:
+    config = ServerConfig(port=0, chat_max_concurrent=1)
+    async with running_server(config, engines) as running:
         headers = {"Authorization": f"Bearer {running.api_key}"}
         async with httpx.AsyncClient() as http:
             url = f"{running.http_url}/v1/chat/completions"
@@ -294,4 +295,11 @@ async def test_a_client_that_hangs_up_stops_the_engine() -> None:
                 async for line in reply.aiter_lines():
                     if '"word ' in line:
                         break
-        await asyncio.wait_for(stopped.wait(), 30)
+                busy = await http.post(url, json=body, headers=headers)
+            await asyncio.wait_for(stopped.wait(), 30)
+            state = running.app.state.rtagents
+            while state.chat_in_flight:  # noqa: ASYNC110 - the slot frees as the stream unwinds
+                await asyncio.sleep(0.01)
+            async with http.stream("POST", url, json=body, headers=headers) as again:
+                assert again.status_code == 200  # the hung-up stream gave its slot back
+    assert busy.status_code == 429 and busy.json()["error"]["code"] == "rate_limit_exceeded"

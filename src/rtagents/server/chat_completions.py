@@ -47,6 +47,10 @@ async def chat_completions(request: Request) -> Response:
         return exc.response()
     except RealtimeError as exc:
         return Refusal(400, exc.code, exc.message, exc.param).response()
+    limit = state.config.chat_max_concurrent
+    if state.chat_in_flight >= limit:
+        message = f"{limit} chat completions are already generating; retry shortly."
+        return Refusal(429, "rate_limit_exceeded", message).response()
     reply = _Reply(model=parsed.model)
     engine_request = llm_request(parsed)
     if parsed.stream:
@@ -94,12 +98,16 @@ async def _bounded_body(request: Request, limit: int) -> bytes:
 
 async def _engine_chunks(state: ServerState, request: LLMRequest) -> AsyncIterator[LLMChunk]:
     """The engine's stream, closed at once when the caller stops early (a client hang-up)."""
-    stream = state.engines.llm.stream(request)
+    state.chat_in_flight += 1
     try:
-        async for chunk in stream:
-            yield chunk
+        stream = state.engines.llm.stream(request)
+        try:
+            async for chunk in stream:
+                yield chunk
+        finally:
+            await close_stream(stream)
     finally:
-        await close_stream(stream)
+        state.chat_in_flight -= 1
 
 
 def _engine_refusal(exc: EngineFailure) -> Refusal:

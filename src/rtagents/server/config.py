@@ -54,6 +54,9 @@ class ServerConfig:
     webrtc_loopback: bool = False
     # POST /v1/chat/completions: the largest request body accepted (413 past it).
     chat_max_request_bytes: int = 4 * MIB
+    # Chat completions generating at once; more get 429 (clients retry), so a
+    # burst cannot queue unbounded work on one engine.
+    chat_max_concurrent: int = 16
     # Scenario rules (docs/scenario_rules.md): a TOML/JSON file whose rules
     # choose tool calls from the user's words. Ignored when the LLM chooses
     # tools itself (an external model behind --llm-url) unless forced.

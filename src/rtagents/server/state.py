@@ -34,6 +34,8 @@ class ServerState:
     warmup: WarmUp = field(init=False)
     # Scenario rules in use, for /healthz and the console (server/scenario.py).
     scenario: dict[str, Any] = field(default_factory=lambda: {"active": False})
+    # Chat completions generating now (server/chat_completions.py bounds it).
+    chat_in_flight: int = 0
 
     def __post_init__(self) -> None:
         self.warmup = WarmUp(self.engines)
