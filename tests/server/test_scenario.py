@@ -125,3 +125,20 @@ async def test_the_supervisor_calls_its_tool_over_chat_completions() -> None:
     calls = reply.choices[0].message.tool_calls
     assert calls is not None and calls[0].function.name == "get_user_account_info"
     assert json.loads(calls[0].function.arguments) == {"phone_number": "206-555-0123"}
+
+
+async def test_the_local_engine_set_keeps_its_warm_up_behind_the_rules() -> None:
+    """``--engine local``: the embedded LLM is wrapped, and still warmed and reported."""
+    from rtagents.engines.local.factory import local_engines
+    from rtagents.engines.rules_llm import WarmableRulesLLM
+    from rtagents.engines.warmup import close_engines
+
+    engines = local_engines()
+    try:
+        state = create_app(ServerConfig(scenario_rules=HANDOFF_RULES), engines).state.rtagents
+        assert isinstance(state.engines.llm, WarmableRulesLLM)
+        assert state.engines.llm.inner is engines.llm
+        assert state.warmup.report()["engines"]["llm"]["state"] == "pending"
+        assert state.scenario["active"] is True
+    finally:
+        await close_engines(engines)
