@@ -124,6 +124,21 @@ async def test_say_after_the_call_speaks_the_output() -> None:
     assert text == "Order 4521 is shipped."
 
 
+async def test_say_reads_the_output_of_its_own_call_among_parallel_ones() -> None:
+    calls = (
+        ToolCall(call_id="call_a", name="lookup_order", arguments="{}"),
+        ToolCall(call_id="call_b", name="other", arguments="{}"),
+    )
+    messages = [
+        ChatMessage(role="user", content="order 9"),
+        ChatMessage(role="assistant", tool_calls=calls),
+        ChatMessage(role="tool", content='{"id": "9", "status": "lost"}', tool_call_id="call_a"),
+        ChatMessage(role="tool", content="unrelated", tool_call_id="call_b"),
+    ]
+    text, _, _ = await _run(LLMRequest(instructions="", messages=messages))
+    assert text == "Order 9 is lost."
+
+
 async def test_without_say_or_with_a_missing_field_the_model_speaks() -> None:
     text, _, _ = await _run(_after_call("haiku please", "transfer_to_haiku_writer", "done"))
     assert text == "The tool returned: done"

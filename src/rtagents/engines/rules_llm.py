@@ -76,13 +76,14 @@ class RulesLLM(LLM):
 
     def _after_tool_output(self, request: LLMRequest) -> list[LLMChunk] | None:
         """The ``say`` of the rule that made the answered call, with its output filled in."""
-        outputs: list[str] = []
+        outputs: dict[str, str] = {}  # call_id -> output (parallel calls answer together)
         messages = list(request.messages)
         while messages and messages[-1].role == "tool":
-            outputs.insert(0, messages.pop().content)
+            answer = messages.pop()
+            outputs[answer.tool_call_id or ""] = answer.content
         if not messages or not messages[-1].tool_calls:
             return None
-        called = {call.name for call in messages[-1].tool_calls}
+        called = {call.name: outputs.get(call.call_id, "") for call in messages[-1].tool_calls}
         user_text = next((m.content for m in reversed(messages) if m.role == "user"), "")
         for rule in self.rules.rules:
             if rule.call not in called or rule.say is None:
@@ -91,7 +92,7 @@ class RulesLLM(LLM):
             if values is None:
                 continue
             try:
-                return _say(_fill(rule.say, {**values, **_output_values(outputs[-1])}))
+                return _say(_fill(rule.say, {**values, **_output_values(called[rule.call])}))
             except KeyError as exc:
                 log.warning(
                     "scenario rule %s: the tool output has no %s; the model speaks instead",
