@@ -114,3 +114,26 @@ async def test_a_guardrail_that_returns_the_wrong_type_says_so() -> None:
     bad = OutputGuardrail(guardrail_function=lambda c, a, t: True)  # type: ignore[arg-type,return-value]
     with pytest.raises(TypeError, match="GuardrailFunctionOutput"):
         await bad.run(RunContext(None), Agent(name="x"), "text")
+
+
+async def test_a_model_that_keeps_tripping_is_corrected_a_bounded_number_of_times() -> None:
+    agent = Agent(name="Brand", output_guardrails=[no_forbidden])
+    async with scripted_server(RULES) as server:  # every corrected reply trips again
+        session = await runner_for(server, agent).run()
+        async with session:
+            recorder = Recorder(session)
+            limit = session.guardrails.max_corrections
+            await session.send_text("say the forbidden thing")
+            await recorder.count("guardrail_tripped", limit + 1)
+            await recorder.count("agent_end", limit + 1)
+            await session.send_text("hi")
+            await recorder.wait(
+                lambda: any(
+                    e.final and e.text == "You said: hi" for e in recorder.of("transcript")
+                ),
+                "a clean reply",
+            )
+            assert len(recorder.of("guardrail_tripped")) == limit + 1
+            systems = [i for i in session.history if getattr(i, "role", None) == "system"]
+            assert len(systems) == limit
+        await recorder.stop()

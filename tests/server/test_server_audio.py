@@ -10,6 +10,7 @@ from server_harness import RawClient, audio_bytes, session, types
 from rtagents.engines.base import Engines
 from rtagents.engines.scripted import MS_PER_CHAR, ScriptedLLM, ScriptedTTS, scripted_speech
 from rtagents.protocol.audio import PCMU, pcm16_to_wire
+from rtagents.server import handlers_audio, input_audio
 from rtagents.server.config import ServerConfig
 from rtagents.server.runner import RunningServer, running_server
 
@@ -173,3 +174,23 @@ async def test_deleting_an_item_stops_its_transcription(client: RawClient) -> No
     # Whatever transcription events raced the delete, none comes after it.
     await client.roundtrip({"type": "input_audio_buffer.clear"}, "input_audio_buffer.cleared")
     assert events[-1].item_id == item_id
+
+
+async def test_a_full_input_buffer_refuses_appends_until_committed(
+    client: RawClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limit = 48 * 1000  # one second of pcm16 at 24 kHz
+    monkeypatch.setattr(handlers_audio, "MAX_BUFFER_BYTES", limit)
+    monkeypatch.setattr(input_audio, "MAX_BUFFER_BYTES", limit)
+    second = base64.b64encode(bytes(limit)).decode()
+    await client.send({"type": "input_audio_buffer.append", "audio": second})
+    error = await client.error({"type": "input_audio_buffer.append", "audio": second})
+    assert (error.code, error.param) == ("input_audio_buffer_full", "audio")
+    assert "1 s" in error.message and "commit" in error.message
+    committed = await client.roundtrip(
+        {"type": "input_audio_buffer.commit"}, "input_audio_buffer.committed"
+    )
+    await client.until("conversation.item.done")
+    await client.send({"type": "input_audio_buffer.append", "audio": second})
+    await client.roundtrip({"type": "input_audio_buffer.clear"}, "input_audio_buffer.cleared")
+    assert committed.item_id

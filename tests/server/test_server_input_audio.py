@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from rtagents.engines.base import ChatMessage, ToolCall, ToolSpec
+from rtagents.server import input_audio
 from rtagents.server.history import chat_messages, tool_choice, tool_specs
 from rtagents.server.input_audio import KEPT_AUDIO_BYTES, InputAudio
 
@@ -99,3 +102,18 @@ def test_tools_and_tool_choice() -> None:
     assert tool_choice({"type": "function", "name": "f"}) == "f"
     assert tool_choice("required") == "required"
     assert tool_choice(None) == "auto"
+
+
+def test_keeping_an_item_again_counts_its_audio_once() -> None:
+    store = InputAudio()
+    for _ in range(3):
+        store.keep("a", b"\x00" * 100)
+    assert store._kept_bytes == 100
+
+
+def test_the_buffer_refuses_audio_past_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(input_audio, "MAX_BUFFER_BYTES", 10)
+    store = InputAudio()
+    assert store.append(b"\x00" * 8)
+    assert not store.append(b"\x00" * 4)
+    assert store.buffered_bytes == 8

@@ -21,6 +21,7 @@ from rtagents.engines.scripted import Rule, Say, scripted_engines
 from rtagents.protocol.audio import PCMU, mulaw_encode, resample_pcm16
 from rtagents.server.config import ServerConfig
 from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.turns import SILENCE_KEPT_MS
 
 STORY = " ".join(f"Sentence {n} of a long story." for n in range(40))
 RULES = [Rule("story", Say(STORY, token_delay_s=0.01))]
@@ -338,3 +339,25 @@ async def test_marks_time_each_voice_turn(server: RunningServer, client: RawClie
         "first_audio_ms",
         "done_ms",
     }
+
+
+async def test_long_silence_is_let_go_and_the_next_turn_is_exact(
+    server: RunningServer, client: RawClient
+) -> None:
+    await configure(client, {"type": "server_vad", "create_response": False})
+    stream = Streamer(client)
+    quiet_ms = 3 * SILENCE_KEPT_MS
+    await stream.send(silence(quiet_ms), chunk_ms=1000)
+    host = host_of(server)
+    # Never more than the bound plus what the next turn's padding needs.
+    assert host.input.buffered_ms <= SILENCE_KEPT_MS + 300 + 1000 + 1000
+    await stream.send(speech("Hello there.", lead_ms=500, tail_ms=600))
+    started = stream.first("input_audio_buffer.speech_started").event
+    stopped = stream.first("input_audio_buffer.speech_stopped").event
+    assert started.audio_start_ms == quiet_ms + 200  # audio time still counts everything
+    assert stopped.audio_end_ms == quiet_ms + 1100
+    retrieved = await client.roundtrip(
+        {"type": "conversation.item.retrieve", "item_id": started.item_id},
+        "conversation.item.retrieved",
+    )
+    assert len(base64.b64decode(retrieved.item.content[0].audio)) == 1400 * 48

@@ -34,6 +34,8 @@ class Handoff:
     on_handoff: OnHandoff | None = None
     input_type: type[Any] | None = None
     is_enabled: bool | EnabledCheck = True
+    on_invoke_handoff: Callable[[RunContext[Any], str], Awaitable[Any]] | None = None
+    """A raw hook ``(ctx, arguments_json)`` run instead of ``on_handoff`` (ports use it)."""
 
     @property
     def agent_name(self) -> str:
@@ -49,6 +51,9 @@ class Handoff:
 
     async def invoke(self, ctx: RunContext[Any], arguments: str) -> None:
         """Validate the model's input (a ToolError names what is wrong) and call ``on_handoff``."""
+        if self.on_invoke_handoff is not None:
+            await self.on_invoke_handoff(ctx, arguments)
+            return
         if self.on_handoff is None:
             return
         if self.input_type is None:

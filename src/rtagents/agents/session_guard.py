@@ -31,6 +31,10 @@ class GuardrailRunner:
         self.owner = owner
         self.watch = watch
         self.trips = 0
+        self.max_corrections = 3
+        """Trips in a row that get a corrected reply; past it the reply just stops (a model
+        that keeps tripping would otherwise loop forever)."""
+        self._in_a_row = 0
         self._silenced: OrderedDict[str, None] = OrderedDict()
 
     def silenced(self, response_id: str | None) -> bool:
@@ -61,7 +65,7 @@ class GuardrailRunner:
         if state.agent.output_guardrails and due:
             self._schedule(state)
         elif not state.checking:
-            self.watch.forget(response_id)
+            self._passed(state)
 
     def _schedule(self, state: ResponseText) -> None:
         if state.checking:
@@ -84,7 +88,13 @@ class GuardrailRunner:
         finally:
             state.checking = False
             if state.ended:
-                self.watch.forget(state.response_id)
+                self._passed(state)
+
+    def _passed(self, state: ResponseText) -> None:
+        """A response ended and was checked: if it got through, corrections start over."""
+        if state.response_id not in self.watch.tripped and state.length:
+            self._in_a_row = 0
+        self.watch.forget(state.response_id)
 
     async def _run_all(self, state: ResponseText, text: str) -> list[OutputGuardrailResult]:
         ctx = self.owner.run_context
@@ -124,6 +134,10 @@ class GuardrailRunner:
                 message=message,
             )
         )
+        self._in_a_row += 1
+        if self._in_a_row > self.max_corrections:
+            log.warning("%d guardrail trips in a row: not asking for another reply", self._in_a_row)
+            return
         client = self.owner.client
         await client.create_item(
             {

@@ -9,6 +9,7 @@ the hosted API. With turn detection on, :mod:`.turns` commits by itself.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from openai.types.realtime import (
@@ -25,12 +26,14 @@ from pydantic import BaseModel
 
 from ..protocol.audio import b64_decoded_length, b64decode_audio, wire_to_pcm16
 from ..protocol.errors import RemoteProtocolError
-from .input_audio import INTERNAL_RATE, MIN_COMMIT_MS
+from .input_audio import INTERNAL_RATE, MAX_BUFFER_BYTES, MIN_COMMIT_MS
 from .items import build, user_audio_item
 from .transcription import start_transcription
 
 if TYPE_CHECKING:
     from .session import SessionHost
+
+log = logging.getLogger("rtagents.server.input_audio")
 
 __all__ = [
     "append",
@@ -45,7 +48,18 @@ __all__ = [
 
 
 async def append(host: SessionHost, event: InputAudioBufferAppendEvent) -> None:
-    await receive_audio(host, decode_input_audio(host, event.audio, param="audio"))
+    pcm16 = decode_input_audio(host, event.audio, param="audio")
+    full = host.input.buffered_bytes + len(pcm16) > MAX_BUFFER_BYTES
+    if full and host.turns.settings is None:  # with turn detection the VAD must still hear it
+        held_s = host.input.buffered_ms / 1000
+        raise RemoteProtocolError(
+            f"The input audio buffer is full: it holds {held_s:.0f} s of uncommitted audio, "
+            f"the most one session may buffer. Commit it (input_audio_buffer.commit) or "
+            "clear it before appending more, or turn on turn detection.",
+            code="input_audio_buffer_full",
+            param="audio",
+        )
+    await receive_audio(host, pcm16)
 
 
 async def receive_audio(host: SessionHost, pcm16: bytes) -> None:
@@ -54,7 +68,10 @@ async def receive_audio(host: SessionHost, pcm16: bytes) -> None:
     Every way audio reaches a session (appends, a WebRTC call's track) comes
     here, so the VAD hears all of it and audio time counts all of it.
     """
-    host.input.append(pcm16)
+    if not host.input.append(pcm16):
+        # Turn detection still hears it (a turn that never ends, or a call
+        # without turn detection); the buffer just keeps what it holds.
+        log.debug("input audio buffer full; %d bytes not buffered", len(pcm16))
     await host.turns.on_audio(pcm16)
 
 

@@ -16,6 +16,10 @@ MIN_COMMIT_MS = 100
 # Committed audio is kept for conversation.item.retrieve, newest first, up to
 # this much (about 11 minutes at 24 kHz); older items' audio is let go.
 KEPT_AUDIO_BYTES = 32 * 2**20
+# The uncommitted buffer holds at most this much (about 11 minutes at 24 kHz).
+# Turn detection lets old silence go long before; without it, the client
+# must commit or clear.
+MAX_BUFFER_BYTES = 32 * 2**20
 
 
 class InputAudio:
@@ -27,8 +31,16 @@ class InputAudio:
         self._kept_bytes = 0
         self.transcripts: dict[str, asyncio.Task[str | None]] = {}
 
-    def append(self, pcm16: bytes) -> None:
+    def append(self, pcm16: bytes) -> bool:
+        """Buffer ``pcm16``; False (and nothing buffered) if it would pass the limit."""
+        if len(self._buffer) + len(pcm16) > MAX_BUFFER_BYTES:
+            return False
         self._buffer += pcm16
+        return True
+
+    @property
+    def buffered_bytes(self) -> int:
+        return len(self._buffer)
 
     @property
     def buffered_ms(self) -> float:
@@ -52,6 +64,7 @@ class InputAudio:
 
     def keep(self, item_id: str, pcm16: bytes) -> None:
         """Remember an item's audio, letting the oldest go past :data:`KEPT_AUDIO_BYTES`."""
+        self.forget_audio(item_id)  # kept again: counted once
         self._audio[item_id] = pcm16
         self._kept_bytes += len(pcm16)
         while self._kept_bytes > KEPT_AUDIO_BYTES and len(self._audio) > 1:
@@ -61,11 +74,14 @@ class InputAudio:
     def audio(self, item_id: str) -> bytes | None:
         return self._audio.get(item_id)
 
-    def forget(self, item_id: str) -> None:
-        """Drop what is kept for a deleted item, its transcription included."""
+    def forget_audio(self, item_id: str) -> None:
         audio = self._audio.pop(item_id, None)
         if audio is not None:
             self._kept_bytes -= len(audio)
+
+    def forget(self, item_id: str) -> None:
+        """Drop what is kept for a deleted item, its transcription included."""
+        self.forget_audio(item_id)
         task = self.transcripts.pop(item_id, None)
         if task is not None:
             task.cancel()

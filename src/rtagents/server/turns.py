@@ -59,6 +59,11 @@ if TYPE_CHECKING:
     from .session import SessionHost
 
 MARKS_KEPT = 64
+# Under turn detection, silence older than the next turn's prefix padding is
+# never part of a turn: once this much of it piles up, it is let go (a caller
+# silent for an hour must not hold an hour of audio).
+SILENCE_KEPT_MS = 10_000
+_SILENCE_MARGIN_MS = 1_000  # kept beyond the prefix padding, for VAD lag
 _UNSET: Any = object()
 
 
@@ -145,11 +150,22 @@ class Turns:
         detector.transcript = self.transcriber.latest_text
         for event in detector.feed(self._score(pcm16)):
             await self._act(event)
+        self._drop_old_silence(detector)
         if detector.speaking and not detector.pausing:  # silence has its own (speculative) job
             start = detector.audio_start_ms
             self.transcriber.speaking(
                 lambda: self._peek(start, detector.now_ms), detector.now_ms - detector.onset_ms
             )
+
+    def _drop_old_silence(self, detector: TurnDetector) -> None:
+        """Let go of buffered silence no turn can use (see :data:`SILENCE_KEPT_MS`)."""
+        if detector.speaking or detector is not self._detector or self.settings is None:
+            return
+        keep_from = detector.now_ms - self.settings.prefix_padding_ms - _SILENCE_MARGIN_MS
+        if keep_from - self._buffer_start < SILENCE_KEPT_MS:
+            return
+        self._take(self._buffer_start, keep_from)
+        detector.buffer_taken(keep_from)
 
     def _score(self, pcm16: bytes) -> Sequence[SpeechProbability]:
         assert self._vad is not None and self._resampler is not None
