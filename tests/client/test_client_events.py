@@ -12,7 +12,7 @@ from scripted_peer import ScriptedPeer
 
 from rtagents import connect
 from rtagents.client import EventTimeout, Session
-from rtagents.client.inbound import UNKNOWN_TYPES_LOGGED
+from rtagents.client.inbound import ERRORS_KEPT, UNKNOWN_TYPES_LOGGED
 from rtagents.protocol.codec import InvalidEvent, UnknownEvent, decode_server_event
 from rtagents.protocol.errors import (
     Category,
@@ -375,3 +375,14 @@ def test_unknown_types_are_logged_once_each_up_to_a_bound(caplog: pytest.LogCapt
             session._inbound.ingest(decode_server_event(raw), raw)
     logged = [r for r in caplog.records if getattr(r, "outcome", None) == "unknown"]
     assert len(logged) == len(session._inbound._unknown_logged) == UNKNOWN_TYPES_LOGGED
+
+
+async def test_the_errors_kept_are_the_last_ones(peer: ScriptedPeer) -> None:
+    async with connect(peer.url, credentials="sk-test") as session:
+        for number in range(ERRORS_KEPT + 20):
+            error = {"type": "server_error", "code": "engine_failure", "message": f"n{number}"}
+            await peer.send({"type": "error", "error": error})
+        await peer.send({"type": "input_audio_buffer.cleared", "event_id": "e_end"})
+        await _until(session, "input_audio_buffer.cleared")
+    assert len(session.errors) == ERRORS_KEPT
+    assert session.errors[-1].message == f"n{ERRORS_KEPT + 19}"

@@ -21,7 +21,7 @@ from rtagents.engines.scripted import Rule, Say, scripted_engines
 from rtagents.protocol.audio import PCMU, mulaw_encode, resample_pcm16
 from rtagents.server.config import ServerConfig
 from rtagents.server.runner import RunningServer, running_server
-from rtagents.server.turns import SILENCE_KEPT_MS
+from rtagents.server.turns import MARKS_KEPT, SILENCE_KEPT_MS
 
 STORY = " ".join(f"Sentence {n} of a long story." for n in range(40))
 RULES = [Rule("story", Say(STORY, token_delay_s=0.01))]
@@ -361,3 +361,17 @@ async def test_long_silence_is_let_go_and_the_next_turn_is_exact(
         "conversation.item.retrieved",
     )
     assert len(base64.b64decode(retrieved.item.content[0].audio)) == 1400 * 48
+
+
+async def test_turn_marks_keep_the_last_turns_and_no_open_ones(
+    server: RunningServer, client: RawClient
+) -> None:
+    await configure(client, None, **TEXT_ONLY)
+    for turn in range(MARKS_KEPT + 6):
+        await client.user_text(f"turn {turn}")
+        events = await client.respond()
+        assert events[-2].response.status == "completed"
+    turns = host_of(server).turns
+    assert len(turns.marks) == MARKS_KEPT
+    assert turns.marks[-1].response_id == events[-2].response.id
+    assert not turns._open_marks
