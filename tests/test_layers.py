@@ -23,6 +23,8 @@ ALLOWED: dict[str, set[str]] = {
     "server": {"protocol", "transports", "engines", "observability"},
     "client": {"protocol", "transports", "observability"},
     "agents": {"client", "protocol"},
+    # The ported reference scenarios: built on the agents layer only, like a user's app.
+    "scenarios": {"agents", "client", "protocol"},
     "testing": {"protocol", "observability", "transports", "engines", "server", "client", "agents"},
     "cli": {
         "protocol",
@@ -33,6 +35,7 @@ ALLOWED: dict[str, set[str]] = {
         "client",
         "agents",
         "testing",
+        "scenarios",
     },
 }
 # Third-party modules the sans-I/O core must not reach for.

@@ -18,7 +18,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 @pytest.mark.parametrize(
     ("scenario", "count"),
-    [("simple_handoff", 3), ("customer_service_retail", 10), ("chat_supervisor", 6)],
+    [("simple_handoff", 3), ("customer_service_retail", 10), ("chat_supervisor", 7)],
 )
 def test_the_example_files_load(scenario: str, count: int) -> None:
     rules = load_scenario_rules(EXAMPLES / scenario / "rules.toml")

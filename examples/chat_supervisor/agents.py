@@ -1,0 +1,24 @@
+"""chatSupervisor: a junior voice agent relaying every real question to a supervisor model.
+
+The agents live in the package (``rtagents.scenarios.chat_supervisor``) so that
+``rtagents demo --scenario chat_supervisor`` works from an installed wheel; this file is
+the runnable entry. Against a server started with this folder's rules::
+
+    rtagents serve --engine scripted --scenario-rules examples/chat_supervisor/rules.toml
+    python examples/chat_supervisor/agents.py --url http://127.0.0.1:8000 --api-key $KEY
+
+(``--engine local`` for real speech engines; a model that chooses tools itself,
+e.g. ``--llm-url``, needs no rules file.)
+"""
+
+from __future__ import annotations
+
+import sys
+
+from rtagents.scenarios.chat_supervisor import SCENARIO, build
+from rtagents.scenarios.live import main
+
+__all__ = ["SCENARIO", "build"]
+
+if __name__ == "__main__":
+    sys.exit(main(SCENARIO.name))

@@ -1,0 +1,136 @@
+"""chatSupervisor: a junior voice agent that greets, then relays every real question.
+
+The junior agent handles hellos itself; anything else goes through one tool,
+``get_next_response_from_supervisor``, to a supervisor text model with the
+account, policy and store tools (see :mod:`.supervisor`). The junior says a
+filler line first and then speaks the supervisor's answer as it is. Names
+match ``rules/chat_supervisor.toml``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ..agents import Agent, FunctionTool, ToolContext, function_tool
+from .catalog import Call, Scenario, ServerLink
+from .supervisor import Supervisor, SupervisorTrace, speak_filler
+
+COMPANY = "NewTelco"
+JUNIOR_INSTRUCTIONS = (
+    f"You are a new customer service agent at {COMPANY}. Greet callers and make small "
+    "talk yourself. For everything else, first say a short holding phrase, then call "
+    "get_next_response_from_supervisor with the relevant context and the caller's last "
+    "message, and read its answer to the caller word for word."
+)
+SUPERVISOR_INSTRUCTIONS = (
+    f"You are the expert supervisor behind a junior {COMPANY} phone agent. Answer the "
+    "caller's question in one or two spoken sentences, using your tools for account, "
+    "policy and store facts; never guess those."
+)
+ACCOUNTS = {"2065550134": {"name": "Alex Rivera", "balance_due": "42.17", "due": "December 15"}}
+POLICIES = {
+    "roaming": "International roaming is 5 dollars a day in 120 countries, capped monthly.",
+    "late fee": "A late payment adds a 7 dollar fee after a 10 day grace period.",
+    "contract": "Plans are month to month; there is no contract to break.",
+    "cancel": "You can cancel any time online or by phone, with no cancellation fee.",
+}
+STORES = {"98101": "NewTelco Pike Street, 1500 Pike Street, open 9 to 7."}
+
+
+@function_tool
+def get_user_account_info(phone_number: str) -> dict[str, str]:
+    """Look up a customer's account: name, balance due and due date.
+
+    Args:
+        phone_number: The phone number on the account.
+    """
+    digits = "".join(c for c in phone_number if c.isdigit())[-10:]
+    account = ACCOUNTS.get(digits)
+    return dict(account) if account else {"error": f"no account for {phone_number}"}
+
+
+@function_tool
+def lookup_policy_document(topic: str) -> str:
+    """The company policy on a topic (roaming, late fees, contracts, cancelling).
+
+    Args:
+        topic: What the caller asked about.
+    """
+    key = topic.lower()
+    for name, text in POLICIES.items():
+        if name in key or key.startswith(name):
+            return text
+    return f"There is no policy document about {topic}."
+
+
+@function_tool
+def find_nearest_store(zip_code: str) -> str:
+    """The store nearest to a ZIP code.
+
+    Args:
+        zip_code: A five digit ZIP code.
+    """
+    return STORES.get(zip_code.strip(), f"There is no {COMPANY} store near {zip_code}.")
+
+
+SUPERVISOR_TOOLS: tuple[FunctionTool, ...] = (
+    get_user_account_info,
+    lookup_policy_document,
+    find_nearest_store,
+)
+
+
+def supervisor_tool(supervisor: Supervisor, *, timeout_s: float = 25.0) -> FunctionTool:
+    """The junior agent's one tool: filler now, the supervisor's answer as the output."""
+
+    async def get_next_response_from_supervisor(
+        ctx: ToolContext[Any], relevant_context_and_last_user_message: str
+    ) -> str:
+        """Ask the supervisor what to say next; read its answer to the caller verbatim.
+
+        Args:
+            relevant_context_and_last_user_message: What the caller just said, with any
+                details from earlier in the call the supervisor needs.
+        """
+        filler = asyncio.create_task(speak_filler(ctx))
+        try:
+            return await supervisor.answer(ctx, relevant_context_and_last_user_message)
+        finally:
+            await filler
+
+    return function_tool(timeout=timeout_s)(get_next_response_from_supervisor)
+
+
+def build(link: ServerLink) -> Agent[Any]:
+    """The junior agent; its supervisor answers at ``link`` (the same server, offline)."""
+    supervisor = Supervisor(
+        base_url=link.http_url,
+        api_key=link.api_key,
+        instructions=SUPERVISOR_INSTRUCTIONS,
+        tools=SUPERVISOR_TOOLS,
+    )
+    return Agent(
+        name="chat_agent",
+        instructions=JUNIOR_INSTRUCTIONS,
+        tools=[supervisor_tool(supervisor)],
+    )
+
+
+SCENARIO = Scenario(
+    name="chat_supervisor",
+    summary="a junior voice agent relaying every real question to a supervisor text model",
+    build=build,
+    new_context=SupervisorTrace,
+    calls=(
+        Call(
+            "billing, a store and a policy",
+            (
+                "Hello",
+                "What's the balance on my account? My number is 206 555 0134.",
+                "Which store is closest to 98101?",
+                "What does roaming cost when I travel?",
+            ),
+        ),
+    ),
+)
