@@ -17,6 +17,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
 
+from agents.realtime.model import RealtimeModelConfig
 from agents.realtime.openai_realtime import OpenAIRealtimeWebSocketModel, TransportConfig
 
 from ...client import Credentials, ReconnectPolicy, Session, TransportOpener, connect
@@ -51,6 +52,12 @@ class RtagentsRealtimeModel(OpenAIRealtimeWebSocketModel):
         self.connect_options = connect_options
         self.session: Session | None = None
         """The rtagents session of the current connection (reconnects, errors, playback)."""
+
+    async def connect(self, options: RealtimeModelConfig) -> None:
+        """As the base class, but our ``credentials`` stand in for its ``api_key``."""
+        if self.credentials is not None and options.get("headers") is None:
+            options = {**options, "headers": {}}  # the base class then asks for no key
+        await super().connect(options)
 
     async def _create_websocket_connection(  # type: ignore[override]
         self,

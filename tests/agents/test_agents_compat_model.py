@@ -1,0 +1,173 @@
+"""openai-agents' ``RealtimeRunner`` on ``RtagentsRealtimeModel``: same app, resilient session.
+
+The runner, its session and every event model are openai-agents' own; only the
+``model=`` argument changes. A tool turn and a handoff run against the real
+rtagents server (scripted engine, scenario rules), with a network cut between
+them that the rtagents session resumes underneath: zero validation errors,
+the tool once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+pytest.importorskip("agents.realtime", reason="the openai-agents extra is not installed")
+
+from agents.realtime import RealtimeAgent, RealtimeRunner, RealtimeSession  # noqa: E402
+
+from agents import function_tool  # noqa: E402
+from rtagents.agents.compat import RtagentsRealtimeModel  # noqa: E402
+from rtagents.client import ReconnectPolicy  # noqa: E402
+from rtagents.server.config import ServerConfig  # noqa: E402
+from rtagents.server.runner import running_server  # noqa: E402
+from rtagents.testing.faults import FaultProxy  # noqa: E402
+
+RULES = """
+[agents.greeter]
+tools = ["transfer_to_weather_expert"]
+
+[agents.weather_expert]
+tools = ["get_weather"]
+
+[[rules]]
+agent = "greeter"
+keywords = ["weather"]
+call = "transfer_to_weather_expert"
+say = "Weather desk here. Which city?"
+
+[[rules]]
+agent = "weather_expert"
+regex = 'weather in (?P<city>[a-z]+)'
+call = "get_weather"
+arguments = { city = "{city}" }
+say = "{output}"
+"""
+TIMEOUT_S = 30.0
+
+
+class Watcher:
+    def __init__(self, session: RealtimeSession) -> None:
+        self.events: list[Any] = []
+        self._changed = asyncio.Condition()
+        self._task = asyncio.create_task(self._read(session))
+
+    async def _read(self, session: RealtimeSession) -> None:
+        async for event in session:
+            if event.type == "audio":
+                continue
+            async with self._changed:
+                self.events.append(event)
+                self._changed.notify_all()
+
+    async def until(self, predicate: Callable[[Any], bool]) -> Any:
+        async with asyncio.timeout(TIMEOUT_S), self._changed:
+            await self._changed.wait_for(lambda: any(predicate(e) for e in self.events))
+        return next(e for e in self.events if predicate(e))
+
+    def errors(self) -> list[Any]:
+        raw = [e for e in self.events if e.type == "raw_model_event"]
+        bad = [e for e in raw if e.data.type in ("error", "exception")]
+        return bad + [e for e in self.events if e.type == "error"]
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
+def _spoke(event: Any, text: str) -> bool:
+    if event.type != "history_updated":
+        return False
+    for item in reversed(event.history):
+        if getattr(item, "role", None) == "assistant":
+            parts = [
+                getattr(p, "transcript", None) or getattr(p, "text", None) for p in item.content
+            ]
+            return text in " ".join(p for p in parts if p)
+    return False
+
+
+async def test_realtime_runner_on_the_rtagents_model_survives_a_cut(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES)
+    calls: list[str] = []
+
+    @function_tool
+    def get_weather(city: str) -> str:
+        """Today's weather in a city."""
+        calls.append(city)
+        return f"It is sunny in {city}."
+
+    expert = RealtimeAgent(
+        name="weather_expert", instructions="You know the weather.", tools=[get_weather]
+    )
+    greeter = RealtimeAgent(name="greeter", instructions="Greet and route.", handoffs=[expert])
+    policy = ReconnectPolicy(max_attempts=6, base_delay=0.01, max_delay=0.05, rollover_margin=None)
+    async with running_server(ServerConfig(port=0, scenario_rules=str(rules))) as server:
+        port = urlsplit(server.ws_url).port
+        assert port is not None
+        async with FaultProxy(("127.0.0.1", port)) as proxy:
+            model = RtagentsRealtimeModel(
+                url=f"{proxy.url()}?model=gpt-realtime",
+                credentials=server.api_key,
+                reconnect=policy,
+            )
+            session = await RealtimeRunner(greeter, model=model).run(
+                model_config={"initial_model_settings": {"model_name": "gpt-realtime"}}
+            )
+            resumed: list[bool] = []
+            async with session:
+                assert model.session is not None
+                model.session.on("rtagents.resumed", lambda e: resumed.append(e.rebuilt))
+                watcher = Watcher(session)
+                try:
+                    await session.send_message("What's the weather like?")
+                    handoff = await watcher.until(lambda e: e.type == "handoff")
+                    assert handoff.to_agent.name == "weather_expert"
+                    await watcher.until(lambda e: _spoke(e, "Weather desk here. Which city?"))
+                    (await proxy.connection()).cut()
+                    await session.send_message("What is the weather in Paris?")
+                    ended = await watcher.until(lambda e: e.type == "tool_end")
+                    assert ended.output == "It is sunny in Paris."
+                    await watcher.until(lambda e: _spoke(e, "It is sunny in Paris."))
+                finally:
+                    await watcher.stop()
+    assert resumed == [False]  # resumed, not rebuilt: nothing lost
+    assert calls == ["Paris"]
+    assert watcher.errors() == []
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("openai.agents")] == []
+
+
+async def test_the_runners_own_url_and_api_key_are_used_when_none_are_given(
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES)
+    greeter = RealtimeAgent(name="greeter", instructions="Greet.")
+    async with running_server(ServerConfig(port=0, scenario_rules=str(rules))) as server:
+        model = RtagentsRealtimeModel()
+        session = await RealtimeRunner(greeter, model=model).run(
+            model_config={
+                "url": f"{server.ws_url}?model=gpt-realtime",
+                "api_key": server.api_key,
+                "initial_model_settings": {"model_name": "gpt-realtime"},
+            }
+        )
+        async with session:
+            watcher = Watcher(session)
+            try:
+                await session.send_message("hello there")
+                await watcher.until(lambda e: e.type == "agent_end")
+            finally:
+                await watcher.stop()
+        assert model.session is not None and model.session.closed
+    assert watcher.errors() == []
