@@ -90,7 +90,10 @@ async def running_server(
     """Serve on ``config.host:config.port`` (port 0 by default) until the block exits."""
     config = config if config is not None else ServerConfig(port=0)
     app = create_app(config, engines)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: accepted sockets inherit it, and asyncio turns Nagle
+    # off (TCP_NODELAY) only on sockets that say TCP. With Nagle on, the second
+    # of two events sent back to back waited for the peer's delayed ACK (~40 ms).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((config.host, config.port))
