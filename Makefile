@@ -11,7 +11,7 @@ TOOLS  := .tools
 UV     := $(TOOLS)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test setup lint typecheck unit coverage bench bench-load clean browser lock soak
+.PHONY: demo test setup lint typecheck unit coverage bench bench-load clean browser lock soak node
 
 $(UV): tools/uv-requirements.txt
 	$(PYTHON) -c 'import sys; sys.exit("rtagents needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -27,6 +27,20 @@ $(STAMP): pyproject.toml uv.lock $(UV)
 # Deliberately refresh uv.lock (newest versions inside pyproject's ranges).
 lock: $(UV)
 	$(UV) lock --upgrade
+
+# The Node client test (tests/server/test_node_agents_client.py) runs
+# @openai/agents-realtime from tests/node/package-lock.json, installed with
+# npm ci (never resolved); Debian's nodejs/npm are installed when missing.
+NODE_STAMP := tests/node/node_modules/.installed
+$(NODE_STAMP): tests/node/package-lock.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; \
+	  else echo "make: npm not found and cannot install it; the Node client test will be skipped"; exit 0; fi; }
+	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+node: $(NODE_STAMP)
 
 setup: $(STAMP)
 
@@ -56,7 +70,7 @@ browser:
 	  $$sudo apt-get update -qq && \
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-test: lint typecheck browser unit
+test: lint typecheck browser node unit
 
 # Each benchmark measures rtagents and its baseline in one run (docs/benchmarks.md).
 bench: $(STAMP)

@@ -72,6 +72,8 @@ def test_every_serve_setting_can_come_from_the_environment(
         "STT_THREADS": "1",
         "SCENARIO_RULES": "rules.toml",
         "FORCE_SCENARIO_RULES": "1",
+        "CHAT_MAX_REQUEST_BYTES": "65536",
+        "CHAT_MAX_CONCURRENT": "2",
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "debug",
     }
@@ -95,6 +97,8 @@ def test_every_serve_setting_can_come_from_the_environment(
         "stt_threads": 1,
         "scenario_rules": "rules.toml",
         "force_scenario_rules": True,
+        "chat_max_request_bytes": 65536,
+        "chat_max_concurrent": 2,
         "log_format": "json",
         "log_level": "DEBUG",
     }

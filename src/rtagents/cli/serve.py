@@ -114,6 +114,8 @@ def server_config(settings: ServeSettings, api_key: str) -> ServerConfig:
         resume_grace_s=settings.resume_grace,
         scenario_rules=settings.scenario_rules,
         scenario_rules_forced=settings.force_scenario_rules,
+        chat_max_request_bytes=settings.chat_max_request_bytes,
+        chat_max_concurrent=settings.chat_max_concurrent,
     )
 
 

@@ -88,6 +88,12 @@ class ServeSettings(BaseSettings):
     force_scenario_rules: bool = Field(
         False, description="apply --scenario-rules even when the LLM chooses tools itself"
     )
+    chat_max_request_bytes: int = Field(
+        4 * 2**20, ge=1024, description="largest POST /v1/chat/completions body (413 past it)"
+    )
+    chat_max_concurrent: int = Field(
+        16, ge=1, description="chat completions generating at once (429 past it)"
+    )
     log_format: Literal["console", "json"] = Field(
         "console", description="console lines, or JSON objects one per line"
     )
