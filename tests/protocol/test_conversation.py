@@ -437,3 +437,14 @@ def test_fresh_applies_a_malformed_response_done_whose_id_was_seen() -> None:
     assert conv.responses["r2"].status == "in_progress"  # taken for a replay
     conv.apply(decode_server_event(frame("r2")), fresh=True)
     assert conv.responses["r2"].status == "completed"
+
+
+def test_response_formats_of_responses_never_ended_are_bounded(
+    server_events: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(conversation_module, "MAX_IN_PROGRESS", 2)
+    ev, conv = server_events, Conversation()
+    pcmu = {"output": {"format": {"type": "audio/pcmu"}}}
+    for name in ("r1", "r2", "r3", "r4"):
+        conv.apply(ev.response_created(name, audio=pcmu))
+    assert list(conv._response_formats) == ["r3", "r4"]

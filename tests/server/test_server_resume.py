@@ -304,3 +304,15 @@ async def test_a_resume_accepted_after_the_session_ended_is_released_at_once() -
     ours, _theirs = memory_pair()
     attachment = resumable.offer(ours, 0)
     assert attachment.released.is_set()
+
+
+async def test_the_registry_forgets_every_session_that_ended() -> None:
+    config = ServerConfig(port=0, resume_grace_s=0.2)
+    async with running_server(config) as running:
+        for _ in range(5):
+            ws = await open_ws(running, {"X-Rtagents-Resume": "1"})
+            host = host_of(running, ws.response.headers["X-Rtagents-Session-Id"])
+            await until(ws, "conversation.created", [])
+            drop(ws)
+            await asyncio.wait_for(host.wait_closed(), TIMEOUT_S)
+        assert len(server_state(running.app).resumes) == 0

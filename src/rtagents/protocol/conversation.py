@@ -24,11 +24,12 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from .audio import PCM16_24K, AudioFormat, b64_decoded_length
+from .bounded import RecentDict
 from .codec import InvalidEvent
 from .errors import ProtocolError
 from .items import ItemState
 from .ordering import ItemOrder
-from .responses import ResponseRecord, Responses, ResponseStatus
+from .responses import MAX_IN_PROGRESS, ResponseRecord, Responses, ResponseStatus
 
 if TYPE_CHECKING:
     from openai.types.realtime import ConversationItem
@@ -48,7 +49,9 @@ class Conversation:
 
     def __init__(self, *, output_format: AudioFormat = PCM16_24K) -> None:
         self._output_format = output_format
-        self._response_formats: dict[str, AudioFormat] = {}
+        # Per-response output formats, popped at response.done; a peer that never
+        # ends its responses cannot grow it past the responses kept in progress.
+        self._response_formats: RecentDict[str, AudioFormat] = RecentDict(MAX_IN_PROGRESS)
         self._order = ItemOrder()
         self._states: dict[str, ItemState] = {}
         # Item states that are not in the conversation: deltas that came before
