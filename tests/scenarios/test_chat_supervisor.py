@@ -4,10 +4,9 @@ supervisor (the server's own /v1/chat/completions), saying a filler line first."
 from __future__ import annotations
 
 import pytest
+from scenario_kit import play, scenario_server
 
 from rtagents.scenarios.supervisor import FILLER
-
-from scenario_kit import play, scenario_server
 
 NAME = "chat_supervisor"
 

@@ -4,11 +4,10 @@ guardrail trip, a human; over WebSocket and WebRTC against the real server."""
 from __future__ import annotations
 
 import pytest
+from scenario_kit import play, scenario_server
 
 from rtagents.scenarios.brand_guardrail import classify
 from rtagents.scenarios.retail_tools import RetailContext
-
-from scenario_kit import play, scenario_server
 
 TRANSPORTS = pytest.mark.parametrize("webrtc", [False, True], ids=["websocket", "webrtc"])
 NAME = "customer_service_retail"

@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="OpenAI-compatible LLM endpoint instead of the embedded SmolLM2",
     )
     demo.add_argument("--out", default="rtagents-demo", help="where reply WAVs are written")
+    demo.add_argument(
+        "--scenario",
+        choices=("simple_handoff", "customer_service_retail", "chat_supervisor"),
+        default=None,
+        help="speak a scripted caller into one of the ported agent scenarios (docs/scenarios.md)",
+    )
     _add_logging(demo)
     demo.set_defaults(log_level="WARNING")
     return parser
@@ -117,6 +123,10 @@ def _run(args: argparse.Namespace) -> int:
         from .mint import run_mint
 
         return run_mint(args)
+    if getattr(args, "scenario", None):
+        from .demo_scenario import run_scenario_demo
+
+        return run_scenario_demo(args)
     from .demo import run_demo
 
     return run_demo(args)

@@ -20,7 +20,9 @@ from typing import Any
 from ..agents import AgentSession
 from .supervisor import trace_of
 
-Speak = Callable[[AgentSession[Any], str], Awaitable[None]]
+Speak = Callable[[AgentSession[Any], str], Awaitable[float | None]]
+"""Say a line; may return the ``perf_counter`` at which the caller stopped speaking,
+from which the turn's latencies count (else from when the line was sent)."""
 Approve = Callable[[str, str], bool]
 """``approve(tool_name, arguments)``: the caller's decision on a tool that needs one."""
 
@@ -41,13 +43,15 @@ class TurnLog:
     steps: list[Step] = field(default_factory=list)
     first_reply_ms: float | None = None
     settled_ms: float | None = None
+    first_reply_at: float | None = None  # perf_counter of the first reply delta
 
     def of(self, kind: str) -> list[Step]:
         return [s for s in self.steps if s.kind == kind]
 
 
-async def send_text(session: AgentSession[Any], line: str) -> None:
+async def send_text(session: AgentSession[Any], line: str) -> float | None:
     await session.send_text(line)
+    return None
 
 
 def approve_all(tool: str, arguments: str) -> bool:
@@ -77,7 +81,6 @@ class ScenarioPlayer:
         self._owed = False
         self._trips = 0
         self._changed = asyncio.Event()
-        self._began = time.perf_counter()
         self._reader = asyncio.create_task(self._read(), name="rtagents-scenario-player")
 
     async def say(self, line: str) -> TurnLog:
@@ -85,8 +88,10 @@ class ScenarioPlayer:
         self.turns.append(turn)
         self._ended.clear()
         self._owed = True
-        began = self._began = time.perf_counter()
-        await self.speak(self.session, line)
+        began = time.perf_counter()
+        spoke_until = await self.speak(self.session, line)
+        if spoke_until is not None:
+            began = spoke_until
         deadline = began + self.turn_timeout_s
         while not self._settled():
             if self._reader.done():
@@ -100,6 +105,8 @@ class ScenarioPlayer:
             except TimeoutError:
                 pass
         turn.settled_ms = (time.perf_counter() - began) * 1000
+        if turn.first_reply_at is not None:
+            turn.first_reply_ms = (turn.first_reply_at - began) * 1000
         self._supervisor_steps(turn)
         return turn
 
@@ -153,6 +160,8 @@ class ScenarioPlayer:
             self._log(turn, "tool", f"{name}({event.arguments})", name=name)
         elif kind == "tool_end":
             self._tools.discard(event.call_id)
+            if turn is not None:
+                self._supervisor_steps(turn)  # a delegate's own calls come before its output
             self._owed = True  # the session asks for a response once the outputs are in
             self._log(turn, "result", event.output, name=_tool_name(event.tool))
         elif kind == "tool_approval_required":
@@ -179,8 +188,8 @@ class ScenarioPlayer:
             self._log(turn, "user", event.text)
             return
         if not event.final:
-            if turn is not None and turn.first_reply_ms is None:
-                turn.first_reply_ms = (time.perf_counter() - self._began) * 1000
+            if turn is not None and turn.first_reply_at is None:
+                turn.first_reply_at = time.perf_counter()
             return
         if event.response_id is not None and self.session.guardrails.silenced(event.response_id):
             return  # a stopped reply: the listener did not hear the rest
