@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agents_kit import TEXT, Recorder, runner_for, scripted_server
+from agents_kit import AUDIO, TEXT, Recorder, runner_for, scripted_server
 
 from rtagents.agents import Agent, RunContext, function_tool, handoff
+from rtagents.engines.scripted import decode_audio, scripted_speech
 
 calls: list[str] = []
 
@@ -137,4 +138,23 @@ async def test_switch_agent_and_instructions_from_an_async_callable() -> None:
             (event,) = await recorder.count("handoff", 1)
             assert event.call_id is None and event.to_agent is second
             assert session.client.config.instructions == "Second for Bo"
+        await recorder.stop()
+
+
+async def test_a_push_to_talk_voice_turn_with_audio_out() -> None:
+    async with scripted_server() as server:
+        heard = {"input": {"turn_detection": None, "transcription": {"model": "whisper-1"}}}
+        config = {**AUDIO, "audio": heard}
+        session = await runner_for(server, Agent(name="Ear"), config=config).run()
+        async with session:
+            recorder = Recorder(session)
+            await session.send_audio(scripted_speech("good morning") + bytes(9600), commit=True)
+            (end,) = await recorder.count("agent_end", 1)
+            assert end.status == "completed"
+            users = [e for e in recorder.of("transcript") if e.role == "user"]
+            assert [u.text for u in users] == ["good morning"]
+            (done,) = await recorder.count("audio_end", 1)
+            audio = b"".join(e.data for e in recorder.of("audio") if e.item_id == done.item_id)
+            assert decode_audio(audio) == "You said: good morning"
+            assert session.audio_produced
         await recorder.stop()
