@@ -35,10 +35,11 @@ RULES = [
 
 @asynccontextmanager
 async def scripted_server(
-    rules: list[Rule] | None = None, *, webrtc: bool = False
+    rules: list[Rule] | None = None, *, webrtc: bool = False, **config: Any
 ) -> AsyncIterator[RunningServer]:
     engines = scripted_engines(RULES if rules is None else rules, vad=False)
-    async with running_server(ServerConfig(port=0, webrtc_loopback=webrtc), engines) as server:
+    settings = ServerConfig(port=0, webrtc_loopback=webrtc, **config)
+    async with running_server(settings, engines) as server:
         yield server
 
 

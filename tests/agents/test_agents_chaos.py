@@ -270,3 +270,31 @@ async def test_a_rebuilt_session_keeps_the_agent_and_its_pending_approval() -> N
                 outputs = [i for i in session.history if i.type == "function_call_output"]
                 assert [o.call_id for o in outputs].count(asked.call_id) == 1
             await recorder.stop()
+
+
+async def test_a_rollover_before_the_cap_keeps_the_active_agent() -> None:
+    world = World()
+    policy = ReconnectPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05, rollover_margin=2.0)
+    async with scripted_server(RULES, session_cap_s=3.0) as server:
+        runner = Runner(
+            world.greeter,
+            url=server.ws_url,
+            credentials=server.api_key,
+            config=TEXT,
+            reconnect=policy,
+        )
+        session = await runner.run()
+        async with session:
+            recorder = Recorder(session)
+            rolled: list[str] = []
+            session.client.on("rtagents.resumed", lambda e: rolled.append(e.reason))
+            await _turn(session, recorder, world, "handoff")
+            first_id = session.client.session_id
+            await _until(lambda: bool(rolled), "a rollover")
+            assert rolled == ["rollover"] and session.client.session_id != first_id
+            assert session.current_agent is world.haiku
+            assert host_of(server, session).config.instructions == "Haikus only."
+            await _turn(session, recorder, world, "handoff")
+            assert session.current_agent is world.greeter and world.effects["handoffs"] == 2
+            assert len(recorder.of("handoff")) == 2
+        await recorder.stop()
