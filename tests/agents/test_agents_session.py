@@ -158,3 +158,26 @@ async def test_a_push_to_talk_voice_turn_with_audio_out() -> None:
             assert decode_audio(audio) == "You said: good morning"
             assert session.audio_produced
         await recorder.stop()
+
+
+async def test_after_audio_a_handoff_keeps_the_voice_the_protocol_fixed() -> None:
+    greeter, haiku = _agents()
+    async with scripted_server() as server:
+        runner = runner_for(server, greeter, context={"user": "Ada"}, config=AUDIO)
+        session = await runner.run()
+        async with session:
+            recorder = Recorder(session)
+            voice = session.client.config.audio.output.voice
+            await session.send_text("hello")
+            await recorder.count("agent_end", 1)
+            assert session.audio_produced
+            await session.send_text("a haiku please")
+            await recorder.count("handoff", 1)
+            assert session.client.config.audio.output.voice == voice  # not coral
+            assert session.client.config.instructions == "Write haikus."
+            session.audio_produced = False  # as if the audio had bypassed the events
+            await session.switch_agent(haiku)  # the server refuses the voice: retried without
+            assert session.audio_produced and session.current_agent is haiku
+            (refused,) = await recorder.count("error", 1)
+            assert refused.error.code == "cannot_update_voice"
+        await recorder.stop()

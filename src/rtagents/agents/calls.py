@@ -20,6 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..protocol.bounded import RecentDict
 from ..protocol.errors import Origin, RealtimeError, ToolError
 from .context import ToolContext
 from .events import Error, ToolApprovalRequired, ToolEnd, ToolStart
@@ -52,8 +53,8 @@ class CallDispatcher:
 
     def __init__(self, owner: AgentSession[Any]) -> None:
         self.owner = owner
-        self.runs: dict[str, int] = {}
-        """How many times each call_id's tool actually ran (never more than once)."""
+        self.runs: RecentDict[str, int] = RecentDict(REMEMBERED_CALLS)
+        """How many times each recent call_id's tool actually ran (never more than once)."""
         self.always_approved: set[str] = set()
         self._calls: OrderedDict[str, _Call] = OrderedDict()
         self._approvals: dict[str, asyncio.Future[tuple[bool, str | None]]] = {}

@@ -16,7 +16,8 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from ..client import Session, SessionConnector
-from ..protocol.errors import LocalProtocolError
+from ..protocol.bounded import RecentDict
+from ..protocol.errors import LocalProtocolError, RealtimeError
 from .agent import Agent
 from .calls import CallDispatcher
 from .context import RunContext, TContext
@@ -64,7 +65,7 @@ class AgentSession(Generic[TContext]):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pump: asyncio.Task[None] | None = None
         self._switch_lock = asyncio.Lock()
-        self._response_agents: dict[str, Agent[Any]] = {}
+        self._response_agents: RecentDict[str, Agent[Any]] = RecentDict(1024)
         self.calls = CallDispatcher(self)
         self.guardrails = GuardrailRunner(self, GuardrailWatch(debounce_text_length))
         self._router = EventRouter(self)
@@ -94,9 +95,9 @@ class AgentSession(Generic[TContext]):
         return self._response_agents.get(response_id, self._agent)
 
     def note_response(self, response_id: str) -> Agent[Any]:
-        agent = self._response_agents.setdefault(response_id, self._agent)
-        while len(self._response_agents) > 1024:
-            self._response_agents.pop(next(iter(self._response_agents)))
+        agent = self._response_agents.get(response_id)
+        if agent is None:
+            agent = self._response_agents[response_id] = self._agent
         return agent
 
     # -- opening and closing ------------------------------------------------------------
@@ -118,7 +119,11 @@ class AgentSession(Generic[TContext]):
         connector = self._open_client(config)
         self._client = connector.session
         self._client.on_error(self._router.on_error)
-        await self._client.open()
+        try:
+            await self._client.open()
+        except BaseException:
+            self._events.end()  # nothing will come: a reader must not wait forever
+            raise
         self._pump = asyncio.create_task(self._read(), name="rtagents-agent-events")
 
     async def close(self) -> None:
@@ -209,7 +214,15 @@ class AgentSession(Generic[TContext]):
         async with self._switch_lock:
             previous = self._agent
             config = await agent.session_config(self.run_context, voice=not self.audio_produced)
-            await self.client.update_session(config)
+            try:
+                await self.client.update_session(config)
+            except RealtimeError as exc:
+                if exc.code != "cannot_update_voice":
+                    raise
+                # Audio went out unseen (WebRTC plays it off the event stream): keep the voice.
+                self.audio_produced = True
+                config.pop("audio", None)
+                await self.client.update_session(config)
             self._agent = agent
             self.emit(HandoffEvent(from_agent=previous, to_agent=agent, call_id=call_id))
 

@@ -105,6 +105,8 @@ class EventRouter:
         self.owner.emit(AudioEnd(item_id=event.item_id, response_id=_str(event, "response_id")))
 
     def _text_delta(self, event: Any) -> None:
+        if event.type == "response.output_audio_transcript.delta":
+            self.owner.audio_produced = True  # also on WebRTC, where audio bypasses events
         response_id, item_id = _str(event, "response_id"), _str(event, "item_id")
         delta = _str(event, "delta") or ""
         if item_id is not None and not self.owner.guardrails.silenced(response_id):
@@ -167,6 +169,7 @@ class EventRouter:
 
     def _webrtc(self, event: Any) -> None:
         self.owner.webrtc = True
+        self.owner.audio_produced = True
 
     def _failed(self, event: Any) -> None:
         error = getattr(event, "error", None)
