@@ -42,7 +42,7 @@ SCENARIO = Scenario(
             "a caller who wants a poem",
             (
                 "Hello there!",
-                "Could you write me a haiku about falling snow?",
+                "Could you write me a poem about falling snow?",
                 "That was lovely, thank you.",
             ),
         ),

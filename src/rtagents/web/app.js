@@ -5,6 +5,7 @@ import { Call, mintSecret } from "./call.js";
 import { ConsoleError } from "./errors.js";
 import { LatencyTable } from "./latency.js";
 import { EventLog } from "./log.js";
+import { ScenarioRunner, describeRules, loadScenarios } from "./scenario.js";
 import { sessionConfig, turnDetection } from "./session.js";
 import { StatsPoller } from "./stats.js";
 import { Transcript } from "./transcript.js";
@@ -24,11 +25,18 @@ const ui = {
   codec: $("codec"),
   voiceProcessing: $("voice-processing"),
   audio: $("remote-audio"),
+  scenario: $("scenario"),
+  scenarioRules: $("scenario-rules"),
+  textForm: $("text-form"),
+  textInput: $("text-input"),
+  sendText: $("send-text"),
 };
 const log = new EventLog($("log"), $("log-summary"));
 const transcript = new Transcript($("transcript"));
 const latency = new LatencyTable($("latency-body"));
 const stats = new StatsPoller(renderStats);
+const scenarios = new ScenarioRunner({ transcript, send: null, categories: [] });
+let catalog = [];
 
 // Read by tests/web/test_web_console*.py; handy in the browser's devtools too.
 const view = {
@@ -40,6 +48,10 @@ const view = {
   responseActive: false,
   audioPlaying: false,
   counts: log.counts,
+  scenario: null, // the picked scenario's name, and its active agent (scenario.js)
+  agent: null,
+  rules: null, // the server's scenario rules, from /healthz
+  scenariosLoaded: false,
   stats: stats.latest,
 };
 window.rtConsole = view;
@@ -57,6 +69,8 @@ function setState(state, detail = {}) {
   ui.lifecycle.dataset.state = state;
   const idle = state === "closed" || state === "failed";
   ui.connect.disabled = !idle;
+  ui.scenario.disabled = !idle;
+  ui.textInput.disabled = ui.sendText.disabled = state !== "connected";
   ui.disconnect.disabled = !(state === "connecting" || state === "connected");
   for (const field of [ui.secret, ui.codec, ui.voiceProcessing]) field.disabled = !idle;
   ui.talk.disabled = !(state === "connected" && view.mode === "push_to_talk");
@@ -69,6 +83,9 @@ async function connect() {
   log.restart();
   transcript.clear();
   latency.clear();
+  scenarios.select(catalog.find((s) => s.name === ui.scenario.value) ?? null);
+  view.scenario = scenarios.scenario?.name ?? null;
+  view.agent = scenarios.agent;
   ui.notice.textContent = "";
   const current = new Call({ onEvent, onTrack, onConnectionState, onChannelClose });
   call = current;
@@ -76,7 +93,9 @@ async function connect() {
   try {
     const pasted = ui.secret.value.trim();
     // The secret is never logged: the log is meant to be copied into bug reports.
-    const secret = pasted || (await mintSecret(sessionConfig(settings)));
+    // A scenario's first agent sets the instructions and tools (scenario.js).
+    const config = { ...sessionConfig(settings), ...scenarios.sessionFields() };
+    const secret = pasted || (await mintSecret(config));
     log.addNote("console.secret", { source: pasted ? "pasted" : "POST /console/client_secret" });
     await current.open({ secret, codec: settings.codec, voiceProcessing: ui.voiceProcessing.checked });
     // Disconnected while connecting: teardown ran before the mic and the peer
@@ -84,7 +103,9 @@ async function connect() {
     if (call !== current) return await current.close();
     view.callId = current.callId;
     view.micStartedAt = current.micStartedAt;
-    if (pasted) current.send({ type: "session.update", session: sessionConfig(settings) });
+    if (pasted) current.send({ type: "session.update", session: config });
+    scenarios.send = (event) => current.send(event);
+    scenarios.start();
     applyMode(settings.mode);
     stats.start(current.pc);
     setState("connected", { call_id: current.callId });
@@ -106,6 +127,7 @@ async function teardown() {
   call = null;
   talking = false;
   stats.stop();
+  scenarios.send = null;
   view.responseActive = false;
   view.audioPlaying = false;
   await current?.close();
@@ -127,6 +149,8 @@ function onEvent(direction, event) {
   log.add(direction, event);
   if (direction !== "in") return;
   transcript.apply(event);
+  scenarios.apply(event);
+  view.agent = scenarios.agent;
   latency.apply(event);
   switch (event.type) {
     case "session.created":
@@ -241,6 +265,35 @@ ui.talk.addEventListener("keyup", (event) => {
   if (event.key === " " || event.key === "Enter") stopTalking();
 });
 $("clear-log").addEventListener("click", () => log.clear());
+ui.textForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = ui.textInput.value.trim();
+  if (!text || !call || view.state !== "connected") return;
+  call.send({
+    type: "conversation.item.create",
+    item: { type: "message", role: "user", content: [{ type: "input_text", text }] },
+  });
+  call.send({ type: "response.create" });
+  ui.textInput.value = "";
+});
+
+async function showScenarios() {
+  const { scenarios: found, categories, health } = await loadScenarios();
+  catalog = found;
+  scenarios.categories = categories;
+  for (const scenario of found) {
+    const option = document.createElement("option");
+    option.value = scenario.name;
+    option.textContent = `${scenario.name} (${scenario.summary})`;
+    ui.scenario.append(option);
+  }
+  const rules = describeRules(health, found);
+  ui.scenarioRules.textContent = rules.text;
+  if (rules.match) ui.scenario.value = rules.match.name;
+  view.rules = health?.scenario_rules ?? null;
+  view.scenariosLoaded = true;
+}
+showScenarios();
 // Enter in the secret field would submit the form and reload the page.
 $("settings").addEventListener("submit", (event) => event.preventDefault());
 setState("closed");

@@ -53,6 +53,52 @@ export class Transcript {
     line.textNode.textContent = text;
     line.element.classList.replace("partial", failed ? "failed" : "final");
   }
+
+  /** A breadcrumb between the lines (agent switch, tool call, result); see scenario.js. */
+  crumb(kind, text, data = {}) {
+    const element = document.createElement("li");
+    element.className = `crumb ${kind}`;
+    element.textContent = text;
+    Object.assign(element.dataset, data);
+    this.list.append(element);
+    return element;
+  }
+
+  /** A chip (a guardrail verdict): a crumb that stands out. */
+  chip(kind, text, data = {}) {
+    const element = this.crumb(`chip ${kind}`, text, data);
+    element.setAttribute("role", "status");
+    return element;
+  }
+
+  /** A tool call waiting for the person at the console: the output to send, approve, reject. */
+  approval({ tool, callId, needsApproval, onApprove, onReject }) {
+    const element = this.crumb("approval", "", { tool, callId });
+    const label = document.createElement("span");
+    label.textContent = needsApproval
+      ? `${tool} needs approval. Output to send: `
+      : `${tool}: answer it here (its Python tool runs only in an agent session). Output: `;
+    const output = document.createElement("input");
+    output.className = "tool-output";
+    output.value = JSON.stringify({ approved: true, by: "console" });
+    output.setAttribute("aria-label", `output of ${tool}`);
+    const approve = document.createElement("button");
+    approve.type = "button";
+    approve.className = "approve";
+    approve.textContent = "Approve";
+    const reject = document.createElement("button");
+    reject.type = "button";
+    reject.className = "reject";
+    reject.textContent = "Reject";
+    const decided = (verdict) => {
+      for (const control of [output, approve, reject]) control.disabled = true;
+      element.dataset.decision = verdict;
+    };
+    approve.addEventListener("click", () => onApprove(output.value) && decided("approved"));
+    reject.addEventListener("click", () => onReject() && decided("rejected"));
+    element.append(label, output, approve, reject);
+    return element;
+  }
 }
 
 const HANDLERS = {
