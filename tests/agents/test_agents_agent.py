@@ -1,0 +1,65 @@
+"""``Agent``: its session config, clone, and the bounded event queue behind a session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rtagents.agents import Agent, RunContext, function_tool, handoff
+from rtagents.agents.queue import EventQueue
+
+
+@function_tool
+def ping() -> str:
+    """Ping."""
+    return "pong"
+
+
+async def test_the_session_config_holds_only_what_an_agent_owns() -> None:
+    other = Agent(name="Other")
+    agent = Agent(
+        name="Main",
+        instructions="Be kind.",
+        tools=[ping],
+        handoffs=[other, handoff(other, tool_name_override="go_other", is_enabled=False)],
+        voice="sage",
+        prompt={"id": "pmpt_1"},
+    )
+    config = await agent.session_config(RunContext(None), voice=True)
+    assert config == {
+        "type": "realtime",
+        "instructions": "Be kind.",
+        "tools": [ping.definition(), agent.handoff_list()[0].definition()],
+        "tool_choice": "auto",
+        "audio": {"output": {"voice": "sage"}},
+        "prompt": {"id": "pmpt_1"},
+    }
+    assert "audio" not in await agent.session_config(RunContext(None), voice=False)
+    assert (await Agent(name="Bare").session_config(RunContext(None), voice=True))[
+        "instructions"
+    ] == ""
+
+
+async def test_clone_copies_lists_and_keeps_the_agents_they_name() -> None:
+    other = Agent(name="Other")
+    agent: Agent[Any] = Agent(name="A", instructions="x", tools=[ping], handoffs=[other])
+    copy = agent.clone(instructions="y")
+    copy.tools.append(ping)
+    assert len(agent.tools) == 1 and copy.handoffs[0] is other
+    assert await copy.get_instructions(RunContext(None)) == "y"
+    assert repr(copy) == "<Agent 'A'>"
+
+
+async def test_the_event_queue_is_bounded_and_ends() -> None:
+    queue = EventQueue(capacity=2)
+    for n in range(3):
+        queue.push(n)
+    assert queue.dropped == 1
+    queue.end()
+    queue.push(99)  # after the end: ignored
+    assert [await queue.get(), await queue.get()] == [1, 2]
+    with pytest.raises(StopAsyncIteration):
+        await queue.get()
+    with pytest.raises(ValueError, match="capacity"):
+        EventQueue(0)
