@@ -36,9 +36,10 @@ async def test_the_session_config_holds_only_what_an_agent_owns() -> None:
         "prompt": {"id": "pmpt_1"},
     }
     assert "audio" not in await agent.session_config(RunContext(None), voice=False)
-    assert (await Agent(name="Bare").session_config(RunContext(None), voice=True))[
-        "instructions"
-    ] == ""
+    bare = await Agent(name="Bare").session_config(RunContext(None), voice=True)
+    assert bare["instructions"] == ""
+    prompted = Agent(name="P", prompt={"id": "pmpt_2"})
+    assert "instructions" not in await prompted.session_config(RunContext(None), voice=True)
 
 
 async def test_clone_copies_lists_and_keeps_the_agents_they_name() -> None:

@@ -130,7 +130,11 @@ async def test_a_tool_gets_its_call_context_and_is_enabled_hides_it() -> None:
 
     assert "ctx" not in json.dumps(whoami.params_json_schema)
     agent = Agent(name="A", tools=[whoami, secret])
-    async with scripted_server([Rule(when="who", then=CallTool("whoami"))]) as server:
+    rules = [
+        Rule(when="who", then=CallTool("whoami")),
+        Rule(when="secret", then=CallTool("secret")),
+    ]
+    async with scripted_server(rules) as server:
         session = await runner_for(server, agent, context="guest").run()
         async with session:
             recorder = Recorder(session)
@@ -138,4 +142,8 @@ async def test_a_tool_gets_its_call_context_and_is_enabled_hides_it() -> None:
             await session.send_text("who am i")
             (end,) = await recorder.count("tool_end", 1)
             assert seen == [("whoami", end.call_id, "guest")]
+            await recorder.count("agent_end", 2)
+            await session.send_text("secret please")  # the model calls it anyway
+            (refused,) = await recorder.count("error", 1)
+            assert refused.error.code == "unknown_tool" and "disabled" in refused.error.message
         await recorder.stop()

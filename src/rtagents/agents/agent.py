@@ -75,12 +75,9 @@ class Agent(Generic[TContext]):
         """
         tools = [t.definition() for t in await self.enabled_tools(ctx)]
         tools += [h.definition() for h in await self.enabled_handoffs(ctx)]
-        config: dict[str, Any] = {
-            "type": "realtime",
-            "instructions": await self.get_instructions(ctx),
-            "tools": tools,
-            "tool_choice": "auto",
-        }
+        config: dict[str, Any] = {"type": "realtime", "tools": tools, "tool_choice": "auto"}
+        if self.instructions is not None or self.prompt is None:
+            config["instructions"] = await self.get_instructions(ctx)  # else the prompt's own
         if voice and self.voice:
             config["audio"] = {"output": {"voice": self.voice}}
         if self.prompt is not None:

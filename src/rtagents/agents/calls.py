@@ -166,6 +166,13 @@ class CallDispatcher:
             self._count(call)
             await self.owner.switch(tool.agent, call_id=call.call_id)
             return json.dumps({"assistant": tool.agent.name})
+        if not await resolve_flag(tool.is_enabled, ctx, call.agent):
+            raise ToolError(
+                f"{call.name!r} is disabled for agent {call.agent.name!r}",
+                origin=Origin.REMOTE,
+                code="unknown_tool",
+                param=call.name,
+            )
         await self._approve(call, tool, ctx)
         self._count(call)
         limit = tool.timeout_seconds or self.owner.tool_timeout
