@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from base64 import b64decode
 from collections import Counter
 from typing import Any
 
 import pytest
 
 from rtagents.client import ALL, Session
+from rtagents.engines.scripted import decode_audio
 from rtagents.server.session import SessionHost
 
 SIZE_ENV = "RTAGENTS_SOAK"
@@ -55,20 +57,31 @@ class ServerTap:
 class ClientTap:
     """What the client's handlers received, and the item order the server announced."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, keep_audio: bool = False) -> None:
         self.handled: list[tuple[str, str | None]] = []
         self.announced: list[str] = []
+        # Output audio per item, decoded (only where a test asks: long sessions would grow it).
+        self.audio: dict[str, bytearray] | None = {} if keep_audio else None
+        self._progress = asyncio.Event()
         session.on(ALL, self._handle)
+
+    def spoken(self, item_id: str) -> str:
+        """What the output audio received for ``item_id`` says (the tone code decoded)."""
+        assert self.audio is not None, "ClientTap(keep_audio=True) keeps the audio"
+        return decode_audio(bytes(self.audio.get(item_id, b"")))
 
     def _handle(self, event: Any) -> None:
         etype = getattr(event, "type", None)
         if not isinstance(etype, str) or etype.startswith("rtagents."):
             return  # the client's own lifecycle events, not the server's
         self.handled.append((etype, getattr(event, "event_id", None)))
+        self._progress.set()
         if etype == "conversation.item.added":
             self._place(event.item.id, event.previous_item_id)
         elif etype == "conversation.item.deleted" and event.item_id in self.announced:
             self.announced.remove(event.item_id)
+        elif etype == "response.output_audio.delta" and self.audio is not None:
+            self.audio.setdefault(event.item_id, bytearray()).extend(b64decode(event.delta))
 
     def _place(self, item_id: str, previous: str | None) -> None:
         """Insert as announced: after ``previous``; at the start for None or ``"root"``."""
@@ -82,12 +95,12 @@ class ClientTap:
 
     async def caught_up(self, expected: int) -> None:
         """Wait until the handlers have seen ``expected`` events (or stop progressing)."""
-        seen, idle = -1, 0.0
-        while len(self.handled) < expected and idle < STALL_S:
-            if len(self.handled) != seen:
-                seen, idle = len(self.handled), 0.0
-            await asyncio.sleep(0.02)
-            idle += 0.02
+        while len(self.handled) < expected:
+            self._progress.clear()
+            try:
+                await asyncio.wait_for(self._progress.wait(), STALL_S)
+            except TimeoutError:
+                return  # the comparison that follows says what is missing
 
 
 def comparable(item: Any) -> dict[str, Any]:
