@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import sys
-import time
 from dataclasses import asdict
 from typing import Any
 
@@ -42,7 +41,7 @@ async def run_scenario(
     from ..agents import Runner
     from ..engines.warmup import WarmUp, close_engines
     from ..scenarios import SCENARIOS, ServerLink
-    from ..scenarios.player import ScenarioPlayer
+    from ..scenarios.player import ScenarioPlayer, send_text
     from ..scenarios.report import format_call
     from ..server.config import ServerConfig
     from ..server.runner import running_server
@@ -71,13 +70,15 @@ async def run_scenario(
                     config=session_options,
                 )
                 session = await runner.run()
-                speak = None if text else _speaker(voice, realtime=engine == "local")
+                speak = None if text else _Speaker(voice, call, realtime=engine == "local")
                 async with session:
-                    player = ScenarioPlayer(session, **({"speak": speak} if speak else {}))
+                    player = ScenarioPlayer(session, speak=speak or send_text)
                     try:
                         for line in call.lines:
                             await player.say(line)
                     finally:
+                        if speak is not None:
+                            await speak.close()
                         await player.close()
                 if show:
                     print(format_call(call.title, agent.name, player.turns), end="\n\n")
@@ -93,17 +94,36 @@ async def run_scenario(
     return calls
 
 
-def _speaker(voice: DemoVoice, *, realtime: bool) -> Any:
-    """Speech for a line, streamed like a microphone; returns when the speech ended."""
-    from ..testing.spoken import stream_speech
+class _Speaker:
+    """Speech for a line, streamed like a microphone; returns when the speech ended.
 
-    async def speak(session: Any, line: str) -> float:
-        pcm = await voice.speak(line)
-        began = time.perf_counter()
-        ended = await stream_speech(session.client, pcm, realtime=realtime)
-        return ended if realtime else max(began, ended)
+    The silence after the speech (which lets server VAD find the end of the
+    turn) keeps streaming in the background while the reply is awaited, so
+    the turn's latencies count from the end of speech, not from the end of
+    that silence; the next line (or :meth:`close`) waits for it first.
+    """
 
-    return speak
+    def __init__(self, voice: DemoVoice, call: Any, *, realtime: bool) -> None:
+        self.voice, self.call, self.realtime = voice, call, realtime
+        self._silence: asyncio.Task[float] | None = None
+
+    async def __call__(self, session: Any, line: str) -> float:
+        from ..testing.spoken import DEFAULT_TRAILING_SILENCE_MS, stream_speech
+
+        await self.close()
+        pcm = await self.voice.speak(self.call.spoken(line))
+        client = session.client
+        ended = await stream_speech(client, pcm, trailing_silence_ms=0, realtime=self.realtime)
+        silence = stream_speech(
+            client, b"", trailing_silence_ms=DEFAULT_TRAILING_SILENCE_MS, realtime=self.realtime
+        )
+        self._silence = asyncio.create_task(silence)
+        return ended
+
+    async def close(self) -> None:
+        if self._silence is not None:
+            task, self._silence = self._silence, None
+            await asyncio.gather(task, return_exceptions=True)
 
 
 def run_scenario_demo(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ exactly what the tests check.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,10 +28,19 @@ class ServerLink:
 
 @dataclass(frozen=True)
 class Call:
-    """One scripted phone call: what the caller says, line by line, in order."""
+    """One scripted phone call: what the caller says, line by line, in order.
+
+    ``say_as`` gives a synthetic voice the words to read for a line whose
+    written form it reads badly (digits: Piper says "206" as "two hundred six",
+    which Whisper then hears wrong); the tone-coded voice sends the line itself.
+    """
 
     title: str
     lines: tuple[str, ...]
+    say_as: Mapping[str, str] = field(default_factory=dict)
+
+    def spoken(self, line: str) -> str:
+        return self.say_as.get(line, line)
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,11 @@ def build(link: ServerLink | None = None) -> Agent[RetailContext]:
 
 
 VERIFY = "My phone number is 206 555 0134 and I was born on march 3, 1990."
+# What Piper should read for VERIFY so that Whisper writes the digits back (see Call.say_as).
+VERIFY_SPOKEN = (
+    "My phone number is two oh six, five five five, zero one three four, "
+    "and I was born on March 3, 1990."
+)
 SCENARIO = Scenario(
     name="customer_service_retail",
     summary="authentication -> returns / sales -> human, with a brand guardrail",
@@ -93,6 +98,7 @@ SCENARIO = Scenario(
                 "Is it eligible? Order 4521, the edge is cracked.",
                 "Please go ahead with the return for order 4521.",
             ),
+            say_as={VERIFY: VERIFY_SPOKEN},
         ),
         Call(
             "shopping (sales, the guardrail trips, then a human)",
@@ -103,6 +109,7 @@ SCENARIO = Scenario(
                 "Please add the powder glide snowboard to my cart.",
                 "Can I speak to a manager?",
             ),
+            say_as={VERIFY: VERIFY_SPOKEN},
         ),
     ),
 )
