@@ -282,6 +282,9 @@ class ConversationMachine(RuleBasedStateMachine):
         if band == "auto":
             produced = len(reply) * MS_PER_CHAR if audio else 0.0
             self.model.entries.append(Entry(item.id, "message", "assistant", reply, produced))
+        else:  # out of band: its item never joins the conversation
+            event = {"type": "conversation.item.retrieve", "item_id": item.id}
+            self.run(self.refused(event, "item_not_found"))
 
     def custom_input(self, picks: list[int]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
         entries, wire = [], []
