@@ -143,7 +143,7 @@ class ScenarioPlayer:
             finally:
                 self._changed.set()
 
-    def _note(self, event: Any) -> None:  # noqa: C901 - one branch per event kind
+    def _note(self, event: Any) -> None:
         turn = self.turns[-1] if self.turns else None
         kind = event.type
         if kind == "agent_start" and event.response_id:

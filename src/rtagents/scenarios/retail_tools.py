@@ -102,12 +102,8 @@ def check_return_eligibility(order_id: str, reason: str) -> str:
     return f"Good news: order {order_id} can be returned, it is within our return window."
 
 
-def _return_needs_approval(ctx: Any, arguments: dict[str, Any], call_id: str) -> bool:
-    """A refund moves money: a person approves it (every time, in this store)."""
-    return True
-
-
-@function_tool(needs_approval=_return_needs_approval)
+# A refund moves money: a person approves it, every time, in this store.
+@function_tool(needs_approval=True)
 def process_return(ctx: ToolContext[RetailContext], order_id: str) -> str:
     """Start the return of an order and email the caller a prepaid label.
 
