@@ -28,7 +28,7 @@ def voice_config() -> dict[str, Any]:
     """The demo's audio session config, minus what the agents set (instructions, tools)."""
     config = session_config()
     config.pop("instructions", None)
-    config.pop("max_output_tokens", None)
+    config["max_output_tokens"] = 80  # a phone agent's free replies are short
     return config
 
 

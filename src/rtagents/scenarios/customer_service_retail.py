@@ -82,6 +82,9 @@ VERIFY_SPOKEN = (
     "My phone number is two oh six, five five five, zero one three four, "
     "and I was born on March 3, 1990."
 )
+# Read as a year ("forty-five twenty-one"), Whisper writes 4521; as a number, "4,521".
+ELIGIBLE = "Can I return it? It's order 4521, the edge is cracked."
+ELIGIBLE_SPOKEN = "Can I return it? It's order forty-five twenty-one, the edge is cracked."
 SCENARIO = Scenario(
     name="customer_service_retail",
     summary="authentication -> returns / sales -> human, with a brand guardrail",
@@ -95,10 +98,10 @@ SCENARIO = Scenario(
                 VERIFY,
                 "I want to return my snowboard, it arrived damaged.",
                 "The order number is 4521.",
-                "Is it eligible? Order 4521, the edge is cracked.",
+                ELIGIBLE,
                 "Please go ahead with the return for order 4521.",
             ),
-            say_as={VERIFY: VERIFY_SPOKEN},
+            say_as={VERIFY: VERIFY_SPOKEN, ELIGIBLE: ELIGIBLE_SPOKEN},
         ),
         Call(
             "shopping (sales, the guardrail trips, then a human)",
