@@ -1,8 +1,9 @@
 """Structured logs that answer "what happened to this event, and whose fault was it?".
 
 One record per event crossing a session boundary (in, out; at DEBUG, failures
-at WARNING) and per lifecycle transition (INFO), each carrying the session, the event type and id, an outcome and,
-for failures, the error's category and origin. Plain stdlib :mod:`logging`, so
+at WARNING) and per lifecycle transition (INFO), each carrying the session,
+the event type and id, an outcome and, for failures, the error's category and
+origin. Plain stdlib :mod:`logging`, so
 applications keep their own handlers; :func:`configure_logging` only touches
 the ``rtagents`` logger.
 """
