@@ -70,7 +70,7 @@ async def run_scenario(
                     config=session_options,
                 )
                 session = await runner.run()
-                speak = None if text else _Speaker(voice, call, realtime=engine == "local")
+                speak = None if text else _Speaker(voice, call, reader=engine == "local")
                 async with session:
                     player = ScenarioPlayer(session, speak=speak or send_text)
                     try:
@@ -100,18 +100,20 @@ class _Speaker:
     The silence after the speech (which lets server VAD find the end of the
     turn) keeps streaming in the background while the reply is awaited, so
     the turn's latencies count from the end of speech, not from the end of
-    that silence; the next line (or :meth:`close`) waits for it first.
+    that silence; the next line (or :meth:`close`) waits for it first. A
+    ``reader`` voice (Piper) reads ``Call.say_as`` words at a person's pace;
+    the tone code carries the written line, as fast as it can be sent.
     """
 
-    def __init__(self, voice: DemoVoice, call: Any, *, realtime: bool) -> None:
-        self.voice, self.call, self.realtime = voice, call, realtime
+    def __init__(self, voice: DemoVoice, call: Any, *, reader: bool) -> None:
+        self.voice, self.call, self.realtime = voice, call, reader
         self._silence: asyncio.Task[float] | None = None
 
     async def __call__(self, session: Any, line: str) -> float:
         from ..testing.spoken import DEFAULT_TRAILING_SILENCE_MS, stream_speech
 
         await self.close()
-        pcm = await self.voice.speak(self.call.spoken(line))
+        pcm = await self.voice.speak(self.call.spoken(line) if self.realtime else line)
         client = session.client
         ended = await stream_speech(client, pcm, trailing_silence_ms=0, realtime=self.realtime)
         silence = stream_speech(

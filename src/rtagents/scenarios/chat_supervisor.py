@@ -117,6 +117,12 @@ def build(link: ServerLink) -> Agent[Any]:
     )
 
 
+BALANCE = "What's the balance on my account? My number is 206 555 0134."
+# Digit by digit, so that Whisper writes the number back (see Call.say_as).
+BALANCE_SPOKEN = (
+    "What's the balance on my account? My number is two oh six, five five five, "
+    "zero one three four."
+)
 SCENARIO = Scenario(
     name="chat_supervisor",
     summary="a junior voice agent relaying every real question to a supervisor text model",
@@ -127,10 +133,11 @@ SCENARIO = Scenario(
             "billing, a store and a policy",
             (
                 "Hello",
-                "What's the balance on my account? My number is 206 555 0134.",
+                BALANCE,
                 "Which store is closest to 98101?",
                 "What does roaming cost when I travel?",
             ),
+            say_as={BALANCE: BALANCE_SPOKEN},
         ),
     ),
 )

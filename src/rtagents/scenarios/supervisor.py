@@ -61,6 +61,7 @@ class Supervisor:
     model: str = "supervisor"
     max_rounds: int = 4
     timeout_s: float = 20.0
+    max_tokens: int = 120  # a spoken answer is a sentence or two; bounds a slow model too
 
     async def answer(self, ctx: ToolContext[Any], question: str) -> str:
         """Ask, run the tools it calls, ask again, until it answers in words."""
@@ -87,6 +88,7 @@ class Supervisor:
                 "model": self.model,
                 "messages": messages,
                 "tools": [_chat_tool(t) for t in self.tools],
+                "max_tokens": self.max_tokens,
             },
         )
         if response.status_code != 200:
