@@ -227,6 +227,11 @@ class SessionCommands:
             await self.send({"type": "session.update", "event_id": event_id, "session": config})
             result: SessionUpdatedEvent = await result_within(future, limit, timed_out)
             return result
+        except BaseException:
+            # Refused, timed out or abandoned: as far as the app knows it did not apply,
+            # so a rebuild must not apply it either.
+            self._inbound.asked.withdrawn(event_id)
+            raise
         finally:
             self._inbound.pending_updates.remove(entry)
             release(future)  # also when send() failed after the session had ended

@@ -23,6 +23,7 @@ from ..observability.logging import EventLog
 from ..protocol.codec import InvalidEvent, UnknownEvent
 from ..protocol.conversation import Conversation
 from ..protocol.errors import RealtimeError, RemoteProtocolError, error_from_payload
+from .asked import AskedConfig
 from .events import ERROR, event_id_of, type_of
 from .handlers import HandlerRegistry, Registered, SeenIds, Sighting, run_handlers
 from .stream import EventStream, Waiters
@@ -95,6 +96,8 @@ class Inbound:
         self.handlers = HandlerRegistry()
         self.errors: deque[RealtimeError] = deque(maxlen=ERRORS_KEPT)
         self.pending_updates: deque[tuple[str, asyncio.Future[Any]]] = deque()
+        self.asked = AskedConfig()
+        """The config a rebuild restores (see :mod:`.asked`)."""
         self.dispatch_queue: asyncio.Queue[_Dispatch | None] = asyncio.Queue()
         self._log = event_log
         # Called with each new event after bookkeeping, before delivery: the
@@ -233,8 +236,10 @@ class Inbound:
         if not acks:
             return
         if etype == "session.updated":
+            self.asked.answered()
             self._resolve_update(event)
         elif error is not None and error.event_id is not None:
+            self.asked.withdrawn(error.event_id)
             self._reject_update(error)
 
     def _resolve_update(self, event: object) -> None:
@@ -251,3 +256,10 @@ class Inbound:
         for event_id, future in self.pending_updates:
             if event_id == error.event_id and not future.done():
                 future.set_exception(error)
+
+    def restored(self, event_ids: list[str], answer: object) -> None:
+        """A rebuild applied these updates (their own answers died with the old connection)."""
+        self.asked.applied(event_ids)
+        for event_id, future in self.pending_updates:
+            if event_id in event_ids and not future.done():
+                future.set_result(answer)

@@ -98,6 +98,11 @@ class Outbox:
         return len(self._queue)
 
     @property
+    def queued_ids(self) -> set[str]:
+        """Event ids of the frames waiting for a connection."""
+        return {event_id for _, event_id, _ in self._queue}
+
+    @property
     def queued_bytes(self) -> int:
         return self._queue_size
 

@@ -3,7 +3,8 @@
 Servers without resume (OpenAI's, or ours past its grace window) start every
 connection empty. The client keeps two things that let it rebuild the session:
 the config the app asked for (every ``session.update`` merged, as the server
-would merge them) and the conversation mirror. Replaying the mirror as
+would merge them, less any the server refused: see :mod:`.asked`) and the
+conversation mirror. Replaying the mirror as
 ``conversation.item.create`` events with the *same item ids* keeps every id the
 app holds valid. Audio cannot be re-sent as the model heard it, so user audio
 turns go back as their transcripts (``input_text``) and assistant audio as its

@@ -61,24 +61,33 @@ async def rebuild_on(session: Session, transport: Transport) -> None:
     if type_of(first) != "session.created":
         raise _unexpected(first, "session.created")
     waiting: dict[str, str] = {}  # event_id -> what it restores
-    config = replay_config(session._asked_config)
+    asked = session._inbound.asked
+    # Updates sent on the lost connection and never answered are in the replayed config;
+    # those still queued go out after the replay and get their own answers.
+    restoring = [e for e in asked.pending if e not in session._outbox.queued_ids]
+    config = replay_config(asked.current)
     if config is not None:
         waiting[await replay.send({"type": "session.update", "session": config})] = "config"
     conversation = session.conversation
     for event in replay_events(conversation.items, conversation.transcript):
         waiting[await replay.send(event)] = event["item"]["id"]
-    await _confirmations(replay, waiting)
+    updated = await _confirmations(replay, waiting)
+    if updated is not None:
+        session._inbound.restored(restoring, updated)
     await session.install(transport, read_ticket(response_headers(transport)))
 
 
-async def _confirmations(replay: _Replay, waiting: dict[str, str]) -> None:
-    """Read until every replayed event was confirmed (or refused, which is logged)."""
+async def _confirmations(replay: _Replay, waiting: dict[str, str]) -> object | None:
+    """Read until every replayed event was confirmed (or refused, which is logged);
+    the ``session.updated`` that confirmed the config, if it was."""
     items = {what: event_id for event_id, what in waiting.items()}
+    updated: object | None = None
     while waiting:
         event = await replay.next()
         etype = type_of(event)
         if etype == "session.updated":
             waiting.pop(items.get("config", ""), None)
+            updated = event
         elif etype == "conversation.item.done":
             item_id = getattr(getattr(event, "item", None), "id", None)
             waiting.pop(items.get(item_id or "", ""), None)
@@ -88,6 +97,7 @@ async def _confirmations(replay: _Replay, waiting: dict[str, str]) -> None:
             if event_id in waiting:
                 what = waiting.pop(event_id)
                 log.warning("rebuild: the server refused to restore %s: %s", what, error)
+    return updated
 
 
 def _unexpected(event: object, wanted: str) -> ConnectionFailure:

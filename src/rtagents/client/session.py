@@ -22,6 +22,7 @@ from ..protocol.codec import decode_server_event
 from ..protocol.errors import ConnectionFailure, Origin, RealtimeError
 from ..protocol.lifecycle import State, Trigger
 from ..transports.base import ABNORMAL_CLOSURE, GOING_AWAY, Transport, TransportClosed
+from .asked import AskedConfig
 from .base_session import SessionBase, SessionOptions
 from .credentials import Credentials
 from .gate import ResponseGate
@@ -29,7 +30,6 @@ from .inbound import describe_close
 from .outbox import Outbox
 from .playback import PlaybackTracker
 from .policy import Decision, ReconnectPolicy, decide_close, decide_failure
-from .rebuild import merge_config
 from .resume import ResumeTicket, opt_in_headers, read_ticket, response_headers
 from .tools import ToolRunner
 
@@ -59,7 +59,6 @@ class Session(SessionBase):
         self._ticket: ResumeTicket | None = None
         self._live = False  # the transport takes sends now (else they queue)
         self._send_lock = asyncio.Lock()
-        self._asked_config: dict[str, Any] | None = None
         self._last_event = time.monotonic()
         self._reconnector: asyncio.Task[None] | None = None
         self._lost_early: str | None = None  # set while an attempt's connection died
@@ -72,7 +71,7 @@ class Session(SessionBase):
         """Feed it what the user heard; it truncates at the right place on barge-in."""
         self._inbound.observers.append(self._observe)
         if self._initial_config is not None:
-            self._asked_config = merge_config(None, self._initial_config)
+            self._inbound.asked = AskedConfig(self._initial_config)
         if reconnect is not None and isinstance(credentials, str) and credentials.startswith("ek_"):
             log.warning(
                 "reconnect is on but credentials is a fixed ek_ secret: reconnects after it "
@@ -128,7 +127,7 @@ class Session(SessionBase):
     def _intercept(self, data: dict[str, Any]) -> bool:
         etype = data.get("type")
         if etype == "session.update" and isinstance(data.get("session"), Mapping):
-            self._asked_config = merge_config(self._asked_config, data["session"])
+            self._inbound.asked.sent(str(data["event_id"]), data["session"])
         elif etype == "response.create":
             if self._closing or self._finished.is_set():
                 return False  # refused by _send_encoded with the reason, never queued
