@@ -81,7 +81,7 @@ SUPERVISOR_TOOLS: tuple[FunctionTool, ...] = (
 )
 
 
-def supervisor_tool(supervisor: Supervisor, *, timeout_s: float = 25.0) -> FunctionTool:
+def supervisor_tool(supervisor: Supervisor, *, timeout_s: float = 60.0) -> FunctionTool:
     """The junior agent's one tool: filler now, the supervisor's answer as the output."""
 
     async def get_next_response_from_supervisor(

@@ -60,7 +60,7 @@ class Supervisor:
     tools: Sequence[FunctionTool]
     model: str = "supervisor"
     max_rounds: int = 4
-    timeout_s: float = 20.0
+    timeout_s: float = 45.0  # per model call: a small local model on a busy CPU is slow
     max_tokens: int = 120  # a spoken answer is a sentence or two; bounds a slow model too
 
     async def answer(self, ctx: ToolContext[Any], question: str) -> str:
@@ -81,6 +81,15 @@ class Supervisor:
         return "I'm sorry, I couldn't find that out just now."
 
     async def _complete(self, http: httpx.AsyncClient, messages: list[Any]) -> dict[str, Any]:
+        try:
+            return await self._post(http, messages)
+        except httpx.TimeoutException:
+            limit = f"{self.timeout_s:g} s"
+            raise RuntimeError(
+                f"the supervisor model at {self.base_url} did not answer within {limit}"
+            ) from None
+
+    async def _post(self, http: httpx.AsyncClient, messages: list[Any]) -> dict[str, Any]:
         response = await http.post(
             self.base_url.rstrip("/") + "/v1/chat/completions",
             headers={"Authorization": f"Bearer {self.api_key}"},
