@@ -115,6 +115,30 @@ def _agents_violations() -> list[str]:
     return problems
 
 
+def _scenarios_violations() -> list[str]:
+    """The scenarios are built like a user's app: the client only through ``rtagents.client``'s
+    ``__all__``, nothing private of the agents layer, and never openai-agents itself."""
+    public = set(_public_names(PACKAGE / "client" / "__init__.py"))
+    problems = []
+    for path in sorted((PACKAGE / "scenarios").rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for module, names, line in _import_statements(path, tree):
+            where = f"{path.relative_to(PACKAGE.parent)}:{line}"
+            if module == "rtagents.client":
+                hidden = [n for n in names if n not in public]
+                if hidden or not names:
+                    problems.append(f"{where}: scenarios use non-public client names {hidden}")
+            elif module.startswith("rtagents.client."):
+                problems.append(f"{where}: scenarios import the client submodule {module}")
+            elif module == "rtagents.agents" or module.startswith("rtagents.agents."):
+                private = [p for p in [*module.split("."), *names] if p.startswith("_")]
+                if private:
+                    problems.append(f"{where}: scenarios use private agents names {private}")
+            elif module == "agents" or module.startswith("agents."):
+                problems.append(f"{where}: scenarios import openai-agents ({module})")
+    return problems
+
+
 def _public_names(init: Path) -> list[str]:
     tree = ast.parse(init.read_text())
     for node in tree.body:
@@ -163,6 +187,37 @@ def test_the_agents_checker_sees_private_client_use(
     assert any("client submodule rtagents.client.tools" in p for p in found)
     assert any("only agents/compat may import openai-agents" in p for p in found)
     assert any("non-public client names []" in p for p in found)
+
+
+def test_scenarios_use_only_public_agents_and_client_names() -> None:
+    assert _scenarios_violations() == []
+
+
+def test_the_scenarios_checker_sees_private_and_forbidden_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "rtagents"
+    (fake / "client").mkdir(parents=True)
+    (fake / "client" / "__init__.py").write_text('__all__ = ["Session"]\n')
+    (fake / "scenarios").mkdir()
+    (fake / "scenarios" / "bad.py").write_text(
+        "from ..client import Session, _secret\nfrom ..client.rebuild import merge_config\n"
+        "from ..agents.session import _merge\nfrom ..agents._hidden import x\n"
+        "from agents.realtime import RealtimeAgent\nfrom ..server import app\n"
+    )
+    (fake / "scenarios" / "good.py").write_text(
+        "from ..agents import Agent\nfrom ..agents.agent import reachable\n"
+        "from ..client import Session\nfrom ..protocol import errors\n"
+    )
+    monkeypatch.setattr(__import__(__name__), "PACKAGE", fake)
+    found = _scenarios_violations()
+    assert all("bad.py" in p for p in found), found
+    assert any("non-public client names ['_secret']" in p for p in found)
+    assert any("client submodule rtagents.client.rebuild" in p for p in found)
+    assert any("private agents names ['_merge']" in p for p in found)
+    assert any("private agents names ['_hidden']" in p for p in found)
+    assert any("scenarios import openai-agents" in p for p in found)
+    assert any("scenarios must not import server" in p for p in _violations())
 
 
 def test_imports_point_one_way() -> None:
