@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from agents_kit import TEXT, Recorder, scripted_server
+from agents_kit import AUDIO, TEXT, Recorder, scripted_server
 
 from rtagents.agents import Agent, AgentSession, Runner, function_tool
 from rtagents.client import EventTimeout, ReconnectPolicy
@@ -79,9 +79,8 @@ async def _session_via_proxy(
                 agent,
                 url=proxy.url(),
                 credentials=server.api_key,
-                config=TEXT,
                 reconnect=REBUILD,
-                **options,
+                **{"config": TEXT, **options},
             )
             session = await runner.run()
             async with session:
@@ -136,3 +135,19 @@ async def test_a_switch_whose_answer_died_with_the_connection_completes_in_the_r
         assert config.instructions == "Haikus only." and _names(config) == []
         await _rebuild(proxy, rebuilt)
         assert host_of(server, session).config.instructions == "Haikus only."
+
+
+async def test_a_refused_voice_is_not_what_a_rebuild_restores() -> None:
+    haiku = Agent(name="Haiku Writer", instructions="Haikus only.", voice="coral")
+    async with _session_via_proxy(_greeter(), config=AUDIO) as (session, proxy, server, rebuilt):
+        recorder = Recorder(session)
+        voice = session.client.config.audio.output.voice
+        await session.send_text("hello")
+        await recorder.count("agent_end", 1)
+        session.audio_produced = False  # as if the audio had bypassed the events
+        await session.switch_agent(haiku)  # the voice is refused, then sent without it
+        assert session.current_agent is haiku
+        await _rebuild(proxy, rebuilt)
+        config = host_of(server, session).config
+        assert config.instructions == "Haikus only." and config.voice == voice != "coral"
+    await recorder.stop()
