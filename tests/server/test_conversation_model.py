@@ -81,6 +81,7 @@ def live() -> Iterator[Live]:
 
 
 LIVE: Live | None = None  # the module's server, for the state machine's __init__
+TALLY = {"sequences": 0, "checks": 0}  # printed at the end (for docs/reliability.md)
 
 
 def item_text(item: dict[str, Any]) -> str:
@@ -99,6 +100,7 @@ class ConversationMachine(RuleBasedStateMachine):
         self.model = ReferenceConversation()
         self.serial = 0
         self.session, self.tap = self.run(self._open())
+        TALLY["sequences"] += 1
         self.host = self.live.server_tap.host_of(self.session)
         self.ids_seen: set[str] = set()
         self.checked = 0
@@ -145,6 +147,7 @@ class ConversationMachine(RuleBasedStateMachine):
     @invariant()
     def agrees(self) -> None:
         self.run(self._agrees())
+        TALLY["checks"] += 1
 
     async def _agrees(self) -> None:
         emitted = self.live.server_tap.emitted[self.host]
@@ -455,6 +458,7 @@ def test_the_conversation_follows_the_reference_model(live: Live) -> None:
         settings_for_run(ConversationMachine).TestCase().runTest()
     finally:
         LIVE = None
+    print(f"\nmodel-based: {TALLY['sequences']} sequences, {TALLY['checks']} checks")
 
 
 # --- the defects issue 17 names, one targeted case each -------------------------------

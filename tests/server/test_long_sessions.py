@@ -32,7 +32,7 @@ from rtagents.testing.spoken import stream_speech
 SOAK = os.environ.get("RTAGENTS_SOAK") == "1"
 TEXT_TURNS = 500 if SOAK else 120
 VOICE_WS_MINUTES = 30.0 if SOAK else 5.0  # of user speech and silence sent
-VOICE_WEBRTC_SECONDS = 150.0 if SOAK else 12.0  # of real-time call audio sent
+VOICE_WEBRTC_SECONDS = 300.0 if SOAK else 12.0  # of real-time call audio sent
 # Over WebRTC a user item's audio must fit one data-channel message when
 # retrieved (256 KiB, about 4 s); larger ones arrive as a documented error.
 SHORT = 2
@@ -149,7 +149,15 @@ async def test_a_long_voice_conversation_over_websocket_stays_exact(
             turn += 1
         await assert_exact(session, tap, server_tap)
         emitted = len(server_tap.emitted[server_tap.host_of(session)])
-    report("voice over WebSocket", turns=turn, events=emitted, began=began, audio_s=sent_s)
+        replies = reply_minutes(session)
+    report(
+        "voice over WebSocket",
+        turns=turn,
+        events=emitted,
+        began=began,
+        audio_s=sent_s,
+        reply_min=replies,
+    )
 
 
 async def test_a_voice_conversation_over_webrtc_stays_exact(
@@ -179,8 +187,16 @@ async def test_a_voice_conversation_over_webrtc_stays_exact(
             turn += 1
         await assert_exact(session, tap, server_tap)
         emitted = len(server_tap.emitted[server_tap.host_of(session)])
+        replies = reply_minutes(session)
         drain.cancel()
-    report("voice over WebRTC", turns=turn, events=emitted, began=began, audio_s=sent_s)
+    report(
+        "voice over WebRTC",
+        turns=turn,
+        events=emitted,
+        began=began,
+        audio_s=sent_s,
+        reply_min=replies,
+    )
 
 
 async def _discard(call: Any) -> None:
@@ -188,8 +204,17 @@ async def _discard(call: Any) -> None:
         pass
 
 
-def report(name: str, *, turns: int, events: int, began: float, audio_s: float = 0.0) -> None:
+def reply_minutes(session: Any) -> float:
+    """Minutes of reply speech: the tone code spends MS_PER_CHAR on every character."""
+    items = [i for i in session.conversation.items if i.role == "assistant"]
+    return sum(len(reply_text(i)) for i in items) * MS_PER_CHAR / 60_000
+
+
+def report(
+    name: str, *, turns: int, events: int, began: float, audio_s: float = 0.0, reply_min: float = 0
+) -> None:
     """One line for docs/reliability.md (shown with ``-s``)."""
     audio = f", {audio_s / 60:.1f} min of user audio" if audio_s else ""
+    audio += f", {reply_min:.1f} min of reply audio" if reply_min else ""
     took = time.perf_counter() - began
     print(f"\n{name}: {turns} turns, {events} server events{audio}, {took:.1f} s")
