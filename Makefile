@@ -75,6 +75,8 @@ test: lint typecheck browser node unit
 # Each benchmark measures rtagents and its baseline in one run (docs/benchmarks.md).
 bench: $(STAMP)
 	$(BIN)/python bench/codec.py
+	$(BIN)/python bench/ids.py
+	$(BIN)/python bench/agents.py
 	$(BIN)/python bench/voice_latency.py
 	$(BIN)/python bench/reconnect.py
 	$(BIN)/python bench/webrtc_call.py
