@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from agents_kit import Recorder, runner_for
 
-from rtagents.agents import Agent, function_tool
+from rtagents.agents import Agent, SupervisorToolCall, ToolContext, function_tool
 from rtagents.agents.chat import ChatModel
 from rtagents.agents.delegate import delegate
 from rtagents.engines.base import LLMRequest
@@ -119,3 +119,74 @@ async def test_a_barge_in_cancels_the_supervisor_cleanly() -> None:
 def test_delegate_checks_its_limits() -> None:
     with pytest.raises(ValueError, match="deadline_s"):
         delegate(ChatModel("http://127.0.0.1:9/v1", "m"), instructions="x", deadline_s=0)
+    with pytest.raises(ValueError, match="history"):
+        delegate(ChatModel("http://127.0.0.1:9/v1", "m"), instructions="x", history=-1)
+    with pytest.raises(ValueError, match="'two words'"):
+        delegate(ChatModel("http://127.0.0.1:9/v1", "m"), instructions="x", argument="two words")
+    with pytest.raises(ValueError, match="max_tokens"):
+        ChatModel("http://127.0.0.1:9/v1", "m", max_tokens=0)
+
+
+seen: list[LLMRequest] = []
+
+
+def _seen(request: LLMRequest) -> bool:
+    seen.append(request)
+    return False  # only watches: the rules below answer
+
+
+SHAPED_RULES = [
+    Rule(when=_seen, then=Say("unused")),
+    Rule(when=lambda r: r.instructions.startswith("Filler line:"), then=Say("Hold on.")),
+    Rule(when=_offers("ask"), then=CallTool("ask", {"question": "order A1"})),
+    Rule(when=_offers("lookup_order"), then=CallTool("lookup_order", {"order": "A1"})),
+]
+
+
+async def test_a_shaped_delegate_says_its_filler_out_of_band_and_reports_its_tool_calls() -> None:
+    lookups.clear()
+    seen.clear()
+    traced: list[SupervisorToolCall] = []
+
+    def trace(ctx: ToolContext[Any], call: SupervisorToolCall) -> None:
+        traced.append(call)
+        raise RuntimeError("a broken hook")  # logged; the answer still comes
+
+    config = ServerConfig(port=0)
+    async with running_server(config, scripted_engines(SHAPED_RULES, vad=False)) as server:
+        model = ChatModel(f"{server.http_url}/v1", "m", api_key=server.api_key, max_tokens=77)
+        ask = delegate(
+            model,
+            instructions="You are the supervisor.",
+            tools=[lookup_order],
+            name="ask",
+            argument="question",
+            argument_description="The caller's question.",
+            filler="Hold on.",
+            filler_instructions="Filler line: repeat the user's words.",
+            history=0,
+            on_tool_call=trace,
+        )
+        assert ask.params_json_schema["required"] == ["question"]
+        junior = Agent(name="Junior", instructions="Ask.", tools=[ask])
+        session = await runner_for(server, junior).run()
+        async with session:
+            recorder = Recorder(session)
+            await session.send_text("where is my order")
+            (end,) = await recorder.count("tool_end", 1)
+            assert end.error is None and "shipped" in end.output
+            await recorder.count("agent_end", 3)
+            assert [e.text for e in recorder.of("transcript") if e.final][0] == "Hold on."
+            items = session.client.conversation.items
+            said = [session.client.conversation.transcript(i.id) for i in items if i.id]
+            assert "Hold on." not in said  # heard, never in the history
+        await recorder.stop()
+    assert [(c.name, json.loads(c.arguments)) for c in traced] == [
+        ("lookup_order", {"order": "A1"})
+    ]
+    assert "shipped" in traced[0].output and traced[0].call_id
+    filler = next(r for r in seen if r.instructions.startswith("Filler line:"))
+    assert not filler.tools and [m.content for m in filler.messages] == ["Hold on."]
+    asked = next(r for r in seen if any(t.name == "lookup_order" for t in r.tools))
+    assert asked.messages[-1].content == "order A1"  # history=0: the argument alone
+    assert asked.max_output_tokens == 77

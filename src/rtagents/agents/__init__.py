@@ -6,7 +6,7 @@ the vocabulary is openai-agents' realtime one (see ``docs/agents.md``).
 
 from __future__ import annotations
 
-from .agent import Agent
+from .agent import Agent, reachable
 from .chat import ChatModel
 from .context import RunContext, ToolContext
 from .delegate import delegate
@@ -36,6 +36,7 @@ from .guardrail import (
 from .handoff import Handoff, handoff
 from .runner import Runner
 from .session import AgentSession
+from .supervisor_tools import SupervisorToolCall
 from .tool import FunctionTool, function_tool
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "RawEvent",
     "RunContext",
     "Runner",
+    "SupervisorToolCall",
     "ToolApprovalRequired",
     "ToolContext",
     "ToolEnd",
@@ -69,4 +71,5 @@ __all__ = [
     "function_tool",
     "handoff",
     "output_guardrail",
+    "reachable",
 ]

@@ -6,6 +6,8 @@ calls. OpenAI, Ollama, vLLM, llama.cpp's server and rtagents' own
 ``/v1/chat/completions`` all speak Chat Completions, so the supervisor runs
 offline; ``api="responses"`` speaks the Responses API instead
 (:mod:`.responses`), for endpoints and models that offer only that one.
+``timeout_s`` bounds each model call and ``max_tokens`` each answer (a
+spoken reply is a sentence or two; a slow local model stays quick).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import httpx
 from ..protocol.errors import ModelError, Origin
 from .context import ToolContext
 from .responses import responses_loop
-from .supervisor_tools import run_named_tool, too_many_turns
+from .supervisor_tools import OnToolCall, run_named_tool, too_many_turns
 from .tool import FunctionTool
 
 
@@ -27,7 +29,9 @@ from .tool import FunctionTool
 class ChatModel:
     """Where the text model is: ``base_url`` ends before ``/chat/completions`` or
     ``/responses`` (``https://api.openai.com/v1``, ``http://127.0.0.1:11434/v1``,
-    ``<rtagents>/v1``); ``api`` says which of the two endpoints to call."""
+    ``<rtagents>/v1``); ``api`` says which of the two endpoints to call. ``timeout_s``
+    bounds each model call; ``max_tokens`` (``max_output_tokens`` on Responses), when
+    set, bounds each answer."""
 
     base_url: str
     model: str
@@ -35,10 +39,15 @@ class ChatModel:
     timeout_s: float = 30.0
     headers: dict[str, str] = field(default_factory=dict)
     api: Literal["chat", "responses"] = "chat"
+    max_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if self.api not in ("chat", "responses"):
             raise ValueError(f"ChatModel api must be 'chat' or 'responses', not {self.api!r}")
+        if not self.timeout_s > 0:
+            raise ValueError(f"ChatModel timeout_s must be > 0, not {self.timeout_s!r}")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ValueError(f"ChatModel max_tokens must be >= 1 or None, not {self.max_tokens!r}")
 
     async def complete(
         self, client: httpx.AsyncClient, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
@@ -47,6 +56,8 @@ class ChatModel:
         body: dict[str, Any] = {"model": self.model, "messages": messages}
         if tools:
             body["tools"] = tools
+        if self.max_tokens is not None:
+            body["max_tokens"] = self.max_tokens
         reply = await self.post(client, "/chat/completions", body)
         try:
             message = reply.json()["choices"][0]["message"]
@@ -70,6 +81,13 @@ class ChatModel:
         url = self.base_url.rstrip("/") + path
         try:
             reply = await client.post(url, json=body, headers=headers, timeout=self.timeout_s)
+        except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout):
+            raise ModelError(
+                f"the text model at {url} did not answer within {self.timeout_s:g} s; raise "
+                "ChatModel.timeout_s for a slow model, or lower max_tokens",
+                origin=Origin.REMOTE,
+                code="supervisor_timeout",
+            ) from None
         except httpx.HTTPError as exc:
             raise ModelError(
                 f"the text model at {url} could not be reached: {exc!r}",
@@ -93,19 +111,25 @@ async def run_tool_loop(
     *,
     max_turns: int = 5,
     client: httpx.AsyncClient | None = None,
+    on_tool_call: OnToolCall | None = None,
 ) -> str:
     """Call the model, run the tools it asks for, repeat until it answers in text.
 
     ``messages`` are Chat Completions messages; the Chat loop extends them
     with the model's tool calls and their outputs, the Responses loop keeps
-    its own items (see :func:`.responses.responses_loop`).
+    its own items (see :func:`.responses.responses_loop`). ``on_tool_call`` is told
+    of each tool call the model makes, once it is answered.
     """
     own = client is None
     http = client or httpx.AsyncClient()
     try:
         if model.api == "responses":
-            return await responses_loop(model, messages, tools, ctx, http, max_turns=max_turns)
-        return await _chat_loop(model, messages, tools, ctx, http, max_turns=max_turns)
+            return await responses_loop(
+                model, messages, tools, ctx, http, max_turns=max_turns, on_tool_call=on_tool_call
+            )
+        return await _chat_loop(
+            model, messages, tools, ctx, http, max_turns=max_turns, on_tool_call=on_tool_call
+        )
     finally:
         if own:
             await http.aclose()
@@ -119,6 +143,7 @@ async def _chat_loop(
     http: httpx.AsyncClient,
     *,
     max_turns: int,
+    on_tool_call: OnToolCall | None,
 ) -> str:
     by_name = {tool.name: tool for tool in tools}
     definitions = [
@@ -148,6 +173,7 @@ async def _chat_loop(
                 str(function.get("arguments") or "{}"),
                 str(call.get("id") or ""),
                 ctx,
+                on_tool_call,
             )
             messages.append({"role": "tool", "tool_call_id": call.get("id"), "content": output})
     raise too_many_turns(max_turns)

@@ -18,7 +18,7 @@ import httpx
 
 from ..protocol.errors import ModelError, Origin
 from .context import ToolContext
-from .supervisor_tools import run_named_tool, too_many_turns
+from .supervisor_tools import OnToolCall, run_named_tool, too_many_turns
 from .tool import FunctionTool
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ async def responses_loop(
     http: httpx.AsyncClient,
     *,
     max_turns: int,
+    on_tool_call: OnToolCall | None = None,
 ) -> str:
     """Ask, run the ``function_call`` s the model makes, answer them, until it says text."""
     by_name = {tool.name: tool for tool in tools}
@@ -40,6 +41,8 @@ async def responses_loop(
     body: dict[str, Any] = {"model": model.model, "input": items}
     if instructions:
         body["instructions"] = instructions
+    if model.max_tokens is not None:
+        body["max_output_tokens"] = model.max_tokens
     if tools:
         body["tools"] = [
             {
@@ -60,7 +63,7 @@ async def responses_loop(
         items.extend(output)
         for call in calls:
             result = await run_named_tool(
-                by_name, call["name"], call["arguments"] or "{}", call["call_id"], ctx
+                by_name, call["name"], call["arguments"] or "{}", call["call_id"], ctx, on_tool_call
             )
             items.append(
                 {"type": "function_call_output", "call_id": call["call_id"], "output": result}
