@@ -2,19 +2,19 @@
 
 The junior agent handles hellos itself; anything else goes through one tool,
 ``get_next_response_from_supervisor``, to a supervisor text model with the
-account, policy and store tools (see :mod:`.supervisor`). The junior says a
-filler line first and then speaks the supervisor's answer as it is. Names
-match ``rules/chat_supervisor.toml``.
+account, policy and store tools: a :func:`~rtagents.agents.delegate` tool
+(filler and trace from :mod:`.supervisor`). The junior says a filler line
+first and then speaks the supervisor's answer as it is. Names match
+``rules/chat_supervisor.toml``.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from ..agents import Agent, FunctionTool, ToolContext, function_tool
+from ..agents import Agent, ChatModel, FunctionTool, delegate, function_tool
 from .catalog import Call, Scenario, ServerLink
-from .supervisor import Supervisor, SupervisorTrace, speak_filler
+from .supervisor import FILLER, FILLER_INSTRUCTIONS, SupervisorTrace, record_call
 
 COMPANY = "NewTelco"
 JUNIOR_INSTRUCTIONS = (
@@ -81,39 +81,43 @@ SUPERVISOR_TOOLS: tuple[FunctionTool, ...] = (
 )
 
 
-def supervisor_tool(supervisor: Supervisor, *, timeout_s: float = 60.0) -> FunctionTool:
+def supervisor_model(link: ServerLink) -> ChatModel:
+    """The supervisor's text model: the server's own ``/v1/chat/completions`` offline."""
+    # 45 s a call: a small local model on a busy CPU is slow; 120 tokens: a spoken
+    # answer is a sentence or two, and the bound keeps a slow model inside the deadline.
+    return ChatModel(
+        f"{link.http_url}/v1", "supervisor", api_key=link.api_key, timeout_s=45.0, max_tokens=120
+    )
+
+
+def supervisor_tool(model: ChatModel, *, deadline_s: float = 55.0) -> FunctionTool:
     """The junior agent's one tool: filler now, the supervisor's answer as the output."""
-
-    async def get_next_response_from_supervisor(
-        ctx: ToolContext[Any], relevant_context_and_last_user_message: str
-    ) -> str:
-        """Ask the supervisor what to say next; read its answer to the caller verbatim.
-
-        Args:
-            relevant_context_and_last_user_message: What the caller just said, with any
-                details from earlier in the call the supervisor needs.
-        """
-        filler = asyncio.create_task(speak_filler(ctx))
-        try:
-            return await supervisor.answer(ctx, relevant_context_and_last_user_message)
-        finally:
-            await filler
-
-    return function_tool(timeout=timeout_s)(get_next_response_from_supervisor)
+    return delegate(
+        model,
+        instructions=SUPERVISOR_INSTRUCTIONS,
+        tools=SUPERVISOR_TOOLS,
+        name="get_next_response_from_supervisor",
+        description="Ask the supervisor what to say next; read its answer to the caller verbatim.",
+        argument="relevant_context_and_last_user_message",
+        argument_description=(
+            "What the caller just said, with any details from earlier in the call the "
+            "supervisor needs."
+        ),
+        filler=FILLER,
+        filler_instructions=FILLER_INSTRUCTIONS,
+        history=0,  # the argument carries the context; the rules match it alone
+        on_tool_call=record_call,
+        deadline_s=deadline_s,
+        max_turns=4,
+    )
 
 
 def build(link: ServerLink) -> Agent[Any]:
     """The junior agent; its supervisor answers at ``link`` (the same server, offline)."""
-    supervisor = Supervisor(
-        base_url=link.http_url,
-        api_key=link.api_key,
-        instructions=SUPERVISOR_INSTRUCTIONS,
-        tools=SUPERVISOR_TOOLS,
-    )
     return Agent(
         name="chat_agent",
         instructions=JUNIOR_INSTRUCTIONS,
-        tools=[supervisor_tool(supervisor)],
+        tools=[supervisor_tool(supervisor_model(link))],
     )
 
 

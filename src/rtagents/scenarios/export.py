@@ -15,8 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..agents import Agent, RunContext
-from ..agents.agent import reachable
+from ..agents import Agent, RunContext, reachable
 from .brand_guardrail import CATEGORIES
 from .catalog import ServerLink
 
