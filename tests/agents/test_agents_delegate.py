@@ -168,7 +168,7 @@ async def test_a_shaped_delegate_says_its_filler_out_of_band_and_reports_its_too
             on_tool_call=trace,
         )
         assert ask.params_json_schema["required"] == ["question"]
-        junior = Agent(name="Junior", instructions="Ask.", tools=[ask])
+        junior: Agent[Any] = Agent(name="Junior", instructions="Ask.", tools=[ask])
         session = await runner_for(server, junior).run()
         async with session:
             recorder = Recorder(session)

@@ -92,6 +92,25 @@ async def test_the_supervisor_calls_its_tool_and_answers_with_the_output() -> No
     }
 
 
+async def test_the_answer_is_bounded_and_each_call_reported() -> None:
+    lookups.clear()
+    calls: list[tuple[str, str, str]] = []
+    async with responses_server(supervisor) as server:
+        model = _model(server.base_url, max_tokens=64)
+        messages = [{"role": "user", "content": "Where is order A1?"}]
+        await run_tool_loop(
+            model,
+            messages,
+            [lookup_order],
+            CTX,
+            on_tool_call=lambda ctx, call: calls.append((call.name, call.call_id, call.output)),
+        )
+    assert server.rejected == []
+    assert [r["max_output_tokens"] for r in server.requests] == [64, 64]
+    call_id = _outputs(server.requests[1])[0]["call_id"]
+    assert calls == [("lookup_order", call_id, json.dumps({"order": "A1", "status": "shipped"}))]
+
+
 async def test_bad_calls_go_back_as_outputs_and_an_endless_loop_stops() -> None:
     async def confused(body: dict[str, Any]) -> list[dict[str, Any]]:
         return [function_call("ghost", {}), function_call("lookup_order", {"order": 7})]
