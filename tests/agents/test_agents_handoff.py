@@ -10,8 +10,7 @@ import pytest
 from agents_kit import Recorder, runner_for, scripted_server
 from pydantic import BaseModel
 
-from rtagents.agents import Agent, RunContext, handoff
-from rtagents.agents.agent import reachable
+from rtagents.agents import Agent, RunContext, handoff, reachable
 from rtagents.agents.handoff import default_tool_name
 from rtagents.engines.scripted import CallTool, Rule
 from rtagents.protocol.errors import ToolError
@@ -24,7 +23,7 @@ class Reason(BaseModel):
 def test_default_names_and_descriptions() -> None:
     assert default_tool_name("Haiku Writer") == "transfer_to_haiku_writer"
     assert default_tool_name("returns-agent v2") == "transfer_to_returns_agent_v2"
-    target = Agent(name="Sales", handoff_description="Sells things.")
+    target: Agent[None] = Agent(name="Sales", handoff_description="Sells things.")
     made = handoff(target)
     assert made.tool_name == "transfer_to_sales" and made.agent_name == "Sales"
     assert made.tool_description.endswith("Sells things.")
@@ -34,7 +33,8 @@ def test_default_names_and_descriptions() -> None:
 
 
 def test_reachable_visits_a_cycle_once() -> None:
-    a, b = Agent(name="A"), Agent(name="B")
+    a: Agent[None] = Agent(name="A")
+    b: Agent[None] = Agent(name="B")
     a.handoffs.append(b)
     b.handoffs.append(handoff(a))
     assert reachable(a) == [a, b]
@@ -60,8 +60,8 @@ async def test_input_types_are_validated_and_passed_to_on_handoff() -> None:
 
 async def test_a_handoff_with_bad_input_stays_on_the_same_agent() -> None:
     reasons: list[str] = []
-    human = Agent(name="Human", instructions="Human now.")
-    first = Agent(
+    human: Agent[None] = Agent(name="Human", instructions="Human now.")
+    first: Agent[None] = Agent(
         name="Bot",
         handoffs=[
             handoff(human, on_handoff=lambda ctx, r: reasons.append(r.reason), input_type=Reason)

@@ -225,7 +225,7 @@ async def test_the_junior_speaks_what_a_responses_supervisor_answers() -> None:
             tools=[lookup_order],
             filler="One moment.",
         )
-        junior = Agent(name="Junior", instructions="Ask the supervisor.", tools=[ask])
+        junior: Agent[None] = Agent(name="Junior", instructions="Ask the supervisor.", tools=[ask])
         session = await runner_for(voice, junior).run()
         async with session:
             recorder = Recorder(session)
@@ -282,7 +282,7 @@ async def test_a_malformed_supervisor_reply_reaches_the_voice_model_as_a_model_e
         running_server(ServerConfig(port=0), engines) as voice,
     ):
         ask = delegate(_model(text.base_url), instructions="Supervise.", filler=None)
-        junior = Agent(name="Junior", instructions="Ask the supervisor.", tools=[ask])
+        junior: Agent[None] = Agent(name="Junior", instructions="Ask the supervisor.", tools=[ask])
         session = await runner_for(voice, junior).run()
         async with session:
             recorder = Recorder(session)

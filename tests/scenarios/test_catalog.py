@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rtagents.agents import RunContext
+from rtagents.agents import RunContext, reachable
 from rtagents.engines.scenario_rules import load_scenario_rules
 from rtagents.scenarios import SCENARIOS, ServerLink, agent_names
 
@@ -45,8 +45,6 @@ def test_every_rule_names_an_agent_and_tool_the_graph_has(name: str) -> None:
 
 
 async def _tools_by_agent(root: object) -> dict[str, set[str]]:
-    from rtagents.agents.agent import reachable
-
     found: dict[str, set[str]] = {}
     for agent in reachable(root):  # type: ignore[arg-type]
         config = await agent.session_config(RunContext(None), voice=False)
