@@ -9,88 +9,23 @@ the tool once.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
 pytest.importorskip("agents.realtime", reason="the openai-agents extra is not installed")
 
-from agents.realtime import RealtimeAgent, RealtimeRunner, RealtimeSession  # noqa: E402
+from agents.realtime import RealtimeAgent, RealtimeRunner  # noqa: E402
 
 from agents import function_tool  # noqa: E402
+from openai_agents_kit import RULES, Watcher, spoke  # noqa: E402
 from rtagents.agents.compat import RtagentsRealtimeModel  # noqa: E402
 from rtagents.client import ReconnectPolicy  # noqa: E402
 from rtagents.server.config import ServerConfig  # noqa: E402
 from rtagents.server.runner import running_server  # noqa: E402
 from rtagents.testing.faults import FaultProxy  # noqa: E402
-
-RULES = """
-[agents.greeter]
-tools = ["transfer_to_weather_expert"]
-
-[agents.weather_expert]
-tools = ["get_weather"]
-
-[[rules]]
-agent = "greeter"
-keywords = ["weather"]
-call = "transfer_to_weather_expert"
-say = "Weather desk here. Which city?"
-
-[[rules]]
-agent = "weather_expert"
-regex = 'weather in (?P<city>[a-z]+)'
-call = "get_weather"
-arguments = { city = "{city}" }
-say = "{output}"
-"""
-TIMEOUT_S = 30.0
-
-
-class Watcher:
-    def __init__(self, session: RealtimeSession) -> None:
-        self.events: list[Any] = []
-        self._changed = asyncio.Condition()
-        self._task = asyncio.create_task(self._read(session))
-
-    async def _read(self, session: RealtimeSession) -> None:
-        async for event in session:
-            if event.type == "audio":
-                continue
-            async with self._changed:
-                self.events.append(event)
-                self._changed.notify_all()
-
-    async def until(self, predicate: Callable[[Any], bool]) -> Any:
-        async with asyncio.timeout(TIMEOUT_S), self._changed:
-            await self._changed.wait_for(lambda: any(predicate(e) for e in self.events))
-        return next(e for e in self.events if predicate(e))
-
-    def errors(self) -> list[Any]:
-        raw = [e for e in self.events if e.type == "raw_model_event"]
-        bad = [e for e in raw if e.data.type in ("error", "exception")]
-        return bad + [e for e in self.events if e.type == "error"]
-
-    async def stop(self) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-
-
-def _spoke(event: Any, text: str) -> bool:
-    if event.type != "history_updated":
-        return False
-    for item in reversed(event.history):
-        if getattr(item, "role", None) == "assistant":
-            parts = [
-                getattr(p, "transcript", None) or getattr(p, "text", None) for p in item.content
-            ]
-            return text in " ".join(p for p in parts if p)
-    return False
 
 
 async def test_realtime_runner_on_the_rtagents_model_survives_a_cut(
@@ -133,12 +68,12 @@ async def test_realtime_runner_on_the_rtagents_model_survives_a_cut(
                     await session.send_message("What's the weather like?")
                     handoff = await watcher.until(lambda e: e.type == "handoff")
                     assert handoff.to_agent.name == "weather_expert"
-                    await watcher.until(lambda e: _spoke(e, "Weather desk here. Which city?"))
+                    await watcher.until(lambda e: spoke(e, "Weather desk here. Which city?"))
                     (await proxy.connection()).cut()
                     await session.send_message("What is the weather in Paris?")
                     ended = await watcher.until(lambda e: e.type == "tool_end")
                     assert ended.output == "It is sunny in Paris."
-                    await watcher.until(lambda e: _spoke(e, "It is sunny in Paris."))
+                    await watcher.until(lambda e: spoke(e, "It is sunny in Paris."))
                 finally:
                     await watcher.stop()
     assert resumed == [False]  # resumed, not rebuilt: nothing lost
