@@ -50,6 +50,8 @@ PROTOCOL_FORBIDDEN_THIRD_PARTY = {
     "httpx",
     "aiortc",
 }
+# The client package of the fake trees the checkers are proven on.
+CLIENT_INIT = '__all__ = ["Session"]\n'
 
 
 def _layer_of(path: Path) -> str | None:
@@ -58,21 +60,13 @@ def _layer_of(path: Path) -> str | None:
 
 
 def _imported_modules(path: Path) -> list[tuple[str, int]]:
-    """Absolute dotted names imported by a module, relative imports resolved."""
+    """Absolute dotted names imported by a module (each module, and each ``module.name`` a
+    ``from`` import takes), relative imports resolved."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    package = ["rtagents", *path.relative_to(PACKAGE).parent.parts]
     found: list[tuple[str, int]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.extend((alias.name, node.lineno) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package[: len(package) - node.level + 1]
-                module = ".".join([*base, node.module] if node.module else base)
-            else:
-                module = node.module or ""
-            found.append((module, node.lineno))
-            found.extend((f"{module}.{alias.name}", node.lineno) for alias in node.names)
+    for module, names, line in _import_statements(path, tree):
+        found.append((module, line))
+        found.extend((f"{module}.{name}", line) for name in names)
     return found
 
 
@@ -104,12 +98,8 @@ def _agents_violations() -> list[str]:
         tree = ast.parse(path.read_text(), filename=str(path))
         for module, names, line in _import_statements(path, tree):
             where = f"{path.relative_to(PACKAGE.parent)}:{line}"
-            if module == "rtagents.client":
-                hidden = [n for n in names if n not in public]
-                if hidden or not names:
-                    problems.append(f"{where}: agents uses non-public client names {hidden}")
-            elif module.startswith("rtagents.client."):
-                problems.append(f"{where}: agents imports the client submodule {module}")
+            if client_problem := _client_problem("agents", module, names, public):
+                problems.append(f"{where}: {client_problem}")
             elif (module == "agents" or module.startswith("agents.")) and not in_compat:
                 problems.append(f"{where}: only agents/compat may import openai-agents")
     return problems
@@ -124,12 +114,8 @@ def _scenarios_violations() -> list[str]:
         tree = ast.parse(path.read_text(), filename=str(path))
         for module, names, line in _import_statements(path, tree):
             where = f"{path.relative_to(PACKAGE.parent)}:{line}"
-            if module == "rtagents.client":
-                hidden = [n for n in names if n not in public]
-                if hidden or not names:
-                    problems.append(f"{where}: scenarios use non-public client names {hidden}")
-            elif module.startswith("rtagents.client."):
-                problems.append(f"{where}: scenarios import the client submodule {module}")
+            if client_problem := _client_problem("scenarios", module, names, public):
+                problems.append(f"{where}: {client_problem}")
             elif module == "rtagents.agents" or module.startswith("rtagents.agents."):
                 private = [p for p in [*module.split("."), *names] if p.startswith("_")]
                 if private:
@@ -137,6 +123,19 @@ def _scenarios_violations() -> list[str]:
             elif module == "agents" or module.startswith("agents."):
                 problems.append(f"{where}: scenarios import openai-agents ({module})")
     return problems
+
+
+def _client_problem(layer: str, module: str, names: list[str], public: set[str]) -> str | None:
+    """Why importing ``names`` from ``module`` breaks "the client only through its ``__all__``"
+    (``import rtagents.client`` names nothing, so it counts as non-public use); None if it
+    does not, or ``module`` is not the client."""
+    if module == "rtagents.client":
+        hidden = [n for n in names if n not in public]
+        if hidden or not names:
+            return f"{layer} layer uses non-public client names {hidden}"
+    elif module.startswith("rtagents.client."):
+        return f"{layer} layer imports the client submodule {module}"
+    return None
 
 
 def _public_names(init: Path) -> list[str]:
@@ -166,6 +165,15 @@ def _import_statements(path: Path, tree: ast.Module) -> list[tuple[str, list[str
     return found
 
 
+def _fake_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, str]) -> None:
+    """Point the checkers at a package of ``files`` (path under ``rtagents/`` -> source)."""
+    fake = tmp_path / "rtagents"
+    for name, source in files.items():
+        (fake / name).parent.mkdir(parents=True, exist_ok=True)
+        (fake / name).write_text(source)
+    monkeypatch.setattr(__import__(__name__), "PACKAGE", fake)
+
+
 def test_agents_use_only_the_public_client_and_protocol() -> None:
     assert _agents_violations() == []
 
@@ -173,15 +181,11 @@ def test_agents_use_only_the_public_client_and_protocol() -> None:
 def test_the_agents_checker_sees_private_client_use(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake = tmp_path / "rtagents"
-    (fake / "client").mkdir(parents=True)
-    (fake / "client" / "__init__.py").write_text('__all__ = ["Session"]\n')
-    (fake / "agents").mkdir()
-    (fake / "agents" / "bad.py").write_text(
+    bad = (
         "from ..client import Session, _secret\nfrom ..client.tools import ToolRunner\n"
         "from agents.realtime import RealtimeAgent\nimport rtagents.client\n"
     )
-    monkeypatch.setattr(__import__(__name__), "PACKAGE", fake)
+    _fake_package(tmp_path, monkeypatch, {"client/__init__.py": CLIENT_INIT, "agents/bad.py": bad})
     found = _agents_violations()
     assert any("non-public client names ['_secret']" in p for p in found)
     assert any("client submodule rtagents.client.tools" in p for p in found)
@@ -196,20 +200,17 @@ def test_scenarios_use_only_public_agents_and_client_names() -> None:
 def test_the_scenarios_checker_sees_private_and_forbidden_use(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake = tmp_path / "rtagents"
-    (fake / "client").mkdir(parents=True)
-    (fake / "client" / "__init__.py").write_text('__all__ = ["Session"]\n')
-    (fake / "scenarios").mkdir()
-    (fake / "scenarios" / "bad.py").write_text(
+    bad = (
         "from ..client import Session, _secret\nfrom ..client.rebuild import merge_config\n"
         "from ..agents.session import _merge\nfrom ..agents._hidden import x\n"
         "from agents.realtime import RealtimeAgent\nfrom ..server import app\n"
     )
-    (fake / "scenarios" / "good.py").write_text(
+    good = (
         "from ..agents import Agent\nfrom ..agents.agent import reachable\n"
         "from ..client import Session\nfrom ..protocol import errors\n"
     )
-    monkeypatch.setattr(__import__(__name__), "PACKAGE", fake)
+    files = {"client/__init__.py": CLIENT_INIT, "scenarios/bad.py": bad, "scenarios/good.py": good}
+    _fake_package(tmp_path, monkeypatch, files)
     found = _scenarios_violations()
     assert all("bad.py" in p for p in found), found
     assert any("non-public client names ['_secret']" in p for p in found)
@@ -225,12 +226,11 @@ def test_imports_point_one_way() -> None:
 
 
 def test_the_checker_sees_a_forbidden_edge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = tmp_path / "rtagents"
-    (fake / "client").mkdir(parents=True)
-    (fake / "client" / "bad.py").write_text("from ..server import app\nimport socket\n")
-    (fake / "protocol").mkdir()
-    (fake / "protocol" / "bad.py").write_text("import asyncio\n")
-    monkeypatch.setattr(__import__(__name__), "PACKAGE", fake)
+    files = {
+        "client/bad.py": "from ..server import app\nimport socket\n",
+        "protocol/bad.py": "import asyncio\n",
+    }
+    _fake_package(tmp_path, monkeypatch, files)
     found = _violations()
     assert any("client must not import server" in p for p in found)
     assert any("protocol is sans-I/O but imports asyncio" in p for p in found)
