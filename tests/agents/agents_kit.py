@@ -55,6 +55,20 @@ def runner_for(server: RunningServer, agent: Agent[Any], **options: Any) -> Runn
     )
 
 
+@asynccontextmanager
+async def recorded_session(
+    agent: Agent[Any], rules: list[Rule] | None = None, **options: Any
+) -> AsyncIterator[tuple[AgentSession[Any], Recorder]]:
+    """``agent``'s session on a scripted server (``rules``), with a recorder of its events;
+    the recorder is drained once the session has closed."""
+    async with scripted_server(rules) as server:
+        session = await runner_for(server, agent, **options).run()
+        async with session:
+            recorder = Recorder(session)
+            yield session, recorder
+        await recorder.stop()
+
+
 class Recorder:
     """Reads every agent event in the background, so tests wait on what they expect."""
 

@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-from agents_kit import Recorder, runner_for, scripted_server
+from agents_kit import recorded_session
 
 from rtagents.agents import Agent, ToolContext, function_tool
 from rtagents.engines.scripted import CallTool, Rule
@@ -31,54 +31,42 @@ def _agent() -> Agent[Any]:
 
 async def test_a_call_waits_for_approval_and_runs_once_approved() -> None:
     refunds.clear()
-    async with scripted_server() as server:
-        session = await runner_for(server, _agent()).run()
-        async with session:
-            recorder = Recorder(session)
-            await session.send_text("refund please")
-            (asked,) = await recorder.count("tool_approval_required", 1)
-            assert asked.tool is refund and json.loads(asked.arguments) == {"order": "A1"}
-            assert session.calls.pending_approvals == [asked.call_id]
-            assert refunds == []
-            assert await session.approve(asked.call_id)
-            assert not await session.approve(asked.call_id)  # decided once
-            (end,) = await recorder.count("tool_end", 1)
-            assert end.output == "refunded A1" and refunds == ["A1"]
-            await recorder.count("agent_end", 2)
-        await recorder.stop()
+    async with recorded_session(_agent()) as (session, recorder):
+        await session.send_text("refund please")
+        (asked,) = await recorder.count("tool_approval_required", 1)
+        assert asked.tool is refund and json.loads(asked.arguments) == {"order": "A1"}
+        assert session.calls.pending_approvals == [asked.call_id]
+        assert refunds == []
+        assert await session.approve(asked.call_id)
+        assert not await session.approve(asked.call_id)  # decided once
+        (end,) = await recorder.count("tool_end", 1)
+        assert end.output == "refunded A1" and refunds == ["A1"]
+        await recorder.count("agent_end", 2)
 
 
 async def test_a_rejected_call_tells_the_model_why_and_never_runs() -> None:
     refunds.clear()
-    async with scripted_server() as server:
-        session = await runner_for(server, _agent()).run()
-        async with session:
-            recorder = Recorder(session)
-            await session.send_text("refund please")
-            (asked,) = await recorder.count("tool_approval_required", 1)
-            assert await session.reject(asked.call_id, "not today")
-            (end,) = await recorder.count("tool_end", 1)
-            assert "rejected" in json.loads(end.output)["error"]
-            assert "not today" in end.output and refunds == []
-            await recorder.count("agent_end", 2)
-        await recorder.stop()
+    async with recorded_session(_agent()) as (session, recorder):
+        await session.send_text("refund please")
+        (asked,) = await recorder.count("tool_approval_required", 1)
+        assert await session.reject(asked.call_id, "not today")
+        (end,) = await recorder.count("tool_end", 1)
+        assert "rejected" in json.loads(end.output)["error"]
+        assert "not today" in end.output and refunds == []
+        await recorder.count("agent_end", 2)
 
 
 async def test_always_approve_skips_the_question_next_time() -> None:
     refunds.clear()
-    async with scripted_server() as server:
-        session = await runner_for(server, _agent()).run()
-        async with session:
-            recorder = Recorder(session)
-            await session.send_text("refund please")
-            (asked,) = await recorder.count("tool_approval_required", 1)
-            await session.approve(asked.call_id, always=True)
-            await recorder.count("agent_end", 2)
-            await session.send_text("another refund")
-            await recorder.count("tool_end", 2)
-            assert len(recorder.of("tool_approval_required")) == 1
-            assert refunds == ["A1", "A1"]
-        await recorder.stop()
+    async with recorded_session(_agent()) as (session, recorder):
+        await session.send_text("refund please")
+        (asked,) = await recorder.count("tool_approval_required", 1)
+        await session.approve(asked.call_id, always=True)
+        await recorder.count("agent_end", 2)
+        await session.send_text("another refund")
+        await recorder.count("tool_end", 2)
+        assert len(recorder.of("tool_approval_required")) == 1
+        assert refunds == ["A1", "A1"]
 
 
 async def test_timeouts_failures_and_unknown_tools_become_outputs() -> None:
@@ -99,19 +87,15 @@ async def test_timeouts_failures_and_unknown_tools_become_outputs() -> None:
         Rule(when="ghost", then=CallTool("ghost")),
     ]
     agent = Agent(name="A", tools=[slow, broken])
-    async with scripted_server(rules) as server:
-        session = await runner_for(server, agent).run()
-        async with session:
-            recorder = Recorder(session)
-            for n, text in enumerate(["slow", "broken", "ghost"], start=1):
-                await session.send_text(text)
-                await recorder.count("agent_end", 2 * n)
-            codes = [e.error.code for e in recorder.of("error")]
-            assert codes == ["tool_timeout", "tool_failed", "unknown_tool"]
-            outputs = [i.output for i in session.history if i.type == "function_call_output"]
-            assert "timed out" in outputs[0] and "disk on fire" in outputs[1]
-            assert "no tool 'ghost'" in outputs[2]
-        await recorder.stop()
+    async with recorded_session(agent, rules=rules) as (session, recorder):
+        for n, text in enumerate(["slow", "broken", "ghost"], start=1):
+            await session.send_text(text)
+            await recorder.count("agent_end", 2 * n)
+        codes = [e.error.code for e in recorder.of("error")]
+        assert codes == ["tool_timeout", "tool_failed", "unknown_tool"]
+        outputs = [i.output for i in session.history if i.type == "function_call_output"]
+        assert "timed out" in outputs[0] and "disk on fire" in outputs[1]
+        assert "no tool 'ghost'" in outputs[2]
 
 
 async def test_a_tool_gets_its_call_context_and_is_enabled_hides_it() -> None:
@@ -134,16 +118,12 @@ async def test_a_tool_gets_its_call_context_and_is_enabled_hides_it() -> None:
         Rule(when="who", then=CallTool("whoami")),
         Rule(when="secret", then=CallTool("secret")),
     ]
-    async with scripted_server(rules) as server:
-        session = await runner_for(server, agent, context="guest").run()
-        async with session:
-            recorder = Recorder(session)
-            assert [t.name for t in session.client.config.tools] == ["whoami"]
-            await session.send_text("who am i")
-            (end,) = await recorder.count("tool_end", 1)
-            assert seen == [("whoami", end.call_id, "guest")]
-            await recorder.count("agent_end", 2)
-            await session.send_text("secret please")  # the model calls it anyway
-            (refused,) = await recorder.count("error", 1)
-            assert refused.error.code == "unknown_tool" and "disabled" in refused.error.message
-        await recorder.stop()
+    async with recorded_session(agent, context="guest", rules=rules) as (session, recorder):
+        assert [t.name for t in session.client.config.tools] == ["whoami"]
+        await session.send_text("who am i")
+        (end,) = await recorder.count("tool_end", 1)
+        assert seen == [("whoami", end.call_id, "guest")]
+        await recorder.count("agent_end", 2)
+        await session.send_text("secret please")  # the model calls it anyway
+        (refused,) = await recorder.count("error", 1)
+        assert refused.error.code == "unknown_tool" and "disabled" in refused.error.message

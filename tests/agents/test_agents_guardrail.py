@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from agents_kit import AUDIO, BAD_REPLY, RULES, Recorder, runner_for, scripted_server
+from agents_kit import (
+    AUDIO,
+    BAD_REPLY,
+    RULES,
+    Recorder,
+    recorded_session,
+    runner_for,
+    scripted_server,
+)
 
 from rtagents.agents import (
     Agent,
@@ -41,61 +49,49 @@ SLOW_RULES = [
 async def test_a_trip_cancels_corrects_and_is_reported_once() -> None:
     checked.clear()
     agent = Agent(name="Brand", instructions="Be nice.", output_guardrails=[no_forbidden])
-    async with scripted_server(SLOW_RULES) as server:
-        session = await runner_for(server, agent).run()
-        async with session:
-            recorder = Recorder(session)
-            await session.send_text("say the forbidden thing")
-            (trip,) = await recorder.count("guardrail_tripped", 1)
-            assert trip.names == ["no_forbidden_words"] and trip.agent is agent
-            assert trip.results[0].output.output_info == "OFF_BRAND"
-            assert "OFF_BRAND" in trip.message
-            ends = await recorder.count("agent_end", 2)
-            assert ends[0].response_id == trip.response_id and ends[0].status == "cancelled"
-            finals = [e.text for e in recorder.of("transcript") if e.final]
-            assert finals[-1] == "Sorry, let me put that better."
-            assert len(checked[0]) >= 100  # debounced: the first check saw 100+ characters
-            assert len(checked[0]) < len(BAD_REPLY)  # and came before the reply ended
-            systems = [i for i in session.history if getattr(i, "role", None) == "system"]
-            assert len(systems) == 1 and "no_forbidden_words" in systems[0].content[0].text
-            assert len(recorder.of("guardrail_tripped")) == 1
-        await recorder.stop()
+    async with recorded_session(agent, rules=SLOW_RULES) as (session, recorder):
+        await session.send_text("say the forbidden thing")
+        (trip,) = await recorder.count("guardrail_tripped", 1)
+        assert trip.names == ["no_forbidden_words"] and trip.agent is agent
+        assert trip.results[0].output.output_info == "OFF_BRAND"
+        assert "OFF_BRAND" in trip.message
+        ends = await recorder.count("agent_end", 2)
+        assert ends[0].response_id == trip.response_id and ends[0].status == "cancelled"
+        finals = [e.text for e in recorder.of("transcript") if e.final]
+        assert finals[-1] == "Sorry, let me put that better."
+        assert len(checked[0]) >= 100  # debounced: the first check saw 100+ characters
+        assert len(checked[0]) < len(BAD_REPLY)  # and came before the reply ended
+        systems = [i for i in session.history if getattr(i, "role", None) == "system"]
+        assert len(systems) == 1 and "no_forbidden_words" in systems[0].content[0].text
+        assert len(recorder.of("guardrail_tripped")) == 1
 
 
 async def test_a_trip_truncates_audio_at_what_the_listener_heard() -> None:
     agent = Agent(name="Brand", output_guardrails=[no_forbidden])
-    async with scripted_server(SLOW_RULES) as server:
-        session = await runner_for(server, agent, config=AUDIO).run()
-        async with session:
-            recorder = Recorder(session)
-            await session.send_text("say the forbidden thing")
-            first = (await recorder.count("audio", 1))[0]
-            session.played(first.item_id, 120)
-            (trip,) = await recorder.count("guardrail_tripped", 1)
-            assert trip.item_id == first.item_id
-            (stop,) = [e for e in recorder.of("audio_interrupted") if e.reason == "guardrail"]
-            assert stop.audio_end_ms == 120
-            await recorder.count("agent_end", 2)
-            assert session.client.conversation.truncated_ms(first.item_id) == 120
-            late = [e for e in recorder.of("audio") if e.response_id == trip.response_id]
-            index = recorder.events.index(stop)
-            assert all(recorder.events.index(e) < index for e in late)  # no stale audio after
-        await recorder.stop()
+    async with recorded_session(agent, config=AUDIO, rules=SLOW_RULES) as (session, recorder):
+        await session.send_text("say the forbidden thing")
+        first = (await recorder.count("audio", 1))[0]
+        session.played(first.item_id, 120)
+        (trip,) = await recorder.count("guardrail_tripped", 1)
+        assert trip.item_id == first.item_id
+        (stop,) = [e for e in recorder.of("audio_interrupted") if e.reason == "guardrail"]
+        assert stop.audio_end_ms == 120
+        await recorder.count("agent_end", 2)
+        assert session.client.conversation.truncated_ms(first.item_id) == 120
+        late = [e for e in recorder.of("audio") if e.response_id == trip.response_id]
+        index = recorder.events.index(stop)
+        assert all(recorder.events.index(e) < index for e in late)  # no stale audio after
 
 
 async def test_a_clean_reply_is_checked_at_the_end_and_never_trips() -> None:
     checked.clear()
     agent = Agent(name="Brand", output_guardrails=[no_forbidden])
-    async with scripted_server(SLOW_RULES) as server:
-        session = await runner_for(server, agent).run()
-        async with session:
-            recorder = Recorder(session)
-            await session.send_text("hi")
-            await recorder.count("agent_end", 1)
-            await recorder.wait(lambda: bool(checked), "the final check")
-            assert checked == ["You said: hi"]  # short: only the final check
-            assert recorder.of("guardrail_tripped") == []
-        await recorder.stop()
+    async with recorded_session(agent, rules=SLOW_RULES) as (session, recorder):
+        await session.send_text("hi")
+        await recorder.count("agent_end", 1)
+        await recorder.wait(lambda: bool(checked), "the final check")
+        assert checked == ["You said: hi"]  # short: only the final check
+        assert recorder.of("guardrail_tripped") == []
 
 
 def test_guardrail_helpers_validate_their_input() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agents_kit import AUDIO, TEXT, Recorder, runner_for, scripted_server
+from agents_kit import AUDIO, TEXT, Recorder, recorded_session, runner_for, scripted_server
 
 from rtagents.agents import Agent, RunContext, function_tool, handoff
 from rtagents.engines.scripted import decode_audio, scripted_speech
@@ -38,59 +38,47 @@ def _agents() -> tuple[Agent[Any], Agent[Any]]:
 
 async def test_a_text_turn_starts_and_ends_the_agent() -> None:
     greeter, _ = _agents()
-    async with scripted_server() as server:
-        session = await runner_for(server, greeter, context={"user": "Ada"}).run()
-        async with session:
-            recorder = Recorder(session)
-            assert session.client.config.instructions == "You greet Ada."
-            await session.send_text("hello there")
-            ends = await recorder.count("agent_end", 1)
-            assert ends[0].agent is greeter and ends[0].status == "completed"
-            finals = [e for e in recorder.of("transcript") if e.final]
-            assert finals[-1].text == "You said: hello there"
-            assert recorder.of("agent_start")[0].agent is greeter
-            assert recorder.of("history_updated")
-        await recorder.stop()
+    async with recorded_session(greeter, context={"user": "Ada"}) as (session, recorder):
+        assert session.client.config.instructions == "You greet Ada."
+        await session.send_text("hello there")
+        ends = await recorder.count("agent_end", 1)
+        assert ends[0].agent is greeter and ends[0].status == "completed"
+        finals = [e for e in recorder.of("transcript") if e.final]
+        assert finals[-1].text == "You said: hello there"
+        assert recorder.of("agent_start")[0].agent is greeter
+        assert recorder.of("history_updated")
 
 
 async def test_a_tool_call_runs_once_and_the_model_answers_with_its_output() -> None:
     greeter, _ = _agents()
     calls.clear()
-    async with scripted_server() as server:
-        session = await runner_for(server, greeter, context={"user": "Ada"}).run()
-        async with session:
-            recorder = Recorder(session)
-            await session.send_text("what is the weather")
-            await recorder.count("agent_end", 2)
-            (start,) = recorder.of("tool_start")
-            (end,) = recorder.of("tool_end")
-            assert start.tool is get_weather and end.call_id == start.call_id
-            assert json.loads(end.output) == {"city": "Paris", "forecast": "sunny"}
-            assert calls == ["Paris"] and session.calls.runs == {start.call_id: 1}
-            finals = [e.text for e in recorder.of("transcript") if e.final]
-            assert finals[-1].startswith("The tool returned:")
-        await recorder.stop()
+    async with recorded_session(greeter, context={"user": "Ada"}) as (session, recorder):
+        await session.send_text("what is the weather")
+        await recorder.count("agent_end", 2)
+        (start,) = recorder.of("tool_start")
+        (end,) = recorder.of("tool_end")
+        assert start.tool is get_weather and end.call_id == start.call_id
+        assert json.loads(end.output) == {"city": "Paris", "forecast": "sunny"}
+        assert calls == ["Paris"] and session.calls.runs == {start.call_id: 1}
+        finals = [e.text for e in recorder.of("transcript") if e.final]
+        assert finals[-1].startswith("The tool returned:")
 
 
 async def test_bad_arguments_go_back_to_the_model_as_a_tool_error() -> None:
     greeter, _ = _agents()
     calls.clear()
-    async with scripted_server() as server:
-        session = await runner_for(server, greeter, context={"user": "Ada"}).run()
-        async with session:
-            recorder = Recorder(session)
-            await session.send_text("bad weather please")
-            await recorder.count("agent_end", 2)
-            (end,) = recorder.of("tool_end")
-            assert end.error is not None and end.error.code == "invalid_arguments"
-            message = json.loads(end.output)["error"]
-            assert "city" in message and "town" in message
-            assert calls == []
-            errors = recorder.of("error")
-            assert errors and errors[0].category == "tool"
-            await session.send_text("hello again")  # the session goes on
-            await recorder.count("agent_end", 3)
-        await recorder.stop()
+    async with recorded_session(greeter, context={"user": "Ada"}) as (session, recorder):
+        await session.send_text("bad weather please")
+        await recorder.count("agent_end", 2)
+        (end,) = recorder.of("tool_end")
+        assert end.error is not None and end.error.code == "invalid_arguments"
+        message = json.loads(end.output)["error"]
+        assert "city" in message and "town" in message
+        assert calls == []
+        errors = recorder.of("error")
+        assert errors and errors[0].category == "tool"
+        await session.send_text("hello again")  # the session goes on
+        await recorder.count("agent_end", 3)
 
 
 async def test_a_handoff_swaps_instructions_tools_and_voice_in_one_update() -> None:
@@ -130,15 +118,11 @@ async def test_switch_agent_and_instructions_from_an_async_callable() -> None:
 
     first = Agent(name="First", instructions="one")
     second = Agent(name="Second", instructions=instructions)
-    async with scripted_server() as server:
-        session = await runner_for(server, first, context="Bo").run()
-        async with session:
-            recorder = Recorder(session)
-            await session.switch_agent(second)
-            (event,) = await recorder.count("handoff", 1)
-            assert event.call_id is None and event.to_agent is second
-            assert session.client.config.instructions == "Second for Bo"
-        await recorder.stop()
+    async with recorded_session(first, context="Bo") as (session, recorder):
+        await session.switch_agent(second)
+        (event,) = await recorder.count("handoff", 1)
+        assert event.call_id is None and event.to_agent is second
+        assert session.client.config.instructions == "Second for Bo"
 
 
 async def test_a_push_to_talk_voice_turn_with_audio_out() -> None:
