@@ -5,15 +5,21 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from rtagents.agents import Agent, AgentSession, Runner
 from rtagents.client import ReconnectPolicy
 from rtagents.engines.scripted import CallTool, Rule, Say, scripted_engines
+from rtagents.server.app import server_state
 from rtagents.server.config import ServerConfig
 from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.session import SessionHost
+from rtagents.testing.faults import FaultProxy
+from rtagents.transports.base import Transport
+from rtagents.transports.websocket import connect_websocket
 
 TEXT = {"type": "realtime", "output_modalities": ["text"]}
 AUDIO = {
@@ -41,6 +47,32 @@ async def scripted_server(
     settings = ServerConfig(port=0, webrtc_loopback=webrtc, **config)
     async with running_server(settings, engines) as server:
         yield server
+
+
+@asynccontextmanager
+async def proxy_to(server: RunningServer, **options: Any) -> AsyncIterator[FaultProxy]:
+    """A :class:`FaultProxy` in front of ``server``'s port (``options`` go to the proxy)."""
+    port = urlsplit(server.ws_url).port
+    assert port is not None
+    async with FaultProxy(("127.0.0.1", port), **options) as proxy:
+        yield proxy
+
+
+def host_of(server: RunningServer, session: AgentSession[Any]) -> SessionHost:
+    """The server's side of ``session`` (its conversation and config)."""
+    return next(h for h in server_state(server.app).sessions if h.id == session.client.session_id)
+
+
+async def fast_opener(url: str, headers: Mapping[str, str], open_timeout: float) -> Transport:
+    """A WebSocket whose keepalive notices a stalled connection within a second."""
+    return await connect_websocket(
+        url,
+        headers=headers,
+        open_timeout=open_timeout,
+        ping_interval=0.1,
+        ping_timeout=0.3,
+        close_timeout=0.1,
+    )
 
 
 def runner_for(server: RunningServer, agent: Agent[Any], **options: Any) -> Runner[Any]:

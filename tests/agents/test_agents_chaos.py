@@ -21,21 +21,16 @@ import os
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from agents_kit import RULES, TEXT, Recorder, scripted_server
+from agents_kit import RULES, TEXT, Recorder, fast_opener, host_of, proxy_to, scripted_server
 
 from rtagents.agents import Agent, AgentSession, Runner, ToolContext, function_tool, handoff
 from rtagents.client import ReconnectPolicy
-from rtagents.server.app import server_state
 from rtagents.server.runner import RunningServer
-from rtagents.server.session import SessionHost
 from rtagents.testing.faults import FaultProxy, RandomFaults
-from rtagents.transports.base import Transport
-from rtagents.transports.websocket import connect_websocket
 
 FAULTS = int(os.environ.get("RTAGENTS_AGENTS_CHAOS_FAULTS", "60"))
 SEED = int(os.environ.get("RTAGENTS_CHAOS_SEED", str(random.randrange(2**32))))
@@ -43,18 +38,6 @@ PARALLEL = 4
 TURNS = 6
 WAIT_S = 30.0
 POLICY = ReconnectPolicy(max_attempts=12, base_delay=0.01, max_delay=0.1, rollover_margin=None)
-
-
-async def fast_opener(url: str, headers: Mapping[str, str], open_timeout: float) -> Transport:
-    """A WebSocket whose keepalive notices a stalled connection within a second."""
-    return await connect_websocket(
-        url,
-        headers=headers,
-        open_timeout=open_timeout,
-        ping_interval=0.1,
-        ping_timeout=0.3,
-        close_timeout=0.1,
-    )
 
 
 class World:
@@ -88,11 +71,6 @@ class World:
         self.haiku.handoffs.append(
             handoff(self.greeter, tool_name_override="transfer_to_greeter", on_handoff=switched)
         )
-
-
-def host_of(server: RunningServer, session: AgentSession[Any]) -> SessionHost:
-    hosts = server_state(server.app).sessions
-    return next(h for h in hosts if h.id == session.client.session_id)
 
 
 def _items(conversation: Any) -> list[dict[str, Any]]:
@@ -203,9 +181,7 @@ async def test_agents_come_out_identical_and_single_through_random_faults() -> N
     )
     totals: Counter[str] = Counter()
     async with scripted_server(RULES) as server:
-        port = urlsplit(server.ws_url).port
-        assert port is not None
-        async with FaultProxy(("127.0.0.1", port), chaos=chaos) as proxy:
+        async with proxy_to(server, chaos=chaos) as proxy:
             rounds = 0
             while _fired(proxy) < FAULTS:
                 seeds = [SEED + rounds * PARALLEL + i for i in range(PARALLEL)]
@@ -228,9 +204,7 @@ async def test_a_rebuilt_session_keeps_the_agent_and_its_pending_approval() -> N
         max_attempts=6, base_delay=0.01, max_delay=0.05, rollover_margin=None, resume=False
     )
     async with scripted_server(RULES) as server:
-        port = urlsplit(server.ws_url).port
-        assert port is not None
-        async with FaultProxy(("127.0.0.1", port)) as proxy:
+        async with proxy_to(server) as proxy:
             runner = Runner(
                 world.greeter,
                 url=proxy.url(),

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 pytest.importorskip("agents.realtime", reason="the openai-agents extra is not installed")
 
 from agents.realtime import RealtimeAgent, RealtimeRunner  # noqa: E402
+from agents_kit import proxy_to  # noqa: E402
 
 from agents import function_tool  # noqa: E402
 from openai_agents_kit import RULES, Watcher, spoke  # noqa: E402
@@ -25,7 +25,6 @@ from rtagents.agents.compat import RtagentsRealtimeModel  # noqa: E402
 from rtagents.client import ReconnectPolicy  # noqa: E402
 from rtagents.server.config import ServerConfig  # noqa: E402
 from rtagents.server.runner import running_server  # noqa: E402
-from rtagents.testing.faults import FaultProxy  # noqa: E402
 
 
 async def test_realtime_runner_on_the_rtagents_model_survives_a_cut(
@@ -48,9 +47,7 @@ async def test_realtime_runner_on_the_rtagents_model_survives_a_cut(
     greeter = RealtimeAgent(name="greeter", instructions="Greet and route.", handoffs=[expert])
     policy = ReconnectPolicy(max_attempts=6, base_delay=0.01, max_delay=0.05, rollover_margin=None)
     async with running_server(ServerConfig(port=0, scenario_rules=str(rules))) as server:
-        port = urlsplit(server.ws_url).port
-        assert port is not None
-        async with FaultProxy(("127.0.0.1", port)) as proxy:
+        async with proxy_to(server) as proxy:
             model = RtagentsRealtimeModel(
                 url=f"{proxy.url()}?model=gpt-realtime",
                 credentials=server.api_key,

@@ -10,23 +10,17 @@ sockets, faults from :class:`FaultProxy`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from agents_kit import AUDIO, TEXT, Recorder, scripted_server
+from agents_kit import AUDIO, TEXT, Recorder, fast_opener, host_of, proxy_to, scripted_server
 
 from rtagents.agents import Agent, AgentSession, Runner, function_tool
 from rtagents.client import EventTimeout, ReconnectPolicy
 from rtagents.protocol.errors import RealtimeError
-from rtagents.server.app import server_state
-from rtagents.server.runner import RunningServer
-from rtagents.server.session import SessionHost
 from rtagents.testing.faults import FaultProxy
-from rtagents.transports.base import Transport
-from rtagents.transports.websocket import connect_websocket
 
 REBUILD = ReconnectPolicy(
     max_attempts=6, base_delay=0.01, max_delay=0.05, rollover_margin=None, resume=False
@@ -43,22 +37,6 @@ def lookup(order: str) -> str:
     return f"{order}: shipped"
 
 
-async def fast_opener(url: str, headers: Mapping[str, str], open_timeout: float) -> Transport:
-    """A WebSocket whose keepalive notices a stalled connection within a second."""
-    return await connect_websocket(
-        url,
-        headers=headers,
-        open_timeout=open_timeout,
-        ping_interval=0.1,
-        ping_timeout=0.3,
-        close_timeout=0.1,
-    )
-
-
-def host_of(server: RunningServer, session: AgentSession[Any]) -> SessionHost:
-    return next(h for h in server_state(server.app).sessions if h.id == session.client.session_id)
-
-
 def _greeter() -> Agent[Any]:
     return Agent(name="Greeter", instructions="Greet.", tools=[lookup])
 
@@ -72,9 +50,7 @@ async def _session_via_proxy(
     agent: Agent[Any], **options: Any
 ) -> AsyncIterator[tuple[AgentSession[Any], FaultProxy, Any, asyncio.Queue[bool]]]:
     async with scripted_server() as server:
-        port = urlsplit(server.ws_url).port
-        assert port is not None
-        async with FaultProxy(("127.0.0.1", port)) as proxy:
+        async with proxy_to(server) as proxy:
             runner = Runner(
                 agent,
                 url=proxy.url(),
