@@ -10,11 +10,11 @@ connection, so a reconnect or rebuild neither repeats nor forgets a trip.
 from __future__ import annotations
 
 import inspect
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
+from ..protocol.bounded import RecentDict
 from .context import RunContext
 
 if TYPE_CHECKING:
@@ -114,9 +114,8 @@ class GuardrailWatch:
         if debounce_text_length < 1:
             raise ValueError(f"debounce_text_length must be >= 1, got {debounce_text_length}")
         self.debounce = debounce_text_length
-        self._remember = remember
-        self._responses: OrderedDict[str, ResponseText] = OrderedDict()
-        self.tripped: OrderedDict[str, None] = OrderedDict()
+        self._responses: RecentDict[str, ResponseText] = RecentDict(remember)
+        self.tripped: RecentDict[str, None] = RecentDict(remember)
         """Responses already acted on: a trip happens once per response."""
 
     def get(self, response_id: str) -> ResponseText | None:
@@ -126,8 +125,6 @@ class GuardrailWatch:
         state = self._responses.get(response_id)
         if state is None:
             state = self._responses[response_id] = ResponseText(response_id, agent)
-            while len(self._responses) > self._remember:
-                self._responses.popitem(last=False)
         return state
 
     def add(self, state: ResponseText, delta: str, item_id: str | None) -> bool:
@@ -142,8 +139,6 @@ class GuardrailWatch:
         if response_id in self.tripped:
             return False
         self.tripped[response_id] = None
-        while len(self.tripped) > self._remember:
-            self.tripped.popitem(last=False)
         return True
 
     def forget(self, response_id: str) -> None:

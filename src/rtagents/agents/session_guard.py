@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+from ..protocol.bounded import RecentDict
 from .events import AudioInterrupted, GuardrailTripped
 from .guardrail import GuardrailWatch, OutputGuardrailResult, ResponseText
 
@@ -35,15 +35,11 @@ class GuardrailRunner:
         """Trips in a row that get a corrected reply; past it the reply just stops (a model
         that keeps tripping would otherwise loop forever)."""
         self._in_a_row = 0
-        self._silenced: OrderedDict[str, None] = OrderedDict()
+        self._silenced: RecentDict[str, None] = RecentDict(256)
+        """Stopped responses, whose late audio and transcript are no longer delivered."""
 
     def silenced(self, response_id: str | None) -> bool:
         return response_id is not None and response_id in self._silenced
-
-    def _silence(self, response_id: str) -> None:
-        self._silenced[response_id] = None
-        while len(self._silenced) > 256:
-            self._silenced.popitem(last=False)
 
     # -- checks -------------------------------------------------------------------
 
@@ -169,7 +165,7 @@ class GuardrailRunner:
         conversation = client.conversation
         running = response_id is not None and conversation.active_response_id == response_id
         if response_id is not None:
-            self._silence(response_id)
+            self._silenced[response_id] = None
         if cancel and running:
             await client.cancel_response()
         end_ms: int | None = None
