@@ -58,7 +58,9 @@ class CallDispatcher:
         self.always_approved: set[str] = set()
         self._calls: OrderedDict[str, _Call] = OrderedDict()
         self._approvals: dict[str, asyncio.Future[tuple[bool, str | None]]] = {}
-        self._done_responses: set[str] = set()
+        self._done_responses: RecentDict[str, None] = RecentDict(REMEMBERED_CALLS)
+        """Responses seen done whose calls have not all answered yet; bounded, because a
+        response whose calls were all interrupted is never asked to respond and stays here."""
 
     @property
     def pending_approvals(self) -> list[str]:
@@ -247,13 +249,13 @@ class CallDispatcher:
         """Ask for the next response once every call of ``response_id`` has its output."""
         calls = [c for c in self._calls.values() if c.response_id == response_id]
         if observed and calls:
-            self._done_responses.add(response_id)
+            self._done_responses[response_id] = None
         if not calls or response_id not in self._done_responses:
             return
         if all(c.finished for c in calls) and any(c.interrupted is None for c in calls):
             for call in calls:
                 call.response_id = None  # respond once per response
-            self._done_responses.discard(response_id)
+            self._done_responses.pop(response_id, None)
             self.owner.spawn(self.owner.respond_after_tools(), "rtagents-agent-respond")
 
     def barge_in(self) -> None:
