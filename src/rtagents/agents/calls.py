@@ -261,9 +261,9 @@ class CallDispatcher:
     def barge_in(self) -> None:
         """The user spoke: running calls that allow it stop (approvals keep waiting)."""
         for call in self._calls.values():
-            tool = self._find(call)
             if call.finished or call.awaiting_approval or call.task is None:
-                continue
+                continue  # most remembered calls: no tool lookup for them
+            tool = self._find(call)
             if isinstance(tool, FunctionTool) and not tool.cancel_on_barge_in:
                 continue
             if isinstance(tool, Handoff):
