@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import Any, TypeAlias
 
+from ..protocol.bounded import RecentDict
 from .events import ERROR
 
 Handler: TypeAlias = Callable[[Any], Awaitable[None] | None]
@@ -132,8 +132,7 @@ class SeenIds:
     """
 
     def __init__(self, capacity: int = SEEN_EVENT_IDS) -> None:
-        self._capacity = capacity
-        self._ids: OrderedDict[str, tuple[int | None, ...]] = OrderedDict()
+        self._ids: RecentDict[str, tuple[int | None, ...]] = RecentDict(capacity)
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -149,8 +148,6 @@ class SeenIds:
         known = self._ids.get(event_id)
         if known is None:
             self._ids[event_id] = (digest,)
-            if len(self._ids) > self._capacity:
-                self._ids.popitem(last=False)
             return Sighting.NEW
         if digest is None or digest in known or None in known:
             return Sighting.REPLAY
