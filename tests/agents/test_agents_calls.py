@@ -6,9 +6,11 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
 from agents_kit import recorded_session
 
 from rtagents.agents import Agent, ToolContext, function_tool
+from rtagents.agents import calls as calls_module
 from rtagents.engines.scripted import CallTool, Rule
 
 refunds: list[str] = []
@@ -127,3 +129,26 @@ async def test_a_tool_gets_its_call_context_and_is_enabled_hides_it() -> None:
         await session.send_text("secret please")  # the model calls it anyway
         (refused,) = await recorder.count("error", 1)
         assert refused.error.code == "unknown_tool" and "disabled" in refused.error.message
+
+
+async def test_a_call_left_waiting_does_not_keep_every_later_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(calls_module, "REMEMBERED_CALLS", 2)
+
+    @function_tool
+    def get_weather(city: str) -> str:
+        """Weather."""
+        return f"sunny in {city}"
+
+    agent: Agent[None] = Agent(name="Support", tools=[refund, get_weather])
+    async with recorded_session(agent) as (session, recorder):
+        await session.send_text("refund please")
+        (asked,) = await recorder.count("tool_approval_required", 1)
+        await recorder.count("agent_end", 1)
+        for n in range(1, 4):
+            await session.send_text("weather please")
+            await recorder.count("agent_end", 1 + 2 * n)
+        newest = recorder.of("tool_end")[-1].call_id
+        assert list(session.calls._calls) == [asked.call_id, newest]  # the limit holds
+        assert session.calls.pending_approvals == [asked.call_id]  # still waiting

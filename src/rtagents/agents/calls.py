@@ -80,12 +80,16 @@ class CallDispatcher:
         agent = self.owner.agent_of_response(response_id)
         call = _Call(call_id, name, arguments, response_id, agent)
         self._calls[call_id] = call
-        while len(self._calls) > REMEMBERED_CALLS:
-            oldest = next(iter(self._calls.values()))
-            if not oldest.finished:
-                break
-            self._calls.popitem(last=False)
+        if len(self._calls) > REMEMBERED_CALLS:
+            self._forget_oldest_finished()
         call.task = self.owner.spawn(self._run(call), f"rtagents-agent-call-{name}")
+
+    def _forget_oldest_finished(self) -> None:
+        """Drop the oldest finished call. Unfinished ones (an approval nobody answers) are
+        skipped, not waited for: stopping at one would keep every later call forever."""
+        oldest = next((cid for cid, call in self._calls.items() if call.finished), None)
+        if oldest is not None:
+            del self._calls[oldest]
 
     def _answered(self, call_id: str) -> bool:
         return any(
