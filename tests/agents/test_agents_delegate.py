@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from agents_kit import Recorder, runner_for
+from supervisor_kit import lookup_order, lookups, offers
 
 from rtagents.agents import Agent, SupervisorToolCall, ToolContext, function_tool
 from rtagents.agents.chat import ChatModel
@@ -22,35 +23,14 @@ from rtagents.server.config import ServerConfig
 from rtagents.server.runner import RunningServer, running_server
 
 FILLER = "One moment, let me check that for you."
-lookups: list[str] = []
-
-
-def _offers(name: str) -> Any:
-    def matches(request: LLMRequest) -> bool:
-        last = request.messages[-1] if request.messages else None
-        offered = any(tool.name == name for tool in request.tools)
-        return offered and last is not None and last.role == "user"
-
-    return matches
 
 
 RULES = [
     Rule(when=lambda r: r.instructions.startswith("Say exactly"), then=Say(FILLER)),
-    Rule(when=_offers("ask_supervisor"), then=CallTool("ask_supervisor", {"request": "order A1"})),
-    Rule(when=_offers("lookup_order"), then=CallTool("lookup_order", {"order": "A1"})),
-    Rule(when=_offers("slow_lookup"), then=CallTool("slow_lookup", {})),
+    Rule(when=offers("ask_supervisor"), then=CallTool("ask_supervisor", {"request": "order A1"})),
+    Rule(when=offers("lookup_order"), then=CallTool("lookup_order", {"order": "A1"})),
+    Rule(when=offers("slow_lookup"), then=CallTool("slow_lookup", {})),
 ]
-
-
-@function_tool
-def lookup_order(order: str) -> dict[str, str]:
-    """Find an order.
-
-    Args:
-        order: The order id.
-    """
-    lookups.append(order)
-    return {"order": order, "status": "shipped"}
 
 
 @function_tool
@@ -138,8 +118,8 @@ def _seen(request: LLMRequest) -> bool:
 SHAPED_RULES = [
     Rule(when=_seen, then=Say("unused")),
     Rule(when=lambda r: r.instructions.startswith("Filler line:"), then=Say("Hold on.")),
-    Rule(when=_offers("ask"), then=CallTool("ask", {"question": "order A1"})),
-    Rule(when=_offers("lookup_order"), then=CallTool("lookup_order", {"order": "A1"})),
+    Rule(when=offers("ask"), then=CallTool("ask", {"question": "order A1"})),
+    Rule(when=offers("lookup_order"), then=CallTool("lookup_order", {"order": "A1"})),
 ]
 
 

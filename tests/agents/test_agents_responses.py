@@ -24,29 +24,17 @@ from responses_server import (
 )
 from starlette.responses import JSONResponse
 from starlette.responses import Response as StarletteResponse
+from supervisor_kit import lookup_order, lookups, offers
 
-from rtagents.agents import Agent, ChatModel, ToolContext, delegate, function_tool
+from rtagents.agents import Agent, ChatModel, ToolContext, delegate
 from rtagents.agents.chat import run_tool_loop
 from rtagents.agents.responses import as_input
-from rtagents.engines.base import LLMRequest
 from rtagents.engines.scripted import CallTool, Rule, Say, scripted_engines
 from rtagents.protocol.errors import Category, ModelError, ToolError
 from rtagents.server.config import ServerConfig
 from rtagents.server.runner import running_server
 
-lookups: list[str] = []
 CTX: ToolContext[None] = ToolContext(context=None)
-
-
-@function_tool
-def lookup_order(order: str) -> dict[str, str]:
-    """Find an order.
-
-    Args:
-        order: The order id.
-    """
-    lookups.append(order)
-    return {"order": order, "status": "shipped"}
 
 
 def _outputs(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -199,20 +187,11 @@ async def test_a_supervisor_past_its_deadline_is_cut_off() -> None:
         release.set()
 
 
-def _offers(name: str) -> Any:
-    def matches(request: LLMRequest) -> bool:
-        last = request.messages[-1] if request.messages else None
-        offered = any(tool.name == name for tool in request.tools)
-        return offered and last is not None and last.role == "user"
-
-    return matches
-
-
 async def test_the_junior_speaks_what_a_responses_supervisor_answers() -> None:
     lookups.clear()
     rules = [
         Rule(when=lambda r: r.instructions.startswith("Say exactly"), then=Say("One moment.")),
-        Rule(when=_offers("ask_supervisor"), then=CallTool("ask_supervisor", {"request": "A1"})),
+        Rule(when=offers("ask_supervisor"), then=CallTool("ask_supervisor", {"request": "A1"})),
     ]
     engines = scripted_engines(rules, vad=False)
     async with (
@@ -273,9 +252,7 @@ async def test_a_malformed_supervisor_reply_reaches_the_voice_model_as_a_model_e
     async def broken(body: dict[str, Any]) -> StarletteResponse:
         return JSONResponse({"id": "resp_1", "object": "response", "output": {"text": "hi"}})
 
-    rules = [
-        Rule(when=_offers("ask_supervisor"), then=CallTool("ask_supervisor", {"request": "x"}))
-    ]
+    rules = [Rule(when=offers("ask_supervisor"), then=CallTool("ask_supervisor", {"request": "x"}))]
     engines = scripted_engines(rules, vad=False)
     async with (
         responses_server(broken) as text,
