@@ -303,3 +303,29 @@ async def test_a_client_that_hangs_up_stops_the_engine_and_frees_its_slot() -> N
             async with http.stream("POST", url, json=body, headers=headers) as again:
                 assert again.status_code == 200  # the hung-up stream gave its slot back
     assert busy.status_code == 429 and busy.json()["error"]["code"] == "rate_limit_exceeded"
+
+
+async def test_requests_arriving_together_cannot_all_pass_the_concurrency_limit() -> None:
+    class Endless(ScriptedLLM):
+        async def stream(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
+            while True:
+                yield TextDelta("word ")
+                await asyncio.sleep(0.01)
+
+    scripted = scripted_engines()
+    engines = type(scripted)(llm=Endless(), tts=scripted.tts, name="endless")
+    body = {"model": "m", "messages": [{"role": "user", "content": "go"}], "stream": True}
+    async with running_server(ServerConfig(port=0, chat_max_concurrent=2), engines) as running:
+        headers = {"Authorization": f"Bearer {running.api_key}"}
+        url = f"{running.http_url}/v1/chat/completions"
+        async with httpx.AsyncClient() as http:
+            requests = [http.build_request("POST", url, json=body, headers=headers)] * 5
+            replies = await asyncio.gather(*(http.send(r, stream=True) for r in requests))
+            try:
+                statuses = sorted(reply.status_code for reply in replies)
+            finally:
+                await asyncio.gather(*(reply.aclose() for reply in replies))
+        state = running.app.state.rtagents
+        while state.chat_in_flight:  # noqa: ASYNC110 - the slots free as the streams unwind
+            await asyncio.sleep(0.01)
+    assert statuses == [200, 200, 429, 429, 429]

@@ -19,6 +19,7 @@ from typing import Any
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from ..engines.base import (
     EngineFailure,
@@ -53,9 +54,15 @@ async def chat_completions(request: Request) -> Response:
         return Refusal(429, "rate_limit_exceeded", message).response()
     reply = _Reply(model=parsed.model)
     engine_request = llm_request(parsed)
+    # The slot is taken now, before anything is awaited, so concurrent
+    # requests cannot all pass the check above; it is freed however the
+    # reply ends (a streamed one included, hung up before its first byte).
+    state.chat_in_flight += 1
+    release = _Release(state)
     if parsed.stream:
-        return StreamingResponse(
+        return _SlotStreamingResponse(
             _sse(state, engine_request, parsed, reply),
+            release,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache"},
         )
@@ -64,7 +71,35 @@ async def chat_completions(request: Request) -> Response:
             reply.add(chunk)
     except EngineFailure as exc:
         return _engine_refusal(exc).response()
+    finally:
+        release()
     return Response(encode_event(reply.completion()), media_type="application/json")
+
+
+class _Release:
+    """Frees one generation slot, once, whoever calls it first."""
+
+    def __init__(self, state: ServerState) -> None:
+        self._state: ServerState | None = state
+
+    def __call__(self) -> None:
+        if self._state is not None:
+            self._state.chat_in_flight -= 1
+            self._state = None
+
+
+class _SlotStreamingResponse(StreamingResponse):
+    """A streamed reply that frees its slot when sending ends, however it ends."""
+
+    def __init__(self, content: AsyncIterator[str], release: _Release, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
 
 
 async def _authorise(request: Request, state: ServerState) -> None:
@@ -98,16 +133,12 @@ async def _bounded_body(request: Request, limit: int) -> bytes:
 
 async def _engine_chunks(state: ServerState, request: LLMRequest) -> AsyncIterator[LLMChunk]:
     """The engine's stream, closed at once when the caller stops early (a client hang-up)."""
-    state.chat_in_flight += 1
+    stream = state.engines.llm.stream(request)
     try:
-        stream = state.engines.llm.stream(request)
-        try:
-            async for chunk in stream:
-                yield chunk
-        finally:
-            await close_stream(stream)
+        async for chunk in stream:
+            yield chunk
     finally:
-        state.chat_in_flight -= 1
+        await close_stream(stream)
 
 
 def _engine_refusal(exc: EngineFailure) -> Refusal:
