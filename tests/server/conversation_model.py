@@ -52,7 +52,7 @@ class ReferenceConversation:
     def find(self, item_id: str) -> Entry | None:
         return next((entry for entry in self.entries if entry.id == item_id), None)
 
-    def insert(self, entry: Entry, previous: str | None, *, explicit: bool) -> None:
+    def insert(self, entry: Entry, previous: str | None) -> None:
         """``previous`` ``"root"``: first; an id: right after it; absent or null: last."""
         if previous == "root":
             self.entries.insert(0, entry)

@@ -7,8 +7,9 @@ after every step, compares four views with the reference model in
 (``previous_item_id``), what ``conversation.item.retrieve`` returns, the
 history the model was given (recorded by the engine), and the client's
 mirror, plus the server's own state and exact delivery (see
-:mod:`exactness`). One server serves every sequence; each sequence opens its
-own session. ``RTAGENTS_SOAK=1`` runs thousands of sequences.
+:mod:`exactness`, checked by :mod:`conversation_session`). One server
+serves every sequence; each sequence opens its own session.
+``RTAGENTS_SOAK=1`` runs thousands of sequences.
 """
 
 from __future__ import annotations
@@ -18,59 +19,17 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import conversation_session
 import pytest
-from conversation_model import (
-    Entry,
-    LoopThread,
-    ReferenceConversation,
-    WatchedLLM,
-    WatchedTTS,
-    expected_reply,
-    history_of,
-)
-from exactness import ClientTap, ServerTap, comparable, first_difference
+from conversation_model import Entry, expected_reply, history_of
+from conversation_session import TALLY, WAIT_S, Live, SessionSteps, item_text
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import precondition, rule
 
-from rtagents import connect
-from rtagents.client import Session
-from rtagents.client.events import new_event_id
-from rtagents.engines.base import Engines
-from rtagents.engines.scripted import MS_PER_CHAR, ScriptedSTT, scripted_speech
-from rtagents.server.config import ServerConfig
-from rtagents.server.runner import running_server
+from rtagents.engines.scripted import MS_PER_CHAR, scripted_speech
 
 SOAK = os.environ.get("RTAGENTS_SOAK") == "1"
-SESSION = {
-    "type": "realtime",
-    "output_modalities": ["text"],
-    "audio": {"input": {"turn_detection": None, "transcription": {"model": "whisper-1"}}},
-}
-# Defects issue 17 named whose fix is still in progress: the machine does not
-# walk into them (a targeted test below pins each one). All are fixed now.
-PENDING: frozenset[str] = frozenset()
-WAIT_S = 30.0
-
-
-class Live:
-    """The server (one for all sequences), its tap and model, on a loop thread."""
-
-    def __init__(self) -> None:
-        self.loop = LoopThread()
-        self.llm = WatchedLLM()
-        self.server_tap = ServerTap()
-        self._patch = pytest.MonkeyPatch()
-        self.server_tap.install(self._patch)
-        tts = WatchedTTS(self.llm)
-        engines = Engines(llm=self.llm, tts=tts, stt=ScriptedSTT(), name="scripted")
-        self._server = running_server(ServerConfig(port=0), engines)
-        self.running = self.loop.run(self._server.__aenter__())
-
-    def close(self) -> None:
-        self.loop.run(self._server.__aexit__(None, None, None))
-        self.loop.stop()
-        self._patch.undo()
 
 
 @pytest.fixture(scope="module")
@@ -80,115 +39,8 @@ def live() -> Iterator[Live]:
     server.close()
 
 
-LIVE: Live | None = None  # the module's server, for the state machine's __init__
-TALLY = {"sequences": 0, "checks": 0}  # printed at the end (for docs/reliability.md)
-
-
-def item_text(item: dict[str, Any]) -> str:
-    """A message's text as history reads it: texts and transcripts, space-joined."""
-    parts = [p.get("text") or p.get("transcript") or "" for p in item.get("content") or []]
-    return " ".join(part for part in parts if part).strip()
-
-
-class ConversationMachine(RuleBasedStateMachine):
+class ConversationMachine(SessionSteps):
     """Random steps against the server; the reference model says what must follow."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        assert LIVE is not None
-        self.live = LIVE
-        self.model = ReferenceConversation()
-        self.serial = 0
-        self.session, self.tap = self.run(self._open())
-        TALLY["sequences"] += 1
-        self.host = self.live.server_tap.host_of(self.session)
-        self.ids_seen: set[str] = set()
-        self.checked = 0
-
-    # --- plumbing -------------------------------------------------------------
-
-    def run(self, coro: Any) -> Any:
-        return self.live.loop.run(coro)
-
-    async def _open(self) -> tuple[Session, ClientTap]:
-        running = self.live.running
-        connector = connect(running.ws_url, credentials=running.api_key, session=SESSION)
-        tap = ClientTap(connector.session, keep_audio=True)
-        return await connector.__aenter__(), tap
-
-    def teardown(self) -> None:
-        self.run(self.session.close())
-        self.live.server_tap.emitted.pop(self.host, None)
-
-    def fresh(self) -> str:
-        self.serial += 1
-        return f"note {self.serial}"
-
-    async def request(self, event: dict[str, Any], answers: tuple[str, ...]) -> Any:
-        """Send ``event``; the first of ``answers`` that follows (or its error)."""
-        event_id = event.setdefault("event_id", new_event_id())
-        waiter = asyncio.ensure_future(
-            self.session.wait_for(
-                (*answers, "error"),
-                predicate=lambda e: e.type != "error" or e.error.event_id == event_id,
-                timeout=WAIT_S,
-            )
-        )
-        await asyncio.sleep(0)
-        await self.session.send(event)
-        return await waiter
-
-    async def refused(self, event: dict[str, Any], code: str) -> None:
-        answer = await self.request(event, ())
-        assert answer.type == "error" and answer.error.code == code, answer
-
-    # --- the checks after every step ----------------------------------------------
-
-    @invariant()
-    def agrees(self) -> None:
-        self.run(self._agrees())
-        TALLY["checks"] += 1
-
-    async def _agrees(self) -> None:
-        emitted = self.live.server_tap.emitted[self.host]
-        mirror = [comparable(item) for item in self.session.conversation.items]
-        retrieved = await self._retrieve_all()
-        await self.tap.caught_up(len(emitted))
-        assert self.tap.handled == emitted, first_difference(self.tap.handled, emitted)
-        for _, event_id in emitted[self.checked :]:
-            assert event_id is not None and event_id not in self.ids_seen, event_id
-            self.ids_seen.add(event_id)
-        self.checked = len(emitted)
-        ids = self.model.ids
-        assert self.tap.announced == ids, "announced order"
-        assert self.session.conversation.item_ids == ids, "client mirror order"
-        assert self.host.conversation.item_ids == ids, "server order"
-        assert mirror == [comparable(item) for item in self.host.conversation.items]
-        assert retrieved == mirror, "retrieve"
-        for entry, item in zip(self.model.entries, mirror, strict=True):
-            assert (item["type"], item["role"]) == (entry.type, entry.role), entry
-            assert item_text(item) == entry.text.strip(), (entry, item)
-
-    async def _retrieve_all(self) -> list[dict[str, Any]]:
-        """Every item's server copy, asked for all at once and matched by id."""
-        wanted = self.session.conversation.item_ids
-        got: dict[str, Any] = {}
-        done = asyncio.get_running_loop().create_future()
-
-        def take(event: Any) -> None:
-            got[event.item.id] = comparable(event.item)
-            if len(got) == len(wanted) and not done.done():
-                done.set_result(None)
-
-        self.session.on("conversation.item.retrieved", take)
-        try:
-            for item_id in wanted:
-                await self.session.retrieve_item(item_id)
-            if wanted:
-                await asyncio.wait_for(done, WAIT_S)
-        finally:
-            self.session.off("conversation.item.retrieved", take)
-        return [got[item_id] for item_id in wanted]
 
     # --- creating, deleting, retrieving -----------------------------------------------
 
@@ -217,12 +69,10 @@ class ConversationMachine(RuleBasedStateMachine):
         done = self.run(self.request(event, ("conversation.item.done",)))
         assert done.type == "conversation.item.done", done
         entry = Entry(id=done.item.id, type="message", role=role, text=text)
-        self.model.insert(entry, previous, explicit=where != "end")
+        self.model.insert(entry, previous)
 
     @rule(kind=st.sampled_from(["fresh", "duplicate", "root"]))
     def create_with_id(self, kind: str) -> None:
-        if kind == "root" and "root_id" in PENDING:
-            return
         if kind == "duplicate" and not self.model.entries:
             return
         text = self.fresh()
@@ -240,7 +90,7 @@ class ConversationMachine(RuleBasedStateMachine):
             assert answer.type == "error" and answer.error.param == "item.id", answer
             return
         assert answer.type == "conversation.item.done" and answer.item.id == item_id, answer
-        self.model.insert(Entry(item_id, "message", "user", text), None, explicit=False)
+        self.model.insert(Entry(item_id, "message", "user", text), None)
 
     @precondition(lambda self: self.model.entries)
     @rule(index=st.integers(0, 50))
@@ -267,8 +117,6 @@ class ConversationMachine(RuleBasedStateMachine):
     )
     def respond(self, audio: bool, band: str, custom: list[int] | None) -> None:
         """A response; ``custom`` picks ``input``: -1 an inline user line, n an item reference."""
-        if custom is not None and "item_reference" in PENDING:
-            custom = [-1 for _ in custom]
         params: dict[str, Any] = {"output_modalities": ["audio" if audio else "text"]}
         history = self.model.history()
         if band == "none":
@@ -357,11 +205,10 @@ class ConversationMachine(RuleBasedStateMachine):
         for item in response.output:
             said = item.content[0].transcript or ""
             assert reply.startswith(said), (reply, said)
-            if "cancel_transcript" not in PENDING:
-                # Never a word the audio did not speak (the server may keep fewer:
-                # it estimates the cut conservatively, see server/spoken_text.py).
-                spoken = self.tap.spoken(item.id)
-                assert spoken.startswith(said), f"transcript {said!r} outlives audio {spoken!r}"
+            # Never a word the audio did not speak (the server may keep fewer:
+            # it estimates the cut conservatively, see server/spoken_text.py).
+            spoken = self.tap.spoken(item.id)
+            assert spoken.startswith(said), f"transcript {said!r} outlives audio {spoken!r}"
             if band == "auto":
                 audio_ms = self.session.conversation.audio_ms(item.id)
                 self.model.entries.append(Entry(item.id, "message", "assistant", said, audio_ms))
@@ -386,8 +233,6 @@ class ConversationMachine(RuleBasedStateMachine):
     @rule()
     def delete_while_streaming(self) -> None:
         """Delete the reply's item after it was added, while the reply still streams."""
-        if "delete_while_streaming" in PENDING:
-            return
         response = self.run(self._delete_midway())
         assert response.status == "completed", response.status_details
 
@@ -452,104 +297,9 @@ settings_for_run = settings(
 
 @pytest.mark.timeout(7200 if SOAK else 300)
 def test_the_conversation_follows_the_reference_model(live: Live) -> None:
-    global LIVE
-    LIVE = live
+    conversation_session.LIVE = live
     try:
         settings_for_run(ConversationMachine).TestCase().runTest()
     finally:
-        LIVE = None
+        conversation_session.LIVE = None
     print(f"\nmodel-based: {TALLY['sequences']} sequences, {TALLY['checks']} checks")
-
-
-# --- the defects issue 17 names, one targeted case each -------------------------------
-
-
-@pytest.fixture
-async def held() -> Any:
-    """A server whose model can be held mid-reply, and a client session on it."""
-    llm = WatchedLLM()
-    engines = Engines(llm=llm, tts=WatchedTTS(llm), stt=ScriptedSTT(), name="scripted")
-    async with running_server(ServerConfig(port=0), engines) as running:
-        connector = connect(running.ws_url, credentials=running.api_key, session=SESSION)
-        tap = ClientTap(connector.session, keep_audio=True)
-        async with connector as session:
-            yield session, tap, llm
-
-
-async def _held_reply(
-    session: Session, llm: WatchedLLM, *, in_speech: bool = False
-) -> tuple[Any, Any]:
-    """Start an audio reply that stops after three words (or mid-clause); its item."""
-    llm.arm(in_speech=in_speech)
-    await session.send_text("please wait for me")
-    added = asyncio.ensure_future(
-        session.wait_for("conversation.item.added", predicate=lambda e: e.item.role == "assistant")
-    )
-    done = asyncio.ensure_future(session.wait_for("response.done", timeout=WAIT_S))
-    hold = "0" if in_speech else "3"
-    await session.create_response(output_modalities=["audio"], metadata={"hold": hold})
-    await asyncio.wait_for(llm.started.wait(), WAIT_S)
-    return (await added).item, done
-
-
-async def test_a_deleted_assistant_item_stays_deleted_while_its_response_runs(held: Any) -> None:
-    session, _, llm = held
-    item, done = await _held_reply(session, llm)
-    deleted = asyncio.ensure_future(session.wait_for("conversation.item.deleted"))
-    await session.delete_item(item.id)
-    await deleted
-    llm.released.set()
-    await done
-    assert item.id not in session.conversation
-    refused = asyncio.ensure_future(session.wait_for("error"))
-    await session.retrieve_item(item.id)
-    assert (await refused).error.code == "item_not_found"
-    await session.send_text("next")
-    follows = await session.wait_for("conversation.item.added")
-    assert follows.previous_item_id != item.id
-
-
-async def test_root_is_refused_as_an_item_id(held: Any) -> None:
-    session, _, _ = held
-    first = asyncio.ensure_future(session.wait_for("conversation.item.done"))
-    await session.send_text("first")
-    await first
-    refused = asyncio.ensure_future(session.wait_for(("error", "conversation.item.done")))
-    item = {"id": "root", "type": "message", "role": "user", "content": []}
-    await session.create_item(item)
-    answer = await refused
-    assert answer.type == "error" and answer.error.param == "item.id", answer
-
-
-async def test_the_client_sends_item_references_in_response_input(held: Any) -> None:
-    session, _, llm = held
-    first = asyncio.ensure_future(session.wait_for("conversation.item.done"))
-    await session.send_text("the referenced line")
-    item_id = (await first).item.id
-    await session.send_text("a later line")
-    done = asyncio.ensure_future(session.wait_for("response.done", timeout=WAIT_S))
-    await session.create_response(
-        conversation="none",
-        input=[{"type": "item_reference", "id": item_id}],
-        metadata={"step": "ref"},
-        output_modalities=["text"],
-    )
-    response = (await done).response
-    assert llm.requests["ref"] == [("user", "the referenced line")]
-    assert item_text(response.output[0].model_dump(mode="json")) == "You said: the referenced line"
-
-
-async def test_a_cancelled_reply_keeps_only_the_words_it_spoke(held: Any) -> None:
-    session, tap, llm = held
-    item, done = await _held_reply(session, llm, in_speech=True)
-    await session.cancel_response()
-    response = (await done).response
-    assert response.status == "cancelled"
-    said = response.output[0].content[0].transcript
-    spoken = tap.spoken(item.id)
-    assert spoken == "You "  # the voice stopped after its first word
-    assert spoken.startswith(said), f"transcript {said!r} outlives audio {spoken!r}"
-    retrieved = asyncio.ensure_future(session.wait_for("conversation.item.retrieved"))
-    await session.retrieve_item(item.id)
-    assert (await retrieved).item.content[0].transcript == said
-    assert session.conversation.transcript(item.id) == said
