@@ -32,7 +32,7 @@ from rtagents.testing.spoken import stream_speech
 SOAK = os.environ.get("RTAGENTS_SOAK") == "1"
 TEXT_TURNS = 500 if SOAK else 120
 VOICE_WS_MINUTES = 30.0 if SOAK else 5.0  # of user speech and silence sent
-VOICE_WEBRTC_SECONDS = 300.0 if SOAK else 12.0  # of real-time call audio sent
+VOICE_WEBRTC_SECONDS = 1800.0 if SOAK else 12.0  # of real-time call audio sent
 # Over WebRTC a user item's audio must fit one data-channel message when
 # retrieved (256 KiB, about 4 s); larger ones arrive as a documented error.
 SHORT = 2
