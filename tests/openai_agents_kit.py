@@ -10,7 +10,9 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from agents.realtime import RealtimeSession
+from agents.realtime import RealtimeAgent, RealtimeSession
+
+from agents import function_tool
 
 # A greeter that hands off to a weather expert, who calls get_weather.
 RULES = """
@@ -34,6 +36,21 @@ arguments = { city = "{city}" }
 say = "{output}"
 """
 TIMEOUT_S = 30.0  # generous: CI is a loaded 2-core machine
+
+
+def weather_graph(calls: list[str]) -> RealtimeAgent[Any]:
+    """The greeter of ``RULES``, handing off to a weather expert whose tool logs to ``calls``."""
+
+    @function_tool
+    def get_weather(city: str) -> str:
+        """Today's weather in a city."""
+        calls.append(city)
+        return f"It is sunny in {city}."
+
+    expert = RealtimeAgent(
+        name="weather_expert", instructions="You know the weather.", tools=[get_weather]
+    )
+    return RealtimeAgent(name="greeter", instructions="Greet and route.", handoffs=[expert])
 
 
 class Watcher:

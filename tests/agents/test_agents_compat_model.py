@@ -19,8 +19,7 @@ pytest.importorskip("agents.realtime", reason="the openai-agents extra is not in
 from agents.realtime import RealtimeAgent, RealtimeRunner  # noqa: E402
 from agents_kit import proxy_to  # noqa: E402
 
-from agents import function_tool  # noqa: E402
-from openai_agents_kit import RULES, Watcher, spoke  # noqa: E402
+from openai_agents_kit import RULES, Watcher, spoke, weather_graph  # noqa: E402
 from rtagents.agents.compat import RtagentsRealtimeModel  # noqa: E402
 from rtagents.client import ReconnectPolicy  # noqa: E402
 from rtagents.server.config import ServerConfig  # noqa: E402
@@ -34,17 +33,7 @@ async def test_realtime_runner_on_the_rtagents_model_survives_a_cut(
     rules = tmp_path / "rules.toml"
     rules.write_text(RULES)
     calls: list[str] = []
-
-    @function_tool
-    def get_weather(city: str) -> str:
-        """Today's weather in a city."""
-        calls.append(city)
-        return f"It is sunny in {city}."
-
-    expert = RealtimeAgent(
-        name="weather_expert", instructions="You know the weather.", tools=[get_weather]
-    )
-    greeter = RealtimeAgent(name="greeter", instructions="Greet and route.", handoffs=[expert])
+    greeter = weather_graph(calls)
     policy = ReconnectPolicy(max_attempts=6, base_delay=0.01, max_delay=0.05, rollover_margin=None)
     async with running_server(ServerConfig(port=0, scenario_rules=str(rules))) as server:
         async with proxy_to(server) as proxy:

@@ -15,10 +15,9 @@ import pytest
 
 pytest.importorskip("agents.realtime", reason="the openai-agents extra is not installed")
 
-from agents.realtime import RealtimeAgent, RealtimeRunner  # noqa: E402
+from agents.realtime import RealtimeRunner  # noqa: E402
 
-from agents import function_tool  # noqa: E402
-from openai_agents_kit import RULES, Watcher, spoke  # noqa: E402
+from openai_agents_kit import RULES, Watcher, spoke, weather_graph  # noqa: E402
 from rtagents.server.config import ServerConfig  # noqa: E402
 from rtagents.server.runner import running_server  # noqa: E402
 
@@ -30,17 +29,7 @@ async def test_realtime_runner_with_its_own_model_hands_off_and_calls_a_tool(
     rules = tmp_path / "rules.toml"
     rules.write_text(RULES)
     calls: list[str] = []
-
-    @function_tool
-    def get_weather(city: str) -> str:
-        """Today's weather in a city."""
-        calls.append(city)
-        return f"It is sunny in {city}."
-
-    expert = RealtimeAgent(
-        name="weather_expert", instructions="You know the weather.", tools=[get_weather]
-    )
-    greeter = RealtimeAgent(name="greeter", instructions="Greet and route.", handoffs=[expert])
+    greeter = weather_graph(calls)
     config = ServerConfig(port=0, scenario_rules=str(rules))
     async with running_server(config) as server:
         session = await RealtimeRunner(greeter).run(
