@@ -11,7 +11,7 @@ from __future__ import annotations
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..protocol.errors import Origin
-from ..transports.base import ABNORMAL_CLOSURE, NORMAL_CLOSURE, TransportClosed
+from ..transports.base import ABNORMAL_CLOSURE, NORMAL_CLOSURE, ClosedLatch, TransportClosed
 
 
 class StarletteTransport:
@@ -19,19 +19,18 @@ class StarletteTransport:
 
     def __init__(self, websocket: WebSocket) -> None:
         self._ws = websocket
-        self._closed: TransportClosed | None = None
+        self._latch = ClosedLatch()
 
     @property
     def closed(self) -> bool:
-        return self._closed is not None
+        return self._latch.closed
 
     @property
     def close_code(self) -> int | None:
-        return self._closed.close_code if self._closed else None
+        return self._latch.code
 
     async def send(self, message: str) -> None:
-        if self._closed is not None:
-            raise self._closed
+        self._latch.raise_if_closed()
         try:
             await self._ws.send_text(message)
         except (WebSocketDisconnect, RuntimeError, OSError) as exc:
@@ -41,8 +40,7 @@ class StarletteTransport:
             raise self._mark_closed(code, "connection lost while sending") from exc
 
     async def recv(self) -> str | bytes:
-        if self._closed is not None:
-            raise self._closed
+        self._latch.raise_if_closed()
         try:
             message = await self._ws.receive()
         except (RuntimeError, OSError) as exc:
@@ -57,17 +55,13 @@ class StarletteTransport:
         return bytes(message.get("bytes") or b"")
 
     async def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
-        if self._closed is not None:
+        if self._latch.closed:
             return
-        self._mark_closed(code, reason, origin=Origin.LOCAL)
+        self._latch.record(code, reason, origin=Origin.LOCAL)
         try:
             await self._ws.close(code, reason)
         except (WebSocketDisconnect, RuntimeError, OSError):
             pass  # already gone: closing is idempotent and never fails
 
-    def _mark_closed(
-        self, code: int, reason: str, *, origin: Origin = Origin.REMOTE
-    ) -> TransportClosed:
-        if self._closed is None:
-            self._closed = TransportClosed(code, reason, origin=origin)
-        return self._closed
+    def _mark_closed(self, code: int, reason: str) -> TransportClosed:
+        return self._latch.record(code, reason)

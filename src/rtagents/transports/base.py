@@ -32,6 +32,52 @@ class TransportClosed(ConnectionFailure):
         self.reason = reason
 
 
+class ClosedLatch:
+    """How a transport closed, recorded once: the first close wins, later ones change nothing.
+
+    Every transport needs the same rule: once closed, by either side, every
+    ``send``/``recv`` raises the one :class:`TransportClosed` that says how, and
+    ``close`` does nothing more. Each used to keep its own copy of this latch.
+    """
+
+    __slots__ = ("error",)
+
+    def __init__(self) -> None:
+        self.error: TransportClosed | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.error is not None
+
+    @property
+    def code(self) -> int | None:
+        """The close code once closed, else ``None``."""
+        return self.error.close_code if self.error is not None else None
+
+    @property
+    def reason(self) -> str | None:
+        """The close reason once closed, else ``None``."""
+        return self.error.reason if self.error is not None else None
+
+    def record(
+        self, code: int, reason: str = "", *, origin: Origin = Origin.REMOTE
+    ) -> TransportClosed:
+        """Latch this close unless one is already latched; return the latched one."""
+        if self.error is None:
+            self.error = TransportClosed(code, reason, origin=origin)
+        return self.error
+
+    def adopt(self, error: TransportClosed) -> TransportClosed:
+        """Latch ``error`` unless a close is already latched; return the latched one."""
+        if self.error is None:
+            self.error = error
+        return self.error
+
+    def raise_if_closed(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
 @runtime_checkable
 class Transport(Protocol):
     """A bidirectional message pipe.

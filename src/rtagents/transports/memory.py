@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ..protocol.errors import Origin
-from .base import ABNORMAL_CLOSURE, NORMAL_CLOSURE, TransportClosed
+from .base import ABNORMAL_CLOSURE, NORMAL_CLOSURE, ClosedLatch
 
 
 @dataclass(slots=True)
@@ -33,43 +33,35 @@ class _Inbox:
         await self.changed.wait()
 
 
-@dataclass(slots=True)
-class _Link:
-    """The state both ends share: who closed the connection, and how."""
-
-    code: int | None = None
-    reason: str = ""
-    closed_by: MemoryTransport | None = None
-
-
 class MemoryTransport:
     """One end of a :func:`memory_pair`. Also accepts ``bytes`` to imitate binary frames."""
 
-    def __init__(self, link: _Link, inbox: _Inbox, peer_inbox: _Inbox, max_queue: int) -> None:
-        self._link = link
+    def __init__(self, inbox: _Inbox, peer_inbox: _Inbox, max_queue: int) -> None:
         self._inbox = inbox
         self._peer_inbox = peer_inbox
         self._max_queue = max_queue
+        self._latch = ClosedLatch()
+        self._peer: MemoryTransport = self  # memory_pair joins the two ends
 
     @property
     def closed(self) -> bool:
-        return self._link.code is not None
+        return self._latch.closed
 
     @property
     def close_code(self) -> int | None:
         """The close code once closed (1006 after :meth:`abort`), else ``None``."""
-        return self._link.code
+        return self._latch.code
 
     @property
     def close_reason(self) -> str:
-        return self._link.reason
+        return self._latch.reason or ""
 
     async def send(self, message: str | bytes) -> None:
         """Deliver to the peer; waits while the peer's queue is full (``max_queue``)."""
         if not isinstance(message, str | bytes):
             raise TypeError(f"a transport sends str or bytes, not {type(message).__name__}")
         while True:
-            self._raise_if_closed()
+            self._latch.raise_if_closed()
             if not self._max_queue or len(self._peer_inbox.messages) < self._max_queue:
                 break
             await self._peer_inbox.wait()
@@ -88,7 +80,7 @@ class MemoryTransport:
                 message = self._inbox.messages.popleft()
                 self._inbox.wake()  # room for a writer blocked on max_queue
                 return message
-            self._raise_if_closed()
+            self._latch.raise_if_closed()
             await self._inbox.wait()
 
     async def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
@@ -101,26 +93,22 @@ class MemoryTransport:
         self._shut(ABNORMAL_CLOSURE, "")
 
     def _shut(self, code: int, reason: str) -> None:
-        if self._link.code is not None:
+        if self._latch.closed:
             return
-        self._link.code, self._link.reason, self._link.closed_by = code, reason, self
+        # Both ends latch at once: this one closed locally, the peer was closed on.
+        self._latch.record(code, reason, origin=Origin.LOCAL)
+        self._peer._latch.record(code, reason, origin=Origin.REMOTE)
         self._inbox.messages.clear()
         self._inbox.wake()
         self._peer_inbox.wake()
-
-    def _raise_if_closed(self) -> None:
-        if self._link.code is not None:
-            origin = Origin.LOCAL if self._link.closed_by is self else Origin.REMOTE
-            raise TransportClosed(self._link.code, self._link.reason, origin=origin)
 
 
 def memory_pair(*, max_queue: int = 0) -> tuple[MemoryTransport, MemoryTransport]:
     """Two connected ends; ``max_queue`` > 0 bounds each direction (backpressure)."""
     if max_queue < 0:
         raise ValueError(f"max_queue must be >= 0 (0 = unbounded), got {max_queue}")
-    link = _Link()
     left, right = _Inbox(), _Inbox()
-    return (
-        MemoryTransport(link, left, right, max_queue),
-        MemoryTransport(link, right, left, max_queue),
-    )
+    near = MemoryTransport(left, right, max_queue)
+    far = MemoryTransport(right, left, max_queue)
+    near._peer, far._peer = far, near
+    return near, far

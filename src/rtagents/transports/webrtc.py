@@ -20,7 +20,7 @@ import aioice.ice
 from aiortc import RTCConfiguration, RTCDataChannel, RTCIceServer, RTCPeerConnection
 
 from ..protocol.errors import Origin
-from .base import NORMAL_CLOSURE, TransportClosed
+from .base import NORMAL_CLOSURE, ClosedLatch, TransportClosed
 
 log = logging.getLogger("rtagents.transports.webrtc")
 
@@ -99,7 +99,7 @@ class DataChannelTransport:
     def __init__(self, channel: RTCDataChannel) -> None:
         self.channel = channel
         self._inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
-        self._closed: TransportClosed | None = None
+        self._latch = ClosedLatch()
         self._drained = asyncio.Event()
         channel.bufferedAmountLowThreshold = SEND_LOW_WATER
         channel.on("message", self.deliver)
@@ -108,19 +108,19 @@ class DataChannelTransport:
 
     @property
     def closed(self) -> bool:
-        return self._closed is not None
+        return self._latch.closed
 
     @property
     def close_code(self) -> int | None:
-        return self._closed.close_code if self._closed else None
+        return self._latch.code
 
     @property
     def close_reason(self) -> str | None:
-        return self._closed.reason if self._closed else None
+        return self._latch.reason
 
     def deliver(self, message: str | bytes) -> None:
         """Queue ``message`` for :meth:`recv` (the channel's own messages come here)."""
-        if self._closed is None:
+        if not self._latch.closed:
             self._inbox.put_nowait(message)
 
     @property
@@ -130,8 +130,7 @@ class DataChannelTransport:
         return size or 2**31
 
     async def send(self, message: str) -> None:
-        if self._closed is not None:
-            raise self._closed
+        self._latch.raise_if_closed()
         if self.channel.readyState != "open":
             raise self.lost(NORMAL_CLOSURE, "the data channel is closed")
         try:
@@ -143,20 +142,20 @@ class DataChannelTransport:
             await self._drained.wait()
 
     async def recv(self) -> str | bytes:
-        if self._closed is not None and self._inbox.empty():
-            raise self._closed
+        if self._inbox.empty():
+            self._latch.raise_if_closed()
         message = await self._inbox.get()
         if message is None:
-            assert self._closed is not None
             self._inbox.put_nowait(None)  # wake any other reader too
-            raise self._closed
+            self._latch.raise_if_closed()
+        assert message is not None  # None is queued only once the latch is set
         return message
 
     async def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
         """Send what is queued (briefly), then close the channel; idempotent."""
-        if self._closed is not None:
+        if self._latch.closed:
             return
-        self._mark(TransportClosed(code, reason, origin=Origin.LOCAL))
+        self._mark(code, reason, Origin.LOCAL)
         if self.channel.readyState == "open" and self.channel.bufferedAmount > 0:
             self.channel.bufferedAmountLowThreshold = 0
             self._drained.clear()
@@ -167,16 +166,15 @@ class DataChannelTransport:
 
     def lost(self, code: int, reason: str) -> TransportClosed:
         """Record that the connection under the channel is gone (wakes readers)."""
-        if self._closed is None:
-            self._mark(TransportClosed(code, reason))
-        assert self._closed is not None
-        return self._closed
+        if not self._latch.closed:
+            self._mark(code, reason, Origin.REMOTE)
+        return self._latch.record(code, reason)
 
     def _on_channel_close(self) -> None:
         self.lost(NORMAL_CLOSURE, "the peer closed the data channel")
 
-    def _mark(self, closed: TransportClosed) -> None:
-        self._closed = closed
+    def _mark(self, code: int, reason: str, origin: Origin) -> None:
+        self._latch.record(code, reason, origin=origin)
         self._drained.set()
         self._inbox.put_nowait(None)
 

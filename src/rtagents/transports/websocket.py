@@ -25,7 +25,7 @@ from websockets.exceptions import (
 from websockets.typing import Subprotocol
 
 from ..protocol.errors import ConnectionFailure, Origin
-from .base import ABNORMAL_CLOSURE, NORMAL_CLOSURE, TransportClosed
+from .base import ABNORMAL_CLOSURE, NORMAL_CLOSURE, ClosedLatch, TransportClosed
 from .rejection import read_rejection
 
 DEFAULT_MAX_SIZE = 32 * 2**20
@@ -44,11 +44,11 @@ class WebSocketTransport:
 
     def __init__(self, connection: ClientConnection) -> None:
         self._ws = connection
-        self._closed: TransportClosed | None = None
+        self._latch = ClosedLatch()
 
     @property
     def closed(self) -> bool:
-        return self._closed is not None
+        return self._latch.closed
 
     @property
     def subprotocol(self) -> str | None:
@@ -72,21 +72,18 @@ class WebSocketTransport:
         For a connection that stopped answering: a close handshake would wait
         for a peer that is not listening.
         """
-        if self._closed is None:
-            self._closed = TransportClosed(ABNORMAL_CLOSURE, "aborted", origin=Origin.LOCAL)
+        self._latch.record(ABNORMAL_CLOSURE, "aborted", origin=Origin.LOCAL)
         self._ws.transport.abort()
 
     async def send(self, message: str) -> None:
-        if self._closed is not None:
-            raise self._closed
+        self._latch.raise_if_closed()
         try:
             await self._ws.send(message)
         except ConnectionClosed as exc:
             raise self._record(exc) from exc
 
     async def recv(self) -> str | bytes:
-        if self._closed is not None:
-            raise self._closed
+        self._latch.raise_if_closed()
         try:
             return await self._ws.recv()
         except ConnectionClosed as exc:
@@ -100,16 +97,14 @@ class WebSocketTransport:
             ) from exc
 
     async def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
-        if self._closed is not None:
+        if self._latch.closed:
             return
-        self._closed = TransportClosed(code, reason, origin=Origin.LOCAL)
+        self._latch.record(code, reason, origin=Origin.LOCAL)
         await self._ws.close(code, reason)
 
     def _record(self, exc: ConnectionClosed) -> TransportClosed:
         """Remember how the connection ended, so every later call reports the same."""
-        if self._closed is None:
-            self._closed = closed_from(exc)
-        return self._closed
+        return self._latch.adopt(closed_from(exc))
 
 
 def closed_from(exc: ConnectionClosed) -> TransportClosed:
