@@ -22,16 +22,16 @@ from ..protocol.codec import encode_event
 from ..protocol.errors import RealtimeError
 from . import ids
 from .auth import Authenticator, Refusal, bearer_credential
-from .calls import create_call, hangup
 from .chat_completions import chat_completions
 from .config import ServerConfig
 from .connect import serve_websocket
 from .console import console_routes
 from .scenario import apply_scenario_rules
 from .secret_request import parse_secret_request, session_for_secret, ttl_seconds
-from .secrets import InMemorySecretStore, SecretIssuer, SecretStore
 from .session_config import OBJECT_NAMES
 from .state import ServerState
+from .stores.client_secrets import InMemorySecretStore, SecretIssuer, SecretStore
+from .webrtc.endpoints import create_call, hangup
 
 # Instructions and tools make a config a few KiB; 1 MiB is generous.
 MAX_SECRET_REQUEST_BYTES = 2**20

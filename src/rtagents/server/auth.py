@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from starlette.responses import JSONResponse
 
-from .secrets import ClientSecret, SecretIssuer, SecretRejected, looks_like_secret
+from .stores.client_secrets import ClientSecret, SecretIssuer, SecretRejected, looks_like_secret
 
 BROWSER_PROTOCOL = "realtime"
 KEY_PROTOCOL_PREFIX = "openai-insecure-api-key."

@@ -34,8 +34,8 @@ from ..protocol.codec import encode_event
 from ..protocol.errors import RealtimeError
 from .auth import Refusal, bearer_credential
 from .chat_request import ChatRequest, llm_request, parse_chat_request
-from .secrets import looks_like_secret
 from .state import ServerState
+from .stores.client_secrets import looks_like_secret
 
 
 async def chat_completions(request: Request) -> Response:

@@ -18,11 +18,11 @@ from starlette.websockets import WebSocket
 from ..protocol.beta import BETA_HEADER
 from ..transports.base import GOING_AWAY, POLICY_VIOLATION
 from .auth import BROWSER_PROTOCOL, Refusal, bearer_credential, subprotocol_credential
-from .resume import Claim, resume_request, wants_resume
+from .host.session_resume import Claim, resume_request, wants_resume
 from .session import SessionHost
 from .session_config import Kind, SessionConfig, validated
-from .sideband import serve_sideband
 from .state import ServerState
+from .webrtc.sideband import serve_sideband
 from .ws import StarletteTransport
 
 log = logging.getLogger("rtagents.server.connect")

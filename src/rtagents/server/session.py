@@ -33,8 +33,8 @@ from .turns import Turns
 
 if TYPE_CHECKING:
     from .call_audio import AudioSink
+    from .host.session_resume import Attachment, Resumable
     from .responses import ResponseRun
-    from .resume import Attachment, Resumable
     from .state import ServerState
 
 log = logging.getLogger("rtagents.server.session")

@@ -9,12 +9,12 @@ from ..engines.base import Engines
 from ..engines.warmup import WarmUp
 from .auth import Authenticator
 from .config import ServerConfig
-from .resume import ResumeRegistry
-from .secrets import SecretIssuer
+from .host.session_resume import ResumeRegistry
+from .stores.client_secrets import SecretIssuer
 
 if TYPE_CHECKING:
-    from .call import Call
     from .session import SessionHost
+    from .webrtc.call import Call
 
 
 @dataclass(kw_only=True)
@@ -28,7 +28,7 @@ class ServerState:
     sessions: set[SessionHost] = field(default_factory=set)
     # Sessions that opted into resume, by token (docs/reliability.md).
     resumes: ResumeRegistry = field(default_factory=ResumeRegistry)
-    # Live WebRTC calls by call id (server/call.py); sidebands attach by it.
+    # Live WebRTC calls by call id (server/webrtc/call.py); sidebands attach by it.
     calls: dict[str, Call] = field(default_factory=dict)
     # Loads the engines' models in the background; /healthz reports it.
     warmup: WarmUp = field(init=False)

@@ -25,18 +25,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..protocol.errors import Origin
-from ..transports.base import (
+from ...protocol.errors import Origin
+from ...transports.base import (
     GOING_AWAY,
     INTERNAL_ERROR,
     NORMAL_CLOSURE,
     Transport,
     TransportClosed,
 )
-from .auth import Refusal
+from ..auth import Refusal
 
 if TYPE_CHECKING:
-    from .session import SessionHost
+    from ..session import SessionHost
 
 OPT_IN_HEADER = "x-rtagents-resume"
 TOKEN_HEADER = "x-rtagents-resume-token"

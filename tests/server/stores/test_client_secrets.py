@@ -12,7 +12,7 @@ from websockets.exceptions import InvalidStatus
 
 from rtagents.server.config import ServerConfig
 from rtagents.server.runner import RunningServer, running_server
-from rtagents.server.secrets import InMemorySecretStore, SecretIssuer, SecretRejected
+from rtagents.server.stores.client_secrets import InMemorySecretStore, SecretIssuer, SecretRejected
 from rtagents.testing.clock import FakeClock
 
 

@@ -1,0 +1,1 @@
+"""Stores shared by the sessions of a server (client secrets today)."""
