@@ -20,7 +20,7 @@ import statistics
 import time
 
 from rtagents import connect
-from rtagents.client.webrtc import WebRTCCall
+from rtagents.client.webrtc_call import WebRTCCall
 from rtagents.engines.scripted import Rule, Say, decode_audio, scripted_engines
 from rtagents.server.config import ServerConfig
 from rtagents.server.runner import RunningServer, running_server

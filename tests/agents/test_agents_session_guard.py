@@ -5,7 +5,7 @@ from __future__ import annotations
 from agents_kit import AUDIO, RULES, Recorder, runner_for, scripted_server
 
 from rtagents.agents import Agent
-from rtagents.client.webrtc import WebRTCCall
+from rtagents.client.webrtc_call import WebRTCCall
 from rtagents.engines.scripted import Rule, Say
 
 LONG = [Rule(when="story", then=Say("once upon a time " * 20, token_delay_s=0.03)), *RULES]

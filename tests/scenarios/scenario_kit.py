@@ -9,7 +9,7 @@ from typing import Any
 
 from rtagents.agents import Runner
 from rtagents.client import ReconnectPolicy
-from rtagents.client.webrtc import WebRTCCall
+from rtagents.client.webrtc_call import WebRTCCall
 from rtagents.scenarios import SCENARIOS, ServerLink
 from rtagents.scenarios.player import Approve, ScenarioPlayer, TurnLog, approve_all
 from rtagents.server.config import ServerConfig

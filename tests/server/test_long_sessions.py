@@ -164,7 +164,7 @@ async def test_a_voice_conversation_over_webrtc_stays_exact(
     server: tuple[RunningServer, ServerTap],
 ) -> None:
     """The same over a call: audio both ways on the Opus tracks, in real time."""
-    from rtagents.client.webrtc import WebRTCCall
+    from rtagents.client.webrtc_call import WebRTCCall
 
     running, server_tap = server
     began = time.perf_counter()

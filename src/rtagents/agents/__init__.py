@@ -10,7 +10,7 @@ from .agent import Agent, reachable
 from .chat import ChatModel
 from .context import RunContext, ToolContext
 from .delegate import delegate
-from .events import (
+from .agent_events import (
     AgentEnd,
     AgentEvent,
     AgentStart,
@@ -35,7 +35,7 @@ from .guardrail import (
 )
 from .handoff import Handoff, handoff
 from .runner import Runner
-from .session import AgentSession
+from .agent_session import AgentSession
 from .supervisor_tools import SupervisorToolCall
 from .tool import FunctionTool, function_tool
 

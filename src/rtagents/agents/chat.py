@@ -5,7 +5,7 @@ model, …) until the model answers in text, for at most ``max_turns`` model
 calls. OpenAI, Ollama, vLLM, llama.cpp's server and rtagents' own
 ``/v1/chat/completions`` all speak Chat Completions, so the supervisor runs
 offline; ``api="responses"`` speaks the Responses API instead
-(:mod:`.responses`), for endpoints and models that offer only that one.
+(:mod:`.responses_api`), for endpoints and models that offer only that one.
 ``timeout_s`` bounds each model call and ``max_tokens`` each answer (a
 spoken reply is a sentence or two; a slow local model stays quick).
 """
@@ -20,7 +20,7 @@ import httpx
 
 from ..protocol.errors import ModelError, Origin
 from .context import ToolContext
-from .responses import responses_loop
+from .responses_api import responses_loop
 from .supervisor_tools import OnToolCall, run_named_tool, too_many_turns
 from .tool import FunctionTool
 

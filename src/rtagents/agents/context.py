@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from .session import AgentSession
+    from .agent_session import AgentSession
 
 TContext = TypeVar("TContext")
 

@@ -33,7 +33,7 @@ from .supervisor_tools import OnToolCall
 from .tool import FunctionTool, parse_arguments
 
 if TYPE_CHECKING:
-    from .session import AgentSession
+    from .agent_session import AgentSession
 
 log = logging.getLogger("rtagents.agents.delegate")
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from ..client import Credentials, ReconnectPolicy, SessionConnector, TransportOpener, connect
 from .agent import Agent
 from .context import TContext
-from .session import AgentSession
+from .agent_session import AgentSession
 
 
 class Runner(Generic[TContext]):

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..protocol.errors import RealtimeError
-from .events import (
+from .agent_events import (
     AgentEnd,
     AgentStart,
     Audio,
@@ -18,7 +18,7 @@ from .events import (
 )
 
 if TYPE_CHECKING:
-    from .session import AgentSession
+    from .agent_session import AgentSession
 
 log = logging.getLogger("rtagents.agents")
 _HISTORY = frozenset(

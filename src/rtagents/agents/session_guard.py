@@ -15,11 +15,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ..protocol.bounded import RecentDict
-from .events import AudioInterrupted, GuardrailTripped
+from .agent_events import AudioInterrupted, GuardrailTripped
 from .guardrail import GuardrailWatch, OutputGuardrailResult, ResponseText
 
 if TYPE_CHECKING:
-    from .session import AgentSession
+    from .agent_session import AgentSession
 
 log = logging.getLogger("rtagents.agents.guardrails")
 

@@ -43,7 +43,7 @@ def connect(
     URL has one. ``session`` is an initial config sent as ``session.update``
     before the block starts. ``transport`` is ``"websocket"``, ``"webrtc"`` (a
     call to ``/v1/realtime/calls``, events on its data channel; pass a
-    :class:`rtagents.client.webrtc.WebRTCCall` instead to send and receive its
+    :class:`rtagents.client.webrtc_call.WebRTCCall` instead to send and receive its
     audio too) or an opener ``(url, headers, open_timeout) -> Transport``.
 
     ``reconnect`` (a :class:`ReconnectPolicy`, or True for the defaults) turns on
@@ -57,7 +57,7 @@ def connect(
     if transport == "websocket":
         opener: TransportOpener = open_transport
     elif transport == "webrtc":
-        from .webrtc import WebRTCCall  # aiortc is the optional [webrtc] extra
+        from .webrtc_call import WebRTCCall  # aiortc is the optional [webrtc] extra
 
         opener = WebRTCCall()
     elif callable(transport):

@@ -20,7 +20,7 @@ from ..transports.base import Transport
 from .events import new_event_id, type_of
 from .inbound import classify
 from .rebuild import replay_config, replay_events
-from .resume import read_ticket, response_headers
+from .resume_ticket import read_ticket, response_headers
 
 if TYPE_CHECKING:
     from .session import Session

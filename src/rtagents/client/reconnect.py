@@ -23,7 +23,7 @@ from .credentials import resolve_credentials
 from .events import RECONNECTING, RESUMED, ReconnectingEvent, ResumedEvent
 from .policy import Decision, ReconnectPolicy, decide_failure
 from .rebuild_run import rebuild_on
-from .resume import (
+from .resume_ticket import (
     opt_in_headers,
     read_received,
     read_ticket,

@@ -30,7 +30,7 @@ from .inbound import describe_close
 from .outbox import Outbox
 from .playback import PlaybackTracker
 from .policy import Decision, ReconnectPolicy, decide_close, decide_failure
-from .resume import ResumeTicket, opt_in_headers, read_ticket, response_headers
+from .resume_ticket import ResumeTicket, opt_in_headers, read_ticket, response_headers
 from .tools import ToolRunner
 
 log = logging.getLogger("rtagents.client.session")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rtagents.client.webrtc_audio import to_pcm16
+from rtagents.client.audio_sources import to_pcm16
 
 
 def _samples(pcm16: bytes) -> np.ndarray:

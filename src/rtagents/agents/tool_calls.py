@@ -23,15 +23,15 @@ from typing import TYPE_CHECKING, Any
 from ..protocol.bounded import RecentDict
 from ..protocol.errors import Origin, RealtimeError, ToolError
 from .context import ToolContext
-from .events import Error, ToolApprovalRequired, ToolEnd, ToolStart
+from .agent_events import Error, ToolApprovalRequired, ToolEnd, ToolStart
 from .handoff import Handoff
 from .tool import FunctionTool, resolve_flag
 
 if TYPE_CHECKING:
     from .agent import Agent
-    from .session import AgentSession
+    from .agent_session import AgentSession
 
-log = logging.getLogger("rtagents.agents.calls")
+log = logging.getLogger("rtagents.agents.tool_calls")
 REMEMBERED_CALLS = 4096
 
 

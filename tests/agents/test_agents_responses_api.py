@@ -28,7 +28,7 @@ from supervisor_kit import lookup_order, lookups, offers
 
 from rtagents.agents import Agent, ChatModel, ToolContext, delegate
 from rtagents.agents.chat import run_tool_loop
-from rtagents.agents.responses import as_input
+from rtagents.agents.responses_api import as_input
 from rtagents.engines.scripted import CallTool, Rule, Say, scripted_engines
 from rtagents.protocol.errors import Category, ModelError, ToolError
 from rtagents.server.config import ServerConfig

@@ -19,9 +19,9 @@ from ..client import Session, SessionConnector
 from ..protocol.bounded import RecentDict
 from ..protocol.errors import LocalProtocolError, RealtimeError
 from .agent import Agent
-from .calls import CallDispatcher
+from .tool_calls import CallDispatcher
 from .context import RunContext, TContext
-from .events import AgentEvent, HandoffEvent, RawEvent
+from .agent_events import AgentEvent, HandoffEvent, RawEvent
 from .guardrail import GuardrailWatch
 from .queue import EventQueue
 from .session_events import EventRouter

@@ -36,7 +36,7 @@ from ..transports.webrtc import (
     wait_open,
 )
 from ..transports.webrtc_audio import PacedAudioTrack, pcm16_frames
-from .webrtc_audio import AudioSource, to_pcm16
+from .audio_sources import AudioSource, to_pcm16
 
 # Received audio kept for a consumer that is not reading (then the oldest goes).
 RECEIVED_BUFFER_FRAMES = 1500  # 30 s of 20 ms frames
@@ -53,7 +53,7 @@ def calls_url(url: str) -> str:
     return urlunsplit((scheme, parts.netloc, path, "", ""))
 
 
-class CallTransport(DataChannelTransport):
+class ClientCallTransport(DataChannelTransport):
     """The client end: closing it, or the peer going away, hangs the call up."""
 
     def __init__(self, call: WebRTCCall, pc: RTCPeerConnection, channel: Any) -> None:
@@ -142,7 +142,7 @@ class WebRTCCall:
             await pc.setLocalDescription(offer)
         answer = await self._post_offer(url, headers, pc.localDescription.sdp)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        transport = CallTransport(self, pc, channel)
+        transport = ClientCallTransport(self, pc, channel)
         pc.on("connectionstatechange", lambda: self._on_state(pc, transport))
         await wait_open(channel)
         return transport
@@ -183,7 +183,7 @@ class WebRTCCall:
             session.setdefault("model", model)
         return session
 
-    def _on_state(self, pc: RTCPeerConnection, transport: CallTransport) -> None:
+    def _on_state(self, pc: RTCPeerConnection, transport: ClientCallTransport) -> None:
         if pc.connectionState == "failed":
             step, details = describe_connection(pc)
             transport.lost(ABNORMAL_CLOSURE, f"WebRTC connection failed at {step}: {details}")

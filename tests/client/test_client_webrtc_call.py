@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rtagents import connect, mint_client_secret
-from rtagents.client.webrtc import WebRTCCall, calls_url
+from rtagents.client.webrtc_call import WebRTCCall, calls_url
 from rtagents.engines.scripted import decode_audio, scripted_engines, scripted_speech
 from rtagents.protocol.errors import ConnectionFailure
 from rtagents.server.config import ServerConfig

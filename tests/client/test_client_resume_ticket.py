@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rtagents.client.resume import (
+from rtagents.client.resume_ticket import (
     ResumeTicket,
     opt_in_headers,
     read_received,

@@ -10,7 +10,7 @@ import pytest
 from agents_kit import recorded_session
 
 from rtagents.agents import Agent, ToolContext, function_tool
-from rtagents.agents import calls as calls_module
+from rtagents.agents import tool_calls as calls_module
 from rtagents.engines.scripted import CallTool, Rule
 
 refunds: list[str] = []
