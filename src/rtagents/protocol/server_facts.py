@@ -1,0 +1,138 @@
+"""What the server's protocol rules look at: the session's facts, the request, the outcome.
+
+:mod:`.server_rules` decides whether a Realtime server accepts a client event
+from two small frozen values: :class:`Facts` (what the session is doing now,
+gathered by whoever runs the session) and :class:`Request` (the few fields of
+the event a rule reads). Both are plain data, so the rules run and are tested
+without a socket, a task or a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final
+
+from .errors import RemoteProtocolError
+
+# The least audio a manual commit may carry (the hosted API's figure).
+MIN_COMMIT_MS: Final = 100
+# pcm16 at 24 kHz: bytes per millisecond of the default input format.
+PCM16_BYTES_PER_MS: Final = 48.0
+# The uncommitted input buffer's default bound: 32 MiB of pcm16 at 24 kHz (about 11 minutes).
+MAX_BUFFER_MS: Final = 32 * 2**20 / PCM16_BYTES_PER_MS
+
+_NO_FIELDS: Final[Mapping[str, Any]] = MappingProxyType({})
+_NO_ITEMS: Final[frozenset[str]] = frozenset()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Facts:
+    """The session state the rules depend on, as one immutable snapshot.
+
+    Every field has the value of a fresh realtime session, so a caller (or a
+    test) names only what differs.
+    """
+
+    closing: bool = False  # the session is ending: every event is refused
+    kind: str = "realtime"  # session.type: "realtime" or "transcription"
+    model: str | None = None
+    voice: str | None = None  # the current output voice
+    audio_produced: bool = False  # once true, the voice is fixed
+    vad_available: bool = True  # the server has a VAD engine (turn detection possible)
+    turn_detection: bool = False  # turn detection is on: the VAD must hear every append
+    buffered_ms: float = 0.0  # uncommitted input audio
+    buffer_limit_ms: float = MAX_BUFFER_MS
+    input_bytes_per_ms: float = PCM16_BYTES_PER_MS  # of the session's input format
+    max_append_bytes: int | None = None  # decoded bytes one append may carry; None: no bound
+    active_response: str | None = None  # the response writing to the conversation
+    responses: frozenset[str] = frozenset()  # every running response, out-of-band ones too
+    plays_audio: bool = False  # WebRTC or SIP: the server plays the output audio
+    # Ids of the conversation's items (any container: the live conversation
+    # itself will do, so no copy is made per event).
+    items: Container[str] = field(default=_NO_ITEMS)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Request:
+    """A client event reduced to what the rules read (see :meth:`from_event`)."""
+
+    type: str
+    item_id: str | None = None  # retrieve, truncate, delete
+    new_item_id: str | None = None  # conversation.item.create: the id the client chose
+    previous_item_id: str | None = None  # conversation.item.create
+    response_id: str | None = None  # response.cancel
+    conversation: str | None = None  # response.create: response.conversation
+    appended_bytes: int = 0  # input_audio_buffer.append: decoded audio bytes
+    session: Mapping[str, Any] = field(
+        default_factory=lambda: _NO_FIELDS
+    )  # session.update: set fields only
+
+    @classmethod
+    def from_event(cls, event: Any) -> Request:
+        """The request of a decoded client event (an ``openai`` model) or a wire dict."""
+        kind = str(_get(event, "type"))
+        item = _get(event, "item")
+        response = _get(event, "response")
+        audio = _get(event, "audio")
+        return cls(
+            type=kind,
+            item_id=_get(event, "item_id"),
+            new_item_id=_get(item, "id"),
+            previous_item_id=_get(event, "previous_item_id"),
+            response_id=_get(event, "response_id"),
+            conversation=_get(response, "conversation"),
+            appended_bytes=_decoded_length(audio) if isinstance(audio, str) else 0,
+            session=_set_fields(_get(event, "session")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    """The event may go on to whatever answers it."""
+
+
+ACCEPT: Final = Accept()
+
+
+@dataclass(frozen=True, slots=True)
+class Refuse:
+    """The event is refused: the server answers with an ``error`` event of these fields."""
+
+    code: str
+    param: str | None
+    message: str
+
+    def to_error(self, event_id: str | None = None) -> RemoteProtocolError:
+        """The error the server sends (with the refused event's ``event_id``)."""
+        return RemoteProtocolError(
+            self.message, code=self.code, param=self.param, event_id=event_id
+        )
+
+
+Outcome = Accept | Refuse
+
+
+def _get(source: Any, name: str) -> Any:
+    if source is None:
+        return None
+    if isinstance(source, Mapping):
+        return source.get(name)
+    return getattr(source, name, None)
+
+
+def _set_fields(session: Any) -> Mapping[str, Any]:
+    """The fields a ``session.update`` sets (unset ones must not look like changes)."""
+    if session is None:
+        return _NO_FIELDS
+    if isinstance(session, Mapping):
+        return session
+    dumped: Mapping[str, Any] = session.model_dump(mode="json", exclude_unset=True, by_alias=True)
+    return dumped
+
+
+def _decoded_length(text: str) -> int:
+    """Bytes a base64 text decodes to, without decoding it."""
+    padding = len(text) - len(text.rstrip("="))
+    return max(0, len(text) * 3 // 4 - min(padding, 2))

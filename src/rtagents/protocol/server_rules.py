@@ -1,0 +1,203 @@
+"""The protocol rules a Realtime server enforces, as one table: facts × event -> outcome.
+
+A server asks :func:`decide` before it acts on a decoded client event; the
+answer is :data:`~.server_facts.ACCEPT` or a :class:`~.server_facts.Refuse`
+naming the GA error ``code``, ``param`` and message to send. The rules read
+only a :class:`~.server_facts.Facts` snapshot and the event's
+:class:`~.server_facts.Request`, never a socket or a clock, so whoever answers
+the session (the local pipeline, a relay) shares them and tests need no
+server. What the rules cannot see without the payload (base64 and sample
+checks, a truncate's bounds, session settings' ranges) stays with the code
+that reads it. ``docs/server_rules.md`` embeds :func:`mermaid_diagram` and
+:func:`markdown_table`, generated from the same table.
+
+Typical use::
+
+    outcome = decide(facts, Request.from_event(event))
+    if isinstance(outcome, Refuse):
+        raise outcome.to_error(event.event_id)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from . import server_refusals as check
+from .server_facts import ACCEPT, Facts, Outcome, Refuse, Request
+
+__all__ = [
+    "ACCEPT",
+    "ANY_EVENT",
+    "RULES",
+    "Facts",
+    "Outcome",
+    "Refuse",
+    "Request",
+    "Rule",
+    "decide",
+    "markdown_table",
+    "mermaid_diagram",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One row: the condition in words, what a refusal carries, and the check itself."""
+
+    when: str  # when the event is refused, as the docs say it
+    code: str
+    param: str | None  # as documented; the check's refusal may leave it out
+    check: Callable[[Facts, Request], Refuse | None]
+
+
+ANY_EVENT: Final = (Rule("the session is closing", "session_closed", None, check.session_closing),)
+
+_ITEM_KNOWN: Final = (Rule("item_id is unknown", "item_not_found", "item_id", check.item_unknown),)
+
+RULES: Final[Mapping[str, tuple[Rule, ...]]] = MappingProxyType(
+    {
+        "session.update": (
+            Rule("it changes session.type", "invalid_value", "session.type", check.type_changed),
+            Rule(
+                "it changes the model", "cannot_update_model", "session.model", check.model_changed
+            ),
+            Rule(
+                "it changes the voice after audio was produced",
+                "cannot_update_voice",
+                "session.audio.output.voice",
+                check.voice_fixed,
+            ),
+            Rule(
+                "it turns on turn detection and the server has no VAD",
+                "unsupported_turn_detection",
+                "session.audio.input.turn_detection",
+                check.no_vad_engine,
+            ),
+        ),
+        "input_audio_buffer.append": (
+            Rule(
+                "the audio is over the per-event limit",
+                "input_audio_too_large",
+                "audio",
+                check.append_too_large,
+            ),
+            Rule(
+                "the buffer would pass its limit and turn detection is off",
+                "input_audio_buffer_full",
+                "audio",
+                check.buffer_full,
+            ),
+        ),
+        "input_audio_buffer.commit": (
+            Rule(
+                "the buffer holds less than 100 ms",
+                "input_audio_buffer_commit_empty",
+                None,
+                check.commit_too_short,
+            ),
+        ),
+        "input_audio_buffer.clear": (),
+        "output_audio_buffer.clear": (
+            Rule(
+                "the client plays the audio (WebSocket)",
+                "unsupported_on_websocket",
+                "type",
+                check.client_plays_audio,
+            ),
+        ),
+        "conversation.item.create": (
+            Rule("item.id is 'root'", "invalid_value", "item.id", check.reserved_id),
+            Rule("item.id is taken", "duplicate_item_id", "item.id", check.duplicate_id),
+            Rule(
+                "previous_item_id is unknown",
+                "item_not_found",
+                "previous_item_id",
+                check.previous_unknown,
+            ),
+        ),
+        "conversation.item.retrieve": _ITEM_KNOWN,
+        "conversation.item.truncate": _ITEM_KNOWN,
+        "conversation.item.delete": _ITEM_KNOWN,
+        "response.create": (
+            Rule(
+                "the session is a transcription session",
+                "invalid_value",
+                "type",
+                check.transcription_only,
+            ),
+            Rule(
+                "response.conversation is neither 'auto' nor 'none'",
+                "invalid_value",
+                "response.conversation",
+                check.conversation_unknown,
+            ),
+            Rule(
+                "a response is active and this one would join the conversation",
+                "conversation_already_has_active_response",
+                None,
+                check.response_active,
+            ),
+        ),
+        "response.cancel": (
+            Rule(
+                "no running response matches",
+                "response_cancel_not_active",
+                "response_id",
+                check.nothing_to_cancel,
+            ),
+        ),
+    }
+)
+
+
+def decide(facts: Facts, request: Request) -> Outcome:
+    """The first rule ``request`` breaks in ``facts``, as a :class:`Refuse`; else ACCEPT.
+
+    Rules run in table order (the closing rule first), so one event gets one
+    answer however many rules it breaks. Event types outside the table are
+    the codec's business: only the closing rule applies to them.
+    """
+    for rule in (*ANY_EVENT, *RULES.get(request.type, ())):
+        refusal = rule.check(facts, request)
+        if refusal is not None:
+            return refusal
+    return ACCEPT
+
+
+def markdown_table() -> str:
+    """Every rule as a markdown table, in the order :func:`decide` tries them."""
+    lines = [
+        "| event | refused when | code | param |",
+        "| --- | --- | --- | --- |",
+    ]
+    rows = [("every event", rule) for rule in ANY_EVENT]
+    rows += [(event, rule) for event, rules in RULES.items() for rule in rules]
+    for event, rule in rows:
+        param = f"`{rule.param}`" if rule.param else "-"
+        lines.append(f"| `{event}` | {rule.when} | `{rule.code}` | {param} |")
+    unruled = [event for event, rules in RULES.items() if not rules]
+    lines.append("")
+    lines.append("Accepted whenever the session is open: " + ", ".join(f"`{e}`" for e in unruled))
+    return "\n".join(lines) + "\n"
+
+
+def mermaid_diagram() -> str:
+    """A mermaid flowchart: each event type, the conditions that refuse it, and the code."""
+    lines = ["flowchart LR", '    event(["client event"]) --> closing{"session closing?"}']
+    lines.append("    closing -- yes --> session_closed[/session_closed/]")
+    codes = {rule.code for rules in RULES.values() for rule in rules}
+    lines += [f"    {_node(code)}[/{code}/]" for code in sorted(codes)]
+    for event, rules in RULES.items():
+        node = _node(event)
+        lines.append(f'    closing -- no --> {node}["{event}"]')
+        for rule in rules:
+            lines.append(f'    {node} -. "{rule.when}" .-> {_node(rule.code)}')
+        lines.append(f"    {node} --> accepted([accepted])")
+    return "\n".join(lines) + "\n"
+
+
+def _node(name: str) -> str:
+    return name.replace(".", "_")
