@@ -122,6 +122,41 @@ def test_input_transcription_failure_is_recorded_then_cleared(server_events: Any
     assert conv.transcription_error("nope") is None
 
 
+def test_noted_audio_counts_as_the_deltas_it_stands_for(server_events: Any) -> None:
+    """A WebRTC call notes its audio instead of sending deltas: same durations, same cuts."""
+    ev = server_events
+    with_deltas, noted = with_user_turn(ev), with_user_turn(ev)
+    for event in spoken_response(ev):
+        with_deltas.apply(event)
+        if event.type == "response.output_audio.delta":
+            noted.note_audio(event.item_id, 1000.0)
+        else:
+            noted.apply(event)
+    assert snapshot(noted) == snapshot(with_deltas)
+    assert noted.audio_ms("a1") == pytest.approx(2000.0)
+    for conv in (with_deltas, noted):
+        conv.apply(ev.truncated("a1", 1500))
+    assert noted.transcript("a1") == with_deltas.transcript("a1")
+    assert noted.transcript("a1").startswith("Hello ") and noted.transcript("a1") != "Hello there."
+
+
+def test_audio_noted_before_its_item_is_kept_for_it(server_events: Any) -> None:
+    ev, conv = server_events, Conversation()
+    conv.note_audio("a1", 250.0)
+    assert "a1" not in conv
+    conv.apply(ev.output_item_added(ev.assistant("a1")))
+    conv.note_audio("a1", 0)
+    assert conv.audio_ms("a1") == pytest.approx(250.0)
+
+
+@pytest.mark.parametrize("ms", [-1.0, float("nan"), float("inf")])
+def test_noting_a_duration_that_is_no_duration_is_refused(ms: float) -> None:
+    conv = Conversation()
+    with pytest.raises(ValueError, match="finite duration"):
+        conv.note_audio("a1", ms)
+    assert conv.audio_ms("a1") == 0.0
+
+
 def test_input_delta_without_content_index_targets_the_first_part(server_events: Any) -> None:
     ev = server_events
     conv = with_user_turn(ev)

@@ -157,6 +157,20 @@ class Conversation:
         """Format used to turn output audio bytes into durations from now on."""
         self._output_format = fmt if isinstance(fmt, AudioFormat) else AudioFormat.from_wire(fmt)
 
+    def note_audio(self, item_id: str, ms: float, *, content_index: int = 0) -> None:
+        """Count ``ms`` of output audio produced for an item that no delta event carried.
+
+        On a WebRTC call the server plays the model's audio on the call's track
+        and sends no ``response.output_audio.delta``; it notes each chunk here
+        instead, so ``audio_ms`` (what a truncate is bounded by, and where a
+        cut transcript ends) counts the same as if the deltas had been applied.
+        """
+        if not 0 <= ms < float("inf"):
+            raise ValueError(f"ms must be a finite duration >= 0, got {ms!r}")
+        state = self._state(item_id)
+        state.note_part(content_index, "output_audio")
+        state.add_audio(0, ms)  # no wire bytes: the audio never became an event
+
     # --- item state ---------------------------------------------------------
 
     def _state(self, item_id: str) -> ItemState:
