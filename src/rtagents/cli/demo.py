@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..protocol.audio import PCM_RATE
 from .demo_engines import DemoVoice, demo_engines
 
 QUESTIONS = (
@@ -35,7 +36,7 @@ INSTRUCTIONS = "You are a concise, friendly voice assistant. Answer in one short
 
 def session_config(voice: str = "marin") -> dict[str, Any]:
     """Audio in and out at pcm16 24 kHz, server VAD that answers, transcription on."""
-    pcm = {"type": "audio/pcm", "rate": 24000}
+    pcm = {"type": "audio/pcm", "rate": PCM_RATE}
     return {
         "type": "realtime",
         "instructions": INSTRUCTIONS,
@@ -127,7 +128,7 @@ def _write_wav(path: Path, pcm16: bytes) -> None:
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
-        out.setframerate(24_000)
+        out.setframerate(PCM_RATE)
         out.writeframes(pcm16)
 
 

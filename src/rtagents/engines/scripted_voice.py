@@ -24,11 +24,11 @@ from collections.abc import AsyncGenerator
 import numpy as np
 import numpy.typing as npt
 
-from ..protocol.audio import pcm16_to_float32
+from ..protocol.audio import PCM_RATE, pcm16_to_float32
 from .base import STT, TTS, EngineFailure, Transcript
 from .scripted_llm import word_pieces
 
-SAMPLE_RATE = 24_000
+SAMPLE_RATE = PCM_RATE  # the scripted voice speaks and hears the wire rate
 MS_PER_CHAR = 50.0
 WINDOW = int(SAMPLE_RATE * MS_PER_CHAR / 1000)  # 1200 samples: 20 Hz per FFT bin
 ALPHABET = "".join(chr(code) for code in range(32, 127))  # printable ASCII, space first

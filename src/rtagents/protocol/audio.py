@@ -33,7 +33,8 @@ _WIRE_TYPES: Final[dict[str, Encoding]] = {
 }
 _ENCODING_TYPES: Final[dict[Encoding, str]] = {v: k for k, v in _WIRE_TYPES.items()}
 _G711_RATE: Final = 8000
-_PCM_RATE: Final = 24000
+# The one rate of GA pcm16 audio, on the wire and in every engine of this package.
+PCM_RATE: Final = 24_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +113,7 @@ class AudioFormat:
         return samples * self.sample_width
 
 
-PCM16_24K: Final = AudioFormat("pcm16", _PCM_RATE)
+PCM16_24K: Final = AudioFormat("pcm16", PCM_RATE)
 PCMU: Final = AudioFormat("pcmu", _G711_RATE)
 PCMA: Final = AudioFormat("pcma", _G711_RATE)
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..protocol.audio import PCM16_24K, AudioFormat, pcm16_to_wire
+from ..protocol.audio import PCM16_24K, PCM_RATE, AudioFormat, pcm16_to_wire
 
 DEFAULT_CHUNK_MS = 20
 # Long enough for server_vad's default 500 ms silence window plus slack.
@@ -83,7 +83,7 @@ async def stream_speech(
     began = time.perf_counter()
     for index, offset in enumerate(range(0, len(audio), step)):
         chunk = audio[offset : offset + step]
-        await session.append_audio(pcm16_to_wire(chunk, 24_000, input_format))
+        await session.append_audio(pcm16_to_wire(chunk, PCM_RATE, input_format))
         if offset < len(pcm16):
             speech_end = time.perf_counter()
         if realtime:

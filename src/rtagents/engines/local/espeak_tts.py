@@ -19,7 +19,7 @@ from typing import Any, Final
 import numpy as np
 import soxr
 
-from ...protocol.audio import float32_to_pcm16
+from ...protocol.audio import PCM_RATE, float32_to_pcm16
 from ..base import TTS, EngineFailure, close_stream
 from . import assets
 from .clauses import split_clauses
@@ -28,7 +28,6 @@ from .voices import VoiceStyle, check_speed, voice_style
 
 log = logging.getLogger("rtagents.engines.local")
 
-OUTPUT_RATE: Final = 24_000
 BASE_WPM: Final = 175  # espeak-ng's default rate = our speed 1.0
 _SYNCHRONOUS: Final = 2  # AUDIO_OUTPUT_SYNCHRONOUS: samples go to our callback
 _DONT_EXIT: Final = 0x8000  # espeakINITIALIZE_DONT_EXIT: report errors, never exit()
@@ -101,7 +100,7 @@ class EspeakTTS:
 
     @property
     def sample_rate(self) -> int:
-        return OUTPUT_RATE
+        return PCM_RATE
 
     @property
     def loaded(self) -> bool:
@@ -136,7 +135,7 @@ class EspeakTTS:
         if not len(samples):
             return b""
         audio = samples.astype(np.float32) / np.float32(32768.0)
-        return float32_to_pcm16(soxr.resample(audio, rate, OUTPUT_RATE, quality="HQ"))
+        return float32_to_pcm16(soxr.resample(audio, rate, PCM_RATE, quality="HQ"))
 
 
 class FallbackTTS:

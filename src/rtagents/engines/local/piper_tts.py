@@ -15,18 +15,16 @@ import json
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 import soxr
 
-from ...protocol.audio import float32_to_pcm16
+from ...protocol.audio import PCM_RATE, float32_to_pcm16
 from ..base import EngineFailure
 from . import assets
 from .clauses import split_clauses
 from .voices import VoiceStyle, check_speed, voice_style
-
-OUTPUT_RATE: Final = 24_000
 
 
 class PiperTTS:
@@ -51,7 +49,7 @@ class PiperTTS:
 
     @property
     def sample_rate(self) -> int:
-        return OUTPUT_RATE
+        return PCM_RATE
 
     @property
     def loaded(self) -> bool:
@@ -105,7 +103,7 @@ class PiperTTS:
             return b""
         audio = np.concatenate(chunks)
         source_rate = voice.config.sample_rate * style.pitch
-        return float32_to_pcm16(soxr.resample(audio, source_rate, OUTPUT_RATE, quality="HQ"))
+        return float32_to_pcm16(soxr.resample(audio, source_rate, PCM_RATE, quality="HQ"))
 
     def _open(self) -> Any:
         assets.require("piper", "piper-tts", what="Piper TTS")
