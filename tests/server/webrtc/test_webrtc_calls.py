@@ -266,7 +266,7 @@ async def test_a_call_that_never_connects_is_closed_with_a_diagnosis(
     assert reply.status_code == 201
     call_id = reply.headers["location"].rsplit("/", 1)[-1]
     call = server.app.state.rtagents.calls[call_id]
-    with caplog.at_level(logging.WARNING, logger="rtagents.server.call"):
+    with caplog.at_level(logging.WARNING, logger="rtagents.server.webrtc.call"):
         await asyncio.wait_for(call.ended.wait(), 5)
     message = " ".join(r.getMessage() for r in caplog.records)
     assert "never connected within 2 s" in message

@@ -24,27 +24,27 @@ from typing import TYPE_CHECKING, Any
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
-from ..protocol.codec import encode_event
-from ..protocol.errors import ConnectionFailure, LocalProtocolError, Origin, RealtimeError
-from ..transports.base import ABNORMAL_CLOSURE, NORMAL_CLOSURE, Transport, TransportClosed
-from ..transports.webrtc import (
+from ...protocol.codec import encode_event
+from ...protocol.errors import ConnectionFailure, LocalProtocolError, Origin, RealtimeError
+from ...transports.base import ABNORMAL_CLOSURE, NORMAL_CLOSURE, Transport, TransportClosed
+from ...transports.webrtc import (
     EVENTS_CHANNEL,
     DataChannelTransport,
     describe_connection,
     loopback_candidates,
     rtc_configuration,
 )
-from ..transports.webrtc_audio import PacedAudioTrack, pcm16_frames
+from ...transports.webrtc_audio import PacedAudioTrack, pcm16_frames
+from ..host.session_host import SessionHost
+from ..host.wire_events import error_event
+from ..local.audio_in import receive_audio
+from ..local.session_config import SessionConfig
 from .call_audio import CallAudio
-from .handlers_audio import receive_audio
-from .items import error_event
-from .session import SessionHost
-from .session_config import SessionConfig
 
 if TYPE_CHECKING:
-    from .state import ServerState
+    from ..state import ServerState
 
-log = logging.getLogger("rtagents.server.call")
+log = logging.getLogger("rtagents.server.webrtc.call")
 MAX_CLOSE_REASON_BYTES = 123
 
 
@@ -57,7 +57,7 @@ def new_call_id() -> str:
     return "rtc_" + secrets.token_hex(16)
 
 
-class CallTransport(DataChannelTransport):
+class DataChannelWithSidebands(DataChannelTransport):
     """The data channel, plus the call's sideband WebSockets.
 
     Every server event goes to the channel and to each sideband; client events
@@ -115,7 +115,7 @@ class Call:
         self.pc = RTCPeerConnection(rtc_configuration(state.config.ice_servers))
         self.track = PacedAudioTrack()
         self.host: SessionHost | None = None
-        self.transport: CallTransport | None = None
+        self.transport: DataChannelWithSidebands | None = None
         self.connected = asyncio.Event()
         self.ended = asyncio.Event()
         self.end_reason = ""
@@ -155,7 +155,7 @@ class Call:
         if channel.label != EVENTS_CHANNEL or self.transport is not None:
             log.info("call %s: ignoring data channel %r", self.id, channel.label)
             return
-        self.transport = CallTransport(channel)
+        self.transport = DataChannelWithSidebands(channel)
         if channel.readyState == "open":
             self._start_host()
         else:

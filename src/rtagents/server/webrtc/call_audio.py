@@ -29,12 +29,12 @@ from openai.types.realtime.realtime_server_event import (
 )
 from pydantic import BaseModel
 
-from ..protocol.audio import AudioFormat, b64_decoded_length, b64decode_audio, wire_to_pcm16
-from ..transports.webrtc_audio import RATE, PacedAudioTrack
-from .items import build
+from ...protocol.audio import AudioFormat, b64_decoded_length, b64decode_audio, wire_to_pcm16
+from ...transports.webrtc_audio import RATE, PacedAudioTrack
+from ..host.wire_events import build
 
 if TYPE_CHECKING:
-    from .session import SessionHost
+    from ..host.session_host import SessionHost
 
 
 class AudioSink(Protocol):

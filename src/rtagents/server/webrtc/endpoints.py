@@ -22,13 +22,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..protocol.errors import RealtimeError
-from .auth import Refusal, bearer_credential
-from .secret_request import parse_secret_request
-from .session_config import SessionConfig, default_config, merge_update, validated
-from .state import ServerState
+from ...protocol.errors import RealtimeError
+from ..auth import Refusal, bearer_credential
+from ..local.session_config import SessionConfig, default_config, merge_update, validated
+from ..secret_request import parse_secret_request
+from ..state import ServerState
 
-log = logging.getLogger("rtagents.server.calls")
+log = logging.getLogger("rtagents.server.webrtc.endpoints")
 # An SDP offer is a few KiB; a session config a few more.
 MAX_OFFER_BYTES = 256 * 2**10
 CALLS_PATH = "/v1/realtime/calls"

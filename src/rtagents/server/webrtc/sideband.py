@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket
 
-from ..transports.base import NORMAL_CLOSURE, TransportClosed
-from .auth import BROWSER_PROTOCOL, Refusal, bearer_credential, subprotocol_credential
-from .calls import unknown_call
-from .state import ServerState
+from ...transports.base import NORMAL_CLOSURE, TransportClosed
+from ..auth import BROWSER_PROTOCOL, Refusal, bearer_credential, subprotocol_credential
+from ..state import ServerState
+from .endpoints import unknown_call
 
 if TYPE_CHECKING:
     from .call import Call
-from .ws import StarletteTransport
+from ..ws import StarletteTransport
 
-log = logging.getLogger("rtagents.server.sideband")
+log = logging.getLogger("rtagents.server.webrtc.sideband")
 Deny = Callable[[WebSocket, Refusal], Awaitable[None]]
 
 
