@@ -234,3 +234,10 @@ def test_the_checker_sees_a_forbidden_edge(tmp_path: Path, monkeypatch: pytest.M
     found = _violations()
     assert any("client must not import server" in p for p in found)
     assert any("protocol is sans-I/O but imports asyncio" in p for p in found)
+
+
+def test_agents_and_observability_stay_narrow() -> None:
+    """The agents layer sees only the client's public surface (checked above) and protocol;
+    observability only protocol. Widening either is a design change, not a fix."""
+    assert ALLOWED["agents"] == {"client", "protocol"}
+    assert ALLOWED["observability"] == {"protocol"}
