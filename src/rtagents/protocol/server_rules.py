@@ -36,7 +36,7 @@ __all__ = [
     "Outcome",
     "Refuse",
     "Request",
-    "Rule",
+    "ServerRule",
     "decide",
     "markdown_table",
     "mermaid_diagram",
@@ -44,7 +44,7 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class Rule:
+class ServerRule:
     """One row: the condition in words, what a refusal carries, and the check itself."""
 
     when: str  # when the event is refused, as the docs say it
@@ -53,24 +53,30 @@ class Rule:
     check: Callable[[Facts, Request], Refuse | None]
 
 
-ANY_EVENT: Final = (Rule("the session is closing", "session_closed", None, check.session_closing),)
+ANY_EVENT: Final = (
+    ServerRule("the session is closing", "session_closed", None, check.session_closing),
+)
 
-_ITEM_KNOWN: Final = (Rule("item_id is unknown", "item_not_found", "item_id", check.item_unknown),)
+_ITEM_KNOWN: Final = (
+    ServerRule("item_id is unknown", "item_not_found", "item_id", check.item_unknown),
+)
 
-RULES: Final[Mapping[str, tuple[Rule, ...]]] = MappingProxyType(
+RULES: Final[Mapping[str, tuple[ServerRule, ...]]] = MappingProxyType(
     {
         "session.update": (
-            Rule("it changes session.type", "invalid_value", "session.type", check.type_changed),
-            Rule(
+            ServerRule(
+                "it changes session.type", "invalid_value", "session.type", check.type_changed
+            ),
+            ServerRule(
                 "it changes the model", "cannot_update_model", "session.model", check.model_changed
             ),
-            Rule(
+            ServerRule(
                 "it changes the voice after audio was produced",
                 "cannot_update_voice",
                 "session.audio.output.voice",
                 check.voice_fixed,
             ),
-            Rule(
+            ServerRule(
                 "it turns on turn detection and the server has no VAD",
                 "unsupported_turn_detection",
                 "session.audio.input.turn_detection",
@@ -78,13 +84,13 @@ RULES: Final[Mapping[str, tuple[Rule, ...]]] = MappingProxyType(
             ),
         ),
         "input_audio_buffer.append": (
-            Rule(
+            ServerRule(
                 "the audio is over the per-event limit",
                 "input_audio_too_large",
                 "audio",
                 check.append_too_large,
             ),
-            Rule(
+            ServerRule(
                 "the buffer would pass its limit and turn detection is off",
                 "input_audio_buffer_full",
                 "audio",
@@ -92,7 +98,7 @@ RULES: Final[Mapping[str, tuple[Rule, ...]]] = MappingProxyType(
             ),
         ),
         "input_audio_buffer.commit": (
-            Rule(
+            ServerRule(
                 "the buffer holds less than 100 ms",
                 "input_audio_buffer_commit_empty",
                 None,
@@ -101,7 +107,7 @@ RULES: Final[Mapping[str, tuple[Rule, ...]]] = MappingProxyType(
         ),
         "input_audio_buffer.clear": (),
         "output_audio_buffer.clear": (
-            Rule(
+            ServerRule(
                 "the client plays the audio (WebSocket)",
                 "unsupported_on_websocket",
                 "type",
@@ -109,9 +115,9 @@ RULES: Final[Mapping[str, tuple[Rule, ...]]] = MappingProxyType(
             ),
         ),
         "conversation.item.create": (
-            Rule("item.id is 'root'", "invalid_value", "item.id", check.reserved_id),
-            Rule("item.id is taken", "duplicate_item_id", "item.id", check.duplicate_id),
-            Rule(
+            ServerRule("item.id is 'root'", "invalid_value", "item.id", check.reserved_id),
+            ServerRule("item.id is taken", "duplicate_item_id", "item.id", check.duplicate_id),
+            ServerRule(
                 "previous_item_id is unknown",
                 "item_not_found",
                 "previous_item_id",
@@ -122,19 +128,19 @@ RULES: Final[Mapping[str, tuple[Rule, ...]]] = MappingProxyType(
         "conversation.item.truncate": _ITEM_KNOWN,
         "conversation.item.delete": _ITEM_KNOWN,
         "response.create": (
-            Rule(
+            ServerRule(
                 "the session is a transcription session",
                 "invalid_value",
                 "type",
                 check.transcription_only,
             ),
-            Rule(
+            ServerRule(
                 "response.conversation is neither 'auto' nor 'none'",
                 "invalid_value",
                 "response.conversation",
                 check.conversation_unknown,
             ),
-            Rule(
+            ServerRule(
                 "a response is active and this one would join the conversation",
                 "conversation_already_has_active_response",
                 None,
@@ -142,7 +148,7 @@ RULES: Final[Mapping[str, tuple[Rule, ...]]] = MappingProxyType(
             ),
         ),
         "response.cancel": (
-            Rule(
+            ServerRule(
                 "no running response matches",
                 "response_cancel_not_active",
                 "response_id",
