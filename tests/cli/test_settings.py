@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rtagents.cli.errors import CliError
+from rtagents.cli.failures import CliError
 from rtagents.cli.main import build_parser
 from rtagents.cli.settings import ServeSettings, load_serve_settings
 

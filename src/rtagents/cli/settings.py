@@ -26,7 +26,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from .errors import CliError
+from .failures import CliError
 
 ENV_PREFIX = "RTAGENTS_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
