@@ -24,7 +24,7 @@ import pytest
 
 from rtagents.client import ALL, Session
 from rtagents.engines.scripted import decode_audio
-from rtagents.server.session import SessionHost
+from rtagents.server.host.session_host import SessionHost
 
 SIZE_ENV = "RTAGENTS_SOAK"
 STALL_S = 10.0  # handlers that make no progress for this long have stopped

@@ -26,9 +26,9 @@ from .chat_completions import chat_completions
 from .config import ServerConfig
 from .connect import serve_websocket
 from .console import console_routes
+from .local.session_config import OBJECT_NAMES
 from .scenario import apply_scenario_rules
 from .secret_request import parse_secret_request, session_for_secret, ttl_seconds
-from .session_config import OBJECT_NAMES
 from .state import ServerState
 from .stores.client_secrets import InMemorySecretStore, SecretIssuer, SecretStore
 from .webrtc.endpoints import create_call, hangup

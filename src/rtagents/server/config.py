@@ -1,15 +1,17 @@
 """Settings of one server process.
 
 Everything that varies between a test and production lives here, the clock
-included: secret expiry and the session cap read ``clock`` so tests can move
-time forward without sleeping.
+included: secret expiry and the session cap read ``clock`` (and the cap waits
+with ``sleep``) so tests can move time forward without sleeping, e.g. with
+:class:`rtagents.testing.clock.FakeClock`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +36,8 @@ class ServerConfig:
     # closes with 1009 (the frame is never read into memory).
     ws_max_size: int = 32 * MIB
     clock: Callable[[], float] = time.time
+    # How the session cap waits (FakeClock.sleep in tests).
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     # Resume (opt-in per session, docs/reliability.md): how long a session
     # whose connection dropped waits for the client to come back (0 = no
     # resume offered), and how many bytes of sent frames it keeps to replay.

@@ -18,9 +18,10 @@ from starlette.websockets import WebSocket
 from ..protocol.beta import BETA_HEADER
 from ..transports.base import GOING_AWAY, POLICY_VIOLATION
 from .auth import BROWSER_PROTOCOL, Refusal, bearer_credential, subprotocol_credential
+from .host.session_host import SessionHost
 from .host.session_resume import Claim, resume_request, wants_resume
-from .session import SessionHost
-from .session_config import Kind, SessionConfig, validated
+from .local.pipeline import local_backend
+from .local.session_config import Kind, SessionConfig, validated
 from .state import ServerState
 from .webrtc.sideband import serve_sideband
 from .ws import StarletteTransport
@@ -52,7 +53,8 @@ async def serve_websocket(websocket: WebSocket, state: ServerState) -> None:
     if claim is not None:
         await _resume(websocket, claim, subprotocol)
         return
-    host = SessionHost(StarletteTransport(websocket), state, config)
+    backend = local_backend(state, config)
+    host = SessionHost(StarletteTransport(websocket), state.config, backend, roster=state.sessions)
     headers: list[tuple[bytes, bytes]] = []
     if wants_resume(websocket.headers, state.config.resume_grace_s):
         host.resume = state.resumes.open(host)

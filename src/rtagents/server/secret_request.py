@@ -24,7 +24,7 @@ from ..protocol.paths import (
     unknown_field_error,
     unknown_field_paths,
 )
-from .session_config import SessionConfig, default_config, merge_update, validated
+from .local.session_config import SessionConfig, default_config, merge_update, validated
 
 MIN_TTL_S = 10
 MAX_TTL_S = 7200

@@ -13,7 +13,7 @@ from .host.session_resume import ResumeRegistry
 from .stores.client_secrets import SecretIssuer
 
 if TYPE_CHECKING:
-    from .session import SessionHost
+    from .host.session_host import SessionHost
     from .webrtc.call import Call
 
 

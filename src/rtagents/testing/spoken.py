@@ -175,6 +175,8 @@ def server_latencies(app: Any, session_id: str | None) -> dict[str, float | None
     from ..server.app import server_state
 
     for host in server_state(app).sessions:
-        if host.id == session_id and host.turns.marks:
-            return host.turns.marks[-1].latencies_ms()
+        turns = getattr(host.backend, "turns", None)  # the local backend's turn detection
+        if host.id == session_id and turns is not None and turns.marks:
+            latencies: dict[str, float | None] = turns.marks[-1].latencies_ms()
+            return latencies
     return {}

@@ -21,9 +21,9 @@ from websockets.exceptions import InvalidStatus
 from rtagents.engines.scripted import Rule, Say, scripted_engines
 from rtagents.server.app import server_state
 from rtagents.server.config import ServerConfig
+from rtagents.server.host.session_host import SessionHost
 from rtagents.server.host.session_resume import FrameLog, ResumeRegistry
 from rtagents.server.runner import RunningServer, running_server
-from rtagents.server.session import SessionHost
 from rtagents.transports.memory import memory_pair
 
 TIMEOUT_S = 5.0

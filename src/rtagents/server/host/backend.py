@@ -23,22 +23,10 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from ...protocol.errors import RealtimeError
+from ...protocol.server_facts import Facts
 
 if TYPE_CHECKING:
     from ...protocol.conversation import Conversation
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BackendFacts:
-    """What the protocol rules need to know from the backend at one moment."""
-
-    active_response_id: str | None = None  # the response writing to the conversation
-    response_ids: tuple[str, ...] = ()  # every response in flight (out-of-band ones too)
-    buffered_audio_ms: float = 0.0  # uncommitted input audio
-    audio_produced: bool = False  # audio went out once: the voice is fixed
-    turn_detection: bool = False  # the server commits the buffer itself
-    plays_audio: bool = False  # output audio goes to a track (a WebRTC call)
-    kind: str = "realtime"  # session.type
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,8 +108,9 @@ class Backend(Protocol):
     async def handle(self, event: Any) -> None:
         """A decoded client event the rules accepted; raise :class:`RealtimeError` to refuse."""
 
-    def facts(self) -> BackendFacts:
-        """The state the protocol rules are checked against."""
+    def facts(self) -> Facts:
+        """The state the protocol rules are checked against (the host sets ``closing``
+        and ``items`` itself)."""
 
     async def close(self) -> None:
         """Stop all work: the host is ending."""

@@ -1,45 +1,51 @@
-"""Client event type -> handler, plus the answers for events no handler takes.
+"""Turning a client frame into an event or a refusal, before any rule or backend sees it.
 
-Handlers are ``async def handler(host, event)`` functions; a refusal is a
-raised :class:`RealtimeError` (code, param, message) that the host turns into
-an ``error`` event carrying the client's ``event_id``.
+Binary frames, frames over the size limit, events that do not validate,
+unknown and retired beta types are answered here with a specific error; a
+``response.create`` whose ``input`` holds item references is made whole from
+the conversation first (the ``openai`` models cannot represent references).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-from ..protocol.beta import BETA_CLIENT_EVENT_TYPES
-from ..protocol.codec import (
+from ...protocol.beta import BETA_CLIENT_EVENT_TYPES
+from ...protocol.codec import (
     InvalidEvent,
     UnknownEvent,
     decode_client_event,
     encode_event,
     known_types,
 )
-from ..protocol.errors import RemoteProtocolError
-from . import handlers_audio, handlers_items, handlers_response, handlers_session
-from .items import item_dict
+from ...protocol.conversation import Conversation
+from ...protocol.errors import RemoteProtocolError
+from .wire_events import item_dict
 
-if TYPE_CHECKING:
-    from .session import SessionHost
 
-Handler = Callable[["SessionHost", Any], Awaitable[None]]
+def read_frame(message: str | bytes, max_size: int, conversation: Conversation) -> Any:
+    """The decoded event, an :class:`InvalidEvent`/:class:`UnknownEvent`, or a refusal.
 
-HANDLERS: Mapping[str, Handler] = {
-    "session.update": handlers_session.session_update,
-    "input_audio_buffer.append": handlers_audio.append,
-    "input_audio_buffer.commit": handlers_audio.commit,
-    "input_audio_buffer.clear": handlers_audio.clear,
-    "output_audio_buffer.clear": handlers_audio.clear_output,
-    "conversation.item.create": handlers_items.create,
-    "conversation.item.retrieve": handlers_items.retrieve,
-    "conversation.item.truncate": handlers_items.truncate,
-    "conversation.item.delete": handlers_items.delete,
-    "response.create": handlers_response.create,
-    "response.cancel": handlers_response.cancel,
-}
+    A refusal (binary or oversized frame) is returned as a
+    :class:`RemoteProtocolError`: nothing of the frame was read.
+    """
+    if isinstance(message, bytes):
+        return RemoteProtocolError(
+            "Binary frames are not part of the Realtime protocol; send each event as "
+            "a JSON text frame (audio goes base64-encoded in input_audio_buffer.append).",
+            code="invalid_event",
+        )
+    if len(message) > max_size:
+        return RemoteProtocolError(
+            f"The message is {len(message)} bytes; the limit is "
+            f"{max_size}. Split audio into several appends.",
+            code="message_too_large",
+        )
+    event = decode_client_event(message)
+    if isinstance(event, InvalidEvent):
+        event = resolve_references(conversation, event)
+    return event
 
 
 def describe_unknown(event: UnknownEvent) -> RemoteProtocolError:
@@ -56,7 +62,7 @@ def describe_unknown(event: UnknownEvent) -> RemoteProtocolError:
     return RemoteProtocolError(message, code="invalid_value", param="type", event_id=event.event_id)
 
 
-def resolve_references(host: SessionHost, event: InvalidEvent) -> Any:
+def resolve_references(conversation: Conversation, event: InvalidEvent) -> Any:
     """A ``response.create`` whose ``input`` holds ``item_reference``\\ s, made whole.
 
     The ``openai`` models have no item reference inside ``response.input``
@@ -77,7 +83,7 @@ def resolve_references(host: SessionHost, event: InvalidEvent) -> Any:
         if not _is_reference(entry):
             resolved.append(entry)
             continue
-        found = host.conversation.get(str(entry.get("id")))
+        found = conversation.get(str(entry.get("id")))
         if found is None:
             error = RemoteProtocolError(
                 f"response.input[{index}] references item '{entry.get('id')}', which is not "

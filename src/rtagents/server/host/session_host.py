@@ -1,99 +1,112 @@
-"""The session host: one per connection, between a transport and the engines.
+"""The session host: one per connection, between a transport and the backend answering it.
 
-It reads client events one at a time, decodes them with the codec, dispatches
-each by type to a handler, and turns every failure into an ``error`` event for
-that event (with its ``event_id``) while the session goes on. Everything it
-sends goes through :meth:`SessionHost.emit`, which applies the event to the
-session's :class:`Conversation` *before* sending it, under one lock: the order
-of state changes is the order on the wire, and the server's conversation is
-the one a client mirroring the same events would build.
+It reads client frames one at a time, decodes them with the codec, checks
+the protocol rules, hands each accepted event to its :class:`Backend`, and
+turns every failure into an ``error`` event for that event (with its
+``event_id``) while the session goes on. Everything sent goes through
+:meth:`SessionHost.emit`, which applies the event to the session's
+:class:`Conversation` *before* queueing it, with no ``await`` in between:
+the order of state changes is the order on the wire, and the server's
+conversation is the one a client mirroring the same events would build.
+Every event sent and received is shown to the host's observers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
-from openai.types.realtime import ConversationCreatedEvent, SessionCreatedEvent
 from pydantic import BaseModel
 
-from ..observability.logging import EventLog
-from ..protocol.codec import InvalidEvent, UnknownEvent, decode_client_event, encode_event
-from ..protocol.conversation import Conversation
-from ..protocol.errors import LocalProtocolError, RealtimeError, RemoteProtocolError
-from ..transports.base import GOING_AWAY, Transport, TransportClosed
-from . import ids
-from .handlers import HANDLERS, describe_unknown, resolve_references
-from .input_audio import InputAudio
-from .items import build, error_event
-from .session_config import SessionConfig
-from .turns import Turns
+from ...observability.logging import EventLog
+from ...protocol.codec import InvalidEvent, UnknownEvent, encode_event
+from ...protocol.conversation import Conversation
+from ...protocol.errors import LocalProtocolError, RealtimeError, RemoteProtocolError
+from ...transports.base import GOING_AWAY, Transport, TransportClosed
+from .. import ids
+from .backend import Backend, BackendFactory, Inbound, Observer
+from .event_log_observer import EventLogObserver
+from .intake import describe_unknown, read_frame
+from .outbox import Outbox
+from .rules_gate import refusal_for
+from .wire_events import error_event
 
 if TYPE_CHECKING:
-    from .call_audio import AudioSink
-    from .host.session_resume import Attachment, Resumable
-    from .responses import ResponseRun
-    from .state import ServerState
+    from ..config import ServerConfig
+    from .session_resume import Attachment, Resumable
 
 log = logging.getLogger("rtagents.server.session")
-# Queued messages beyond which an emitter waits for the client to catch up.
-OUTBOX_HIGH_WATER = 256
 CLOSE_FLUSH_TIMEOUT_S = 2.0
 
 
 class SessionHost:
-    """Runs one Realtime session over ``transport`` until either side closes it."""
+    """Runs one Realtime session over ``transport`` until either side closes it.
 
-    def __init__(self, transport: Transport, state: ServerState, config: SessionConfig) -> None:
+    ``limits`` is the server's config (sizes, the cap, the clock); ``roster``
+    is the set of live hosts this one joins while it runs.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        limits: ServerConfig,
+        backend_factory: BackendFactory,
+        *,
+        roster: set[SessionHost] | None = None,
+    ) -> None:
         self.id = ids.session_id()
         self.transport = transport
-        self.state = state
-        self.config = config
-        self.conversation_id = ids.conversation_id()
+        self.limits = limits
+        self._roster = roster if roster is not None else set()
         # When the session cap will close it (the hosted API shows this too).
-        self.expires_at = int(state.config.clock() + state.config.session_cap_s)
-        self.conversation = Conversation(output_format=config.output_format)
+        self.expires_at = int(limits.clock() + limits.session_cap_s)
+        self.conversation = Conversation()
         self.events = EventLog(self.id, side="server")
-        self.input = InputAudio()
-        self.responses: dict[str, ResponseRun] = {}
-        self.audio_produced = False
-        # Turn detection, auto-commit, barge-in and latency marks (server/turns.py).
-        self.turns = Turns(self)
-        # Set on WebRTC calls (server/call_audio.py): response audio plays on a
-        # track instead of going out as output_audio.delta events.
-        self.audio_sink: AudioSink | None = None
+        self.observers: list[Observer] = [EventLogObserver(self.events)]
         self._closing = False
-        # (frame number, text): frames are numbered 1, 2, ... for resume.
-        self._outbox: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
-        self._writer: asyncio.Task[None] | None = None
-        # Set when the client opted into resume (server/resume.py); the counts
-        # below are what a resuming client and this host compare.
+        self._outbox = Outbox(self.id)
+        # Set when the client opted into resume (host/session_resume.py).
         self.resume: Resumable | None = None
-        self.frames_emitted = 0
         self.received_frames = 0
-        self._replayed_through = 0  # frames the writer skips: a resume re-sent them
         self._tasks: set[asyncio.Task[Any]] = set()
         self._done = asyncio.Event()
         self._cap_reached = False
+        self.backend: Backend = backend_factory(self)
+
+    # --- HostPort ----------------------------------------------------------------
+
+    @property
+    def session_id(self) -> str:
+        return self.id
 
     @property
     def closing(self) -> bool:
         return self._closing
 
+    @property
+    def frames_emitted(self) -> int:
+        return self._outbox.frames_emitted
+
+    def add_observer(self, observer: Observer) -> None:
+        self.observers.append(observer)
+
+    def remove_observer(self, observer: Observer) -> None:
+        if observer in self.observers:
+            self.observers.remove(observer)
+
+    # --- running -----------------------------------------------------------------
+
     async def run(self) -> None:
         """Greet, serve events until the transport closes, then stop all work."""
-        self.state.sessions.add(self)
+        self._roster.add(self)
         started = asyncio.get_running_loop().time()
-        log.info("session started", extra={"session_id": self.id, "model": self.config.model})
+        log.info("session started", extra={"session_id": self.id})
         cap = asyncio.create_task(self._enforce_cap(), name=f"{self.id}-cap")
-        self._writer = asyncio.create_task(self._write(), name=f"{self.id}-writer")
+        self._outbox.start(self.transport)
         try:
-            session = self.config.to_model(self.id, expires_at=self.expires_at)
-            await self.emit(build(SessionCreatedEvent, session=session))
-            conversation = {"id": self.conversation_id, "object": "realtime.conversation"}
-            await self.emit(build(ConversationCreatedEvent, conversation=conversation))
+            await self.backend.start()
             await self._serve()
         finally:
             self._end_resume()
@@ -102,9 +115,8 @@ class SessionHost:
             await asyncio.gather(cap, return_exceptions=True)
             await self._stop_work()
             await self._close_transport(GOING_AWAY, "session ended")
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
-            self.state.sessions.discard(self)
+            await self._outbox.stop()
+            self._roster.discard(self)
             self._done.set()
             log.info(
                 "session ended after %.1f s",
@@ -141,13 +153,12 @@ class SessionHost:
         The writer is replaced rather than paused: it may be stuck sending on
         the old connection, whose peer may never read again.
         """
-        assert self.resume is not None and self._writer is not None
-        self._writer.cancel()
-        await asyncio.gather(self._writer, return_exceptions=True)
+        assert self.resume is not None
+        await self._outbox.stop()
         self.transport = attachment.transport
-        self._replayed_through = self.frames_emitted
+        self._outbox.skip_sent()
         await self.resume.replay(attachment)
-        self._writer = asyncio.create_task(self._write(), name=f"{self.id}-writer")
+        self._outbox.start(self.transport)
 
     def _end_resume(self) -> None:
         if self.resume is not None:
@@ -159,52 +170,30 @@ class SessionHost:
             return False
         return self.transport.closed
 
+    # --- receiving ---------------------------------------------------------------
+
     async def _on_message(self, message: str | bytes) -> None:
-        if isinstance(message, bytes):
-            await self._refuse(
-                None,
-                RemoteProtocolError(
-                    "Binary frames are not part of the Realtime protocol; send each event as "
-                    "a JSON text frame (audio goes base64-encoded in input_audio_buffer.append).",
-                    code="invalid_event",
-                ),
-            )
-            return
-        if len(message) > self.state.config.ws_max_size:
-            await self._refuse(
-                None,
-                RemoteProtocolError(
-                    f"The message is {len(message)} bytes; the limit is "
-                    f"{self.state.config.ws_max_size}. Split audio into several appends.",
-                    code="message_too_large",
-                ),
-            )
-            return
-        event = decode_client_event(message)
-        if isinstance(event, InvalidEvent):
-            event = resolve_references(self, event)
-        if self._closing:
-            await self._refuse(
-                getattr(event, "type", None),
-                RemoteProtocolError(
-                    "The session is closing; no more events are accepted. Open a new session.",
-                    code="session_closed",
-                    event_id=getattr(event, "event_id", None),
-                ),
-            )
-            return
-        if isinstance(event, InvalidEvent):
+        event = read_frame(message, self.limits.ws_max_size, self.conversation)
+        if isinstance(event, RemoteProtocolError):
+            await self._refuse(None, event)
+        elif (refusal := self._refusal(event)) is not None:
+            outcome = "invalid" if self._closing else "error"  # as the handlers logged them
+            await self._refuse(getattr(event, "type", None), refusal, outcome=outcome)
+        elif isinstance(event, InvalidEvent):
             await self._refuse(event.type, event.error, outcome="invalid")
-            return
-        if isinstance(event, UnknownEvent):
+        elif isinstance(event, UnknownEvent):
             await self._refuse(event.type, describe_unknown(event), outcome="unknown")
-            return
-        await self._dispatch(event)
+        else:
+            await self._dispatch(event)
+
+    def _refusal(self, event: Any) -> RemoteProtocolError | None:
+        return refusal_for(
+            event, closing=self._closing, backend=self.backend, conversation=self.conversation
+        )
 
     async def _dispatch(self, event: Any) -> None:
-        handler = HANDLERS[event.type]
         try:
-            await handler(self, event)
+            await self.backend.handle(event)
         except RealtimeError as exc:
             exc.event_id = exc.event_id or event.event_id
             await self._refuse(event.type, exc, outcome="error")
@@ -219,7 +208,7 @@ class SessionHost:
             )
             await self._refuse(event.type, error, outcome="error", error_type="server_error")
             return
-        self.events.inbound(event.type, event.event_id)
+        self._received(Inbound(type=event.type, event_id=event.event_id, outcome="ok", event=event))
 
     async def _refuse(
         self,
@@ -229,8 +218,16 @@ class SessionHost:
         outcome: str = "invalid",
         error_type: str = "invalid_request_error",
     ) -> None:
-        self.events.inbound(event_type, error.event_id, outcome=outcome, error=error)
+        self._received(
+            Inbound(type=event_type, event_id=error.event_id, outcome=outcome, error=error)
+        )
         await self.reply_error(error, error_type=error_type)
+
+    def _received(self, inbound: Inbound) -> None:
+        for observer in self.observers:
+            observer.on_received(inbound)
+
+    # --- emitting ----------------------------------------------------------------
 
     async def reply_error(
         self, error: RealtimeError, *, error_type: str = "invalid_request_error"
@@ -252,7 +249,7 @@ class SessionHost:
         if self._gone():
             return False
         self._enqueue(event if isinstance(event, BaseModel) else event(), error)
-        await self._backpressure()
+        await self._outbox.backpressure()
         return True
 
     async def emit_all(self, build_events: Callable[[], Sequence[BaseModel]]) -> bool:
@@ -261,52 +258,23 @@ class SessionHost:
             return False
         for model in build_events():
             self._enqueue(model, None)
-        await self._backpressure()
+        await self._outbox.backpressure()
         return True
 
     def _enqueue(self, model: BaseModel, error: RealtimeError | None) -> None:
         self.conversation.apply(model)
-        if self.audio_sink is not None:
-            self.audio_sink.observe(model)
-        self.turns.observe(model)
-        self.events.outbound(
-            getattr(model, "type", None),
-            getattr(model, "event_id", None),
-            outcome="error" if error is not None else "ok",
-            error=error,
-        )
+        for observer in self.observers:
+            observer.on_sent(model, error)
         text = encode_event(model)
-        self.frames_emitted += 1
+        self._outbox.put(text)
         if self.resume is not None:
             self.resume.log.append(text)
-        self._outbox.put_nowait((self.frames_emitted, text))
-
-    async def _backpressure(self) -> None:
-        if self._outbox.qsize() > OUTBOX_HIGH_WATER:
-            await self._outbox.join()
 
     async def flush(self) -> None:
         """Wait until everything emitted so far was handed to the transport."""
-        await self._outbox.join()
+        await self._outbox.flush()
 
-    async def _write(self) -> None:
-        """The one task that sends: drains the outbox in order."""
-        while True:
-            seq, text = await self._outbox.get()
-            try:
-                if seq > self._replayed_through and not self.transport.closed:
-                    await self.transport.send(text)
-            except TransportClosed:
-                pass  # the receive loop sees the close and ends the session
-            finally:
-                self._outbox.task_done()
-
-    def active_response(self) -> ResponseRun | None:
-        """The response writing to the conversation, if any (out-of-band ones do not)."""
-        for run in self.responses.values():
-            if run.plan.conversation == "auto":
-                return run
-        return None
+    # --- work and ending -----------------------------------------------------------
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Run background work owned by this session (cancelled when it ends)."""
@@ -315,14 +283,13 @@ class SessionHost:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def begin_closing(self) -> None:
-        """From now on, every client event is answered with ``session_closed``."""
-        self._closing = True
-
     async def shutdown(
         self, code: int, reason: str, *, notice: RealtimeError | None = None
     ) -> None:
-        """Close from the server's side: stop work, say why, then close."""
+        """Close from the server's side: stop work, say why, then close.
+
+        From the first call on, every client event is answered ``session_closed``.
+        """
         if self._closing:
             return
         self.begin_closing()
@@ -331,6 +298,10 @@ class SessionHost:
         if notice is not None:
             await self.reply_error(notice)
         await self._close_transport(code, reason)
+
+    def begin_closing(self) -> None:
+        """From now on, every client event is answered with ``session_closed``."""
+        self._closing = True
 
     async def wait_closed(self) -> None:
         """Return once :meth:`run` has finished (all work stopped, transport closed)."""
@@ -346,14 +317,16 @@ class SessionHost:
         await self.transport.close(code, reason)
 
     async def _stop_work(self) -> None:
+        await self.backend.close()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _enforce_cap(self) -> None:
-        cap_s = self.state.config.session_cap_s
-        await asyncio.sleep(cap_s)
+        cap_s = self.limits.session_cap_s
+        sleep: Callable[[float], Awaitable[None]] = self.limits.sleep
+        await sleep(cap_s)
         self._cap_reached = True
         message = f"Your session hit the maximum duration of {_duration_text(cap_s)}."
         notice = RemoteProtocolError(message, code="session_expired")

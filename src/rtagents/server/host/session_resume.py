@@ -36,7 +36,7 @@ from ...transports.base import (
 from ..auth import Refusal
 
 if TYPE_CHECKING:
-    from ..session import SessionHost
+    from .session_host import SessionHost
 
 OPT_IN_HEADER = "x-rtagents-resume"
 TOKEN_HEADER = "x-rtagents-resume-token"
@@ -102,7 +102,7 @@ class Resumable:
         self.token = secrets.token_urlsafe(TOKEN_BYTES)
         self.host = host
         self.grace_s = grace_s
-        self.log = FrameLog(host.state.config.resume_log_bytes)
+        self.log = FrameLog(host.limits.resume_log_bytes)
         self.ended = False
         self._registry = registry
         self._cut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -235,7 +235,7 @@ class ResumeRegistry:
         self._sessions: dict[str, Resumable] = {}
 
     def open(self, host: SessionHost) -> Resumable:
-        resumable = Resumable(self, host, host.state.config.resume_grace_s)
+        resumable = Resumable(self, host, host.limits.resume_grace_s)
         self._sessions[resumable.token] = resumable
         return resumable
 

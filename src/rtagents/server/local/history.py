@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from ..engines.base import ChatMessage, ToolCall, ToolSpec
+from ...engines.base import ChatMessage, ToolCall, ToolSpec
 
 # Looks up what the STT engine heard for an audio item (waiting if needed).
 Heard = Callable[[str], Awaitable[str | None]]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 
-INTERNAL_RATE = 24_000
+from ...protocol.audio import PCM_RATE
+
+INTERNAL_RATE = PCM_RATE  # the buffer's rate, whatever the input format
 BYTES_PER_MS = INTERNAL_RATE * 2 // 1000
 MIN_COMMIT_MS = 100
 # Committed audio is kept for conversation.item.retrieve, newest first, up to
@@ -41,6 +43,11 @@ class InputAudio:
     @property
     def buffered_bytes(self) -> int:
         return len(self._buffer)
+
+    @property
+    def limit_ms(self) -> float:
+        """The most uncommitted audio the buffer holds."""
+        return MAX_BUFFER_BYTES / BYTES_PER_MS
 
     @property
     def buffered_ms(self) -> float:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from openai.types.realtime import (
     ConversationItemAdded,
@@ -33,13 +33,17 @@ from openai.types.realtime import (
 )
 from pydantic import BaseModel
 
-from ..protocol.audio import b64encode_audio, pcm16_to_wire
-from . import ids
-from .items import assistant_message, assistant_part, build, function_call_item, response_part
+from ...protocol.audio import b64encode_audio, pcm16_to_wire
+from .. import ids
+from ..host.wire_events import build
+from .item_builders import assistant_message, assistant_part, function_call_item, response_part
 from .spoken_text import SpokenText
 
 if TYPE_CHECKING:
-    from .responses import ResponseRun
+    from ..host.backend import PcmSink
+    from .audio_out import AudioOut
+    from .response_plan import ResponsePlan
+    from .session_context import SessionContext
 
 # Speech is synthesised per clause: long enough to sound natural, short
 # enough that audio starts before the model has finished writing.
@@ -48,10 +52,26 @@ MAX_CLAUSE_CHARS = 48
 DELTA_MS = 200  # audio per output_audio.delta
 
 
+class ResponseView(Protocol):
+    """What a writer reads of the response it belongs to (a :class:`ResponseRun`)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def ctx(self) -> SessionContext: ...
+
+    @property
+    def plan(self) -> ResponsePlan: ...
+
+    @property
+    def audio_out(self) -> AudioOut: ...
+
+
 class _Writer:
-    def __init__(self, run: ResponseRun, output_index: int) -> None:
+    def __init__(self, run: ResponseView, output_index: int) -> None:
         self.run = run
-        self.host = run.host
+        self.ctx = run.ctx
         self.output_index = output_index
         self.item_id = ids.item_id()
         self.closed = False
@@ -71,7 +91,7 @@ class _Writer:
 
         def events() -> list[BaseModel]:
             # Read before output_item.added is applied: it places the item too.
-            previous = self.host.conversation.last_item_id
+            previous = self.ctx.conversation.last_item_id
             added = build(
                 ResponseOutputItemAddedEvent,
                 response_id=self.run.id,
@@ -82,13 +102,13 @@ class _Writer:
                 return [added]
             return [added, build(ConversationItemAdded, previous_item_id=previous, item=item)]
 
-        await self.host.emit_all(events)
+        await self.ctx.emit_all(events)
 
     async def _finish_item(self, status: str) -> None:
         self.closed = True
         self.status = status
         item = self.item(status)
-        await self.host.emit(
+        await self.ctx.emit(
             build(
                 ResponseOutputItemDoneEvent,
                 response_id=self.run.id,
@@ -96,15 +116,15 @@ class _Writer:
                 item=item,
             )
         )
-        if self.run.plan.conversation == "auto" and self.item_id in self.host.conversation:
-            previous = self.host.conversation.previous_item_id(self.item_id)
-            await self.host.emit(build(ConversationItemDone, previous_item_id=previous, item=item))
+        if self.run.plan.conversation == "auto" and self.item_id in self.ctx.conversation:
+            previous = self.ctx.conversation.previous_item_id(self.item_id)
+            await self.ctx.emit(build(ConversationItemDone, previous_item_id=previous, item=item))
 
 
 class MessageWriter(_Writer):
     """One assistant message: text, or audio with its transcript."""
 
-    def __init__(self, run: ResponseRun, output_index: int) -> None:
+    def __init__(self, run: ResponseView, output_index: int) -> None:
         super().__init__(run, output_index)
         self.audio = run.plan.audio
         self.text = ""  # what the client has been sent (and, for audio, heard)
@@ -119,7 +139,7 @@ class MessageWriter(_Writer):
 
     async def open(self) -> None:
         await self._announce()
-        await self.host.emit(
+        await self.ctx.emit(
             build(
                 ResponseContentPartAddedEvent,
                 **self.where,
@@ -131,7 +151,7 @@ class MessageWriter(_Writer):
     async def add(self, delta: str) -> None:
         if not self.audio:
             self.text += delta
-            await self.host.emit(
+            await self.ctx.emit(
                 build(ResponseTextDeltaEvent, **self.where, content_index=0, delta=delta)
             )
             return
@@ -151,19 +171,18 @@ class MessageWriter(_Writer):
         spoken.begin_clause(text)
         self.text = spoken.text
         plan = self.run.plan
-        tts = self.host.state.engines.tts
+        tts = self.ctx.state.engines.tts
         stream = tts.synthesize(text, voice=plan.voice, speed=plan.speed)
-        step = max(plan.output_format.bytes_for_ms(DELTA_MS), 1)
         try:
-            await self.host.emit(
+            await self.ctx.emit(
                 build(ResponseAudioTranscriptDeltaEvent, **self.where, content_index=0, delta=text)
             )
             async for pcm16 in stream:
-                wire = pcm16_to_wire(pcm16, tts.sample_rate, plan.output_format)
-                for start in range(0, len(wire), step):
-                    chunk = wire[start : start + step]
-                    await self._send_audio(chunk)
-                    spoken.add_audio(plan.output_format.duration_ms(len(chunk)))
+                sink = self.run.audio_out.sink
+                if sink is not None:  # a WebRTC call: PCM to its track, no wire event at all
+                    await self._play(sink, pcm16, tts.sample_rate)
+                else:
+                    await self._send_audio(pcm16, tts.sample_rate)
         except BaseException:
             # Cut mid-clause (cancel, barge-in, TTS failure): the transcript
             # ends where the produced audio ends, not where the model's text did.
@@ -174,39 +193,52 @@ class MessageWriter(_Writer):
             await close_stream(stream)
         spoken.end_clause()
 
-    async def _send_audio(self, chunk: bytes) -> None:
-        self.host.audio_produced = True  # from now on the voice is fixed
-        delta = build(
-            ResponseAudioDeltaEvent,
-            **self.where,
-            content_index=0,
-            delta=b64encode_audio(chunk),
-        )
-        sink = self.host.audio_sink
-        if sink is not None:  # a WebRTC call: the audio goes to its track, not the wire
-            sink.play(delta, self.run.plan.output_format)
+    async def _send_audio(self, pcm16: bytes, rate: int) -> None:
+        """The audio as ``output_audio.delta`` events in the output format, DELTA_MS each."""
+        fmt = self.run.plan.output_format
+        wire = pcm16_to_wire(pcm16, rate, fmt)
+        step = max(fmt.bytes_for_ms(DELTA_MS), 1)
+        for start in range(0, len(wire), step):
+            chunk = wire[start : start + step]
+            self.run.audio_out.mark_produced()
+            delta = build(
+                ResponseAudioDeltaEvent, **self.where, content_index=0, delta=b64encode_audio(chunk)
+            )
+            await self.ctx.emit(delta)
+            self._spoken.add_audio(fmt.duration_ms(len(chunk)))
+
+    async def _play(self, sink: PcmSink, pcm16: bytes, rate: int) -> None:
+        """The audio to the sink as PCM at the engine's rate, DELTA_MS at a time."""
+        step = max(round(rate * DELTA_MS / 1000) * 2, 2)
+        for start in range(0, len(pcm16), step):
+            chunk = pcm16[start : start + step]
+            self.run.audio_out.mark_produced()
+            sink.play(chunk, rate, self.run.id, self.item_id)
+            produced_ms = len(chunk) / 2 / rate * 1000
+            self.ctx.conversation.note_audio(self.item_id, produced_ms)  # truncate's bound
+            self._spoken.add_audio(produced_ms)
             await asyncio.sleep(0)  # synthesis may be quick: let the call's other work run
-            return
-        await self.host.emit(delta)
 
     async def close(self, status: str) -> None:
         where = {**self.where, "content_index": 0}
         if self.audio:
-            await self.host.emit(build(ResponseAudioDoneEvent, **where))
-            await self.host.emit(
+            await self.ctx.emit(build(ResponseAudioDoneEvent, **where))
+            await self.ctx.emit(
                 build(ResponseAudioTranscriptDoneEvent, **where, transcript=self.text)
             )
         else:
-            await self.host.emit(build(ResponseTextDoneEvent, **where, text=self.text))
+            await self.ctx.emit(build(ResponseTextDoneEvent, **where, text=self.text))
         part = response_part(audio=self.audio, text=self.text)
-        await self.host.emit(build(ResponseContentPartDoneEvent, **where, part=part))
+        await self.ctx.emit(build(ResponseContentPartDoneEvent, **where, part=part))
         await self._finish_item(status)
 
 
 class FunctionCallWriter(_Writer):
     """One function call; its ``call_id`` is the server's, whatever the engine's was."""
 
-    def __init__(self, run: ResponseRun, output_index: int, engine_call_id: str, name: str) -> None:
+    def __init__(
+        self, run: ResponseView, output_index: int, engine_call_id: str, name: str
+    ) -> None:
         super().__init__(run, output_index)
         self.engine_call_id = engine_call_id
         self.call_id = ids.call_id()
@@ -229,7 +261,7 @@ class FunctionCallWriter(_Writer):
         if not delta:
             return
         self.arguments += delta
-        await self.host.emit(
+        await self.ctx.emit(
             build(
                 ResponseFunctionCallArgumentsDeltaEvent,
                 **self.where,
@@ -243,7 +275,7 @@ class FunctionCallWriter(_Writer):
 
     async def close(self, status: str) -> None:
         if status == "completed":
-            await self.host.emit(
+            await self.ctx.emit(
                 build(
                     ResponseFunctionCallArgumentsDoneEvent,
                     **self.where,

@@ -14,51 +14,43 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from openai.types.realtime import RateLimitsUpdatedEvent, ResponseCreatedEvent, ResponseDoneEvent
 
-from ..engines.base import EngineFailure, LLMRequest, TextDelta, ToolCallDelta, Usage
-from ..protocol.audio import AudioFormat
-from ..protocol.errors import ModelError, Origin
-from . import ids
+from ...engines.base import EngineFailure, LLMRequest, TextDelta, ToolCallDelta, Usage
+from ...protocol.errors import ModelError, Origin
+from .. import ids
+from ..host.wire_events import build, item_dict
+from .audio_out import AudioOut
 from .history import chat_messages, tool_choice, tool_specs
-from .items import RATE_LIMITS, build, item_dict
+from .item_builders import RATE_LIMITS
 from .response_output import FunctionCallWriter, MessageWriter, close_stream
+from .response_plan import ResponsePlan
 
 if TYPE_CHECKING:
-    from .session import SessionHost
+    from .session_context import SessionContext
 
 log = logging.getLogger("rtagents.server.responses")
 Status = Literal["completed", "cancelled", "failed", "incomplete"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ResponsePlan:
-    """Everything a response needs, the session config and overrides resolved."""
-
-    conversation: Literal["auto", "none"]
-    instructions: str
-    audio: bool
-    voice: str
-    speed: float
-    output_format: AudioFormat
-    tools: Sequence[Mapping[str, Any]]
-    tool_choice: Any
-    max_output_tokens: int | None
-    metadata: Mapping[str, str] | None
-    input: Sequence[Mapping[str, Any]] | None
-
-
 class ResponseRun:
-    """A response in flight; registered on the host until ``response.done``."""
+    """A response in flight; in its responder's registry until ``response.done``."""
 
-    def __init__(self, host: SessionHost, plan: ResponsePlan) -> None:
+    def __init__(
+        self,
+        ctx: SessionContext,
+        plan: ResponsePlan,
+        audio_out: AudioOut,
+        registry: dict[str, ResponseRun],
+    ) -> None:
         self.id = ids.response_id()
-        self.host = host
+        self.ctx = ctx
         self.plan = plan
+        self.audio_out = audio_out
+        self._registry = registry  # the responder's runs: this one is in it until done
         self._writers: list[MessageWriter | FunctionCallWriter] = []
         self._usage: Usage | None = None
         self._input_chars = 0
@@ -70,8 +62,8 @@ class ResponseRun:
         self.first_token_at: float | None = None  # perf_counter of the first LLM chunk (marks)
 
     def start(self) -> None:
-        self.host.responses[self.id] = self
-        self._task = self.host.spawn(self._run(), f"response-{self.id}")
+        self._registry[self.id] = self
+        self._task = self.ctx.spawn(self._run(), f"response-{self.id}")
 
     def interrupt(self, reason: str) -> None:
         """Stop generating now, without waiting: nothing more is emitted but the closing events.
@@ -100,15 +92,13 @@ class ResponseRun:
         try:
             await self._run_to_done()
         finally:
-            self.host.responses.pop(self.id, None)
+            self._registry.pop(self.id, None)
 
     async def _run_to_done(self) -> None:
         status: Status = "completed"
         details: dict[str, Any] | None = None
         try:
-            await self.host.emit(
-                build(ResponseCreatedEvent, response=self._resource("in_progress"))
-            )
+            await self.ctx.emit(build(ResponseCreatedEvent, response=self._resource("in_progress")))
             if self._cancel_reason is not None:
                 raise asyncio.CancelledError  # cancelled before it began
             if await self._produce():
@@ -139,7 +129,7 @@ class ResponseRun:
     async def _produce(self) -> bool:
         """Stream the model's reply into output items; True if cut by max_output_tokens."""
         request = await self._request()
-        stream = self.host.state.engines.llm.stream(request)
+        stream = self.ctx.state.engines.llm.stream(request)
         limit = self.plan.max_output_tokens
         try:
             async for chunk in stream:
@@ -182,8 +172,8 @@ class ResponseRun:
         if plan.input is not None:
             items: list[Mapping[str, Any]] = list(plan.input)
         else:
-            items = [item_dict(item) for item in self.host.conversation.items]
-        messages = await chat_messages(items, self.host.input.heard)
+            items = [item_dict(item) for item in self.ctx.conversation.items]
+        messages = await chat_messages(items, self.ctx.input.heard)
         self._input_chars = len(plan.instructions) + sum(len(m.content) for m in messages)
         return LLMRequest(
             instructions=plan.instructions,
@@ -204,7 +194,7 @@ class ResponseRun:
             message = f"The server failed while generating the response: {exc!r}."
             code = "internal_error"
         error = ModelError(message, origin=Origin.REMOTE, code=code)
-        await self.host.reply_error(error, error_type="server_error")
+        await self.ctx.reply_error(error, error_type="server_error")
         return {
             "type": "failed",
             "error": {"type": "server_error", "code": code, "message": message},
@@ -215,8 +205,8 @@ class ResponseRun:
             if not writer.closed:
                 await writer.close("completed" if status == "completed" else "incomplete")
         response = self._resource(status, details)
-        await self.host.emit(build(ResponseDoneEvent, response=response))
-        await self.host.emit(build(RateLimitsUpdatedEvent, rate_limits=RATE_LIMITS))
+        await self.ctx.emit(build(ResponseDoneEvent, response=response))
+        await self.ctx.emit(build(RateLimitsUpdatedEvent, rate_limits=RATE_LIMITS))
 
     def _resource(self, status: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
         plan = self.plan
@@ -227,7 +217,7 @@ class ResponseRun:
             "status": status,
             "status_details": details,
             "output": [w.item(w.status) for w in self._writers] if final else [],
-            "conversation_id": self.host.conversation_id if plan.conversation == "auto" else None,
+            "conversation_id": self.ctx.conversation_id if plan.conversation == "auto" else None,
             "output_modalities": ["audio" if plan.audio else "text"],
             "max_output_tokens": plan.max_output_tokens or "inf",
             "audio": {"output": {"format": plan.output_format.to_wire(), "voice": plan.voice}},

@@ -22,9 +22,9 @@ from openai.types.realtime import (
 )
 from pydantic import Field, TypeAdapter, ValidationError
 
-from ..protocol.audio import PCM16_24K, AudioFormat
-from ..protocol.errors import RemoteProtocolError
-from ..protocol.paths import describe_validation_error, first_error
+from ...protocol.audio import PCM16_24K, AudioFormat
+from ...protocol.errors import RemoteProtocolError
+from ...protocol.paths import describe_validation_error, first_error
 from .session_rules import check_semantics, refusal
 from .turn_detection import TurnSettings
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..protocol.errors import RemoteProtocolError
+from ...protocol.errors import RemoteProtocolError
 
 MAX_OUTPUT_TOKENS = 4096
 SPEED_RANGE = (0.25, 1.5)

@@ -1,7 +1,7 @@
 """Input audio transcription: per committed item, and ahead of time while the user speaks.
 
 A committed item is transcribed in a background task registered in
-``host.input.transcripts`` (the LLM request waits for it through
+``SessionContext.input.transcripts`` (the LLM request waits for it through
 :meth:`InputAudio.heard`); when ``audio.input.transcription`` is set the
 client gets ``…input_audio_transcription.delta``/``.completed`` (or
 ``.failed``) after the commit, as on the hosted API.
@@ -28,13 +28,13 @@ from openai.types.realtime import (
     ConversationItemInputAudioTranscriptionFailedEvent,
 )
 
-from ..engines.base import EngineFailure
-from ..protocol.audio import resample_pcm16
+from ...engines.base import EngineFailure
+from ...protocol.audio import resample_pcm16
+from ..host.wire_events import build
 from .input_audio import BYTES_PER_MS, INTERNAL_RATE
-from .items import build
 
 if TYPE_CHECKING:
-    from .session import SessionHost
+    from .session_context import SessionContext
 
 log = logging.getLogger("rtagents.server.transcription")
 PARTIAL_EVERY_MS = 1000.0  # new speech between two transcriptions of an unfinished turn
@@ -45,22 +45,22 @@ NO_STT = (
 _UNSTABLE = ("\ufffd", "[unintelligible")  # marks of a cut-off ending, never shown early
 
 
-def start_transcription(host: SessionHost, item_id: str, pcm16: bytes) -> asyncio.Task[str | None]:
+def start_transcription(
+    ctx: SessionContext, item_id: str, pcm16: bytes
+) -> asyncio.Task[str | None]:
     """Transcribe a committed item's audio in the background (see :meth:`InputAudio.heard`)."""
-    settings = host.config.transcription
-    task = host.spawn(
-        report(host, item_id, pcm16, settings, stt_text(host, pcm16)), f"stt-{item_id}"
-    )
-    host.input.transcripts[item_id] = task
+    settings = ctx.config.transcription
+    task = ctx.spawn(report(ctx, item_id, pcm16, settings, stt_text(ctx, pcm16)), f"stt-{item_id}")
+    ctx.input.transcripts[item_id] = task
     return task
 
 
-async def stt_text(host: SessionHost, pcm16: bytes) -> str:
+async def stt_text(ctx: SessionContext, pcm16: bytes) -> str:
     """What the STT engine hears in ``pcm16`` (24 kHz); :class:`EngineFailure` if it cannot."""
-    stt = host.state.engines.stt
+    stt = ctx.state.engines.stt
     if stt is None:
         raise EngineFailure(NO_STT)
-    settings = host.config.transcription
+    settings = ctx.config.transcription
     language = settings.get("language") if settings else None
     audio = resample_pcm16(pcm16, INTERNAL_RATE, stt.sample_rate)
     result = await stt.transcribe(audio, language=language)
@@ -68,7 +68,7 @@ async def stt_text(host: SessionHost, pcm16: bytes) -> str:
 
 
 async def report(
-    host: SessionHost,
+    ctx: SessionContext,
     item_id: str,
     pcm16: bytes,
     settings: Mapping[str, Any] | None,
@@ -85,7 +85,7 @@ async def report(
     """
     sent = early if settings is not None else ""
     if sent:
-        await host.emit(
+        await ctx.emit(
             build(
                 ConversationItemInputAudioTranscriptionDeltaEvent,
                 item_id=item_id,
@@ -98,11 +98,11 @@ async def report(
     except asyncio.CancelledError:
         raise
     except EngineFailure as exc:
-        await _failed(host, item_id, settings, f"{exc} {exc.hint}".strip())
+        await _failed(ctx, item_id, settings, f"{exc} {exc.hint}".strip())
         return None
     except Exception as exc:
         log.exception("STT engine failed on %s", item_id)
-        await _failed(host, item_id, settings, f"The STT engine failed: {exc!r}")
+        await _failed(ctx, item_id, settings, f"The STT engine failed: {exc!r}")
         return None
     if on_text is not None:
         on_text(text)
@@ -111,11 +111,11 @@ async def report(
     rest = text[len(sent) :] if text.startswith(sent) else ""
     where = {"item_id": item_id, "content_index": 0}
     if rest or not sent:
-        await host.emit(
+        await ctx.emit(
             build(ConversationItemInputAudioTranscriptionDeltaEvent, **where, delta=rest)
         )
     seconds = len(pcm16) / BYTES_PER_MS / 1000
-    await host.emit(
+    await ctx.emit(
         build(
             ConversationItemInputAudioTranscriptionCompletedEvent,
             **where,
@@ -127,12 +127,12 @@ async def report(
 
 
 async def _failed(
-    host: SessionHost, item_id: str, settings: Mapping[str, Any] | None, message: str
+    ctx: SessionContext, item_id: str, settings: Mapping[str, Any] | None, message: str
 ) -> None:
     """Tell the client a transcription it asked for failed (silence if it did not ask)."""
     if settings is None:
         return
-    await host.emit(
+    await ctx.emit(
         build(
             ConversationItemInputAudioTranscriptionFailedEvent,
             item_id=item_id,
@@ -160,19 +160,19 @@ class _Job:
     """One STT run that starts only when the one before it has ended."""
 
     def __init__(
-        self, host: SessionHost, audio: bytes, after: _Job | None, on_text: Callable[[str], None]
+        self, ctx: SessionContext, audio: bytes, after: _Job | None, on_text: Callable[[str], None]
     ) -> None:
         self.started = False
-        self.task: asyncio.Task[str] = host.spawn(self._run(host, audio, after, on_text), "stt-job")
+        self.task: asyncio.Task[str] = ctx.spawn(self._run(ctx, audio, after, on_text), "stt-job")
         self.task.add_done_callback(_retrieve)
 
     async def _run(
-        self, host: SessionHost, audio: bytes, after: _Job | None, on_text: Callable[[str], None]
+        self, ctx: SessionContext, audio: bytes, after: _Job | None, on_text: Callable[[str], None]
     ) -> str:
         if after is not None and not after.task.done():
             await asyncio.wait([after.task])  # wait, but never cancel the job before
         self.started = True
-        text = await stt_text(host, audio)
+        text = await stt_text(ctx, audio)
         on_text(text)
         return text
 
@@ -193,8 +193,8 @@ class StreamingTranscriber:
     ``semantic_vad``'s end-of-turn policy.
     """
 
-    def __init__(self, host: SessionHost) -> None:
-        self._host = host
+    def __init__(self, ctx: SessionContext) -> None:
+        self._ctx = ctx
         self._last: _Job | None = None  # the newest job, running or waiting
         self._speculative: tuple[float, _Job] | None = None
         self._covered_ms = 0.0  # speech the latest partial job was given
@@ -204,7 +204,7 @@ class StreamingTranscriber:
 
     @property
     def _stt_ready(self) -> bool:
-        return self._host.state.engines.stt is not None
+        return self._ctx.state.engines.stt is not None
 
     def reset(self) -> None:
         """Forget the current turn; a speculative job that has not started is dropped."""
@@ -256,14 +256,14 @@ class StreamingTranscriber:
         elif self._stt_ready:
             source = self._job(pcm16, partial=False).task
         else:
-            source = stt_text(self._host, pcm16)  # reports the missing engine
+            source = stt_text(self._ctx, pcm16)  # reports the missing engine
         self.reset()  # after the job above: its text belongs to this turn, not the next
         early = "" if isinstance(source, asyncio.Task) and source.done() else partial
-        host = self._host
-        settings = host.config.transcription
-        coro = report(host, item_id, pcm16, settings, source, early=early, on_text=on_text)
-        task = host.spawn(coro, f"stt-{item_id}")
-        host.input.transcripts[item_id] = task
+        ctx = self._ctx
+        settings = ctx.config.transcription
+        coro = report(ctx, item_id, pcm16, settings, source, early=early, on_text=on_text)
+        task = ctx.spawn(coro, f"stt-{item_id}")
+        ctx.input.transcripts[item_id] = task
         return task
 
     def _job(self, audio: bytes, *, partial: bool) -> _Job:
@@ -275,4 +275,4 @@ class StreamingTranscriber:
                 if partial:
                     self._partial = stable_prefix(text)
 
-        return _Job(self._host, audio, self._last, on_text)
+        return _Job(self._ctx, audio, self._last, on_text)

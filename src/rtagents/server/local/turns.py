@@ -1,6 +1,6 @@
 """Turn detection in a live session: VAD on every append, auto-commit, barge-in, idle timeout.
 
-One :class:`Turns` per :class:`SessionHost` (``host.turns``). Every chunk of
+One :class:`Turns` per local session (``AudioIn.turns``). Every chunk of
 input audio goes through a streaming resampler into the session's own VAD;
 the scored windows drive the pure :class:`TurnDetector`, and this module
 turns its verdicts into protocol events and actions:
@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from openai.types.realtime import (
@@ -36,13 +36,14 @@ from openai.types.realtime import (
 )
 from pydantic import BaseModel
 
-from ..engines.base import VAD, SpeechProbability
-from ..protocol.resample import StreamResampler
-from . import ids
-from .handlers_audio import commit_audio
-from .handlers_response import start_response
+from ...engines.base import VAD, SpeechProbability
+from ...protocol.errors import RealtimeError
+from ...protocol.resample import StreamResampler
+from .. import ids
+from ..host.backend import Inbound
+from ..host.wire_events import build
 from .input_audio import INTERNAL_RATE
-from .items import build
+from .responder import Responder
 from .transcription import StreamingTranscriber, start_transcription
 from .turn_detection import (
     IdleTimeout,
@@ -56,7 +57,10 @@ from .turn_detection import (
 from .turn_marks import TurnMarks, log, log_marks
 
 if TYPE_CHECKING:
-    from .session import SessionHost
+    from .session_context import SessionContext
+
+# Turns a committed stretch of the buffer into a user item (AudioIn.commit_audio).
+Commit = Callable[[str, bytes], Awaitable[None]]
 
 MARKS_KEPT = 64
 # Under turn detection, silence older than the next turn's prefix padding is
@@ -88,8 +92,10 @@ def _nbytes(ms: float) -> int:
 class Turns:
     """Drives turn detection for one session; inert while ``turn_detection`` is null."""
 
-    def __init__(self, host: SessionHost) -> None:
-        self._host = host
+    def __init__(self, ctx: SessionContext, responder: Responder, *, commit: Commit) -> None:
+        self._ctx = ctx
+        self._responder = responder
+        self._commit = commit
         self.stream_ms = 0.0  # audio time: input audio received since the session began
         self._buffer_start = 0.0  # audio time where the uncommitted buffer begins
         self._wire: Any = _UNSET  # the turn_detection config the detector was built for
@@ -100,7 +106,7 @@ class Turns:
         self._resampler: StreamResampler | None = None
         self._vad_origin = 0.0  # audio time of the VAD's time 0
         self._item_id: str | None = None  # promised by speech_started to the coming commit
-        self.transcriber = StreamingTranscriber(host)
+        self.transcriber = StreamingTranscriber(ctx)
         self.marks: deque[TurnMarks] = deque(maxlen=MARKS_KEPT)
         self._open_marks: dict[str, TurnMarks] = {}  # response id -> marks until done
 
@@ -108,7 +114,7 @@ class Turns:
 
     def configure(self) -> None:
         """Follow the session config; a changed ``turn_detection`` restarts detection."""
-        config = self._host.config
+        config = self._ctx.config
         if config is self._config:
             return
         self._config = config
@@ -123,7 +129,7 @@ class Turns:
         self.settings = settings
         self.transcriber.reset()
         self._item_id = None
-        prototype = self._host.state.engines.vad
+        prototype = self._ctx.state.engines.vad
         if settings is None or prototype is None:
             self._detector = None
             return
@@ -135,7 +141,7 @@ class Turns:
         self._detector = TurnDetector(
             settings, now_ms=self.stream_ms, buffer_start_ms=self._buffer_start
         )
-        if self._host.active_response() is not None:
+        if self._responder.active() is not None:
             self._detector.response_started()
 
     # --- audio in -----------------------------------------------------------------
@@ -194,12 +200,12 @@ class Turns:
 
     def _peek(self, start_ms: float, end_ms: float) -> bytes:
         base = self._buffer_start
-        return self._host.input.peek(_nbytes(start_ms - base), _nbytes(end_ms - base))
+        return self._ctx.input.peek(_nbytes(start_ms - base), _nbytes(end_ms - base))
 
     def _take(self, start_ms: float, end_ms: float) -> bytes:
         """Remove the buffer up to ``end_ms``, returning the audio from ``start_ms``."""
         base = self._buffer_start
-        pcm16 = self._host.input.take(_nbytes(end_ms - base), start=_nbytes(start_ms - base))
+        pcm16 = self._ctx.input.take(_nbytes(end_ms - base), start=_nbytes(start_ms - base))
         self._buffer_start = max(base, end_ms)
         return pcm16
 
@@ -217,15 +223,15 @@ class Turns:
             await self._idle_timeout(event)
 
     async def _speech_started(self, event: SpeechStarted) -> None:
-        host = self._host
+        ctx = self._ctx
         self.transcriber.reset()
         self._item_id = item_id = ids.item_id()
         interrupted = None
         if self.settings is not None and self.settings.interrupt_response:
-            interrupted = host.active_response()
+            interrupted = self._responder.active()
             if interrupted is not None:
                 interrupted.interrupt("turn_detected")  # before the event: no stale audio
-        await host.emit(
+        await ctx.emit(
             build(
                 InputAudioBufferSpeechStartedEvent,
                 audio_start_ms=event.audio_start_ms,
@@ -236,17 +242,17 @@ class Turns:
             await interrupted.cancel("turn_detected")  # waits for its response.done
 
     async def _speech_stopped(self, event: SpeechStopped) -> None:
-        host = self._host
+        ctx = self._ctx
         item_id = self._item_id or ids.item_id()
         self._item_id = None
-        marks = TurnMarks(session_id=host.id, item_id=item_id, audio_end_ms=event.audio_end_ms)
+        marks = TurnMarks(session_id=ctx.id, item_id=item_id, audio_end_ms=event.audio_end_ms)
         stopped = build(
             InputAudioBufferSpeechStoppedEvent, audio_end_ms=event.audio_end_ms, item_id=item_id
         )
-        await host.emit(stopped)
+        await ctx.emit(stopped)
         marks.speech_stopped_at = time.perf_counter()
         pcm16 = self._take(event.audio_start_ms, event.decided_ms)
-        await commit_audio(host, item_id, pcm16)
+        await self._commit(item_id, pcm16)
 
         def final(text: str) -> None:
             marks.transcript_final_at = time.perf_counter()
@@ -255,9 +261,9 @@ class Turns:
         self._respond(marks)
 
     async def _idle_timeout(self, event: IdleTimeout) -> None:
-        host = self._host
+        ctx = self._ctx
         item_id = ids.item_id()
-        await host.emit(
+        await ctx.emit(
             build(
                 InputAudioBufferTimeoutTriggered,
                 audio_start_ms=event.audio_start_ms,
@@ -266,32 +272,35 @@ class Turns:
             )
         )
         pcm16 = self._take(event.audio_start_ms, event.audio_end_ms)
-        await commit_audio(host, item_id, pcm16)
-        start_transcription(host, item_id, pcm16)
-        self._respond(TurnMarks(session_id=host.id, item_id=item_id))
+        await self._commit(item_id, pcm16)
+        start_transcription(ctx, item_id, pcm16)
+        self._respond(TurnMarks(session_id=ctx.id, item_id=item_id))
 
     def _respond(self, marks: TurnMarks) -> None:
         """Start the reply to a finished turn, if the session wants one and none is running."""
-        host = self._host
+        ctx = self._ctx
         settings = self.settings
-        if settings is None or not settings.create_response or host.config.kind != "realtime":
+        if settings is None or not settings.create_response or ctx.config.kind != "realtime":
             return
-        active = host.active_response()
+        active = self._responder.active()
         if active is not None:
             log.info(
                 "turn %s: no response, %s is still active (interrupt_response is off)",
                 marks.item_id,
                 active.id,
-                extra={"session_id": host.id},
+                extra={"session_id": ctx.id},
             )
             return
-        run = start_response(host, {})
+        run = self._responder.start({})
         marks.response_id = run.id
         self._open_marks[run.id] = marks
 
-    # --- what the host emits --------------------------------------------------------
+    # --- what the host emits (an observer of the host) ---------------------------------
 
-    def observe(self, model: BaseModel) -> None:
+    def on_received(self, inbound: Inbound) -> None:
+        return None
+
+    def on_sent(self, model: BaseModel, error: RealtimeError | None) -> None:
         """See every emitted event: responses arm/disarm the idle timeout and fill marks."""
         event: Any = model
         kind = getattr(event, "type", None)
@@ -302,7 +311,7 @@ class Turns:
         elif kind == "response.created":
             response_id = str(event.response.id)
             self._open_marks.setdefault(
-                response_id, TurnMarks(session_id=self._host.id, response_id=response_id)
+                response_id, TurnMarks(session_id=self._ctx.id, response_id=response_id)
             )
             if self._detector is not None:
                 self._detector.response_started()
@@ -310,11 +319,10 @@ class Turns:
             self._response_done(event.response)
 
     def _response_done(self, response: Any) -> None:
-        host = self._host
         response_id = str(response.id)
         marks = self._open_marks.pop(response_id, None)
         if marks is not None:
-            run = host.responses.get(response_id)
+            run = self._responder.runs.get(response_id)
             marks.first_token_at = run.first_token_at if run is not None else None
             marks.done_at = time.perf_counter()
             marks.status = response.status
@@ -325,5 +333,5 @@ class Turns:
 
     def _playback_ms(self, response: Any) -> float:
         """How long the client will play the response's audio (it was all sent already)."""
-        conversation = self._host.conversation
+        conversation = self._ctx.conversation
         return sum(conversation.audio_ms(str(item.id)) for item in response.output or ())

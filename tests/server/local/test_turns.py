@@ -20,8 +20,8 @@ from vad_harness import Streamer, configure, silence, speech
 from rtagents.engines.scripted import Rule, Say, scripted_engines
 from rtagents.protocol.audio import PCMU, mulaw_encode, resample_pcm16
 from rtagents.server.config import ServerConfig
+from rtagents.server.local.turns import MARKS_KEPT, SILENCE_KEPT_MS
 from rtagents.server.runner import RunningServer, running_server
-from rtagents.server.turns import MARKS_KEPT, SILENCE_KEPT_MS
 
 STORY = " ".join(f"Sentence {n} of a long story." for n in range(40))
 RULES = [Rule("story", Say(STORY, token_delay_s=0.01))]
@@ -322,7 +322,7 @@ async def test_marks_time_each_voice_turn(server: RunningServer, client: RawClie
     await stream.send(speech("Hi there.", lead_ms=100, tail_ms=500))
     await stream.quiet_until("response.created")
     await stream.until("response.done")  # the marks are complete when it is emitted
-    (marks,) = host_of(server).turns.marks
+    (marks,) = host_of(server).backend.turns.marks
     stopped = stream.first("input_audio_buffer.speech_stopped").event
     assert (marks.item_id, marks.audio_end_ms, marks.status) == (
         stopped.item_id,
@@ -350,7 +350,7 @@ async def test_long_silence_is_let_go_and_the_next_turn_is_exact(
     await stream.send(silence(quiet_ms), chunk_ms=1000)
     host = host_of(server)
     # Never more than the bound plus what the next turn's padding needs.
-    assert host.input.buffered_ms <= SILENCE_KEPT_MS + 300 + 1000 + 1000
+    assert host.backend.input.buffered_ms <= SILENCE_KEPT_MS + 300 + 1000 + 1000
     await stream.send(speech("Hello there.", lead_ms=500, tail_ms=600))
     started = stream.first("input_audio_buffer.speech_started").event
     stopped = stream.first("input_audio_buffer.speech_stopped").event
@@ -371,7 +371,7 @@ async def test_turn_marks_keep_the_last_turns_and_no_open_ones(
         await client.user_text(f"turn {turn}")
         events = await client.respond()
         assert events[-2].response.status == "completed"
-    turns = host_of(server).turns
+    turns = host_of(server).backend.turns
     assert len(turns.marks) == MARKS_KEPT
     assert turns.marks[-1].response_id == events[-2].response.id
     assert not turns._open_marks

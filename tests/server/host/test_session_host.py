@@ -9,9 +9,10 @@ from server_harness import RawClient, session, types
 
 from rtagents.protocol.codec import decode_server_event, encode_event
 from rtagents.server.config import ServerConfig
+from rtagents.server.host.session_host import SessionHost
+from rtagents.server.local.pipeline import local_backend
+from rtagents.server.local.session_config import SessionConfig
 from rtagents.server.runner import RunningServer, running_server
-from rtagents.server.session import SessionHost
-from rtagents.server.session_config import SessionConfig
 from rtagents.transports.memory import memory_pair
 
 
@@ -204,7 +205,8 @@ async def test_events_after_closing_get_session_closed() -> None:
     async with running_server(ServerConfig(port=0)) as server:
         state = server.app.state.rtagents
         ours, theirs = memory_pair()
-        host = SessionHost(ours, state, SessionConfig.initial("realtime", "gpt-realtime"))
+        config = SessionConfig.initial("realtime", "gpt-realtime")
+        host = SessionHost(ours, state.config, local_backend(state, config))
         task = asyncio.create_task(host.run())
         greeting = [decode_server_event(await theirs.recv()) for _ in range(2)]
         assert types(greeting) == ["session.created", "conversation.created"]

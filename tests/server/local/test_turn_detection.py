@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rtagents.engines.base import SpeechProbability
-from rtagents.server.turn_detection import (
+from rtagents.server.local.turn_detection import (
     SEMANTIC_SILENCE_MS,
     IdleTimeout,
     SilenceBegan,

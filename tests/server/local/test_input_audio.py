@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from rtagents.engines.base import ChatMessage, ToolCall, ToolSpec
-from rtagents.server import input_audio
-from rtagents.server.history import chat_messages, tool_choice, tool_specs
-from rtagents.server.input_audio import KEPT_AUDIO_BYTES, InputAudio
+from rtagents.server.local import input_audio
+from rtagents.server.local.history import chat_messages, tool_choice, tool_specs
+from rtagents.server.local.input_audio import KEPT_AUDIO_BYTES, InputAudio
 
 
 async def _heard_nothing(item_id: str) -> str | None:

@@ -10,8 +10,8 @@ from server_harness import RawClient, audio_bytes, session, types
 from rtagents.engines.base import Engines
 from rtagents.engines.scripted import MS_PER_CHAR, ScriptedLLM, ScriptedTTS, scripted_speech
 from rtagents.protocol.audio import PCMU, pcm16_to_wire
-from rtagents.server import handlers_audio, input_audio
 from rtagents.server.config import ServerConfig
+from rtagents.server.local import input_audio
 from rtagents.server.runner import RunningServer, running_server
 
 TRANSCRIBE = {
@@ -180,7 +180,6 @@ async def test_a_full_input_buffer_refuses_appends_until_committed(
     client: RawClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     limit = 48 * 1000  # one second of pcm16 at 24 kHz
-    monkeypatch.setattr(handlers_audio, "MAX_BUFFER_BYTES", limit)
     monkeypatch.setattr(input_audio, "MAX_BUFFER_BYTES", limit)
     second = base64.b64encode(bytes(limit)).decode()
     await client.send({"type": "input_audio_buffer.append", "audio": second})

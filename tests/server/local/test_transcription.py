@@ -18,8 +18,8 @@ from rtagents.engines.base import EngineFailure, Engines, Transcript
 from rtagents.engines.energy_vad import EnergyVAD
 from rtagents.engines.scripted import ScriptedLLM, ScriptedSTT, ScriptedTTS
 from rtagents.server.config import ServerConfig
+from rtagents.server.local.transcription import stable_prefix
 from rtagents.server.runner import running_server
-from rtagents.server.transcription import stable_prefix
 
 TRANSCRIBED = {
     "output_modalities": ["text"],

@@ -1,0 +1,29 @@
+"""The first observer of every host: one structured log record per event in and out."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from ...observability.logging import EventLog
+from ...protocol.errors import RealtimeError
+from .backend import Inbound
+
+
+class EventLogObserver:
+    """Logs what the host sends and receives through an :class:`EventLog`."""
+
+    def __init__(self, events: EventLog) -> None:
+        self.events = events
+
+    def on_sent(self, event: BaseModel, error: RealtimeError | None) -> None:
+        self.events.outbound(
+            getattr(event, "type", None),
+            getattr(event, "event_id", None),
+            outcome="error" if error is not None else "ok",
+            error=error,
+        )
+
+    def on_received(self, inbound: Inbound) -> None:
+        self.events.inbound(
+            inbound.type, inbound.event_id, outcome=inbound.outcome, error=inbound.error
+        )

@@ -1,0 +1,141 @@
+"""The local pipeline as a Backend: the local engines answer the session (STT, VAD, LLM, TTS).
+
+:class:`LocalBackend` assembles the parts, each the owner of its state:
+:class:`AudioIn` (the input buffer and turn detection), :class:`Responder`
+(running responses), :class:`ItemEdits` (conversation items), :class:`AudioOut`
+(where response audio goes), and keeps the session config. The host hands it
+each event the rules accepted; :func:`.dispatch.dispatch_table` says which
+part answers it. It is also a :class:`MediaBackend`: a WebRTC call feeds it
+PCM and plays its audio on a :class:`PcmSink`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from openai.types.realtime import (
+    ConversationCreatedEvent,
+    OutputAudioBufferClearEvent,
+    SessionCreatedEvent,
+    SessionUpdatedEvent,
+    SessionUpdateEvent,
+)
+
+from ...protocol.server_facts import Facts
+from ..host.backend import BackendFactory, HostPort, PcmSink
+from ..host.wire_events import build
+from .audio_in import AudioIn
+from .audio_out import AudioOut
+from .dispatch import Handler, dispatch_table
+from .input_audio import InputAudio
+from .item_edits import ItemEdits
+from .responder import Responder
+from .session_config import SessionConfig
+from .session_context import SessionContext
+from .turns import Turns
+
+if TYPE_CHECKING:
+    from ..state import ServerState
+
+
+def local_backend(state: ServerState, config: SessionConfig) -> BackendFactory:
+    """The factory a host calls to get its local backend (``config``: the initial one)."""
+
+    def build_backend(port: HostPort) -> LocalBackend:
+        return LocalBackend(port, state, config)
+
+    return build_backend
+
+
+class LocalBackend:
+    """Answers one session with the local engines."""
+
+    def __init__(self, port: HostPort, state: ServerState, config: SessionConfig) -> None:
+        self.ctx = ctx = SessionContext(port, state, config)
+        self.audio_out = AudioOut()
+        self.responses = Responder(ctx, self.audio_out)
+        self.audio_in = AudioIn(ctx, self.responses)
+        self.items = ItemEdits(ctx, self.audio_in.decode)
+        self._table: Mapping[str, Handler] = dispatch_table(
+            session_update=self.update_session,
+            clear_output=self.clear_output,
+            audio=self.audio_in,
+            items=self.items,
+            responses=self.responses,
+        )
+        port.add_observer(self.audio_in.turns)  # responses arm the idle timeout, fill marks
+
+    @property
+    def config(self) -> SessionConfig:
+        return self.ctx.config
+
+    @property
+    def turns(self) -> Turns:
+        return self.audio_in.turns
+
+    @property
+    def input(self) -> InputAudio:
+        return self.ctx.input
+
+    # --- Backend -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        ctx = self.ctx
+        ctx.conversation.set_output_format(ctx.config.output_format)
+        session = ctx.config.to_model(ctx.id, expires_at=ctx.port.expires_at)
+        await ctx.emit(build(SessionCreatedEvent, session=session))
+        conversation = {"id": ctx.conversation_id, "object": "realtime.conversation"}
+        await ctx.emit(build(ConversationCreatedEvent, conversation=conversation))
+
+    async def handle(self, event: Any) -> None:
+        await self._table[event.type](event)
+
+    def facts(self) -> Facts:
+        config, active = self.ctx.config, self.responses.active()
+        return Facts(
+            kind=config.kind,
+            model=config.model,
+            voice=config.voice,
+            audio_produced=self.audio_out.produced,
+            vad_available=self.ctx.state.vad_available,
+            turn_detection=self.audio_in.turns.settings is not None,
+            buffered_ms=self.ctx.input.buffered_ms,
+            buffer_limit_ms=self.ctx.input.limit_ms,
+            input_bytes_per_ms=config.input_format.bytes_for_ms(1000) / 1000,
+            max_append_bytes=self.ctx.state.config.max_append_bytes,
+            active_response=active.id if active is not None else None,
+            responses=frozenset(self.responses.runs),
+            plays_audio=self.audio_out.sink is not None,
+        )
+
+    async def close(self) -> None:
+        """Nothing to release: the work it started runs as the host's tasks."""
+
+    # --- MediaBackend --------------------------------------------------------------
+
+    async def receive_pcm(self, pcm16: bytes, rate: int) -> None:
+        await self.audio_in.receive_pcm(pcm16, rate)
+
+    def set_audio_out(self, sink: PcmSink | None) -> None:
+        self.audio_out.route_to(sink)
+
+    # --- the events answered here ----------------------------------------------------
+
+    async def update_session(self, event: SessionUpdateEvent) -> None:
+        """``session.update``: merge, check, answer with the full effective config."""
+        ctx = self.ctx
+        update = event.session.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        config = ctx.config.merged(
+            update, audio_produced=self.audio_out.produced, vad_available=ctx.state.vad_available
+        )
+        ctx.config = config
+        self.audio_in.turns.configure()  # a changed turn_detection restarts the detector
+        ctx.conversation.set_output_format(config.output_format)
+        session = config.to_model(ctx.id, expires_at=ctx.port.expires_at)
+        await ctx.emit(build(SessionUpdatedEvent, session=session))
+
+    async def clear_output(self, event: OutputAudioBufferClearEvent) -> None:
+        """``output_audio_buffer.clear`` on a call (the rules refuse it on a WebSocket)."""
+        if self.audio_out.sink is not None:
+            await self.audio_out.sink.clear()

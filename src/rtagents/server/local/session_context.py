@@ -1,0 +1,61 @@
+"""What every part of the local pipeline shares: the host port, the engines, the config.
+
+The parts (input audio, turns, transcription, responses, item edits) each
+own their state; they reach the host only through its :class:`HostPort`
+(emit, spawn, the conversation mirror) and read the session config here.
+Only :meth:`LocalBackend.update_session` replaces the config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from ...protocol.conversation import Conversation
+from ...protocol.errors import RealtimeError
+from .. import ids
+from ..host.backend import HostPort
+from .input_audio import InputAudio
+from .session_config import SessionConfig
+
+if TYPE_CHECKING:
+    from ..state import ServerState
+
+
+class SessionContext:
+    """One local session's shared surroundings (not its state: each part owns its own)."""
+
+    def __init__(self, port: HostPort, state: ServerState, config: SessionConfig) -> None:
+        self.port = port
+        self.state = state
+        self.config = config
+        self.conversation_id = ids.conversation_id()
+        # Uncommitted audio, committed audio per item and transcriptions in flight.
+        self.input = InputAudio()
+
+    @property
+    def id(self) -> str:
+        return self.port.session_id
+
+    @property
+    def conversation(self) -> Conversation:
+        return self.port.conversation
+
+    async def emit(
+        self, event: BaseModel | Callable[[], BaseModel], *, error: RealtimeError | None = None
+    ) -> bool:
+        return await self.port.emit(event, error=error)
+
+    async def emit_all(self, build_events: Callable[[], Sequence[BaseModel]]) -> bool:
+        return await self.port.emit_all(build_events)
+
+    async def reply_error(
+        self, error: RealtimeError, *, error_type: str = "invalid_request_error"
+    ) -> None:
+        await self.port.reply_error(error, error_type=error_type)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        return self.port.spawn(coro, name)
