@@ -30,8 +30,8 @@ from starlette.routing import Route
 
 from rtagents.engines.scripted import scripted_engines
 from rtagents.server.config import ServerConfig
+from rtagents.server.host.session_host import SessionHost
 from rtagents.server.runner import running_server
-from rtagents.server.session import SessionHost
 
 STAMPS: defaultdict[str, list[float]] = defaultdict(list)
 

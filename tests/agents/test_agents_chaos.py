@@ -141,7 +141,7 @@ async def _conversation(server: RunningServer, proxy: FaultProxy, seed: int) -> 
             "client and server to agree",
         )
         assert session.current_agent is expected
-        assert host.config.instructions == expected.instructions
+        assert host.backend.config.instructions == expected.instructions
         calls = [i.call_id for i in session.history if i.type == "function_call"]
         outputs = [i.call_id for i in session.history if i.type == "function_call_output"]
         assert sorted(outputs) == sorted(calls) and len(set(calls)) == len(calls)
@@ -224,7 +224,7 @@ async def test_a_rebuilt_session_keeps_the_agent_and_its_pending_approval() -> N
                 await _until(lambda: len(rebuilt) == 1, "the rebuild")
                 assert rebuilt == [True] and session.client.session_id != first_id
                 host = host_of(server, session)
-                assert host.config.instructions == "Haikus only."  # the active agent's
+                assert host.backend.config.instructions == "Haikus only."  # the active agent's
                 await _turn(session, recorder, world, "handoff")
                 assert session.current_agent is world.greeter
                 await session.send_text("refund please")
