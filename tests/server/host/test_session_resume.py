@@ -298,7 +298,7 @@ def test_empty_frame_log_holds_only_the_start() -> None:
 async def test_a_resume_accepted_after_the_session_ended_is_released_at_once() -> None:
     # The grace window can run out while a resume is being accepted: the
     # connection must be let go of (and closed), not left waiting forever.
-    host = SimpleNamespace(id="sess_gone", state=SimpleNamespace(config=ServerConfig(port=0)))
+    host = SimpleNamespace(id="sess_gone", limits=ServerConfig(port=0))
     resumable = ResumeRegistry().open(cast(Any, host))
     resumable.end()
     ours, _theirs = memory_pair()
