@@ -138,9 +138,11 @@ async def _conversation(server: RunningServer, proxy: FaultProxy, seed: int) -> 
         host = next(h for h in server_state(server.app).sessions if h.id == session.session_id)
 
         def settled() -> bool:
+            live = session.connection
             return (
-                session._received == host.frames_emitted
-                and session._outbox.sent == host.received_frames
+                live is not None
+                and live.received == host.frames_emitted
+                and live.sent == host.received_frames
                 and _items(session.conversation) == _items(host.conversation)
             )
 
@@ -158,8 +160,9 @@ async def _conversation(server: RunningServer, proxy: FaultProxy, seed: int) -> 
             assert session.conversation.audio_ms(item_id) == host.conversation.audio_ms(item_id)
         stats["items"] += len(session.conversation)
         stats["tool_runs"] += len(session.tools.runs)
-        stats["frames_down"] += session._received
-        stats["frames_up"] += session._outbox.sent
+        assert session.connection is not None
+        stats["frames_down"] += session.connection.received
+        stats["frames_up"] += session.connection.sent
     return stats
 
 

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from rtagents.client.gate import ACTIVE_RESPONSE, ResponseGate
+from rtagents.client.outbound import Outgoing, encode_checked
 from rtagents.protocol.codec import decode_server_event
 from rtagents.protocol.conversation import Conversation
 
@@ -38,19 +39,19 @@ async def _settle() -> None:
         await asyncio.sleep(0)
 
 
-def _create(n: int, **response: Any) -> dict[str, Any]:
+def _create(n: int, **response: Any) -> Outgoing:
     event: dict[str, Any] = {"type": "response.create", "event_id": f"evt_{n}"}
     if response:
         event["response"] = response
-    return event
+    return encode_checked(event)
 
 
 async def test_the_second_create_waits_for_the_first_response_to_finish() -> None:
     gate, mirror = ResponseGate(), Conversation()
     sent: list[str] = []
 
-    async def send(event: dict[str, Any]) -> None:
-        sent.append(event["event_id"])
+    async def send(event: Outgoing) -> None:
+        sent.append(event.event_id)
 
     pump = asyncio.create_task(gate.pump(send))
     try:
@@ -109,7 +110,7 @@ def test_reset_forgets_what_was_active_on_the_old_server_session() -> None:
     gate.try_claim(_create(1))
     gate.reset()
     assert not gate.busy and gate.queued == 1
-    assert gate.drop_queue()[0]["event_id"] == "evt_1" and gate.queued == 0
+    assert gate.drop_queue()[0].event_id == "evt_1" and gate.queued == 0
 
 
 def test_a_create_the_server_never_answers_stops_holding_the_gate() -> None:

@@ -48,9 +48,11 @@ async def test_a_cut_mid_response_resumes_with_nothing_lost_or_doubled() -> None
                 "the second reply",
             )
             host = host_of(server, session.session_id)
-            await until(lambda: session._received == host.frames_emitted, "all frames")
+            live = session.connection
+            assert live is not None
+            await until(lambda: live.received == host.frames_emitted, "all frames")
             assert items(session.conversation) == items(host.conversation)
-            assert session._outbox.sent == host.received_frames
+            assert live.sent == host.received_frames
             assert [i for i, n in delivered.items() if n > 1] == []
             triggers = [t.trigger for t in session.lifecycle.history]
             assert triggers[-3:] == [Trigger.RETRY, Trigger.TRANSPORT_OPENED, Trigger.RESUMED]

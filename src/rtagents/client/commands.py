@@ -1,8 +1,9 @@
 """Typed helpers for the GA client events, on top of one generic ``send``.
 
-Each helper builds the event, lets ``send`` validate it (a bad field raises
-:class:`LocalProtocolError` naming it, and nothing goes on the wire) and
-returns the client ``event_id`` the server will echo in any ``error`` it causes.
+Each helper builds the event, lets ``send`` check and encode it (a bad field
+raises :class:`LocalProtocolError` naming it, and nothing goes on the wire;
+see :mod:`.outbound`) and returns the client ``event_id`` the server will echo
+in any ``error`` it causes.
 ``update_session`` also waits for its answer (``session.updated`` or an ``error``
 naming its ``event_id``), which the reader matches in :mod:`.inbound`.
 """
@@ -15,32 +16,22 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ..protocol.codec import encode_event, validate_client_event
+from ..protocol.codec import encode_event
 from ..protocol.errors import LocalProtocolError
-from .events import EventTimeout, new_event_id, type_of
+from .events import EventTimeout, new_event_id
+from .outbound import as_plain
 from .stream import release, result_within
 
 if TYPE_CHECKING:
     from openai.types.realtime import SessionUpdatedEvent
 
-    from ..observability.logging import EventLog
     from .inbound import Inbound
+    from .outbound import Outbound
 
 # The hosted limit is 15 MiB per append event. Keeping the whole event (base64
 # text, 4/3 of the audio) under it satisfies either reading of that limit; chunks
 # end on a whole 16-bit sample and whole base64 quanta (a multiple of 6 bytes).
 MAX_APPEND_BYTES = ((15 * 2**20 - 2**16) * 3 // 4) // 6 * 6
-
-
-def as_plain(value: Any) -> Any:
-    """Models become JSON-ready dicts (only the fields that were set); the rest stays."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", exclude_unset=True, by_alias=True)
-    if isinstance(value, Mapping):
-        return {key: as_plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [as_plain(item) for item in value]
-    return value
 
 
 def _required_str(value: object, param: str) -> str:
@@ -54,19 +45,16 @@ def _required_str(value: object, param: str) -> str:
 
 
 class SessionCommands:
-    """The 11 GA client events (and a few conveniences) as methods."""
+    """The 11 GA client events (and a few conveniences) as methods of the session.
+
+    A group of methods over two of the session's parts: what goes out
+    (:class:`~.outbound.Outbound`) and what came in (:class:`~.inbound.Inbound`,
+    for ``session.update`` answers).
+    """
 
     ack_timeout: float
     _inbound: Inbound
-    _log: EventLog
-
-    async def _send_encoded(self, event_type: str, event_id: str, text: str) -> None:
-        """Put one encoded event on the wire (the session owns the transport)."""
-        raise NotImplementedError
-
-    def _intercept(self, data: dict[str, Any]) -> bool:
-        """See each valid event before it is sent; True if the session took it (queued)."""
-        return False
+    _outbound: Outbound
 
     async def send(self, event: BaseModel | Mapping[str, Any]) -> str:
         """Validate and send any client event (model or dict); returns its ``event_id``.
@@ -74,25 +62,7 @@ class SessionCommands:
         A missing ``event_id`` is generated. An invalid event raises
         :class:`LocalProtocolError` naming the field, and nothing is sent.
         """
-        data = as_plain(event)
-        if not isinstance(data, dict):
-            raise LocalProtocolError(
-                f"an event must be a mapping or an openai event model, got {type(event).__name__}",
-                code="invalid_event",
-            )
-        if data.get("event_id") is None:
-            data["event_id"] = new_event_id()
-        etype, event_id = type_of(data), data["event_id"]
-        try:
-            validate_client_event(data)
-        except LocalProtocolError as err:
-            shown_id = event_id if isinstance(event_id, str) else None
-            self._log.outbound(etype, shown_id, outcome="invalid", error=err)
-            raise
-        if self._intercept(data):
-            return str(event_id)
-        await self._send_encoded(data["type"], event_id, encode_event(data))
-        return str(event_id)
+        return await self._outbound.send(event)
 
     async def append_audio(self, audio: bytes | bytearray | memoryview) -> list[str]:
         """Send audio in the session's input format, split into events under 15 MiB.
@@ -117,7 +87,7 @@ class SessionCommands:
             text = encode_event(
                 {"type": "input_audio_buffer.append", "event_id": event_id, "audio": chunk}
             )
-            await self._send_encoded("input_audio_buffer.append", event_id, text)
+            await self._outbound.send_frame("input_audio_buffer.append", event_id, text)
             ids.append(event_id)
         return ids
 

@@ -14,17 +14,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .events import type_of
 
+if TYPE_CHECKING:
+    from .outbound import Outgoing
+
 ACTIVE_RESPONSE = "conversation_already_has_active_response"
 
-Sender = Callable[[dict[str, Any]], Awaitable[object]]
+Sender = Callable[["Outgoing"], Awaitable[object]]
 
 
-def is_out_of_band(event: dict[str, Any]) -> bool:
+def is_out_of_band(event: Mapping[str, Any]) -> bool:
     response = event.get("response")
     return isinstance(response, dict) and response.get("conversation") == "none"
 
@@ -37,9 +40,9 @@ class ResponseGate:
         # its event_id) stops holding the gate after this long: never a wedge.
         self.claim_timeout = claim_timeout
         self._claimed_at = 0.0
-        self._queue: deque[dict[str, Any]] = deque()
+        self._queue: deque[Outgoing] = deque()  # checked and encoded, waiting their turn
         self._in_flight: str | None = None  # event_id of our create, until created/failed
-        self._in_flight_event: dict[str, Any] | None = None
+        self._in_flight_event: Outgoing | None = None
         self._active: set[str] = set()  # in-conversation responses not done yet
         self._wake = asyncio.Event()
 
@@ -53,9 +56,9 @@ class ResponseGate:
     def queued(self) -> int:
         return len(self._queue)
 
-    def try_claim(self, event: dict[str, Any]) -> bool:
+    def try_claim(self, event: Outgoing) -> bool:
         """True if ``event`` may be sent now (and marks it in flight); else it is queued."""
-        if is_out_of_band(event):
+        if is_out_of_band(event.data):
             return True
         if self.busy or self._queue:
             self._queue.append(event)
@@ -63,9 +66,9 @@ class ResponseGate:
         self._hold(event)
         return True
 
-    def _hold(self, event: dict[str, Any]) -> None:
+    def _hold(self, event: Outgoing) -> None:
         self._claimed_at = time.monotonic()
-        self._in_flight = event["event_id"]
+        self._in_flight = event.event_id
         self._in_flight_event = event
 
     def release(self, event_id: str) -> None:
@@ -102,7 +105,7 @@ class ResponseGate:
         self._active.clear()
         self._wake.set()
 
-    def drop_queue(self) -> list[dict[str, Any]]:
+    def drop_queue(self) -> list[Outgoing]:
         dropped = list(self._queue)
         self._queue.clear()
         return dropped

@@ -1,4 +1,4 @@
-"""Where a session connects to: the URL, and the transport that opens it.
+"""Where a session connects to: the URL, the transport that opens it, and the dialer.
 
 The same URL forms work for OpenAI and for rtagents (only host and key
 differ): ``wss://api.openai.com/v1/realtime`` or
@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..protocol.errors import ConnectionFailure, Origin
 from ..transports.base import Transport
+from .credentials import Credentials, resolve_credentials
 
 TransportOpener: TypeAlias = Callable[[str, Mapping[str, str], float], Awaitable[Transport]]
 """``(url, headers, open_timeout) -> Transport``: how a session opens its pipe."""
@@ -53,3 +54,37 @@ async def open_transport(url: str, headers: Mapping[str, str], open_timeout: flo
     from ..transports.websocket import connect_websocket
 
     return await connect_websocket(url, headers=headers, open_timeout=open_timeout)
+
+
+class Dialer:
+    """How one session reaches its server: URL, credentials, headers and opener.
+
+    Every dial resolves the credentials again, so a callable that mints an
+    ``ek_`` secret is asked for a fresh one on each connect and reconnect.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        credentials: Credentials,
+        headers: Mapping[str, str] | None = None,
+        opener: TransportOpener = open_transport,
+        open_timeout: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.credentials = credentials
+        self.headers = dict(headers or {})
+        self.opener = opener
+        self.open_timeout = open_timeout
+
+    async def dial(
+        self, extra: Mapping[str, str], *, authenticated: Callable[[], object] | None = None
+    ) -> Transport:
+        """A new transport, with ``extra`` handshake headers; ``authenticated`` is called
+        once the credentials resolved (before the transport is opened)."""
+        key = await resolve_credentials(self.credentials)
+        if authenticated is not None:
+            authenticated()
+        headers = {**self.headers, **extra, "Authorization": f"Bearer {key}"}
+        return await self.opener(self.url, headers, self.open_timeout)

@@ -1,12 +1,15 @@
-"""Frames on their way to the server, across reconnects: numbering, resend ring, queue.
+"""Frames on their way to the server: the resend ring of a server session, and the send queue.
 
 Every text frame the client puts on a connection gets the next sequence number
-(1, 2, 3 ... for the whole session, as the resume protocol counts them) and is
-kept in a byte-bounded ring until it is old enough to drop. When a resumed
-server says it received ``m`` frames, :meth:`Outbox.unacknowledged` gives back
-``m+1 ...`` in order. Frames the app sends while no connection is up wait in a
-byte-bounded queue; a frame that does not fit is refused with a ``connection``
-error, never dropped silently.
+(1, 2, 3 ... for the whole server session, as the resume protocol counts them)
+and is kept in a byte-bounded :class:`ResendRing` until it is old enough to
+drop. When a resumed server says it received ``m`` frames,
+:meth:`ResendRing.unacknowledged` gives back ``m+1 ...`` in order. The ring
+belongs to the server session (a :class:`~.connection.Connection` carries it,
+a resume hands it on, a rebuild starts a new one). Frames the app sends while
+no connection is up wait in the session's byte-bounded :class:`SendQueue`; a
+frame that does not fit is refused with a ``connection`` error, never dropped
+silently.
 """
 
 from __future__ import annotations
@@ -22,20 +25,15 @@ def _size(text: str) -> int:
     return len(text)
 
 
-class Outbox:
-    """Sequence numbers, the resend ring, and the queue of frames not yet sent."""
+class ResendRing:
+    """Sequence numbers of one server session, and its newest frames for a resend."""
 
-    def __init__(self, *, queue_bytes: int, ring_bytes: int) -> None:
-        self.queue_bytes = queue_bytes
+    def __init__(self, ring_bytes: int) -> None:
         self.ring_bytes = ring_bytes
         self.sent = 0
         """Frames put on a connection so far (the last sequence number used)."""
         self._ring: deque[tuple[int, str]] = deque()
         self._ring_size = 0
-        self._queue: deque[tuple[str, str, str]] = deque()
-        self._queue_size = 0
-
-    # -- the ring ----------------------------------------------------------------
 
     def number(self, text: str) -> int:
         """Give ``text`` the next sequence number and keep it for a resend."""
@@ -62,13 +60,14 @@ class Outbox:
             return None
         return [text for _, text in list(self._ring)[-missing:]]
 
-    def restart(self) -> None:
-        """A fresh server session: numbering starts again and old frames are moot."""
-        self.sent = 0
-        self._ring.clear()
-        self._ring_size = 0
 
-    # -- the queue ---------------------------------------------------------------
+class SendQueue:
+    """Frames the app sent while no connection took them, in order, bounded in bytes."""
+
+    def __init__(self, queue_bytes: int) -> None:
+        self.queue_bytes = queue_bytes
+        self._queue: deque[tuple[str, str, str]] = deque()
+        self._queue_size = 0
 
     def enqueue(self, event_type: str, event_id: str, text: str) -> None:
         """Hold a frame until a connection is up; refuse it if the queue is full."""
@@ -85,7 +84,7 @@ class Outbox:
         self._queue.append((event_type, event_id, text))
         self._queue_size += size
 
-    def pop_queued(self) -> tuple[str, str, str] | None:
+    def pop(self) -> tuple[str, str, str] | None:
         """The oldest queued frame (type, event id, text), or None."""
         if not self._queue:
             return None
@@ -106,7 +105,7 @@ class Outbox:
     def queued_bytes(self) -> int:
         return self._queue_size
 
-    def drain_queue(self) -> list[tuple[str, str, str]]:
+    def drain(self) -> list[tuple[str, str, str]]:
         """Everything still queued (the session ended: report, do not send)."""
         entries = list(self._queue)
         self._queue.clear()

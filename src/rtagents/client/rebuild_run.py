@@ -17,54 +17,53 @@ from typing import TYPE_CHECKING, Any
 from ..protocol.codec import decode_server_event, encode_event
 from ..protocol.errors import ConnectionFailure, Origin
 from ..transports.base import Transport
+from .connection import Connection
 from .events import new_event_id, type_of
 from .inbound import classify
 from .rebuild import replay_config, replay_events
-from .resume_ticket import read_ticket, response_headers
 
 if TYPE_CHECKING:
+    from .inbound import Inbound
     from .session import Session
 
 log = logging.getLogger("rtagents.client.rebuild")
 
 
 class _Replay:
-    """Frames of the new connection read during a rebuild, counted and absorbed."""
+    """Frames of the new connection sent and read during a rebuild, counted and absorbed."""
 
-    def __init__(self, session: Session, transport: Transport) -> None:
-        self.session = session
-        self.transport = transport
+    def __init__(self, connection: Connection, inbound: Inbound, timeout: float) -> None:
+        self.connection = connection
+        self.inbound = inbound
+        self.timeout = timeout
 
     async def send(self, event: dict[str, Any]) -> str:
         event_id = new_event_id()
-        text = encode_event({**event, "event_id": event_id})
-        self.session._outbox.number(text)
-        await self.transport.send(text)
+        await self.connection.send_before_live(encode_event({**event, "event_id": event_id}))
         return event_id
 
     async def next(self) -> object:
-        raw = await asyncio.wait_for(self.transport.recv(), self.session.ack_timeout)
-        if isinstance(raw, str):
-            self.session._received += 1
+        raw = await asyncio.wait_for(self.connection.recv(), self.timeout)
+        self.connection.count(raw)
         event = decode_server_event(raw)
-        self.session._inbound.absorb(event, raw)
+        self.inbound.absorb(event, raw)
         return event
 
 
 async def rebuild_on(session: Session, transport: Transport) -> None:
     """Turn the fresh server session on ``transport`` into the lost one, then go live."""
-    session._outbox.restart()
-    session._received = 0
-    session._gate.reset()
-    replay = _Replay(session, transport)
+    parts = session.parts
+    connection = Connection.fresh(transport, ring_bytes=parts.ring_bytes)  # numbering from 1
+    parts.gate.reset()
+    replay = _Replay(connection, parts.inbound, session.ack_timeout)
     first = await replay.next()
     if type_of(first) != "session.created":
         raise _unexpected(first, "session.created")
     waiting: dict[str, str] = {}  # event_id -> what it restores
-    asked = session._inbound.asked
+    asked = parts.inbound.asked
     # Updates sent on the lost connection and never answered are in the replayed config;
     # those still queued go out after the replay and get their own answers.
-    restoring = [e for e in asked.pending if e not in session._outbox.queued_ids]
+    restoring = [e for e in asked.pending if e not in parts.outbound.queue.queued_ids]
     config = replay_config(asked.current)
     if config is not None:
         waiting[await replay.send({"type": "session.update", "session": config})] = "config"
@@ -73,8 +72,8 @@ async def rebuild_on(session: Session, transport: Transport) -> None:
         waiting[await replay.send(event)] = event["item"]["id"]
     updated = await _confirmations(replay, waiting)
     if updated is not None:
-        session._inbound.restored(restoring, updated)
-    await session.install(transport, read_ticket(response_headers(transport)))
+        parts.inbound.restored(restoring, updated)
+    await session.install(connection)
 
 
 async def _confirmations(replay: _Replay, waiting: dict[str, str]) -> object | None:

@@ -19,18 +19,11 @@ from typing import TYPE_CHECKING
 from ..protocol.errors import ConnectionFailure, Origin
 from ..protocol.lifecycle import Trigger
 from ..transports.base import NORMAL_CLOSURE, Transport
-from .credentials import resolve_credentials
+from .connection import Connection, discard
 from .events import RECONNECTING, RESUMED, ReconnectingEvent, ResumedEvent
 from .policy import Decision, ReconnectPolicy, decide_failure
 from .rebuild_run import rebuild_on
-from .resume_ticket import (
-    opt_in_headers,
-    read_received,
-    read_ticket,
-    response_headers,
-    resume_headers,
-)
-from .session import discard
+from .resume_ticket import opt_in_headers, read_received, response_headers
 
 if TYPE_CHECKING:
     from .session import Session
@@ -45,11 +38,15 @@ class ResumeRefused(ConnectionFailure):
 
 
 class Reconnector:
-    """One outage of one session."""
+    """One outage of one session: ``lost`` is the connection it lost (None: none to resume)."""
 
-    def __init__(self, session: Session, policy: ReconnectPolicy) -> None:
+    def __init__(
+        self, session: Session, policy: ReconnectPolicy, *, lost: Connection | None
+    ) -> None:
         self.session = session
+        self.parts = session.parts
         self.policy = policy
+        self.lost = lost
 
     async def run(self, cause: str, *, rebuild: bool = False) -> None:
         try:
@@ -72,7 +69,7 @@ class Reconnector:
         for attempt in range(1, self.policy.max_attempts + 1):
             delay = self.policy.delay(attempt)
             event = ReconnectingEvent(attempt=attempt, delay=delay, cause=cause)
-            self.session._inbound.emit(RECONNECTING, event)
+            self.parts.inbound.emit(RECONNECTING, event)
             log.warning("reconnecting (attempt %d in %.2f s): %s", attempt, delay, cause)
             await asyncio.sleep(delay)
             self.session.lifecycle.fire(Trigger.RETRY, cause=f"attempt {attempt}")
@@ -94,10 +91,10 @@ class Reconnector:
             self.session.lifecycle.fire(Trigger.RESUMED, cause="rebuilt" if rebuilt else "resumed")
             sid = self.session.session_id
             done = ResumedEvent(rebuilt=rebuilt, attempts=attempt, session_id=sid)
-            self.session._inbound.emit(RESUMED, done)
-            lost = self.session._lost_early
-            if lost is not None:  # the new connection already died: a new outage
-                self.session.connection_lost(lost)
+            self.parts.inbound.emit(RESUMED, done)
+            current = self.session.connection
+            if current is not None and current.lost is not None:
+                self.session.connection_lost(current.lost)  # it already died: a new outage
             return
         self.session.fail(self._gave_up(failures), len(failures))
 
@@ -112,41 +109,38 @@ class Reconnector:
 
     async def attempt(self, decision: Decision) -> bool:
         """One attempt: True if the session was rebuilt, False if it was resumed."""
-        session = self.session
-        ticket = session._ticket if decision is Decision.RESUME else None
-        transport = await self._open(ticket is not None)
+        session, lost = self.session, self.lost
+        resuming = decision is Decision.RESUME and lost is not None and lost.ticket is not None
+        transport = await self._open(lost if resuming else None)
         try:
             session.lifecycle.fire(Trigger.TRANSPORT_OPENED)
-            headers = response_headers(transport)
-            received = read_received(headers) if ticket is not None else None
-            if received is None:  # a fresh session: no resume asked, or none offered
+            received = read_received(response_headers(transport)) if resuming else None
+            if received is None or lost is None:  # a fresh session: none asked or offered
                 await rebuild_on(session, transport)
                 return True
-            frames = session._outbox.unacknowledged(received)
+            connection = lost.resumed_on(transport)
+            frames = connection.ring.unacknowledged(received)
             if frames is None:
                 await transport.close(NORMAL_CLOSURE, "cannot resume: frames were dropped")
                 raise ResumeRefused(
                     f"the server received {received} of our frames but we kept only the "
-                    f"last ones up to {session._outbox.sent}; rebuilding the session",
+                    f"last ones up to {connection.sent}; rebuilding the session",
                     origin=Origin.LOCAL,
                     code="resume_gap",
                 )
-            for text in frames:
-                await transport.send(text)
-            await session.install(transport, read_ticket(headers) or ticket)
+            await connection.resend(frames)
+            await session.install(connection)
             return False
         except BaseException:
-            if transport is session._transport:  # install() failed while flushing
-                session._transport, session._live = None, False
-                session._lost_early = None  # this attempt's loss, already counted
+            current = session.connection
+            if current is not None and current.transport is transport:
+                self.parts.outbound.detach()  # install() failed while flushing
             await discard(transport)
             raise
 
-    async def _open(self, resuming: bool) -> Transport:
-        session = self.session
-        key = await resolve_credentials(session._credentials)
+    async def _open(self, resume: Connection | None) -> Transport:
+        """A new transport; asking to resume ``resume``'s server session if given."""
         extra = opt_in_headers() if self.policy.resume else {}
-        if resuming and session._ticket is not None:
-            extra = resume_headers(session._ticket, session._received)
-        headers = {**session._headers, **extra, "Authorization": f"Bearer {key}"}
-        return await session._opener(session.url, headers, session.open_timeout)
+        if resume is not None:
+            extra = resume.resume_headers() or extra
+        return await self.parts.dialer.dial(extra)

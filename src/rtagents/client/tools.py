@@ -32,6 +32,7 @@ from .events import type_of
 
 if TYPE_CHECKING:
     from .session import Session
+    from .tasks import Spawn
 
 log = logging.getLogger("rtagents.client.tools")
 _EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
@@ -62,8 +63,9 @@ class _Call:
 class ToolRunner:
     """The tools of one session (``session.tools``)."""
 
-    def __init__(self, session: Session, *, default_timeout: float = 30.0) -> None:
+    def __init__(self, session: Session, *, spawn: Spawn, default_timeout: float = 30.0) -> None:
         self.session = session
+        self._spawn = spawn  # the session's tasks: a tool run ends with the session
         self.default_timeout = default_timeout
         self.respond = True
         """Ask for a response after a response's tool outputs were sent."""
@@ -143,7 +145,7 @@ class ToolRunner:
         self._calls[call_id] = call
         self._forget_finished_calls()
         arguments = _field(event, "arguments") or ""
-        call.task = self.session._spawn(self._run(call, arguments), f"rtagents-tool-{name}")
+        call.task = self._spawn(self._run(call, arguments), f"rtagents-tool-{name}")
 
     def _forget_finished_calls(self) -> None:
         """Keep at most :data:`CALLS_KEPT` calls, dropping the oldest finished ones.
@@ -215,7 +217,7 @@ class ToolRunner:
             for call in calls:
                 call.response_id = None  # respond once per response
             self._done_responses.pop(response_id, None)
-            self.session._spawn(self._respond(), "rtagents-tool-response")
+            self._spawn(self._respond(), "rtagents-tool-response")
 
     async def _respond(self) -> None:
         try:

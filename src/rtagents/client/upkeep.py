@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from ..protocol.lifecycle import State
 from ..transports.base import NORMAL_CLOSURE
 from .events import RESUMED, ResumedEvent
+from .resume_ticket import opt_in_headers
 
 if TYPE_CHECKING:
     from .session import Session
@@ -42,11 +43,15 @@ async def watchdog(session: Session) -> None:
     limit = session.stall_timeout
     if limit is None or limit <= 0:
         return
+    gate = session.parts.gate
     while True:
         await asyncio.sleep(limit / 4)
-        silent = time.monotonic() - session._last_event
-        if session._live and session._gate.busy and silent > limit:
-            session._last_event = time.monotonic()  # one report per silence
+        connection = session.connection
+        if connection is None or not connection.live:
+            continue
+        silent = time.monotonic() - connection.last_heard
+        if gate.busy and silent > limit:
+            connection.heard()  # one report per silence
             session.drop_stalled(
                 f"no server event for {silent:.1f} s while a response was active "
                 f"(stall_timeout={limit:g} s)"
@@ -54,10 +59,12 @@ async def watchdog(session: Session) -> None:
 
 
 def quiet(session: Session) -> bool:
+    connection = session.connection
     return (
         session.state is State.ACTIVE
-        and session._live
-        and not session._gate.busy
+        and connection is not None
+        and connection.live
+        and not session.parts.gate.busy
         and session.tools.running == 0
     )
 
@@ -98,38 +105,38 @@ async def rollover_loop(session: Session) -> None:
 async def rollover(session: Session) -> bool:
     """Rebuild on a fresh connection, then let go of the old one; False if it failed."""
     from .rebuild_run import rebuild_on
-    from .reconnect import Reconnector
-    from .session import discard
 
-    assert session.reconnect_policy is not None
-    old, expiring = session._transport, session.session_id
-    session._live, session._transport = False, None  # sends queue; the old reader stops
+    policy, parts = session.reconnect_policy, session.parts
+    assert policy is not None
+    expiring = session.session_id
+    old = parts.outbound.detach()  # sends queue; the old reader stops
     try:
-        transport = await Reconnector(session, session.reconnect_policy)._open(False)
+        transport = await parts.dialer.dial(opt_in_headers() if policy.resume else {})
         try:
             await rebuild_on(session, transport)
         except BaseException:
             await transport.close(NORMAL_CLOSURE, "rollover abandoned")
             raise
     except asyncio.CancelledError:
-        # close() ran while no transport was current: the old one is ours to drop.
+        # close() ran while no connection was current: the old one is ours to drop.
         if old is not None:
-            await discard(old)
+            await old.discard()
         raise
     except Exception as exc:
         log.warning("rollover of %s failed (%s); reconnecting instead", expiring, exc)
-        session._transport = old
+        if old is not None:
+            parts.tasks.spawn(old.discard(), "rtagents-discard")
         session.connection_lost(f"rollover failed: {exc}", rebuild=True)
         return False
     if old is not None:
         try:
             await asyncio.wait_for(old.close(NORMAL_CLOSURE, "rolled over"), 2.0)
         except asyncio.CancelledError:
-            await discard(old)
+            await old.discard()
             raise
-        except Exception:
-            log.debug("closing the rolled-over connection failed", exc_info=True)
+        except TimeoutError:
+            log.debug("closing the rolled-over connection timed out", exc_info=True)
     log.info("rolled session %s over to %s", expiring, session.session_id)
     event = ResumedEvent(rebuilt=True, attempts=1, reason="rollover", session_id=session.session_id)
-    session._inbound.emit(RESUMED, event)
+    parts.inbound.emit(RESUMED, event)
     return True

@@ -1,0 +1,102 @@
+"""Opening a session: credentials, the first connection, ``session.created``, the config.
+
+One try resolves the credentials, opens a transport, makes it the session's
+:class:`~.connection.Connection`, and waits for ``session.created`` (then
+sends the initial config and waits for its ``session.updated``). With a
+reconnect policy a try that fails for a reason worth retrying is retried like
+a reconnect (``rtagents.reconnecting`` events, the policy's delays); without
+one the first failure is the caller's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from typing import TYPE_CHECKING
+
+from ..protocol.lifecycle import Trigger
+from .connection import Connection
+from .events import RECONNECTING, ReconnectingEvent
+from .inbound import classify
+from .policy import Decision, decide_failure
+from .resume_ticket import opt_in_headers
+
+if TYPE_CHECKING:
+    from .session import Session
+
+
+async def open_session(session: Session) -> None:
+    """Open ``session`` (IDLE) until it is configured, or raise why it could not."""
+    session.advance(Trigger.START)
+    attempt = 1
+    while True:
+        try:
+            await _open_once(session, first=attempt == 1)
+            break
+        except Exception as exc:
+            delay = _retry_delay(session, exc, attempt)
+            if delay is None:
+                raise
+            await _before_retry(session, exc, attempt + 1, delay)
+            attempt += 1
+    session.advance(Trigger.CONFIGURED)
+
+
+async def _open_once(session: Session, *, first: bool) -> None:
+    """One try: credentials, transport, ``session.created`` (+ the initial config)."""
+    parts = session.parts
+    policy = session.reconnect_policy
+    extra = opt_in_headers() if policy is not None and policy.resume else {}
+    authenticated = partial(session.advance, Trigger.AUTHENTICATED) if first else None
+    transport = await parts.dialer.dial(extra, authenticated=authenticated)
+    connection = Connection.fresh(transport, ring_bytes=parts.ring_bytes)
+    await parts.outbound.install(connection)  # the initial session.update goes out on it
+    session.advance(Trigger.TRANSPORT_OPENED)
+    lost = connection.opening = asyncio.get_running_loop().create_future()
+    # Created before the reader, so its waiter for session.created is in place
+    # before the reader runs (the first frame may come with the handshake).
+    configure = asyncio.ensure_future(_configure(session))
+    session.start_reader(connection)
+    try:
+        await asyncio.wait({configure, lost}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        connection.opening = None
+        if not configure.done():
+            configure.cancel()
+            await asyncio.wait({configure})
+    if configure.cancelled() and lost.done():
+        raise lost.result()
+    configure.result()
+
+
+async def _configure(session: Session) -> None:
+    """Wait for ``session.created``, then apply the initial config if one was given."""
+    first = await session.wait_for(("session.created", "error"), timeout=session.ack_timeout)
+    error = classify(first)
+    if error is not None:
+        raise error
+    if session.initial_config is not None:
+        await session.update_session(session.initial_config)
+
+
+def _retry_delay(session: Session, error: BaseException, attempt: int) -> float | None:
+    """Seconds before another try at opening after ``error``; None: give up."""
+    policy = session.reconnect_policy
+    if policy is None or attempt >= policy.max_attempts:
+        return None
+    if not session.lifecycle.can(Trigger.CONNECTION_LOST):
+        return None  # closed meanwhile, or not that far yet
+    decision, _ = decide_failure(error)
+    return None if decision is Decision.NEVER else policy.delay(attempt + 1)
+
+
+async def _before_retry(session: Session, error: BaseException, attempt: int, delay: float) -> None:
+    """Let go of the failed try, report the next one, and wait ``delay``."""
+    old = session.parts.outbound.detach()
+    if old is not None:
+        await old.discard()
+    session.lifecycle.fire(Trigger.CONNECTION_LOST, cause=str(error))
+    event = ReconnectingEvent(attempt=attempt, delay=delay, cause=f"opening failed: {error}")
+    session.parts.inbound.emit(RECONNECTING, event)
+    await asyncio.sleep(delay)
+    session.advance(Trigger.RETRY)

@@ -1,0 +1,34 @@
+"""The parts a session is composed of, as handed to the code that replaces its connection.
+
+Reconnect, rebuild and rollover work on the session's connection from
+outside the :class:`~.session.Session` class. They get this record of its
+parts and use their public methods (and the session's), never the
+session's private attributes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .gate import ResponseGate
+    from .inbound import Inbound
+    from .opening import Dialer
+    from .outbound import Outbound
+    from .tasks import SessionTasks
+
+
+@dataclass(frozen=True, slots=True)
+class SessionParts:
+    """One session's collaborators (each created and owned by the session)."""
+
+    inbound: Inbound
+    """What was received: the mirror, the config asked for, delivery to the app."""
+    outbound: Outbound
+    """Where frames go: the current connection, or the send queue meanwhile."""
+    gate: ResponseGate
+    dialer: Dialer
+    tasks: SessionTasks
+    ring_bytes: int
+    """Bound of each new server session's resend ring (0 without reconnect)."""
