@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from starlette.responses import JSONResponse
 
-from .stores.client_secrets import ClientSecret, SecretIssuer, SecretRejected, looks_like_secret
+from .stores.client_secrets import IssuedSecret, SecretIssuer, SecretRejected, looks_like_secret
 
 BROWSER_PROTOCOL = "realtime"
 KEY_PROTOCOL_PREFIX = "openai-insecure-api-key."
@@ -27,7 +27,7 @@ class Principal:
     """An authenticated caller; ``secret`` is set when it presented an ``ek_``."""
 
     kind: Literal["api_key", "client_secret"]
-    secret: ClientSecret | None = None
+    secret: IssuedSecret | None = None
 
     @property
     def bound_session(self) -> Mapping[str, Any] | None:

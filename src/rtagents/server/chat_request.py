@@ -82,7 +82,7 @@ class FunctionDef(_Lenient):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
-class Tool(_Lenient):
+class ChatTool(_Lenient):
     type: Literal["function"]
     function: FunctionDef
 
@@ -103,7 +103,7 @@ class StreamOptions(_Lenient):
 class ChatRequest(_Lenient):
     model: Annotated[str, Field(min_length=1)]
     messages: Annotated[list[Message], Field(min_length=1)]
-    tools: list[Tool] | None = None
+    tools: list[ChatTool] | None = None
     tool_choice: Literal["auto", "none", "required"] | NamedToolChoice | None = None
     stream: StrictBool = False
     stream_options: StreamOptions | None = None

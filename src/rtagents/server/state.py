@@ -14,7 +14,6 @@ from .stores.client_secrets import SecretIssuer
 
 if TYPE_CHECKING:
     from .host.session_host import SessionHost
-    from .webrtc.call import Call
 
 
 @dataclass(kw_only=True)
@@ -28,8 +27,9 @@ class ServerState:
     sessions: set[SessionHost] = field(default_factory=set)
     # Sessions that opted into resume, by token (docs/reliability.md).
     resumes: ResumeRegistry = field(default_factory=ResumeRegistry)
-    # Live WebRTC calls by call id (server/webrtc/call.py); sidebands attach by it.
-    calls: dict[str, Call] = field(default_factory=dict)
+    # Live WebRTC calls by call id (server/webrtc/call.py's Call); sidebands attach by
+    # it. Typed loosely so that this module, which the call imports, need not import it.
+    calls: dict[str, Any] = field(default_factory=dict)
     # Loads the engines' models in the background; /healthz reports it.
     warmup: WarmUp = field(init=False)
     # Scenario rules in use, for /healthz and the console (server/scenario.py).

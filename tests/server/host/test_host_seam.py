@@ -24,7 +24,7 @@ from rtagents.protocol.codec import decode_server_event, encode_event
 from rtagents.protocol.errors import RealtimeError, RemoteProtocolError
 from rtagents.protocol.server_facts import Facts
 from rtagents.server.config import ServerConfig
-from rtagents.server.host.backend import HostPort, Inbound
+from rtagents.server.host.backend import HostPort, ReceivedEvent
 from rtagents.server.host.session_host import SessionHost
 from rtagents.server.host.wire_events import build
 from rtagents.testing.clock import FakeClock
@@ -65,12 +65,12 @@ class Recorder:
 
     def __init__(self) -> None:
         self.sent: list[str] = []
-        self.received: list[Inbound] = []
+        self.received: list[ReceivedEvent] = []
 
     def on_sent(self, event: BaseModel, error: RealtimeError | None) -> None:
         self.sent.append(str(getattr(event, "type", None)))
 
-    def on_received(self, inbound: Inbound) -> None:
+    def on_received(self, inbound: ReceivedEvent) -> None:
         self.received.append(inbound)
 
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Inbound:
+class ReceivedEvent:
     """One client frame as the host saw it, for observers."""
 
     type: str | None  # None when it could not be read at all
@@ -52,7 +52,7 @@ class Observer(Protocol):
     def on_sent(self, event: BaseModel, error: RealtimeError | None) -> None:
         """``event`` was applied to the conversation and queued for the wire."""
 
-    def on_received(self, inbound: Inbound) -> None:
+    def on_received(self, inbound: ReceivedEvent) -> None:
         """A client frame was handled (accepted or refused)."""
 
 

@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from ...observability.logging import EventLog
 from ...protocol.errors import RealtimeError
-from .backend import Inbound
+from .backend import ReceivedEvent
 
 
 class EventLogObserver:
@@ -23,7 +23,7 @@ class EventLogObserver:
             error=error,
         )
 
-    def on_received(self, inbound: Inbound) -> None:
+    def on_received(self, inbound: ReceivedEvent) -> None:
         self.events.inbound(
             inbound.type, inbound.event_id, outcome=inbound.outcome, error=inbound.error
         )

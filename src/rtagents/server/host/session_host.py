@@ -26,10 +26,10 @@ from ...protocol.conversation import Conversation
 from ...protocol.errors import LocalProtocolError, RealtimeError, RemoteProtocolError
 from ...transports.base import GOING_AWAY, Transport, TransportClosed
 from .. import ids
-from .backend import Backend, BackendFactory, Inbound, Observer
+from .backend import Backend, BackendFactory, Observer, ReceivedEvent
 from .event_log_observer import EventLogObserver
+from .frame_outbox import FrameOutbox
 from .intake import describe_unknown, read_frame
-from .outbox import Outbox
 from .rules_gate import refusal_for
 from .wire_events import error_event
 
@@ -66,7 +66,7 @@ class SessionHost:
         self.events = EventLog(self.id, side="server")
         self.observers: list[Observer] = [EventLogObserver(self.events)]
         self._closing = False
-        self._outbox = Outbox(self.id)
+        self._outbox = FrameOutbox(self.id)
         # Set when the client opted into resume (host/session_resume.py).
         self.resume: Resumable | None = None
         self.received_frames = 0
@@ -208,7 +208,9 @@ class SessionHost:
             )
             await self._refuse(event.type, error, outcome="error", error_type="server_error")
             return
-        self._received(Inbound(type=event.type, event_id=event.event_id, outcome="ok", event=event))
+        self._received(
+            ReceivedEvent(type=event.type, event_id=event.event_id, outcome="ok", event=event)
+        )
 
     async def _refuse(
         self,
@@ -219,11 +221,11 @@ class SessionHost:
         error_type: str = "invalid_request_error",
     ) -> None:
         self._received(
-            Inbound(type=event_type, event_id=error.event_id, outcome=outcome, error=error)
+            ReceivedEvent(type=event_type, event_id=error.event_id, outcome=outcome, error=error)
         )
         await self.reply_error(error, error_type=error_type)
 
-    def _received(self, inbound: Inbound) -> None:
+    def _received(self, inbound: ReceivedEvent) -> None:
         for observer in self.observers:
             observer.on_received(inbound)
 

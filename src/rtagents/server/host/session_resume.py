@@ -23,7 +23,7 @@ import secrets
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ...protocol.errors import Origin
 from ...transports.base import (
@@ -36,7 +36,22 @@ from ...transports.base import (
 from ..auth import Refusal
 
 if TYPE_CHECKING:
-    from .session_host import SessionHost
+    from ..config import ServerConfig
+
+
+class ResumableHost(Protocol):
+    """What resume reads of its session host (a :class:`SessionHost`)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def limits(self) -> ServerConfig: ...
+
+    @property
+    def received_frames(self) -> int:
+        """Client frames received so far (a resuming client compares its count)."""
+
 
 OPT_IN_HEADER = "x-rtagents-resume"
 TOKEN_HEADER = "x-rtagents-resume-token"
@@ -98,7 +113,7 @@ class Attachment:
 class Resumable:
     """The resume side of one session host: token, log, and the next connection."""
 
-    def __init__(self, registry: ResumeRegistry, host: SessionHost, grace_s: float) -> None:
+    def __init__(self, registry: ResumeRegistry, host: ResumableHost, grace_s: float) -> None:
         self.token = secrets.token_urlsafe(TOKEN_BYTES)
         self.host = host
         self.grace_s = grace_s
@@ -234,7 +249,7 @@ class ResumeRegistry:
     def __init__(self) -> None:
         self._sessions: dict[str, Resumable] = {}
 
-    def open(self, host: SessionHost) -> Resumable:
+    def open(self, host: ResumableHost) -> Resumable:
         resumable = Resumable(self, host, host.limits.resume_grace_s)
         self._sessions[resumable.token] = resumable
         return resumable

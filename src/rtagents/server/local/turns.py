@@ -40,7 +40,7 @@ from ...engines.base import VAD, SpeechProbability
 from ...protocol.errors import RealtimeError
 from ...protocol.resample import StreamResampler
 from .. import ids
-from ..host.backend import Inbound
+from ..host.backend import ReceivedEvent
 from ..host.wire_events import build
 from .input_audio import INTERNAL_RATE
 from .responder import Responder
@@ -297,7 +297,7 @@ class Turns:
 
     # --- what the host emits (an observer of the host) ---------------------------------
 
-    def on_received(self, inbound: Inbound) -> None:
+    def on_received(self, inbound: ReceivedEvent) -> None:
         return None
 
     def on_sent(self, model: BaseModel, error: RealtimeError | None) -> None:

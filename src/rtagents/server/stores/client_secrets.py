@@ -31,7 +31,7 @@ Reason = Literal["malformed", "signature", "expired", "unknown"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ClientSecret:
+class IssuedSecret:
     """A minted secret and the session config it opens sessions with."""
 
     value: str
@@ -52,9 +52,9 @@ class SecretRejected(Exception):
 class SecretStore(Protocol):
     """Where minted secrets live until they expire (memory now, Redis later)."""
 
-    async def put(self, secret: ClientSecret) -> None: ...
+    async def put(self, secret: IssuedSecret) -> None: ...
 
-    async def get(self, value: str) -> ClientSecret | None: ...
+    async def get(self, value: str) -> IssuedSecret | None: ...
 
 
 class InMemorySecretStore:
@@ -62,16 +62,16 @@ class InMemorySecretStore:
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
-        self._secrets: dict[str, ClientSecret] = {}
+        self._secrets: dict[str, IssuedSecret] = {}
 
-    async def put(self, secret: ClientSecret) -> None:
+    async def put(self, secret: IssuedSecret) -> None:
         now = self._clock()
         expired = [value for value, s in self._secrets.items() if s.expires_at <= now]
         for value in expired:
             del self._secrets[value]
         self._secrets[secret.value] = secret
 
-    async def get(self, value: str) -> ClientSecret | None:
+    async def get(self, value: str) -> IssuedSecret | None:
         return self._secrets.get(value)
 
     def __len__(self) -> int:
@@ -86,19 +86,19 @@ class SecretIssuer:
         self._store = store
         self._clock = clock
 
-    async def mint(self, session: Mapping[str, Any], ttl_s: int) -> ClientSecret:
+    async def mint(self, session: Mapping[str, Any], ttl_s: int) -> IssuedSecret:
         created = self._clock()
         expires_at = int(created) + ttl_s
         ident = "".join(secrets.choice(_ALNUM) for _ in range(_ID_LEN))
         signed = ident + format(expires_at, f"0{_EXP_LEN}x")
         value = PREFIX + signed + self._sign(signed)
-        secret = ClientSecret(
+        secret = IssuedSecret(
             value=value, created_at=created, expires_at=expires_at, session=session
         )
         await self._store.put(secret)
         return secret
 
-    async def verify(self, value: str) -> ClientSecret:
+    async def verify(self, value: str) -> IssuedSecret:
         """The stored secret for ``value``, or :class:`SecretRejected` saying why not."""
         signed, signature = _split(value)
         if not hmac.compare_digest(signature, self._sign(signed)):

@@ -17,7 +17,7 @@ from ...transports.base import Transport, TransportClosed
 OUTBOX_HIGH_WATER = 256
 
 
-class Outbox:
+class FrameOutbox:
     """The send queue of one session and its writer task."""
 
     def __init__(self, name: str) -> None:
