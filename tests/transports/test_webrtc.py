@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import aioice.ice
 import pytest
+import transport_pairs
 from aiortc import RTCPeerConnection
 
 from rtagents.transports.base import TransportClosed
@@ -124,3 +125,13 @@ async def test_the_diagnosis_names_the_step_reached() -> None:
     assert "'oai-events'" in details and "createDataChannel" in details
     await a.close()
     await b.close()
+
+
+async def test_a_receiver_that_falls_behind_closes_with_1011_and_stops_the_sender() -> None:
+    async with transport_pairs.webrtc() as pair:
+        with pytest.raises(TransportClosed):
+            for _ in range(1000):  # 64 MiB: far past the receiver's 2 MiB unread limit
+                await asyncio.wait_for(pair.near.send("x" * 65_536), 10)
+        far = pair.far
+        assert isinstance(far, DataChannelTransport)
+        assert far.close_code == 1011 and "the reader fell behind" in (far.close_reason or "")

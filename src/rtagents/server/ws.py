@@ -13,6 +13,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ..protocol.errors import Origin
 from ..transports.base import ABNORMAL_CLOSURE, NORMAL_CLOSURE, ClosedLatch, TransportClosed
 
+NO_STATUS = 1005  # RFC 6455: "no status code was present"; never sent on the wire
+
 
 class StarletteTransport:
     """Implements ``transports.base.Transport`` over an accepted Starlette WebSocket."""
@@ -46,6 +48,11 @@ class StarletteTransport:
         except (RuntimeError, OSError) as exc:
             raise self._mark_closed(ABNORMAL_CLOSURE, "connection lost") from exc
         if message["type"] == "websocket.disconnect":
+            if message.get("code") == NO_STATUS and "reason" not in message:
+                # uvicorn's word for a connection lost without any close frame.
+                raise self._mark_closed(
+                    ABNORMAL_CLOSURE, "connection dropped without a close frame"
+                )
             raise self._mark_closed(
                 int(message.get("code") or ABNORMAL_CLOSURE), str(message.get("reason") or "")
             )

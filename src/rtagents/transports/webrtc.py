@@ -20,7 +20,7 @@ import aioice.ice
 from aiortc import RTCConfiguration, RTCDataChannel, RTCIceServer, RTCPeerConnection
 
 from ..protocol.errors import Origin
-from .base import NORMAL_CLOSURE, ClosedLatch, TransportClosed
+from .base import INTERNAL_ERROR, MESSAGE_TOO_BIG, NORMAL_CLOSURE, ClosedLatch, TransportClosed
 
 log = logging.getLogger("rtagents.transports.webrtc")
 
@@ -29,6 +29,9 @@ EVENTS_CHANNEL = "oai-events"
 SEND_HIGH_WATER = 1 * 2**20
 SEND_LOW_WATER = 256 * 2**10
 CLOSE_DRAIN_TIMEOUT_S = 2.0
+# A data channel cannot make its peer wait: past this many unread characters or
+# bytes the receiving end closes (1011) instead of queueing without bound.
+MAX_UNREAD = 16 * 2**20
 
 IceServer = str | Mapping[str, Any]
 """A STUN/TURN URL, or ``{"urls": ..., "username": ..., "credential": ...}``."""
@@ -94,11 +97,19 @@ class DataChannelTransport:
     reason saying so; :meth:`lost` records a harder failure (ICE/DTLS).
     :meth:`deliver` lets the owner inject messages from elsewhere (the
     server's sideband connections) into the same receive order.
+
+    Backpressure: ``send`` waits while more than ``SEND_HIGH_WATER`` bytes are
+    queued on the channel; a receiver cannot slow its peer down, so past
+    ``max_unread`` unread characters/bytes it closes with 1011. A message over
+    the peer's ``max-message-size`` ends the connection with 1009, as a
+    WebSocket peer would.
     """
 
-    def __init__(self, channel: RTCDataChannel) -> None:
+    def __init__(self, channel: RTCDataChannel, *, max_unread: int = MAX_UNREAD) -> None:
         self.channel = channel
         self._inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        self._max_unread = max_unread
+        self._unread = 0
         self._latch = ClosedLatch()
         self._drained = asyncio.Event()
         channel.bufferedAmountLowThreshold = SEND_LOW_WATER
@@ -120,8 +131,15 @@ class DataChannelTransport:
 
     def deliver(self, message: str | bytes) -> None:
         """Queue ``message`` for :meth:`recv` (the channel's own messages come here)."""
-        if not self._latch.closed:
-            self._inbox.put_nowait(message)
+        if self._latch.closed:
+            return
+        self._unread += len(message)
+        if self._unread > self._max_unread:
+            self._mark(INTERNAL_ERROR, f"over {self._max_unread} unread: the reader fell behind")
+            if self.channel.readyState in ("connecting", "open"):
+                self.channel.close()
+            return
+        self._inbox.put_nowait(message)
 
     @property
     def max_message_size(self) -> int:
@@ -133,6 +151,11 @@ class DataChannelTransport:
         self._latch.raise_if_closed()
         if self.channel.readyState != "open":
             raise self.lost(NORMAL_CLOSURE, "the data channel is closed")
+        limit = self.max_message_size
+        if len(message) * 4 > limit and len(message.encode()) > limit:
+            reason = f"a {len(message.encode())}-byte message is over the peer's limit of {limit}"
+            await self.close(MESSAGE_TOO_BIG, reason)
+            raise self._latch.record(MESSAGE_TOO_BIG, reason, origin=Origin.LOCAL)
         try:
             self.channel.send(message)
         except Exception as exc:  # aiortc raises InvalidStateError/ConnectionError when gone
@@ -149,6 +172,7 @@ class DataChannelTransport:
             self._inbox.put_nowait(None)  # wake any other reader too
             self._latch.raise_if_closed()
         assert message is not None  # None is queued only once the latch is set
+        self._unread -= len(message)
         return message
 
     async def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
@@ -170,11 +194,18 @@ class DataChannelTransport:
             self._mark(code, reason, Origin.REMOTE)
         return self._latch.record(code, reason)
 
+    def _drop_unread(self) -> None:
+        while not self._inbox.empty():
+            self._inbox.get_nowait()
+        self._unread = 0
+
     def _on_channel_close(self) -> None:
         self.lost(NORMAL_CLOSURE, "the peer closed the data channel")
 
-    def _mark(self, code: int, reason: str, origin: Origin) -> None:
+    def _mark(self, code: int, reason: str, origin: Origin = Origin.LOCAL) -> None:
         self._latch.record(code, reason, origin=origin)
+        if origin is Origin.LOCAL:  # after a local close nothing more is read
+            self._drop_unread()
         self._drained.set()
         self._inbox.put_nowait(None)
 
