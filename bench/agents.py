@@ -29,7 +29,7 @@ from rtagents.agents import Agent, AgentSession, Runner, handoff
 from rtagents.client import Session
 from rtagents.engines.scripted import CallTool, Rule, scripted_engines
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 TEXT = {"type": "realtime", "output_modalities": ["text"]}
 AUDIO = {

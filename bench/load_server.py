@@ -31,7 +31,7 @@ from starlette.routing import Route
 from rtagents.engines.scripted import scripted_engines
 from rtagents.server.config import ServerConfig
 from rtagents.server.host.session_host import SessionHost
-from rtagents.server.runner import running_server
+from rtagents.server.serving import running_server
 
 STAMPS: defaultdict[str, list[float]] = defaultdict(list)
 

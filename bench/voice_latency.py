@@ -144,7 +144,7 @@ async def main(args: argparse.Namespace) -> int:
     from rtagents.engines.local.factory import local_engines
     from rtagents.engines.warmup import WarmUp, close_engines
     from rtagents.server.config import ServerConfig
-    from rtagents.server.runner import running_server
+    from rtagents.server.serving import running_server
 
     engines = local_engines(llm_url=args.llm_url)
     try:

@@ -23,7 +23,7 @@ from rtagents import connect
 from rtagents.client.webrtc_call import WebRTCCall
 from rtagents.engines.scripted import Rule, Say, decode_audio, scripted_engines
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 REPLY = "A long spoken reply that the caller will interrupt part of the way through."
 

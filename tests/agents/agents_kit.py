@@ -16,7 +16,7 @@ from rtagents.engines.scripted import CallTool, Rule, Say, scripted_engines
 from rtagents.server.app import server_state
 from rtagents.server.config import ServerConfig
 from rtagents.server.host.session_host import SessionHost
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 from rtagents.testing.faults import FaultProxy
 from rtagents.transports.base import Transport
 from rtagents.transports.websocket import connect_websocket

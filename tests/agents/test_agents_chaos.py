@@ -29,7 +29,7 @@ from agents_kit import RULES, TEXT, Recorder, fast_opener, host_of, proxy_to, sc
 
 from rtagents.agents import Agent, AgentSession, Runner, ToolContext, function_tool, handoff
 from rtagents.client import ReconnectPolicy
-from rtagents.server.runner import RunningServer
+from rtagents.server.serving import RunningServer
 from rtagents.testing.faults import FaultProxy, RandomFaults
 
 FAULTS = int(os.environ.get("RTAGENTS_AGENTS_CHAOS_FAULTS", "60"))

@@ -10,7 +10,7 @@ from rtagents.engines.base import LLMRequest
 from rtagents.engines.scripted import CallTool, Rule, scripted_engines
 from rtagents.protocol.errors import ModelError
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import running_server
+from rtagents.server.serving import running_server
 
 
 def _offered(request: LLMRequest) -> bool:

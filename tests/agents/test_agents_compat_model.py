@@ -23,7 +23,7 @@ from openai_agents_kit import RULES, Watcher, spoke, weather_graph  # noqa: E402
 from rtagents.agents.compat import RtagentsRealtimeModel  # noqa: E402
 from rtagents.client import ReconnectPolicy  # noqa: E402
 from rtagents.server.config import ServerConfig  # noqa: E402
-from rtagents.server.runner import running_server  # noqa: E402
+from rtagents.server.serving import running_server  # noqa: E402
 
 
 async def test_realtime_runner_on_the_rtagents_model_survives_a_cut(

@@ -20,7 +20,7 @@ from rtagents.agents.delegate import delegate
 from rtagents.engines.base import LLMRequest
 from rtagents.engines.scripted import CallTool, Rule, Say, scripted_engines, scripted_speech
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 FILLER = "One moment, let me check that for you."
 

@@ -32,7 +32,7 @@ from rtagents.agents.responses_api import as_input
 from rtagents.engines.scripted import CallTool, Rule, Say, scripted_engines
 from rtagents.protocol.errors import Category, ModelError, ToolError
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import running_server
+from rtagents.server.serving import running_server
 
 CTX: ToolContext[None] = ToolContext(context=None)
 

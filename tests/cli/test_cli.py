@@ -17,7 +17,7 @@ import pytest
 
 from rtagents.cli.main import build_parser, main
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 
 def _demo_json(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, Any]]:

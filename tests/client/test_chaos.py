@@ -31,7 +31,7 @@ from rtagents.client import ReconnectPolicy, Session
 from rtagents.engines.scripted import scripted_engines, scripted_speech
 from rtagents.server.app import server_state
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 from rtagents.testing.faults import Fault, FaultProxy, RandomFaults
 
 FAULTS = int(os.environ.get("RTAGENTS_CHAOS_FAULTS", "500"))

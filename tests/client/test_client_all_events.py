@@ -19,7 +19,7 @@ from rtagents.engines.scripted import MS_PER_CHAR, Rule, Say, scripted_engines, 
 from rtagents.protocol.errors import ConnectionFailure
 from rtagents.server.app import server_state
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 from rtagents.testing import FakeClock
 
 AUDIO_OUT = {

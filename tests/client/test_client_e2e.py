@@ -16,7 +16,7 @@ from rtagents.engines.scripted import CallTool, Rule, scripted_engines, scripted
 from rtagents.protocol.errors import ConnectionFailure, LocalProtocolError, Origin
 from rtagents.protocol.lifecycle import State, Trigger
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 TEXT_ONLY = {"type": "realtime", "output_modalities": ["text"]}
 WEATHER_TOOL = {

@@ -13,7 +13,7 @@ from rtagents.client.playback import PLAYED_ITEMS_KEPT
 from rtagents.engines.scripted import scripted_engines
 from rtagents.protocol.errors import LocalProtocolError
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import running_server
+from rtagents.server.serving import running_server
 
 AUDIO_OUT = {"type": "realtime", "output_modalities": ["audio"]}
 

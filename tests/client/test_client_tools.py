@@ -16,7 +16,7 @@ from rtagents.client import Session
 from rtagents.client import tools as tools_module
 from rtagents.engines.scripted import CallTool, Rule, scripted_engines
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 RULES = [
     Rule(when=re.compile("weather"), then=CallTool("get_weather", {"city": "Paris"})),

@@ -15,7 +15,7 @@ from rtagents.client.webrtc_call import WebRTCCall, calls_url
 from rtagents.engines.scripted import decode_audio, scripted_engines, scripted_speech
 from rtagents.protocol.errors import ConnectionFailure
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 PTT = {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
 

@@ -13,7 +13,7 @@ from rtagents.client.webrtc_call import WebRTCCall
 from rtagents.scenarios import SCENARIOS, ServerLink
 from rtagents.scenarios.player import Approve, ScenarioPlayer, TurnLog, approve_all
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 AUDIO_OUT = {
     "type": "realtime",

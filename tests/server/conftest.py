@@ -12,7 +12,7 @@ import pytest
 from server_harness import RawClient, session
 
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 
 @pytest.fixture

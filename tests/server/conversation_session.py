@@ -24,7 +24,7 @@ from rtagents.client.events import new_event_id
 from rtagents.engines.base import Engines
 from rtagents.engines.scripted import ScriptedSTT
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import running_server
+from rtagents.server.serving import running_server
 
 SESSION = {
     "type": "realtime",

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from websockets.asyncio.client import ClientConnection, connect
 
 from rtagents.protocol.codec import InvalidEvent, UnknownEvent, decode_server_event, encode_event
-from rtagents.server.runner import RunningServer
+from rtagents.server.serving import RunningServer
 
 T = TypeVar("T")
 TIMEOUT_S = 5.0

@@ -25,7 +25,7 @@ from rtagents.engines.base import (
 from rtagents.engines.local.openai_compat import OpenAICompatLLM
 from rtagents.engines.scripted import CallTool, Fail, Rule, Say, ScriptedLLM, scripted_engines
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 TOOLS = [
     {

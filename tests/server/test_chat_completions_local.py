@@ -18,7 +18,7 @@ from rtagents.engines.base import Engines
 from rtagents.engines.local.embedded_llm import EmbeddedLLM
 from rtagents.engines.scripted import ScriptedTTS
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import running_server
+from rtagents.server.serving import running_server
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

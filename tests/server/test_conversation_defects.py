@@ -19,7 +19,7 @@ from rtagents.client import Session
 from rtagents.engines.base import Engines
 from rtagents.engines.scripted import ScriptedSTT
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import running_server
+from rtagents.server.serving import running_server
 
 
 @pytest.fixture

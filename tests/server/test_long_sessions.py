@@ -26,7 +26,7 @@ from exactness import ClientTap, ServerTap, assert_exact
 from rtagents import connect
 from rtagents.engines.scripted import MS_PER_CHAR, scripted_engines, scripted_speech, speakable
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 from rtagents.testing.spoken import stream_speech
 
 SOAK = os.environ.get("RTAGENTS_SOAK") == "1"

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import running_server
+from rtagents.server.serving import running_server
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 INSTALL_TIMEOUT_S = 300

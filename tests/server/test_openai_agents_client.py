@@ -19,7 +19,7 @@ from agents.realtime import RealtimeRunner  # noqa: E402
 
 from openai_agents_kit import RULES, Watcher, spoke, weather_graph  # noqa: E402
 from rtagents.server.config import ServerConfig  # noqa: E402
-from rtagents.server.runner import running_server  # noqa: E402
+from rtagents.server.serving import running_server  # noqa: E402
 
 
 async def test_realtime_runner_with_its_own_model_hands_off_and_calls_a_tool(

@@ -16,7 +16,7 @@ from rtagents.engines.scenario_rules import ScenarioRulesError
 from rtagents.engines.scripted import scripted_engines
 from rtagents.server.app import create_app
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 HANDOFF_RULES = str(EXAMPLES / "simple_handoff" / "rules.toml")

@@ -16,7 +16,7 @@ from server_harness import session
 
 from rtagents.server.config import ServerConfig
 from rtagents.server.console import WEB_DIR, console_enabled, is_loopback
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 SECRET_PATH = "/console/client_secret"
 

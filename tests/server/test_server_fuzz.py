@@ -24,7 +24,7 @@ from rtagents.protocol.codec import (
     decode_server_event,
 )
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import running_server
+from rtagents.server.serving import running_server
 
 _TYPES = [
     "session.update",

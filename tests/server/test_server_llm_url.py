@@ -20,7 +20,7 @@ from rtagents.engines.local.openai_compat import OpenAICompatLLM
 from rtagents.engines.scripted import ScriptedSTT, ScriptedTTS
 from rtagents.protocol.errors import Category, classify_error_payload
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 # The stub lives with the engine tests; pytest only puts this file's folder on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engines" / "local"))

@@ -10,7 +10,7 @@ from server_harness import RawClient, audio_bytes, types
 
 from rtagents.engines.scripted import CallTool, Fail, Rule, Say, scripted_engines
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 SLOW = "one, two, three, four, five, six, seven, eight, nine, ten, eleven, twelve."
 RULES = [

@@ -10,7 +10,7 @@ from openai import AsyncOpenAI
 
 from rtagents.engines.scripted import CallTool, Rule, scripted_engines
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 TOOL = {
     "type": "function",

@@ -17,7 +17,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from rtagents.server.runner import running_server
+from rtagents.server.serving import running_server
 from rtagents.testing.faults import Fault, FaultProxy, RandomFaults
 
 TIMEOUT_S = 5.0

@@ -24,7 +24,7 @@ from typing import Any
 from playwright.async_api import BrowserContext, Page, async_playwright
 
 from rtagents.server.app import server_state
-from rtagents.server.runner import RunningServer
+from rtagents.server.serving import RunningServer
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SKIP_REASON = (

@@ -34,7 +34,7 @@ from rtagents.scenarios import SCENARIOS
 from rtagents.scenarios.brand_guardrail import CATEGORIES, classify
 from rtagents.scenarios.customer_service_retail import VERIFY
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)]
 RETAIL = SCENARIOS["customer_service_retail"]

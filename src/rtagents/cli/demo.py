@@ -78,7 +78,7 @@ async def run_conversation(engine: str, out_dir: Path, llm_url: str | None) -> l
     from .. import connect, mint_client_secret
     from ..engines.warmup import WarmUp, close_engines
     from ..server.config import ServerConfig
-    from ..server.runner import running_server
+    from ..server.serving import running_server
 
     engines, voice = demo_engines(engine, llm_url=llm_url)
     try:

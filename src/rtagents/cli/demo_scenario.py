@@ -44,7 +44,7 @@ async def run_scenario(
     from ..scenarios.player import ScenarioPlayer, send_text
     from ..scenarios.report import format_call
     from ..server.config import ServerConfig
-    from ..server.runner import running_server
+    from ..server.serving import running_server
 
     scenario = SCENARIOS[name]
     engines, voice = demo_engines(engine, llm_url=llm_url)

@@ -1,6 +1,6 @@
 """``rtagents serve``: the self-hosted Realtime server until SIGINT/SIGTERM.
 
-It runs on :func:`rtagents.server.runner.running_server`, the same code the
+It runs on :func:`rtagents.server.serving.running_server`, the same code the
 tests and the demo use, so a shutdown closes every open session with 1001
 ("going away", which reconnecting clients retry) instead of uvicorn's 1012.
 Everything it says goes through the ``rtagents`` logger, so ``--log-format
@@ -120,7 +120,7 @@ def server_config(settings: ServeSettings, api_key: str) -> ServerConfig:
 
 
 async def serve_until_stopped(settings: ServeSettings, api_key: str) -> None:
-    from ..server.runner import running_server
+    from ..server.serving import running_server
 
     config = server_config(settings, api_key)
     stop = asyncio.Event()

@@ -30,7 +30,7 @@ from rtagents.protocol.codec import decode_server_event, encode_event
 from rtagents.protocol.errors import Category, classify_error_payload
 from rtagents.server.app import server_state
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

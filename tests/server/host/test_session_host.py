@@ -12,7 +12,7 @@ from rtagents.server.config import ServerConfig
 from rtagents.server.host.session_host import SessionHost
 from rtagents.server.local.pipeline import local_backend
 from rtagents.server.local.session_config import SessionConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 from rtagents.transports.memory import memory_pair
 
 

@@ -23,7 +23,7 @@ from rtagents.server.app import server_state
 from rtagents.server.config import ServerConfig
 from rtagents.server.host.session_host import SessionHost
 from rtagents.server.host.session_resume import FrameLog, ResumeRegistry
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 from rtagents.transports.memory import memory_pair
 
 TIMEOUT_S = 5.0

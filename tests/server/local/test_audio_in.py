@@ -12,7 +12,7 @@ from rtagents.engines.scripted import MS_PER_CHAR, ScriptedLLM, ScriptedTTS, scr
 from rtagents.protocol.audio import PCMU, pcm16_to_wire
 from rtagents.server.config import ServerConfig
 from rtagents.server.local import input_audio
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 TRANSCRIBE = {
     "type": "session.update",

@@ -14,7 +14,7 @@ from rtagents.engines.base import LLMRequest
 from rtagents.engines.scripted import MS_PER_CHAR, Rule, Say, ScriptedTTS, scripted_engines
 from rtagents.server.config import ServerConfig
 from rtagents.server.local.spoken_text import ASSUMED_MS_PER_CHAR, SpokenText
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 FIRST = "alpha bravo charlie delta. "
 SECOND = "echo foxtrot golf hotel india."

@@ -19,7 +19,7 @@ from rtagents.engines.energy_vad import EnergyVAD
 from rtagents.engines.scripted import ScriptedLLM, ScriptedSTT, ScriptedTTS
 from rtagents.server.config import ServerConfig
 from rtagents.server.local.transcription import stable_prefix
-from rtagents.server.runner import running_server
+from rtagents.server.serving import running_server
 
 TRANSCRIBED = {
     "output_modalities": ["text"],

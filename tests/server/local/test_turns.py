@@ -21,7 +21,7 @@ from rtagents.engines.scripted import Rule, Say, scripted_engines
 from rtagents.protocol.audio import PCMU, mulaw_encode, resample_pcm16
 from rtagents.server.config import ServerConfig
 from rtagents.server.local.turns import MARKS_KEPT, SILENCE_KEPT_MS
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 STORY = " ".join(f"Sentence {n} of a long story." for n in range(40))
 RULES = [Rule("story", Say(STORY, token_delay_s=0.01))]

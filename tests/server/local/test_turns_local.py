@@ -25,7 +25,7 @@ from rtagents.engines.local.whisper_stt import WhisperSTT
 from rtagents.engines.scripted import ScriptedLLM, ScriptedTTS
 from rtagents.protocol.audio import resample_pcm16
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import running_server
+from rtagents.server.serving import running_server
 
 TEXT = "Please book a table for two."
 LEAD_MS, TAIL_MS = 600, 900

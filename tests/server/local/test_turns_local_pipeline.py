@@ -24,7 +24,7 @@ from rtagents.engines.local.piper_tts import PiperTTS
 from rtagents.engines.warmup import WarmUp, close_engines
 from rtagents.protocol.audio import PCMU, pcm16_to_wire
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import running_server
+from rtagents.server.serving import running_server
 
 QUESTION = "What is the weather like today?"
 PCMU_WIRE = {"type": "audio/pcmu"}

@@ -11,7 +11,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 from rtagents.server.stores.client_secrets import InMemorySecretStore, SecretIssuer, SecretRejected
 from rtagents.testing.clock import FakeClock
 

@@ -17,7 +17,7 @@ from rtagents.engines.scripted import scripted_engines
 from rtagents.protocol.codec import decode_server_event, encode_event
 from rtagents.protocol.errors import Category, classify_error_payload
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 
 PTT = {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
 

@@ -17,7 +17,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from server_harness import EventReader
 
 from rtagents.protocol.codec import encode_event
-from rtagents.server.runner import RunningServer
+from rtagents.server.serving import RunningServer
 from rtagents.transports.webrtc import loopback_candidates, rtc_configuration
 from rtagents.transports.webrtc_audio import PacedAudioTrack, pcm16_frames
 

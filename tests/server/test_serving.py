@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from server_harness import session
 
-from rtagents.server.runner import RunningServer
+from rtagents.server.serving import RunningServer
 
 
 def _accepted_sockets(port: int) -> list[socket.socket]:
