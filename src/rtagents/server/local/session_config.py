@@ -25,7 +25,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from ...protocol.audio import PCM16_24K, AudioFormat
 from ...protocol.errors import RemoteProtocolError
 from ...protocol.paths import describe_validation_error, first_error
-from .session_rules import check_semantics, refusal
+from .session_rules import check_semantics
 from .turn_detection import TurnSettings
 
 SessionModel: TypeAlias = RealtimeSessionCreateRequest | RealtimeTranscriptionSessionCreateRequest
@@ -159,15 +159,14 @@ class SessionConfig:
             payload["expires_at"] = expires_at
         return session_adapter().validate_python(payload)
 
-    def merged(
-        self, update: Mapping[str, Any], *, audio_produced: bool, vad_available: bool
-    ) -> SessionConfig:
+    def merged(self, update: Mapping[str, Any], *, vad_available: bool) -> SessionConfig:
         """The config after a ``session.update`` (the update's *set* fields only).
 
-        Raises :class:`RemoteProtocolError` naming the offending ``session.*``
-        param; the current config is never modified.
+        What a live session may not change (type, model, the voice once audio
+        was produced) the rules table (protocol/server_rules.py) refused
+        before; this raises :class:`RemoteProtocolError` naming the offending
+        ``session.*`` param for the rest; the current config is never modified.
         """
-        check_immutable(self.data, update, audio_produced=audio_produced)
         return validated(merge_update(self.data, update), vad_available=vad_available)
 
 
@@ -212,32 +211,3 @@ def _deep_merge(base: Mapping[str, Any], update: Mapping[str, Any], path: tuple[
         else:
             out[key] = copy.deepcopy(value)
     return out
-
-
-def check_immutable(
-    current: Mapping[str, Any], update: Mapping[str, Any], *, audio_produced: bool
-) -> None:
-    """Fields a live session cannot change: type, model, and voice after audio."""
-    if "type" in update and update["type"] != current["type"]:
-        raise refusal(
-            f"Cannot change session.type from '{current['type']}' to '{update['type']}'; "
-            "open a new session (or mint a secret) of the type you need.",
-            "session.type",
-        )
-    if "model" in update and update["model"] != current.get("model"):
-        raise refusal(
-            f"Cannot change the model of a live session (it is '{current.get('model')}'); "
-            "choose the model when connecting (?model=...).",
-            "session.model",
-            "cannot_update_model",
-        )
-    output = (update.get("audio") or {}).get("output") or {}
-    current_voice = ((current.get("audio") or {}).get("output") or {}).get("voice")
-    if audio_produced and "voice" in output and output["voice"] != current_voice:
-        raise refusal(
-            "Cannot update a session's voice after the model has produced audio "
-            f"(it is '{current_voice}'). Set the voice before the first response, or open a "
-            "new session to change it.",
-            "session.audio.output.voice",
-            "cannot_update_voice",
-        )
