@@ -1,7 +1,9 @@
 """The WebSocket transport against real ``websockets`` servers on loopback.
 
 The peers here are tiny scripted servers the tests start: the transport is
-about frames and close codes, so no Realtime server is needed.
+about frames and close codes, so no Realtime server is needed. The closing,
+size and backpressure rules every transport shares are checked by
+tests/transports/test_transport_conformance.py.
 """
 
 from __future__ import annotations
@@ -94,41 +96,6 @@ async def test_a_dropped_connection_reads_as_1006() -> None:
             await transport.recv()
         assert caught.value.close_code == 1006
         assert isinstance(caught.value, ConnectionFailure)
-        await transport.close()
-
-
-async def test_close_is_idempotent_and_recv_then_reports_our_close() -> None:
-    async with peer(echo) as url:
-        transport = await connect_websocket(url)
-        await transport.close(1000, "bye")
-        await transport.close()
-        assert transport.closed
-        with pytest.raises(TransportClosed) as caught:
-            await transport.recv()
-        assert caught.value.close_code == 1000
-        assert caught.value.origin is Origin.LOCAL
-
-
-async def test_a_recv_pending_during_close_is_woken() -> None:
-    async with peer(echo) as url:
-        transport = await connect_websocket(url)
-        pending = asyncio.create_task(transport.recv())
-        await asyncio.sleep(0)
-        await transport.close()
-        with pytest.raises(TransportClosed):
-            await pending
-
-
-async def test_messages_over_max_size_close_with_1009() -> None:
-    async def handler(ws: ServerConnection) -> None:
-        await ws.send("x" * 2048)
-        await ws.wait_closed()
-
-    async with peer(handler) as url:
-        transport = await connect_websocket(url, max_size=1024)
-        with pytest.raises(TransportClosed) as caught:
-            await transport.recv()
-        assert caught.value.close_code == 1009
         await transport.close()
 
 

@@ -16,6 +16,7 @@ from .transport_pair import (
     closed_error,
     expect,
     expect_close,
+    shown,
     within,
 )
 
@@ -78,7 +79,7 @@ async def check_peer_close(make_pair: PairFactory) -> None:
         await asyncio.sleep(0)
         for text in ("first", "second"):
             got = await within(near.recv(), "recv() of a message sent before the peer closed")
-            expect(got == text, f"after a peer close recv() gave {got!r}, expected {text!r}")
+            expect(got == text, f"after a peer close recv() gave {shown(got)}, expected {text!r}")
         codes = pair.guarantees.carries_close_codes
         for attempt in range(3):
             closed = await closed_error(near.recv(), f"recv() #{attempt + 1} after a peer close")
@@ -133,7 +134,7 @@ async def check_binary_frames(make_pair: PairFactory) -> None:
             raise NotApplicable("the link carries no binary frames")
         await within(pair.far_send_binary(b"\x00\x01rt"), "the peer sending a binary frame")
         got = await within(pair.near.recv(), "recv() of a binary frame")
-        expect(got == b"\x00\x01rt", f"a binary frame arrived as {got!r}, not as the same bytes")
+        expect(got == b"\x00\x01rt", f"a binary frame arrived as {shown(got)}, not the same bytes")
         await within(pair.far.send("after"), "the peer's send() after a binary frame")
         got = await within(pair.near.recv(), "recv() after a binary frame")
         expect(got == "after", "the link did not carry text after a binary frame")

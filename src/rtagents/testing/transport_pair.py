@@ -80,12 +80,18 @@ def expect(condition: bool, rule: str) -> None:
         raise ConformanceError(rule)
 
 
-async def within(awaitable: Awaitable[T], step: str) -> T:
+async def within(awaitable: Awaitable[T], step: str, timeout_s: float = STEP_TIMEOUT_S) -> T:
     """``awaitable``'s result, or :class:`ConformanceError` if ``step`` hangs."""
     try:
-        return await asyncio.wait_for(awaitable, STEP_TIMEOUT_S)
+        return await asyncio.wait_for(awaitable, timeout_s)
     except TimeoutError:
-        raise ConformanceError(f"{step} did not finish within {STEP_TIMEOUT_S:g} s") from None
+        raise ConformanceError(f"{step} did not finish within {timeout_s:g} s") from None
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages about large payloads."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 async def closed_error(call: Awaitable[object], step: str) -> TransportClosed:
@@ -94,7 +100,7 @@ async def closed_error(call: Awaitable[object], step: str) -> TransportClosed:
         result = await within(call, step)
     except TransportClosed as closed:
         return closed
-    raise ConformanceError(f"{step} returned {result!r} instead of raising TransportClosed")
+    raise ConformanceError(f"{step} returned {shown(result)} instead of raising TransportClosed")
 
 
 def expect_close(
