@@ -34,7 +34,7 @@ from .guardrail import (
     output_guardrail,
 )
 from .handoff import Handoff, handoff
-from .serving import Runner
+from .runner import Runner
 from .agent_session import AgentSession
 from .supervisor_tools import SupervisorToolCall
 from .tool import FunctionTool, function_tool
