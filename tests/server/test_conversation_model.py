@@ -206,7 +206,7 @@ class ConversationMachine(SessionSteps):
             said = item.content[0].transcript or ""
             assert reply.startswith(said), (reply, said)
             # Never a word the audio did not speak (the server may keep fewer:
-            # it estimates the cut conservatively, see server/spoken_text.py).
+            # it estimates the cut conservatively, see server/local/spoken_text.py).
             spoken = self.tap.spoken(item.id)
             assert spoken.startswith(said), f"transcript {said!r} outlives audio {spoken!r}"
             if band == "auto":
