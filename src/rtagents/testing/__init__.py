@@ -1,11 +1,14 @@
 """The public test kit: run rtagents code against a scripted model, in memory.
 
-``memory_pair`` joins two transports without sockets; the scripted engine
+``session_pair`` joins a client ``Session`` to a server session host in
+memory (no socket); ``memory_pair`` joins two transports; the scripted engine
 (``scripted_engines``, ``Rule``, ``Say``, ``CallTool``, ``Fail``) is a
 deterministic model whose speech (``scripted_speech``) the server transcribes
-exactly; ``FakeClock`` is injected wherever code takes a ``clock``;
-``FaultProxy`` breaks real TCP connections on purpose (``Fault``, ``RandomFaults``). Names load
-on first use, so importing the kit costs nothing until you need a part.
+exactly; ``FakeClock`` is injected wherever code takes a ``clock`` (and its
+``sleep`` wherever code waits); ``rtagents.testing.conformance`` is the suite
+every transport passes; ``FaultProxy`` breaks real TCP connections on purpose
+(``Fault``, ``RandomFaults``). Names load on first use, so importing the kit
+costs nothing until you need a part.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
     from ..transports.memory import MemoryTransport, memory_pair
     from .clock import FakeClock
     from .faults import Fault, FaultProxy, RandomFaults
+    from .session_pair import SessionPair, session_pair
 
 _SOURCES = {
     "MS_PER_CHAR": "rtagents.engines.scripted",
@@ -49,6 +53,8 @@ _SOURCES = {
     "Fault": "rtagents.testing.faults",
     "FaultProxy": "rtagents.testing.faults",
     "RandomFaults": "rtagents.testing.faults",
+    "SessionPair": "rtagents.testing.session_pair",
+    "session_pair": "rtagents.testing.session_pair",
 }
 
 __all__ = [
@@ -65,9 +71,11 @@ __all__ = [
     "ScriptedLLM",
     "ScriptedSTT",
     "ScriptedTTS",
+    "SessionPair",
     "memory_pair",
     "scripted_engines",
     "scripted_speech",
+    "session_pair",
     "speakable",
 ]
 
