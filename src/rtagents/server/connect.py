@@ -57,8 +57,7 @@ async def serve_websocket(websocket: WebSocket, state: ServerState) -> None:
     host = SessionHost(StarletteTransport(websocket), state.config, backend, roster=state.sessions)
     headers: list[tuple[bytes, bytes]] = []
     if wants_resume(websocket.headers, state.config.resume_grace_s):
-        host.resume = state.resumes.open(host)
-        headers = host.resume.response_headers()
+        headers = host.offer_resume(state.resumes).response_headers()
     await websocket.accept(subprotocol=subprotocol, headers=headers)
     await host.run()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -31,11 +31,12 @@ from .event_log_observer import EventLogObserver
 from .frame_outbox import FrameOutbox
 from .intake import describe_unknown, read_frame
 from .rules_gate import refusal_for
+from .session_cap import SessionCap
 from .wire_events import error_event
 
 if TYPE_CHECKING:
     from ..config import ServerConfig
-    from .session_resume import Attachment, Resumable
+    from .session_resume import Attachment, Resumable, ResumeRegistry
 
 log = logging.getLogger("rtagents.server.session")
 CLOSE_FLUSH_TIMEOUT_S = 2.0
@@ -67,12 +68,12 @@ class SessionHost:
         self.observers: list[Observer] = [EventLogObserver(self.events)]
         self._closing = False
         self._outbox = FrameOutbox(self.id)
-        # Set when the client opted into resume (host/session_resume.py).
+        # Set by offer_resume when the client opted in (host/session_resume.py).
         self.resume: Resumable | None = None
         self.received_frames = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._done = asyncio.Event()
-        self._cap_reached = False
+        self._cap = SessionCap(limits, self._expire)
         self.backend: Backend = backend_factory(self)
 
     # --- HostPort ----------------------------------------------------------------
@@ -89,6 +90,11 @@ class SessionHost:
     def frames_emitted(self) -> int:
         return self._outbox.frames_emitted
 
+    def offer_resume(self, registry: ResumeRegistry) -> Resumable:
+        """Opt this session into resume (before it runs): a token, a log of sent frames."""
+        self.resume = registry.open(self)
+        return self.resume
+
     def add_observer(self, observer: Observer) -> None:
         self.observers.append(observer)
 
@@ -103,16 +109,14 @@ class SessionHost:
         self._roster.add(self)
         started = asyncio.get_running_loop().time()
         log.info("session started", extra={"session_id": self.id})
-        cap = asyncio.create_task(self._enforce_cap(), name=f"{self.id}-cap")
+        self._cap.start(f"{self.id}-cap")
         self._outbox.start(self.transport)
         try:
             await self.backend.start()
             await self._serve()
         finally:
             self._end_resume()
-            if not self._cap_reached:
-                cap.cancel()  # once reached, it is closing the session: let it finish
-            await asyncio.gather(cap, return_exceptions=True)
+            await self._cap.stop()
             await self._stop_work()
             await self._close_transport(GOING_AWAY, "session ended")
             await self._outbox.stop()
@@ -305,6 +309,9 @@ class SessionHost:
         """From now on, every client event is answered with ``session_closed``."""
         self._closing = True
 
+    async def _expire(self, code: int, reason: str, notice: RemoteProtocolError) -> None:
+        await self.shutdown(code, reason, notice=notice)
+
     async def wait_closed(self) -> None:
         """Return once :meth:`run` has finished (all work stopped, transport closed)."""
         await self._done.wait()
@@ -324,19 +331,3 @@ class SessionHost:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _enforce_cap(self) -> None:
-        cap_s = self.limits.session_cap_s
-        sleep: Callable[[float], Awaitable[None]] = self.limits.sleep
-        await sleep(cap_s)
-        self._cap_reached = True
-        message = f"Your session hit the maximum duration of {_duration_text(cap_s)}."
-        notice = RemoteProtocolError(message, code="session_expired")
-        await self.shutdown(GOING_AWAY, message, notice=notice)
-
-
-def _duration_text(seconds: float) -> str:
-    if seconds >= 60 and seconds % 60 == 0:
-        minutes = int(seconds // 60)
-        return f"{minutes} minute" + ("s" if minutes != 1 else "")
-    return f"{seconds:g} seconds"

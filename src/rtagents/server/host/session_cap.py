@@ -1,0 +1,54 @@
+"""The session cap: like a hosted session, one ends after ``session_cap_s``, saying why.
+
+The wait is ``ServerConfig.sleep`` (``asyncio.sleep`` in production, a
+FakeClock's sleep in tests), so tests reach the cap without waiting for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from ...protocol.errors import RemoteProtocolError
+from ...transports.base import GOING_AWAY
+from ..config import ServerConfig
+
+# How a host closes from its side: (code, reason, notice to send first).
+Shutdown = Callable[[int, str, RemoteProtocolError], Awaitable[None]]
+
+
+class SessionCap:
+    """Closes one session once its time is up."""
+
+    def __init__(self, limits: ServerConfig, shutdown: Shutdown) -> None:
+        self._limits = limits
+        self._shutdown = shutdown
+        self._task: asyncio.Task[None] | None = None
+        self.reached = False
+
+    def start(self, name: str) -> None:
+        self._task = asyncio.create_task(self._enforce(), name=name)
+
+    async def stop(self) -> None:
+        """Stop waiting; once reached, it is closing the session: let it finish."""
+        if self._task is None:
+            return
+        if not self.reached:
+            self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _enforce(self) -> None:
+        cap_s = self._limits.session_cap_s
+        await self._limits.sleep(cap_s)
+        self.reached = True
+        message = f"Your session hit the maximum duration of {duration_text(cap_s)}."
+        await self._shutdown(
+            GOING_AWAY, message, RemoteProtocolError(message, code="session_expired")
+        )
+
+
+def duration_text(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        return f"{minutes} minute" + ("s" if minutes != 1 else "")
+    return f"{seconds:g} seconds"
