@@ -1,4 +1,4 @@
-"""The paced outbound track's accounting, and inbound frames as pcm16 24 kHz."""
+"""The paced outbound track's accounting, and inbound frames as pcm16 at 24 or 48 kHz."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from rtagents.transports import webrtc_audio
+from rtagents.protocol.audio import PCM_RATE
 from rtagents.transports.webrtc_audio import (
     FRAME_BYTES,
     FRAME_SAMPLES,
+    OPUS_RATE,
     PacedAudioTrack,
     pcm16_frames,
 )
@@ -35,7 +37,7 @@ async def _frames(track: PacedAudioTrack, count: int) -> list[bytes]:
     frames = []
     for _ in range(count):
         frame = await track.recv()
-        assert (frame.sample_rate, frame.samples, frame.layout.name) == (24_000, 480, "mono")
+        assert (frame.sample_rate, frame.samples, frame.layout.name) == (PCM_RATE, 480, "mono")
         frames.append(bytes(frame.planes[0])[:FRAME_BYTES])
     return frames
 
@@ -102,6 +104,13 @@ async def test_inbound_frames_become_pcm16_mono_24k() -> None:
     pcm = np.frombuffer(b"".join(chunks), dtype="<i2")
     assert abs(len(pcm) - 24_000) <= 480  # one second, give or take the resampler's delay
     assert np.all(np.abs(pcm[200:-200] - 1000) <= 2)
+
+
+async def test_inbound_frames_at_the_opus_rate_are_only_mixed_down() -> None:
+    """A server takes the caller's audio at 48 kHz and resamples it once, where it is used."""
+    chunks = [chunk async for chunk in pcm16_frames(StereoSource(50), OPUS_RATE)]
+    assert [len(chunk) for chunk in chunks] == [960 * 2] * 50  # 20 ms frames, none held back
+    assert set(np.frombuffer(b"".join(chunks), dtype="<i2").tolist()) == {1000}
 
 
 async def test_played_counts_are_kept_for_recent_tags_only(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,8 +1,10 @@
 """Audio of a WebRTC call: a paced outbound track, and inbound frames as pcm16.
 
-Both ends of rtagents think in pcm16 mono at 24 kHz (the Realtime API's audio
-format); aiortc's Opus codec works at 48 kHz stereo and resamples what it is
-given. The outbound track plays queued audio in 20 ms frames at the speed of
+The outbound track plays pcm16 mono at 24 kHz (:data:`PCM_RATE`, the engines'
+and the Realtime API's rate); aiortc's Opus codec works at 48 kHz and
+resamples what it is given. Inbound frames come out mono at the rate asked
+for: 24 kHz for a client, or Opus's own 48 kHz (:data:`OPUS_RATE`) for a
+server that resamples once, where the audio is used. The outbound track plays queued audio in 20 ms frames at the speed of
 the clock (aiortc sends whatever ``recv()`` returns at once, so the track
 itself must keep time), filling gaps with silence as a live microphone would,
 and counts what it has actually played per *tag*: that count is what a
@@ -21,19 +23,20 @@ import av
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
+from ..protocol.audio import PCM_RATE
 from ..protocol.bounded import RecentDict
 
-RATE = 24_000
+OPUS_RATE = 48_000  # what aiortc decodes Opus to
 FRAME_MS = 20
-FRAME_SAMPLES = RATE * FRAME_MS // 1000
+FRAME_SAMPLES = PCM_RATE * FRAME_MS // 1000
 FRAME_BYTES = FRAME_SAMPLES * 2
-BYTES_PER_MS = RATE * 2 // 1000
+BYTES_PER_MS = PCM_RATE * 2 // 1000
 # Behind schedule by more than this (a stalled loop), restart the clock
 # instead of sending a burst the peer's jitter buffer would drop.
 MAX_LAG_S = 0.2
 # Tags whose played count is kept: a barge-in asks about the ones playing now.
 TAGS_KEPT = 256
-_TIME_BASE = fractions.Fraction(1, RATE)
+_TIME_BASE = fractions.Fraction(1, PCM_RATE)
 _SILENCE = bytes(FRAME_BYTES)
 
 
@@ -46,7 +49,7 @@ class PlayoutListener(Protocol):
 
 
 class PacedAudioTrack(MediaStreamTrack):
-    """An outbound audio track fed with pcm16 24 kHz chunks, each under a tag."""
+    """An outbound audio track fed with pcm16 chunks at :data:`PCM_RATE`, each under a tag."""
 
     kind = "audio"
 
@@ -112,7 +115,7 @@ class PacedAudioTrack(MediaStreamTrack):
         await self._keep_time()
         frame = av.AudioFrame(format="s16", layout="mono", samples=FRAME_SAMPLES)
         frame.planes[0].update(self._next_frame())
-        frame.sample_rate = RATE
+        frame.sample_rate = PCM_RATE
         frame.pts = self._frames * FRAME_SAMPLES
         frame.time_base = _TIME_BASE
         self._frames += 1
@@ -156,9 +159,9 @@ class PacedAudioTrack(MediaStreamTrack):
         return bytes(out) + _SILENCE[len(out) :]
 
 
-async def pcm16_frames(track: MediaStreamTrack) -> AsyncIterator[bytes]:
-    """A remote audio track's frames as pcm16 mono 24 kHz chunks, until the track ends."""
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
+async def pcm16_frames(track: MediaStreamTrack, rate: int = PCM_RATE) -> AsyncIterator[bytes]:
+    """A remote audio track's frames as pcm16 mono chunks at ``rate``, until the track ends."""
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
     while True:
         try:
             frame = await track.recv()

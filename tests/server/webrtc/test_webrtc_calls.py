@@ -20,7 +20,7 @@ from webrtc_peer import RawCall, make_offer, post_offer
 
 from rtagents.engines.scripted import Rule, Say, decode_audio, scripted_engines, scripted_speech
 from rtagents.server.config import ServerConfig
-from rtagents.server.runner import RunningServer, running_server
+from rtagents.server.serving import RunningServer, running_server
 from rtagents.testing.clock import FakeClock
 from rtagents.transports.webrtc import rtc_configuration
 
@@ -103,13 +103,15 @@ async def test_clear_stops_playback_and_truncates_where_it_stopped(
     assert not any("output_audio_buffer.stopped" in raw for raw in later)  # cleared instead
     # The cleared response leaves no bookkeeping behind once it is done (barge-ins
     # must not pile up over a long call).
-    host = server.app.state.rtagents.calls[call.call_id].host
+    live = server.app.state.rtagents.calls[call.call_id]
+    assert live.host is not None and live.audio is not None
     for _ in range(100):  # the response (its audio already generated) ends promptly
-        if not host.responses:
+        if live.host.conversation.active_response_id is None:
             break
         await asyncio.sleep(0.05)
-    audio = host.audio_sink
+    audio = live.audio
     assert not (audio._items or audio._cut or audio._started or audio._done)
+    assert not audio._resamplers
 
 
 async def test_speech_while_the_reply_plays_barges_in(server: RunningServer) -> None:

@@ -1,11 +1,14 @@
 """One WebRTC call: a peer connection whose data channel hosts a Realtime session.
 
 The call answers the caller's SDP offer, and once the ``oai-events`` data
-channel opens it runs an ordinary :class:`SessionHost` over it (the host does
-not know it is on WebRTC, except for its audio sink). Audio from the
-caller's track is fed to the session as ``input_audio_buffer.append`` audio
-would be; the response's audio plays on our track (:mod:`.call_audio`).
-Sideband WebSockets attach to the same host (:mod:`.sideband`).
+channel opens it runs an ordinary :class:`SessionHost` over it with the local
+backend (the host does not know it is on WebRTC). The call uses the
+backend's media side (:class:`MediaBackend`): the caller's track goes to
+``receive_pcm`` as PCM at Opus's 48 kHz, whatever the session's input format
+(G.711 formats describe WebSocket audio only), and the response's audio
+comes to the call's :class:`CallAudio` as PCM at the engine's rate and plays
+on our track (:mod:`.call_audio`). Sideband WebSockets attach to the same
+host (:mod:`.sideband`).
 
 A call ends when either side hangs up, the connection fails, or it never
 connects within ``call_connect_timeout_s``; then everything it started —
@@ -34,10 +37,11 @@ from ...transports.webrtc import (
     loopback_candidates,
     rtc_configuration,
 )
-from ...transports.webrtc_audio import PacedAudioTrack, pcm16_frames
+from ...transports.webrtc_audio import OPUS_RATE, PacedAudioTrack, pcm16_frames
+from ..host.backend import MediaBackend
 from ..host.session_host import SessionHost
 from ..host.wire_events import error_event
-from ..local.audio_in import receive_audio
+from ..local.pipeline import local_backend
 from ..local.session_config import SessionConfig
 from .call_audio import CallAudio
 
@@ -114,6 +118,7 @@ class Call:
         self.owner = owner
         self.pc = RTCPeerConnection(rtc_configuration(state.config.ice_servers))
         self.track = PacedAudioTrack()
+        self.audio: CallAudio | None = None  # the track's player, once the host runs
         self.host: SessionHost | None = None
         self.transport: DataChannelWithSidebands | None = None
         self.connected = asyncio.Event()
@@ -164,12 +169,21 @@ class Call:
     def _start_host(self) -> None:
         if self.host is not None or self._ending or self.transport is None:
             return
-        host = SessionHost(self.transport, self.state, self.config)
-        host.audio_sink = CallAudio(host, self.track)
+        host = self._new_host(self.transport)
+        backend = host.backend
+        if isinstance(backend, MediaBackend):
+            self.audio = CallAudio(host, self.track)
+            host.add_observer(self.audio)  # before the greeting: it reads the session's config
+            backend.set_audio_out(self.audio)
         self.host = host
         self.connected.set()
         self._host_task = self._spawn(self._run_host(host), "host")
         log.info("call %s connected (session %s)", self.id, host.id)
+
+    def _new_host(self, transport: DataChannelWithSidebands) -> SessionHost:
+        """A session answered by the local backend, as a WebSocket's would be."""
+        factory = local_backend(self.state, self.config)
+        return SessionHost(transport, self.state.config, factory, roster=self.state.sessions)
 
     async def _run_host(self, host: SessionHost) -> None:
         await host.run()
@@ -214,12 +228,18 @@ class Call:
             self._spawn(self._hear(track), "audio-in")
 
     async def _hear(self, track: MediaStreamTrack) -> None:
-        """The caller's audio, appended to the input buffer as it arrives (20 ms frames)."""
+        """The caller's audio, to the backend as it arrives (20 ms frames, 48 kHz PCM).
+
+        Never through the session's input format: on a G.711 session that
+        would squeeze the caller through 8 kHz for nothing.
+        """
         try:
-            async for pcm16 in pcm16_frames(track):
+            async for pcm16 in pcm16_frames(track, OPUS_RATE):
                 host = self.host
                 if host is not None and not host.closing:
-                    await feed_input_audio(host, pcm16)
+                    backend = host.backend
+                    if isinstance(backend, MediaBackend):
+                        await backend.receive_pcm(pcm16, OPUS_RATE)
         except Exception:  # a bug here must not pass silently: the caller goes unheard
             log.exception("call %s: input audio failed", self.id)
             message = "The server stopped hearing the call's audio (a server bug); call again."
@@ -255,12 +275,3 @@ class Call:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-
-async def feed_input_audio(host: SessionHost, pcm16: bytes) -> None:
-    """Caller audio (pcm16, 24 kHz) into the session, as an append would put it.
-
-    Through the same function as ``input_audio_buffer.append``, so turn
-    detection hears the call's audio exactly as it hears appended audio.
-    """
-    await receive_audio(host, pcm16)

@@ -1,17 +1,18 @@
 """A WebRTC call's output audio: the response's speech on a track, not in events.
 
 On a call the model's audio goes to the outbound Opus track instead of
-``response.output_audio.delta`` events (as on the hosted API), and the server
-— not the client — knows what was played: the track counts it, 20 ms frame
-by 20 ms frame. So the server sends ``output_audio_buffer.started`` when a
-response's audio starts playing, ``.stopped`` when it has all been played
-after ``response.done``, and on a barge-in (speech while audio plays, or the
-client's ``output_audio_buffer.clear``) drops the rest, sends ``.cleared``
-and truncates the assistant item exactly where playback stopped.
-
-The audio deltas are still applied to the server's conversation (not sent),
-so ``conversation.item.truncate`` checks against the audio produced as on a
-WebSocket.
+``response.output_audio.delta`` events (as on the hosted API): the backend
+hands :class:`CallAudio` (its :class:`~..host.backend.PcmSink`) the PCM at the
+engine's rate before any wire event is built, and notes on the conversation
+how much it produced (``Conversation.note_audio``), so
+``conversation.item.truncate`` is bounded as on a WebSocket. The server — not
+the client — knows what was played: the track counts it, 20 ms frame by 20 ms
+frame. So :class:`CallAudio`, also an observer of the host, sends
+``output_audio_buffer.started`` when a response's audio starts playing,
+``.stopped`` when it has all been played after ``response.done``, and on a
+barge-in (speech while audio plays, or the client's
+``output_audio_buffer.clear``) drops the rest, sends ``.cleared`` and
+truncates the assistant item exactly where playback stopped.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from openai.types.realtime import ConversationItemTruncatedEvent
 from openai.types.realtime.realtime_server_event import (
@@ -29,25 +30,19 @@ from openai.types.realtime.realtime_server_event import (
 )
 from pydantic import BaseModel
 
-from ...protocol.audio import AudioFormat, b64_decoded_length, b64decode_audio, wire_to_pcm16
-from ...transports.webrtc_audio import RATE, PacedAudioTrack
+from ...protocol.audio import PCM_RATE
+from ...protocol.bounded import RecentDict
+from ...protocol.errors import RealtimeError
+from ...protocol.resample import StreamResampler
+from ...transports.webrtc_audio import PacedAudioTrack
 from ..host.wire_events import build
 
 if TYPE_CHECKING:
-    from ..host.session_host import SessionHost
+    from ..host.backend import HostPort, ReceivedEvent
 
-
-class AudioSink(Protocol):
-    """Where a host sends response audio instead of delta events (WebRTC calls)."""
-
-    def play(self, delta: Any, fmt: AudioFormat) -> None:
-        """Play one ``response.output_audio.delta`` (a model, not sent to the client)."""
-
-    def observe(self, event: BaseModel) -> None:
-        """See every event the host emits (response ends, speech starts)."""
-
-    async def clear(self) -> None:
-        """``output_audio_buffer.clear``: stop playback and truncate where it stopped."""
+# Items whose audio is being resampled to the track's rate at once (an engine
+# not at PCM_RATE); one per item in flight, so a few suffice.
+RESAMPLED_ITEMS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +54,9 @@ class Tag:
 
 
 class CallAudio:
-    """Implements :class:`AudioSink` over a :class:`PacedAudioTrack` for one host."""
+    """The call's :class:`~..host.backend.PcmSink` and playback observer, over one track."""
 
-    def __init__(self, host: SessionHost, track: PacedAudioTrack) -> None:
+    def __init__(self, host: HostPort, track: PacedAudioTrack) -> None:
         self.host = host
         self.track = track
         track.listener = self
@@ -70,45 +65,30 @@ class CallAudio:
         self._done: set[str] = set()
         self._cut: set[str] = set()  # cleared: the rest of its audio is dropped
         self._last_response = ""
+        self._resamplers: RecentDict[Tag, StreamResampler] = RecentDict(RESAMPLED_ITEMS)
+        # turn_detection.interrupt_response as the session last reported it (default on).
+        self._interrupts = True
 
-    # -- from the response writer ----------------------------------------------
+    # -- from the backend (PcmSink) -------------------------------------------------
 
-    def play(self, delta: Any, fmt: AudioFormat) -> None:
-        if delta.response_id in self._cut or self.track.readyState != "live":
+    def play(self, pcm16: bytes, rate: int, response_id: str, item_id: str) -> None:
+        """Queue ``pcm16`` at ``rate`` on the track, resampled once if the track's differs."""
+        if response_id in self._cut or self.track.readyState != "live" or not pcm16:
             return
-        if not b64_decoded_length(delta.delta):
-            return
-        self.host.conversation.apply(delta)  # produced, for truncate's bound
-        self._last_response = delta.response_id
-        items = self._items.setdefault(delta.response_id, [])
-        if delta.item_id not in items:
-            items.append(delta.item_id)
-        pcm16 = wire_to_pcm16(b64decode_audio(delta.delta), fmt, RATE)
-        self.track.enqueue(pcm16, Tag(delta.response_id, delta.item_id))
-
-    # -- from the host ------------------------------------------------------------
-
-    def observe(self, event: BaseModel) -> None:
-        kind = getattr(event, "type", None)
-        if kind == "response.done":
-            response_id = event.response.id  # type: ignore[attr-defined]
-            self._cut.discard(response_id)  # no more deltas can come for it
-            if response_id not in self._items:
-                return  # no audio: nothing to report
-            self._done.add(response_id)
-            if response_id in self._started and not self._still_playing(response_id):
-                self._stopped(response_id)
-        elif kind == "input_audio_buffer.speech_started" and self._interrupts():
-            if self.track.current is not None or self.track.queued_ms > 0:
-                self.host.spawn(self.clear(), "barge-in")
-
-    def _interrupts(self) -> bool:
-        """Whether speech cuts playback (``turn_detection.interrupt_response``, default on)."""
-        audio = self.host.config.data.get("audio") or {}
-        detection = (audio.get("input") or {}).get("turn_detection") or {}
-        return bool(detection.get("interrupt_response", True))
+        self._last_response = response_id
+        items = self._items.setdefault(response_id, [])
+        if item_id not in items:
+            items.append(item_id)
+        tag = Tag(response_id, item_id)
+        if rate != PCM_RATE:
+            resampler = self._resamplers.get(tag)
+            if resampler is None or resampler.src_rate != rate:
+                resampler = self._resamplers[tag] = StreamResampler(rate, PCM_RATE)
+            pcm16 = resampler.process(pcm16)
+        self.track.enqueue(pcm16, tag)
 
     async def clear(self) -> None:
+        """Stop playback; ``.cleared`` per response cut, each item truncated where it stopped."""
         playing = self.track.current
         queued = self.track.clear()
         tags = ([playing] if isinstance(playing, Tag) else []) + [
@@ -126,14 +106,59 @@ class CallAudio:
                 await self._truncate(Tag(response_id, item_id))
             self._forget(response_id)
 
+    # -- from the host (Observer) ---------------------------------------------------
+
+    def on_sent(self, event: BaseModel, error: RealtimeError | None) -> None:
+        kind = getattr(event, "type", None)
+        if kind == "response.done":
+            self._response_done(event.response.id)  # type: ignore[attr-defined]
+        elif kind == "input_audio_buffer.speech_started" and self._interrupts:
+            if self.track.current is not None or self.track.queued_ms > 0:
+                self.host.spawn(self.clear(), "barge-in")
+        elif kind in ("session.created", "session.updated"):
+            self._interrupts = _interrupts(getattr(event, "session", None))
+
+    def on_received(self, inbound: ReceivedEvent) -> None:
+        """Client events change nothing here: what they cause is emitted, and seen then."""
+
+    def _response_done(self, response_id: str) -> None:
+        for item_id in self._items.get(response_id, []):  # the resamplers' last samples
+            resampler = self._resamplers.pop(Tag(response_id, item_id), None)
+            if resampler is not None and response_id not in self._cut:
+                self.track.enqueue(resampler.flush(), Tag(response_id, item_id))
+        self._cut.discard(response_id)  # no more audio can come for it
+        if response_id not in self._items:
+            return  # no audio: nothing to report
+        self._done.add(response_id)
+        if response_id in self._started and not self._still_playing(response_id):
+            self._stopped(response_id)
+
+    # -- from the track (PlayoutListener) -------------------------------------------
+
+    def playing(self, tag: Hashable) -> None:
+        if not isinstance(tag, Tag) or tag.response_id in self._started:
+            return
+        for earlier in list(self._started):
+            if earlier in self._done and earlier not in self._cut:
+                self._stopped(earlier)  # a new response's audio follows without a gap
+        self._started.add(tag.response_id)
+        self._send(build(OutputAudioBufferStarted, response_id=tag.response_id))
+
+    def idle(self, tag: Hashable) -> None:
+        if isinstance(tag, Tag) and tag.response_id in self._done:
+            self._stopped(tag.response_id)
+
+    # -- helpers -------------------------------------------------------------------
+
     def _forget(self, response_id: str) -> None:
         """Drop a cleared response's bookkeeping, so a long call's barge-ins don't pile up.
 
-        It stays in ``_cut`` (its late deltas are dropped) until its ``response.done``.
+        It stays in ``_cut`` (its late audio is dropped) until its ``response.done``.
         """
         if response_id in self._done:
             self._cut.discard(response_id)
-        self._items.pop(response_id, None)
+        for item_id in self._items.pop(response_id, []):
+            self._resamplers.pop(Tag(response_id, item_id), None)
         self._started.discard(response_id)
         self._done.discard(response_id)
 
@@ -154,23 +179,6 @@ class CallAudio:
             )
         )
 
-    # -- from the track (PlayoutListener) -------------------------------------------
-
-    def playing(self, tag: Hashable) -> None:
-        if not isinstance(tag, Tag) or tag.response_id in self._started:
-            return
-        for earlier in list(self._started):
-            if earlier in self._done and earlier not in self._cut:
-                self._stopped(earlier)  # a new response's audio follows without a gap
-        self._started.add(tag.response_id)
-        self._send(build(OutputAudioBufferStarted, response_id=tag.response_id))
-
-    def idle(self, tag: Hashable) -> None:
-        if isinstance(tag, Tag) and tag.response_id in self._done:
-            self._stopped(tag.response_id)
-
-    # -- helpers -------------------------------------------------------------------
-
     def _still_playing(self, response_id: str) -> bool:
         tags = [self.track.current, *self.track.queued_tags()]
         return any(isinstance(tag, Tag) and tag.response_id == response_id for tag in tags)
@@ -186,3 +194,11 @@ class CallAudio:
     def _send(self, event: BaseModel) -> None:
         """Emit from a synchronous callback; tasks start in order, so events keep theirs."""
         self.host.spawn(self.host.emit(event), "audio-event")
+
+
+def _interrupts(session: Any) -> bool:
+    """Whether speech cuts playback (``turn_detection.interrupt_response``, default on)."""
+    audio = getattr(session, "audio", None)
+    detection = getattr(getattr(audio, "input", None), "turn_detection", None)
+    interrupt = getattr(detection, "interrupt_response", None)
+    return interrupt is not False
