@@ -14,14 +14,13 @@ from typing import Any, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from ..protocol.audio import float32_to_pcm16, resample_pcm16
+from ..protocol.audio import PCM_RATE, float32_to_pcm16, resample_pcm16
 
-RATE = 24_000
 AudioSource: TypeAlias = "npt.NDArray[Any] | bytes | bytearray | memoryview | str | Path"
 """A numpy array, pcm16 bytes, or the path of a WAV file (16-bit PCM)."""
 
 
-def to_pcm16(source: AudioSource, sample_rate: int = RATE) -> bytes:
+def to_pcm16(source: AudioSource, sample_rate: int = PCM_RATE) -> bytes:
     """``source`` as pcm16 mono at 24 kHz; ``sample_rate`` for arrays and bytes."""
     if isinstance(source, str | Path):
         return wav_to_pcm16(Path(source))
@@ -29,9 +28,9 @@ def to_pcm16(source: AudioSource, sample_rate: int = RATE) -> bytes:
         pcm16 = bytes(source)
         if len(pcm16) % 2:
             raise ValueError(f"pcm16 audio holds whole 16-bit samples; {len(pcm16)} bytes is odd")
-        return resample_pcm16(pcm16, sample_rate, RATE)
+        return resample_pcm16(pcm16, sample_rate, PCM_RATE)
     if isinstance(source, np.ndarray):
-        return resample_pcm16(_array_pcm16(source), sample_rate, RATE)
+        return resample_pcm16(_array_pcm16(source), sample_rate, PCM_RATE)
     raise TypeError(
         f"cannot send {type(source).__name__} as audio: pass a numpy array, pcm16 bytes or "
         "a WAV file path"
@@ -69,4 +68,4 @@ def wav_to_pcm16(path: Path) -> bytes:
     samples = np.frombuffer(frames, dtype="<i2")
     if channels > 1:
         samples = _mix_int(samples.reshape(-1, channels))
-    return resample_pcm16(samples.astype("<i2").tobytes(), rate, RATE)
+    return resample_pcm16(samples.astype("<i2").tobytes(), rate, PCM_RATE)

@@ -25,6 +25,7 @@ from .rebuild import replay_config, replay_events
 if TYPE_CHECKING:
     from .inbound import Inbound
     from .session import Session
+    from .session_parts import SessionParts
 
 log = logging.getLogger("rtagents.client.rebuild")
 
@@ -50,9 +51,8 @@ class _Replay:
         return event
 
 
-async def rebuild_on(session: Session, transport: Transport) -> None:
+async def rebuild_on(session: Session, parts: SessionParts, transport: Transport) -> None:
     """Turn the fresh server session on ``transport`` into the lost one, then go live."""
-    parts = session.parts
     connection = Connection.fresh(transport, ring_bytes=parts.ring_bytes)  # numbering from 1
     parts.gate.reset()
     replay = _Replay(connection, parts.inbound, session.ack_timeout)

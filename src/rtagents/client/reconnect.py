@@ -16,17 +16,18 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from ..protocol.errors import ConnectionFailure, Origin
+from ..protocol.errors import ConnectionFailure, Origin, RealtimeError
 from ..protocol.lifecycle import Trigger
 from ..transports.base import NORMAL_CLOSURE, Transport
 from .connection import Connection, discard
-from .events import RECONNECTING, RESUMED, ReconnectingEvent, ResumedEvent
+from .events import FAILED, RECONNECTING, RESUMED, FailedEvent, ReconnectingEvent, ResumedEvent
 from .policy import Decision, ReconnectPolicy, decide_failure
 from .rebuild_run import rebuild_on
 from .resume_ticket import opt_in_headers, read_received, response_headers
 
 if TYPE_CHECKING:
     from .session import Session
+    from .session_parts import SessionParts
 
 log = logging.getLogger("rtagents.client.reconnect")
 
@@ -41,10 +42,15 @@ class Reconnector:
     """One outage of one session: ``lost`` is the connection it lost (None: none to resume)."""
 
     def __init__(
-        self, session: Session, policy: ReconnectPolicy, *, lost: Connection | None
+        self,
+        session: Session,
+        parts: SessionParts,
+        policy: ReconnectPolicy,
+        *,
+        lost: Connection | None,
     ) -> None:
         self.session = session
-        self.parts = session.parts
+        self.parts = parts
         self.policy = policy
         self.lost = lost
 
@@ -61,7 +67,7 @@ class Reconnector:
                 origin=Origin.LOCAL,
                 code="reconnect_failed",
             )
-            self.session.fail(error, 0)
+            give_up(self.session, self.parts, error, 0)
 
     async def _attempts(self, cause: str, *, rebuild: bool) -> None:
         failures: list[str] = []
@@ -96,7 +102,7 @@ class Reconnector:
             if current is not None and current.lost is not None:
                 self.session.connection_lost(current.lost)  # it already died: a new outage
             return
-        self.session.fail(self._gave_up(failures), len(failures))
+        give_up(self.session, self.parts, self._gave_up(failures), len(failures))
 
     def _gave_up(self, failures: list[str]) -> ConnectionFailure:
         report = "; ".join(failures) or "no attempt was made"
@@ -116,7 +122,7 @@ class Reconnector:
             session.lifecycle.fire(Trigger.TRANSPORT_OPENED)
             received = read_received(response_headers(transport)) if resuming else None
             if received is None or lost is None:  # a fresh session: none asked or offered
-                await rebuild_on(session, transport)
+                await rebuild_on(session, self.parts, transport)
                 return True
             connection = lost.resumed_on(transport)
             frames = connection.ring.unacknowledged(received)
@@ -144,3 +150,20 @@ class Reconnector:
         if resume is not None:
             extra = resume.resume_headers() or extra
         return await self.parts.dialer.dial(extra)
+
+
+def give_up(session: Session, parts: SessionParts, error: RealtimeError, attempts: int) -> None:
+    """Reconnecting gave up: end the session in FAILED with ``error`` for everyone."""
+    ending = parts.ending
+    if ending.finished:
+        return
+    ending.failure = error
+    unsent = len(parts.outbound.queue.drain()) + len(parts.gate.drop_queue())
+    if unsent:
+        log.error("%d queued events were never sent: %s", unsent, error)
+    if session.lifecycle.can(Trigger.FATAL):
+        session.lifecycle.fire(Trigger.FATAL, cause=error.message)
+    parts.inbound.emit(FAILED, FailedEvent(error=error, attempts=attempts))
+    ending.finish_with(error)
+    ending.closing = True
+    parts.tasks.spawn(session.close(), "rtagents-stop")  # ended: close() only stops the tasks

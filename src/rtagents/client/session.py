@@ -23,8 +23,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel
 
 from ..observability.logging import EventLog
-from ..protocol.codec import decode_server_event
-from ..protocol.errors import ConnectionFailure, LocalProtocolError, Origin, RealtimeError
+from ..protocol.errors import LocalProtocolError, RealtimeError
 from ..protocol.lifecycle import Lifecycle, State, Transition, Trigger
 from ..transports.base import ABNORMAL_CLOSURE, NORMAL_CLOSURE, TransportClosed
 from .asked import AskedConfig
@@ -32,7 +31,8 @@ from .commands import SessionCommands
 from .connection import Connection
 from .consuming import Consuming
 from .credentials import Credentials
-from .events import FAILED, LIFECYCLE, FailedEvent, LifecycleEvent, new_event_id
+from .ending import Ending
+from .events import LIFECYCLE, LifecycleEvent, new_event_id
 from .gate import ResponseGate
 from .inbound import Inbound, describe_close
 from .opening import Dialer, TransportOpener, open_transport
@@ -40,6 +40,7 @@ from .outbound import Outbound, as_plain
 from .outbox import SendQueue
 from .playback import PlaybackTracker
 from .policy import Decision, ReconnectPolicy, decide_close
+from .reader import read_connection
 from .session_opening import open_session
 from .session_parts import SessionParts
 from .tasks import SessionTasks
@@ -70,19 +71,15 @@ class Session(SessionCommands, Consuming):
         self.ack_timeout = ack_timeout
         self.reconnect_policy = reconnect
         self.stall_timeout = stall_timeout
-        self.close_code: int | None = None
-        self.close_reason: str | None = None
-        self.failure: RealtimeError | None = None
-        """Why the session failed (the reconnect report), once it has."""
-        self.initial_config = as_plain(config) if config is not None else None
-        """The config sent as ``session.update`` before ``open()`` returns, if any."""
+        initial_config = as_plain(config) if config is not None else None
         self._drain_timeout = drain_timeout
         self._log = EventLog(new_event_id().replace("evt_", "cs_", 1), side="client")
         self._inbound = Inbound(self._log, stream_capacity=stream_capacity)
-        if self.initial_config is not None:
-            self._inbound.asked = AskedConfig(self.initial_config)
+        if initial_config is not None:
+            self._inbound.asked = AskedConfig(initial_config)
         self._lifecycle = Lifecycle()
         self._lifecycle.subscribe(self._on_transition)
+        self._ending = Ending(self._inbound, on_end=self._on_end)
         self._gate = ResponseGate(claim_timeout=ack_timeout)
         policy = reconnect or ReconnectPolicy()
         self._outbound = Outbound(
@@ -92,10 +89,11 @@ class Session(SessionCommands, Consuming):
             queue=SendQueue(policy.send_queue_bytes if reconnect else 0),
             resilient=reconnect is not None,
             is_closed=self._refusing,
-            closed_error=self._closed_error,
+            closed_error=lambda etype, eid: self._ending.refusal(etype, eid, self.state),
         )
         self._tasks = SessionTasks()
-        self.parts = SessionParts(
+        self._parts = SessionParts(
+            initial_config=initial_config,
             inbound=self._inbound,
             outbound=self._outbound,
             gate=self._gate,
@@ -104,13 +102,10 @@ class Session(SessionCommands, Consuming):
                 open_timeout=open_timeout,
             ),
             tasks=self._tasks,
+            ending=self._ending,
             ring_bytes=policy.resend_bytes if reconnect else 0,
         )  # fmt: skip
-        """The session's collaborators, for reconnect, rebuild and rollover."""
-        self._dispatcher: asyncio.Task[None] | None = None
         self._reconnector: asyncio.Task[None] | None = None
-        self._closing = False
-        self._finished = asyncio.Event()
         self.tools = ToolRunner(self, spawn=self._tasks.spawn, default_timeout=tool_timeout)
         """Register functions the model may call; they run here, once per call."""
         self.playback = PlaybackTracker(self)
@@ -130,11 +125,25 @@ class Session(SessionCommands, Consuming):
 
     @property
     def url(self) -> str:
-        return self.parts.dialer.url
+        return self._parts.dialer.url
 
     @property
     def open_timeout(self) -> float:
-        return self.parts.dialer.open_timeout
+        return self._parts.dialer.open_timeout
+
+    @property
+    def close_code(self) -> int | None:
+        """The close code the session ended with (the first one seen), once it has."""
+        return self._ending.close_code
+
+    @property
+    def close_reason(self) -> str | None:
+        return self._ending.close_reason
+
+    @property
+    def failure(self) -> RealtimeError | None:
+        """Why the session failed (the reconnect report), once it has."""
+        return self._ending.failure
 
     @property
     def state(self) -> State:
@@ -174,7 +183,7 @@ class Session(SessionCommands, Consuming):
     @property
     def closed(self) -> bool:
         """True once the session has ended (closed by either side, or failed)."""
-        return self._finished.is_set()
+        return self._ending.finished
 
     # -- opening -----------------------------------------------------------------------
 
@@ -185,25 +194,15 @@ class Session(SessionCommands, Consuming):
                 f"open() was already called (the session is {self.state})", code="invalid_state"
             )
         try:
-            await open_session(self)
+            await open_session(self, self._parts)
             self._tasks.spawn(self._gate.pump(self._outbound.send_gated), "rtagents-response-gate")
             from .upkeep import upkeep
 
-            self._tasks.spawn(upkeep(self), "rtagents-upkeep")
+            self._tasks.spawn(upkeep(self, self._parts), "rtagents-upkeep")
         except BaseException as exc:
             await self._abort(exc)
             raise
         return self
-
-    def advance(self, trigger: Trigger, cause: str | None = None) -> None:
-        """One step of opening or reconnecting, unless ``close()`` was called meanwhile."""
-        if self._closing:
-            raise ConnectionFailure(
-                "the session was closed by the client while opening",
-                origin=Origin.LOCAL,
-                code="session_closed",
-            )
-        self._lifecycle.fire(trigger, cause=cause)
 
     async def __aenter__(self) -> Self:
         if self._lifecycle.state is State.IDLE:
@@ -218,34 +217,19 @@ class Session(SessionCommands, Consuming):
 
     async def install(self, connection: Connection) -> None:
         """Make ``connection`` current: start reading it, send what queued, go live."""
-        self.start_reader(connection)
+        self._start_reader(connection)
         await self._outbound.install(connection)
 
-    def start_reader(self, connection: Connection) -> None:
+    def _start_reader(self, connection: Connection) -> None:
         """Read ``connection`` until it closes (the first one also starts the handlers)."""
-        self._tasks.spawn(self._read_loop(connection), "rtagents-reader")
-        if self._dispatcher is None:
-            self._dispatcher = asyncio.create_task(
-                self._inbound.dispatch_loop(), name="rtagents-handlers"
-            )
-
-    async def _read_loop(self, connection: Connection) -> None:
-        while True:
-            try:
-                raw = await connection.recv()
-            except TransportClosed as exc:
-                self._on_transport_closed(connection, exc.close_code, exc.reason)
-                return
-            except ConnectionFailure as exc:
-                self._on_transport_closed(connection, ABNORMAL_CLOSURE, exc.message)
-                return
-            if connection is not self._outbound.connection:
-                return  # a connection we moved away from (stall, rollover)
-            connection.count(raw)
-            try:
-                self._inbound.ingest(decode_server_event(raw), raw)
-            except Exception:  # a bug in our bookkeeping must not end the session
-                log.exception("the client failed to process an event; the session goes on")
+        reader = read_connection(
+            connection,
+            inbound=self._inbound,
+            current=lambda: self._outbound.connection,
+            closed=self._on_transport_closed,
+        )
+        self._tasks.spawn(reader, "rtagents-reader")
+        self._tasks.start_handlers(self._inbound.dispatch_loop)
 
     def _observe(self, event: object) -> None:
         self._gate.observe(event, self._inbound.conversation)
@@ -271,11 +255,11 @@ class Session(SessionCommands, Consuming):
         if can_retry and decision is not Decision.NEVER:
             self.connection_lost(f"{cause}: {why}", rebuild=decision is Decision.REBUILD)
             return
-        self._record_close(code, reason)
+        self._ending.record_close(code, reason)
         # Without reconnect a drop (1006) fails the session; a clean close ends it.
         clean = code != ABNORMAL_CLOSURE and self._lifecycle.can(Trigger.TRANSPORT_CLOSED)
         self._lifecycle.fire(Trigger.TRANSPORT_CLOSED if clean else Trigger.FATAL, cause=cause)
-        self._finish("the session closed")
+        self._ending.finish("the session closed")
 
     # -- losing the connection (reconnect sessions) ------------------------------------
 
@@ -292,115 +276,50 @@ class Session(SessionCommands, Consuming):
             self._tasks.spawn(lost.discard(), "rtagents-discard")
         self._lifecycle.fire(Trigger.CONNECTION_LOST, cause=cause)
         assert self.reconnect_policy is not None
-        runner = Reconnector(self, self.reconnect_policy, lost=lost)
+        runner = Reconnector(self, self._parts, self.reconnect_policy, lost=lost)
         self._reconnector = self._tasks.spawn(
             runner.run(cause, rebuild=rebuild), "rtagents-reconnect"
         )
-
-    def drop_stalled(self, why: str) -> None:
-        """The server went silent mid-response: treat the connection as lost."""
-        from .events import STALLED, StalledEvent
-
-        error = ConnectionFailure(why, origin=Origin.REMOTE, code="response_stalled")
-        self._inbound.errors.append(error)
-        self._inbound.emit(STALLED, StalledEvent(error=error))
-        self._inbound.report(error)
-        if self.reconnect_policy is not None and self.state is State.ACTIVE:
-            self.connection_lost(why)
-
-    def fail(self, error: RealtimeError, attempts: int) -> None:
-        """Reconnecting gave up: end the session in FAILED with ``error`` for everyone."""
-        if self._finished.is_set():
-            return
-        self.failure = error
-        unsent = len(self._outbound.queue.drain()) + len(self._gate.drop_queue())
-        if unsent:
-            log.error("%d queued events were never sent: %s", unsent, error)
-        if self._lifecycle.can(Trigger.FATAL):
-            self._lifecycle.fire(Trigger.FATAL, cause=error.message)
-        self._inbound.emit(FAILED, FailedEvent(error=error, attempts=attempts))
-        self._finish_with(error)
-        self._closing = True
-        self._tasks.spawn(self._stop_tasks(), "rtagents-stop")
 
     # -- closing -----------------------------------------------------------------------
 
     def _refusing(self) -> bool:
         """Sends are refused: not opened yet, closing, or over."""
-        return self._closing or self._finished.is_set() or self.state is State.IDLE
-
-    def _closed_error(self, event_type: str, event_id: str) -> ConnectionFailure:
-        if self.failure is not None and isinstance(self.failure, ConnectionFailure):
-            return self.failure
-        return ConnectionFailure(
-            f"cannot send {event_type!r}: the session is {self.state}"
-            + describe_close(self.close_code, self.close_reason),
-            origin=Origin.LOCAL,
-            code="session_closed",
-            event_id=event_id,
-        )
+        return self._ending.closing or self._ending.finished or self.state is State.IDLE
 
     async def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
         """Close the session; idempotent. Wakes every waiter and ends ``async for``."""
-        if self._closing or self._finished.is_set():
-            await self._finished.wait()
+        if self._ending.closing or self._ending.finished:
+            await self._ending.wait()
         else:
-            self._closing = True
+            self._ending.closing = True
             if self._lifecycle.can(Trigger.CLOSE_REQUESTED):
                 self._lifecycle.fire(
                     Trigger.CLOSE_REQUESTED, cause=f"close({code}) called by the client"
                 )
             await self._close_connection(code, reason)
-            self._record_close(code, reason)
+            self._ending.record_close(code, reason)
             if self._lifecycle.can(Trigger.TRANSPORT_CLOSED):
                 self._lifecycle.fire(Trigger.TRANSPORT_CLOSED, cause="closed by the client")
-            self._finish("the session was closed by the client")
-        await self._stop_tasks()
+            self._ending.finish("the session was closed by the client")
+        await self._tasks.stop(drain_timeout=self._drain_timeout)
 
     async def _abort(self, exc: BaseException) -> None:
         """Opening failed: record why, release everything, end in FAILED."""
-        if not self._closing and self._lifecycle.can(Trigger.FATAL):
+        if not self._ending.closing and self._lifecycle.can(Trigger.FATAL):
             self._lifecycle.fire(Trigger.FATAL, cause=f"{type(exc).__name__}: {exc}")
-        self._closing = True
+        self._ending.closing = True
         await self._close_connection(NORMAL_CLOSURE, "")
-        self._finish(f"opening the session failed: {exc}")
-        await self._stop_tasks()
+        self._ending.finish(f"opening the session failed: {exc}")
+        await self._tasks.stop(drain_timeout=self._drain_timeout)
 
     async def _close_connection(self, code: int, reason: str) -> None:
         connection = self._outbound.connection
         if connection is not None:
             await connection.close(code, reason)
 
-    def _record_close(self, code: int, reason: str) -> None:
-        if self.close_code is None:
-            self.close_code, self.close_reason = code, reason
-
-    def _finish(self, why: str) -> None:
-        """The session is over: wake everyone who waits on it, exactly once."""
-        self._finish_with(
-            ConnectionFailure(
-                why + describe_close(self.close_code, self.close_reason),
-                origin=Origin.LOCAL,
-                code="session_closed",
-            )
-        )
-
-    def _finish_with(self, error: RealtimeError) -> None:
-        if self._finished.is_set():
-            return
+    def _on_end(self) -> None:
         self.tools.cancel_all("the session closed")
-        self._inbound.finish(error)
-        self._finished.set()
-
-    async def _stop_tasks(self) -> None:
-        await self._tasks.stop()
-        dispatcher, current = self._dispatcher, asyncio.current_task()
-        if dispatcher is not None and dispatcher is not current and not dispatcher.done():
-            # Handlers first see the final events (the last lifecycle change).
-            await asyncio.wait({dispatcher}, timeout=self._drain_timeout)
-            if not dispatcher.done():
-                dispatcher.cancel()
-                await asyncio.wait({dispatcher})
 
     def _on_transition(self, transition: Transition) -> None:
         t = transition

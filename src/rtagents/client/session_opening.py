@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ..protocol.errors import ConnectionFailure, Origin
 from ..protocol.lifecycle import Trigger
 from .connection import Connection
 from .events import RECONNECTING, ReconnectingEvent
@@ -23,40 +24,51 @@ from .resume_ticket import opt_in_headers
 
 if TYPE_CHECKING:
     from .session import Session
+    from .session_parts import SessionParts
 
 
-async def open_session(session: Session) -> None:
+async def open_session(session: Session, parts: SessionParts) -> None:
     """Open ``session`` (IDLE) until it is configured, or raise why it could not."""
-    session.advance(Trigger.START)
+    advance(session, parts, Trigger.START)
     attempt = 1
     while True:
         try:
-            await _open_once(session, first=attempt == 1)
+            await _open_once(session, parts, first=attempt == 1)
             break
         except Exception as exc:
             delay = _retry_delay(session, exc, attempt)
             if delay is None:
                 raise
-            await _before_retry(session, exc, attempt + 1, delay)
+            await _before_retry(session, parts, exc, attempt + 1, delay)
             attempt += 1
-    session.advance(Trigger.CONFIGURED)
+    advance(session, parts, Trigger.CONFIGURED)
 
 
-async def _open_once(session: Session, *, first: bool) -> None:
+def advance(session: Session, parts: SessionParts, trigger: Trigger) -> None:
+    """One step of opening, unless ``close()`` was called while we awaited."""
+    if parts.ending.closing:
+        raise ConnectionFailure(
+            "the session was closed by the client while opening",
+            origin=Origin.LOCAL,
+            code="session_closed",
+        )
+    session.lifecycle.fire(trigger)
+
+
+async def _open_once(session: Session, parts: SessionParts, *, first: bool) -> None:
     """One try: credentials, transport, ``session.created`` (+ the initial config)."""
-    parts = session.parts
     policy = session.reconnect_policy
     extra = opt_in_headers() if policy is not None and policy.resume else {}
-    authenticated = partial(session.advance, Trigger.AUTHENTICATED) if first else None
+    authenticated = partial(advance, session, parts, Trigger.AUTHENTICATED) if first else None
     transport = await parts.dialer.dial(extra, authenticated=authenticated)
     connection = Connection.fresh(transport, ring_bytes=parts.ring_bytes)
-    await parts.outbound.install(connection)  # the initial session.update goes out on it
-    session.advance(Trigger.TRANSPORT_OPENED)
+    await parts.outbound.install(connection)  # current at once: close() now closes it
+    advance(session, parts, Trigger.TRANSPORT_OPENED)
     lost = connection.opening = asyncio.get_running_loop().create_future()
     # Created before the reader, so its waiter for session.created is in place
     # before the reader runs (the first frame may come with the handshake).
-    configure = asyncio.ensure_future(_configure(session))
-    session.start_reader(connection)
+    configure = asyncio.ensure_future(_configure(session, parts.initial_config))
+    await session.install(connection)  # starts its reader (already current and live)
     try:
         await asyncio.wait({configure, lost}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -69,14 +81,14 @@ async def _open_once(session: Session, *, first: bool) -> None:
     configure.result()
 
 
-async def _configure(session: Session) -> None:
-    """Wait for ``session.created``, then apply the initial config if one was given."""
+async def _configure(session: Session, config: dict[str, Any] | None) -> None:
+    """Wait for ``session.created``, then apply the initial ``config`` if one was given."""
     first = await session.wait_for(("session.created", "error"), timeout=session.ack_timeout)
     error = classify(first)
     if error is not None:
         raise error
-    if session.initial_config is not None:
-        await session.update_session(session.initial_config)
+    if config is not None:
+        await session.update_session(config)
 
 
 def _retry_delay(session: Session, error: BaseException, attempt: int) -> float | None:
@@ -90,13 +102,15 @@ def _retry_delay(session: Session, error: BaseException, attempt: int) -> float 
     return None if decision is Decision.NEVER else policy.delay(attempt + 1)
 
 
-async def _before_retry(session: Session, error: BaseException, attempt: int, delay: float) -> None:
+async def _before_retry(
+    session: Session, parts: SessionParts, error: BaseException, attempt: int, delay: float
+) -> None:
     """Let go of the failed try, report the next one, and wait ``delay``."""
-    old = session.parts.outbound.detach()
+    old = parts.outbound.detach()
     if old is not None:
         await old.discard()
     session.lifecycle.fire(Trigger.CONNECTION_LOST, cause=str(error))
     event = ReconnectingEvent(attempt=attempt, delay=delay, cause=f"opening failed: {error}")
-    session.parts.inbound.emit(RECONNECTING, event)
+    parts.inbound.emit(RECONNECTING, event)
     await asyncio.sleep(delay)
-    session.advance(Trigger.RETRY)
+    advance(session, parts, Trigger.RETRY)

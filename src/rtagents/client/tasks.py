@@ -18,6 +18,7 @@ class SessionTasks:
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._handlers: asyncio.Task[None] | None = None  # drained, not cancelled, at the end
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -30,14 +31,26 @@ class SessionTasks:
         task.add_done_callback(_report_crash)
         return task
 
-    async def stop(self) -> None:
-        """Cancel every task but the caller's own, and wait until they ended."""
+    def start_handlers(self, dispatch_loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Start the task that runs the app's handlers (once; it ends when the session does)."""
+        if self._handlers is None:
+            self._handlers = asyncio.create_task(dispatch_loop(), name="rtagents-handlers")
+
+    async def stop(self, *, drain_timeout: float) -> None:
+        """Cancel every task but the caller's own; let the handlers drain, then stop them."""
         current = asyncio.current_task()
         others = [t for t in self._tasks if t is not current and not t.done()]
         for task in others:
             task.cancel()
         if others:
             await asyncio.wait(others)
+        handlers = self._handlers
+        if handlers is not None and handlers is not current and not handlers.done():
+            # Handlers first see the final events (the last lifecycle change).
+            await asyncio.wait({handlers}, timeout=drain_timeout)
+            if not handlers.done():
+                handlers.cancel()
+                await asyncio.wait({handlers})
 
 
 def _report_crash(task: asyncio.Task[Any]) -> None:

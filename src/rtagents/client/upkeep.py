@@ -20,30 +20,32 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from ..protocol.errors import ConnectionFailure, Origin
 from ..protocol.lifecycle import State
 from ..transports.base import NORMAL_CLOSURE
-from .events import RESUMED, ResumedEvent
+from .events import RESUMED, STALLED, ResumedEvent, StalledEvent
 from .resume_ticket import opt_in_headers
 
 if TYPE_CHECKING:
     from .session import Session
+    from .session_parts import SessionParts
 
 log = logging.getLogger("rtagents.client.upkeep")
 ROLLOVER_CHECK_S = 5.0
 QUIET_CHECK_S = 0.05
 
 
-async def upkeep(session: Session) -> None:
+async def upkeep(session: Session, parts: SessionParts) -> None:
     async with asyncio.TaskGroup() as group:
-        group.create_task(watchdog(session))
-        group.create_task(rollover_loop(session))
+        group.create_task(watchdog(session, parts))
+        group.create_task(rollover_loop(session, parts))
 
 
-async def watchdog(session: Session) -> None:
+async def watchdog(session: Session, parts: SessionParts) -> None:
     limit = session.stall_timeout
     if limit is None or limit <= 0:
         return
-    gate = session.parts.gate
+    gate = parts.gate
     while True:
         await asyncio.sleep(limit / 4)
         connection = session.connection
@@ -52,19 +54,32 @@ async def watchdog(session: Session) -> None:
         silent = time.monotonic() - connection.last_heard
         if gate.busy and silent > limit:
             connection.heard()  # one report per silence
-            session.drop_stalled(
+            report_stall(
+                session,
+                parts,
                 f"no server event for {silent:.1f} s while a response was active "
-                f"(stall_timeout={limit:g} s)"
+                f"(stall_timeout={limit:g} s)",
             )
 
 
-def quiet(session: Session) -> bool:
+def report_stall(session: Session, parts: SessionParts, why: str) -> None:
+    """The server went silent mid-response: say so, and treat the connection as lost."""
+    error = ConnectionFailure(why, origin=Origin.REMOTE, code="response_stalled")
+    inbound = parts.inbound
+    inbound.errors.append(error)
+    inbound.emit(STALLED, StalledEvent(error=error))
+    inbound.report(error)
+    if session.reconnect_policy is not None and session.state is State.ACTIVE:
+        session.connection_lost(why)
+
+
+def quiet(session: Session, parts: SessionParts) -> bool:
     connection = session.connection
     return (
         session.state is State.ACTIVE
         and connection is not None
         and connection.live
-        and not session.parts.gate.busy
+        and not parts.gate.busy
         and session.tools.running == 0
     )
 
@@ -80,16 +95,16 @@ def rollover_due(session: Session, now: float) -> float | None:
     return float(expires_at) - policy.rollover_margin - now
 
 
-async def rollover_loop(session: Session) -> None:
+async def rollover_loop(session: Session, parts: SessionParts) -> None:
     while True:
         due = rollover_due(session, time.time())
         if due is None or due > 0:
             await asyncio.sleep(ROLLOVER_CHECK_S if due is None else min(due, ROLLOVER_CHECK_S))
             continue
-        if not quiet(session):
+        if not quiet(session, parts):
             await asyncio.sleep(QUIET_CHECK_S)
             continue
-        if not await rollover(session):
+        if not await rollover(session, parts):
             continue
         due = rollover_due(session, time.time())
         if due is not None and due <= 0:
@@ -102,18 +117,18 @@ async def rollover_loop(session: Session) -> None:
             return
 
 
-async def rollover(session: Session) -> bool:
+async def rollover(session: Session, parts: SessionParts) -> bool:
     """Rebuild on a fresh connection, then let go of the old one; False if it failed."""
     from .rebuild_run import rebuild_on
 
-    policy, parts = session.reconnect_policy, session.parts
+    policy = session.reconnect_policy
     assert policy is not None
     expiring = session.session_id
     old = parts.outbound.detach()  # sends queue; the old reader stops
     try:
         transport = await parts.dialer.dial(opt_in_headers() if policy.resume else {})
         try:
-            await rebuild_on(session, transport)
+            await rebuild_on(session, parts, transport)
         except BaseException:
             await transport.close(NORMAL_CLOSURE, "rollover abandoned")
             raise

@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -24,6 +25,7 @@ import httpx
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
+from ..protocol.audio import PCM_RATE
 from ..protocol.errors import ConnectionFailure, Origin
 from ..transports.base import ABNORMAL_CLOSURE, NORMAL_CLOSURE, Transport, TransportClosed
 from ..transports.webrtc import (
@@ -54,15 +56,20 @@ def calls_url(url: str) -> str:
 
 
 class ClientCallTransport(DataChannelTransport):
-    """The client end: closing it, or the peer going away, hangs the call up."""
+    """The client end of a call's events channel: closing it, or the peer going away,
+    hangs the call up."""
 
-    def __init__(self, call: WebRTCCall, pc: RTCPeerConnection, channel: Any) -> None:
+    def __init__(
+        self,
+        pc: RTCPeerConnection,
+        channel: Any,
+        *,
+        hang_up: Callable[[], Coroutine[Any, Any, None]],
+    ) -> None:
         super().__init__(channel)
-        self.call = call
         self.pc = pc
-        # This call's own track and audio queue: a reconnect replaces the opener's.
-        self._track = call._track
-        self._received = call._received
+        # Bound to this call's own track and audio queue: a reconnect replaces the opener's.
+        self._hang_up_call = hang_up
         self._hangup: asyncio.Task[None] | None = None
 
     def lost(self, code: int, reason: str) -> TransportClosed:
@@ -76,9 +83,7 @@ class ClientCallTransport(DataChannelTransport):
 
     def _hang_up(self) -> asyncio.Task[None]:
         if self._hangup is None:
-            self._hangup = asyncio.get_running_loop().create_task(
-                self.call._hang_up(self.pc, self._track, self._received)
-            )
+            self._hangup = asyncio.get_running_loop().create_task(self._hang_up_call())
         return self._hangup
 
 
@@ -142,7 +147,8 @@ class WebRTCCall:
             await pc.setLocalDescription(offer)
         answer = await self._post_offer(url, headers, pc.localDescription.sdp)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        transport = ClientCallTransport(self, pc, channel)
+        hang_up = partial(self._hang_up, pc, self._track, self._received)
+        transport = ClientCallTransport(pc, channel, hang_up=hang_up)
         pc.on("connectionstatechange", lambda: self._on_state(pc, transport))
         await wait_open(channel)
         return transport
@@ -190,7 +196,7 @@ class WebRTCCall:
 
     # -- audio ------------------------------------------------------------------
 
-    async def send_audio(self, source: AudioSource, *, sample_rate: int = 24_000) -> None:
+    async def send_audio(self, source: AudioSource, *, sample_rate: int = PCM_RATE) -> None:
         """Play ``source`` into the call, returning once it has all been sent (real time).
 
         ``source`` is a numpy array (float in [-1, 1] or int16; 2-D means
