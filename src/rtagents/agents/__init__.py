@@ -7,9 +7,6 @@ the vocabulary is openai-agents' realtime one (see ``docs/agents.md``).
 from __future__ import annotations
 
 from .agent import Agent, reachable
-from .chat import ChatModel
-from .context import RunContext, ToolContext
-from .delegate import delegate
 from .agent_events import (
     AgentEnd,
     AgentEvent,
@@ -27,6 +24,10 @@ from .agent_events import (
     ToolStart,
     Transcript,
 )
+from .agent_session import AgentSession
+from .chat import ChatModel
+from .context import RunContext, ToolContext
+from .delegate import delegate
 from .guardrail import (
     GuardrailFunctionOutput,
     OutputGuardrail,
@@ -35,7 +36,6 @@ from .guardrail import (
 )
 from .handoff import Handoff, handoff
 from .runner import Runner
-from .agent_session import AgentSession
 from .supervisor_tools import SupervisorToolCall
 from .tool import FunctionTool, function_tool
 

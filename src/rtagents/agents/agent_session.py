@@ -19,13 +19,13 @@ from ..client import Session, SessionConnector
 from ..protocol.bounded import RecentDict
 from ..protocol.errors import LocalProtocolError, RealtimeError
 from .agent import Agent
-from .tool_calls import CallDispatcher
-from .context import RunContext, TContext
 from .agent_events import AgentEvent, HandoffEvent, RawEvent
+from .context import RunContext, TContext
 from .guardrail import GuardrailWatch
 from .queue import EventQueue
 from .session_events import EventRouter
 from .session_guard import GuardrailRunner
+from .tool_calls import CallDispatcher
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

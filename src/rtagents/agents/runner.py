@@ -9,8 +9,8 @@ from pydantic import BaseModel
 
 from ..client import Credentials, ReconnectPolicy, SessionConnector, TransportOpener, connect
 from .agent import Agent
-from .context import TContext
 from .agent_session import AgentSession
+from .context import TContext
 
 
 class Runner(Generic[TContext]):

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..protocol.bounded import RecentDict
 from ..protocol.errors import Origin, RealtimeError, ToolError
-from .context import ToolContext
 from .agent_events import Error, ToolApprovalRequired, ToolEnd, ToolStart
+from .context import ToolContext
 from .handoff import Handoff
 from .tool import FunctionTool, resolve_flag
 
@@ -36,7 +36,7 @@ REMEMBERED_CALLS = 4096
 
 
 @dataclass(slots=True)
-class _Call:
+class _AgentCall:
     call_id: str
     name: str
     arguments: str
@@ -56,7 +56,7 @@ class CallDispatcher:
         self.runs: RecentDict[str, int] = RecentDict(REMEMBERED_CALLS)
         """How many times each recent call_id's tool actually ran (never more than once)."""
         self.always_approved: set[str] = set()
-        self._calls: OrderedDict[str, _Call] = OrderedDict()
+        self._calls: OrderedDict[str, _AgentCall] = OrderedDict()
         self._approvals: dict[str, asyncio.Future[tuple[bool, str | None]]] = {}
         self._done_responses: RecentDict[str, None] = RecentDict(REMEMBERED_CALLS)
         """Responses seen done whose calls have not all answered yet; bounded, because a
@@ -78,7 +78,7 @@ class CallDispatcher:
             log.info("call %s was already handled; not running it again", call_id)
             return
         agent = self.owner.agent_of_response(response_id)
-        call = _Call(call_id, name, arguments, response_id, agent)
+        call = _AgentCall(call_id, name, arguments, response_id, agent)
         self._calls[call_id] = call
         if len(self._calls) > REMEMBERED_CALLS:
             self._forget_oldest_finished()
@@ -100,7 +100,7 @@ class CallDispatcher:
 
     # -- running --------------------------------------------------------------------
 
-    async def _run(self, call: _Call) -> None:
+    async def _run(self, call: _AgentCall) -> None:
         tool = self._find(call)
         error: RealtimeError | None = None
         try:
@@ -136,7 +136,7 @@ class CallDispatcher:
         if call.response_id is not None and call.interrupted is None:
             self.response_done(call.response_id, observed=False)
 
-    def _find(self, call: _Call) -> FunctionTool | Handoff | None:
+    def _find(self, call: _AgentCall) -> FunctionTool | Handoff | None:
         for tool in call.agent.tools:
             if tool.name == call.name:
                 return tool
@@ -145,7 +145,7 @@ class CallDispatcher:
                 return handoff
         return None
 
-    async def _execute(self, call: _Call, tool: FunctionTool | Handoff | None) -> str:
+    async def _execute(self, call: _AgentCall, tool: FunctionTool | Handoff | None) -> str:
         if tool is None:
             known = [t.name for t in call.agent.tools] + [
                 h.tool_name for h in call.agent.handoff_list()
@@ -202,10 +202,10 @@ class CallDispatcher:
             ) from exc
         return _as_output(result)
 
-    def _count(self, call: _Call) -> None:
+    def _count(self, call: _AgentCall) -> None:
         self.runs[call.call_id] = self.runs.get(call.call_id, 0) + 1
 
-    async def _approve(self, call: _Call, tool: FunctionTool, ctx: ToolContext[Any]) -> None:
+    async def _approve(self, call: _AgentCall, tool: FunctionTool, ctx: ToolContext[Any]) -> None:
         if tool.name in self.always_approved:
             return
         try:

@@ -50,7 +50,7 @@ class Tool:
 
 
 @dataclass(slots=True)
-class _Call:
+class _ToolRun:
     call_id: str
     name: str
     response_id: str | None
@@ -72,7 +72,7 @@ class ToolRunner:
         self.runs: Counter[str] = Counter()
         """How many times each recent ``call_id`` was executed (never more than once)."""
         self._tools: dict[str, Tool] = {}
-        self._calls: dict[str, _Call] = {}
+        self._calls: dict[str, _ToolRun] = {}
         # Responses that are done and whose calls may still need a response.create.
         self._done_responses: RecentDict[str, None] = RecentDict(CALLS_KEPT)
 
@@ -141,7 +141,7 @@ class ToolRunner:
         if call_id in self._calls or self._answered(call_id):
             log.info("tool call %s was already handled; not running it again", call_id)
             return
-        call = _Call(call_id=call_id, name=name, response_id=_field(event, "response_id"))
+        call = _ToolRun(call_id=call_id, name=name, response_id=_field(event, "response_id"))
         self._calls[call_id] = call
         self._forget_finished_calls()
         arguments = _field(event, "arguments") or ""
@@ -170,7 +170,7 @@ class ToolRunner:
 
     # -- running -------------------------------------------------------------------------
 
-    async def _run(self, call: _Call, arguments: str) -> None:
+    async def _run(self, call: _ToolRun, arguments: str) -> None:
         try:
             output = await self._output(call, arguments)
         except asyncio.CancelledError:
@@ -188,7 +188,7 @@ class ToolRunner:
         if call.response_id is not None and call.interrupted is None:
             self._maybe_respond(call.response_id)
 
-    async def _output(self, call: _Call, arguments: str) -> str:
+    async def _output(self, call: _ToolRun, arguments: str) -> str:
         tool = self._tools.get(call.name)
         if tool is None:
             known = ", ".join(sorted(self._tools)) or "none"
@@ -237,7 +237,7 @@ class ToolRunner:
             if not call.finished:
                 self._cancel(call, why if send else None)
 
-    def _cancel(self, call: _Call, why: str | None) -> None:
+    def _cancel(self, call: _ToolRun, why: str | None) -> None:
         call.interrupted = why
         if call.task is not None and not call.task.done():
             call.task.cancel()
@@ -267,7 +267,7 @@ def _error(message: str) -> str:
     return json.dumps({"error": message})
 
 
-def _report(call: _Call, code: str, message: str) -> str:
+def _report(call: _ToolRun, code: str, message: str) -> str:
     error = ToolError(message, origin=_origin(code), code=code)
     log.warning("tool call %s failed: %s", call.call_id, error)
     return _error(message)
