@@ -1,7 +1,11 @@
 """A raw Realtime client for server tests: ``websockets`` plus the codec, nothing else.
 
 Deliberately not the SDK in ``rtagents.client``: these tests pin the server's
-wire behaviour, so the client side stays as thin as a stock one.
+wire behaviour, so the client side stays as thin as a stock one. It talks over
+a real WebSocket (:func:`session`) when the socket is what a test checks
+(handshake, auth, headers, close frames), and otherwise straight into a host
+of the same server over the memory transport (:func:`memory_session`, what the
+``client`` fixture gives): same host, same pipeline, no socket in between.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ from typing import Any, TypeVar
 from websockets.asyncio.client import ClientConnection, connect
 
 from rtagents.protocol.codec import InvalidEvent, UnknownEvent, decode_server_event, encode_event
+from rtagents.server.app import server_state
 from rtagents.server.serving import RunningServer
+from rtagents.testing.session_pair import MemoryServer
+from rtagents.transports.memory import MemoryTransport
 
 T = TypeVar("T")
 TIMEOUT_S = 5.0
@@ -75,9 +82,13 @@ class EventReader:
 
 
 class RawClient(EventReader):
-    """Sends dict events, receives validated server event models."""
+    """Sends dict events, receives validated server event models.
 
-    def __init__(self, ws: ClientConnection) -> None:
+    ``ws`` is a ``websockets`` connection, or in memory mode the client's end of
+    a memory link (it too sends text or bytes and receives what the host sent).
+    """
+
+    def __init__(self, ws: ClientConnection | MemoryTransport) -> None:
         self.ws = ws
         self._backlog: deque[Any] = deque()
 
@@ -185,6 +196,27 @@ async def session(
             assert created.type == "session.created"
             assert (await client.recv()).type == "conversation.created"
         yield client
+
+
+@asynccontextmanager
+async def memory_session(
+    server: RunningServer, *, query: str = "model=gpt-realtime", greet: bool = True
+) -> AsyncIterator[RawClient]:
+    """Like :func:`session`, minus the socket: a host of ``server``'s own state, in memory.
+
+    No handshake happens, so there is nothing to authenticate; tests of auth,
+    headers, subprotocols or close frames use :func:`session`.
+    """
+    opener = MemoryServer(server_state(server.app))
+    try:
+        client = RawClient(await opener.open(f"ws://memory.invalid/v1/realtime?{query}"))
+        if greet:
+            created = await client.recv()
+            assert created.type == "session.created"
+            assert (await client.recv()).type == "conversation.created"
+        yield client
+    finally:
+        await opener.close()
 
 
 async def mint(

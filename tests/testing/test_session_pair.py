@@ -27,7 +27,7 @@ async def test_a_text_turn_runs_through_the_real_client_and_host() -> None:
         assert "hello there" in message.content[0].text
         # Both ends hold the same conversation.
         assert pair.host.conversation.item_ids == pair.client.conversation.item_ids
-    assert pair.host.closing and not pair.state.sessions
+    assert pair.host.transport.closed and not pair.state.sessions  # the host ended too
 
 
 async def test_engines_and_the_model_reach_the_host() -> None:

@@ -32,7 +32,7 @@ from ..server.host.session_host import SessionHost
 from ..server.local.pipeline import local_backend
 from ..server.local.session_config import SessionConfig
 from ..server.state import ServerState
-from ..transports.base import GOING_AWAY, Transport
+from ..transports.base import NORMAL_CLOSURE
 from ..transports.memory import MemoryTransport, memory_pair
 
 MEMORY_URL = "ws://memory.invalid/v1/realtime"
@@ -65,17 +65,27 @@ class SessionPair:
         self.links[-1].abort()
 
 
-class _MemoryServer:
-    """Opens connections for the client: each is a memory link with a new host on the far end."""
+class MemoryServer:
+    """Opens sessions into ``state`` with no socket: a memory link, a new host on its far end.
 
-    def __init__(self, state: ServerState, max_queue: int) -> None:
+    :meth:`open` is a client transport opener (``(url, headers, open_timeout)``);
+    raw-protocol tests call it directly and speak events over the link it returns.
+    """
+
+    def __init__(self, state: ServerState, max_queue: int = 0) -> None:
         self.state = state
         self.max_queue = max_queue
         self.hosts: list[SessionHost] = []
         self.links: list[MemoryTransport] = []
         self.runs: list[asyncio.Task[None]] = []
 
-    async def open(self, url: str, headers: Mapping[str, str], open_timeout: float) -> Transport:
+    async def open(
+        self,
+        url: str = MEMORY_URL,
+        headers: Mapping[str, str] | None = None,
+        open_timeout: float = 0,
+    ) -> MemoryTransport:
+        """A new session: the client's end of its link (its host runs until the link closes)."""
         client_end, server_end = memory_pair(max_queue=self.max_queue)
         backend = local_backend(self.state, self._initial_config(url))
         host = SessionHost(server_end, self.state.config, backend, roster=self.state.sessions)
@@ -94,13 +104,12 @@ class _MemoryServer:
         )
 
     async def close(self) -> None:
-        """End every host still running; re-raise the first one that crashed."""
-        await self.state.close_all(GOING_AWAY, "session pair closed")
-        done, pending = (
-            await asyncio.wait(self.runs, timeout=HOST_END_TIMEOUT_S)
-            if self.runs
-            else (set(), set())
-        )
+        """Close every link this server opened, wait for its hosts; re-raise a host's crash."""
+        for link in self.links:
+            await link.close(NORMAL_CLOSURE, "memory server closed")
+        if not self.runs:
+            return
+        done, pending = await asyncio.wait(self.runs, timeout=HOST_END_TIMEOUT_S)
         for run in pending:
             run.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -133,7 +142,7 @@ async def session_pair(
     """
     server_config = config if config is not None else ServerConfig(port=0)
     state = server_state(create_app(server_config, engines))
-    server = _MemoryServer(state, max_queue)
+    server = MemoryServer(state, max_queue)
     connector = connect(
         MEMORY_URL,
         credentials=server_config.effective_api_key or "sk-memory",
