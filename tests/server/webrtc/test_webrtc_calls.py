@@ -69,6 +69,15 @@ async def test_a_spoken_turn_is_heard_and_answered_with_audio_on_the_track(call:
     events = await call.until("response.done")
     types = [e.type for e in events]
     assert "response.output_audio.delta" not in types  # audio goes on the track
+    # Everything else the hosted API sends about the reply comes on the channel.
+    for kind in (
+        "response.output_audio_transcript.delta",
+        "response.output_audio.done",
+        "response.output_audio_transcript.done",
+        "response.content_part.done",
+        "response.output_item.done",
+    ):
+        assert kind in types, kind
     done = [e for e in events if e.type == "conversation.item.input_audio_transcription.completed"]
     assert done and done[0].transcript == "hello there"
     reply = events[-1].response.output[0].content[0].transcript
@@ -128,6 +137,27 @@ async def test_speech_while_the_reply_plays_barges_in(server: RunningServer) -> 
             "output_audio_buffer.cleared"
         )
         assert 0 < events[-1].audio_end_ms < len(LONG_REPLY) * 50
+    finally:
+        await call.close()
+
+
+async def test_speech_does_not_cut_the_reply_when_interrupt_response_is_off(
+    server: RunningServer,
+) -> None:
+    detection = {"type": "server_vad", "interrupt_response": False, "create_response": False}
+    session = {"type": "realtime", "audio": {"input": {"turn_detection": detection}}}
+    call = await RawCall.open(server, session=session)
+    try:
+        call.track.enqueue(scripted_speech("interrupt me") + bytes(24_000))
+        await call.until("input_audio_buffer.committed")
+        await call.send({"type": "response.create"})
+        events = await call.until("output_audio_buffer.started")
+        call.track.enqueue(scripted_speech("stop") + bytes(24_000))
+        events += await call.until("input_audio_buffer.speech_started")
+        events += await call.until("output_audio_buffer.stopped")  # played to the end
+        types = [e.type for e in events]
+        assert "output_audio_buffer.cleared" not in types
+        assert "conversation.item.truncated" not in types
     finally:
         await call.close()
 
