@@ -12,8 +12,7 @@ import asyncio
 
 from ...protocol.audio import PCM_RATE
 
-INTERNAL_RATE = PCM_RATE  # the buffer's rate, whatever the input format
-BYTES_PER_MS = INTERNAL_RATE * 2 // 1000
+BYTES_PER_MS = PCM_RATE * 2 // 1000  # the buffer is pcm16 at PCM_RATE
 # Committed audio is kept for conversation.item.retrieve, newest first, up to
 # this much (about 11 minutes at 24 kHz); older items' audio is let go.
 KEPT_AUDIO_BYTES = 32 * 2**20

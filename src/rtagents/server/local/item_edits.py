@@ -19,11 +19,10 @@ from openai.types.realtime import (
 from openai.types.realtime.realtime_server_event import ConversationItemRetrieved
 from pydantic import BaseModel
 
-from ...protocol.audio import b64encode_audio, pcm16_to_wire
+from ...protocol.audio import PCM_RATE, b64encode_audio, pcm16_to_wire
 from ...protocol.errors import RemoteProtocolError
 from .. import ids
 from ..host.wire_events import build, item_dict
-from .input_audio import INTERNAL_RATE
 from .item_builders import normalized_item
 from .transcription import start_transcription
 
@@ -83,7 +82,7 @@ class ItemEdits:
         audio = self.ctx.input.audio(event.item_id)
         if audio:
             # The hosted API returns the item's audio here (and only here).
-            wire = pcm16_to_wire(audio, INTERNAL_RATE, self.ctx.config.input_format)
+            wire = pcm16_to_wire(audio, PCM_RATE, self.ctx.config.input_format)
             for part in data.get("content") or []:
                 if part.get("type") == "input_audio":
                     part["audio"] = b64encode_audio(wire)

@@ -29,9 +29,9 @@ from openai.types.realtime import (
 )
 
 from ...engines.base import EngineFailure
-from ...protocol.audio import resample_pcm16
+from ...protocol.audio import PCM_RATE, resample_pcm16
 from ..host.wire_events import build
-from .input_audio import BYTES_PER_MS, INTERNAL_RATE
+from .input_audio import BYTES_PER_MS
 
 if TYPE_CHECKING:
     from .session_context import SessionContext
@@ -62,7 +62,7 @@ async def stt_text(ctx: SessionContext, pcm16: bytes) -> str:
         raise EngineFailure(NO_STT)
     settings = ctx.config.transcription
     language = settings.get("language") if settings else None
-    audio = resample_pcm16(pcm16, INTERNAL_RATE, stt.sample_rate)
+    audio = resample_pcm16(pcm16, PCM_RATE, stt.sample_rate)
     result = await stt.transcribe(audio, language=language)
     return result.text
 

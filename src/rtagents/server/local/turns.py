@@ -37,12 +37,12 @@ from openai.types.realtime import (
 from pydantic import BaseModel
 
 from ...engines.base import VAD, SpeechProbability
+from ...protocol.audio import PCM_RATE
 from ...protocol.errors import RealtimeError
 from ...protocol.resample import StreamResampler
 from .. import ids
 from ..host.backend import ReceivedEvent
 from ..host.wire_events import build
-from .input_audio import INTERNAL_RATE
 from .responder import Responder
 from .transcription import StreamingTranscriber, start_transcription
 from .turn_detection import (
@@ -86,7 +86,7 @@ def session_vad(prototype: VAD) -> VAD:
 
 def _nbytes(ms: float) -> int:
     """Bytes of 24 kHz pcm16 in ``ms`` (whole samples)."""
-    return max(0, round(ms * INTERNAL_RATE / 1000)) * 2
+    return max(0, round(ms * PCM_RATE / 1000)) * 2
 
 
 class Turns:
@@ -136,7 +136,7 @@ class Turns:
         if self._vad is None:
             self._vad = session_vad(prototype)
         self._vad.reset()
-        self._resampler = StreamResampler(INTERNAL_RATE, self._vad.sample_rate)
+        self._resampler = StreamResampler(PCM_RATE, self._vad.sample_rate)
         self._vad_origin = self.stream_ms
         self._detector = TurnDetector(
             settings, now_ms=self.stream_ms, buffer_start_ms=self._buffer_start
@@ -149,7 +149,7 @@ class Turns:
     async def on_audio(self, pcm16: bytes) -> None:
         """Count, score and act on one chunk of input audio (already in the buffer)."""
         self.configure()  # first: a detector made now starts where this chunk starts
-        self.stream_ms += len(pcm16) / 2 / INTERNAL_RATE * 1000
+        self.stream_ms += len(pcm16) / 2 / PCM_RATE * 1000
         detector = self._detector
         if detector is None:
             return
