@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from rtagents.client.gate import ACTIVE_RESPONSE, ResponseGate
-from rtagents.client.outbound import Outgoing, encode_checked
+from rtagents.client.outgoing import Outgoing, encode_checked
 from rtagents.protocol.codec import decode_server_event
 from rtagents.protocol.conversation import Conversation
 

@@ -11,8 +11,9 @@ import pytest
 from rtagents.client.asked import AskedConfig
 from rtagents.client.connection import Connection
 from rtagents.client.gate import ResponseGate
-from rtagents.client.outbound import Outbound, encode_checked, plain_event
+from rtagents.client.outbound import Outbound
 from rtagents.client.outbox import SendQueue
+from rtagents.client.outgoing import encode_checked, plain_event
 from rtagents.observability.logging import EventLog
 from rtagents.protocol.codec import decode_client_event, decode_server_event
 from rtagents.protocol.conversation import Conversation

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from ..protocol.codec import encode_event
 from ..protocol.errors import LocalProtocolError
 from .events import EventTimeout, new_event_id
-from .outbound import as_plain
+from .outgoing import as_plain
 from .stream import release, result_within
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .events import type_of
 
 if TYPE_CHECKING:
-    from .outbound import Outgoing
+    from .outgoing import Outgoing
 
 ACTIVE_RESPONSE = "conversation_already_has_active_response"
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..protocol.bounded import RecentDict
 from ..protocol.errors import LocalProtocolError
 from .events import type_of
 
 if TYPE_CHECKING:
-    from .session import Session
+    from ..protocol.conversation import Conversation
 
 log = logging.getLogger("rtagents.client.playback")
 
@@ -28,10 +28,21 @@ PLAYED_ITEMS_KEPT = 256
 """Items whose playback position is remembered; older ones count as unplayed."""
 
 
+class PlaybackSession(Protocol):
+    """What the tracker uses of its session (a :class:`~.session.Session`)."""
+
+    @property
+    def conversation(self) -> Conversation: ...
+
+    async def truncate_item(
+        self, item_id: str, audio_end_ms: int, content_index: int = 0
+    ) -> str: ...
+
+
 class PlaybackTracker:
     """Milliseconds played per assistant audio item (``session.playback``)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: PlaybackSession) -> None:
         self.session = session
         # Only recent items are still playing or about to be truncated.
         self._played: RecentDict[str, float] = RecentDict(PLAYED_ITEMS_KEPT)

@@ -24,8 +24,7 @@ from .rebuild import replay_config, replay_events
 
 if TYPE_CHECKING:
     from .inbound import Inbound
-    from .session import Session
-    from .session_parts import SessionParts
+    from .session_parts import SessionControl, SessionParts
 
 log = logging.getLogger("rtagents.client.rebuild")
 
@@ -51,7 +50,7 @@ class _Replay:
         return event
 
 
-async def rebuild_on(session: Session, parts: SessionParts, transport: Transport) -> None:
+async def rebuild_on(session: SessionControl, parts: SessionParts, transport: Transport) -> None:
     """Turn the fresh server session on ``transport`` into the lost one, then go live."""
     connection = Connection.fresh(transport, ring_bytes=parts.ring_bytes)  # numbering from 1
     parts.gate.reset()

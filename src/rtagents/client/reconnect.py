@@ -26,8 +26,7 @@ from .rebuild_run import rebuild_on
 from .resume_ticket import opt_in_headers, read_received, response_headers
 
 if TYPE_CHECKING:
-    from .session import Session
-    from .session_parts import SessionParts
+    from .session_parts import SessionControl, SessionParts
 
 log = logging.getLogger("rtagents.client.reconnect")
 
@@ -43,7 +42,7 @@ class Reconnector:
 
     def __init__(
         self,
-        session: Session,
+        session: SessionControl,
         parts: SessionParts,
         policy: ReconnectPolicy,
         *,
@@ -152,7 +151,9 @@ class Reconnector:
         return await self.parts.dialer.dial(extra)
 
 
-def give_up(session: Session, parts: SessionParts, error: RealtimeError, attempts: int) -> None:
+def give_up(
+    session: SessionControl, parts: SessionParts, error: RealtimeError, attempts: int
+) -> None:
     """Reconnecting gave up: end the session in FAILED with ``error`` for everyone."""
     ending = parts.ending
     if ending.finished:

@@ -23,6 +23,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel
 
 from ..observability.logging import EventLog
+from ..protocol.conversation import Conversation
 from ..protocol.errors import LocalProtocolError, RealtimeError
 from ..protocol.lifecycle import Lifecycle, State, Transition, Trigger
 from ..transports.base import ABNORMAL_CLOSURE, NORMAL_CLOSURE, TransportClosed
@@ -36,15 +37,18 @@ from .events import LIFECYCLE, LifecycleEvent, new_event_id
 from .gate import ResponseGate
 from .inbound import Inbound, describe_close
 from .opening import Dialer, TransportOpener, open_transport
-from .outbound import Outbound, as_plain
+from .outbound import Outbound
 from .outbox import SendQueue
+from .outgoing import as_plain
 from .playback import PlaybackTracker
 from .policy import Decision, ReconnectPolicy, decide_close
 from .reader import read_connection
+from .reconnect import Reconnector
 from .session_opening import open_session
 from .session_parts import SessionParts
 from .tasks import SessionTasks
 from .tools import ToolRunner
+from .upkeep import upkeep
 
 log = logging.getLogger("rtagents.client.session")
 
@@ -160,7 +164,7 @@ class Session(SessionCommands, Consuming):
         return self._outbound.connection
 
     @property
-    def conversation(self) -> Any:
+    def conversation(self) -> Conversation:
         """The client's mirror of the server's conversation, item by item."""
         return self._inbound.conversation
 
@@ -196,8 +200,6 @@ class Session(SessionCommands, Consuming):
         try:
             await open_session(self, self._parts)
             self._tasks.spawn(self._gate.pump(self._outbound.send_gated), "rtagents-response-gate")
-            from .upkeep import upkeep
-
             self._tasks.spawn(upkeep(self, self._parts), "rtagents-upkeep")
         except BaseException as exc:
             await self._abort(exc)
@@ -269,8 +271,6 @@ class Session(SessionCommands, Consuming):
 
     def connection_lost(self, cause: str, *, rebuild: bool = False) -> None:
         """Stop using the current connection and start reconnecting (reconnect sessions)."""
-        from .reconnect import Reconnector
-
         lost = self._outbound.detach()
         if lost is not None:
             self._tasks.spawn(lost.discard(), "rtagents-discard")

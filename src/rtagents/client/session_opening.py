@@ -23,11 +23,10 @@ from .policy import Decision, decide_failure
 from .resume_ticket import opt_in_headers
 
 if TYPE_CHECKING:
-    from .session import Session
-    from .session_parts import SessionParts
+    from .session_parts import SessionControl, SessionParts
 
 
-async def open_session(session: Session, parts: SessionParts) -> None:
+async def open_session(session: SessionControl, parts: SessionParts) -> None:
     """Open ``session`` (IDLE) until it is configured, or raise why it could not."""
     advance(session, parts, Trigger.START)
     attempt = 1
@@ -44,7 +43,7 @@ async def open_session(session: Session, parts: SessionParts) -> None:
     advance(session, parts, Trigger.CONFIGURED)
 
 
-def advance(session: Session, parts: SessionParts, trigger: Trigger) -> None:
+def advance(session: SessionControl, parts: SessionParts, trigger: Trigger) -> None:
     """One step of opening, unless ``close()`` was called while we awaited."""
     if parts.ending.closing:
         raise ConnectionFailure(
@@ -55,7 +54,7 @@ def advance(session: Session, parts: SessionParts, trigger: Trigger) -> None:
     session.lifecycle.fire(trigger)
 
 
-async def _open_once(session: Session, parts: SessionParts, *, first: bool) -> None:
+async def _open_once(session: SessionControl, parts: SessionParts, *, first: bool) -> None:
     """One try: credentials, transport, ``session.created`` (+ the initial config)."""
     policy = session.reconnect_policy
     extra = opt_in_headers() if policy is not None and policy.resume else {}
@@ -81,7 +80,7 @@ async def _open_once(session: Session, parts: SessionParts, *, first: bool) -> N
     configure.result()
 
 
-async def _configure(session: Session, config: dict[str, Any] | None) -> None:
+async def _configure(session: SessionControl, config: dict[str, Any] | None) -> None:
     """Wait for ``session.created``, then apply the initial ``config`` if one was given."""
     first = await session.wait_for(("session.created", "error"), timeout=session.ack_timeout)
     error = classify(first)
@@ -91,7 +90,7 @@ async def _configure(session: Session, config: dict[str, Any] | None) -> None:
         await session.update_session(config)
 
 
-def _retry_delay(session: Session, error: BaseException, attempt: int) -> float | None:
+def _retry_delay(session: SessionControl, error: BaseException, attempt: int) -> float | None:
     """Seconds before another try at opening after ``error``; None: give up."""
     policy = session.reconnect_policy
     if policy is None or attempt >= policy.max_attempts:
@@ -103,7 +102,7 @@ def _retry_delay(session: Session, error: BaseException, attempt: int) -> float 
 
 
 async def _before_retry(
-    session: Session, parts: SessionParts, error: BaseException, attempt: int, delay: float
+    session: SessionControl, parts: SessionParts, error: BaseException, attempt: int, delay: float
 ) -> None:
     """Let go of the failed try, report the next one, and wait ``delay``."""
     old = parts.outbound.detach()

@@ -24,14 +24,14 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..protocol.bounded import RecentDict
 from ..protocol.errors import ToolError
 from .events import type_of
 
 if TYPE_CHECKING:
-    from .session import Session
+    from ..protocol.conversation import Conversation
     from .tasks import Spawn
 
 log = logging.getLogger("rtagents.client.tools")
@@ -60,10 +60,25 @@ class _ToolRun:
     outputs: list[str] = field(default_factory=list)
 
 
+class ToolSession(Protocol):
+    """What the tool runner uses of its session (a :class:`~.session.Session`)."""
+
+    @property
+    def conversation(self) -> Conversation: ...
+
+    async def create_item(
+        self, item: Mapping[str, Any], *, previous_item_id: str | None = None
+    ) -> str: ...
+
+    async def create_response(self, **params: Any) -> str: ...
+
+
 class ToolRunner:
     """The tools of one session (``session.tools``)."""
 
-    def __init__(self, session: Session, *, spawn: Spawn, default_timeout: float = 30.0) -> None:
+    def __init__(
+        self, session: ToolSession, *, spawn: Spawn, default_timeout: float = 30.0
+    ) -> None:
         self.session = session
         self._spawn = spawn  # the session's tasks: a tool run ends with the session
         self.default_timeout = default_timeout

@@ -27,21 +27,20 @@ from .events import RESUMED, STALLED, ResumedEvent, StalledEvent
 from .resume_ticket import opt_in_headers
 
 if TYPE_CHECKING:
-    from .session import Session
-    from .session_parts import SessionParts
+    from .session_parts import SessionControl, SessionParts
 
 log = logging.getLogger("rtagents.client.upkeep")
 ROLLOVER_CHECK_S = 5.0
 QUIET_CHECK_S = 0.05
 
 
-async def upkeep(session: Session, parts: SessionParts) -> None:
+async def upkeep(session: SessionControl, parts: SessionParts) -> None:
     async with asyncio.TaskGroup() as group:
         group.create_task(watchdog(session, parts))
         group.create_task(rollover_loop(session, parts))
 
 
-async def watchdog(session: Session, parts: SessionParts) -> None:
+async def watchdog(session: SessionControl, parts: SessionParts) -> None:
     limit = session.stall_timeout
     if limit is None or limit <= 0:
         return
@@ -62,7 +61,7 @@ async def watchdog(session: Session, parts: SessionParts) -> None:
             )
 
 
-def report_stall(session: Session, parts: SessionParts, why: str) -> None:
+def report_stall(session: SessionControl, parts: SessionParts, why: str) -> None:
     """The server went silent mid-response: say so, and treat the connection as lost."""
     error = ConnectionFailure(why, origin=Origin.REMOTE, code="response_stalled")
     inbound = parts.inbound
@@ -73,7 +72,7 @@ def report_stall(session: Session, parts: SessionParts, why: str) -> None:
         session.connection_lost(why)
 
 
-def quiet(session: Session, parts: SessionParts) -> bool:
+def quiet(session: SessionControl, parts: SessionParts) -> bool:
     connection = session.connection
     return (
         session.state is State.ACTIVE
@@ -84,7 +83,7 @@ def quiet(session: Session, parts: SessionParts) -> bool:
     )
 
 
-def rollover_due(session: Session, now: float) -> float | None:
+def rollover_due(session: SessionControl, now: float) -> float | None:
     """Seconds until the rollover is due (<= 0: now); None when there is no cap to beat."""
     policy = session.reconnect_policy
     if policy is None or policy.rollover_margin is None:
@@ -95,7 +94,7 @@ def rollover_due(session: Session, now: float) -> float | None:
     return float(expires_at) - policy.rollover_margin - now
 
 
-async def rollover_loop(session: Session, parts: SessionParts) -> None:
+async def rollover_loop(session: SessionControl, parts: SessionParts) -> None:
     while True:
         due = rollover_due(session, time.time())
         if due is None or due > 0:
@@ -117,7 +116,7 @@ async def rollover_loop(session: Session, parts: SessionParts) -> None:
             return
 
 
-async def rollover(session: Session, parts: SessionParts) -> bool:
+async def rollover(session: SessionControl, parts: SessionParts) -> bool:
     """Rebuild on a fresh connection, then let go of the old one; False if it failed."""
     from .rebuild_run import rebuild_on
 
