@@ -27,7 +27,7 @@ class ServerState:
     sessions: set[SessionHost] = field(default_factory=set)
     # Sessions that opted into resume, by token (docs/reliability.md).
     resumes: ResumeRegistry = field(default_factory=ResumeRegistry)
-    # Live WebRTC calls by call id (server/webrtc/call.py's Call); sidebands attach by
+    # Live WebRTC calls by call id (server/webrtc/call.py's AnsweredCall); sidebands attach by
     # it. Typed loosely so that this module, which the call imports, need not import it.
     calls: dict[str, Any] = field(default_factory=dict)
     # Loads the engines' models in the background; /healthz reports it.

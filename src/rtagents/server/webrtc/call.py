@@ -105,8 +105,8 @@ def _too_large(message: str, limit: int) -> str:
     return encode_event(error_event(error, error_type="server_error"))
 
 
-class Call:
-    """A call from offer to hangup; registered in ``state.calls`` while it lives."""
+class AnsweredCall:
+    """A WebRTC call this server answered, from offer to hangup (in ``state.calls`` meanwhile)."""
 
     def __init__(
         self, state: ServerState, config: SessionConfig, *, owner: str | None = None

@@ -40,13 +40,13 @@ async def create_call(request: Request) -> Response:
         principal = await state.authenticator.authenticate(bearer_credential(request.headers))
         offer, session = _parse_body(request.headers.get("content-type", ""), await _body(request))
         config = call_config(state, principal.bound_session, session, request.query_params)
-        from .call import BadOffer, Call  # aiortc is the optional [webrtc] extra
+        from .call import AnsweredCall, BadOffer  # aiortc is the optional [webrtc] extra
     except Refusal as exc:
         return exc.response()
     except ImportError:
         message = "WebRTC calls need aiortc: install rtagents[webrtc] on the server."
         return Refusal(501, "webrtc_unavailable", message).response()
-    call = Call(state, config, owner=principal.secret.value if principal.secret else None)
+    call = AnsweredCall(state, config, owner=principal.secret.value if principal.secret else None)
     try:
         answer = await call.answer(offer)
     except BadOffer as exc:

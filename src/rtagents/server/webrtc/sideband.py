@@ -23,7 +23,7 @@ from ..state import ServerState
 from .endpoints import unknown_call
 
 if TYPE_CHECKING:
-    from .call import Call
+    from .call import AnsweredCall
 from ..ws import StarletteTransport
 
 log = logging.getLogger("rtagents.server.webrtc.sideband")
@@ -73,7 +73,7 @@ async def serve_sideband(
         await sideband.close(NORMAL_CLOSURE, "")
 
 
-async def _until_connected_or_ended(call: Call, limit_s: float) -> None:
+async def _until_connected_or_ended(call: AnsweredCall, limit_s: float) -> None:
     """Wait for the caller to connect, but not past the call's end (or ``limit_s``)."""
     waits = [asyncio.ensure_future(call.connected.wait()), asyncio.ensure_future(call.ended.wait())]
     try:
