@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from rtagents.agents import Agent, RunContext, function_tool, handoff
-from rtagents.agents.queue import EventQueue
+from rtagents.agents.event_queue import EventQueue
 
 
 @function_tool

@@ -21,8 +21,8 @@ from ..protocol.errors import LocalProtocolError, RealtimeError
 from .agent import Agent
 from .agent_events import AgentEvent, HandoffEvent, RawEvent
 from .context import RunContext, TContext
+from .event_queue import EventQueue
 from .guardrail import GuardrailWatch
-from .queue import EventQueue
 from .session_events import EventRouter
 from .session_guard import GuardrailRunner
 from .tool_calls import CallDispatcher
