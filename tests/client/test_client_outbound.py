@@ -81,6 +81,13 @@ def test_a_bad_event_is_refused_naming_the_field(event: dict[str, Any], param: s
     assert caught.value.param is not None and caught.value.param.endswith(param)
 
 
+def test_what_json_cannot_hold_is_refused_not_crashed_on() -> None:
+    event = {**MESSAGE, "event_id": "evt_bytes", "item": {**MESSAGE["item"], "id": b"raw"}}
+    with pytest.raises(LocalProtocolError, match="cannot be sent as JSON") as caught:
+        encode_checked(plain_event(event))
+    assert caught.value.code == "invalid_value" and caught.value.event_id == "evt_bytes"
+
+
 def test_item_references_are_checked_and_sent_as_given() -> None:
     reference = {"type": "item_reference", "id": "item_1"}
     event = {"type": "response.create", "response": {"conversation": "none", "input": [reference]}}

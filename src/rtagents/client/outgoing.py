@@ -65,7 +65,15 @@ def encode_checked(data: dict[str, Any]) -> Outgoing:
     Raises :class:`LocalProtocolError` naming the field when the event is not
     a valid GA client event.
     """
-    text = json.dumps(data, separators=(",", ":"))
+    try:
+        text = json.dumps(data, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:  # bytes, sets, objects, circular references
+        raise LocalProtocolError(
+            f"the {data.get('type')!r} event cannot be sent as JSON: {exc}; pass only "
+            "str, numbers, bools, None, lists and dicts (or openai event models)",
+            code="invalid_value",
+            event_id=data["event_id"] if isinstance(data.get("event_id"), str) else None,
+        ) from exc
     _, references = stand_in_for_references(data)
     if references:
         # item_reference inputs are checked on their own and the rest through a
