@@ -267,7 +267,7 @@ async def test_a_rollover_before_the_cap_keeps_the_active_agent() -> None:
             await _until(lambda: bool(rolled), "a rollover")
             assert rolled == ["rollover"] and session.client.session_id != first_id
             assert session.current_agent is world.haiku
-            assert host_of(server, session).config.instructions == "Haikus only."
+            assert host_of(server, session).backend.config.instructions == "Haikus only."
             await _turn(session, recorder, world, "handoff")
             assert session.current_agent is world.greeter and world.effects["handoffs"] == 2
             assert len(recorder.of("handoff")) == 2

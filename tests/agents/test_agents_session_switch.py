@@ -81,7 +81,7 @@ async def test_a_refused_switch_is_not_what_a_rebuild_restores() -> None:
         assert refused.value.param == "session.tools[1].name"
         assert session.current_agent.name == "Greeter"
         await _rebuild(proxy, rebuilt)
-        config = host_of(server, session).config
+        config = host_of(server, session).backend.config
         assert config.instructions == "Greet." and _names(config) == ["lookup"]
     await recorder.stop()
     assert not recorder.of("handoff")
@@ -96,7 +96,7 @@ async def test_a_switch_never_answered_is_not_what_a_rebuild_restores() -> None:
             await session.switch_agent(haiku)
         assert session.current_agent.name == "Greeter"
         await _rebuild(proxy, rebuilt)
-        config = host_of(server, session).config
+        config = host_of(server, session).backend.config
         assert config.instructions == "Greet." and _names(config) == ["lookup"]
 
 
@@ -107,10 +107,10 @@ async def test_a_switch_whose_answer_died_with_the_connection_completes_in_the_r
         (await proxy.connection()).stall(direction="down")
         await session.switch_agent(haiku)  # answered by the rebuild that restored it
         assert rebuilt.get_nowait() is True and session.current_agent is haiku
-        config = host_of(server, session).config
+        config = host_of(server, session).backend.config
         assert config.instructions == "Haikus only." and _names(config) == []
         await _rebuild(proxy, rebuilt)
-        assert host_of(server, session).config.instructions == "Haikus only."
+        assert host_of(server, session).backend.config.instructions == "Haikus only."
 
 
 async def test_a_refused_voice_is_not_what_a_rebuild_restores() -> None:
@@ -124,6 +124,6 @@ async def test_a_refused_voice_is_not_what_a_rebuild_restores() -> None:
         await session.switch_agent(haiku)  # the voice is refused, then sent without it
         assert session.current_agent is haiku
         await _rebuild(proxy, rebuilt)
-        config = host_of(server, session).config
+        config = host_of(server, session).backend.config
         assert config.instructions == "Haikus only." and config.voice == voice != "coral"
     await recorder.stop()
