@@ -101,7 +101,9 @@ class TTS(Protocol):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Transcript:
+class Transcription:
+    """What an STT engine heard in one utterance (the agents' ``Transcript`` is an event)."""
+
     text: str
     language: str | None = None
 
@@ -113,7 +115,7 @@ class STT(Protocol):
     @property
     def sample_rate(self) -> int: ...
 
-    async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcript: ...
+    async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcription: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

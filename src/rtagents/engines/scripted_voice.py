@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..protocol.audio import PCM_RATE, pcm16_to_float32
-from .base import STT, TTS, EngineFailure, Transcript
+from .base import STT, TTS, EngineFailure, Transcription
 from .scripted_llm import word_pieces
 
 SAMPLE_RATE = PCM_RATE  # the scripted voice speaks and hears the wire rate
@@ -146,8 +146,8 @@ class ScriptedSTT(STT):
     def sample_rate(self) -> int:
         return SAMPLE_RATE
 
-    async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcript:
-        return Transcript(text=decode_audio(pcm16, window=self._window), language=language)
+    async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcription:
+        return Transcription(text=decode_audio(pcm16, window=self._window), language=language)
 
 
 def decode_audio(pcm16: bytes, *, window: int = WINDOW) -> str:

@@ -14,7 +14,7 @@ import pytest
 from server_harness import RawClient, session
 from vad_harness import Streamer, configure, silence, speech
 
-from rtagents.engines.base import EngineFailure, Engines, Transcript
+from rtagents.engines.base import EngineFailure, Engines, Transcription
 from rtagents.engines.energy_vad import EnergyVAD
 from rtagents.engines.scripted import ScriptedLLM, ScriptedSTT, ScriptedTTS
 from rtagents.server.config import ServerConfig
@@ -38,7 +38,7 @@ class WatchedSTT(ScriptedSTT):
         self.gate.set()
         self.hold_from = 0  # calls from this one on wait for the gate
 
-    async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcript:
+    async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcription:
         self.calls.append(len(pcm16) / 48)
         if len(self.calls) > self.hold_from:
             await self.gate.wait()
@@ -46,7 +46,7 @@ class WatchedSTT(ScriptedSTT):
 
 
 class BrokenSTT(ScriptedSTT):
-    async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcript:
+    async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcription:
         raise EngineFailure("the model file is corrupt", hint="reinstall the whisper package")
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from webrtc_peer import RawCall
 
-from rtagents.engines.base import Engines, Transcript
+from rtagents.engines.base import Engines, Transcription
 from rtagents.engines.scripted import ScriptedLLM
 from rtagents.protocol.audio import PCMU, pcm16_to_wire, wire_to_pcm16
 from rtagents.server.config import ServerConfig
@@ -81,9 +81,9 @@ class RecordingSTT:
     def sample_rate(self) -> int:
         return RATE
 
-    async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcript:
+    async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcription:
         self.heard.append(pcm16)
-        return Transcript(text="two tones", language=language)
+        return Transcription(text="two tones", language=language)
 
 
 @pytest.fixture

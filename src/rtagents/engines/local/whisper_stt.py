@@ -27,7 +27,7 @@ from typing import Any, Final
 import numpy as np
 
 from ...protocol.audio import pcm16_to_float32
-from ..base import EngineFailure, Transcript
+from ..base import EngineFailure, Transcription
 from . import assets
 
 SAMPLE_RATE: Final = 16_000
@@ -81,13 +81,13 @@ class WhisperSTT:
         self.load()
         self._transcribe_sync(np.zeros(SAMPLE_RATE // 2, dtype=np.float32), "en")
 
-    async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcript:
+    async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcription:
         """Transcribe one clip; empty audio or non-speech gives an empty transcript."""
         audio = pcm16_to_float32(pcm16[: len(pcm16) // 2 * 2])  # a dangling half sample: drop
         lang = language or self._language
         if not len(audio):
-            return Transcript(text="", language=lang)
-        transcript: Transcript = await self._run(self._transcribe_sync, audio, lang)
+            return Transcription(text="", language=lang)
+        transcript: Transcription = await self._run(self._transcribe_sync, audio, lang)
         return transcript
 
     def close(self) -> None:
@@ -100,7 +100,7 @@ class WhisperSTT:
 
     # --- inference (worker threads) -------------------------------------------
 
-    def _transcribe_sync(self, audio: np.ndarray[Any, Any], language: str | None) -> Transcript:
+    def _transcribe_sync(self, audio: np.ndarray[Any, Any], language: str | None) -> Transcription:
         self.load()
         model = self._model
         seconds = len(audio) / SAMPLE_RATE
@@ -116,7 +116,7 @@ class WhisperSTT:
 
     def _transcribe_window(
         self, model: Any, audio: np.ndarray[Any, Any], window: int, lang: str | None, seconds: float
-    ) -> Transcript:
+    ) -> Transcription:
         import ctranslate2
 
         frames = window * _FRAMES_PER_S
@@ -140,9 +140,9 @@ class WhisperSTT:
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         if result.no_speech_prob > _NO_SPEECH_PROB and result.scores[0] < _LOW_LOGPROB:
             tokens = []  # Whisper "hears" stock phrases in noise; this is its own guard
-        return Transcript(text=tokenizer.decode(tokens).strip(), language=lang)
+        return Transcription(text=tokenizer.decode(tokens).strip(), language=lang)
 
-    def _transcribe_long(self, audio: np.ndarray[Any, Any], lang: str | None) -> Transcript:
+    def _transcribe_long(self, audio: np.ndarray[Any, Any], lang: str | None) -> Transcription:
         segments, info = self._model.transcribe(
             audio,
             language=lang,
@@ -154,7 +154,7 @@ class WhisperSTT:
             condition_on_previous_text=False,
         )
         text = " ".join(segment.text.strip() for segment in segments)
-        return Transcript(text=text.strip(), language=info.language)
+        return Transcription(text=text.strip(), language=info.language)
 
     def _tokenizer(self, model: Any, language: str) -> tuple[Any, list[int]]:
         """The tokenizer for ``language`` and its suppressed tokens (built once per language)."""
