@@ -7,7 +7,7 @@ from typing import Any
 from rtagents.client.connection import Connection
 from rtagents.client.outbox import ResendRing, SendQueue
 from rtagents.client.resume_ticket import GRACE, LAST_SEQ, SESSION_ID, TOKEN
-from rtagents.observability.logging import EventLog
+from rtagents.observability.event_log import EventLog
 from rtagents.transports.memory import MemoryTransport, memory_pair
 
 TICKET = {TOKEN.lower(): "tok_1", SESSION_ID.lower(): "sess_1", GRACE.lower(): "30"}

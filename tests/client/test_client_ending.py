@@ -8,7 +8,7 @@ import pytest
 
 from rtagents.client.ending import Ending
 from rtagents.client.inbound import Inbound
-from rtagents.observability.logging import EventLog
+from rtagents.observability.event_log import EventLog
 from rtagents.protocol.errors import ConnectionFailure, Origin
 
 

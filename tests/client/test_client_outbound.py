@@ -12,7 +12,7 @@ from rtagents.client.connection import Connection
 from rtagents.client.gate import ResponseGate
 from rtagents.client.outbound import Outbound
 from rtagents.client.outbox import SendQueue
-from rtagents.observability.logging import EventLog
+from rtagents.observability.event_log import EventLog
 from rtagents.protocol.codec import decode_server_event
 from rtagents.protocol.conversation import Conversation
 from rtagents.protocol.errors import ConnectionFailure, Origin

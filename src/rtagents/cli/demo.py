@@ -154,7 +154,7 @@ def _print_report(engine: str, turns: list[TurnReport]) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from ..observability.logging import configure_logging
+    from ..observability.event_log import configure_logging
     from .serve import require_local_packages
 
     configure_logging(args.log_format, args.log_level)

@@ -129,7 +129,7 @@ class _Speaker:
 
 
 def run_scenario_demo(args: argparse.Namespace) -> int:
-    from ..observability.logging import configure_logging
+    from ..observability.event_log import configure_logging
     from .serve import require_local_packages
 
     configure_logging(args.log_format, args.log_level)

@@ -157,7 +157,7 @@ async def serve_until_stopped(settings: ServeSettings, api_key: str) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from ..observability.logging import configure_logging
+    from ..observability.event_log import configure_logging
 
     settings = load_serve_settings(args)
     configure_logging(settings.log_format, settings.log_level)

@@ -25,7 +25,7 @@ from .resume_ticket import ResumeTicket, read_ticket, response_headers, resume_h
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from ..observability.logging import EventLog
+    from ..observability.event_log import EventLog
 
 log = logging.getLogger("rtagents.client.session")
 

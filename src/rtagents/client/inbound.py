@@ -19,7 +19,7 @@ from typing import Any
 
 from openai.types.realtime import RealtimeErrorEvent
 
-from ..observability.logging import EventLog
+from ..observability.event_log import EventLog
 from ..protocol.codec import InvalidEvent, UnknownEvent
 from ..protocol.conversation import Conversation
 from ..protocol.errors import RealtimeError, RemoteProtocolError, error_from_payload

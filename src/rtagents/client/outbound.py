@@ -21,7 +21,7 @@ from .events import type_of
 from .outgoing import Outgoing, encode_checked, plain_event
 
 if TYPE_CHECKING:
-    from ..observability.logging import EventLog
+    from ..observability.event_log import EventLog
     from .asked import AskedConfig
     from .connection import Connection
     from .gate import ResponseGate

@@ -22,7 +22,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel
 
-from ..observability.logging import EventLog
+from ..observability.event_log import EventLog
 from ..protocol.conversation import Conversation
 from ..protocol.errors import LocalProtocolError, RealtimeError
 from ..protocol.lifecycle import Lifecycle, State, Transition, Trigger

@@ -1,6 +1,6 @@
 """Structured logging (and, later, tracing and recording) for every layer."""
 
-from .logging import (
+from .event_log import (
     ConsoleFormatter,
     EventLog,
     JsonFormatter,

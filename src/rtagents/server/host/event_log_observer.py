@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from ...observability.logging import EventLog
+from ...observability.event_log import EventLog
 from ...protocol.errors import RealtimeError
 from .backend import ReceivedEvent
 

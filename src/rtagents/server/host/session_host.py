@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ...observability.logging import EventLog
+from ...observability.event_log import EventLog
 from ...protocol.codec import InvalidEvent, UnknownEvent, encode_event
 from ...protocol.conversation import Conversation
 from ...protocol.errors import LocalProtocolError, RealtimeError, RemoteProtocolError
