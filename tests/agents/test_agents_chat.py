@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rtagents.agents import ToolContext, function_tool
-from rtagents.agents.chat import ChatModel, run_tool_loop
+from rtagents.agents.chat import ChatModel
+from rtagents.agents.supervisor_loop import run_tool_loop
 from rtagents.engines.base import LLMRequest
 from rtagents.engines.scripted import CallTool, Rule, scripted_engines
 from rtagents.protocol.errors import ModelError

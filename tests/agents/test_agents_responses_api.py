@@ -27,8 +27,8 @@ from starlette.responses import Response as StarletteResponse
 from supervisor_kit import lookup_order, lookups, offers
 
 from rtagents.agents import Agent, ChatModel, ToolContext, delegate
-from rtagents.agents.chat import run_tool_loop
 from rtagents.agents.responses_api import as_input
+from rtagents.agents.supervisor_loop import run_tool_loop
 from rtagents.engines.scripted import CallTool, Rule, Say, scripted_engines
 from rtagents.protocol.errors import Category, ModelError, ToolError
 from rtagents.server.config import ServerConfig

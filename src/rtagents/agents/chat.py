@@ -2,7 +2,8 @@
 
 The supervisor of :func:`~.delegate.delegate` is one: it loops (model, tools,
 model, …) until the model answers in text, for at most ``max_turns`` model
-calls. OpenAI, Ollama, vLLM, llama.cpp's server and rtagents' own
+calls (:func:`~.supervisor_loop.run_tool_loop`; this module holds the Chat
+Completions loop). OpenAI, Ollama, vLLM, llama.cpp's server and rtagents' own
 ``/v1/chat/completions`` all speak Chat Completions, so the supervisor runs
 offline; ``api="responses"`` speaks the Responses API instead
 (:mod:`.responses_api`), for endpoints and models that offer only that one.
@@ -20,7 +21,6 @@ import httpx
 
 from ..protocol.errors import ModelError, Origin
 from .context import ToolContext
-from .responses_api import responses_loop
 from .supervisor_tools import OnToolCall, run_named_tool, too_many_turns
 from .tool import FunctionTool
 
@@ -103,39 +103,7 @@ class ChatModel:
         return reply
 
 
-async def run_tool_loop(
-    model: ChatModel,
-    messages: list[dict[str, Any]],
-    tools: Sequence[FunctionTool],
-    ctx: ToolContext[Any],
-    *,
-    max_turns: int = 5,
-    client: httpx.AsyncClient | None = None,
-    on_tool_call: OnToolCall | None = None,
-) -> str:
-    """Call the model, run the tools it asks for, repeat until it answers in text.
-
-    ``messages`` are Chat Completions messages; the Chat loop extends them
-    with the model's tool calls and their outputs, the Responses loop keeps
-    its own items (see :func:`.responses.responses_loop`). ``on_tool_call`` is told
-    of each tool call the model makes, once it is answered.
-    """
-    own = client is None
-    http = client or httpx.AsyncClient()
-    try:
-        if model.api == "responses":
-            return await responses_loop(
-                model, messages, tools, ctx, http, max_turns=max_turns, on_tool_call=on_tool_call
-            )
-        return await _chat_loop(
-            model, messages, tools, ctx, http, max_turns=max_turns, on_tool_call=on_tool_call
-        )
-    finally:
-        if own:
-            await http.aclose()
-
-
-async def _chat_loop(
+async def chat_loop(
     model: ChatModel,
     messages: list[dict[str, Any]],
     tools: Sequence[FunctionTool],
@@ -145,6 +113,7 @@ async def _chat_loop(
     max_turns: int,
     on_tool_call: OnToolCall | None,
 ) -> str:
+    """Ask, run the ``tool_calls`` the model makes, answer them, until it says text."""
     by_name = {tool.name: tool for tool in tools}
     definitions = [
         {

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field, create_model
 
 from ..protocol.errors import Origin, ToolError
-from .chat import ChatModel, run_tool_loop
+from .chat import ChatModel
 from .context import ToolContext
+from .supervisor_loop import run_tool_loop
 from .supervisor_tools import OnToolCall
 from .tool import FunctionTool, parse_arguments
 

@@ -12,17 +12,15 @@ schemas pydantic writes for optional arguments are not strict-mode schemas.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from ..protocol.errors import ModelError, Origin
+from .chat import ChatModel
 from .context import ToolContext
 from .supervisor_tools import OnToolCall, run_named_tool, too_many_turns
 from .tool import FunctionTool
-
-if TYPE_CHECKING:
-    from .chat import ChatModel
 
 
 async def responses_loop(
