@@ -23,7 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from rtagents.protocol.codec import InvalidEvent, UnknownEvent, decode_server_event, encode_event
 from rtagents.server.app import server_state
 from rtagents.server.serving import RunningServer
-from rtagents.testing.session_pair import MemoryServer
+from rtagents.testing.in_memory import MemoryServer
 from rtagents.transports.memory import MemoryTransport
 
 T = TypeVar("T")

@@ -77,3 +77,14 @@ async def test_a_zero_sleep_only_yields_and_a_cancelled_sleeper_is_forgotten() -
         await sleeping
     assert (clock.sleepers, clock.next_deadline) == (0, None)
     assert clock() == 0.0  # sleeping never moves the clock
+
+
+def test_no_submodule_shadows_a_name_of_the_kit() -> None:
+    import importlib
+    import pkgutil
+    import types
+
+    for module in pkgutil.iter_modules(kit.__path__):
+        importlib.import_module(f"rtagents.testing.{module.name}")  # sets kit.<module name>
+    shadowed = [n for n in kit.__all__ if isinstance(getattr(kit, n), types.ModuleType)]
+    assert shadowed == []

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ..transports.memory import MemoryTransport, memory_pair
     from .clock import FakeClock
     from .faults import Fault, FaultProxy, RandomFaults
-    from .session_pair import SessionPair, session_pair
+    from .in_memory import SessionPair, session_pair
 
 _SOURCES = {
     "MS_PER_CHAR": "rtagents.engines.scripted",
@@ -53,8 +53,8 @@ _SOURCES = {
     "Fault": "rtagents.testing.faults",
     "FaultProxy": "rtagents.testing.faults",
     "RandomFaults": "rtagents.testing.faults",
-    "SessionPair": "rtagents.testing.session_pair",
-    "session_pair": "rtagents.testing.session_pair",
+    "SessionPair": "rtagents.testing.in_memory",
+    "session_pair": "rtagents.testing.in_memory",
 }
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""The in-memory session pair: a client Session and a server host, no socket in between."""
+"""The in-memory session pair: a client Session and a server session host, no socket between."""
 
 from __future__ import annotations
 
