@@ -1,13 +1,21 @@
-"""``Agent``: its session config, clone, and the bounded event queue behind a session."""
+"""``Agent``: its session config, clone, the session a tool sees, and the bounded event queue."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
-from rtagents.agents import Agent, RunContext, function_tool, handoff
+from rtagents.agents import Agent, AgentSession, RunContext, function_tool, handoff
+from rtagents.agents.agent import LiveSession
 from rtagents.agents.event_queue import EventQueue
+from rtagents.agents.session_owner import SessionOwner
+from rtagents.client import SessionConnector
+
+NOT_FOR_TOOLS = {"start", "close", "calls", "guardrails"}
+"""AgentSession's public members a tool's context leaves out: the app opens and closes the
+session, and the parts it owns are reached through it, not by a tool."""
 
 
 @function_tool
@@ -64,3 +72,24 @@ async def test_the_event_queue_is_bounded_and_ends() -> None:
         await queue.get()
     with pytest.raises(ValueError, match="capacity"):
         EventQueue(0)
+
+
+def _never_opened(config: Mapping[str, Any]) -> SessionConnector:
+    raise AssertionError("this session is only looked at, never started")
+
+
+def _declared(protocol: type) -> set[str]:
+    """The members a protocol class itself declares (methods, properties, attributes)."""
+    names = set(vars(protocol)) | set(getattr(protocol, "__annotations__", {}))
+    return {name for name in names if not name.startswith("_")}
+
+
+async def test_a_tool_sees_every_member_an_app_uses_of_the_session() -> None:
+    """``ToolContext.session`` is typed :class:`LiveSession` (agent.py cannot import the
+    session's module, which is built on it): the protocol must not drift from the class."""
+    session = AgentSession(Agent(name="A"), open_client=_never_opened, context=None)
+    public = {name for name in dir(session) if not name.startswith("_")}
+    for_tools, for_parts = _declared(LiveSession), _declared(SessionOwner)
+    assert for_tools <= public and for_parts <= public  # each member exists on the class
+    assert public - for_tools - for_parts == NOT_FOR_TOOLS  # and nothing app-facing is missing
+    assert not for_tools & NOT_FOR_TOOLS and not for_parts & NOT_FOR_TOOLS

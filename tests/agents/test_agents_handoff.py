@@ -11,7 +11,7 @@ from agents_kit import Recorder, runner_for, scripted_server
 from pydantic import BaseModel
 
 from rtagents.agents import Agent, RunContext, handoff, reachable
-from rtagents.agents.handoff import default_tool_name
+from rtagents.agents.agent import default_tool_name
 from rtagents.engines.scripted import CallTool, Rule
 from rtagents.protocol.errors import ToolError
 

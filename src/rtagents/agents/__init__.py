@@ -6,7 +6,17 @@ the vocabulary is openai-agents' realtime one (see ``docs/agents.md``).
 
 from __future__ import annotations
 
-from .agent import Agent, reachable
+from .agent import (
+    Agent,
+    FunctionTool,
+    GuardrailFunctionOutput,
+    Handoff,
+    OutputGuardrail,
+    OutputGuardrailResult,
+    ToolContext,
+    handoff,
+    reachable,
+)
 from .agent_events import (
     AgentEnd,
     AgentEvent,
@@ -26,18 +36,12 @@ from .agent_events import (
 )
 from .agent_session import AgentSession
 from .chat import ChatModel
-from .context import RunContext, ToolContext
+from .context import RunContext
 from .delegate import delegate
-from .guardrail import (
-    GuardrailFunctionOutput,
-    OutputGuardrail,
-    OutputGuardrailResult,
-    output_guardrail,
-)
-from .handoff import Handoff, handoff
+from .guardrail import output_guardrail
 from .runner import Runner
 from .supervisor_tools import SupervisorToolCall
-from .tool import FunctionTool, function_tool
+from .tool import function_tool
 
 __all__ = [
     "Agent",

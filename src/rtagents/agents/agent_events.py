@@ -13,10 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from ..protocol.errors import RealtimeError
 
 if TYPE_CHECKING:
-    from .agent import Agent
-    from .guardrail import OutputGuardrailResult
-    from .handoff import Handoff
-    from .tool import FunctionTool
+    from .agent import Agent, FunctionTool, Handoff, OutputGuardrailResult
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -68,7 +68,7 @@ class AgentSession(Generic[TContext]):
         self._response_agents: RecentDict[str, Agent[Any]] = RecentDict(1024)
         self.calls = CallDispatcher(self)
         self.guardrails = GuardrailRunner(self, GuardrailWatch(debounce_text_length))
-        self._router = EventRouter(self)
+        self._router = EventRouter(self, self.calls, self.guardrails)
 
     # -- state ------------------------------------------------------------------------
 

@@ -20,9 +20,8 @@ from typing import Any, Literal
 import httpx
 
 from ..protocol.errors import ModelError, Origin
-from .context import ToolContext
+from .agent import FunctionTool, ToolContext
 from .supervisor_tools import OnToolCall, run_named_tool, too_many_turns
-from .tool import FunctionTool
 
 
 @dataclass

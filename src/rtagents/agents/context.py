@@ -1,12 +1,9 @@
-"""What an agent's callables receive: the app's own context object, and for tools the call."""
+"""What an agent's callables receive first: the app's own context object, wrapped."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
-
-if TYPE_CHECKING:
-    from .agent_session import AgentSession
+from typing import Generic, TypeVar
 
 TContext = TypeVar("TContext")
 
@@ -14,17 +11,7 @@ TContext = TypeVar("TContext")
 @dataclass(slots=True)
 class RunContext(Generic[TContext]):
     """Wraps the ``context=`` object passed to :class:`~.runner.Runner` (like openai-agents'
-    ``RunContextWrapper``): instructions, ``is_enabled`` and guardrails get it first."""
+    ``RunContextWrapper``): instructions, ``is_enabled`` and guardrails get it first; a
+    tool gets its subclass :class:`~.agent.ToolContext`, which adds the call and session."""
 
     context: TContext
-
-
-@dataclass(slots=True)
-class ToolContext(RunContext[TContext]):
-    """The context of one tool call: which tool, which ``call_id``, and the live session
-    (a tool may speak or send through it, as :func:`~.delegate.delegate` does)."""
-
-    tool_name: str = ""
-    call_id: str = ""
-    arguments: str = "{}"
-    session: AgentSession[Any] | None = None

@@ -22,19 +22,16 @@ import asyncio
 import logging
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field, create_model
 
 from ..protocol.errors import Origin, ToolError
+from .agent import FunctionTool, LiveSession, ToolContext
+from .arguments import parse_arguments
 from .chat import ChatModel
-from .context import ToolContext
 from .supervisor_loop import run_tool_loop
 from .supervisor_tools import OnToolCall
-from .tool import FunctionTool, parse_arguments
-
-if TYPE_CHECKING:
-    from .agent_session import AgentSession
 
 log = logging.getLogger("rtagents.agents.delegate")
 
@@ -124,7 +121,7 @@ def _schema(argument: str, description: str) -> dict[str, Any]:
     }
 
 
-async def _say_filler(session: AgentSession[Any], line: str, instructions: str) -> None:
+async def _say_filler(session: LiveSession, line: str, instructions: str) -> None:
     """Say ``line`` now, outside the conversation, while the supervisor works."""
     try:
         await session.client.create_response(

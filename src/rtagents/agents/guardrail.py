@@ -5,66 +5,18 @@ transcript and once more when the response ends; a trip is acted on once per
 response (the session cancels, truncates at what was heard and corrects, see
 :mod:`.session_guard`). The state lives on the agent session, not on the
 connection, so a reconnect or rebuild neither repeats nor forgets a trip.
+:class:`~.agent.OutputGuardrail` and its results are defined with the agent,
+which lists them.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias, overload
+from typing import Any, overload
 
 from ..protocol.bounded import RecentDict
-from .context import RunContext
-
-if TYPE_CHECKING:
-    from .agent import Agent
-
-
-@dataclass(frozen=True, slots=True)
-class GuardrailFunctionOutput:
-    """What a guardrail function returns: whether it tripped, and why (anything)."""
-
-    tripwire_triggered: bool
-    output_info: Any = None
-
-
-GuardrailFunction: TypeAlias = Callable[
-    [RunContext[Any], "Agent[Any]", str],
-    "GuardrailFunctionOutput | Awaitable[GuardrailFunctionOutput]",
-]
-
-
-@dataclass(frozen=True, slots=True)
-class OutputGuardrail:
-    """``guardrail_function(ctx, agent, transcript_so_far)`` -> :class:`GuardrailFunctionOutput`."""
-
-    guardrail_function: GuardrailFunction
-    name: str | None = None
-
-    def get_name(self) -> str:
-        return self.name or str(getattr(self.guardrail_function, "__name__", "guardrail"))
-
-    async def run(
-        self, ctx: RunContext[Any], agent: Agent[Any], text: str
-    ) -> OutputGuardrailResult:
-        output = self.guardrail_function(ctx, agent, text)
-        if inspect.isawaitable(output):
-            output = await output
-        if not isinstance(output, GuardrailFunctionOutput):
-            raise TypeError(
-                f"guardrail {self.get_name()!r} must return a GuardrailFunctionOutput, "
-                f"got {type(output).__name__}"
-            )
-        return OutputGuardrailResult(guardrail=self, agent=agent, agent_output=text, output=output)
-
-
-@dataclass(frozen=True, slots=True)
-class OutputGuardrailResult:
-    guardrail: OutputGuardrail
-    agent: Agent[Any]
-    agent_output: str
-    output: GuardrailFunctionOutput
+from .agent import Agent, GuardrailFunction, OutputGuardrail
 
 
 @overload

@@ -17,10 +17,9 @@ from typing import Any
 import httpx
 
 from ..protocol.errors import ModelError, Origin
+from .agent import FunctionTool, ToolContext
 from .chat import ChatModel
-from .context import ToolContext
 from .supervisor_tools import OnToolCall, run_named_tool, too_many_turns
-from .tool import FunctionTool
 
 
 async def responses_loop(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..protocol.errors import RealtimeError
 from .agent_events import (
@@ -16,9 +16,9 @@ from .agent_events import (
     HistoryUpdated,
     Transcript,
 )
-
-if TYPE_CHECKING:
-    from .agent_session import AgentSession
+from .session_guard import GuardrailRunner
+from .session_owner import SessionOwner
+from .tool_calls import CallDispatcher
 
 log = logging.getLogger("rtagents.agents")
 _HISTORY = frozenset(
@@ -39,8 +39,12 @@ def _str(event: object, name: str) -> str | None:
 class EventRouter:
     """One method per event type that matters; the rest only travel as ``RawEvent``."""
 
-    def __init__(self, owner: AgentSession[Any]) -> None:
+    def __init__(
+        self, owner: SessionOwner, calls: CallDispatcher, guardrails: GuardrailRunner
+    ) -> None:
         self.owner = owner
+        self.calls = calls
+        self.guardrails = guardrails
         self._routes: dict[str, Callable[[Any], None]] = {
             "response.created": self._response_created,
             "response.done": self._response_done,
@@ -75,7 +79,7 @@ class EventRouter:
         if response_id is None:
             return
         agent = self.owner.note_response(response_id)
-        self.owner.guardrails.watch.start(response_id, agent)
+        self.guardrails.watch.start(response_id, agent)
         self.owner.emit(AgentStart(agent=agent, response_id=response_id))
 
     def _response_done(self, event: Any) -> None:
@@ -84,13 +88,13 @@ class EventRouter:
         status = _str(event.response, "status")
         self.owner.emit(AgentEnd(agent=agent, response_id=response_id, status=status))
         if response_id is not None:
-            self.owner.guardrails.response_ended(response_id)
-            self.owner.calls.response_done(response_id)
+            self.guardrails.response_ended(response_id)
+            self.calls.response_done(response_id)
 
     def _audio(self, event: Any) -> None:
         self.owner.audio_produced = True
         response_id = _str(event, "response_id")
-        if self.owner.guardrails.silenced(response_id):
+        if self.guardrails.silenced(response_id):
             return  # a stopped reply's stale audio never reaches the speaker
         self.owner.emit(
             Audio(
@@ -109,7 +113,7 @@ class EventRouter:
             self.owner.audio_produced = True  # also on WebRTC, where audio bypasses events
         response_id, item_id = _str(event, "response_id"), _str(event, "item_id")
         delta = _str(event, "delta") or ""
-        if item_id is not None and not self.owner.guardrails.silenced(response_id):
+        if item_id is not None and not self.guardrails.silenced(response_id):
             self.owner.emit(
                 Transcript(
                     item_id=item_id,
@@ -119,7 +123,7 @@ class EventRouter:
                     response_id=response_id,
                 )
             )
-        self.owner.guardrails.add(response_id, item_id, delta)
+        self.guardrails.add(response_id, item_id, delta)
 
     def _text_done(self, event: Any) -> None:
         item_id = _str(event, "item_id")
@@ -142,7 +146,7 @@ class EventRouter:
             self.owner.emit(Transcript(item_id=item_id, role="user", text=text, final=True))
 
     def _call(self, event: Any) -> None:
-        self.owner.calls.start(
+        self.calls.start(
             _str(event, "call_id"),
             _str(event, "name") or "",
             _str(event, "arguments") or "",
@@ -150,7 +154,7 @@ class EventRouter:
         )
 
     def _barge_in(self, event: Any) -> None:
-        self.owner.calls.barge_in()
+        self.calls.barge_in()
         client = self.owner.client
         item_id = client.playback.current_item_id
         response_id = client.conversation.active_response_id
@@ -161,9 +165,7 @@ class EventRouter:
             return  # nothing is playing that the user did not hear
         # The server cancels its own response on barge-in; we cut what was not heard.
         self.owner.spawn(
-            self.owner.guardrails.stop_response(
-                response_id, item_id, reason="barge_in", cancel=False
-            ),
+            self.guardrails.stop_response(response_id, item_id, reason="barge_in", cancel=False),
             "rtagents-agent-barge-in",
         )
 

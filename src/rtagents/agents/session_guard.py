@@ -12,14 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..protocol.bounded import RecentDict
+from .agent import OutputGuardrailResult
 from .agent_events import AudioInterrupted, GuardrailTripped
-from .guardrail import GuardrailWatch, OutputGuardrailResult, ResponseText
-
-if TYPE_CHECKING:
-    from .agent_session import AgentSession
+from .guardrail import GuardrailWatch, ResponseText
+from .session_owner import SessionOwner
 
 log = logging.getLogger("rtagents.agents.guardrails")
 
@@ -27,7 +26,7 @@ log = logging.getLogger("rtagents.agents.guardrails")
 class GuardrailRunner:
     """The guardrail checks of one agent session, and how a reply is stopped."""
 
-    def __init__(self, owner: AgentSession[Any], watch: GuardrailWatch) -> None:
+    def __init__(self, owner: SessionOwner, watch: GuardrailWatch) -> None:
         self.owner = owner
         self.watch = watch
         self.trips = 0

@@ -12,11 +12,10 @@ from typing import Any
 
 import httpx
 
+from .agent import FunctionTool, ToolContext
 from .chat import ChatModel, chat_loop
-from .context import ToolContext
 from .responses_api import responses_loop
 from .supervisor_tools import OnToolCall
-from .tool import FunctionTool
 
 
 async def run_tool_loop(

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..protocol.errors import ModelError, Origin, RealtimeError, ToolError
-from .context import ToolContext
-from .tool import FunctionTool
+from .agent import FunctionTool, ToolContext
 
 log = logging.getLogger("rtagents.agents.chat")
 

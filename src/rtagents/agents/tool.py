@@ -3,66 +3,25 @@
 The schema comes from the type hints (through pydantic) and the docstring
 (summary as the description, ``Args:`` entries as parameter descriptions),
 so the function is the single source of truth. The model's arguments are
-validated against the same pydantic model before the function runs: bad
-arguments become a :class:`~rtagents.protocol.errors.ToolError` naming the
-field, which the session sends back to the model as the tool's output.
+validated against the same pydantic model before the function runs
+(:func:`~.arguments.parse_arguments`). The :class:`~.agent.FunctionTool` it
+makes is defined with the agent, which lists it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import typing
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeAlias, overload
+from collections.abc import Callable
+from typing import Any, overload
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from ..protocol.errors import Origin, ToolError
-from .context import RunContext, ToolContext
+from .agent import ApprovalCheck, EnabledCheck, FunctionTool, Invoker, ToolContext
+from .arguments import parse_arguments
+from .context import RunContext
 from .docstrings import read_docstring
-
-if TYPE_CHECKING:
-    from .agent import Agent
-
-ApprovalCheck: TypeAlias = Callable[
-    [RunContext[Any], dict[str, Any], str], "bool | Awaitable[bool]"
-]
-"""``needs_approval`` as a callable: (context, parsed arguments, call_id) -> bool."""
-EnabledCheck: TypeAlias = Callable[[RunContext[Any], "Agent[Any]"], "bool | Awaitable[bool]"]
-"""``is_enabled`` as a callable: (context, agent) -> bool."""
-Invoker: TypeAlias = Callable[[ToolContext[Any], str], Awaitable[Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class FunctionTool:
-    """A tool as the model sees it (name, description, schema) and how to run it.
-
-    ``on_invoke_tool(ctx, arguments_json)`` runs it; ``timeout_seconds`` bounds
-    it (None: the session's default); ``needs_approval`` pauses the call until
-    the app approves or rejects it; ``is_enabled`` hides it from the model.
-    """
-
-    name: str
-    description: str
-    params_json_schema: dict[str, Any]
-    on_invoke_tool: Invoker
-    timeout_seconds: float | None = None
-    needs_approval: bool | ApprovalCheck = False
-    is_enabled: bool | EnabledCheck = True
-    cancel_on_barge_in: bool = True
-    """A barge-in cancels the call (its output then says so); approvals keep waiting."""
-
-    def definition(self) -> dict[str, Any]:
-        """The entry of ``session.tools``."""
-        return {
-            "type": "function",
-            "name": self.name,
-            "description": self.description,
-            "parameters": self.params_json_schema,
-        }
 
 
 @overload
@@ -115,28 +74,6 @@ def function_tool(
         )
 
     return build if fn is None else build(fn)
-
-
-def parse_arguments(model: type[BaseModel], arguments: str, tool: str) -> BaseModel:
-    """The model's arguments validated, or a ToolError that names what is wrong."""
-    try:
-        raw = json.loads(arguments or "{}")
-    except ValueError as exc:
-        raise _bad(tool, f"arguments are not valid JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise _bad(tool, f"arguments must be a JSON object, got {type(raw).__name__}")
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(arguments)'}: {e['msg']}"
-            for e in exc.errors()
-        )
-        raise _bad(tool, f"invalid arguments for {tool!r}: {problems}") from None
-
-
-def _bad(tool: str, message: str) -> ToolError:
-    return ToolError(message, origin=Origin.REMOTE, code="invalid_arguments", param=tool)
 
 
 def _is_context(annotation: Any) -> bool:
@@ -198,13 +135,3 @@ def _invoker(function: Callable[..., Any], model: type[BaseModel], takes_context
         return await result if inspect.isawaitable(result) else result
 
     return invoke
-
-
-async def resolve_flag(flag: bool | Callable[..., Any], *args: Any) -> bool:
-    """A bool, or a sync/async callable of ``args`` returning one."""
-    if not callable(flag):
-        return bool(flag)
-    result = flag(*args)
-    if inspect.isawaitable(result):
-        result = await result
-    return bool(result)

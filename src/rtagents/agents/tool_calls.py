@@ -18,18 +18,14 @@ import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..protocol.bounded import RecentDict
 from ..protocol.errors import Origin, RealtimeError, ToolError
+from .agent import Agent, FunctionTool, Handoff, ToolContext
 from .agent_events import Error, ToolApprovalRequired, ToolEnd, ToolStart
-from .context import ToolContext
-from .handoff import Handoff
-from .tool import FunctionTool, resolve_flag
-
-if TYPE_CHECKING:
-    from .agent import Agent
-    from .agent_session import AgentSession
+from .arguments import resolve_flag
+from .session_owner import SessionOwner
 
 log = logging.getLogger("rtagents.agents.tool_calls")
 REMEMBERED_CALLS = 4096
@@ -51,7 +47,7 @@ class _AgentCall:
 class CallDispatcher:
     """The function calls of one agent session."""
 
-    def __init__(self, owner: AgentSession[Any]) -> None:
+    def __init__(self, owner: SessionOwner) -> None:
         self.owner = owner
         self.runs: RecentDict[str, int] = RecentDict(REMEMBERED_CALLS)
         """How many times each recent call_id's tool actually ran (never more than once)."""

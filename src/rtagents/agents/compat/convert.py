@@ -19,11 +19,16 @@ from agents.tool_context import ToolContext as OAToolContext
 from agents import FunctionTool as OAFunctionTool
 from agents import RunContextWrapper
 
-from ..agent import Agent
-from ..context import RunContext, ToolContext
-from ..guardrail import GuardrailFunctionOutput, OutputGuardrail
-from ..handoff import Handoff
-from ..tool import FunctionTool, resolve_flag
+from ..agent import (
+    Agent,
+    FunctionTool,
+    GuardrailFunctionOutput,
+    Handoff,
+    OutputGuardrail,
+    ToolContext,
+)
+from ..arguments import resolve_flag
+from ..context import RunContext
 
 log = logging.getLogger("rtagents.agents.compat")
 _EMPTY: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
