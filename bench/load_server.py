@@ -30,21 +30,24 @@ from starlette.routing import Route
 
 from rtagents.engines.scripted import scripted_engines
 from rtagents.server.config import ServerConfig
-from rtagents.server.host.session_host import SessionHost
+from rtagents.server.host.backend import HostPort
 from rtagents.server.serving import running_server
 
 STAMPS: defaultdict[str, list[float]] = defaultdict(list)
 
 
-def install_stamps() -> None:
-    """Time every frame as the host queues it (the earliest point a send can start)."""
-    original = SessionHost._enqueue
+class Stamper:
+    """An observer on every host: times each frame as the host queues it (the earliest a
+    send can start)."""
 
-    def stamped(self: SessionHost, model: Any, error: Any) -> None:
-        original(self, model, error)
-        STAMPS[self.id].append(time.monotonic())
+    def __init__(self, host: HostPort) -> None:
+        self._stamps = STAMPS[host.session_id]
 
-    SessionHost._enqueue = stamped  # type: ignore[method-assign]
+    def on_sent(self, event: Any, error: Any) -> None:
+        self._stamps.append(time.monotonic())
+
+    def on_received(self, inbound: Any) -> None:
+        pass
 
 
 async def stamps(request: Request) -> JSONResponse:
@@ -59,9 +62,9 @@ async def stdin_closed() -> None:
 
 
 async def serve(with_stamps: bool) -> None:
-    if with_stamps:
-        install_stamps()
-    config = ServerConfig(port=0, session_cap_s=24 * 3600)
+    config = ServerConfig(
+        port=0, session_cap_s=24 * 3600, observers=[Stamper] if with_stamps else []
+    )
     async with running_server(config, scripted_engines()) as server:
         server.app.router.routes.append(Route("/bench/stamps", stamps, methods=["GET"]))
         gc.freeze()  # as `rtagents serve` does once started

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
 from conversation_model import LoopThread, ReferenceConversation, WatchedLLM, WatchedTTS
 from exactness import ClientTap, ServerTap, comparable, first_difference
 from hypothesis.stateful import RuleBasedStateMachine, invariant
@@ -41,17 +40,16 @@ class Live:
         self.loop = LoopThread()
         self.llm = WatchedLLM()
         self.server_tap = ServerTap()
-        self._patch = pytest.MonkeyPatch()
-        self.server_tap.install(self._patch)
         tts = WatchedTTS(self.llm)
         engines = Engines(llm=self.llm, tts=tts, stt=ScriptedSTT(), name="scripted")
-        self._server = running_server(ServerConfig(port=0), engines)
+        self._server = running_server(
+            ServerConfig(port=0, observers=[self.server_tap.observer]), engines
+        )
         self.running = self.loop.run(self._server.__aenter__())
 
     def close(self) -> None:
         self.loop.run(self._server.__aexit__(None, None, None))
         self.loop.stop()
-        self._patch.undo()
 
 
 LIVE: Live | None = None  # the module's server, set by the test for __init__

@@ -1,8 +1,8 @@
 """Watching one session from both ends, and checking that the two ends agree exactly.
 
-:class:`ServerTap` records every event the server emits, per session, at the
-one place that queues them for the wire (``SessionHost._enqueue``), and keeps
-the session host so its conversation can be read directly. :class:`ClientTap`
+:class:`ServerTap` records every event the server emits, per session, as an
+observer every session host gets (``ServerConfig.observers``), and keeps the
+session host so its conversation can be read directly. :class:`ClientTap`
 is a catch-all handler on the rtagents client: what the application's
 handlers were given, in order, plus an order of items rebuilt independently
 from the ``previous_item_id`` each ``conversation.item.added`` announced.
@@ -20,14 +20,26 @@ from base64 import b64decode
 from collections import Counter
 from typing import Any
 
-import pytest
-
 from rtagents.client import ALL, Session
 from rtagents.engines.scripted import decode_audio
+from rtagents.server.host.backend import HostPort, ReceivedEvent
 from rtagents.server.host.session_host import SessionHost
 
 SIZE_ENV = "RTAGENTS_SOAK"
 STALL_S = 10.0  # handlers that make no progress for this long have stopped
+
+
+class _HostTap:
+    """One host's observer: appends (type, event_id) of each event it sends."""
+
+    def __init__(self, emitted: list[tuple[str, str | None]]) -> None:
+        self._emitted = emitted
+
+    def on_sent(self, event: Any, error: Any) -> None:
+        self._emitted.append((str(event.type), getattr(event, "event_id", None)))
+
+    def on_received(self, inbound: ReceivedEvent) -> None:
+        pass
 
 
 class ServerTap:
@@ -36,16 +48,10 @@ class ServerTap:
     def __init__(self) -> None:
         self.emitted: dict[SessionHost, list[tuple[str, str | None]]] = {}
 
-    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        original = SessionHost._enqueue
-        emitted = self.emitted
-
-        def enqueue(host: SessionHost, model: Any, error: Any) -> None:
-            original(host, model, error)
-            record = (str(model.type), getattr(model, "event_id", None))
-            emitted.setdefault(host, []).append(record)
-
-        monkeypatch.setattr(SessionHost, "_enqueue", enqueue)
+    def observer(self, host: HostPort) -> _HostTap:
+        """An observer for ``host`` (pass ``tap.observer`` in ``ServerConfig.observers``)."""
+        assert isinstance(host, SessionHost)
+        return _HostTap(self.emitted.setdefault(host, []))
 
     def host_of(self, session: Session) -> SessionHost:
         for host in self.emitted:

@@ -54,10 +54,9 @@ VOICE = {
 
 
 @pytest.fixture
-async def server(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[RunningServer, ServerTap]]:
+async def server() -> AsyncIterator[tuple[RunningServer, ServerTap]]:
     tap = ServerTap()
-    tap.install(monkeypatch)
-    config = ServerConfig(port=0, webrtc_loopback=True)
+    config = ServerConfig(port=0, webrtc_loopback=True, observers=[tap.observer])
     async with running_server(config, scripted_engines()) as running:
         yield running, tap
 

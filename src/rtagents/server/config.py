@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .host.backend import HostPort, Observer
 
 MIB = 2**20
 
@@ -38,6 +41,10 @@ class ServerConfig:
     clock: Callable[[], float] = time.time
     # How the session cap waits (FakeClock.sleep in tests).
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    # Observers every session host gets (recording, metrics, tracing, test
+    # taps): each factory is called with the new host and sees every event it
+    # sends and receives, so none of them needs a hook inside the host.
+    observers: Sequence[Callable[[HostPort], Observer]] = ()
     # Resume (opt-in per session, docs/reliability.md): how long a session
     # whose connection dropped waits for the client to come back (0 = no
     # resume offered), and how many bytes of sent frames it keeps to replay.

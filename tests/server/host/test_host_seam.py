@@ -133,6 +133,23 @@ async def test_observers_see_every_event_sent_and_received_in_order() -> None:
     assert recorder.received[0].event is not None and recorder.received[1].error is not None
 
 
+async def test_server_wide_observers_attach_to_every_host_from_the_config() -> None:
+    recorders: dict[str, Recorder] = {}
+
+    def attach(port: HostPort) -> Recorder:
+        return recorders.setdefault(port.session_id, Recorder())
+
+    limits = ServerConfig(port=0, observers=[attach])
+    async with served(limits) as first, served(limits) as second:
+        await first.recv()
+        await second.recv()
+        await first.send({"type": "input_audio_buffer.clear", "event_id": "e1"})
+    assert set(recorders) == {first.host.id, second.host.id}
+    assert recorders[first.host.id].sent == ["conversation.created", "input_audio_buffer.cleared"]
+    assert [i.event_id for i in recorders[first.host.id].received] == ["e1"]
+    assert recorders[second.host.id].sent == ["conversation.created"]
+
+
 async def test_the_rules_refuse_before_the_backend_sees_the_event() -> None:
     async with served() as s:
         await s.recv()

@@ -66,6 +66,7 @@ class SessionHost:
         self.conversation = Conversation()
         self.events = EventLog(self.id, side="server")
         self.observers: list[Observer] = [EventLogObserver(self.events)]
+        self.observers.extend(make(self) for make in limits.observers)
         self._closing = False
         self._outbox = FrameOutbox(self.id)
         # Set by offer_resume when the client opted in (host/session_resume.py).
