@@ -11,6 +11,7 @@ PCM and plays its audio on a :class:`PcmSink`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,9 @@ def local_backend(state: ServerState, config: SessionConfig) -> BackendFactory:
     return build_backend
 
 
+log = logging.getLogger("rtagents.server.local")
+
+
 class LocalBackend:
     """Answers one session with the local engines."""
 
@@ -83,6 +87,7 @@ class LocalBackend:
     async def start(self) -> None:
         ctx = self.ctx
         ctx.conversation.set_output_format(ctx.config.output_format)
+        log.info("local pipeline answers", extra={"session_id": ctx.id, "model": ctx.config.model})
         session = ctx.config.to_model(ctx.id, expires_at=ctx.port.expires_at)
         await ctx.emit(build(SessionCreatedEvent, session=session))
         conversation = {"id": ctx.conversation_id, "object": "realtime.conversation"}
