@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 if TYPE_CHECKING:
-    from .faults import Fault
+    from .fault_plan import Fault
 
 Streams: TypeAlias = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 _Item: TypeAlias = "tuple[float, bytes] | Fault | None"  # None: end of stream
