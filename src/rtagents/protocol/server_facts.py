@@ -9,7 +9,7 @@ without a socket, a task or a clock.
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
@@ -71,21 +71,55 @@ class Request:
 
     @classmethod
     def from_event(cls, event: Any) -> Request:
-        """The request of a decoded client event (an ``openai`` model) or a wire dict."""
+        """The request of a decoded client event (an ``openai`` model) or a wire dict.
+
+        Only the fields the rules read for that event type are taken: the host
+        asks this of every event, appends included, so it must stay cheap.
+        """
         kind = str(_get(event, "type"))
-        item = _get(event, "item")
-        response = _get(event, "response")
-        audio = _get(event, "audio")
-        return cls(
-            type=kind,
-            item_id=_get(event, "item_id"),
-            new_item_id=_get(item, "id"),
-            previous_item_id=_get(event, "previous_item_id"),
-            response_id=_get(event, "response_id"),
-            conversation=_get(response, "conversation"),
-            appended_bytes=_decoded_length(audio) if isinstance(audio, str) else 0,
-            session=_set_fields(_get(event, "session")),
-        )
+        read = _READERS.get(kind)
+        return cls(type=kind) if read is None else read(kind, event)
+
+
+def _append(kind: str, event: Any) -> Request:
+    audio = _get(event, "audio")
+    appended = _decoded_length(audio) if isinstance(audio, str) else 0
+    return Request(type=kind, appended_bytes=appended)
+
+
+def _session_update(kind: str, event: Any) -> Request:
+    return Request(type=kind, session=_set_fields(_get(event, "session")))
+
+
+def _item_create(kind: str, event: Any) -> Request:
+    new_id = _get(_get(event, "item"), "id")
+    return Request(type=kind, new_item_id=new_id, previous_item_id=_get(event, "previous_item_id"))
+
+
+def _item_named(kind: str, event: Any) -> Request:
+    return Request(type=kind, item_id=_get(event, "item_id"))
+
+
+def _response_create(kind: str, event: Any) -> Request:
+    return Request(type=kind, conversation=_get(_get(event, "response"), "conversation"))
+
+
+def _response_cancel(kind: str, event: Any) -> Request:
+    return Request(type=kind, response_id=_get(event, "response_id"))
+
+
+_READERS: Final[Mapping[str, Callable[[str, Any], Request]]] = MappingProxyType(
+    {
+        "input_audio_buffer.append": _append,
+        "session.update": _session_update,
+        "conversation.item.create": _item_create,
+        "conversation.item.retrieve": _item_named,
+        "conversation.item.truncate": _item_named,
+        "conversation.item.delete": _item_named,
+        "response.create": _response_create,
+        "response.cancel": _response_cancel,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,5 +168,6 @@ def _set_fields(session: Any) -> Mapping[str, Any]:
 
 def _decoded_length(text: str) -> int:
     """Bytes a base64 text decodes to, without decoding it."""
-    padding = len(text) - len(text.rstrip("="))
-    return max(0, len(text) * 3 // 4 - min(padding, 2))
+    # Only the last two characters can be padding; stripping would copy the whole text.
+    padding = (text[-1:] == "=") + (text[-2:] == "==")
+    return max(0, len(text) * 3 // 4 - padding)

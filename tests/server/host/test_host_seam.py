@@ -54,7 +54,7 @@ class EchoBackend:
         await self.port.emit(build(InputAudioBufferClearedEvent))
 
     def facts(self) -> Facts:
-        return Facts()
+        return Facts(items=self.port.conversation)
 
     async def close(self) -> None:
         self.closed = True

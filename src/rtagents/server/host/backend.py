@@ -109,8 +109,9 @@ class Backend(Protocol):
         """A decoded client event the rules accepted; raise :class:`RealtimeError` to refuse."""
 
     def facts(self) -> Facts:
-        """The state the protocol rules are checked against (the host sets ``closing``
-        and ``items`` itself)."""
+        """The state the protocol rules are checked against, ``items`` included (the host's
+        conversation, :attr:`HostPort.conversation`, will do). The host checks ``closing``
+        itself, before asking: this is asked for every event, appends included."""
 
     async def close(self) -> None:
         """Stop all work: the host is ending."""

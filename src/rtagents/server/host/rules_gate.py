@@ -1,33 +1,31 @@
 """Asking the protocol rules (protocol/server_rules.py) before a backend sees an event.
 
-The host knows whether the session is closing and which items the
-conversation holds; the backend knows the rest (:meth:`Backend.facts`).
-Events the codec could not read are refused by the host itself, except while
-closing, when every event gets ``session_closed``.
+The host knows whether the session is closing (then every event, even one the
+codec could not read, gets ``session_closed``); the backend knows the rest
+(:meth:`Backend.facts`). Other events the codec could not read are refused by
+the host itself.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
+from typing import Any, Final
 
 from ...protocol.codec import InvalidEvent, UnknownEvent
-from ...protocol.conversation import Conversation
 from ...protocol.errors import RemoteProtocolError
 from ...protocol.server_rules import Facts, Refuse, Request, decide
 from .backend import Backend
 
 
-def refusal_for(
-    event: Any, *, closing: bool, backend: Backend, conversation: Conversation
-) -> RemoteProtocolError | None:
+def refusal_for(event: Any, *, closing: bool, backend: Backend) -> RemoteProtocolError | None:
     """The error to answer ``event`` with, or None to hand it to the backend."""
     event_id = getattr(event, "event_id", None)
-    if isinstance(event, InvalidEvent | UnknownEvent):
-        if not closing:
-            return None
-        outcome = decide(Facts(closing=True), Request(type=""))
+    if closing:
+        outcome = decide(_CLOSING, Request(type=str(getattr(event, "type", ""))))
+    elif isinstance(event, InvalidEvent | UnknownEvent):
+        return None
     else:
-        facts = dataclasses.replace(backend.facts(), closing=closing, items=conversation)
-        outcome = decide(facts, Request.from_event(event))
+        outcome = decide(backend.facts(), Request.from_event(event))
     return outcome.to_error(event_id) if isinstance(outcome, Refuse) else None
+
+
+_CLOSING: Final = Facts(closing=True)

@@ -192,9 +192,7 @@ class SessionHost:
             await self._dispatch(event)
 
     def _refusal(self, event: Any) -> RemoteProtocolError | None:
-        return refusal_for(
-            event, closing=self._closing, backend=self.backend, conversation=self.conversation
-        )
+        return refusal_for(event, closing=self._closing, backend=self.backend)
 
     async def _dispatch(self, event: Any) -> None:
         try:

@@ -61,6 +61,8 @@ class LocalBackend:
         self.responses = Responder(ctx, self.audio_out)
         self.audio_in = AudioIn(ctx, self.responses)
         self.items = ItemEdits(ctx, self.audio_in.decode)
+        self._rate_of: SessionConfig | None = None
+        self._bytes_per_ms = 0.0
         self._table: Mapping[str, Handler] = dispatch_table(
             session_update=self.update_session,
             clear_output=self.clear_output,
@@ -107,12 +109,21 @@ class LocalBackend:
             turn_detection=self.audio_in.turns.settings is not None,
             buffered_ms=self.ctx.input.buffered_ms,
             buffer_limit_ms=self.ctx.input.limit_ms,
-            input_bytes_per_ms=config.input_format.bytes_for_ms(1000) / 1000,
+            input_bytes_per_ms=self._input_bytes_per_ms(config),
             max_append_bytes=self.ctx.state.config.max_append_bytes,
             active_response=active.id if active is not None else None,
             responses=frozenset(self.responses.runs),
             plays_audio=self.audio_out.sink is not None,
+            items=self.ctx.conversation,
         )
+
+    def _input_bytes_per_ms(self, config: SessionConfig) -> float:
+        """Of the input format, read once per config: facts are asked for every event,
+        appends included, and parsing the format is not free."""
+        if self._rate_of is not config:
+            self._rate_of = config
+            self._bytes_per_ms = config.input_format.bytes_for_ms(1000) / 1000
+        return self._bytes_per_ms
 
     async def close(self) -> None:
         """Nothing to release: the work it started runs as the host's tasks."""
