@@ -199,6 +199,14 @@ def test_requests_from_decoded_events_and_wire_dicts() -> None:
     assert Request.from_event({"type": "input_audio_buffer.commit"}).session == {}
 
 
+def test_requests_from_wire_dicts_missing_their_fields() -> None:
+    """A dict the codec never checked may lack what a rule reads: the request says 'not set'."""
+    assert Request.from_event({"type": "conversation.item.create"}).new_item_id is None
+    assert Request.from_event({"type": "response.create"}).conversation is None
+    assert Request.from_event({"type": "session.update"}).session == {}
+    assert Request.from_event({"type": "input_audio_buffer.append"}).appended_bytes == 0
+
+
 # --- invariants over generated states and events ---------------------------------------
 
 IDS = st.sampled_from(["item_a", "item_b", "root", "resp_1", "resp_2", "other", ""])
