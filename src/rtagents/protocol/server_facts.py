@@ -10,9 +10,10 @@ without a socket, a task or a clock.
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from .errors import RemoteProtocolError
 
@@ -25,6 +26,46 @@ MAX_BUFFER_MS: Final = 32 * 2**20 / PCM16_BYTES_PER_MS
 
 _NO_FIELDS: Final[Mapping[str, Any]] = MappingProxyType({})
 _NO_ITEMS: Final[frozenset[str]] = frozenset()
+
+
+class SessionFacts(Protocol):
+    """What the rules read of a session: :class:`Facts` (a snapshot) or a live view.
+
+    A server asks the rules about every event, appends included, so it may
+    hand them an object whose properties read its state on demand instead of
+    building a snapshot per event; each rule reads only the facts it needs.
+    """
+
+    @property
+    def closing(self) -> bool: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def voice(self) -> str | None: ...
+    @property
+    def audio_produced(self) -> bool: ...
+    @property
+    def vad_available(self) -> bool: ...
+    @property
+    def turn_detection(self) -> bool: ...
+    @property
+    def buffered_ms(self) -> float: ...
+    @property
+    def buffer_limit_ms(self) -> float: ...
+    @property
+    def input_bytes_per_ms(self) -> float: ...
+    @property
+    def max_append_bytes(self) -> int | None: ...
+    @property
+    def active_response(self) -> str | None: ...
+    @property
+    def responses(self) -> AbstractSet[str]: ...
+    @property
+    def plays_audio(self) -> bool: ...
+    @property
+    def items(self) -> Container[str]: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from .ordering import ROOT
-from .server_facts import MIN_COMMIT_MS, Facts, Refuse, Request
+from .server_facts import MIN_COMMIT_MS, Refuse, Request, SessionFacts
 
 
-def session_closing(facts: Facts, request: Request) -> Refuse | None:
+def session_closing(facts: SessionFacts, request: Request) -> Refuse | None:
     if not facts.closing:
         return None
     return Refuse(
@@ -28,7 +28,7 @@ def session_closing(facts: Facts, request: Request) -> Refuse | None:
 # --- session.update ---------------------------------------------------------------------
 
 
-def type_changed(facts: Facts, request: Request) -> Refuse | None:
+def type_changed(facts: SessionFacts, request: Request) -> Refuse | None:
     wanted = request.session.get("type", facts.kind)
     if wanted == facts.kind:
         return None
@@ -40,7 +40,7 @@ def type_changed(facts: Facts, request: Request) -> Refuse | None:
     )
 
 
-def model_changed(facts: Facts, request: Request) -> Refuse | None:
+def model_changed(facts: SessionFacts, request: Request) -> Refuse | None:
     if "model" not in request.session or request.session["model"] == facts.model:
         return None
     return Refuse(
@@ -51,7 +51,7 @@ def model_changed(facts: Facts, request: Request) -> Refuse | None:
     )
 
 
-def voice_fixed(facts: Facts, request: Request) -> Refuse | None:
+def voice_fixed(facts: SessionFacts, request: Request) -> Refuse | None:
     output = _path(request.session, "audio", "output")
     if not facts.audio_produced or "voice" not in output or output["voice"] == facts.voice:
         return None
@@ -64,7 +64,7 @@ def voice_fixed(facts: Facts, request: Request) -> Refuse | None:
     )
 
 
-def no_vad_engine(facts: Facts, request: Request) -> Refuse | None:
+def no_vad_engine(facts: SessionFacts, request: Request) -> Refuse | None:
     turn_detection = _path(request.session, "audio", "input").get("turn_detection")
     if facts.vad_available or not isinstance(turn_detection, Mapping):
         return None
@@ -88,7 +88,7 @@ def _path(data: Mapping[str, Any], *keys: str) -> Mapping[str, Any]:
 # --- input and output audio ------------------------------------------------------------
 
 
-def append_too_large(facts: Facts, request: Request) -> Refuse | None:
+def append_too_large(facts: SessionFacts, request: Request) -> Refuse | None:
     limit, size = facts.max_append_bytes, request.appended_bytes
     if limit is None or size <= limit:
         return None
@@ -100,7 +100,7 @@ def append_too_large(facts: Facts, request: Request) -> Refuse | None:
     )
 
 
-def buffer_full(facts: Facts, request: Request) -> Refuse | None:
+def buffer_full(facts: SessionFacts, request: Request) -> Refuse | None:
     if facts.turn_detection:  # the VAD must still hear it; old audio is let go instead
         return None
     added_ms = request.appended_bytes / facts.input_bytes_per_ms
@@ -116,7 +116,7 @@ def buffer_full(facts: Facts, request: Request) -> Refuse | None:
     )
 
 
-def commit_too_short(facts: Facts, request: Request) -> Refuse | None:
+def commit_too_short(facts: SessionFacts, request: Request) -> Refuse | None:
     if facts.buffered_ms >= MIN_COMMIT_MS:
         return None
     return Refuse(
@@ -127,7 +127,7 @@ def commit_too_short(facts: Facts, request: Request) -> Refuse | None:
     )
 
 
-def client_plays_audio(facts: Facts, request: Request) -> Refuse | None:
+def client_plays_audio(facts: SessionFacts, request: Request) -> Refuse | None:
     if facts.plays_audio:
         return None
     return Refuse(
@@ -146,12 +146,12 @@ def missing(item_id: str, param: str) -> Refuse:
     return Refuse("item_not_found", param, f"Item '{item_id}' does not exist in the conversation.")
 
 
-def item_unknown(facts: Facts, request: Request) -> Refuse | None:
+def item_unknown(facts: SessionFacts, request: Request) -> Refuse | None:
     item_id = request.item_id or ""
     return None if item_id in facts.items else missing(item_id, "item_id")
 
 
-def reserved_id(facts: Facts, request: Request) -> Refuse | None:
+def reserved_id(facts: SessionFacts, request: Request) -> Refuse | None:
     if request.new_item_id != ROOT:
         return None
     return Refuse(
@@ -162,7 +162,7 @@ def reserved_id(facts: Facts, request: Request) -> Refuse | None:
     )
 
 
-def duplicate_id(facts: Facts, request: Request) -> Refuse | None:
+def duplicate_id(facts: SessionFacts, request: Request) -> Refuse | None:
     wanted = request.new_item_id
     if not wanted or wanted not in facts.items:
         return None
@@ -174,7 +174,7 @@ def duplicate_id(facts: Facts, request: Request) -> Refuse | None:
     )
 
 
-def previous_unknown(facts: Facts, request: Request) -> Refuse | None:
+def previous_unknown(facts: SessionFacts, request: Request) -> Refuse | None:
     previous = request.previous_item_id
     if previous is None or previous == ROOT or previous in facts.items:
         return None
@@ -184,7 +184,7 @@ def previous_unknown(facts: Facts, request: Request) -> Refuse | None:
 # --- responses -------------------------------------------------------------------------
 
 
-def transcription_only(facts: Facts, request: Request) -> Refuse | None:
+def transcription_only(facts: SessionFacts, request: Request) -> Refuse | None:
     if facts.kind != "transcription":
         return None
     return Refuse(
@@ -195,7 +195,7 @@ def transcription_only(facts: Facts, request: Request) -> Refuse | None:
     )
 
 
-def conversation_unknown(facts: Facts, request: Request) -> Refuse | None:
+def conversation_unknown(facts: SessionFacts, request: Request) -> Refuse | None:
     if request.conversation in (None, "", "auto", "none"):
         return None
     return Refuse(
@@ -206,7 +206,7 @@ def conversation_unknown(facts: Facts, request: Request) -> Refuse | None:
     )
 
 
-def response_active(facts: Facts, request: Request) -> Refuse | None:
+def response_active(facts: SessionFacts, request: Request) -> Refuse | None:
     if request.conversation == "none" or facts.active_response is None:
         return None
     return Refuse(
@@ -217,7 +217,7 @@ def response_active(facts: Facts, request: Request) -> Refuse | None:
     )
 
 
-def nothing_to_cancel(facts: Facts, request: Request) -> Refuse | None:
+def nothing_to_cancel(facts: SessionFacts, request: Request) -> Refuse | None:
     wanted = request.response_id
     running = facts.responses
     if facts.active_response is not None:

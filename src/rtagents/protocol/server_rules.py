@@ -26,7 +26,7 @@ from types import MappingProxyType
 from typing import Final
 
 from . import server_refusals as check
-from .server_facts import ACCEPT, Facts, Outcome, Refuse, Request
+from .server_facts import ACCEPT, Facts, Outcome, Refuse, Request, SessionFacts
 
 __all__ = [
     "ACCEPT",
@@ -37,6 +37,7 @@ __all__ = [
     "Refuse",
     "Request",
     "ServerRule",
+    "SessionFacts",
     "decide",
     "markdown_table",
     "mermaid_diagram",
@@ -50,7 +51,7 @@ class ServerRule:
     when: str  # when the event is refused, as the docs say it
     code: str
     param: str | None  # as documented; the check's refusal may leave it out
-    check: Callable[[Facts, Request], Refuse | None]
+    check: Callable[[SessionFacts, Request], Refuse | None]
 
 
 ANY_EVENT: Final = (
@@ -159,14 +160,20 @@ RULES: Final[Mapping[str, tuple[ServerRule, ...]]] = MappingProxyType(
 )
 
 
-def decide(facts: Facts, request: Request) -> Outcome:
+# Each event type's rules after the closing rule, joined once (decide runs for every event).
+_IN_ORDER: Final[Mapping[str, tuple[ServerRule, ...]]] = MappingProxyType(
+    {kind: (*ANY_EVENT, *rules) for kind, rules in RULES.items()}
+)
+
+
+def decide(facts: SessionFacts, request: Request) -> Outcome:
     """The first rule ``request`` breaks in ``facts``, as a :class:`Refuse`; else ACCEPT.
 
     Rules run in table order (the closing rule first), so one event gets one
     answer however many rules it breaks. Event types outside the table are
     the codec's business: only the closing rule applies to them.
     """
-    for rule in (*ANY_EVENT, *RULES.get(request.type, ())):
+    for rule in _IN_ORDER.get(request.type, ANY_EVENT):
         refusal = rule.check(facts, request)
         if refusal is not None:
             return refusal

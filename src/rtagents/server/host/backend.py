@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from ...protocol.errors import RealtimeError
-from ...protocol.server_facts import Facts
+from ...protocol.server_facts import SessionFacts
 
 if TYPE_CHECKING:
     from ...protocol.conversation import Conversation
@@ -108,10 +108,11 @@ class Backend(Protocol):
     async def handle(self, event: Any) -> None:
         """A decoded client event the rules accepted; raise :class:`RealtimeError` to refuse."""
 
-    def facts(self) -> Facts:
+    def facts(self) -> SessionFacts:
         """The state the protocol rules are checked against, ``items`` included (the host's
-        conversation, :attr:`HostPort.conversation`, will do). The host checks ``closing``
-        itself, before asking: this is asked for every event, appends included."""
+        conversation, :attr:`HostPort.conversation`, will do). Asked for every event,
+        appends included, so a live view (properties read on demand) beats a snapshot;
+        the host checks ``closing`` itself, before asking."""
 
     async def close(self) -> None:
         """Stop all work: the host is ending."""

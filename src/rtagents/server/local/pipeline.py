@@ -23,7 +23,7 @@ from openai.types.realtime import (
     SessionUpdateEvent,
 )
 
-from ...protocol.server_facts import Facts
+from ...protocol.server_facts import SessionFacts
 from ..host.backend import BackendFactory, HostPort, PcmSink
 from ..host.wire_events import build
 from .audio_in import AudioIn
@@ -31,6 +31,7 @@ from .audio_out import AudioOut
 from .dispatch import Handler, dispatch_table
 from .input_audio import InputAudio
 from .item_edits import ItemEdits
+from .live_facts import LiveFacts
 from .responder import Responder
 from .session_config import SessionConfig
 from .session_context import SessionContext
@@ -61,8 +62,7 @@ class LocalBackend:
         self.responses = Responder(ctx, self.audio_out)
         self.audio_in = AudioIn(ctx, self.responses)
         self.items = ItemEdits(ctx, self.audio_in.decode)
-        self._rate_of: SessionConfig | None = None
-        self._bytes_per_ms = 0.0
+        self._facts = LiveFacts(ctx, self.audio_in, self.audio_out, self.responses)
         self._table: Mapping[str, Handler] = dispatch_table(
             session_update=self.update_session,
             clear_output=self.clear_output,
@@ -98,32 +98,8 @@ class LocalBackend:
     async def handle(self, event: Any) -> None:
         await self._table[event.type](event)
 
-    def facts(self) -> Facts:
-        config, active = self.ctx.config, self.responses.active()
-        return Facts(
-            kind=config.kind,
-            model=config.model,
-            voice=config.voice,
-            audio_produced=self.audio_out.produced,
-            vad_available=self.ctx.state.vad_available,
-            turn_detection=self.audio_in.turns.settings is not None,
-            buffered_ms=self.ctx.input.buffered_ms,
-            buffer_limit_ms=self.ctx.input.limit_ms,
-            input_bytes_per_ms=self._input_bytes_per_ms(config),
-            max_append_bytes=self.ctx.state.config.max_append_bytes,
-            active_response=active.id if active is not None else None,
-            responses=frozenset(self.responses.runs),
-            plays_audio=self.audio_out.sink is not None,
-            items=self.ctx.conversation,
-        )
-
-    def _input_bytes_per_ms(self, config: SessionConfig) -> float:
-        """Of the input format, read once per config: facts are asked for every event,
-        appends included, and parsing the format is not free."""
-        if self._rate_of is not config:
-            self._rate_of = config
-            self._bytes_per_ms = config.input_format.bytes_for_ms(1000) / 1000
-        return self._bytes_per_ms
+    def facts(self) -> SessionFacts:
+        return self._facts
 
     async def close(self) -> None:
         """Nothing to release: the work it started runs as the host's tasks."""
