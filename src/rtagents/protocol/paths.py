@@ -136,16 +136,22 @@ def unknown_field_paths(model: BaseModel) -> list[str]:
 
 
 def _walk_extras(value: Any, prefix: str) -> Iterator[str]:
+    # Only models and sequences can hold extras: leaves (strings, numbers) are not
+    # walked into, which matters on the hot path (every append is walked).
     if isinstance(value, BaseModel):
         for name in value.__pydantic_extra__ or {}:
             yield f"{prefix}.{name}" if prefix else name
         for name in type(value).model_fields:
             child = getattr(value, name)
-            if child is not None:
+            if isinstance(child, _CONTAINERS):
                 yield from _walk_extras(child, f"{prefix}.{name}" if prefix else name)
-    elif isinstance(value, list | tuple):
+    else:
         for index, item in enumerate(value):
-            yield from _walk_extras(item, f"{prefix}[{index}]")
+            if isinstance(item, _CONTAINERS):
+                yield from _walk_extras(item, f"{prefix}[{index}]")
+
+
+_CONTAINERS = (BaseModel, list, tuple)
 
 
 def unknown_field_error(path: str, *, event_id: str | None) -> ProtocolError:
