@@ -7,8 +7,7 @@ import re
 
 from rtagents.engines.scripted import Rule, Say, scripted_engines
 from rtagents.protocol.lifecycle import State
-from rtagents.server.config import ServerConfig
-from rtagents.testing import FakeClock, session_pair
+from rtagents.testing import session_pair
 
 TEXT_ONLY = {"type": "realtime", "output_modalities": ["text"]}
 
@@ -53,21 +52,3 @@ async def test_a_dropped_link_reconnects_to_a_fresh_host() -> None:
         event = await resumed
         assert event.rebuilt and pair.host is not first and len(pair.hosts) == 2
         assert pair.client.session_id == pair.host.id
-
-
-async def test_the_session_cap_closes_the_session_on_the_fake_clock() -> None:
-    clock = FakeClock()
-    config = ServerConfig(port=0, session_cap_s=600, clock=clock, sleep=clock.sleep)
-    async with session_pair(config=config, session=TEXT_ONLY) as pair:
-        assert pair.client.config.expires_at == int(clock() + 600)
-        await asyncio.wait_for(clock.until_sleeping(1), 10)
-        clock.advance(599)
-        await asyncio.sleep(0)
-        assert pair.client.state is State.ACTIVE
-        closed = asyncio.create_task(pair.client.wait_for("error", timeout=10))
-        await asyncio.sleep(0)
-        clock.advance(1)
-        error = (await closed).error
-        assert "maximum duration of 10 minutes" in error.message
-        await asyncio.wait_for(pair.host.wait_closed(), 10)
-        assert pair.host.transport.closed

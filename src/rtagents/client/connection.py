@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..protocol.errors import ConnectionFailure
@@ -40,8 +41,11 @@ class Connection:
         ring: ResendRing,
         ticket: ResumeTicket | None = None,
         received: int = 0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.transport = transport
+        self.clock = clock
+        """The time source of :attr:`last_heard` (the stall watchdog's clock)."""
         self.ticket = ticket
         """The resume ticket of the server session, if its server offers resume."""
         self.ring = ring
@@ -54,19 +58,23 @@ class Connection:
         """Why it died before the reconnect that opened it declared the session back."""
         self.opening: asyncio.Future[ConnectionFailure] | None = None
         """While this connection opens the session: the reader resolves it if it is lost."""
-        self.last_heard = time.monotonic()
+        self.last_heard = clock()
         self._send_lock = asyncio.Lock()
 
     @classmethod
-    def fresh(cls, transport: Transport, *, ring_bytes: int) -> Connection:
+    def fresh(
+        cls, transport: Transport, *, ring_bytes: int, clock: Callable[[], float] = time.monotonic
+    ) -> Connection:
         """A connection to a new server session: numbering and counts start at zero."""
         ticket = read_ticket(response_headers(transport))
-        return cls(transport, ring=ResendRing(ring_bytes), ticket=ticket)
+        return cls(transport, ring=ResendRing(ring_bytes), ticket=ticket, clock=clock)
 
     def resumed_on(self, transport: Transport) -> Connection:
         """The same server session on ``transport``: numbering, count and ticket go on."""
         ticket = read_ticket(response_headers(transport)) or self.ticket
-        return Connection(transport, ring=self.ring, ticket=ticket, received=self.received)
+        return Connection(
+            transport, ring=self.ring, ticket=ticket, received=self.received, clock=self.clock
+        )
 
     def resume_headers(self) -> dict[str, str] | None:
         """The handshake headers that ask to resume this server session; None: it cannot."""
@@ -91,13 +99,13 @@ class Connection:
         Not done in :meth:`recv`: a frame read on a connection the session has
         already let go of is not processed, so it must not be claimed either.
         """
-        self.last_heard = time.monotonic()
+        self.last_heard = self.clock()
         if isinstance(raw, str):
             self.received += 1
 
     def heard(self) -> None:
         """Count now as the last sign of life (a silence was just reported)."""
-        self.last_heard = time.monotonic()
+        self.last_heard = self.clock()
 
     # -- sending -----------------------------------------------------------------------
 

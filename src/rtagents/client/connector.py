@@ -19,6 +19,7 @@ from .credentials import Credentials
 from .opening import TransportOpener, open_transport, realtime_url
 from .policy import ReconnectPolicy
 from .session import Session
+from .session_parts import Clock
 
 
 def connect(
@@ -34,6 +35,7 @@ def connect(
     reconnect: ReconnectPolicy | bool | None = None,
     stall_timeout: float | None = 30.0,
     tool_timeout: float = 30.0,
+    clock: Clock | None = None,
 ) -> SessionConnector:
     """Connect to a GA Realtime server: OpenAI's or rtagents' (only URL and key differ).
 
@@ -51,7 +53,9 @@ def connect(
     proactive rollover before the session cap; see ``docs/reliability.md``.
     ``stall_timeout``: seconds of server silence during a response before a
     ``response_stalled`` error (None: never). ``tool_timeout``: the default
-    deadline of tools registered with ``session.tools.register``.
+    deadline of tools registered with ``session.tools.register``. ``clock``
+    (tests: a :class:`rtagents.testing.FakeClock`) is the time the stall
+    watchdog and the rollover read and wait on.
     """
     policy = ReconnectPolicy() if reconnect is True else (reconnect or None)
     if transport == "websocket":
@@ -80,6 +84,7 @@ def connect(
             reconnect=policy,
             stall_timeout=stall_timeout,
             tool_timeout=tool_timeout,
+            clock=clock,
         )
     )
 

@@ -52,7 +52,7 @@ class _Replay:
 
 async def rebuild_on(session: SessionControl, parts: SessionParts, transport: Transport) -> None:
     """Turn the fresh server session on ``transport`` into the lost one, then go live."""
-    connection = Connection.fresh(transport, ring_bytes=parts.ring_bytes)  # numbering from 1
+    connection = Connection.fresh(transport, ring_bytes=parts.ring_bytes, clock=parts.clock)
     parts.gate.reset()
     replay = _Replay(connection, parts.inbound, session.ack_timeout)
     first = await replay.next()

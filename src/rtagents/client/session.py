@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any, Literal, Self
 
@@ -45,7 +46,7 @@ from .policy import Decision, ReconnectPolicy, decide_close
 from .reader import read_connection
 from .reconnect import Reconnector
 from .session_opening import open_session
-from .session_parts import SessionParts
+from .session_parts import Clock, SessionParts
 from .tasks import SessionTasks
 from .tools import ToolRunner
 from .upkeep import upkeep
@@ -71,6 +72,7 @@ class Session(SessionCommands, Consuming):
         opener: TransportOpener = open_transport,
         stream_capacity: int = 10_000,
         drain_timeout: float = 5.0,
+        clock: Clock | None = None,
     ) -> None:
         self.ack_timeout = ack_timeout
         self.reconnect_policy = reconnect
@@ -108,6 +110,9 @@ class Session(SessionCommands, Consuming):
             tasks=self._tasks,
             ending=self._ending,
             ring_bytes=policy.resend_bytes if reconnect else 0,
+            clock=clock or time.monotonic,  # one clock, when given, is both (a test's FakeClock)
+            wall_clock=clock or time.time,
+            sleep=asyncio.sleep if clock is None else clock.sleep,
         )  # fmt: skip
         self._reconnector: asyncio.Task[None] | None = None
         self.tools = ToolRunner(self, spawn=self._tasks.spawn, default_timeout=tool_timeout)

@@ -60,7 +60,7 @@ async def _open_once(session: SessionControl, parts: SessionParts, *, first: boo
     extra = opt_in_headers() if policy is not None and policy.resume else {}
     authenticated = partial(advance, session, parts, Trigger.AUTHENTICATED) if first else None
     transport = await parts.dialer.dial(extra, authenticated=authenticated)
-    connection = Connection.fresh(transport, ring_bytes=parts.ring_bytes)
+    connection = Connection.fresh(transport, ring_bytes=parts.ring_bytes, clock=parts.clock)
     await parts.outbound.install(connection)  # current at once: close() now closes it
     advance(session, parts, Trigger.TRANSPORT_OPENED)
     lost = connection.opening = asyncio.get_running_loop().create_future()

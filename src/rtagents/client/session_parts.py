@@ -9,7 +9,9 @@ import the session module (so the package has no import cycle).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -48,6 +50,20 @@ class SessionParts:
     ending: Ending
     ring_bytes: int
     """Bound of each new server session's resend ring (0 without reconnect)."""
+    clock: Callable[[], float] = time.monotonic
+    """The stall watchdog's time: when the server was last heard, and now."""
+    wall_clock: Callable[[], float] = time.time
+    """Unix time, which the server's ``expires_at`` (the rollover's deadline) is in."""
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    """How the watchdog and the rollover wait between checks."""
+
+
+class Clock(Protocol):
+    """A clock tests move by hand (``rtagents.testing.FakeClock``): the time, and a sleep on it."""
+
+    def __call__(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
 
 
 class SessionControl(Protocol):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import TYPE_CHECKING
 
 from ..protocol.errors import ConnectionFailure, Origin
@@ -46,11 +45,11 @@ async def watchdog(session: SessionControl, parts: SessionParts) -> None:
         return
     gate = parts.gate
     while True:
-        await asyncio.sleep(limit / 4)
+        await parts.sleep(limit / 4)
         connection = session.connection
         if connection is None or not connection.live:
             continue
-        silent = time.monotonic() - connection.last_heard
+        silent = parts.clock() - connection.last_heard
         if gate.busy and silent > limit:
             connection.heard()  # one report per silence
             report_stall(
@@ -96,16 +95,16 @@ def rollover_due(session: SessionControl, now: float) -> float | None:
 
 async def rollover_loop(session: SessionControl, parts: SessionParts) -> None:
     while True:
-        due = rollover_due(session, time.time())
+        due = rollover_due(session, parts.wall_clock())
         if due is None or due > 0:
-            await asyncio.sleep(ROLLOVER_CHECK_S if due is None else min(due, ROLLOVER_CHECK_S))
+            await parts.sleep(ROLLOVER_CHECK_S if due is None else min(due, ROLLOVER_CHECK_S))
             continue
         if not quiet(session, parts):
-            await asyncio.sleep(QUIET_CHECK_S)
+            await parts.sleep(QUIET_CHECK_S)
             continue
         if not await rollover(session, parts):
             continue
-        due = rollover_due(session, time.time())
+        due = rollover_due(session, parts.wall_clock())
         if due is not None and due <= 0:
             # The fresh session is already due: the server's cap is shorter than the
             # margin, and rolling over again would churn sessions back to back.
