@@ -11,8 +11,8 @@ import pytest
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
-from rtagents.transports import webrtc_audio
 from rtagents.protocol.audio import PCM_RATE
+from rtagents.transports import webrtc_audio
 from rtagents.transports.webrtc_audio import (
     FRAME_BYTES,
     FRAME_SAMPLES,

@@ -4,11 +4,11 @@ The outbound track plays pcm16 mono at 24 kHz (:data:`PCM_RATE`, the engines'
 and the Realtime API's rate); aiortc's Opus codec works at 48 kHz and
 resamples what it is given. Inbound frames come out mono at the rate asked
 for: 24 kHz for a client, or Opus's own 48 kHz (:data:`OPUS_RATE`) for a
-server that resamples once, where the audio is used. The outbound track plays queued audio in 20 ms frames at the speed of
-the clock (aiortc sends whatever ``recv()`` returns at once, so the track
-itself must keep time), filling gaps with silence as a live microphone would,
-and counts what it has actually played per *tag*: that count is what a
-barge-in truncates to.
+server that resamples once, where the audio is used. The outbound track
+plays queued audio in 20 ms frames at the speed of the clock (aiortc sends
+whatever ``recv()`` returns at once, so the track itself must keep time),
+filling gaps with silence as a live microphone would, and counts what it has
+actually played per *tag*: that count is what a barge-in truncates to.
 """
 
 from __future__ import annotations
