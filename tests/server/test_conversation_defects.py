@@ -1,7 +1,8 @@
 """The defects issue 17 names, one targeted case each (the model-based test found them).
 
-Each drives the real server (scripted voice, :class:`WatchedLLM` holding the
-reply mid-stream) through the rtagents client.
+Each drives the real server's session host (scripted voice, :class:`WatchedLLM`
+holding the reply mid-stream) through the rtagents client, over the in-memory
+session pair: the socket is not what these cases are about.
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ from conversation_model import WatchedLLM, WatchedTTS
 from conversation_session import SESSION, WAIT_S, item_text
 from exactness import ClientTap
 
-from rtagents import connect
 from rtagents.client import Session
 from rtagents.engines.base import Engines
 from rtagents.engines.scripted import ScriptedSTT
-from rtagents.server.config import ServerConfig
-from rtagents.server.serving import running_server
+from rtagents.testing import session_pair
 
 
 @pytest.fixture
@@ -27,11 +26,9 @@ async def held() -> Any:
     """A server whose model can be held mid-reply, and a client session on it."""
     llm = WatchedLLM()
     engines = Engines(llm=llm, tts=WatchedTTS(llm), stt=ScriptedSTT(), name="scripted")
-    async with running_server(ServerConfig(port=0), engines) as running:
-        connector = connect(running.ws_url, credentials=running.api_key, session=SESSION)
-        tap = ClientTap(connector.session, keep_audio=True)
-        async with connector as session:
-            yield session, tap, llm
+    async with session_pair(engines=engines, session=SESSION) as pair:
+        tap = ClientTap(pair.client, keep_audio=True)
+        yield pair.client, tap, llm
 
 
 async def _held_reply(

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from openai import AsyncOpenAI
-from server_harness import session, types
+from server_harness import memory_session, types
 
 from rtagents.engines.local.openai_compat import OpenAICompatLLM
 from rtagents.engines.scenario_rules import ScenarioRulesError
@@ -84,7 +84,7 @@ async def test_a_realtime_handoff_chosen_by_a_rule() -> None:
         "parameters": {"type": "object", "properties": {}},
     }
     config = ServerConfig(port=0, scenario_rules=HANDOFF_RULES)
-    async with running_server(config) as server, session(server) as client:
+    async with running_server(config) as server, memory_session(server) as client:
         update = {"type": "realtime", "output_modalities": ["text"], "tools": [handoff]}
         await client.roundtrip({"type": "session.update", "session": update}, "session.updated")
         await client.user_text("please write a haiku about frogs")

@@ -1,8 +1,9 @@
 """A real rtagents server whose LLM is an OpenAI-compatible endpoint (the loopback stub).
 
-This is the ``--llm-url`` path end to end: WebSocket in, chat-completions HTTP
-out, and back as GA events, including what a client sees when the model
-server goes away (and comes back).
+This is the ``--llm-url`` path end to end: Realtime events in (over the memory
+transport; the socket is not the subject), chat-completions HTTP out, and back
+as GA events, including what a client sees when the model server goes away
+(and comes back).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from server_harness import RawClient, session, types
+from server_harness import RawClient, memory_session, types
 
 from rtagents.engines.base import Engines
 from rtagents.engines.local.openai_compat import OpenAICompatLLM
@@ -57,7 +58,7 @@ async def server(llm: OpenAICompatLLM) -> AsyncIterator[RunningServer]:
 
 @pytest.fixture
 async def client(server: RunningServer) -> AsyncIterator[RawClient]:
-    async with session(server) as connected:
+    async with memory_session(server) as connected:
         yield connected
 
 
@@ -111,7 +112,7 @@ async def test_endpoint_down_fails_the_response_with_a_model_error_then_recovers
     down = OpenAICompatLLM(url=f"http://127.0.0.1:{port}", model=MODEL, connect_timeout_s=2.0)
     engines = Engines(llm=down, tts=ScriptedTTS(), stt=ScriptedSTT(), name="llm-url")
     async with running_server(ServerConfig(port=0), engines) as server:
-        async with session(server) as client:
+        async with memory_session(server) as client:
             await client.user_text("anyone there?")
             events = await client.respond(TEXT)
             error = next(e for e in events if e.type == "error").error

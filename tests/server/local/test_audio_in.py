@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from server_harness import RawClient, audio_bytes, session, types
+from server_harness import RawClient, audio_bytes, memory_session, types
 
 from rtagents.engines.base import Engines
 from rtagents.engines.scripted import MS_PER_CHAR, ScriptedLLM, ScriptedTTS, scripted_speech
@@ -129,7 +129,7 @@ async def test_pcmu_output_duration_follows_the_text(client: RawClient) -> None:
 async def test_transcription_failed_without_an_stt_engine() -> None:
     engines = Engines(llm=ScriptedLLM(), tts=ScriptedTTS(), stt=None, name="no-ears")
     async with running_server(ServerConfig(port=0), engines) as server:
-        async with session(server) as client:
+        async with memory_session(server) as client:
             await client.roundtrip(TRANSCRIBE, "session.updated")
             await client.say("hello")
             events = await client.until("conversation.item.input_audio_transcription.failed")
@@ -141,7 +141,7 @@ async def test_transcription_failed_without_an_stt_engine() -> None:
 async def test_transcription_session_transcribes_and_refuses_responses(
     server: RunningServer,
 ) -> None:
-    async with session(server, query="intent=transcription") as client:
+    async with memory_session(server, query="intent=transcription") as client:
         await client.say("note this")
         events = await client.until("conversation.item.input_audio_transcription.completed")
         assert events[-1].transcript == "note this"
@@ -150,7 +150,7 @@ async def test_transcription_session_transcribes_and_refuses_responses(
 
 
 async def test_transcription_session_update(server: RunningServer) -> None:
-    async with session(server, query="intent=transcription") as client:
+    async with memory_session(server, query="intent=transcription") as client:
         update = {
             "type": "session.update",
             "session": {

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator
 
 import pytest
-from server_harness import RawClient, audio_bytes, session, types
+from server_harness import RawClient, audio_bytes, memory_session, types
 from vad_harness import Streamer, configure, speech
 
 from rtagents.engines.base import LLMRequest
@@ -59,7 +59,7 @@ async def server() -> AsyncIterator[RunningServer]:
 
 
 async def test_a_cancelled_reply_keeps_only_what_its_audio_spoke(server: RunningServer) -> None:
-    async with session(server) as client:
+    async with memory_session(server) as client:
         await client.user_text("count for me")
         await client.send({"type": "response.create"})
         spoken_ms = (len(FIRST) + len(SPOKEN_OF_SECOND)) * MS_PER_CHAR
@@ -91,7 +91,7 @@ async def test_a_cancelled_reply_keeps_only_what_its_audio_spoke(server: Running
 
 
 async def test_a_barge_in_keeps_only_what_the_audio_spoke(server: RunningServer) -> None:
-    async with session(server) as client:
+    async with memory_session(server) as client:
         await configure(client, {"type": "server_vad", "interrupt_response": True})
         await client.user_text("count for me")
         await client.send({"type": "response.create"})

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
-from server_harness import RawClient, session
+from server_harness import RawClient, memory_session
 from vad_harness import Streamer, configure, silence, speech
 
 from rtagents.engines.base import EngineFailure, Engines, Transcription
@@ -56,7 +56,7 @@ async def voice_client(
 ) -> AsyncIterator[RawClient]:
     engines = Engines(llm=ScriptedLLM(), tts=ScriptedTTS(), stt=stt, vad=EnergyVAD())
     async with running_server(ServerConfig(port=0), engines) as server:
-        async with session(server, query=query) as client:
+        async with memory_session(server, query=query) as client:
             yield client
 
 

@@ -14,7 +14,7 @@ import math
 from collections.abc import AsyncIterator
 
 import pytest
-from server_harness import RawClient, audio_bytes, mint, session
+from server_harness import RawClient, audio_bytes, memory_session, mint, session
 from vad_harness import Streamer, configure, silence, speech
 
 from rtagents.engines.scripted import Rule, Say, scripted_engines
@@ -249,7 +249,7 @@ async def test_each_session_has_its_own_vad_and_clock(
     server: RunningServer, client: RawClient
 ) -> None:
     await configure(client, {"type": "server_vad", "create_response": False})
-    async with session(server) as other:
+    async with memory_session(server) as other:
         await configure(other, {"type": "server_vad", "create_response": False})
         talker, listener = Streamer(client), Streamer(other)
         for step in range(60):  # interleaved: 20 ms to each session in turn
@@ -286,7 +286,7 @@ async def test_a_secret_with_turn_detection_starts_detecting_at_once(
 
 async def test_turn_detection_needs_a_vad_engine() -> None:
     async with running_server(ServerConfig(port=0), scripted_engines(vad=False)) as bare:
-        async with session(bare) as client:
+        async with memory_session(bare) as client:
             update = {
                 "type": "realtime",
                 "audio": {"input": {"turn_detection": {"type": "server_vad"}}},

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from server_harness import session
+from server_harness import memory_session
 from vad_harness import Streamer, configure
 
 from rtagents.engines.base import Engines
@@ -66,7 +66,7 @@ async def test_a_real_utterance_is_detected_transcribed_and_answered(
 ) -> None:
     audio, start_ms, end_ms = utterance
     async with running_server(ServerConfig(port=0), engines) as server:
-        async with session(server) as client:
+        async with memory_session(server) as client:
             transcribed = {"input": {"transcription": {"model": "whisper-1", "language": "en"}}}
             await configure(
                 client, {"type": "server_vad"}, audio=transcribed, output_modalities=["text"]

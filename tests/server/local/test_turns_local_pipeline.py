@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from server_harness import session
+from server_harness import memory_session
 from vad_harness import Streamer, configure, silence
 
 from rtagents.engines.base import Engines
@@ -63,7 +63,7 @@ async def test_a_pcmu_session_runs_the_whole_local_pipeline(
 ) -> None:
     """G.711 mu-law in and out: VAD, transcription, an answer, and 8 kHz speech back."""
     async with running_server(ServerConfig(port=0), engines) as server:
-        async with session(server) as client:
+        async with memory_session(server) as client:
             audio = {
                 "input": {"format": PCMU_WIRE, "transcription": {"model": "whisper-1"}},
                 "output": {"format": PCMU_WIRE, "voice": "cedar"},
@@ -90,7 +90,7 @@ async def test_speech_during_a_reply_cancels_it_with_no_stale_audio(
     """Barge-in on real engines: the reply stops mid-speech and not one delta follows."""
     long_answer = "Answer with a long story of at least ten sentences."
     async with running_server(ServerConfig(port=0), engines) as server:
-        async with session(server) as client:
+        async with memory_session(server) as client:
             detection = {"type": "server_vad", "interrupt_response": True}
             await configure(client, detection, instructions=long_answer, max_output_tokens=400)
             stream = Streamer(client)
