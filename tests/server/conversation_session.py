@@ -3,9 +3,11 @@
 :class:`Live` runs the server (scripted voice, :class:`WatchedLLM`) on a
 loop thread for the whole module, with a :class:`ServerTap` on it.
 :class:`SessionSteps` is the state machine's base: it opens a client session
-per sequence, sends a step and waits for its answer, and after every step
-checks the four views against the reference model (see
-``test_conversation_model.py`` for the steps themselves).
+per sequence (into the server's own state over the memory transport: the
+socket is not what the model checks; ``test_long_sessions`` keeps the wire),
+sends a step and waits for its answer, and after every step checks the four
+views against the reference model (see ``test_conversation_model.py`` for the
+steps themselves).
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from rtagents.client import Session
 from rtagents.client.events import new_event_id
 from rtagents.engines.base import Engines
 from rtagents.engines.scripted import ScriptedSTT
+from rtagents.server.app import server_state
 from rtagents.server.config import ServerConfig
 from rtagents.server.serving import running_server
+from rtagents.testing.in_memory import MEMORY_URL, MemoryServer
 
 SESSION = {
     "type": "realtime",
@@ -84,12 +88,16 @@ class SessionSteps(RuleBasedStateMachine):
 
     async def _open(self) -> tuple[Session, ClientTap]:
         running = self.live.running
-        connector = connect(running.ws_url, credentials=running.api_key, session=SESSION)
+        self.opener = MemoryServer(server_state(running.app))
+        connector = connect(
+            MEMORY_URL, credentials=running.api_key, session=SESSION, transport=self.opener.open
+        )
         tap = ClientTap(connector.session, keep_audio=True)
         return await connector.__aenter__(), tap
 
     def teardown(self) -> None:
         self.run(self.session.close())
+        self.run(self.opener.close())
         self.live.server_tap.emitted.pop(self.host, None)
 
     def fresh(self) -> str:
