@@ -1,4 +1,9 @@
-"""The client SDK end to end against the rtagents server on loopback (scripted model)."""
+"""The client SDK end to end against the rtagents server (scripted model).
+
+Conversation behaviour runs over the in-memory session pair (the client
+``Session`` and the server's host, no socket); what needs the wire (auth,
+minting secrets over HTTP, a refused handshake) runs on loopback.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from rtagents.protocol.errors import ConnectionFailure, LocalProtocolError, Orig
 from rtagents.protocol.lifecycle import State, Trigger
 from rtagents.server.config import ServerConfig
 from rtagents.server.serving import RunningServer, running_server
+from rtagents.testing import session_pair
 
 TEXT_ONLY = {"type": "realtime", "output_modalities": ["text"]}
 WEATHER_TOOL = {
@@ -34,6 +40,12 @@ async def server() -> AsyncIterator[RunningServer]:
         yield running
 
 
+@pytest.fixture
+async def session() -> AsyncIterator[Session]:
+    async with session_pair(engines=scripted_engines(RULES), model="gpt-realtime") as pair:
+        yield pair.client
+
+
 async def _response(session: Session) -> Any:
     """Ask for a response and return its ``response.done``."""
     done = asyncio.create_task(session.wait_for("response.done", timeout=10))
@@ -46,21 +58,20 @@ def _reply_text(session: Session, response: Any) -> str:
     return " ".join(session.conversation.transcript(item.id) for item in response.output)
 
 
-async def test_text_turn_with_an_api_key(server: RunningServer) -> None:
-    async with connect(server.ws_url, credentials=server.api_key, model="gpt-realtime") as session:
-        updated = await session.update_session(TEXT_ONLY)
-        assert updated.type == "session.updated"
-        assert updated.session.output_modalities == ["text"]
-        await session.send_text("hello there")
-        done = await _response(session)
-        assert done.response.status == "completed"
-        [message] = done.response.output
-        assert "hello there" in message.content[0].text
-        mirror = session.conversation
-        assert mirror.item_ids[-1] == message.id
-        assert mirror.transcript(message.id) == message.content[0].text
-        assert mirror.get(mirror.item_ids[0]).role == "user"  # type: ignore[union-attr]
-        assert mirror.active_response_id is None
+async def test_a_text_turn_fills_the_mirror(session: Session) -> None:
+    updated = await session.update_session(TEXT_ONLY)
+    assert updated.type == "session.updated"
+    assert updated.session.output_modalities == ["text"]
+    await session.send_text("hello there")
+    done = await _response(session)
+    assert done.response.status == "completed"
+    [message] = done.response.output
+    assert "hello there" in message.content[0].text
+    mirror = session.conversation
+    assert mirror.item_ids[-1] == message.id
+    assert mirror.transcript(message.id) == message.content[0].text
+    assert mirror.get(mirror.item_ids[0]).role == "user"  # type: ignore[union-attr]
+    assert mirror.active_response_id is None
 
 
 async def test_connect_with_a_callable_minting_ephemeral_secrets(server: RunningServer) -> None:
@@ -78,13 +89,14 @@ async def test_connect_with_a_callable_minting_ephemeral_secrets(server: Running
     assert minted[0] != minted[1]
 
 
-async def test_audio_turn_with_a_manual_commit(server: RunningServer) -> None:
+async def test_audio_turn_with_a_manual_commit() -> None:
     config = {
         "type": "realtime",
         "output_modalities": ["audio"],
         "audio": {"input": {"turn_detection": None, "transcription": {"model": "whisper-1"}}},
     }
-    async with connect(server.ws_url, credentials=server.api_key, session=config) as session:
+    async with session_pair(engines=scripted_engines(RULES), session=config) as pair:
+        session = pair.client
         transcribed = asyncio.create_task(
             session.wait_for("conversation.item.input_audio_transcription.completed", timeout=10)
         )
@@ -99,80 +111,74 @@ async def test_audio_turn_with_a_manual_commit(server: RunningServer) -> None:
         assert session.conversation.audio_ms(message.id) > 0
 
 
-async def test_function_call_round_trip(server: RunningServer) -> None:
+async def test_function_call_round_trip(session: Session) -> None:
     calls: list[dict[str, Any]] = []
-    async with connect(server.ws_url, credentials=server.api_key) as session:
-        await session.update_session({**TEXT_ONLY, "tools": [WEATHER_TOOL]})
+    await session.update_session({**TEXT_ONLY, "tools": [WEATHER_TOOL]})
 
-        @session.on("response.function_call_arguments.done")
-        async def run_tool(event: Any) -> None:
-            calls.append(json.loads(event.arguments))
-            output = json.dumps({"forecast": "sunny"})
-            await session.create_item(
-                {"type": "function_call_output", "call_id": event.call_id, "output": output}
-            )
+    @session.on("response.function_call_arguments.done")
+    async def run_tool(event: Any) -> None:
+        calls.append(json.loads(event.arguments))
+        output = json.dumps({"forecast": "sunny"})
+        await session.create_item(
+            {"type": "function_call_output", "call_id": event.call_id, "output": output}
+        )
 
-        await session.send_text("what is the weather")
-        first = await _response(session)
-        assert first.response.output[0].type == "function_call"
-        await session.wait_for("conversation.item.done", timeout=10)  # the tool output item
-        second = await _response(session)
+    await session.send_text("what is the weather")
+    first = await _response(session)
+    assert first.response.output[0].type == "function_call"
+    await session.wait_for("conversation.item.done", timeout=10)  # the tool output item
+    second = await _response(session)
     assert calls == [{"city": "Paris"}]
     assert "sunny" in _reply_text(session, second.response)
 
 
-async def test_server_errors_are_classified_and_the_session_goes_on(
-    server: RunningServer,
-) -> None:
-    async with connect(server.ws_url, credentials=server.api_key) as session:
-        failed = asyncio.create_task(session.wait_for("error", timeout=10))
-        await asyncio.sleep(0)
-        event_id = await session.commit_audio()  # nothing to commit
-        event = await failed
-        assert event.error.event_id == event_id
-        error = session.errors[-1]
-        assert isinstance(error, LocalProtocolError) and error.origin is Origin.LOCAL
-        assert error.event_id == event_id
-        await session.send_text("still here")
-        assert (await _response(session)).response.status == "completed"
+async def test_server_errors_are_classified_and_the_session_goes_on(session: Session) -> None:
+    failed = asyncio.create_task(session.wait_for("error", timeout=10))
+    await asyncio.sleep(0)
+    event_id = await session.commit_audio()  # nothing to commit
+    event = await failed
+    assert event.error.event_id == event_id
+    error = session.errors[-1]
+    assert isinstance(error, LocalProtocolError) and error.origin is Origin.LOCAL
+    assert error.event_id == event_id
+    await session.send_text("still here")
+    assert (await _response(session)).response.status == "completed"
 
 
-async def test_a_response_input_may_reference_an_item(server: RunningServer) -> None:
-    async with connect(server.ws_url, credentials=server.api_key) as session:
-        await session.update_session(TEXT_ONLY)
-        added = asyncio.create_task(session.wait_for("conversation.item.done", timeout=10))
-        await asyncio.sleep(0)
-        await session.send_text("the referenced turn")
-        referenced = (await added).item.id
-        await session.send_text("a later turn")
-        done = asyncio.create_task(session.wait_for("response.done", timeout=10))
-        await asyncio.sleep(0)
-        await session.create_response(
-            conversation="none", input=[{"type": "item_reference", "id": referenced}]
-        )
-        response = (await done).response
-        assert response.status == "completed"
-        assert response.output[0].content[0].text == "You said: the referenced turn"
+async def test_a_response_input_may_reference_an_item(session: Session) -> None:
+    await session.update_session(TEXT_ONLY)
+    added = asyncio.create_task(session.wait_for("conversation.item.done", timeout=10))
+    await asyncio.sleep(0)
+    await session.send_text("the referenced turn")
+    referenced = (await added).item.id
+    await session.send_text("a later turn")
+    done = asyncio.create_task(session.wait_for("response.done", timeout=10))
+    await asyncio.sleep(0)
+    await session.create_response(
+        conversation="none", input=[{"type": "item_reference", "id": referenced}]
+    )
+    response = (await done).response
+    assert response.status == "completed"
+    assert response.output[0].content[0].text == "You said: the referenced turn"
 
 
-async def test_local_validation_error_never_reaches_the_server(server: RunningServer) -> None:
-    async with connect(server.ws_url, credentials=server.api_key) as session:
-        with pytest.raises(LocalProtocolError) as caught:
-            await session.update_session({"type": "realtime", "voice": "marin"})
-        assert caught.value.param == "session.voice"
-        assert "session.audio.output.voice" in caught.value.message
-        assert session.errors == []
+async def test_local_validation_error_never_reaches_the_server(session: Session) -> None:
+    with pytest.raises(LocalProtocolError) as caught:
+        await session.update_session({"type": "realtime", "voice": "marin"})
+    assert caught.value.param == "session.voice"
+    assert "session.audio.output.voice" in caught.value.message
+    assert session.errors == []
 
 
 async def test_session_cap_ends_the_stream() -> None:
-    async with running_server(ServerConfig(port=0, session_cap_s=0.2)) as capped:
-        async with connect(capped.ws_url, credentials=capped.api_key) as session:
-            events = [event async for event in session]
-            assert (events[-1].target, events[-1].trigger) == (
-                State.CLOSED,
-                Trigger.TRANSPORT_CLOSED,
-            )
-            assert session.close_code == 1001
+    async with session_pair(config=ServerConfig(port=0, session_cap_s=0.2)) as pair:
+        session = pair.client
+        events = [event async for event in session]
+        assert (events[-1].target, events[-1].trigger) == (
+            State.CLOSED,
+            Trigger.TRANSPORT_CLOSED,
+        )
+        assert session.close_code == 1001
 
 
 async def test_a_wrong_key_fails_the_connect_with_the_servers_reason(
