@@ -1,4 +1,7 @@
-"""Truncation at what was heard: clamped to the audio received, never without audio."""
+"""Truncation at what was heard: clamped to the audio received, never without audio.
+
+Against the real server over the in-memory session pair (no socket).
+"""
 
 from __future__ import annotations
 
@@ -7,22 +10,19 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from rtagents import connect
 from rtagents.client import Session
 from rtagents.client.playback import PLAYED_ITEMS_KEPT
 from rtagents.engines.scripted import scripted_engines
 from rtagents.protocol.errors import LocalProtocolError
-from rtagents.server.config import ServerConfig
-from rtagents.server.serving import running_server
+from rtagents.testing import session_pair
 
 AUDIO_OUT = {"type": "realtime", "output_modalities": ["audio"]}
 
 
 @pytest.fixture
 async def session() -> AsyncIterator[Session]:
-    async with running_server(ServerConfig(port=0), scripted_engines(vad=False)) as server:
-        async with connect(server.ws_url, credentials=server.api_key, session=AUDIO_OUT) as s:
-            yield s
+    async with session_pair(engines=scripted_engines(vad=False), session=AUDIO_OUT) as pair:
+        yield pair.client
 
 
 async def _spoken_reply(session: Session) -> str:

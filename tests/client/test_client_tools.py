@@ -1,4 +1,9 @@
-"""The tool runner against a real server whose scripted model calls tools."""
+"""The tool runner against a real server whose scripted model calls tools.
+
+The server is the real session host and pipeline reached over the memory
+transport (:class:`~rtagents.testing.in_memory.MemoryServer`): the socket is
+not what the tool runner's tests are about.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +20,9 @@ from rtagents import connect
 from rtagents.client import Session
 from rtagents.client import tools as tools_module
 from rtagents.engines.scripted import CallTool, Rule, scripted_engines
+from rtagents.server.app import create_app, server_state
 from rtagents.server.config import ServerConfig
-from rtagents.server.serving import RunningServer, running_server
+from rtagents.testing.in_memory import MEMORY_URL, MemoryServer
 
 RULES = [
     Rule(when=re.compile("weather"), then=CallTool("get_weather", {"city": "Paris"})),
@@ -29,13 +35,17 @@ CITY = {"type": "object", "properties": {"city": {"type": "string"}}}
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[RunningServer]:
-    async with running_server(ServerConfig(port=0), scripted_engines(RULES, vad=False)) as s:
-        yield s
+async def server() -> AsyncIterator[MemoryServer]:
+    app = create_app(ServerConfig(port=0), scripted_engines(RULES, vad=False))
+    opener = MemoryServer(server_state(app))
+    try:
+        yield opener
+    finally:
+        await opener.close()
 
 
-async def _session(server: RunningServer, **kwargs: Any) -> Session:
-    session = await connect(server.ws_url, credentials=server.api_key, **kwargs)
+async def _session(server: MemoryServer, **kwargs: Any) -> Session:
+    session = await connect(MEMORY_URL, credentials="sk-memory", transport=server.open, **kwargs)
     calls: list[str] = []
 
     @session.tools.register(parameters=CITY)
@@ -76,7 +86,7 @@ async def _two_responses(session: Session) -> None:
 
 
 async def test_a_tool_runs_once_and_the_model_answers_with_its_output(
-    server: RunningServer,
+    server: MemoryServer,
 ) -> None:
     async with await _session(server) as session:
         output = await _output_after(session, "weather?")
@@ -90,7 +100,7 @@ async def test_a_tool_runs_once_and_the_model_answers_with_its_output(
 
 
 async def test_a_tool_past_its_deadline_tells_the_model_it_timed_out(
-    server: RunningServer,
+    server: MemoryServer,
 ) -> None:
     async with await _session(server) as session:
         output = await _output_after(session, "slow please")
@@ -106,14 +116,14 @@ async def test_a_tool_past_its_deadline_tells_the_model_it_timed_out(
     ],
 )
 async def test_failures_become_outputs_the_model_can_read(
-    server: RunningServer, text: str, expected: str
+    server: MemoryServer, text: str, expected: str
 ) -> None:
     async with await _session(server) as session:
         output = await _output_after(session, text)
         assert expected in output["error"]
 
 
-async def test_a_replayed_call_does_not_run_again(server: RunningServer) -> None:
+async def test_a_replayed_call_does_not_run_again(server: MemoryServer) -> None:
     async with await _session(server) as session:
         await _output_after(session, "weather?")
         [call] = [i for i in session.conversation.items if i.type == "function_call"]
@@ -125,7 +135,7 @@ async def test_a_replayed_call_does_not_run_again(server: RunningServer) -> None
         assert session.calls == ["Paris"]  # type: ignore[attr-defined]
 
 
-async def test_a_cancelled_response_cancels_its_tools(server: RunningServer) -> None:
+async def test_a_cancelled_response_cancels_its_tools(server: MemoryServer) -> None:
     async with await _session(server, tool_timeout=30.0) as session:
         started = asyncio.Event()
 
@@ -145,7 +155,7 @@ async def test_a_cancelled_response_cancels_its_tools(server: RunningServer) -> 
         assert session.tools.running == 0
 
 
-async def test_closing_cancels_running_tools(server: RunningServer) -> None:
+async def test_closing_cancels_running_tools(server: MemoryServer) -> None:
     session = await _session(server)
     started = asyncio.Event()
 
