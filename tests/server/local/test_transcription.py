@@ -1,4 +1,4 @@
-"""Streaming transcription of voice turns, end to end over a loopback server.
+"""Streaming transcription of voice turns, end to end through a real server's session host.
 
 The STT engines here wrap the scripted one to *watch* it (how often it runs,
 on how much audio) or to hold it, never to change what it hears.

@@ -1,4 +1,4 @@
-"""Server VAD end to end: a real server on loopback, the scripted model, the energy VAD.
+"""Server VAD end to end: a real server's session host, the scripted model, the energy VAD.
 
 Speech is the scripted tone code (50 ms per character) padded with digital
 silence, streamed in lock step (see ``vad_harness``). With the energy VAD and
