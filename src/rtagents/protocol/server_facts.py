@@ -190,11 +190,13 @@ Outcome = Accept | Refuse
 
 
 def _get(source: Any, name: str) -> Any:
-    if source is None:
-        return None
-    if isinstance(source, Mapping):
+    # dict first, then the attribute: an ABC check (Mapping) on every event is not free.
+    if isinstance(source, dict):
         return source.get(name)
-    return getattr(source, name, None)
+    value = getattr(source, name, None)
+    if value is None and isinstance(source, Mapping):
+        return source.get(name)
+    return value
 
 
 def _set_fields(session: Any) -> Mapping[str, Any]:

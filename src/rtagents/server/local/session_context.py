@@ -9,13 +9,10 @@ Only :meth:`LocalBackend.update_session` replaces the config.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 from ...protocol.conversation import Conversation
-from ...protocol.errors import RealtimeError
 from .. import ids
 from ..host.backend import HostPort
 from .input_audio import InputAudio
@@ -35,6 +32,11 @@ class SessionContext:
         self.conversation_id = ids.conversation_id()
         # Uncommitted audio, committed audio per item and transcriptions in flight.
         self.input = InputAudio()
+        # The host's own methods, bound once: every audio delta goes through emit,
+        # so a forwarding coroutine here would cost one more await per event.
+        self.emit = port.emit
+        self.emit_all = port.emit_all
+        self.reply_error = port.reply_error
 
     @property
     def id(self) -> str:
@@ -43,19 +45,6 @@ class SessionContext:
     @property
     def conversation(self) -> Conversation:
         return self.port.conversation
-
-    async def emit(
-        self, event: BaseModel | Callable[[], BaseModel], *, error: RealtimeError | None = None
-    ) -> bool:
-        return await self.port.emit(event, error=error)
-
-    async def emit_all(self, build_events: Callable[[], Sequence[BaseModel]]) -> bool:
-        return await self.port.emit_all(build_events)
-
-    async def reply_error(
-        self, error: RealtimeError, *, error_type: str = "invalid_request_error"
-    ) -> None:
-        await self.port.reply_error(error, error_type=error_type)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         return self.port.spawn(coro, name)
