@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .host.limits import Limits
+
 if TYPE_CHECKING:
     from .host.backend import HostPort, Observer
 
@@ -38,6 +40,8 @@ class ServerConfig:
     # The largest WebSocket message accepted at all; beyond it the connection
     # closes with 1009 (the frame is never read into memory).
     ws_max_size: int = 32 * MIB
+    # Every bound on what clients can make the server hold (docs/server.md).
+    limits: Limits = field(default_factory=Limits)
     clock: Callable[[], float] = time.time
     # How the session cap waits (FakeClock.sleep in tests).
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
