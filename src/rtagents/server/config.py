@@ -35,12 +35,8 @@ class ServerConfig:
     session_cap_s: float = 3600.0
     default_secret_ttl_s: int = 600
     model: str = "gpt-realtime"
-    # The hosted limit on one input_audio_buffer.append (decoded audio bytes).
-    max_append_bytes: int = 15 * MIB
-    # The largest WebSocket message accepted at all; beyond it the connection
-    # closes with 1009 (the frame is never read into memory).
-    ws_max_size: int = 32 * MIB
-    # Every bound on what clients can make the server hold (docs/server.md).
+    # Every bound on what clients can make the server hold (docs/server.md):
+    # the largest append, the largest WebSocket message, the input buffer...
     limits: Limits = field(default_factory=Limits)
     clock: Callable[[], float] = time.time
     # How the session cap waits (FakeClock.sleep in tests).

@@ -102,7 +102,7 @@ async def running_server(
             uvicorn.Config(
                 app,
                 ws="websockets-sansio",
-                ws_max_size=config.ws_max_size,
+                ws_max_size=config.limits.frame_bytes,
                 ws_ping_interval=None,
                 lifespan="off",
                 log_config=None,

@@ -9,6 +9,7 @@ from server_harness import RawClient, session, types
 
 from rtagents.protocol.codec import decode_server_event, encode_event
 from rtagents.server.config import ServerConfig
+from rtagents.server.host.limits import Limits
 from rtagents.server.host.session_host import SessionHost
 from rtagents.server.local.pipeline import local_backend
 from rtagents.server.local.session_config import SessionConfig
@@ -18,7 +19,7 @@ from rtagents.transports.memory import memory_pair
 
 @pytest.fixture
 async def server() -> RunningServer:
-    async with running_server(ServerConfig(port=0, max_append_bytes=1000)) as running:
+    async with running_server(ServerConfig(port=0, limits=Limits(append_bytes=1000))) as running:
         yield running
 
 
@@ -192,7 +193,7 @@ async def test_output_audio_buffer_clear_is_webrtc_only(client: RawClient) -> No
 async def test_frame_beyond_the_transport_limit_closes_1009() -> None:
     from websockets.exceptions import ConnectionClosed
 
-    async with running_server(ServerConfig(port=0, ws_max_size=4096)) as server:
+    async with running_server(ServerConfig(port=0, limits=Limits(frame_bytes=4096))) as server:
         async with session(server) as client:
             await client.ws.send("x" * 5000)
             with pytest.raises(ConnectionClosed) as closed:

@@ -178,7 +178,7 @@ class SessionHost:
     # --- receiving ---------------------------------------------------------------
 
     async def _on_message(self, message: str | bytes) -> None:
-        event = read_frame(message, self.limits.ws_max_size, self.conversation)
+        event = read_frame(message, self.limits.limits.frame_bytes, self.conversation)
         if isinstance(event, RemoteProtocolError):
             await self._refuse(None, event)
         elif (refusal := self._refusal(event)) is not None:

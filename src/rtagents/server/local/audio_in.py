@@ -76,7 +76,7 @@ class AudioIn:
 
     def decode(self, audio: str, *, param: str) -> bytes:
         """Base64 audio in the session's input format -> pcm16 at the internal rate."""
-        limit = self.ctx.state.config.max_append_bytes
+        limit = self.ctx.state.config.limits.append_bytes
         size = b64_decoded_length(audio)
         if size > limit:  # an item's input_audio part (appends: the rules table)
             raise RemoteProtocolError(

@@ -78,7 +78,7 @@ class LiveFacts:
 
     @property
     def max_append_bytes(self) -> int | None:
-        return self._ctx.state.config.max_append_bytes
+        return self._ctx.state.config.limits.append_bytes
 
     @property
     def active_response(self) -> str | None:
