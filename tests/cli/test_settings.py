@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from rtagents.cli.failures import CliError
+from rtagents.cli.limit_settings import limits_from
 from rtagents.cli.main import build_parser
+from rtagents.cli.serve import server_config
 from rtagents.cli.settings import ServeSettings, load_serve_settings
+from rtagents.server.host.limits import Limits
 
 
 @pytest.fixture(autouse=True)
@@ -16,6 +20,9 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ServeSettings.model_fields:
         monkeypatch.delenv(f"RTAGENTS_{name.upper()}", raising=False)
     monkeypatch.delenv("RTAGENTS_CONFIG", raising=False)
+
+
+_ORDINARY = {name for name in ServeSettings.model_fields if not name.startswith("limit_")}
 
 
 def _load(*flags: str) -> ServeSettings:
@@ -77,11 +84,11 @@ def test_every_serve_setting_can_come_from_the_environment(
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "debug",
     }
-    assert set(values) == {name.upper() for name in ServeSettings.model_fields}
+    assert set(values) == {name.upper() for name in _ORDINARY}  # limits: tested below
     for name, value in values.items():
         monkeypatch.setenv(f"RTAGENTS_{name}", value)
     settings = _load()
-    assert settings.model_dump() == {
+    assert settings.model_dump(include=_ORDINARY) == {
         "host": "0.0.0.0",
         "port": 9001,
         "api_key": "sk-env",
@@ -128,6 +135,9 @@ def test_help_shows_each_default_and_its_variable() -> None:
         ([], {"RTAGENTS_PORT": "eighty"}, "invalid RTAGENTS_PORT: Input should be a valid integer"),
         (["--log-level", "LOUD"], {}, "invalid --log-level: unknown log level 'LOUD'"),
         (["--api-key", "ek_abc"], {}, "an ek_ client secret cannot be a server API key"),
+        ([], {"RTAGENTS_API_KEY": "ek_abc"}, "invalid RTAGENTS_API_KEY: an ek_ client secret"),
+        (["--limit-conversation-items", "0"], {}, "invalid --limit-conversation-items"),
+        ([], {"RTAGENTS_LIMIT_JSON_DEPTH": "deep"}, "invalid RTAGENTS_LIMIT_JSON_DEPTH"),
         (["--stt-threads", "0"], {}, "invalid --stt-threads"),
         ([], {"RTAGENTS_ENGINE": "gpu"}, "invalid RTAGENTS_ENGINE: Input should be 'local'"),
     ],
@@ -152,3 +162,39 @@ def test_file_problems_are_explained(tmp_path: Path) -> None:
         _load("--config", _toml(tmp_path, 'port = "x"\n'))
     with pytest.raises(CliError, match="cannot read the config file .*missing.toml"):
         _load("--config", str(tmp_path / "missing.toml"))
+
+
+def test_every_limit_is_a_flag_a_variable_and_a_file_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = [field.name for field in dataclasses.fields(Limits)]
+    assert {f"limit_{name}" for name in names} == set(ServeSettings.model_fields) - _ORDINARY
+    defaults = Limits()
+    # Each limit doubled, through each source in turn (flag, variable, file).
+    flags: list[str] = []
+    toml_lines: list[str] = []
+    for index, name in enumerate(names):
+        doubled = getattr(defaults, name) * 2
+        if index % 3 == 0:
+            flags += ["--limit-" + name.replace("_", "-"), str(doubled)]
+        elif index % 3 == 1:
+            monkeypatch.setenv(f"RTAGENTS_LIMIT_{name.upper()}", str(doubled))
+        else:
+            toml_lines.append(f"limit_{name} = {doubled}")
+    config = _toml(tmp_path, "\n".join(toml_lines) + "\n")
+    limits = server_config(_load("--config", config, *flags), "sk-test").limits
+    for name in names:
+        assert getattr(limits, name) == getattr(defaults, name) * 2, name
+
+
+def test_limits_default_to_the_table() -> None:
+    assert limits_from(_load()) == Limits()
+    assert server_config(_load(), "sk-test").limits == Limits()
+
+
+def test_help_shows_what_each_limit_bounds() -> None:
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
+    text = " ".join(serve.format_help().split())
+    assert "--limit-input-buffer-bytes BYTES limit: Uncommitted input audio" in text
+    assert "(default: 15728640; env RTAGENTS_LIMIT_INPUT_BUFFER_BYTES)" in text
+    assert "--limit-header-read-timeout-s SECONDS" in text

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Protocol
 
 from .failures import CliError, bind_failure
+from .limit_settings import limits_from
 from .settings import ServeSettings, load_serve_settings
 
 if TYPE_CHECKING:
@@ -116,6 +117,7 @@ def server_config(settings: ServeSettings, api_key: str) -> ServerConfig:
         scenario_rules_forced=settings.force_scenario_rules,
         chat_max_request_bytes=settings.chat_max_request_bytes,
         chat_max_concurrent=settings.chat_max_concurrent,
+        limits=limits_from(settings),
     )
 
 

@@ -27,6 +27,8 @@ from pydantic_settings import (
 )
 
 from .failures import CliError
+from .limit_settings import PREFIX as LIMIT_PREFIX
+from .limit_settings import LimitSettings, limit_metavar
 
 ENV_PREFIX = "RTAGENTS_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
@@ -37,8 +39,11 @@ _config_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
 )
 
 
-class ServeSettings(BaseSettings):
-    """Every knob of ``rtagents serve``; the field description is the ``--help`` text."""
+class ServeSettings(LimitSettings):
+    """Every knob of ``rtagents serve``; the field description is the ``--help`` text.
+
+    The ``limit_*`` settings come from the limits table (:mod:`.limit_settings`).
+    """
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, frozen=True
@@ -149,7 +154,9 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help=f"TOML file of settings, keys as the flags without dashes (env {CONFIG_ENV})",
     )
-    for name, field in ServeSettings.model_fields.items():
+    # The limits (generated first, as the base class's fields) come last in --help.
+    fields = sorted(ServeSettings.model_fields.items(), key=lambda f: f[0].startswith(LIMIT_PREFIX))
+    for name, field in fields:
         flag = "--" + name.replace("_", "-")
         help_text = f"{field.description} (default: {_default_text(field)}; env {_env(name)})"
         kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help_text, "dest": name}
@@ -160,6 +167,8 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
             kwargs.update(action="append", metavar="URL")
         elif get_origin(annotation) is Literal:
             kwargs["choices"] = get_args(annotation)
+        elif name.startswith(LIMIT_PREFIX):
+            kwargs["metavar"] = limit_metavar(name)
         else:
             kwargs["metavar"] = name.split("_")[-1].upper()
         parser.add_argument(flag, **kwargs)
