@@ -47,6 +47,8 @@ class Stamper:
         # Looked up each time: /bench/stamps empties STAMPS when it hands them out.
         STAMPS[self._session_id].append(time.monotonic())
 
+    wants_received = False  # it stamps what is sent only
+
     def on_received(self, inbound: Any) -> None:
         pass
 

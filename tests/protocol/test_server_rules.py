@@ -124,17 +124,17 @@ def test_items_must_exist_and_new_ids_must_be_free() -> None:
         )
         assert decide(facts, Request(type=event_type, item_id="item_a")) is ACCEPT
     create = Request(type="conversation.item.create")
-    assert refused(facts, replace(create, new_item_id="root")) == ("invalid_value", "item.id")
-    assert refused(facts, replace(create, new_item_id="item_a")) == (
+    assert refused(facts, create._replace(new_item_id="root")) == ("invalid_value", "item.id")
+    assert refused(facts, create._replace(new_item_id="item_a")) == (
         "duplicate_item_id",
         "item.id",
     )
-    assert refused(facts, replace(create, previous_item_id="nope")) == (
+    assert refused(facts, create._replace(previous_item_id="nope")) == (
         "item_not_found",
         "previous_item_id",
     )
     for previous in (None, "root", "item_a"):
-        assert decide(facts, replace(create, previous_item_id=previous)) is ACCEPT
+        assert decide(facts, create._replace(previous_item_id=previous)) is ACCEPT
 
 
 def test_one_active_response_but_out_of_band_ones_may_overlap() -> None:
@@ -153,14 +153,14 @@ def test_one_active_response_but_out_of_band_ones_may_overlap() -> None:
 def test_cancel_needs_a_running_response() -> None:
     cancel = Request(type="response.cancel")
     assert refused(OPEN, cancel) == ("response_cancel_not_active", None)
-    named = replace(cancel, response_id="resp_nope")
+    named = cancel._replace(response_id="resp_nope")
     outcome = decide(OPEN, named)
     assert isinstance(outcome, Refuse) and outcome.param == "response_id"
     assert outcome.message == "Cancellation failed: no active response found with id 'resp_nope'."
     out_of_band = Facts(responses=frozenset({"resp_2"}))
     assert decide(out_of_band, cancel) is ACCEPT
-    assert decide(out_of_band, replace(cancel, response_id="resp_2")) is ACCEPT
-    assert decide(Facts(active_response="resp_3"), replace(cancel, response_id="resp_3")) is ACCEPT
+    assert decide(out_of_band, cancel._replace(response_id="resp_2")) is ACCEPT
+    assert decide(Facts(active_response="resp_3"), cancel._replace(response_id="resp_3")) is ACCEPT
 
 
 def test_a_refusal_becomes_the_error_the_server_sends() -> None:
@@ -284,7 +284,7 @@ def test_response_create_beside_an_active_response_is_always_refused(
     facts: Facts, request: Request
 ) -> None:
     facts = replace(facts, closing=False, kind="realtime", active_response="resp_1")
-    request = replace(request, type="response.create", conversation="auto")
+    request = request._replace(type="response.create", conversation="auto")
     outcome = decide(facts, request)
     assert isinstance(outcome, Refuse)
     assert outcome.code == "conversation_already_has_active_response"
@@ -293,7 +293,7 @@ def test_response_create_beside_an_active_response_is_always_refused(
 @given(FACTS, REQUESTS)
 def test_an_open_session_always_clears_its_input_buffer(facts: Facts, request: Request) -> None:
     outcome = decide(
-        replace(facts, closing=False), replace(request, type="input_audio_buffer.clear")
+        replace(facts, closing=False), request._replace(type="input_audio_buffer.clear")
     )
     assert outcome is ACCEPT
 
@@ -303,7 +303,7 @@ def test_with_turn_detection_the_buffer_never_refuses_appends(
     facts: Facts, request: Request
 ) -> None:
     facts = replace(facts, closing=False, turn_detection=True, max_append_bytes=None)
-    assert decide(facts, replace(request, type="input_audio_buffer.append")) is ACCEPT
+    assert decide(facts, request._replace(type="input_audio_buffer.append")) is ACCEPT
 
 
 # --- the generated doc ------------------------------------------------------------------

@@ -38,6 +38,8 @@ class _HostTap:
     def on_sent(self, event: Any, error: Any) -> None:
         self._emitted.append((str(event.type), getattr(event, "event_id", None)))
 
+    wants_received = False  # the conversation changes only by what is sent
+
     def on_received(self, inbound: ReceivedEvent) -> None:
         pass
 

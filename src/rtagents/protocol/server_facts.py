@@ -13,7 +13,7 @@ from collections.abc import Callable, Container, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from .errors import RemoteProtocolError
 
@@ -95,9 +95,12 @@ class Facts:
     items: Container[str] = field(default=_NO_ITEMS)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Request:
-    """A client event reduced to what the rules read (see :meth:`from_event`)."""
+class Request(NamedTuple):
+    """A client event reduced to what the rules read (see :meth:`from_event`).
+
+    A named tuple rather than a frozen dataclass: one is built for every client
+    event, appends included, and a tuple is built about three times faster.
+    """
 
     type: str
     item_id: str | None = None  # retrieve, truncate, delete
@@ -106,9 +109,7 @@ class Request:
     response_id: str | None = None  # response.cancel
     conversation: str | None = None  # response.create: response.conversation
     appended_bytes: int = 0  # input_audio_buffer.append: decoded audio bytes
-    session: Mapping[str, Any] = field(
-        default_factory=lambda: _NO_FIELDS
-    )  # session.update: set fields only
+    session: Mapping[str, Any] = _NO_FIELDS  # session.update: set fields only
 
     @classmethod
     def from_event(cls, event: Any) -> Request:

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -29,9 +28,12 @@ if TYPE_CHECKING:
     from ...protocol.conversation import Conversation
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ReceivedEvent:
-    """One client frame as the host saw it, for observers."""
+class ReceivedEvent(NamedTuple):
+    """One client frame as the host saw it, for observers.
+
+    A named tuple: one is built for every client frame (appends included),
+    and a tuple is built about three times faster than a frozen dataclass.
+    """
 
     type: str | None  # None when it could not be read at all
     event_id: str | None
@@ -53,7 +55,12 @@ class Observer(Protocol):
         """``event`` was applied to the conversation and queued for the wire."""
 
     def on_received(self, inbound: ReceivedEvent) -> None:
-        """A client frame was handled (accepted or refused)."""
+        """A client frame was handled (accepted or refused).
+
+        An observer that only watches what is sent sets a class attribute
+        ``wants_received = False``; the host then skips it for every client
+        frame (appends arrive by the thousand).
+        """
 
 
 class HostPort(Protocol):

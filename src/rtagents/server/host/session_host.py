@@ -67,6 +67,7 @@ class SessionHost:
         self.events = EventLog(self.id, side="server")
         self.observers: list[Observer] = [EventLogObserver(self.events)]
         self.observers.extend(make(self) for make in limits.observers)
+        self._receivers = _receivers(self.observers)
         self._closing = False
         self._outbox = FrameOutbox(self.id)
         # Set by offer_resume when the client opted in (host/session_resume.py).
@@ -91,17 +92,22 @@ class SessionHost:
     def frames_emitted(self) -> int:
         return self._outbox.frames_emitted
 
-    def offer_resume(self, registry: ResumeRegistry) -> Resumable:
-        """Opt this session into resume (before it runs): a token, a log of sent frames."""
-        self.resume = registry.open(self)
+    def offer_resume(self, registry: ResumeRegistry, owner: str) -> Resumable:
+        """Opt this session into resume (before it runs): a token, a log of sent frames.
+
+        Only ``owner``, the principal that opened the session, may resume it.
+        """
+        self.resume = registry.open(self, owner)
         return self.resume
 
     def add_observer(self, observer: Observer) -> None:
         self.observers.append(observer)
+        self._receivers = _receivers(self.observers)
 
     def remove_observer(self, observer: Observer) -> None:
         if observer in self.observers:
             self.observers.remove(observer)
+            self._receivers = _receivers(self.observers)
 
     # --- running -----------------------------------------------------------------
 
@@ -181,7 +187,9 @@ class SessionHost:
         event = read_frame(message, self.limits.limits.frame_bytes, self.conversation)
         if isinstance(event, RemoteProtocolError):
             await self._refuse(None, event)
-        elif (refusal := self._refusal(event)) is not None:
+        elif (
+            refusal := refusal_for(event, closing=self._closing, backend=self.backend)
+        ) is not None:
             outcome = "invalid" if self._closing else "error"  # as the handlers logged them
             await self._refuse(getattr(event, "type", None), refusal, outcome=outcome)
         elif isinstance(event, InvalidEvent):
@@ -190,9 +198,6 @@ class SessionHost:
             await self._refuse(event.type, describe_unknown(event), outcome="unknown")
         else:
             await self._dispatch(event)
-
-    def _refusal(self, event: Any) -> RemoteProtocolError | None:
-        return refusal_for(event, closing=self._closing, backend=self.backend)
 
     async def _dispatch(self, event: Any) -> None:
         try:
@@ -229,7 +234,7 @@ class SessionHost:
         await self.reply_error(error, error_type=error_type)
 
     def _received(self, inbound: ReceivedEvent) -> None:
-        for observer in self.observers:
+        for observer in self._receivers:
             observer.on_received(inbound)
 
     # --- emitting ----------------------------------------------------------------
@@ -330,3 +335,8 @@ class SessionHost:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _receivers(observers: list[Observer]) -> tuple[Observer, ...]:
+    """The observers that watch client frames (see :meth:`Observer.on_received`)."""
+    return tuple(o for o in observers if getattr(o, "wants_received", True))

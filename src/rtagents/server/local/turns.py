@@ -297,6 +297,8 @@ class Turns:
 
     # --- what the host emits (an observer of the host) ---------------------------------
 
+    wants_received = False  # responses and marks are seen as they are sent
+
     def on_received(self, inbound: ReceivedEvent) -> None:
         return None
 
