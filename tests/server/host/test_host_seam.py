@@ -133,6 +133,26 @@ async def test_observers_see_every_event_sent_and_received_in_order() -> None:
     assert recorder.received[0].event is not None and recorder.received[1].error is not None
 
 
+class SendsOnly(Recorder):
+    """An observer that declares it does not watch client frames."""
+
+    wants_received = False
+
+
+async def test_an_observer_that_wants_no_received_events_gets_none_and_still_sees_sends() -> None:
+    async with served() as s:
+        both, sends_only = Recorder(), SendsOnly()
+        s.host.add_observer(both)
+        s.host.add_observer(sends_only)
+        await s.recv()
+        await s.send({"type": "input_audio_buffer.clear", "event_id": "e1"})
+        s.host.remove_observer(both)  # the rest keep their choice after a removal
+        await s.send({"type": "input_audio_buffer.clear", "event_id": "e2"})
+    assert [i.event_id for i in both.received] == ["e1"]
+    assert sends_only.received == []
+    assert sends_only.sent == ["conversation.created", *["input_audio_buffer.cleared"] * 2]
+
+
 async def test_server_wide_observers_attach_to_every_host_from_the_config() -> None:
     recorders: dict[str, Recorder] = {}
 
