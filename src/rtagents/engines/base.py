@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, TypeAlias, runtime_checkable
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -118,9 +118,13 @@ class STT(Protocol):
     async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcription: ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SpeechProbability:
-    """VAD verdict for one window of audio."""
+class SpeechProbability(NamedTuple):
+    """VAD verdict for one window of audio.
+
+    A named tuple: a VAD makes one per 10-32 ms window of every session's
+    input, and a tuple is built about three times faster than a frozen
+    dataclass.
+    """
 
     start_ms: float
     end_ms: float

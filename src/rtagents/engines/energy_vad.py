@@ -15,6 +15,7 @@ dBFS (probability 1.0) and digital silence at 0.0.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -55,6 +56,8 @@ class EnergyVAD(VAD):
         self._window = int(window)
         self._floor = floor_db
         self._span = ceiling_db - floor_db
+        # A window's summed squared samples -> its mean power relative to full scale.
+        self._per_energy = 1.0 / (self._window * 32768.0 * 32768.0)
         self._pending = b""
         self._windows_done = 0
 
@@ -67,25 +70,33 @@ class EnergyVAD(VAD):
         return self._window * 1000 / self._rate
 
     def score(self, pcm16: bytes) -> Sequence[SpeechProbability]:
-        data = self._pending + pcm16
+        data = self._pending + pcm16 if self._pending else pcm16
         width = self._window * 2
         count = len(data) // width
         self._pending = data[count * width :]
         if count == 0:
             return []
-        samples = np.frombuffer(data[: count * width], dtype="<i2").astype(np.float64) / 32768.0
-        power = np.mean(samples.reshape(count, self._window) ** 2, axis=1)
-        level_db = 10.0 * np.log10(power + _TINY)
-        probability = np.clip((level_db - self._floor) / self._span, 0.0, 1.0)
+        # Exact integer energies in one numpy call, then plain floats: for the
+        # handful of windows in one chunk, per-window math beats more numpy calls
+        # (this runs for every append of every session).
+        samples = np.frombuffer(data, dtype="<i2", count=count * self._window)
+        frames = samples.reshape(count, self._window).astype(np.int64)
+        energies = np.einsum("ij,ij->i", frames, frames).tolist()
         first = self._windows_done
         self._windows_done += count
         step = self.window_ms
         return [
             SpeechProbability(
-                start_ms=(first + i) * step, end_ms=(first + i + 1) * step, probability=float(p)
+                start_ms=(first + i) * step,
+                end_ms=(first + i + 1) * step,
+                probability=self._probability(energy),
             )
-            for i, p in enumerate(probability.tolist())
+            for i, energy in enumerate(energies)
         ]
+
+    def _probability(self, energy: int) -> float:
+        level_db = 10.0 * math.log10(energy * self._per_energy + _TINY)
+        return min(1.0, max(0.0, (level_db - self._floor) / self._span))
 
     def reset(self) -> None:
         self._pending = b""

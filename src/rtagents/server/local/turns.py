@@ -177,6 +177,8 @@ class Turns:
         assert self._vad is not None and self._resampler is not None
         windows = self._vad.score(self._resampler.process(pcm16))
         origin = self._vad_origin
+        if not origin:  # the VAD's clock is the stream's: nothing to shift
+            return windows
         return [
             SpeechProbability(
                 start_ms=w.start_ms + origin, end_ms=w.end_ms + origin, probability=w.probability
