@@ -10,14 +10,19 @@ the ``rtagents`` logger.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-import time
 from collections.abc import Mapping
-from typing import Any, Literal, TextIO
+from typing import Literal, TextIO
 
+from ..protocol.client_text import loggable
 from ..protocol.errors import RealtimeError
+from .log_format import (
+    QUOTED_CHARS,
+    RECORD_ATTRIBUTES,
+    ConsoleFormatter,
+    JsonFormatter,
+)
 
 LOGGER_NAME = "rtagents"
 EVENTS_LOGGER_NAME = "rtagents.events"
@@ -25,75 +30,7 @@ EVENTS_LOGGER_NAME = "rtagents.events"
 Side = Literal["client", "server"]
 Direction = Literal["in", "out", "lifecycle"]
 
-# Attributes every LogRecord has; anything else on a record is a structured field.
-_RECORD_ATTRIBUTES = frozenset(
-    logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None).__dict__
-) | {"message", "asctime", "taskName"}
 _ERROR_OUTCOMES = frozenset({"error", "invalid"})
-# Fields the console line already shows in its fixed columns.
-_CONSOLE_SHOWN = frozenset({"session_id", "side", "direction", "event_type", "outcome"})
-
-
-def structured_fields(record: logging.LogRecord) -> dict[str, Any]:
-    """The fields a caller attached with ``extra=``, in insertion order."""
-    return {k: v for k, v in record.__dict__.items() if k not in _RECORD_ATTRIBUTES}
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: timestamp, level, logger, message, then every field."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "timestamp": _iso_utc(record.created),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in structured_fields(record).items():
-            entry.setdefault(key, value)
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
-
-
-class ConsoleFormatter(logging.Formatter):
-    """``12:00:01.123 INFO  sess_ab12 in  session.update ok event_id=evt_1``."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        fields = structured_fields(record)
-        clock = time.strftime("%H:%M:%S", time.localtime(record.created))
-        head = f"{clock}.{int(record.msecs):03d} {record.levelname:<5}"
-        if "session_id" in fields:
-            head += f" {fields['session_id']}"
-        extras = " ".join(
-            f"{k}={_console_value(v)}"
-            for k, v in fields.items()
-            if k not in _CONSOLE_SHOWN and v is not None
-        )
-        line = f"{head} {_console_message(record, fields)}" + (f" {extras}" if extras else "")
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
-        return line
-
-
-def _console_message(record: logging.LogRecord, fields: Mapping[str, Any]) -> str:
-    """Events read as aligned columns (``in  session.update ok``); other records as logged."""
-    if fields.get("direction") in ("in", "out"):
-        event_type = fields.get("event_type") or "?"
-        return f"{fields['direction']:<3} {event_type} {fields.get('outcome')}"
-    return record.getMessage()
-
-
-def _iso_utc(created: float) -> str:
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
-    return f"{seconds}.{int(created * 1000) % 1000:03d}Z"
-
-
-def _console_value(value: object) -> str:
-    text = str(value)
-    return (
-        json.dumps(text, ensure_ascii=False) if not text or any(c.isspace() for c in text) else text
-    )
 
 
 _installed_handler: logging.Handler | None = None
@@ -103,19 +40,23 @@ def configure_logging(
     fmt: Literal["json", "console"] = "console",
     level: str | int = "INFO",
     stream: TextIO | None = None,
+    *,
+    quoted_chars: int = QUOTED_CHARS,
 ) -> None:
     """Send ``rtagents`` logs to ``stream`` (stderr) as JSON lines or console lines.
 
     Calling it again replaces the handler it installed before (never adds a
     second one). Other handlers, and the root logger, are left alone; records
-    stop propagating to the root so they are not printed twice.
+    stop propagating to the root so they are not printed twice. Every value
+    is written defused (escaped, cut past ``quoted_chars``): see
+    :mod:`.log_format`.
     """
     global _installed_handler
     formatter: logging.Formatter
     if fmt == "json":
-        formatter = JsonFormatter()
+        formatter = JsonFormatter(quoted_chars=quoted_chars)
     elif fmt == "console":
-        formatter = ConsoleFormatter()
+        formatter = ConsoleFormatter(quoted_chars=quoted_chars)
     else:
         raise ValueError(f"log format must be 'json' or 'console', got {fmt!r}")
     numeric_level = _parse_level(level)
@@ -190,6 +131,16 @@ class EventLog:
         extra = {"source": source, "target": target, "trigger": trigger, "cause": cause}
         self._emit(level, message, "lifecycle", None, None, "ok", extra)
 
+    def summary(self, message: str, fields: Mapping[str, object]) -> None:
+        """A line standing for records not written (a :class:`.log_budget.LogBudget`'s report)."""
+        extra: dict[str, object] = {
+            "session_id": self.session_id,
+            "side": self.side,
+            "outcome": "summarised",
+        }
+        extra.update({f"{k}_" if k in RECORD_ATTRIBUTES else k: v for k, v in fields.items()})
+        self.logger.warning(message, extra=extra)
+
     def _event(
         self,
         direction: Direction,
@@ -212,7 +163,8 @@ class EventLog:
                 param=details["param"],
                 error_message=details["message"],
             )
-        message = f"{direction} {event_type or '?'} {outcome}"
+        # The type may be a peer's text of any size: the message quotes it bounded.
+        message = f"{direction} {loggable(event_type) if event_type else '?'} {outcome}"
         self._emit(level, message, direction, event_type, event_id, outcome, extra)
 
     def _emit(
@@ -234,7 +186,7 @@ class EventLog:
             "outcome": outcome,
         }
         for key, value in extra.items():
-            fields[f"{key}_" if key in _RECORD_ATTRIBUTES or key in fields else key] = value
+            fields[f"{key}_" if key in RECORD_ATTRIBUTES or key in fields else key] = value
         self.logger.log(level, message, extra=fields)
 
 

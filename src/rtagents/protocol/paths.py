@@ -15,7 +15,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .beta import BETA_AUDIO_FORMATS, ga_replacement_for_field
+from .client_text import one_line, quoted
 from .errors import ProtocolError, RemoteProtocolError
+
+# Characters of a parameter path an error quotes (a client may name a field anything).
+PARAM_CHARS = 200
 
 _CODES = {
     "missing": "missing_required_parameter",
@@ -100,10 +104,12 @@ def describe_validation_error(
     error: Mapping[str, Any], etype: str | None
 ) -> tuple[str, str | None, str]:
     """(code, param, message) for one pydantic error of a known event type."""
-    param = format_path(error["loc"], skip_tag=True) or None
+    # A path may hold a key the client chose: quoted escaped and bounded.
+    path = format_path(error["loc"], skip_tag=True)
+    param = one_line(path, PARAM_CHARS) if path else None
     kind = error["type"]
     code = _CODES.get(kind) or ("invalid_type" if kind.endswith("_type") else "invalid_value")
-    where = f"'{param}'" if param else "the event"
+    where = quoted(path, PARAM_CHARS) if path else "the event"
     if kind == "missing":
         message = f"Missing required parameter {where} in '{etype}'. Add it and resend."
     else:
@@ -157,10 +163,13 @@ _CONTAINERS = (BaseModel, list, tuple)
 def unknown_field_error(path: str, *, event_id: str | None) -> ProtocolError:
     """The error for a field the GA schema does not have, beta hints included."""
     replacement = ga_replacement_for_field(path)
+    # The path ends in a field name the client chose: quoted escaped and bounded.
+    shown = quoted(path, PARAM_CHARS)
     if replacement is not None:
         message = (
-            f"Unknown parameter '{path}': it is a beta field; the GA protocol uses {replacement}."
+            f"Unknown parameter {shown}: it is a beta field; the GA protocol uses {replacement}."
         )
     else:
-        message = f"Unknown parameter '{path}'. Remove it; see the GA Realtime schema."
-    return RemoteProtocolError(message, code="unknown_parameter", param=path, event_id=event_id)
+        message = f"Unknown parameter {shown}. Remove it; see the GA Realtime schema."
+    param = one_line(path, PARAM_CHARS)
+    return RemoteProtocolError(message, code="unknown_parameter", param=param, event_id=event_id)

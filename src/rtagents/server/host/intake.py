@@ -4,6 +4,8 @@ Binary frames, frames over the size limit, events that do not validate,
 unknown and retired beta types are answered here with a specific error; a
 ``response.create`` whose ``input`` holds item references is made whole from
 the conversation first (the ``openai`` models cannot represent references).
+A refusal quotes what the client sent escaped and cut to ``quote_chars``
+(limits.quoted_chars): a 1 MB ``type`` gets a short error, not a 1 MB echo.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...protocol.beta import BETA_CLIENT_EVENT_TYPES
+from ...protocol.client_text import quoted
 from ...protocol.codec import (
     InvalidEvent,
     UnknownEvent,
@@ -23,8 +26,16 @@ from ...protocol.conversation import Conversation
 from ...protocol.errors import RemoteProtocolError
 from .wire_events import item_dict
 
+QUOTE_CHARS = 200
 
-def read_frame(message: str | bytes, max_size: int, conversation: Conversation) -> Any:
+
+def read_frame(
+    message: str | bytes,
+    max_size: int,
+    conversation: Conversation,
+    *,
+    quote_chars: int = QUOTE_CHARS,
+) -> Any:
     """The decoded event, an :class:`InvalidEvent`/:class:`UnknownEvent`, or a refusal.
 
     A refusal (binary or oversized frame) is returned as a
@@ -44,25 +55,27 @@ def read_frame(message: str | bytes, max_size: int, conversation: Conversation) 
         )
     event = decode_client_event(message)
     if isinstance(event, InvalidEvent):
-        event = resolve_references(conversation, event)
+        event = resolve_references(conversation, event, quote_chars=quote_chars)
     return event
 
 
-def describe_unknown(event: UnknownEvent) -> RemoteProtocolError:
+def describe_unknown(event: UnknownEvent, *, quote_chars: int = QUOTE_CHARS) -> RemoteProtocolError:
     """The refusal for an event type GA does not have (beta ones get their GA name)."""
     beta = BETA_CLIENT_EVENT_TYPES.get(event.type)
     if beta is not None:
         message = f"'{event.type}' is a retired beta event; {beta}."
     else:
         message = (
-            f"Unknown event type '{event.type}'. Valid client events are: "
+            f"Unknown event type {quoted(event.type, quote_chars)}. Valid client events are: "
             + ", ".join(sorted(known_types("client")))
             + "."
         )
     return RemoteProtocolError(message, code="invalid_value", param="type", event_id=event.event_id)
 
 
-def resolve_references(conversation: Conversation, event: InvalidEvent) -> Any:
+def resolve_references(
+    conversation: Conversation, event: InvalidEvent, *, quote_chars: int = QUOTE_CHARS
+) -> Any:
     """A ``response.create`` whose ``input`` holds ``item_reference``\\ s, made whole.
 
     The ``openai`` models have no item reference inside ``response.input``
@@ -86,8 +99,8 @@ def resolve_references(conversation: Conversation, event: InvalidEvent) -> Any:
         found = conversation.get(str(entry.get("id")))
         if found is None:
             error = RemoteProtocolError(
-                f"response.input[{index}] references item '{entry.get('id')}', which is not "
-                "in the conversation.",
+                f"response.input[{index}] references item "
+                f"{quoted(str(entry.get('id')), quote_chars)}, which is not in the conversation.",
                 code="item_not_found",
                 param=f"response.input[{index}].id",
                 event_id=event.event_id,

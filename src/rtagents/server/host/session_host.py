@@ -65,7 +65,10 @@ class SessionHost:
         self.expires_at = int(limits.clock() + limits.session_cap_s)
         self.conversation = Conversation()
         self.events = EventLog(self.id, side="server")
-        self.observers: list[Observer] = [EventLogObserver(self.events)]
+        self.event_log = EventLogObserver(
+            self.events, log_records=limits.limits.session_log_records
+        )
+        self.observers: list[Observer] = [self.event_log]
         self.observers.extend(make(self) for make in limits.observers)
         self._receivers = _receivers(self.observers)
         self._closing = False
@@ -128,6 +131,7 @@ class SessionHost:
             await self._close_transport(GOING_AWAY, "session ended")
             await self._outbox.stop()
             self._roster.discard(self)
+            self.event_log.close()  # summaries of the records its log budget held back
             self._done.set()
             log.info(
                 "session ended after %.1f s",
@@ -184,7 +188,10 @@ class SessionHost:
     # --- receiving ---------------------------------------------------------------
 
     async def _on_message(self, message: str | bytes) -> None:
-        event = read_frame(message, self.limits.limits.frame_bytes, self.conversation)
+        limits = self.limits.limits
+        event = read_frame(
+            message, limits.frame_bytes, self.conversation, quote_chars=limits.quoted_chars
+        )
         if isinstance(event, RemoteProtocolError):
             await self._refuse(None, event)
         elif (
@@ -195,7 +202,8 @@ class SessionHost:
         elif isinstance(event, InvalidEvent):
             await self._refuse(event.type, event.error, outcome="invalid")
         elif isinstance(event, UnknownEvent):
-            await self._refuse(event.type, describe_unknown(event), outcome="unknown")
+            refusal = describe_unknown(event, quote_chars=limits.quoted_chars)
+            await self._refuse(event.type, refusal, outcome="unknown")
         else:
             await self._dispatch(event)
 

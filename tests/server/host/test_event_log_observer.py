@@ -1,0 +1,148 @@
+"""Client strings cannot forge or flood the server's log (a real server on loopback, real handler).
+
+Each test configures the ``rtagents`` logger as ``rtagents serve`` does
+(console or JSON lines on a stream), talks to a server over a WebSocket and
+reads what was written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import pytest
+from server_harness import RawClient, session
+
+from rtagents.observability import configure_logging
+from rtagents.server.app import server_state
+from rtagents.server.config import ServerConfig
+from rtagents.server.host.limits import Limits
+from rtagents.server.serving import RunningServer, running_server
+
+FORGED = "05:00:00.000 CRITICAL sess_FAKE forged log line"
+HUGE = 1_000_000
+
+
+@pytest.fixture(autouse=True)
+def restore_rtagents_logger() -> Iterator[None]:
+    logger = logging.getLogger("rtagents")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:] = saved[0]
+    logger.setLevel(saved[1])
+    logger.propagate = saved[2]
+
+
+def _logging(fmt: str) -> io.StringIO:
+    stream = io.StringIO()
+    configure_logging(fmt, "INFO", stream)  # type: ignore[arg-type]
+    return stream
+
+
+async def _served_to_the_end(
+    server: RunningServer, client_work: Callable[[RawClient], Awaitable[None]]
+) -> None:
+    """Run ``client_work(client)`` in one session and wait until the server ended it."""
+    async with session(server) as client:
+        (host,) = server_state(server.app).sessions
+        await client_work(client)
+    await asyncio.wait_for(host.wait_closed(), 60)
+
+
+def _lines(stream: io.StringIO) -> list[str]:
+    return stream.getvalue().splitlines()
+
+
+@pytest.mark.parametrize("fmt", ["console", "json"])
+async def test_a_newline_in_a_type_forges_no_log_line(server: RunningServer, fmt: str) -> None:
+    stream = _logging(fmt)
+
+    async def send_forgery(client: RawClient) -> None:
+        error = await client.error({"type": f"x\n{FORGED}", "event_id": "evt\r\x1b[2K1"})
+        assert error.event_id == "evt\r\x1b[2K1"
+
+    await _served_to_the_end(server, send_forgery)
+    lines = _lines(stream)
+    assert not any(line.startswith("05:00:00") for line in lines)
+    assert not any(c in stream.getvalue() for c in "\r\x1b")
+    refused = [line for line in lines if "sess_FAKE" in line]
+    assert len(refused) == 1  # one record for the refused event, on one line
+    assert "\\n05:00:00.000 CRITICAL sess_FAKE" in refused[0]
+    if fmt == "json":
+        record = json.loads(refused[0])
+        assert record["event_type"] == repr(f"x\n{FORGED}")
+        assert record["event_id"] == repr("evt\r\x1b[2K1")
+
+
+@pytest.mark.parametrize("fmt", ["console", "json"])
+async def test_a_megabyte_type_gets_a_short_reply_and_a_short_log_line(
+    server: RunningServer, fmt: str
+) -> None:
+    stream = _logging(fmt)
+
+    async def send_huge(client: RawClient) -> None:
+        error = await client.error({"type": "t" * HUGE, "event_id": "evt_huge"})
+        assert (error.code, error.param, error.event_id) == ("invalid_value", "type", "evt_huge")
+        assert len(error.message) < 1000
+        assert f"({HUGE} chars)" in error.message
+
+    await _served_to_the_end(server, send_huge)
+    assert max(len(line) for line in _lines(stream)) < 2000
+    assert f"({HUGE} chars)" in stream.getvalue()
+    assert len(stream.getvalue()) < 5000
+
+
+async def test_ten_thousand_identical_bad_events_are_summarised(server: RunningServer) -> None:
+    stream = _logging("json")
+    bad = {"type": "input_audio_buffer.append", "audio": 5, "event_id": "evt_bad"}
+    count = 10_000
+
+    async def flood(client: RawClient) -> None:
+        for _ in range(count):
+            await client.send(bad)
+        for _ in range(count):
+            assert (await client.recv()).error.code == "invalid_type"
+
+    await _served_to_the_end(server, flood)
+    records = [json.loads(line) for line in _lines(stream)]
+    assert len(records) < 20
+    refused = [r for r in records if r.get("event_id") == "evt_bad"]
+    assert len(refused) == 1 and refused[0]["param"] == "audio"
+    summaries = [r for r in records if r.get("outcome") == "summarised"]
+    assert [r["message"] for r in summaries] == [
+        "100 more like this so far",
+        "1000 more like this so far",
+        f"{count - 1} more like this",
+    ]
+    for summary in summaries:
+        assert (summary["code"], summary["param"]) == ("invalid_type", "audio")
+        assert summary["kind"] == "in input_audio_buffer.append invalid"
+        assert summary["level"] == "WARNING"
+
+
+@pytest.fixture
+async def small_budget_server() -> AsyncIterator[RunningServer]:
+    async with running_server(
+        ServerConfig(port=0, limits=Limits(session_log_records=3))
+    ) as running:
+        yield running
+
+
+async def test_past_the_budget_new_kinds_are_counted_not_written(
+    small_budget_server: RunningServer,
+) -> None:
+    stream = _logging("console")
+
+    async def many_kinds(client: RawClient) -> None:
+        for number in range(10):
+            await client.error(
+                {"type": "session.update", "session": {"type": "realtime", f"field{number}": 1}}
+            )
+
+    await _served_to_the_end(small_budget_server, many_kinds)
+    text = stream.getvalue()
+    assert text.count("unknown_parameter") == 3
+    assert "7 records not written: the session's log budget (session_log_records=3)" in text
