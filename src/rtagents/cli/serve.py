@@ -162,7 +162,9 @@ def run_serve(args: argparse.Namespace) -> int:
     from ..observability.event_log import configure_logging
 
     settings = load_serve_settings(args)
-    configure_logging(settings.log_format, settings.log_level)
+    # Client text in log lines is cut where error replies cut it.
+    quoted_chars = limits_from(settings).quoted_chars
+    configure_logging(settings.log_format, settings.log_level, quoted_chars=quoted_chars)
     require_local_packages(settings.engine, settings.llm_url)
     check_scenario_rules(settings.scenario_rules)
     api_key = settings.api_key or "sk-local-" + secrets.token_urlsafe(24)
