@@ -90,7 +90,8 @@ def test_appends_are_bounded_per_event_and_in_the_buffer() -> None:
         "input_audio_buffer_full",
         "audio",
     )
-    assert "1 s" in outcome.message and "commit" in outcome.message
+    assert "1.0 s" in outcome.message and "commit" in outcome.message
+    assert "limit input_buffer_bytes" in outcome.message
     assert decide(replace(full, buffered_ms=0.0), one) is ACCEPT  # exactly at the limit
     assert decide(replace(full, turn_detection=True), one) is ACCEPT  # the VAD must hear it
     g711 = replace(full, buffered_ms=0.0, input_bytes_per_ms=8.0)  # 8 kHz, one byte a sample
@@ -229,6 +230,8 @@ SESSIONS = st.fixed_dictionaries(
                 ),
             },
         ),
+        "instructions": st.text(max_size=40),
+        "tools": st.lists(st.fixed_dictionaries({"name": st.text(max_size=20)}), max_size=4),
     },
 )
 FACTS = st.builds(
@@ -248,6 +251,13 @@ FACTS = st.builds(
     responses=st.frozensets(IDS, max_size=3),
     plays_audio=st.booleans(),
     items=st.frozensets(IDS, max_size=4),
+    item_count=st.integers(0, 10),
+    max_items=st.none() | st.integers(0, 10),
+    max_instructions_bytes=st.none() | st.integers(0, 64),
+    max_tools_bytes=st.none() | st.integers(0, 200),
+    max_tools=st.none() | st.integers(0, 3),
+    memory_held=st.integers(0, 300_000),
+    memory_budget=st.none() | st.integers(0, 300_000),
 )
 REQUESTS = st.builds(
     Request,
@@ -258,7 +268,15 @@ REQUESTS = st.builds(
     response_id=MAYBE_IDS,
     conversation=st.none() | st.sampled_from(["auto", "none", "other"]),
     appended_bytes=st.integers(0, 200_000),
+    item_bytes=st.integers(0, 100_000),
     session=SESSIONS,
+    response=st.fixed_dictionaries(
+        {},
+        optional={
+            "instructions": st.text(max_size=40),
+            "tools": st.lists(st.fixed_dictionaries({"name": st.text(max_size=20)}), max_size=4),
+        },
+    ),
 )
 
 

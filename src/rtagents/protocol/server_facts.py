@@ -15,14 +15,17 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple, Protocol
 
+from pydantic import BaseModel
+
 from .errors import RemoteProtocolError
 
 # The least audio a manual commit may carry (the hosted API's figure).
 MIN_COMMIT_MS: Final = 100
 # pcm16 at 24 kHz: bytes per millisecond of the default input format.
 PCM16_BYTES_PER_MS: Final = 48.0
-# The uncommitted input buffer's default bound: 32 MiB of pcm16 at 24 kHz (about 11 minutes).
-MAX_BUFFER_MS: Final = 32 * 2**20 / PCM16_BYTES_PER_MS
+# The uncommitted input buffer's default bound: 15 MiB of pcm16 at 24 kHz (about 5.5
+# minutes), the hosted API's figure.
+MAX_BUFFER_MS: Final = 15 * 2**20 / PCM16_BYTES_PER_MS
 
 _NO_FIELDS: Final[Mapping[str, Any]] = MappingProxyType({})
 _NO_ITEMS: Final[frozenset[str]] = frozenset()
@@ -66,6 +69,20 @@ class SessionFacts(Protocol):
     def plays_audio(self) -> bool: ...
     @property
     def items(self) -> Container[str]: ...
+    @property
+    def item_count(self) -> int: ...
+    @property
+    def max_items(self) -> int | None: ...
+    @property
+    def max_instructions_bytes(self) -> int | None: ...
+    @property
+    def max_tools_bytes(self) -> int | None: ...
+    @property
+    def max_tools(self) -> int | None: ...
+    @property
+    def memory_held(self) -> int: ...
+    @property
+    def memory_budget(self) -> int | None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,6 +110,17 @@ class Facts:
     # Ids of the conversation's items (any container: the live conversation
     # itself will do, so no copy is made per event).
     items: Container[str] = field(default=_NO_ITEMS)
+    item_count: int = 0  # items in the conversation
+    max_items: int | None = None  # items one conversation may hold; None: no bound
+    # UTF-8 bytes of instructions, JSON bytes of all tools, and tools, of a
+    # session or one response; None: no bound.
+    max_instructions_bytes: int | None = None
+    max_tools_bytes: int | None = None
+    max_tools: int | None = None
+    # Bytes the session holds that clients grew (input audio, items' content),
+    # and its budget; None: no bound.
+    memory_held: int = 0
+    memory_budget: int | None = None
 
 
 class Request(NamedTuple):
@@ -109,6 +137,8 @@ class Request(NamedTuple):
     response_id: str | None = None  # response.cancel
     conversation: str | None = None  # response.create: response.conversation
     appended_bytes: int = 0  # input_audio_buffer.append: decoded audio bytes
+    item_bytes: int = 0  # conversation.item.create: what the item's content holds
+    response: Mapping[str, Any] = _NO_FIELDS  # response.create: instructions, tools where set
     session: Mapping[str, Any] = _NO_FIELDS  # session.update: set fields only
 
     @classmethod
@@ -134,8 +164,13 @@ def _session_update(kind: str, event: Any) -> Request:
 
 
 def _item_create(kind: str, event: Any) -> Request:
-    new_id = _get(_get(event, "item"), "id")
-    return Request(type=kind, new_item_id=new_id, previous_item_id=_get(event, "previous_item_id"))
+    item = _get(event, "item")
+    return Request(
+        type=kind,
+        new_item_id=_get(item, "id"),
+        previous_item_id=_get(event, "previous_item_id"),
+        item_bytes=item_content_bytes(item),
+    )
 
 
 def _item_named(kind: str, event: Any) -> Request:
@@ -143,7 +178,12 @@ def _item_named(kind: str, event: Any) -> Request:
 
 
 def _response_create(kind: str, event: Any) -> Request:
-    return Request(type=kind, conversation=_get(_get(event, "response"), "conversation"))
+    response = _get(event, "response")
+    return Request(
+        type=kind,
+        conversation=_get(response, "conversation"),
+        response=_sized_fields(response),
+    )
 
 
 def _response_cancel(kind: str, event: Any) -> Request:
@@ -208,6 +248,52 @@ def _set_fields(session: Any) -> Mapping[str, Any]:
         return session
     dumped: Mapping[str, Any] = session.model_dump(mode="json", exclude_unset=True, by_alias=True)
     return dumped
+
+
+def _sized_fields(response: Any) -> Mapping[str, Any]:
+    """A response's instructions and tools (as JSON data), where set: what size rules read."""
+    fields: dict[str, Any] = {}
+    instructions = _get(response, "instructions")
+    if isinstance(instructions, str):
+        fields["instructions"] = instructions
+    tools = _get(response, "tools")
+    if isinstance(tools, list):
+        fields["tools"] = [
+            tool.model_dump(mode="json", exclude_unset=True, by_alias=True)
+            if isinstance(tool, BaseModel)
+            else tool
+            for tool in tools
+        ]
+    return fields or _NO_FIELDS
+
+
+# Content fields whose text an item holds (audio: base64, counted decoded).
+_TEXT_FIELDS: Final = ("text", "transcript", "arguments", "output", "name", "image_url")
+
+
+def item_content_bytes(item: Any) -> int:
+    """About what an item's content takes in memory: its texts' length, audio decoded.
+
+    Read from the fields a client can make large, not a serialisation, so a
+    15 MiB audio part is not copied to be measured.
+    """
+    size = item_text_bytes(item)
+    for part in _get(item, "content") or ():
+        audio = _get(part, "audio")
+        if isinstance(audio, str):
+            size += _decoded_length(audio)
+    return size
+
+
+def item_text_bytes(item: Any) -> int:
+    """The characters of an item's texts (arguments, outputs, transcripts...), audio aside."""
+    if item is None:
+        return 0
+    return _text_bytes(item) + sum(_text_bytes(part) for part in _get(item, "content") or ())
+
+
+def _text_bytes(source: Any) -> int:
+    return sum(len(value) for name in _TEXT_FIELDS if isinstance(value := _get(source, name), str))
 
 
 def _decoded_length(text: str) -> int:

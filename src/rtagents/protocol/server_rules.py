@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 from . import server_refusals as check
 from .server_facts import ACCEPT, Facts, Outcome, Refuse, Request, SessionFacts
@@ -41,6 +41,7 @@ __all__ = [
     "decide",
     "markdown_table",
     "mermaid_diagram",
+    "session_size_refusal",
 ]
 
 
@@ -61,6 +62,53 @@ ANY_EVENT: Final = (
 _ITEM_KNOWN: Final = (
     ServerRule("item_id is unknown", "item_not_found", "item_id", check.item_unknown),
 )
+
+
+def _sizes(part: str) -> tuple[ServerRule, ...]:
+    """The size rules of a session's or a response's instructions and tools."""
+    return (
+        ServerRule(
+            f"{part}.instructions is over the limit instructions_bytes",
+            "instructions_too_large",
+            f"{part}.instructions",
+            check.instructions_too_large,
+        ),
+        ServerRule(
+            f"{part}.tools has more tools than the limit tools_count",
+            "too_many_tools",
+            f"{part}.tools",
+            check.too_many_tools,
+        ),
+        ServerRule(
+            f"{part}.tools' JSON is over the limit tools_bytes",
+            "tools_too_large",
+            f"{part}.tools",
+            check.tools_too_large,
+        ),
+    )
+
+
+SESSION_SIZES: Final = _sizes("session")
+
+
+def _MEMORY(param: str) -> ServerRule:  # noqa: N802 - reads as a row of the table
+    return ServerRule(
+        "the session would hold more than the limit session_memory_bytes",
+        "session_memory_exceeded",
+        param,
+        check.memory_exceeded,
+    )
+
+
+def session_size_refusal(facts: SessionFacts, session: Mapping[str, Any]) -> Refuse | None:
+    """The first size rule a whole session config breaks (a client secret's, at mint)."""
+    request = Request(type="session.update", session=session)
+    for rule in SESSION_SIZES:
+        refusal = rule.check(facts, request)
+        if refusal is not None:
+            return refusal
+    return None
+
 
 RULES: Final[Mapping[str, tuple[ServerRule, ...]]] = MappingProxyType(
     {
@@ -83,6 +131,7 @@ RULES: Final[Mapping[str, tuple[ServerRule, ...]]] = MappingProxyType(
                 "session.audio.input.turn_detection",
                 check.no_vad_engine,
             ),
+            *SESSION_SIZES,
         ),
         "input_audio_buffer.append": (
             ServerRule(
@@ -92,11 +141,12 @@ RULES: Final[Mapping[str, tuple[ServerRule, ...]]] = MappingProxyType(
                 check.append_too_large,
             ),
             ServerRule(
-                "the buffer would pass its limit and turn detection is off",
+                "the buffer would pass the limit input_buffer_bytes and turn detection is off",
                 "input_audio_buffer_full",
                 "audio",
                 check.buffer_full,
             ),
+            _MEMORY("audio"),
         ),
         "input_audio_buffer.commit": (
             ServerRule(
@@ -104,6 +154,12 @@ RULES: Final[Mapping[str, tuple[ServerRule, ...]]] = MappingProxyType(
                 "input_audio_buffer_commit_empty",
                 None,
                 check.commit_too_short,
+            ),
+            ServerRule(
+                "the conversation holds conversation_items items",
+                "conversation_full",
+                None,
+                check.conversation_full,
             ),
         ),
         "input_audio_buffer.clear": (),
@@ -124,6 +180,13 @@ RULES: Final[Mapping[str, tuple[ServerRule, ...]]] = MappingProxyType(
                 "previous_item_id",
                 check.previous_unknown,
             ),
+            ServerRule(
+                "the conversation holds conversation_items items",
+                "conversation_full",
+                "item",
+                check.conversation_full,
+            ),
+            _MEMORY("item"),
         ),
         "conversation.item.retrieve": _ITEM_KNOWN,
         "conversation.item.truncate": _ITEM_KNOWN,
@@ -147,6 +210,7 @@ RULES: Final[Mapping[str, tuple[ServerRule, ...]]] = MappingProxyType(
                 None,
                 check.response_active,
             ),
+            *_sizes("response"),
         ),
         "response.cancel": (
             ServerRule(

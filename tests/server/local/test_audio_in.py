@@ -11,7 +11,7 @@ from rtagents.engines.base import Engines
 from rtagents.engines.scripted import MS_PER_CHAR, ScriptedLLM, ScriptedTTS, scripted_speech
 from rtagents.protocol.audio import PCMU, pcm16_to_wire
 from rtagents.server.config import ServerConfig
-from rtagents.server.local import input_audio
+from rtagents.server.host.limits import Limits
 from rtagents.server.serving import RunningServer, running_server
 
 TRANSCRIBE = {
@@ -176,16 +176,19 @@ async def test_deleting_an_item_stops_its_transcription(client: RawClient) -> No
     assert events[-1].item_id == item_id
 
 
-async def test_a_full_input_buffer_refuses_appends_until_committed(
-    client: RawClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_full_input_buffer_refuses_appends_until_committed() -> None:
     limit = 48 * 1000  # one second of pcm16 at 24 kHz
-    monkeypatch.setattr(input_audio, "MAX_BUFFER_BYTES", limit)
+    config = ServerConfig(port=0, limits=Limits(input_buffer_bytes=limit))
+    async with running_server(config) as server, memory_session(server) as client:
+        await _refused_until_committed(client, limit)
+
+
+async def _refused_until_committed(client: RawClient, limit: int) -> None:
     second = base64.b64encode(bytes(limit)).decode()
     await client.send({"type": "input_audio_buffer.append", "audio": second})
     error = await client.error({"type": "input_audio_buffer.append", "audio": second})
     assert (error.code, error.param) == ("input_audio_buffer_full", "audio")
-    assert "1 s" in error.message and "commit" in error.message
+    assert "1.0 s" in error.message and "commit" in error.message
     committed = await client.roundtrip(
         {"type": "input_audio_buffer.commit"}, "input_audio_buffer.committed"
     )

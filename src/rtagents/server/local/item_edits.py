@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from ...protocol.audio import PCM_RATE, b64encode_audio, pcm16_to_wire
 from ...protocol.errors import RemoteProtocolError
+from ...protocol.server_facts import item_text_bytes
 from .. import ids
 from ..host.wire_events import build, item_dict
 from .item_builders import normalized_item
@@ -56,6 +57,7 @@ class ItemEdits:
             ]
 
         await self.ctx.emit_all(events)
+        self.ctx.input.note_item(item_id, item_text_bytes(event.item))  # the memory budget's
         if audio:
             self.ctx.input.keep(item_id, audio)
             if not _has_transcript(data):

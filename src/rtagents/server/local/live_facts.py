@@ -96,3 +96,31 @@ class LiveFacts:
     @property
     def items(self) -> Container[str]:
         return self._ctx.conversation
+
+    @property
+    def item_count(self) -> int:
+        return len(self._ctx.conversation)
+
+    @property
+    def max_items(self) -> int | None:
+        return self._ctx.state.config.limits.conversation_items
+
+    @property
+    def max_instructions_bytes(self) -> int | None:
+        return self._ctx.state.config.limits.instructions_bytes
+
+    @property
+    def max_tools_bytes(self) -> int | None:
+        return self._ctx.state.config.limits.tools_bytes
+
+    @property
+    def max_tools(self) -> int | None:
+        return self._ctx.state.config.limits.tools_count
+
+    @property
+    def memory_held(self) -> int:
+        return self._ctx.input.held_bytes
+
+    @property
+    def memory_budget(self) -> int | None:
+        return self._ctx.state.config.limits.session_memory_bytes

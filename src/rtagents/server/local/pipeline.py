@@ -118,7 +118,10 @@ class LocalBackend:
         """``session.update``: merge, check, answer with the full effective config."""
         ctx = self.ctx
         update = event.session.model_dump(mode="json", exclude_unset=True, by_alias=True)
-        config = ctx.config.merged(update, vad_available=ctx.state.vad_available)
+        state = ctx.state
+        config = ctx.config.merged(
+            update, vad_available=state.vad_available, limits=state.config.limits
+        )
         ctx.config = config
         self.audio_in.turns.configure()  # a changed turn_detection restarts the detector
         ctx.conversation.set_output_format(config.output_format)

@@ -21,6 +21,8 @@ from openai.types.realtime import RateLimitsUpdatedEvent, ResponseCreatedEvent, 
 
 from ...engines.base import EngineFailure, LLMRequest, TextDelta, ToolCallDelta, Usage
 from ...protocol.errors import ModelError, Origin
+from ...protocol.server_facts import Refuse
+from ...protocol.server_refusals import conversation_full_refusal
 from .. import ids
 from ..host.wire_events import build, item_dict
 from .audio_out import AudioOut
@@ -34,6 +36,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rtagents.server.responses")
 Status = Literal["completed", "cancelled", "failed", "incomplete"]
+
+
+class ConversationFull(Exception):
+    """The conversation holds limits.conversation_items: this response may add no item."""
+
+    def __init__(self, refusal: Refuse) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
 
 
 class ResponseRun:
@@ -159,6 +169,9 @@ class ResponseRun:
         await writer.add(chunk.arguments_delta)
 
     async def _open(self, writer: MessageWriter | FunctionCallWriter) -> Any:
+        limit = self.ctx.state.config.limits.conversation_items
+        if self.plan.conversation == "auto" and len(self.ctx.conversation) >= limit:
+            raise ConversationFull(conversation_full_refusal(limit, None))
         current = self._writers[-1] if self._writers else None
         if current is not None and not current.closed:
             await current.flush()
@@ -185,6 +198,11 @@ class ResponseRun:
         )
 
     async def _report_failure(self, exc: Exception) -> dict[str, Any]:
+        if isinstance(exc, ConversationFull):
+            refusal = exc.refusal
+            await self.ctx.reply_error(refusal.to_error())
+            failure = {"type": "invalid_request_error", "code": refusal.code}
+            return {"type": "failed", "error": {**failure, "message": refusal.message}}
         if isinstance(exc, EngineFailure):
             hint = f" {exc.hint}" if exc.hint else ""
             message = f"The model engine failed: {exc}.{hint}"

@@ -25,6 +25,8 @@ from pydantic import Field, TypeAdapter, ValidationError
 from ...protocol.audio import PCM16_24K, AudioFormat
 from ...protocol.errors import RemoteProtocolError
 from ...protocol.paths import describe_validation_error, first_error
+from ...protocol.server_rules import Facts, session_size_refusal
+from ..host.limits import Limits
 from .session_rules import check_semantics
 from .turn_detection import TurnSettings
 
@@ -159,7 +161,9 @@ class SessionConfig:
             payload["expires_at"] = expires_at
         return session_adapter().validate_python(payload)
 
-    def merged(self, update: Mapping[str, Any], *, vad_available: bool) -> SessionConfig:
+    def merged(
+        self, update: Mapping[str, Any], *, vad_available: bool, limits: Limits | None = None
+    ) -> SessionConfig:
         """The config after a ``session.update`` (the update's *set* fields only).
 
         What a live session may not change (type, model, the voice once audio
@@ -167,11 +171,19 @@ class SessionConfig:
         before; this raises :class:`RemoteProtocolError` naming the offending
         ``session.*`` param for the rest; the current config is never modified.
         """
-        return validated(merge_update(self.data, update), vad_available=vad_available)
+        data = merge_update(self.data, update)
+        return validated(data, vad_available=vad_available, limits=limits)
 
 
-def validated(data: Mapping[str, Any], *, vad_available: bool) -> SessionConfig:
-    """Re-validate a whole config with the schema, then the server's own rules."""
+def validated(
+    data: Mapping[str, Any], *, vad_available: bool, limits: Limits | None = None
+) -> SessionConfig:
+    """Re-validate a whole config with the schema, then the server's own rules.
+
+    The sizes of its instructions and tools are checked against ``limits``
+    (the defaults when not given: a client secret's session is bounded even
+    where the caller does not pass the server's table).
+    """
     try:
         session_adapter().validate_python(data)
     except ValidationError as exc:
@@ -181,7 +193,20 @@ def validated(data: Mapping[str, Any], *, vad_available: bool) -> SessionConfig:
         code, param, message = describe_validation_error(error, "session")
         raise RemoteProtocolError(message, code=code, param=param) from None
     check_semantics(data, vad_available=vad_available)
+    check_sizes(data, limits or Limits())
     return SessionConfig(_with_turn_defaults(data))
+
+
+def check_sizes(data: Mapping[str, Any], limits: Limits) -> None:
+    """Raise the refusal of the first size limit a session's instructions or tools break."""
+    facts = Facts(
+        max_instructions_bytes=limits.instructions_bytes,
+        max_tools_bytes=limits.tools_bytes,
+        max_tools=limits.tools_count,
+    )
+    refusal = session_size_refusal(facts, data)
+    if refusal is not None:
+        raise refusal.to_error()
 
 
 def _with_turn_defaults(data: Mapping[str, Any]) -> Mapping[str, Any]:

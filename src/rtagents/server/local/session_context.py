@@ -31,7 +31,8 @@ class SessionContext:
         self.config = config
         self.conversation_id = ids.conversation_id()
         # Uncommitted audio, committed audio per item and transcriptions in flight.
-        self.input = InputAudio()
+        limits = state.config.limits
+        self.input = InputAudio(limits.input_buffer_bytes, limits.session_memory_bytes)
         # The host's own methods, bound once: every audio delta goes through emit,
         # so a forwarding coroutine here would cost one more await per event.
         self.emit = port.emit
