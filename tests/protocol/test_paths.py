@@ -131,3 +131,21 @@ def test_unknown_field_error() -> None:
     assert "session.audio.input.turn_detection" in error.message
     plain = unknown_field_error("item.whatever", event_id=None)
     assert "Remove it" in plain.message
+
+
+def test_a_field_name_the_client_chose_is_quoted_escaped_and_bounded() -> None:
+    path = "session.x\n05:00:00.000 CRITICAL forged" + "k" * 1000
+    error = unknown_field_error(path, event_id=None)
+    assert error.message.startswith("Unknown parameter 'session.x\\n05:00:00.000 CRITICAL forged")
+    assert f"({len(path)} chars)" in error.message and "\n" not in error.message
+    assert error.param is not None and error.param.endswith(f"… ({len(path)} chars)")
+    assert "\n" not in error.param and len(error.param) < 300
+
+
+def test_a_validation_error_path_is_bounded_too() -> None:
+    loc = ("e", "metadata", "k\r" * 300)
+    wrong = {"type": "string_type", "loc": loc, "msg": "bad", "input": 1}
+    _, param, message = describe_validation_error(wrong, "e")
+    full = len("metadata.") + 600
+    assert param is not None and param.endswith(f"… ({full} chars)") and "\r" not in param
+    assert f"({full} chars)" in message and "\r" not in message and len(message) < 700

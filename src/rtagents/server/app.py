@@ -30,7 +30,9 @@ from .local.session_config import OBJECT_NAMES
 from .scenario import apply_scenario_rules
 from .secret_request import parse_secret_request, session_for_secret, ttl_seconds
 from .state import ServerState
-from .stores.client_secrets import InMemorySecretStore, SecretIssuer, SecretStore
+from .stores.client_secrets import SecretIssuer, SecretStore, StoreFull
+from .stores.memory_secrets import InMemorySecretStore
+from .stores.mint_rate import MintRateLimiter, RateLimited
 from .webrtc.endpoints import create_call, hangup
 
 # Instructions and tools make a config a few KiB; 1 MiB is generous.
@@ -46,14 +48,18 @@ def create_app(
 
         engines = scripted_engines()
     engines, scenario = apply_scenario_rules(config, engines)
-    issuer = SecretIssuer(
-        config.secret_signing_key, store or InMemorySecretStore(config.clock), config.clock
-    )
+    limits = config.limits
+    if store is None:
+        store = InMemorySecretStore(
+            config.clock, max_secrets=limits.stored_secrets, max_bytes=limits.stored_secrets_bytes
+        )
+    rate = MintRateLimiter(config.clock, limits.mints_per_minute)
+    issuer = SecretIssuer(config.secret_signing_key, store, config.clock, rate=rate)
     state = ServerState(
         config=config,
         engines=engines,
         issuer=issuer,
-        authenticator=Authenticator(config.effective_api_key, issuer),
+        authenticator=Authenticator(config.effective_api_key, issuer, limits),
         scenario=scenario,
     )
     app = Starlette(
@@ -81,18 +87,23 @@ async def _client_secrets(request: Request) -> Response:
     state = server_state(request.app)
     try:
         credential = bearer_credential(request.headers)
-        await state.authenticator.authenticate(credential, allow_secret=False)
+        principal = await state.authenticator.authenticate(credential, allow_secret=False)
     except Refusal as exc:
         return exc.response()
-    return await mint_secret_response(request, state)
+    return await mint_secret_response(request, state, principal.owner)
 
 
-async def mint_secret_response(request: Request, state: ServerState) -> Response:
+async def mint_secret_response(request: Request, state: ServerState, minted_by: str) -> Response:
     """Mint a secret for the request body; the caller has already authorised it.
 
     Shared with the browser console (``console.py``), which authorises by origin
-    instead of by API key.
+    instead of by API key. ``minted_by`` names the minter: its rate is counted
+    (429 past ``limits.mints_per_minute``) and the secret remembers it.
     """
+    try:
+        state.issuer.take_mint(minted_by)
+    except RateLimited as exc:
+        return _retry_later(429, "rate_limit_exceeded", exc.message, exc.retry_after_s)
     raw = await _bounded_body(request, MAX_SECRET_REQUEST_BYTES)
     if raw is None:
         message = (
@@ -107,14 +118,22 @@ async def mint_secret_response(request: Request, state: ServerState) -> Response
         )
     except RealtimeError as exc:
         return Refusal(400, exc.code, exc.message, exc.param).response()
-    secret = await state.issuer.mint(
-        config.data, ttl_seconds(parsed, state.config.default_secret_ttl_s)
-    )
+    ttl = ttl_seconds(parsed, state.config.default_secret_ttl_s)
+    size = len(encode_event(config.data))
+    try:
+        secret = await state.issuer.mint(config.data, ttl, minted_by=minted_by, size=size)
+    except StoreFull as exc:
+        return _retry_later(503, "secret_store_full", exc.message, exc.retry_after_s)
     session = {**config.data, "id": ids.session_id(), "object": OBJECT_NAMES[config.kind]}
     body = ClientSecretCreateResponse.model_validate(
         {"value": secret.value, "expires_at": secret.expires_at, "session": session}
     )
     return Response(encode_event(body), media_type="application/json")
+
+
+def _retry_later(status: int, code: str, message: str, retry_after_s: int) -> Response:
+    headers = {"Retry-After": str(retry_after_s)}
+    return Refusal(status, code, message, headers=headers).response()
 
 
 async def _bounded_body(request: Request, limit: int) -> bytes | None:

@@ -5,6 +5,12 @@ WebSocket, so they offer the subprotocols ``realtime`` and
 ``openai-insecure-api-key.<key>`` instead. Either way the credential is an API
 key (full access, may mint secrets) or an ``ek_`` secret (opens sessions with
 its bound config, may not mint). Each refusal says exactly what was wrong.
+
+A :class:`Principal` is who is calling, as the server tells callers apart:
+the API key, or one ``ek_`` secret (named by its random id). A session
+belongs to the principal that opened it, and only that principal may resume
+it; a secret opens sessions only for the model it was minted for, and at most
+``limits.sessions_per_secret`` of them (docs/reliability.md, "Threat model").
 """
 
 from __future__ import annotations
@@ -16,22 +22,37 @@ from typing import Any, Literal
 
 from starlette.responses import JSONResponse
 
+from ..protocol.client_text import quoted
+from .host.limits import Limits
 from .stores.client_secrets import IssuedSecret, SecretIssuer, SecretRejected, looks_like_secret
 
 BROWSER_PROTOCOL = "realtime"
 KEY_PROTOCOL_PREFIX = "openai-insecure-api-key."
 
 
+API_KEY_OWNER = "api_key"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Principal:
-    """An authenticated caller; ``secret`` is set when it presented an ``ek_``."""
+    """An authenticated caller; ``secret`` is set when it presented a stored, live ``ek_``.
+
+    ``ident`` is the presented secret's id (also set for a resume, which
+    accepts a secret past its expiry: see :meth:`Authenticator.identify`).
+    """
 
     kind: Literal["api_key", "client_secret"]
     secret: IssuedSecret | None = None
+    ident: str | None = None
 
     @property
     def bound_session(self) -> Mapping[str, Any] | None:
         return self.secret.session if self.secret else None
+
+    @property
+    def owner(self) -> str:
+        """Who a session this principal opens belongs to: ``api_key`` or ``secret:<id>``."""
+        return API_KEY_OWNER if self.kind == "api_key" else f"secret:{self.ident}"
 
 
 class Refusal(Exception):
@@ -42,13 +63,21 @@ class Refusal(Exception):
     """
 
     def __init__(
-        self, status: int, code: str | None, message: str, param: str | None = None
+        self,
+        status: int,
+        code: str | None,
+        message: str,
+        param: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.param = param
+        # Extra response headers, e.g. Retry-After on a 429 or 503.
+        self.headers = dict(headers or {})
 
     def body(self) -> dict[str, Any]:
         return {
@@ -61,7 +90,7 @@ class Refusal(Exception):
         }
 
     def response(self) -> JSONResponse:
-        return JSONResponse(self.body(), status_code=self.status)
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers or None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +125,10 @@ def subprotocol_credential(subprotocols: Iterable[str]) -> Credential | None:
 class Authenticator:
     """Checks credentials against the API key and the secret issuer."""
 
-    def __init__(self, api_key: str, issuer: SecretIssuer) -> None:
+    def __init__(self, api_key: str, issuer: SecretIssuer, limits: Limits | None = None) -> None:
         self._api_key = api_key
         self._issuer = issuer
+        self._limits = limits or Limits()
 
     async def authenticate(
         self, credential: Credential | None, *, allow_secret: bool = True
@@ -123,7 +153,58 @@ class Authenticator:
                 secret = await self._issuer.verify(credential.value)
             except SecretRejected as exc:
                 raise Refusal(401, "invalid_client_secret", exc.message) from exc
-            return Principal(kind="client_secret", secret=secret)
+            return Principal(kind="client_secret", secret=secret, ident=secret.ident)
+        return self._api_key_principal(credential)
+
+    async def identify(self, credential: Credential | None) -> Principal:
+        """Who presents a resume: the API key, or a secret this server signed.
+
+        Unlike :meth:`authenticate`, a secret past its expiry (or purged from
+        the store) still names its holder: it opened the session being resumed
+        and a resume opens nothing new. The resume token must match as well.
+        """
+        if credential is not None and looks_like_secret(credential.value):
+            try:
+                ident = self._issuer.identify(credential.value)
+            except SecretRejected as exc:
+                raise Refusal(401, "invalid_client_secret", exc.message) from exc
+            return Principal(kind="client_secret", ident=ident)
+        if credential is None:
+            return await self.authenticate(None)  # the usual 401, with its advice
+        return self._api_key_principal(credential)
+
+    async def admit_session(self, principal: Principal, *models: str | None) -> None:
+        """Let ``principal`` open one more session for ``models`` (those the request names).
+
+        The API key opens anything. A secret opens only its own model
+        (403 ``model_mismatch``) and at most ``limits.sessions_per_secret``
+        sessions (403 ``secret_already_used``); the session is counted here.
+        """
+        secret = principal.secret
+        if secret is None:
+            return
+        bound = secret.session.get("model")
+        for model in models:
+            if bound is not None and model and model != bound:
+                raise Refusal(
+                    403,
+                    "model_mismatch",
+                    f"This client secret was minted for model '{bound}', not the requested "
+                    f"{quoted(model, self._limits.quoted_chars)}: open the session with "
+                    f"?model={bound} (or no model), or mint a secret for the model you want.",
+                    "model",
+                )
+        opened = await self._issuer.open_session(secret.value)
+        allowed = self._limits.sessions_per_secret
+        if opened > allowed:
+            raise Refusal(
+                403,
+                "secret_already_used",
+                f"This client secret has already opened {allowed} session(s), as many as one "
+                "secret may (limits.sessions_per_secret): mint a new secret for each session.",
+            )
+
+    def _api_key_principal(self, credential: Credential) -> Principal:
         if hmac.compare_digest(credential.value.encode(), self._api_key.encode()):
             return Principal(kind="api_key")
         raise Refusal(

@@ -38,8 +38,8 @@ async def serve_websocket(websocket: WebSocket, state: ServerState) -> None:
         await serve_sideband(websocket, state, offered, _deny)
         return
     try:
-        config = await _admit(websocket, state, offered)
-        claim = _claim_resume(websocket, state)
+        claim = await _claim_resume(websocket, state, offered)
+        admitted = None if claim else await _admit(websocket, state, offered)
     except Refusal as exc:
         log.info(
             "refused a Realtime connection: %s %s",
@@ -53,21 +53,32 @@ async def serve_websocket(websocket: WebSocket, state: ServerState) -> None:
     if claim is not None:
         await _resume(websocket, claim, subprotocol)
         return
+    assert admitted is not None
+    config, owner = admitted
     backend = local_backend(state, config)
     host = SessionHost(StarletteTransport(websocket), state.config, backend, roster=state.sessions)
     headers: list[tuple[bytes, bytes]] = []
     if wants_resume(websocket.headers, state.config.resume_grace_s):
-        headers = host.offer_resume(state.resumes).response_headers()
+        headers = host.offer_resume(state.resumes, owner).response_headers()
     await websocket.accept(subprotocol=subprotocol, headers=headers)
     await host.run()
 
 
-def _claim_resume(websocket: WebSocket, state: ServerState) -> Claim | None:
-    """For a resume request, the session it takes over (its old connection stops here)."""
+async def _claim_resume(
+    websocket: WebSocket, state: ServerState, offered: list[str]
+) -> Claim | None:
+    """For a resume request, the session it takes over (its old connection stops here).
+
+    Only the principal that opened the session may take it over; every check
+    comes before the claim, so a refused attempt leaves the session as it was.
+    A resume opens no new session: a secret's session count is not touched.
+    """
     request = resume_request(websocket.headers)
     if request is None:
         return None
-    resumable = state.resumes.find(request.token)
+    credential = bearer_credential(websocket.headers) or subprotocol_credential(offered)
+    principal = await state.authenticator.identify(credential)
+    resumable = state.resumes.find(request.token, principal.owner)
     return Claim(resumable, request.last_seq, received=resumable.claim(request.last_seq))
 
 
@@ -84,7 +95,10 @@ async def _resume(websocket: WebSocket, claim: Claim, subprotocol: str | None) -
         await asyncio.wait_for(transport.close(GOING_AWAY, "session ended"), 1.0)
 
 
-async def _admit(websocket: WebSocket, state: ServerState, offered: list[str]) -> SessionConfig:
+async def _admit(
+    websocket: WebSocket, state: ServerState, offered: list[str]
+) -> tuple[SessionConfig, str]:
+    """The new session's config and its owner (the principal that opens it)."""
     beta = websocket.headers.get(BETA_HEADER)
     if beta is not None and "realtime" in beta:
         raise Refusal(
@@ -96,17 +110,16 @@ async def _admit(websocket: WebSocket, state: ServerState, offered: list[str]) -
         )
     credential = bearer_credential(websocket.headers) or subprotocol_credential(offered)
     principal = await state.authenticator.authenticate(credential)
-    return _initial_config(websocket, state, principal.bound_session)
+    config = _initial_config(websocket, state, principal.bound_session)
+    await state.authenticator.admit_session(principal, websocket.query_params.get("model"))
+    return config, principal.owner
 
 
 def _initial_config(websocket: WebSocket, state: ServerState, bound: Any) -> SessionConfig:
-    """The secret's bound config, or the defaults; ``?model=`` picks the model."""
+    """The secret's bound config (its model too), or the defaults; ``?model=`` picks the model."""
     model = websocket.query_params.get("model")
     if bound is not None:
-        data = dict(bound)
-        if model and data.get("type") == "realtime":
-            data["model"] = model
-        return validated(data, vad_available=state.vad_available)
+        return validated(dict(bound), vad_available=state.vad_available)
     intent = websocket.query_params.get("intent")
     kind: Kind = "transcription" if intent == "transcription" else "realtime"
     return SessionConfig.initial(kind, model or state.config.model)

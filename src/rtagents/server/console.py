@@ -43,7 +43,8 @@ _PAGE_HEADERS = {
     "Cache-Control": "no-store",
 }
 
-Minter = Callable[[Request, ServerState], Awaitable[Response]]
+# (request, state, minted_by): the app's minting, which counts each minter's rate.
+Minter = Callable[[Request, ServerState, str], Awaitable[Response]]
 
 
 def is_loopback(host: str) -> bool:
@@ -75,7 +76,7 @@ def console_routes(mint: Minter) -> list[BaseRoute]:
             check_console_request(request, state.config)
         except Refusal as exc:
             return exc.response()
-        response = await mint(request, state)
+        response = await mint(request, state, console_minter(request))
         response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -84,6 +85,15 @@ def console_routes(mint: Minter) -> list[BaseRoute]:
         Route(SECRET_PATH, client_secret, methods=["POST"]),
         Mount("/console", app=StaticFiles(directory=WEB_DIR), name="console"),
     ]
+
+
+def console_minter(request: Request) -> str:
+    """Who mints through the console: its client's address (one rate per address).
+
+    The endpoint takes no credentials, so the address is the only name a
+    caller has; on a loopback bind every caller is a local process.
+    """
+    return f"console:{request.client.host if request.client else 'unknown'}"
 
 
 async def _index(request: Request) -> Response:

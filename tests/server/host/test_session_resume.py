@@ -126,7 +126,7 @@ async def test_drop_mid_response_then_resume_gets_exactly_the_missed_frames(
     host = host_of(server, session_id)
     await asyncio.sleep(0.1)  # the response goes on while no one is connected
     async with await resume(server, token, len(seen)) as again:
-        assert again.response.headers["X-Rtagents-Resume-Token"] == token
+        assert again.response.headers["X-Rtagents-Resume-Token"] != token  # rotated
         assert again.response.headers["X-Rtagents-Session-Id"] == session_id
         assert again.response.headers["X-Rtagents-Received"] == "2"
         after: list[str] = []
@@ -254,9 +254,10 @@ async def test_resume_while_old_connection_is_open_takes_over(server: RunningSer
             assert old.close_code == 1001
             await new.send(json.dumps({"type": "input_audio_buffer.clear"}))
             assert (await recv_json(new))["type"] == "input_audio_buffer.cleared"
-            # and a second drop is resumable again, from the new count
+            # and a second drop is resumable again, from the new count, with the new token
             drop(new)
-            async with await resume(server, token, len(seen) + 1) as third:
+            rotated = new.response.headers["X-Rtagents-Resume-Token"]
+            async with await resume(server, rotated, len(seen) + 1) as third:
                 assert third.response.headers["X-Rtagents-Received"] == "1"
                 await third.send(json.dumps({"type": "input_audio_buffer.clear"}))
                 assert (await recv_json(third))["type"] == "input_audio_buffer.cleared"
@@ -299,7 +300,7 @@ async def test_a_resume_accepted_after_the_session_ended_is_released_at_once() -
     # The grace window can run out while a resume is being accepted: the
     # connection must be let go of (and closed), not left waiting forever.
     host = SimpleNamespace(id="sess_gone", limits=ServerConfig(port=0))
-    resumable = ResumeRegistry().open(cast(Any, host))
+    resumable = ResumeRegistry().open(cast(Any, host), "api_key")
     resumable.end()
     ours, _theirs = memory_pair()
     attachment = resumable.offer(ours, 0)

@@ -11,8 +11,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from rtagents.server.config import ServerConfig
+from rtagents.server.host.limits import Limits
 from rtagents.server.serving import RunningServer, running_server
-from rtagents.server.stores.client_secrets import InMemorySecretStore, SecretIssuer, SecretRejected
+from rtagents.server.stores.client_secrets import SecretIssuer, SecretRejected
+from rtagents.server.stores.memory_secrets import InMemorySecretStore
 from rtagents.testing.clock import FakeClock
 
 
@@ -189,11 +191,11 @@ async def test_secret_binds_its_session_config(server: RunningServer) -> None:
     assert created.session.model == "gpt-realtime-mini"
 
 
-async def test_a_secret_opens_several_sessions_until_it_expires(
+async def test_expiry_stops_new_sessions_not_the_open_ones(
     server: RunningServer, clock: FakeClock
 ) -> None:
     secret = (await mint(server, {"expires_after": {"seconds": 60}})).json()["value"]
-    async with session(server, key=secret) as first, session(server, key=secret):
+    async with session(server, key=secret) as first:
         clock.advance(61)
         error = await _refused(server, secret)
         assert error["code"] == "invalid_client_secret"
@@ -235,3 +237,32 @@ async def test_an_oversized_mint_request_is_refused_without_reading_it_all(
     assert reply.status_code == 413
     error = reply.json()["error"]
     assert error["code"] == "request_too_large" and "smaller" in error["message"]
+
+
+# --- the store's bounds, over HTTP (issue 11, hole 3) ---------------------------
+
+
+async def test_a_full_store_answers_503_until_a_secret_expires(clock: FakeClock) -> None:
+    config = ServerConfig(port=0, clock=clock, limits=Limits(stored_secrets=2))
+    async with running_server(config) as server:
+        for seconds in (60, 120):
+            assert (await mint(server, {"expires_after": {"seconds": seconds}})).status_code == 200
+        full = await mint(server)
+        assert full.status_code == 503
+        assert full.headers["Retry-After"] == "60"  # when the first one expires
+        error = full.json()["error"]
+        assert error["code"] == "secret_store_full"
+        assert "limits.stored_secrets" in error["message"]
+        clock.advance(60)
+        assert (await mint(server)).status_code == 200
+
+
+async def test_the_store_bounds_the_bytes_of_the_configs_it_keeps(clock: FakeClock) -> None:
+    config = ServerConfig(port=0, clock=clock, limits=Limits(stored_secrets_bytes=100_000))
+    body = {"session": {"type": "realtime", "instructions": "x" * 40_000}}
+    async with running_server(config) as server:
+        assert [(await mint(server, body)).status_code for _ in range(3)] == [200, 200, 503]
+        error = (await mint(server, body)).json()["error"]
+        assert error["code"] == "secret_store_full"
+        assert "limits.stored_secrets_bytes" in error["message"]
+        assert (await mint(server)).status_code == 200  # a small config still fits

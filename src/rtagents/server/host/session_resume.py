@@ -13,12 +13,19 @@ The host numbers its frames and counts the client's; this module owns what
 outlives one connection: the token registry, the ring of frames, and the
 rendezvous between the connection that presents a token and the host's
 receive loop (:class:`Resumable`).
+
+A token is not a bearer capability on its own: it resumes only for the
+principal that opened the session (``owner``, see ``server/auth.py``), a
+refused attempt leaves the live session untouched, and every successful
+resume rotates it (the old token is dead at once; the new one is in the
+handshake answer).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import secrets
 from collections import deque
 from collections.abc import Mapping
@@ -113,8 +120,12 @@ class Attachment:
 class Resumable:
     """The resume side of one session host: token, log, and the next connection."""
 
-    def __init__(self, registry: ResumeRegistry, host: ResumableHost, grace_s: float) -> None:
+    def __init__(
+        self, registry: ResumeRegistry, host: ResumableHost, grace_s: float, owner: str
+    ) -> None:
         self.token = secrets.token_urlsafe(TOKEN_BYTES)
+        # The principal that opened the session; only it may resume it.
+        self.owner = owner
         self.host = host
         self.grace_s = grace_s
         self.log = FrameLog(host.limits.resume_log_bytes)
@@ -140,7 +151,8 @@ class Resumable:
 
         Called before the new connection is accepted, so the count it reports
         is final: a frame the old connection delivers after this is dropped
-        unread, and the client re-sends it.
+        unread, and the client re-sends it. The token rotates here: the one
+        just presented is dead, the new one goes out in the handshake answer.
         """
         if not self.log.holds_after(last_seq):
             held = f"frames {self.log.first_seq}..{self.log.last_seq}"
@@ -150,6 +162,7 @@ class Resumable:
                 f"Cannot resume after frame {last_seq}: this session holds {held} "
                 f"(the log keeps {self.log.limit_bytes} bytes). Start a new session.",
             )
+        self._registry.rotate(self)
         if not self._cut.done():
             self._cut.set_result(None)
         return self.host.received_frames
@@ -249,21 +262,42 @@ class ResumeRegistry:
     def __init__(self) -> None:
         self._sessions: dict[str, Resumable] = {}
 
-    def open(self, host: ResumableHost) -> Resumable:
-        resumable = Resumable(self, host, host.limits.resume_grace_s)
+    def open(self, host: ResumableHost, owner: str) -> Resumable:
+        """Make ``host`` resumable by ``owner`` (the principal that opened it)."""
+        resumable = Resumable(self, host, host.limits.resume_grace_s, owner)
         self._sessions[resumable.token] = resumable
         return resumable
 
-    def find(self, token: str) -> Resumable:
+    def find(self, token: str, owner: str) -> Resumable:
+        """The live session ``token`` names, if ``owner`` opened it; a :class:`Refusal` if not.
+
+        Nothing about the session changes here: a refused resume neither cuts
+        its connection nor replays a frame.
+        """
         resumable = self._sessions.get(token)
         if resumable is None or resumable.ended:
             raise Refusal(
                 404,
                 "resume_unknown",
-                "No resumable session for this token: it never existed, it ended, or its "
-                "grace window passed. Start a new session.",
+                "No resumable session for this token: it never existed, it ended, its "
+                "grace window passed, or it was replaced by a newer token at a resume. "
+                "Start a new session.",
+            )
+        if not hmac.compare_digest(resumable.owner.encode(), owner.encode()):
+            raise Refusal(
+                403,
+                "resume_not_owner",
+                "This resume token belongs to a session opened with other credentials: a "
+                "session resumes only with the API key or client secret that opened it. "
+                "Present that credential, or start a new session.",
             )
         return resumable
+
+    def rotate(self, resumable: Resumable) -> None:
+        """Give ``resumable`` a new token; the old one stops working at once."""
+        self._sessions.pop(resumable.token, None)
+        resumable.token = secrets.token_urlsafe(TOKEN_BYTES)
+        self._sessions[resumable.token] = resumable
 
     def forget(self, token: str) -> None:
         self._sessions.pop(token, None)

@@ -4,8 +4,10 @@ A secret is ``ek_`` + a random id + its expiry + an HMAC over both, keyed by a
 server-held key. The signature lets the server tell a forged or mangled secret
 ("signature invalid") from a genuine one that expired or that this server
 forgot, so each failure gets its own message. The session config bound at
-mint time lives in a :class:`SecretStore`, in memory today and behind the same
-small interface in Redis when several nodes share secrets.
+mint time, who minted the secret and how many sessions it opened live in a
+:class:`SecretStore`, in memory today (``stores/memory_secrets.py``, bounded in
+count and bytes) and behind the same small interface in Redis when several
+nodes share secrets.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
+
+from .mint_rate import MintRateLimiter
 
 PREFIX = "ek_"
 _ID_LEN = 24
@@ -32,12 +36,23 @@ Reason = Literal["malformed", "signature", "expired", "unknown"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IssuedSecret:
-    """A minted secret and the session config it opens sessions with."""
+    """A minted secret, the session config it opens sessions with, and who minted it.
+
+    ``minted_by`` is the principal that asked for it (``api_key``, or
+    ``console:<client address>``); ``size`` is what its config costs the store.
+    """
 
     value: str
     created_at: float
     expires_at: int
     session: Mapping[str, Any] = field(default_factory=dict)
+    minted_by: str = "api_key"
+    size: int = 0
+
+    @property
+    def ident(self) -> str:
+        """The secret's random id: names it (e.g. as a session's owner) without revealing it."""
+        return secret_ident(self.value)
 
 
 class SecretRejected(Exception):
@@ -49,54 +64,90 @@ class SecretRejected(Exception):
         self.message = message
 
 
+class StoreFull(Exception):
+    """The store holds as many secrets (or config bytes) as it may; ``retry_after_s``: when
+    the soonest stored secret expires and frees room."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after_s = retry_after_s
+
+
 class SecretStore(Protocol):
-    """Where minted secrets live until they expire (memory now, Redis later)."""
+    """Where minted secrets live until they expire (memory now, Redis later).
+
+    ``put`` raises :class:`StoreFull` past the store's bounds; ``open_session``
+    counts one more session opened with a secret and returns the new count (an
+    atomic increment, ``INCR`` in Redis).
+    """
 
     async def put(self, secret: IssuedSecret) -> None: ...
 
     async def get(self, value: str) -> IssuedSecret | None: ...
 
-
-class InMemorySecretStore:
-    """A dict with expiry; old entries are dropped as new ones arrive."""
-
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self._clock = clock
-        self._secrets: dict[str, IssuedSecret] = {}
-
-    async def put(self, secret: IssuedSecret) -> None:
-        now = self._clock()
-        expired = [value for value, s in self._secrets.items() if s.expires_at <= now]
-        for value in expired:
-            del self._secrets[value]
-        self._secrets[secret.value] = secret
-
-    async def get(self, value: str) -> IssuedSecret | None:
-        return self._secrets.get(value)
-
-    def __len__(self) -> int:
-        return len(self._secrets)
+    async def open_session(self, value: str) -> int: ...
 
 
 class SecretIssuer:
     """Mints and verifies secrets for one server (or a group sharing ``key``)."""
 
-    def __init__(self, key: bytes, store: SecretStore, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        key: bytes,
+        store: SecretStore,
+        clock: Callable[[], float],
+        *,
+        rate: MintRateLimiter | None = None,
+    ) -> None:
         self._key = key
         self._store = store
         self._clock = clock
+        self._rate = rate
 
-    async def mint(self, session: Mapping[str, Any], ttl_s: int) -> IssuedSecret:
+    def take_mint(self, minted_by: str) -> None:
+        """Count a mint request of ``minted_by`` against its rate (:class:`RateLimited` past it).
+
+        Called before the request body is read, so a flood costs no parsing.
+        """
+        if self._rate is not None:
+            self._rate.take(minted_by)
+
+    async def mint(
+        self, session: Mapping[str, Any], ttl_s: int, *, minted_by: str = "api_key", size: int = 0
+    ) -> IssuedSecret:
+        """A new secret stored with ``session``; :class:`StoreFull` if there is no room."""
         created = self._clock()
         expires_at = int(created) + ttl_s
         ident = "".join(secrets.choice(_ALNUM) for _ in range(_ID_LEN))
         signed = ident + format(expires_at, f"0{_EXP_LEN}x")
         value = PREFIX + signed + self._sign(signed)
         secret = IssuedSecret(
-            value=value, created_at=created, expires_at=expires_at, session=session
+            value=value,
+            created_at=created,
+            expires_at=expires_at,
+            session=session,
+            minted_by=minted_by,
+            size=size,
         )
         await self._store.put(secret)
         return secret
+
+    async def open_session(self, value: str) -> int:
+        """Count a session opened with ``value`` (verified); the count so far, this one included."""
+        return await self._store.open_session(value)
+
+    def identify(self, value: str) -> str:
+        """The id of a secret this server signed, expired or forgotten alike.
+
+        Enough to tell who owns a session (a resume presents the secret that
+        opened it, possibly after it expired); :class:`SecretRejected` for a
+        malformed or forged value.
+        """
+        signed, signature = _split(value)
+        if not hmac.compare_digest(signature, self._sign(signed)):
+            raise SecretRejected("signature", "Client secret signature invalid.")
+        return signed[:_ID_LEN]
 
     async def verify(self, value: str) -> IssuedSecret:
         """The stored secret for ``value``, or :class:`SecretRejected` saying why not."""
@@ -123,6 +174,11 @@ class SecretIssuer:
     def _sign(self, signed: str) -> str:
         digest = hmac.new(self._key, signed.encode(), hashlib.sha256).hexdigest()
         return digest[:_SIG_LEN]
+
+
+def secret_ident(value: str) -> str:
+    """The random id part of a well-formed secret value."""
+    return value[len(PREFIX) : len(PREFIX) + _ID_LEN]
 
 
 def looks_like_secret(value: str) -> bool:

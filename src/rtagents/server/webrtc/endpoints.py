@@ -40,6 +40,8 @@ async def create_call(request: Request) -> Response:
         principal = await state.authenticator.authenticate(bearer_credential(request.headers))
         offer, session = _parse_body(request.headers.get("content-type", ""), await _body(request))
         config = call_config(state, principal.bound_session, session, request.query_params)
+        models = (request.query_params.get("model"), config.data.get("model"))
+        await state.authenticator.admit_session(principal, *models)  # an ek_: its model, once
         from .call import AnsweredCall, BadOffer  # aiortc is the optional [webrtc] extra
     except Refusal as exc:
         return exc.response()
