@@ -27,6 +27,7 @@ from pydantic_core import SchemaValidator, from_json
 
 from .beta import BETA_SERVER_EVENT_TYPES
 from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from .json_depth import top_level_strings
 from .paths import (
     describe_validation_error,
     first_error,
@@ -164,6 +165,8 @@ def _invalid(
     bytes are not parsed a second time.
     """
     data, etype, event_id = peeked if peeked is not None else _peek(raw)
+    if data is None and _too_deep(exc):
+        return _too_deep_event(raw)
     if data is not None and etype is not None and etype not in known_types(sender):
         other: Side = "server" if sender == "client" else "client"
         if etype not in known_types(other):
@@ -176,6 +179,24 @@ def _invalid(
     code, param, message = _describe(first_error(exc), data, etype)
     err = RemoteProtocolError(message, code=code, param=param, event_id=event_id)
     return InvalidEvent(type=etype, event_id=event_id, data=data, raw=raw, error=err)
+
+
+def _too_deep(exc: ValidationError) -> bool:
+    error = first_error(exc)
+    return bool(error["type"] == "json_invalid" and "recursion limit" in str(error["msg"]))
+
+
+def _too_deep_event(raw: bytes) -> InvalidEvent:
+    """Bytes nested past the parser's depth: refused, with the event_id if it can be read."""
+    fields = top_level_strings(raw, ("type", "event_id"))
+    etype, event_id = fields.get("type"), fields.get("event_id")
+    err = RemoteProtocolError(
+        "The event nests objects and arrays deeper than the JSON parser reads (about 200 "
+        "levels); no Realtime event needs more than a few. Send it without the deep nesting.",
+        code="json_too_deep",
+        event_id=event_id,
+    )
+    return InvalidEvent(type=etype, event_id=event_id, data=None, raw=raw, error=err)
 
 
 def _describe(

@@ -80,6 +80,8 @@ class SessionFacts(Protocol):
     @property
     def max_tools(self) -> int | None: ...
     @property
+    def max_json_depth(self) -> int | None: ...
+    @property
     def memory_held(self) -> int: ...
     @property
     def memory_budget(self) -> int | None: ...
@@ -117,6 +119,7 @@ class Facts:
     max_instructions_bytes: int | None = None
     max_tools_bytes: int | None = None
     max_tools: int | None = None
+    max_json_depth: int | None = None  # levels an event's tools may nest; None: no bound
     # Bytes the session holds that clients grew (input audio, items' content),
     # and its budget; None: no bound.
     memory_held: int = 0

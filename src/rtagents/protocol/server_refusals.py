@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from .json_depth import nesting_depth
 from .ordering import ROOT
 from .server_facts import MIN_COMMIT_MS, PCM16_BYTES_PER_MS, Refuse, Request, SessionFacts
 
@@ -273,6 +274,22 @@ def tools_too_large(facts: SessionFacts, request: Request) -> Refuse | None:
         f"{part}.tools is {size} bytes of JSON; the most this server accepts is {limit} "
         "bytes (limit tools_bytes). Shorten the descriptions and parameter schemas, or offer "
         "fewer tools.",
+    )
+
+
+def tools_too_deep(facts: SessionFacts, request: Request) -> Refuse | None:
+    part, fields = _sized_part(request)
+    tools, limit = fields.get("tools"), facts.max_json_depth
+    if limit is None or not isinstance(tools, list):
+        return None
+    depth = nesting_depth(tools) + 2  # the event and its session (or response) object
+    if depth <= limit:
+        return None
+    return Refuse(
+        "json_too_deep",
+        f"{part}.tools",
+        f"{part}.tools nests the event {depth} levels deep; the most this server accepts is "
+        f"{limit} levels (limit json_depth). Flatten the tools' parameter schemas.",
     )
 
 

@@ -85,6 +85,12 @@ def _sizes(part: str) -> tuple[ServerRule, ...]:
             f"{part}.tools",
             check.tools_too_large,
         ),
+        ServerRule(
+            f"{part}.tools nest the event deeper than the limit json_depth",
+            "json_too_deep",
+            f"{part}.tools",
+            check.tools_too_deep,
+        ),
     )
 
 

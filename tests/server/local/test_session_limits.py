@@ -153,3 +153,15 @@ async def test_a_client_secret_with_oversized_instructions_is_refused_at_mint() 
     assert reply.status_code == 400
     error = reply.json()["error"]
     assert (error["code"], error["param"]) == ("instructions_too_large", "session.instructions")
+
+
+async def test_a_too_deep_event_is_refused_with_its_event_id_and_the_session_goes_on() -> None:
+    deep = "[" * 300 + "]" * 300
+    async with limited() as client:
+        await client.ws.send(
+            '{"event_id": "evt_deep", "type": "session.update", "session": ' + deep + "}"
+        )
+        reply = await client.recv()
+        assert reply.type == "error"
+        assert (reply.error.code, reply.error.event_id) == ("json_too_deep", "evt_deep")
+        await client.roundtrip({"type": "input_audio_buffer.clear"}, "input_audio_buffer.cleared")

@@ -118,6 +118,10 @@ class LiveFacts:
         return self._ctx.state.config.limits.tools_count
 
     @property
+    def max_json_depth(self) -> int | None:
+        return self._ctx.state.config.limits.json_depth
+
+    @property
     def memory_held(self) -> int:
         return self._ctx.input.held_bytes
 

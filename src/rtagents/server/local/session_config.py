@@ -203,6 +203,7 @@ def check_sizes(data: Mapping[str, Any], limits: Limits) -> None:
         max_instructions_bytes=limits.instructions_bytes,
         max_tools_bytes=limits.tools_bytes,
         max_tools=limits.tools_count,
+        max_json_depth=limits.json_depth,
     )
     refusal = session_size_refusal(facts, data)
     if refusal is not None:
