@@ -60,6 +60,10 @@ class ServerConfig:
     # contacted. A call that has not connected after the timeout is closed.
     ice_servers: list[str | dict[str, Any]] = field(default_factory=list)
     call_connect_timeout_s: float = 15.0
+    # A connected call from which nothing (audio, RTCP, data) has arrived for
+    # this long is failed and ended: its caller vanished without hanging up
+    # (0: wait for ICE consent, about 35 s).
+    call_peer_timeout_s: float = 10.0
     # Offer 127.0.0.1 as an ICE host candidate (aioice leaves it out): only
     # for a loopback-only host such as a CI sandbox; see loopback_candidates().
     webrtc_loopback: bool = False

@@ -213,7 +213,7 @@ async def _offer_sdp() -> str:
     [
         ("hello", 400, "invalid_offer", "not an SDP offer"),
         ("v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n", 400, "invalid_offer", "no data channel"),
-        ("v=0\r\nm=application 9 nonsense\r\n", 400, "invalid_offer", "could not be answered"),
+        ("v=0\r\nm=application 9 nonsense\r\n", 400, "invalid_offer", "not a valid m= line"),
     ],
 )
 async def test_bad_offers_are_refused_with_the_reason(

@@ -8,8 +8,10 @@ the data channel's raw JSON events, so the tests pin the server's wire shape.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
@@ -22,6 +24,27 @@ from rtagents.transports.webrtc import loopback_candidates, rtc_configuration
 from rtagents.transports.webrtc_audio import PacedAudioTrack, pcm16_frames
 
 TIMEOUT_S = 10.0
+
+
+@contextlib.asynccontextmanager
+async def no_background_errors() -> AsyncIterator[list[dict[str, Any]]]:
+    """Fail if anything in the block leaves an error only the loop saw.
+
+    "Task exception was never retrieved" is reported when the failed task is
+    collected, so the block's garbage is collected before the check.
+    """
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    seen: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: seen.append(context))
+    try:
+        yield seen
+        await asyncio.sleep(0.1)
+        gc.collect()
+        await asyncio.sleep(0)
+        assert not seen, [(c.get("message"), c.get("exception")) for c in seen]
+    finally:
+        loop.set_exception_handler(previous)
 
 
 async def make_offer(pc: RTCPeerConnection, *, audio: bool = True) -> tuple[Any, PacedAudioTrack]:

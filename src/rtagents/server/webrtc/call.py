@@ -18,21 +18,19 @@ host, tasks, tracks, peer connection — is stopped, and it leaves the roster.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 from collections.abc import Coroutine
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
-from ...protocol.codec import encode_event
 from ...protocol.errors import ConnectionFailure, LocalProtocolError, Origin, RealtimeError
-from ...transports.base import ABNORMAL_CLOSURE, NORMAL_CLOSURE, Transport, TransportClosed
+from ...transports.base import ABNORMAL_CLOSURE, NORMAL_CLOSURE
 from ...transports.webrtc import (
     EVENTS_CHANNEL,
-    DataChannelTransport,
     describe_connection,
     loopback_candidates,
     rtc_configuration,
@@ -40,16 +38,22 @@ from ...transports.webrtc import (
 from ...transports.webrtc_audio import OPUS_RATE, PacedAudioTrack, pcm16_frames
 from ..host.backend import MediaBackend
 from ..host.session_host import SessionHost
-from ..host.wire_events import error_event
 from ..local.pipeline import local_backend
 from ..local.session_config import SessionConfig
 from .call_audio import CallAudio
+from .events_channel import DataChannelWithSidebands
+from .peer_guard import (
+    close_quietly,
+    contained,
+    packets_received,
+    unanswerable,
+    with_max_message_size,
+)
 
 if TYPE_CHECKING:
     from ..state import ServerState
 
 log = logging.getLogger("rtagents.server.webrtc.call")
-MAX_CLOSE_REASON_BYTES = 123
 
 
 class BadOffer(Exception):
@@ -59,50 +63,6 @@ class BadOffer(Exception):
 def new_call_id() -> str:
     """Unguessable (it is what a sideband attaches by), shaped like the hosted ``rtc_…``."""
     return "rtc_" + secrets.token_hex(16)
-
-
-class DataChannelWithSidebands(DataChannelTransport):
-    """The data channel, plus the call's sideband WebSockets.
-
-    Every server event goes to the channel and to each sideband; client events
-    from a sideband are :meth:`deliver`\\ ed into the channel's receive order.
-    """
-
-    def __init__(self, channel: RTCDataChannel) -> None:
-        super().__init__(channel)
-        self.sidebands: set[Transport] = set()
-
-    async def send(self, message: str) -> None:
-        for sideband in list(self.sidebands):
-            try:
-                await sideband.send(message)
-            except TransportClosed:
-                self.sidebands.discard(sideband)
-        if len(message.encode()) > self.max_message_size:
-            message = _too_large(message, self.max_message_size)
-        await super().send(message)
-
-    async def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
-        why = self.close_reason if self.closed else reason  # the first reason is the real one
-        await super().close(code, reason)
-        ending = f"call ended: {why or 'closed'}"
-        ending = ending.encode()[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore")
-        for sideband in list(self.sidebands):
-            await sideband.close(NORMAL_CLOSURE, ending)
-        self.sidebands.clear()
-
-
-def _too_large(message: str, limit: int) -> str:
-    """What the peer gets instead of an event larger than its data channel accepts."""
-    kind = json.loads(message).get("type")  # rare, so parsing it whole is fine
-    error = LocalProtocolError(
-        f"A '{kind}' event of {len(message.encode())} bytes was not delivered: the data "
-        f"channel accepts messages up to {limit} bytes (the offer's a=max-message-size). "
-        "Read large payloads (e.g. conversation.item.retrieve audio) over a sideband "
-        "WebSocket instead.",
-        code="message_too_large",
-    )
-    return encode_event(error_event(error, error_type="server_error"))
 
 
 class AnsweredCall:
@@ -124,6 +84,8 @@ class AnsweredCall:
         self.connected = asyncio.Event()
         self.ended = asyncio.Event()
         self.end_reason = ""
+        # Why the call failed, once it has (a sideband that attached too late is told).
+        self.failure: RealtimeError | None = None
         self._ending = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._host_task: asyncio.Task[None] | None = None
@@ -133,26 +95,24 @@ class AnsweredCall:
 
     async def answer(self, offer_sdp: str) -> str:
         """The SDP answer; :class:`BadOffer` (with the call closed) if there is none."""
+        pc = self.pc
         try:
-            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-            if any(t.kind == "audio" for t in self.pc.getTransceivers()):
-                self.pc.addTrack(self.track)
-            answer = await self.pc.createAnswer()
-            if self.state.config.webrtc_loopback:
-                with loopback_candidates():
-                    await self.pc.setLocalDescription(answer)
-            else:
-                await self.pc.setLocalDescription(answer)
+            offer = RTCSessionDescription(sdp=offer_sdp, type="offer")
+            await contained(pc, pc.setRemoteDescription(offer), self.id)
+            if any(t.kind == "audio" for t in pc.getTransceivers()):
+                pc.addTrack(self.track)
+            answer = await contained(pc, pc.createAnswer(), self.id)
+            with loopback_candidates() if self.state.config.webrtc_loopback else nullcontext():
+                await contained(pc, pc.setLocalDescription(answer), self.id)
         except asyncio.CancelledError:  # the request went away: free the peer connection
             await self.end(NORMAL_CLOSURE, "the offer was abandoned")
             raise
         except Exception as exc:  # aiortc raises ValueError, KeyError, ... on bad SDP
             await self.end(NORMAL_CLOSURE, "bad offer")
-            raise BadOffer(
-                f"The SDP offer could not be answered: {exc or type(exc).__name__}."
-            ) from exc
+            raise BadOffer(unanswerable(exc)) from exc
         self._spawn(self._watch_connect(), "connect-timeout")
-        return str(self.pc.localDescription.sdp)
+        limit = self.state.config.limits.datachannel_message_bytes
+        return with_max_message_size(str(pc.localDescription.sdp), limit)
 
     # -- connecting -----------------------------------------------------------------
 
@@ -160,7 +120,10 @@ class AnsweredCall:
         if channel.label != EVENTS_CHANNEL or self.transport is not None:
             log.info("call %s: ignoring data channel %r", self.id, channel.label)
             return
-        self.transport = DataChannelWithSidebands(channel)
+        limit = self.state.config.limits.datachannel_message_bytes
+        self.transport = DataChannelWithSidebands(
+            channel, max_inbound=limit, refuse=self._refuse_message
+        )
         if channel.readyState == "open":
             self._start_host()
         else:
@@ -178,6 +141,8 @@ class AnsweredCall:
         self.host = host
         self.connected.set()
         self._host_task = self._spawn(self._run_host(host), "host")
+        if self.state.config.call_peer_timeout_s > 0:
+            self._spawn(self._watch_peer(self.state.config.call_peer_timeout_s), "peer-watch")
         log.info("call %s connected (session %s)", self.id, host.id)
 
     def _new_host(self, transport: DataChannelWithSidebands) -> SessionHost:
@@ -210,16 +175,45 @@ class AnsweredCall:
         elif state == "closed" and not self._ending:
             self._spawn(self.end(ABNORMAL_CLOSURE, "the peer closed the connection"), "closed")
 
-    async def _fail(self, step: str, message: str) -> None:
+    async def _watch_peer(self, silent_s: float) -> None:
+        """Fail the call once nothing has come from the caller for ``silent_s`` seconds.
+
+        A caller that is killed or drops off the network says nothing; ICE
+        consent would notice only after about 35 s. A live one always sends
+        something (audio, receiver reports, data channel acks).
+        """
+        loop = asyncio.get_running_loop()
+        count, heard_at = await packets_received(self.pc), loop.time()
+        while True:
+            await asyncio.sleep(silent_s / 4)
+            now, latest = loop.time(), await packets_received(self.pc)
+            if latest != count:
+                count, heard_at = latest, now
+            elif now - heard_at >= silent_s:
+                message = (
+                    f"The caller went silent: nothing arrived from it for {silent_s:g} s "
+                    "(call_peer_timeout_s), so the call was ended. It closed without hanging "
+                    f"up (POST /v1/realtime/calls/{self.id}/hangup) or lost its network."
+                )
+                await self._fail("media", message, reason="the caller went silent")
+                return
+
+    async def _fail(self, step: str, message: str, *, reason: str = "") -> None:
         """Log, tell whoever still listens (data channel, sidebands), then end the call."""
         log.warning("call %s: %s", self.id, message, extra={"step": step, "outcome": "failed"})
         error = ConnectionFailure(message, origin=Origin.REMOTE, code="webrtc_connection_failed")
+        self.failure = error
         await self._notify(error)
-        await self.end(ABNORMAL_CLOSURE, f"{step} failed")
+        await self.end(ABNORMAL_CLOSURE, reason or f"{step} failed")
 
     async def _notify(self, error: RealtimeError) -> None:
         if self.host is not None and not self.host.closing:
             await self.host.reply_error(error, error_type="server_error")
+
+    async def _refuse_message(self, error: RealtimeError) -> None:
+        """Answer a caller's message the channel refused unread (it is over the size limit)."""
+        if self.host is not None:
+            await self.host.reply_error(error)
 
     # -- audio in -------------------------------------------------------------------
 
@@ -265,7 +259,7 @@ class AnsweredCall:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self.track.stop()
-        await self.pc.close()
+        await close_quietly(self.pc, self.id)
         self.state.calls.pop(self.id, None)
         self.ended.set()
         log.info("call %s ended: %s", self.id, reason)

@@ -27,6 +27,7 @@ from ..auth import Refusal, bearer_credential
 from ..local.session_config import SessionConfig, default_config, merge_update, validated
 from ..secret_request import parse_secret_request
 from ..state import ServerState
+from .offer import OfferProblem, check_offer
 
 log = logging.getLogger("rtagents.server.webrtc.endpoints")
 # An SDP offer is a few KiB; a session config a few more.
@@ -157,27 +158,15 @@ def _form_parts(content_type: str, body: bytes) -> dict[str, bytes]:
 
 
 def _check_sdp(raw: bytes) -> str:
-    """The offer as text, if it looks like one with an events channel; else a 400 saying why."""
+    """The offer as text, if it can make a call (:mod:`.offer`); else a 400 saying why."""
     try:
         sdp = raw.decode()
     except UnicodeDecodeError:
         sdp = ""
-    if not sdp.lstrip().startswith("v=0") or "\nm=" not in sdp:
-        raise Refusal(
-            400,
-            "invalid_offer",
-            "The body is not an SDP offer (it must start with 'v=0' and have m= sections): "
-            "send pc.localDescription.sdp after createOffer()/setLocalDescription().",
-            "sdp",
-        )
-    if "m=application" not in sdp:
-        raise Refusal(
-            400,
-            "invalid_offer",
-            "The SDP offer has no data channel (m=application): create the 'oai-events' "
-            "data channel before createOffer(), since the session's events travel on it.",
-            "sdp",
-        )
+    try:
+        check_offer(sdp)
+    except OfferProblem as exc:
+        raise Refusal(400, "invalid_offer", str(exc), "sdp") from None
     return sdp
 
 

@@ -11,14 +11,18 @@ running. An unknown call id is refused with 404 before the upgrade.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket
 
+from ...protocol.codec import encode_event
+from ...protocol.errors import ConnectionFailure, Origin
 from ...transports.base import NORMAL_CLOSURE, TransportClosed
 from ..auth import BROWSER_PROTOCOL, Refusal, bearer_credential, subprotocol_credential
+from ..host.wire_events import error_event
 from ..state import ServerState
 from .endpoints import unknown_call
 
@@ -28,6 +32,7 @@ from ..ws import StarletteTransport
 
 log = logging.getLogger("rtagents.server.webrtc.sideband")
 Deny = Callable[[WebSocket, Refusal], Awaitable[None]]
+MAX_CLOSE_REASON_BYTES = 123  # a WebSocket close reason's limit
 
 
 async def serve_sideband(
@@ -58,14 +63,13 @@ async def serve_sideband(
         await _until_connected_or_ended(call, state.config.call_connect_timeout_s)
     target = call.transport
     if target is None or call.host is None or target.closed:
-        # Admitted but not connected yet (or just ended): say so rather than hang.
-        await sideband.close(NORMAL_CLOSURE, "call ended: not connected")
+        await _never_connected(sideband, call)
         return
     target.sidebands.add(sideband)
     log.info("sideband attached to call %s", call_id)
     try:
         while True:
-            target.deliver(await sideband.recv())
+            target.deliver_from_sideband(await sideband.recv())
     except TransportClosed:
         pass
     finally:
@@ -82,3 +86,16 @@ async def _until_connected_or_ended(call: AnsweredCall, limit_s: float) -> None:
         for wait in waits:
             wait.cancel()
         await asyncio.gather(*waits, return_exceptions=True)
+
+
+async def _never_connected(sideband: StarletteTransport, call: AnsweredCall) -> None:
+    """Tell a sideband whose call ended before it connected why (or that it has not yet)."""
+    error = call.failure
+    if error is None:
+        why = call.end_reason or "the caller has not connected yet"
+        message = f"The call {call.id} has no live session to attach to: {why}."
+        error = ConnectionFailure(message, origin=Origin.REMOTE, code="webrtc_connection_failed")
+    with contextlib.suppress(TransportClosed):
+        await sideband.send(encode_event(error_event(error, error_type="server_error")))
+    reason = f"call ended: {call.end_reason or 'not connected'}".encode()
+    await sideband.close(NORMAL_CLOSURE, reason[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore"))
