@@ -135,14 +135,36 @@ async def test_past_the_budget_new_kinds_are_counted_not_written(
     small_budget_server: RunningServer,
 ) -> None:
     stream = _logging("console")
+    six_kinds = [
+        {"type": "input_audio_buffer.append", "audio": 5},
+        {"type": "session.update", "session": {"type": "realtime", "voice": 5}},
+        {"type": "session.update", "session": {"type": "realtime", "instructions": 5}},
+        {"type": "conversation.item.delete"},
+        {"type": "response.cancel", "response_id": 5},
+        {"type": "conversation.item.create", "item": 5},
+    ]
 
     async def many_kinds(client: RawClient) -> None:
-        for number in range(10):
-            await client.error(
-                {"type": "session.update", "session": {"type": "realtime", f"field{number}": 1}}
-            )
+        for event in six_kinds:
+            await client.error(event)
 
     await _served_to_the_end(small_budget_server, many_kinds)
     text = stream.getvalue()
-    assert text.count("unknown_parameter") == 3
-    assert "7 records not written: the session's log budget (session_log_records=3)" in text
+    assert text.count("WARNING") == 4  # three kinds written, and the count of the rest
+    assert "3 records not written: the session's log budget (session_log_records=3)" in text
+
+
+async def test_unknown_fields_of_one_object_are_one_kind(server: RunningServer) -> None:
+    stream = _logging("json")
+
+    async def unknown_fields(client: RawClient) -> None:
+        for number in range(50):
+            session = {"type": "realtime", f"field_{number}": 1}
+            error = await client.error({"type": "session.update", "session": session})
+            assert error.param == f"session.field_{number}"
+
+    await _served_to_the_end(server, unknown_fields)
+    records = [json.loads(line) for line in _lines(stream)]
+    written = [r for r in records if r.get("code") == "unknown_parameter"]
+    assert [r.get("param") for r in written] == ["session.field_0", "session.*"]
+    assert written[1]["message"] == "49 more like this"

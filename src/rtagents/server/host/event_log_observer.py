@@ -90,6 +90,10 @@ class EventLogObserver:
     ) -> bool:
         if self.budget is None:
             return True
+        if code == "unknown_parameter" and param:
+            # The field's name is the client's text: every unknown field of one
+            # object is the same kind.
+            param = f"{param.rpartition('.')[0]}.*"
         key: Hashable = (
             direction,
             outcome,
