@@ -7,11 +7,12 @@ connect, or an error left in the background for the loop to report.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
-from aiortc import RTCPeerConnection
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from webrtc_peer import make_offer, no_background_errors, post_offer
 
 from rtagents.engines.scripted import scripted_engines
@@ -61,6 +62,7 @@ BROKEN: list[tuple[str, Break, str]] = [
     ("broken m= line", lambda s: s.replace(" UDP/DTLS/SCTP", ""), "not a valid m= line"),
     ("stray line", lambda s: s.replace("t=0 0", "t=0 0\r\nnonsense"), "not an SDP line"),
     ("garbage", lambda s: "hello", "not an SDP offer"),
+    ("no candidates, yet complete", _without("a=candidate"), "without listing any"),
     ("no RTCP mux", _without("a=rtcp-mux"), "RTCP mux is not enabled"),
     (
         "payload type out of range",
@@ -108,8 +110,26 @@ async def test_oversized_bodies_and_other_content_types_are_refused(server: Runn
 
 async def test_a_good_offer_passes_the_checks_unchanged() -> None:
     check_offer(await _offer())  # raises nothing
+    # A browser's early offer (no candidates yet, none promised complete) connects by
+    # its checks reaching the server's candidates: accepted.
+    check_offer(_without("a=end-of-candidates")(_without("a=candidate")(await _offer())))
     with pytest.raises(OfferProblem, match="no data channel"):
         check_offer("v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n")
     with pytest.raises(OfferProblem, match="repeats a=mid:0"):
         sdp = await _offer()
         check_offer(sdp.replace("a=mid:1", "a=mid:0").replace("BUNDLE 0 1", "BUNDLE 0"))
+
+
+async def test_an_offer_with_no_candidates_yet_connects(server: RunningServer) -> None:
+    pc = RTCPeerConnection(rtc_configuration())
+    channel, _ = await make_offer(pc)
+    early = _without("a=end-of-candidates")(_without("a=candidate")(pc.localDescription.sdp))
+    opened = asyncio.Event()
+    channel.on("open", opened.set)
+    try:
+        reply = await post_offer(server, early)
+        assert reply.status_code == 201, reply.text
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=reply.text, type="answer"))
+        await asyncio.wait_for(opened.wait(), 20)  # the server learns the caller from its checks
+    finally:
+        await pc.close()

@@ -151,6 +151,13 @@ def _check_security(section: _Section, session: dict[str, list[str]]) -> None:
     for name in ("ice-ufrag", "ice-pwd"):
         if not any(section.values(name, session)):
             raise OfferProblem(f"The SDP offer has no a={name} for {section.title}. {RESEND}")
+    if "end-of-candidates" in section.attributes and not section.attributes.get("candidate"):
+        raise OfferProblem(
+            f"The SDP offer ends {section.title}'s ICE candidates (a=end-of-candidates) "
+            "without listing any, so nothing could connect: send the offer once ICE "
+            "gathering has found candidates, or without a=end-of-candidates. "
+            f"{RESEND}"
+        )
     for role in section.values("setup", session):
         if role not in SETUP_ROLES:
             raise OfferProblem(
