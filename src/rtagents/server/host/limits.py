@@ -66,6 +66,8 @@ class Limits:
     # --- what errors and logs quote of client input ------------------------
     # Characters of a client string quoted in an error message or log record.
     quoted_chars: int = 200
-    # Log records one session may write at WARNING or below before further
-    # ones are summarised.
+    # Failure records one session may write (the first of each kind, and the
+    # reports of its repeats); past it new kinds are only counted and the
+    # session's end says how many. DEBUG traces of accepted events are not
+    # counted.
     session_log_records: int = 1000
