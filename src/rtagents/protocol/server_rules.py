@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
+from . import limit_refusals as limit
 from . import server_refusals as check
 from .server_facts import ACCEPT, Facts, Outcome, Refuse, Request, SessionFacts
 
@@ -71,25 +72,25 @@ def _sizes(part: str) -> tuple[ServerRule, ...]:
             f"{part}.instructions is over the limit instructions_bytes",
             "instructions_too_large",
             f"{part}.instructions",
-            check.instructions_too_large,
+            limit.instructions_too_large,
         ),
         ServerRule(
             f"{part}.tools has more tools than the limit tools_count",
             "too_many_tools",
             f"{part}.tools",
-            check.too_many_tools,
+            limit.too_many_tools,
         ),
         ServerRule(
             f"{part}.tools' JSON is over the limit tools_bytes",
             "tools_too_large",
             f"{part}.tools",
-            check.tools_too_large,
+            limit.tools_too_large,
         ),
         ServerRule(
             f"{part}.tools nest the event deeper than the limit json_depth",
             "json_too_deep",
             f"{part}.tools",
-            check.tools_too_deep,
+            limit.tools_too_deep,
         ),
     )
 
@@ -102,7 +103,7 @@ def _MEMORY(param: str) -> ServerRule:  # noqa: N802 - reads as a row of the tab
         "the session would hold more than the limit session_memory_bytes",
         "session_memory_exceeded",
         param,
-        check.memory_exceeded,
+        limit.memory_exceeded,
     )
 
 
@@ -165,7 +166,7 @@ RULES: Final[Mapping[str, tuple[ServerRule, ...]]] = MappingProxyType(
                 "the conversation holds conversation_items items",
                 "conversation_full",
                 None,
-                check.conversation_full,
+                limit.conversation_full,
             ),
         ),
         "input_audio_buffer.clear": (),
@@ -190,7 +191,7 @@ RULES: Final[Mapping[str, tuple[ServerRule, ...]]] = MappingProxyType(
                 "the conversation holds conversation_items items",
                 "conversation_full",
                 "item",
-                check.conversation_full,
+                limit.conversation_full,
             ),
             _MEMORY("item"),
         ),

@@ -21,8 +21,8 @@ from openai.types.realtime import RateLimitsUpdatedEvent, ResponseCreatedEvent, 
 
 from ...engines.base import EngineFailure, LLMRequest, TextDelta, ToolCallDelta, Usage
 from ...protocol.errors import ModelError, Origin
+from ...protocol.limit_refusals import conversation_full_refusal
 from ...protocol.server_facts import Refuse
-from ...protocol.server_refusals import conversation_full_refusal
 from .. import ids
 from ..host.wire_events import build, item_dict
 from .audio_out import AudioOut

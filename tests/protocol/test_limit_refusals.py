@@ -1,4 +1,4 @@
-"""The rules that bound a session: instructions, tools, items, memory, each naming its limit."""
+"""The rules that bound a session (protocol/limit_refusals.py): each names its limit."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import base64
 from dataclasses import replace
 
 from rtagents.protocol.codec import decode_client_event, encode_event
+from rtagents.protocol.limit_refusals import conversation_full_refusal
 from rtagents.protocol.server_facts import item_content_bytes, item_text_bytes
-from rtagents.protocol.server_refusals import conversation_full_refusal
 from rtagents.protocol.server_rules import (
     ACCEPT,
     Facts,
