@@ -12,15 +12,23 @@ import io
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 from server_harness import RawClient, session
 
 from rtagents.observability import configure_logging
+from rtagents.protocol.codec import decode_server_event, encode_event
+from rtagents.protocol.errors import RemoteProtocolError
+from rtagents.protocol.server_facts import Facts
 from rtagents.server.app import server_state
 from rtagents.server.config import ServerConfig
+from rtagents.server.host.backend import HostPort
 from rtagents.server.host.limits import Limits
+from rtagents.server.host.session_host import SessionHost
+from rtagents.server.host.wire_events import error_event
 from rtagents.server.serving import RunningServer, running_server
+from rtagents.transports.memory import memory_pair
 
 FORGED = "05:00:00.000 CRITICAL sess_FAKE forged log line"
 HUGE = 1_000_000
@@ -168,3 +176,54 @@ async def test_unknown_fields_of_one_object_are_one_kind(server: RunningServer) 
     written = [r for r in records if r.get("code") == "unknown_parameter"]
     assert [r.get("param") for r in written] == ["session.field_0", "session.*"]
     assert written[1]["message"] == "49 more like this"
+
+
+class FaultyBackend:
+    """A model side that raises on every item (a server bug) and reports errors of its own."""
+
+    def __init__(self, port: HostPort) -> None:
+        self.port = port
+
+    async def start(self) -> None:
+        return None
+
+    async def handle(self, event: Any) -> None:
+        if event.type == "conversation.item.create":
+            raise ValueError("a bug in the backend")
+        failure = RemoteProtocolError("the engine failed", code="engine_failed")
+        await self.port.emit(error_event(failure, error_type="server_error"), error=failure)
+        await self.port.emit(error_event(failure, error_type="server_error"))
+
+    def facts(self) -> Facts:
+        return Facts(items=self.port.conversation)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_server_faults_are_logged_every_time_and_their_refusals_summarised() -> None:
+    stream = _logging("json")
+    ours, theirs = memory_pair()
+    host = SessionHost(ours, ServerConfig(port=0), FaultyBackend)
+    task = asyncio.create_task(host.run())
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "x"}]}
+    for _ in range(30):
+        await theirs.send(encode_event({"type": "conversation.item.create", "item": item}))
+    await theirs.send(encode_event({"type": "input_audio_buffer.clear"}))
+    for _ in range(30 + 2):
+        assert decode_server_event(await asyncio.wait_for(theirs.recv(), 60)).type == "error"
+    await theirs.close()
+    await asyncio.wait_for(task, 60)
+    records = [json.loads(line) for line in _lines(stream)]
+    faults = [r for r in records if r["level"] == "ERROR"]
+    assert len(faults) == 30 and all("a bug in the backend" in r["exception"] for r in faults)
+    refusals = [r for r in records if r.get("code") == "internal_error"]
+    assert [r["message"] for r in refusals] == [
+        "in conversation.item.create error",
+        "29 more like this",
+    ]
+    # The backend's own errors (not refusals) are logged, with or without the error
+    # object, as one kind.
+    engine = [r for r in records if r.get("code") == "engine_failed"]
+    assert [r["message"] for r in engine] == ["out error error", "1 more like this"]
+    assert engine[0]["error_message"] == "the engine failed"
