@@ -21,6 +21,7 @@ from ..engines.base import Engines
 from ..transports.base import GOING_AWAY
 from .app import create_app, server_state
 from .config import ServerConfig
+from .uvicorn_protocols import PromptCloseWebSocketProtocol, http_protocol
 
 _STARTUP_POLL_S = 0.005
 _TICK_S = 0.1  # uvicorn's housekeeping tick (the Date header)
@@ -101,7 +102,10 @@ async def running_server(
         server = _InLoopServer(
             uvicorn.Config(
                 app,
-                ws="websockets-sansio",
+                # h11 and websockets-sansio, with a header read timeout and closes
+                # that never wait on a client that stopped reading.
+                http=http_protocol(config.limits.header_read_timeout_s),
+                ws=PromptCloseWebSocketProtocol,
                 ws_max_size=config.limits.frame_bytes,
                 ws_ping_interval=None,
                 lifespan="off",

@@ -1,41 +1,71 @@
 """The frames a session host sends: numbered, queued in order, drained by one writer task.
 
 Emitting only queues (no ``await``), so the order on the wire is the order in
-which the conversation changed; the writer sends. An emitter waits only when
-more than :data:`OUTBOX_HIGH_WATER` frames are queued (backpressure from a
-slow client). Frames are numbered 1, 2, ... for resume, which re-sends the
-ones a new connection missed and tells the writer to skip them.
+which the conversation changed; the writer sends. Frames are numbered 1, 2,
+... for resume, which re-sends the ones a new connection missed and tells the
+writer to skip them.
+
+The queue is bounded by bytes, not by waiting: a client may fall behind by up
+to ``limits.outbox_backlog_bytes`` of frames (a slow link catches up), and one
+that lets more pile up is not reading: ``on_overflow`` is told once, and the
+host closes the connection (1008) saying so. Emitters never wait for the
+client, so a peer that never reads cannot stall its session's work, and the
+backlog is what grows until the bound is reached. Counting costs one
+``len(text)`` per frame each way.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from ...transports.base import Transport, TransportClosed
+from .limits import Limits
 
-# Queued messages beyond which an emitter waits for the client to catch up.
-OUTBOX_HIGH_WATER = 256
+DEFAULT_BACKLOG_BYTES = Limits().outbox_backlog_bytes
+
+
+def _ignore(queued_bytes: int) -> None:
+    """The default ``on_overflow``: nothing is told (tests that only count)."""
 
 
 class FrameOutbox:
     """The send queue of one session and its writer task."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        backlog_bytes: int = DEFAULT_BACKLOG_BYTES,
+        on_overflow: Callable[[int], None] = _ignore,
+    ) -> None:
         self._name = name
         self._queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._replayed_through = 0  # frames the writer skips: a resume re-sent them
+        self._backlog_bytes = backlog_bytes
+        self._on_overflow = on_overflow
+        self._overflowed = False  # this writer's client stopped reading
         self.frames_emitted = 0
+        self.queued_bytes = 0  # characters of the frames not yet handed to the transport
 
     def put(self, text: str) -> int:
-        """Queue one frame; returns its number."""
-        self.frames_emitted += 1
-        self._queue.put_nowait((self.frames_emitted, text))
-        return self.frames_emitted
+        """Queue one frame; returns its number.
 
-    async def backpressure(self) -> None:
-        if self._queue.qsize() > OUTBOX_HIGH_WATER:
-            await self._queue.join()
+        After an overflow nothing more is queued for this connection (it is
+        being closed); the frames still get their numbers, so a resumed
+        connection is sent them from the resume log.
+        """
+        self.frames_emitted += 1
+        if self._overflowed:
+            return self.frames_emitted
+        self._queue.put_nowait((self.frames_emitted, text))
+        self.queued_bytes += len(text)
+        # One frame alone is never a backlog (a big item.retrieve reply), only a pile-up.
+        if self.queued_bytes > self._backlog_bytes and self._queue.qsize() > 1:
+            self._overflowed = True
+            self._on_overflow(self.queued_bytes)
+        return self.frames_emitted
 
     async def flush(self) -> None:
         """Wait until everything queued so far was handed to the transport."""
@@ -43,6 +73,7 @@ class FrameOutbox:
 
     def start(self, transport: Transport) -> None:
         """Start the writer on ``transport`` (after :meth:`stop`, on a new one)."""
+        self._overflowed = False
         self._writer = asyncio.create_task(self._write(transport), name=f"{self._name}-writer")
 
     async def stop(self) -> None:
@@ -58,6 +89,7 @@ class FrameOutbox:
     async def _write(self, transport: Transport) -> None:
         while True:
             seq, text = await self._queue.get()
+            self.queued_bytes -= len(text)
             try:
                 if seq > self._replayed_through and not transport.closed:
                     await transport.send(text)

@@ -24,7 +24,7 @@ from ...observability.event_log import EventLog
 from ...protocol.codec import InvalidEvent, UnknownEvent, encode_event
 from ...protocol.conversation import Conversation
 from ...protocol.errors import LocalProtocolError, RealtimeError, RemoteProtocolError
-from ...transports.base import GOING_AWAY, Transport, TransportClosed
+from ...transports.base import GOING_AWAY, POLICY_VIOLATION, Transport, TransportClosed
 from .. import ids
 from .backend import Backend, BackendFactory, Observer, ReceivedEvent
 from .event_log_observer import EventLogObserver
@@ -72,7 +72,11 @@ class SessionHost:
         self.observers.extend(make(self) for make in limits.observers)
         self._receivers = _receivers(self.observers)
         self._closing = False
-        self._outbox = FrameOutbox(self.id)
+        self._outbox = FrameOutbox(
+            self.id,
+            backlog_bytes=limits.limits.outbox_backlog_bytes,
+            on_overflow=self._not_reading,
+        )
         # Set by offer_resume when the client opted in (host/session_resume.py).
         self.resume: Resumable | None = None
         self.received_frames = 0
@@ -260,14 +264,13 @@ class SessionHost:
         Applying and queueing happen with no ``await`` in between, so a task
         cancelled around an emit has either fully emitted or not at all, and
         the wire order is the order of state changes. Pass a callable to build
-        the event at that moment (``previous_item_id`` depends on it). The
-        only wait is backpressure, after the event is queued. False once the
-        transport is closed.
+        the event at that moment (``previous_item_id`` depends on it). It never
+        waits for the client: a client that lets too much pile up is closed
+        (frame_outbox.py). False once the transport is closed.
         """
         if self._gone():
             return False
         self._enqueue(event if isinstance(event, BaseModel) else event(), error)
-        await self._outbox.backpressure()
         return True
 
     async def emit_all(self, build_events: Callable[[], Sequence[BaseModel]]) -> bool:
@@ -276,7 +279,6 @@ class SessionHost:
             return False
         for model in build_events():
             self._enqueue(model, None)
-        await self._outbox.backpressure()
         return True
 
     def _enqueue(self, model: BaseModel, error: RealtimeError | None) -> None:
@@ -291,6 +293,16 @@ class SessionHost:
     async def flush(self) -> None:
         """Wait until everything emitted so far was handed to the transport."""
         await self._outbox.flush()
+
+    def _not_reading(self, queued_bytes: int) -> None:
+        """The client let more than ``outbox_backlog_bytes`` pile up: close this connection.
+
+        A 1008 with the reason, behind what was queued (a client that reads
+        again sees it); an opted-in session detaches and may be resumed.
+        """
+        reason = f"client is not reading: {queued_bytes} bytes queued (limit outbox_backlog_bytes)"
+        log.warning("closing: %s", reason, extra={"session_id": self.id, "outcome": "not_reading"})
+        self.spawn(self.transport.close(POLICY_VIOLATION, reason), "not-reading")
 
     # --- work and ending -----------------------------------------------------------
 
