@@ -37,10 +37,14 @@ async def serve_websocket(websocket: WebSocket, state: ServerState) -> None:
     if "call_id" in websocket.query_params:  # a sideband on a WebRTC call
         await serve_sideband(websocket, state, offered, _deny)
         return
+    slot = state.admission.slot()  # the connection cap; a resume takes none (host/admission.py)
     try:
         claim = await _claim_resume(websocket, state, offered)
+        if claim is None:
+            slot.take()  # 503 too_many_connections, before a secret's use is spent
         admitted = None if claim else await _admit(websocket, state, offered)
     except Refusal as exc:
+        slot.release()
         log.info(
             "refused a Realtime connection: %s %s",
             exc.status,
@@ -54,14 +58,16 @@ async def serve_websocket(websocket: WebSocket, state: ServerState) -> None:
         await _resume(websocket, claim, subprotocol)
         return
     assert admitted is not None
-    config, owner = admitted
-    backend = local_backend(state, config)
-    host = SessionHost(StarletteTransport(websocket), state.config, backend, roster=state.sessions)
-    headers: list[tuple[bytes, bytes]] = []
-    if wants_resume(websocket.headers, state.config.resume_grace_s):
-        headers = host.offer_resume(state.resumes, owner).response_headers()
-    await websocket.accept(subprotocol=subprotocol, headers=headers)
-    await host.run()
+    with slot:  # held until the session ends, a detached (resumable) one included
+        config, owner = admitted
+        backend = local_backend(state, config)
+        transport = StarletteTransport(websocket)
+        host = SessionHost(transport, state.config, backend, roster=state.sessions)
+        headers: list[tuple[bytes, bytes]] = []
+        if wants_resume(websocket.headers, state.config.resume_grace_s):
+            headers = host.offer_resume(state.resumes, owner).response_headers()
+        await websocket.accept(subprotocol=subprotocol, headers=headers)
+        await host.run()
 
 
 async def _claim_resume(

@@ -9,6 +9,7 @@ from ..engines.base import Engines
 from ..engines.warmup import WarmUp
 from .auth import Authenticator
 from .config import ServerConfig
+from .host.admission import Admission
 from .host.session_resume import ResumeRegistry
 from .stores.client_secrets import SecretIssuer
 
@@ -36,9 +37,12 @@ class ServerState:
     scenario: dict[str, Any] = field(default_factory=lambda: {"active": False})
     # Chat completions generating now (server/chat_completions.py bounds it).
     chat_in_flight: int = 0
+    # Open WebSocket sessions and WebRTC calls, under limits.concurrent_connections.
+    admission: Admission = field(init=False)
 
     def __post_init__(self) -> None:
         self.warmup = WarmUp(self.engines)
+        self.admission = Admission(self.config.limits.concurrent_connections)
 
     @property
     def vad_available(self) -> bool:

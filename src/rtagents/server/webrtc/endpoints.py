@@ -41,6 +41,7 @@ async def create_call(request: Request) -> Response:
         principal = await state.authenticator.authenticate(bearer_credential(request.headers))
         offer, session = _parse_body(request.headers.get("content-type", ""), await _body(request))
         config = call_config(state, principal.bound_session, session, request.query_params)
+        state.admission.check()  # 503 too_many_connections (host/admission.py)
         models = (request.query_params.get("model"), config.data.get("model"))
         await state.authenticator.admit_session(principal, *models)  # an ek_: its model, once
         from .call import AnsweredCall, BadOffer  # aiortc is the optional [webrtc] extra
@@ -50,6 +51,7 @@ async def create_call(request: Request) -> Response:
         message = "WebRTC calls need aiortc: install rtagents[webrtc] on the server."
         return Refusal(501, "webrtc_unavailable", message).response()
     call = AnsweredCall(state, config, owner=principal.secret.value if principal.secret else None)
+    state.admission.hold_until(call.ended)  # counted under the connection cap until it ends
     try:
         answer = await call.answer(offer)
     except BadOffer as exc:
