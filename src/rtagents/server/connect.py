@@ -85,7 +85,8 @@ async def _claim_resume(
     credential = bearer_credential(websocket.headers) or subprotocol_credential(offered)
     principal = await state.authenticator.identify(credential)
     resumable = state.resumes.find(request.token, principal.owner)
-    return Claim(resumable, request.last_seq, received=resumable.claim(request.last_seq))
+    received = resumable.claim(request.last_seq, request.token)
+    return Claim(resumable, request.last_seq, received=received)
 
 
 async def _resume(websocket: WebSocket, claim: Claim, subprotocol: str | None) -> None:

@@ -177,3 +177,32 @@ async def test_a_forged_secret_cannot_resume(server: RunningServer) -> None:
     assert await refused_resume(server, forged, token) == (401, "invalid_client_secret")
     await still_live(ws)
     await ws.close()
+
+
+async def test_a_lost_resume_answer_leaves_the_presented_token_until_the_new_one_shows(
+    server: RunningServer,
+) -> None:
+    # A reset can eat the handshake answer that carried the new token: the
+    # client still holds the one it presented, so that one must work until
+    # the client shows it has the new one (a frame, or a resume with it).
+    first = await open_ws(server, server.api_key, **{"X-Rtagents-Resume": "1"})
+    t1 = first.response.headers[TOKEN]
+    seen = await frames_until(first, "conversation.created")
+    first.transport.abort()
+    lost = await resume(server, server.api_key, t1, seen)
+    t2 = lost.response.headers[TOKEN]  # "lost": the client never saw it
+    lost.transport.abort()
+    again = await resume(server, server.api_key, t1, seen)
+    t3 = again.response.headers[TOKEN]
+    assert await refused_resume(server, server.api_key, t2, seen) == (404, "resume_unknown")
+    await still_live(again)  # a frame on the new connection: the client holds t3
+    assert await refused_resume(server, server.api_key, t1, seen + 1) == (404, "resume_unknown")
+    again.transport.abort()
+    async with await resume(server, server.api_key, t3, seen + 1) as last:
+        t4 = last.response.headers[TOKEN]
+        last.transport.abort()
+    # presenting t4 proves t3's answer arrived: t3 is dead without any frame sent
+    final = await resume(server, server.api_key, t4, seen + 1)
+    assert await refused_resume(server, server.api_key, t3, seen + 1) == (404, "resume_unknown")
+    await still_live(final)
+    await final.close()

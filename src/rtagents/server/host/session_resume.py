@@ -16,9 +16,12 @@ receive loop (:class:`Resumable`).
 
 A token is not a bearer capability on its own: it resumes only for the
 principal that opened the session (``owner``, see ``server/auth.py``), a
-refused attempt leaves the live session untouched, and every successful
-resume rotates it (the old token is dead at once; the new one is in the
-handshake answer).
+refused attempt leaves the live session untouched, and every resume rotates
+it: the handshake answer carries a new token and every older one is dead.
+The one exception keeps resume working when that answer is lost on the way
+(a reset mid-handshake): the token just presented stays valid until the
+client shows it holds the new one (a frame on the resumed connection, or a
+resume with the new token), never longer.
 """
 
 from __future__ import annotations
@@ -124,6 +127,9 @@ class Resumable:
         self, registry: ResumeRegistry, host: ResumableHost, grace_s: float, owner: str
     ) -> None:
         self.token = secrets.token_urlsafe(TOKEN_BYTES)
+        # The token the last resume presented, while the client may not have
+        # received its replacement (see claim() and _confirmed()).
+        self.previous: str | None = None
         # The principal that opened the session; only it may resume it.
         self.owner = owner
         self.host = host
@@ -146,13 +152,15 @@ class Resumable:
             headers.append((RECEIVED_HEADER, str(received)))
         return [(name.encode(), value.encode()) for name, value in headers]
 
-    def claim(self, last_seq: int) -> int:
+    def claim(self, last_seq: int, presented: str) -> int:
         """Stop reading the current connection and return the client frames counted.
 
         Called before the new connection is accepted, so the count it reports
         is final: a frame the old connection delivers after this is dropped
-        unread, and the client re-sends it. The token rotates here: the one
-        just presented is dead, the new one goes out in the handshake answer.
+        unread, and the client re-sends it. The token rotates here (the new
+        one goes out in the handshake answer): every token but ``presented``
+        is dead at once, and ``presented`` too once the client shows it got
+        the new one.
         """
         if not self.log.holds_after(last_seq):
             held = f"frames {self.log.first_seq}..{self.log.last_seq}"
@@ -162,7 +170,7 @@ class Resumable:
                 f"Cannot resume after frame {last_seq}: this session holds {held} "
                 f"(the log keeps {self.log.limit_bytes} bytes). Start a new session.",
             )
-        self._registry.rotate(self)
+        self._registry.rotate(self, presented)
         if not self._cut.done():
             self._cut.set_result(None)
         return self.host.received_frames
@@ -198,7 +206,17 @@ class Resumable:
                 await asyncio.gather(recv, return_exceptions=True)
         if self._cut.done():
             raise TransportClosed(GOING_AWAY, "resumed on another connection", origin=Origin.LOCAL)
-        return recv.result()
+        message = recv.result()
+        if self.previous is not None:
+            self._confirmed()
+        return message
+
+    def _confirmed(self) -> None:
+        """The client sent a frame after the handshake that carried the new token: it holds
+        that token, so the one it presented to resume is dead from now on."""
+        if self.previous is not None:
+            self._registry.forget(self.previous)
+            self.previous = None
 
     async def reattach(self, closed: TransportClosed, old: Transport) -> Attachment | None:
         """After ``old`` closed: the connection that resumed us, or None to end the session.
@@ -250,6 +268,8 @@ class Resumable:
         """The session is over: forget the token, release every waiting connection."""
         self.ended = True
         self._registry.forget(self.token)
+        if self.previous is not None:
+            self._registry.forget(self.previous)
         for attachment in (self._current, self._pending):
             if attachment is not None:
                 attachment.released.set()
@@ -293,9 +313,17 @@ class ResumeRegistry:
             )
         return resumable
 
-    def rotate(self, resumable: Resumable) -> None:
-        """Give ``resumable`` a new token; the old one stops working at once."""
-        self._sessions.pop(resumable.token, None)
+    def rotate(self, resumable: Resumable, presented: str) -> None:
+        """Give ``resumable`` a new token; of the old ones only ``presented`` still works.
+
+        Presenting the current token proves the previous one obsolete (the
+        client got the answer that replaced it); presenting the previous one
+        means that answer was lost, so the token it carried dies unused.
+        """
+        for token in (resumable.token, resumable.previous):
+            if token is not None and token != presented:
+                self._sessions.pop(token, None)
+        resumable.previous = presented
         resumable.token = secrets.token_urlsafe(TOKEN_BYTES)
         self._sessions[resumable.token] = resumable
 
