@@ -165,3 +165,28 @@ async def test_a_too_deep_event_is_refused_with_its_event_id_and_the_session_goe
         assert reply.type == "error"
         assert (reply.error.code, reply.error.event_id) == ("json_too_deep", "evt_deep")
         await client.roundtrip({"type": "input_audio_buffer.clear"}, "input_audio_buffer.cleared")
+
+
+async def test_a_detected_turn_in_a_full_conversation_is_dropped_with_an_error() -> None:
+    from vad_harness import Streamer, configure, speech
+
+    async with limited(conversation_items=1) as client:
+        await client.user_text("one")
+        await configure(client, {"type": "server_vad"}, output_modalities=["text"])
+        stream = Streamer(client)
+        await stream.send(speech("Hello there.", lead_ms=300, tail_ms=600), chunk_ms=[100])
+        await stream.quiet_until("error")
+        error = stream.first("error").event.error
+        assert (error.code, error.param) == ("conversation_full", None)
+        assert "limit conversation_items" in error.message
+        # No item, no transcription, no response for a turn that had no room.
+        seen = stream.types()
+        assert "input_audio_buffer.speech_stopped" in seen
+        for absent in (
+            "input_audio_buffer.committed",
+            "conversation.item.added",
+            "response.created",
+        ):
+            assert absent not in seen, seen
+        # The session goes on.
+        await client.roundtrip({"type": "input_audio_buffer.clear"}, "input_audio_buffer.cleared")

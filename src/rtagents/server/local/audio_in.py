@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from ...protocol.audio import PCM_RATE, b64_decoded_length, b64decode_audio, wire_to_pcm16
 from ...protocol.errors import RemoteProtocolError
+from ...protocol.limit_refusals import conversation_full_refusal
 from ...protocol.resample import StreamResampler
 from ..host.wire_events import build
 from .item_builders import user_audio_item
@@ -103,9 +104,19 @@ class AudioIn:
         await self.commit_audio(item_id, pcm16)
         start_transcription(self.ctx, item_id, pcm16)
 
-    async def commit_audio(self, item_id: str, pcm16: bytes) -> None:
-        """Turn committed audio into a user item (manual commit, VAD and idle timeout alike)."""
+    async def commit_audio(self, item_id: str, pcm16: bytes) -> bool:
+        """Turn committed audio into a user item (manual commit, VAD and idle timeout alike).
+
+        Returns False when the conversation is full: then the turn's audio is
+        dropped and the client told why (an ``error`` event; a manual commit
+        never gets here, the rules refuse it first), so no transcription or
+        response follows a turn that has no item.
+        """
         ctx = self.ctx
+        limit = ctx.state.config.limits.conversation_items
+        if len(ctx.conversation) >= limit:
+            await ctx.reply_error(conversation_full_refusal(limit, None).to_error())
+            return False
         self.buffer.keep(item_id, pcm16)
         item = user_audio_item(item_id)
 
@@ -118,6 +129,7 @@ class AudioIn:
             ]
 
         await ctx.emit_all(events)
+        return True
 
     async def clear(self, event: InputAudioBufferClearEvent) -> None:
         self.buffer.clear()

@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from .session_context import SessionContext
 
 # Turns a committed stretch of the buffer into a user item (AudioIn.commit_audio).
-Commit = Callable[[str, bytes], Awaitable[None]]
+Commit = Callable[[str, bytes], Awaitable[bool]]  # False: the item had no room
 
 MARKS_KEPT = 64
 # Under turn detection, silence older than the next turn's prefix padding is
@@ -254,7 +254,8 @@ class Turns:
         await ctx.emit(stopped)
         marks.speech_stopped_at = time.perf_counter()
         pcm16 = self._take(event.audio_start_ms, event.decided_ms)
-        await self._commit(item_id, pcm16)
+        if not await self._commit(item_id, pcm16):
+            return  # no room for the turn's item: nothing to transcribe or answer
 
         def final(text: str) -> None:
             marks.transcript_final_at = time.perf_counter()
@@ -274,7 +275,8 @@ class Turns:
             )
         )
         pcm16 = self._take(event.audio_start_ms, event.audio_end_ms)
-        await self._commit(item_id, pcm16)
+        if not await self._commit(item_id, pcm16):
+            return
         start_transcription(ctx, item_id, pcm16)
         self._respond(TurnMarks(session_id=ctx.id, item_id=item_id))
 
