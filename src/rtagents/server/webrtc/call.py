@@ -49,6 +49,7 @@ from .peer_guard import (
     unanswerable,
     with_max_message_size,
 )
+from .sctp_guard import bound_association
 
 if TYPE_CHECKING:
     from ..state import ServerState
@@ -99,6 +100,9 @@ class AnsweredCall:
         try:
             offer = RTCSessionDescription(sdp=offer_sdp, type="offer")
             await contained(pc, pc.setRemoteDescription(offer), self.id)
+            if pc.sctp is not None:
+                limit = self.state.config.limits.datachannel_message_bytes
+                bound_association(pc.sctp, limit)
             if any(t.kind == "audio" for t in pc.getTransceivers()):
                 pc.addTrack(self.track)
             answer = await contained(pc, pc.createAnswer(), self.id)

@@ -24,6 +24,7 @@ from ...protocol.errors import LocalProtocolError, RealtimeError, RemoteProtocol
 from ...transports.base import NORMAL_CLOSURE, Transport, TransportClosed
 from ...transports.webrtc import DataChannelTransport
 from ..host.wire_events import error_event
+from .sctp_guard import NotText, TooLarge
 
 MAX_CLOSE_REASON_BYTES = 123
 # Reading an event_id out of a refused message looks at this many JSON tokens
@@ -60,11 +61,21 @@ class DataChannelWithSidebands(DataChannelTransport):
         super().__init__(channel)
 
     def deliver(self, message: str | bytes) -> None:
-        """A message from the caller: queued as it is, or as a refusal if it is too large."""
-        size = _size_over(message, self.max_inbound)
-        if size is not None:
+        """A message from the caller: queued as it is, or as a refusal saying why not."""
+        error: RealtimeError | None = None
+        if isinstance(message, TooLarge):  # cut while arriving (sctp_guard)
+            error = too_large_inbound(message, None, self.max_inbound)
+        elif isinstance(message, NotText):
+            error = RemoteProtocolError(
+                "A text message on the data channel was not valid UTF-8, so it was not read: "
+                "send each event as JSON text.",
+                code="invalid_event",
+            )
+        elif (size := _size_over(message, self.max_inbound)) is not None:
+            error = too_large_inbound(message, size, self.max_inbound)
+        if error is not None:
             refused = _Refused()
-            refused.error = too_large_inbound(message, size, self.max_inbound)
+            refused.error = error
             message = refused
         super().deliver(message)
 
@@ -108,11 +119,16 @@ def _size_over(message: str | bytes, limit: int) -> int | None:
     return size if size > limit else None
 
 
-def too_large_inbound(message: str | bytes, size: int, limit: int) -> RemoteProtocolError:
-    """The refusal of a caller's message over the channel's limit (not decoded, not applied)."""
+def too_large_inbound(message: str | bytes, size: int | None, limit: int) -> RemoteProtocolError:
+    """The refusal of a caller's message over the channel's limit (not decoded, not applied).
+
+    ``size`` is None for a message cut while it arrived: ``message`` is then
+    what arrived of its start, and the rest was never held.
+    """
     event_id = event_id_of(message) if isinstance(message, str) else None
+    said = f"{size} bytes" if size is not None else "over the limit (cut while it arrived)"
     return RemoteProtocolError(
-        f"The message is {size} bytes; the data channel accepts messages up to {limit} bytes "
+        f"The message is {said}; the data channel accepts messages up to {limit} bytes "
         "(the answer's a=max-message-size, limits.datachannel_message_bytes). It was not "
         "applied. Split audio into several input_audio_buffer.append events.",
         code="message_too_large",
