@@ -201,3 +201,18 @@ async def test_truncate_measures_a_per_response_format_override(client: RawClien
         "conversation.item.truncated",
     )
     assert truncated.audio_end_ms == int(produced_ms) - 50
+
+
+async def test_item_ids_the_client_chose_are_quoted_bounded_in_refusals(
+    client: RawClient,
+) -> None:
+    long_id = "u\n" + "x" * 5000
+    await client.send(_message("hi", id=long_id))
+    await client.until("conversation.item.done")
+    truncate = {"type": "conversation.item.truncate", "content_index": 0, "audio_end_ms": 0}
+    error = await client.error({**truncate, "item_id": long_id})
+    assert error.param == "item_id" and "'u\\nxxx" in error.message
+    assert "(5002 chars)" in error.message and len(error.message) < 500
+    error = await client.error({"type": "conversation.item.delete", "item_id": "n\r" * 500_000})
+    assert error.code == "item_not_found" and "(1000000 chars)" in error.message
+    assert "\r" not in error.message and len(error.message) < 500

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .client_text import quoted
 from .ordering import ROOT
 from .server_facts import MIN_COMMIT_MS, PCM16_BYTES_PER_MS, Refuse, Request, SessionFacts
 
@@ -146,7 +147,10 @@ def client_plays_audio(facts: SessionFacts, request: Request) -> Refuse | None:
 
 
 def missing(item_id: str, param: str) -> Refuse:
-    return Refuse("item_not_found", param, f"Item '{item_id}' does not exist in the conversation.")
+    # The id is the client's text: quoted escaped and bounded.
+    return Refuse(
+        "item_not_found", param, f"Item {quoted(item_id)} does not exist in the conversation."
+    )
 
 
 def item_unknown(facts: SessionFacts, request: Request) -> Refuse | None:

@@ -20,6 +20,7 @@ from openai.types.realtime.realtime_server_event import ConversationItemRetrieve
 from pydantic import BaseModel
 
 from ...protocol.audio import PCM_RATE, b64encode_audio, pcm16_to_wire
+from ...protocol.client_text import quoted
 from ...protocol.errors import RemoteProtocolError
 from ...protocol.server_facts import item_text_bytes
 from .. import ids
@@ -96,8 +97,8 @@ class ItemEdits:
         if data.get("type") != "message" or data.get("role") != "assistant":
             kind = f"{data.get('role', '')} {data.get('type')}".strip()
             raise RemoteProtocolError(
-                f"Only assistant messages with audio can be truncated; '{event.item_id}' is a "
-                f"{kind} item.",
+                "Only assistant messages with audio can be truncated; "
+                f"{quoted(event.item_id)} is a {kind} item.",
                 code="invalid_value",
                 param="item_id",
             )
@@ -105,7 +106,7 @@ class ItemEdits:
         index = event.content_index
         if not 0 <= index < len(content) or content[index].get("type") != "output_audio":
             raise RemoteProtocolError(
-                f"Item '{event.item_id}' has no output audio at content_index {index}.",
+                f"Item {quoted(event.item_id)} has no output audio at content_index {index}.",
                 code="invalid_value",
                 param="content_index",
             )
@@ -113,8 +114,8 @@ class ItemEdits:
         if not 0 <= event.audio_end_ms <= math.ceil(produced):
             raise RemoteProtocolError(
                 f"audio_end_ms {event.audio_end_ms} is outside the audio produced for item "
-                f"'{event.item_id}', which is {produced:.0f} ms long. Send the playback position "
-                "the user actually heard (0 to the produced length).",
+                f"{quoted(event.item_id)}, which is {produced:.0f} ms long. Send the playback "
+                "position the user actually heard (0 to the produced length).",
                 code="invalid_value",
                 param="audio_end_ms",
             )
