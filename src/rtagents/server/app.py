@@ -114,7 +114,10 @@ async def mint_secret_response(request: Request, state: ServerState, minted_by: 
     try:
         parsed = parse_secret_request(raw)
         config = session_for_secret(
-            parsed, model=state.config.model, vad_available=state.vad_available
+            parsed,
+            model=state.config.model,
+            vad_available=state.vad_available,
+            limits=state.config.limits,
         )
     except RealtimeError as exc:
         return Refusal(400, exc.code, exc.message, exc.param).response()

@@ -24,6 +24,7 @@ from ..protocol.paths import (
     unknown_field_error,
     unknown_field_paths,
 )
+from .host.limits import Limits
 from .local.session_config import SessionConfig, default_config, merge_update, validated
 
 MIN_TTL_S = 10
@@ -85,15 +86,21 @@ def _describe(exc: ValidationError) -> RemoteProtocolError:
     return RemoteProtocolError(message, code=code, param=param)
 
 
-def session_for_secret(request: SecretRequest, *, model: str, vad_available: bool) -> SessionConfig:
-    """The effective config a secret binds: defaults overlaid with the request."""
+def session_for_secret(
+    request: SecretRequest, *, model: str, vad_available: bool, limits: Limits | None = None
+) -> SessionConfig:
+    """The effective config a secret binds: defaults overlaid with the request.
+
+    ``limits`` is the server's table (instructions and tools sizes); the
+    defaults when a caller has none.
+    """
     update: Mapping[str, Any] = {}
     kind: Literal["realtime", "transcription"] = "realtime"
     if request.session is not None:
         update = request.session.model_dump(mode="json", exclude_unset=True, by_alias=True)
         kind = request.session.type
     base = default_config(kind, model)
-    return validated(merge_update(base, update), vad_available=vad_available)
+    return validated(merge_update(base, update), vad_available=vad_available, limits=limits)
 
 
 def ttl_seconds(request: SecretRequest, default: int) -> int:

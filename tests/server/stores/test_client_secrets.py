@@ -266,3 +266,15 @@ async def test_the_store_bounds_the_bytes_of_the_configs_it_keeps(clock: FakeClo
         assert error["code"] == "secret_store_full"
         assert "limits.stored_secrets_bytes" in error["message"]
         assert (await mint(server)).status_code == 200  # a small config still fits
+
+
+async def test_a_mint_checks_the_servers_own_instructions_limit(clock: FakeClock) -> None:
+    big = {"session": {"type": "realtime", "instructions": "x" * 300_000}}
+    small_limit = ServerConfig(port=0, clock=clock, limits=Limits(instructions_bytes=1000))
+    async with running_server(small_limit) as server:
+        refused = await mint(server, {"session": {"type": "realtime", "instructions": "x" * 1001}})
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == "instructions_too_large"
+    raised = ServerConfig(port=0, clock=clock, limits=Limits(instructions_bytes=2**20))
+    async with running_server(raised) as server:
+        assert (await mint(server, big)).status_code == 200  # over the 256 KiB default
