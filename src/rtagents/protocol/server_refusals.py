@@ -47,8 +47,8 @@ def model_changed(facts: SessionFacts, request: Request) -> Refuse | None:
     return Refuse(
         "cannot_update_model",
         "session.model",
-        f"Cannot change the model of a live session (it is '{facts.model}'); choose the model "
-        "when connecting (?model=...).",
+        f"Cannot change the model of a live session (it is {quoted(str(facts.model))}); choose "
+        "the model when connecting (?model=...).",
     )
 
 
@@ -60,8 +60,8 @@ def voice_fixed(facts: SessionFacts, request: Request) -> Refuse | None:
         "cannot_update_voice",
         "session.audio.output.voice",
         "Cannot update a session's voice after the model has produced audio "
-        f"(it is '{facts.voice}'). Set the voice before the first response, or open a new "
-        "session to change it.",
+        f"(it is {quoted(str(facts.voice))}). Set the voice before the first response, or open "
+        "a new session to change it.",
     )
 
 
@@ -176,8 +176,8 @@ def duplicate_id(facts: SessionFacts, request: Request) -> Refuse | None:
     return Refuse(
         "duplicate_item_id",
         "item.id",
-        f"An item with id '{wanted}' already exists in the conversation; leave 'id' out to "
-        "let the server choose one.",
+        f"An item with id {quoted(wanted)} already exists in the conversation; leave 'id' out "
+        "to let the server choose one.",
     )
 
 
@@ -209,7 +209,7 @@ def conversation_unknown(facts: SessionFacts, request: Request) -> Refuse | None
         "invalid_value",
         "response.conversation",
         "response.conversation must be 'auto' (the session's conversation) or 'none' "
-        f"(out of band); got '{request.conversation}'.",
+        f"(out of band); got {quoted(str(request.conversation))}.",
     )
 
 
@@ -231,7 +231,7 @@ def nothing_to_cancel(facts: SessionFacts, request: Request) -> Refuse | None:
         running = running | {facts.active_response}
     if (running and not wanted) or wanted in running:
         return None
-    detail = f" with id '{wanted}'" if wanted else ""
+    detail = f" with id {quoted(wanted)}" if wanted else ""
     return Refuse(
         "response_cancel_not_active",
         "response_id" if wanted else None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ...protocol.client_text import quoted
 from ...protocol.errors import RemoteProtocolError
 
 MAX_OUTPUT_TOKENS = 4096
@@ -99,7 +100,7 @@ def check_tools(tools: Sequence[Mapping[str, Any]], param: str) -> None:
         where = f"{param}[{index}]"
         if tool.get("type", "function") != "function":
             raise refusal(
-                f"Tool type '{tool.get('type')}' is not supported by this server; only "
+                f"Tool type {quoted(str(tool.get('type')))} is not supported by this server; only "
                 "function tools are (run MCP tools in your app as functions).",
                 f"{where}.type",
                 "unsupported_tool_type",
@@ -111,7 +112,8 @@ def check_tools(tools: Sequence[Mapping[str, Any]], param: str) -> None:
             )
         if name in seen:
             raise refusal(
-                f"Two tools are named '{name}'; tool names must be unique.", f"{where}.name"
+                f"Two tools are named {quoted(str(name))}; tool names must be unique.",
+                f"{where}.name",
             )
         seen.add(name)
 
@@ -121,15 +123,23 @@ def check_tool_choice(choice: Any, tools: Sequence[Mapping[str, Any]], param: st
         return
     if choice.get("type") != "function":
         raise refusal(
-            f"tool_choice type '{choice.get('type')}' is not supported by this server; use "
-            "'auto', 'none', 'required' or a function.",
+            f"tool_choice type {quoted(str(choice.get('type')))} is not supported by this server; "
+            "use 'auto', 'none', 'required' or a function.",
             f"{param}.type",
             "unsupported_tool_type",
         )
     names = [tool.get("name") for tool in tools]
     if choice.get("name") not in names:
         raise refusal(
-            f"tool_choice names the function '{choice.get('name')}', which is not among the "
-            f"tools ({', '.join(str(n) for n in names) or 'none'}); add it to tools first.",
+            f"tool_choice names the function {quoted(str(choice.get('name')))}, which is not "
+            f"among the tools ({_names(names)}); add it to tools first.",
             f"{param}.name",
         )
+
+
+def _names(names: Sequence[object], shown: int = 10) -> str:
+    """The tools' names for a message: each quoted bounded, the first ``shown`` of them."""
+    if not names:
+        return "none"
+    listed = ", ".join(quoted(str(name)) for name in names[:shown])
+    return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
