@@ -145,3 +145,24 @@ def test_transcript_marks_count_characters_of_every_delta() -> None:
         state.add_transcript_delta(0, delta)
     assert state.marks[0] == [(0.0, 0), (0.0, 2), (0.0, 2)]
     assert state.transcript() == "abcde"
+
+
+def test_a_part_that_changed_type_starts_over(server_events: Any) -> None:
+    """A rebuild replays assistant audio as output_text: the new item is what the server
+    holds, so the audio transcript built from deltas must not stick to the text part."""
+    from openai.types.realtime import RealtimeConversationItemAssistantMessage
+
+    ev, conv = server_events, truncation_setup(server_events)
+    replayed = RealtimeConversationItemAssistantMessage(
+        id="a1",
+        type="message",
+        role="assistant",
+        status="completed",
+        content=[{"type": "output_text", "text": "One two three."}],
+    )
+    conv.apply(ev.added(replayed))
+    part = conv.get("a1").content[0]  # type: ignore[union-attr]
+    assert part.type == "output_text" and part.text == "One two three."
+    assert part.transcript is None
+    conv.apply(ev.added(replayed))  # the same type again changes nothing
+    assert conv.get("a1").content[0] == part  # type: ignore[union-attr]

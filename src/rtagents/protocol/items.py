@@ -75,8 +75,18 @@ class ItemState:
         """Adopt a (new version of the) item; its non-empty strings are authoritative.
 
         Empty strings do not erase accumulated deltas: ``conversation.item.added``
-        carries an empty item, and may be replayed after the deltas.
+        carries an empty item, and may be replayed after the deltas. A part whose
+        type changed (a rebuild replays assistant audio as ``output_text``) is a
+        new part: what was accumulated for the old one is dropped.
         """
+        for index, part in enumerate(getattr(item, "content", None) or ()):
+            known = self._part_type(index)
+            kind = getattr(part, "type", None)
+            if known is not None and kind is not None and kind != known:
+                for field in typing.get_args(Field):
+                    self.parts.pop((index, field), None)
+                self.marks.pop(index, None)
+                self.part_types[index] = kind
         self.item = item.model_copy(deep=True)
         self._cache = None
         arguments = getattr(item, "arguments", None)
@@ -87,6 +97,15 @@ class ItemState:
                 value = getattr(part, field, None)
                 if value and not (field == "transcript" and self.truncated_ms is not None):
                     self.parts[(index, field)] = Text(value)
+
+    def _part_type(self, index: int) -> str | None:
+        """The type part ``index`` had so far (from the item, else from its deltas)."""
+        content = getattr(self.item, "content", None) or ()
+        if index < len(content):
+            kind = getattr(content[index], "type", None)
+            if isinstance(kind, str):
+                return kind
+        return self.part_types.get(index)
 
     def note_part(self, index: int, part_type: str) -> None:
         """Remember the content type to create if the item lacks part ``index``."""
