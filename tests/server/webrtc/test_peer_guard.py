@@ -103,15 +103,16 @@ async def test_a_sideband_on_a_call_that_never_connects_is_told_why(server: Runn
 async def test_a_caller_that_vanishes_is_diagnosed_and_its_call_ended(
     server: RunningServer,
 ) -> None:
-    call = await RawCall.open(server, session=PTT)
-    try:
-        await call.until("conversation.created")
-        ws = await _sideband(server, call.call_id)
-        await asyncio.sleep(0.1)  # attached before the caller goes
-        _vanish(call.pc)
-        events = await _until_closed(ws)
-    finally:
-        await call.close()
+    async with no_background_errors():
+        call = await RawCall.open(server, session=PTT)
+        try:
+            await call.until("conversation.created")
+            ws = await _sideband(server, call.call_id)
+            await asyncio.sleep(0.1)  # attached before the caller goes
+            _vanish(call.pc)
+            events = await _until_closed(ws)
+        finally:
+            await call.close()
     errors = [e["error"] for e in events if e["type"] == "error"]
     assert [e["code"] for e in errors] == ["webrtc_connection_failed"]
     assert "went silent" in errors[0]["message"] and "call_peer_timeout_s" in errors[0]["message"]
