@@ -184,14 +184,18 @@ class AnsweredCall:
 
         A caller that is killed or drops off the network says nothing; ICE
         consent would notice only after about 35 s. A live one always sends
-        something (audio, receiver reports, data channel acks).
+        something (audio, receiver reports, data channel acks). A server
+        stalled past the check's interval (an overloaded loop) did not read
+        the caller meanwhile either, so the count starts over instead.
         """
         loop = asyncio.get_running_loop()
+        interval = silent_s / 4
         count, heard_at = await packets_received(self.pc), loop.time()
         while True:
-            await asyncio.sleep(silent_s / 4)
+            slept_from = loop.time()
+            await asyncio.sleep(interval)
             now, latest = loop.time(), await packets_received(self.pc)
-            if latest != count:
+            if latest != count or now - slept_from > 2 * interval:
                 count, heard_at = latest, now
             elif now - heard_at >= silent_s:
                 message = (
