@@ -10,9 +10,12 @@ comes to the call's :class:`CallAudio` as PCM at the engine's rate and plays
 on our track (:mod:`.call_audio`). Sideband WebSockets attach to the same
 host (:mod:`.sideband`).
 
-A call ends when either side hangs up, the connection fails, or it never
-connects within ``call_connect_timeout_s``; then everything it started —
-host, tasks, tracks, peer connection — is stopped, and it leaves the roster.
+A call ends when either side hangs up, the connection fails, it never
+connects within ``call_connect_timeout_s``, or nothing arrives from a
+connected caller for ``call_peer_timeout_s`` (it vanished without hanging
+up); a failure is sent as ``webrtc_connection_failed`` to whoever still
+listens (the channel, the sidebands). Then everything it started — host,
+tasks, tracks, peer connection — is stopped, and it leaves the roster.
 """
 
 from __future__ import annotations
