@@ -126,7 +126,7 @@ def _initial_config(websocket: WebSocket, state: ServerState, bound: Any) -> Ses
     """The secret's bound config (its model too), or the defaults; ``?model=`` picks the model."""
     model = websocket.query_params.get("model")
     if bound is not None:
-        return validated(dict(bound), vad_available=state.vad_available)
+        return validated(dict(bound), vad_available=state.vad_available, limits=state.config.limits)
     intent = websocket.query_params.get("intent")
     kind: Kind = "transcription" if intent == "transcription" else "realtime"
     return SessionConfig.initial(kind, model or state.config.model)

@@ -22,6 +22,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...protocol.client_text import quoted
 from ...protocol.errors import RealtimeError
 from ..auth import Refusal, bearer_credential
 from ..local.session_config import SessionConfig, default_config, merge_update, validated
@@ -101,7 +102,7 @@ def unknown_call(call_id: str) -> Refusal:
     return Refusal(
         404,
         "call_not_found",
-        f"No such call: '{call_id}'. It never existed on this server or has ended; "
+        f"No such call: {quoted(call_id)}. It never existed on this server or has ended; "
         f"start one with POST {CALLS_PATH}.",
         "call_id",
     )
@@ -186,7 +187,11 @@ def call_config(
     elif bound is None and query.get("model"):
         update = {"model": query["model"]}
     try:
-        return validated(merge_update(base, update), vad_available=state.vad_available)
+        return validated(
+            merge_update(base, update),
+            vad_available=state.vad_available,
+            limits=state.config.limits,
+        )
     except RealtimeError as exc:
         raise Refusal(400, exc.code, exc.message, exc.param) from exc
 
