@@ -58,6 +58,7 @@ class _ToolRun:
     interrupted: str | None = None
     finished: bool = False
     outputs: list[str] = field(default_factory=list)
+    output: str | None = None  # what was sent, kept to send again into a rebuilt session
 
 
 class ToolSession(Protocol):
@@ -147,6 +148,27 @@ class ToolRunner:
                 self._maybe_respond(response_id)
         elif etype == "input_audio_buffer.speech_started":
             self.cancel_all("the user started speaking (barge-in)", send=True)
+        elif etype == "session.created":
+            self._resend_lost_outputs()
+
+    def _resend_lost_outputs(self) -> None:
+        """A new server session (a rebuild after the old one died): outputs sent to the
+        old one but never confirmed are not in the mirror the rebuild replays, so the
+        calls would stay unanswered. Send them again; the tools do not run again."""
+        for call in self._calls.values():
+            if call.output is None or self._answered(call.call_id):
+                continue
+            if not self._called(call.call_id):
+                continue  # the call itself died with the old session
+            log.info("sending the output of tool call %s again (rebuilt session)", call.call_id)
+            self._spawn(self._send_again(call.call_id, call.output), "rtagents-tool-output")
+
+    async def _send_again(self, call_id: str, output: str) -> None:
+        item = {"type": "function_call_output", "call_id": call_id, "output": output}
+        try:
+            await self.session.create_item(item)
+        except Exception as exc:
+            log.warning("could not send the output of tool call %s again: %s", call_id, exc)
 
     def _start(self, event: object) -> None:
         call_id, name = _field(event, "call_id"), _field(event, "name") or ""
@@ -176,6 +198,13 @@ class ToolRunner:
             del self._calls[call_id]
             self.runs.pop(call_id, None)
 
+    def _called(self, call_id: str) -> bool:
+        return any(
+            getattr(item, "type", None) == "function_call"
+            and getattr(item, "call_id", None) == call_id
+            for item in self.session.conversation.items
+        )
+
     def _answered(self, call_id: str) -> bool:
         for item in self.session.conversation.items:
             if getattr(item, "type", None) == "function_call_output":
@@ -193,6 +222,7 @@ class ToolRunner:
                 raise  # the session is closing: nothing to send
             output = _error(f"cancelled: {call.interrupted}")
         call.finished = True
+        call.output = output
         try:
             await self.session.create_item(
                 {"type": "function_call_output", "call_id": call.call_id, "output": output}
