@@ -1,4 +1,4 @@
-"""``rtagents`` command line: serve, setup, mint, demo.
+"""``rtagents`` command line: serve, setup, mint, demo, trace.
 
 Imports stay inside the sub-commands so ``rtagents --help`` is instant and a
 broken optional dependency only breaks the command that needs it.
@@ -89,6 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_logging(demo)
     demo.set_defaults(log_level="WARNING")
+
+    from .trace import add_trace_flags
+
+    trace = commands.add_parser(
+        "trace",
+        help="what happened in a recorded session: failures classified, turns, latency",
+        description="Read a recording and print each turn's timeline and latency waterfall, "
+        "every failure classified (connection, protocol, model, tool) with the rule that "
+        "fired and the next step, and ordering anomalies. Exit status 1 when it finds "
+        "failures or anomalies, 2 when the file is not a recording.",
+    )
+    add_trace_flags(trace)
     return parser
 
 
@@ -123,6 +135,10 @@ def _run(args: argparse.Namespace) -> int:
         from .mint import run_mint
 
         return run_mint(args)
+    if args.command == "trace":
+        from .trace import run_trace
+
+        return run_trace(args)
     if getattr(args, "scenario", None):
         from .demo_scenario import run_scenario_demo
 
