@@ -8,11 +8,12 @@ loopback, behind the fault proxy, each connection cut in turn.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from resilience_kit import FAST, TEXT, host_of, items, proxied, until
 
-from rtagents import connect
+from rtagents import connect, mint_client_secret
 from rtagents.client import ResumedEvent
 from rtagents.testing.faults import Fault
 
@@ -58,3 +59,28 @@ async def test_three_resumes_in_a_row_each_use_the_rotated_token() -> None:
             live = session.connection
             await until(lambda: live.received == host.frames_emitted, "all frames")
             assert items(session.conversation) == items(host.conversation)
+
+
+async def test_a_minting_callable_resumes_with_the_secret_that_opened_the_session() -> None:
+    # The server resumes a session only for the credential that opened it, so
+    # a callable minting a fresh ek_ per dial must not be asked at a resume:
+    # the dialer presents the opening secret again (a rebuild mints anew).
+    async with proxied() as (server, proxy):
+        proxy.plan_next(Fault.cut(direction="down", at_byte=1700))
+        proxy.plan_next()
+        minted: list[str] = []
+
+        async def credentials() -> str:
+            secret = await mint_client_secret(server.http_url, server.api_key, session=TEXT)
+            minted.append(secret.value)
+            return secret.value
+
+        async with connect(proxy.url(), credentials=credentials, reconnect=FAST) as session:
+            resumed = asyncio.create_task(session.wait_for("rtagents.resumed", timeout=10))
+            await asyncio.sleep(0)
+            for turn in range(3):
+                await session.send_text(f"turn {turn}")
+                await session.create_response()
+            event = await resumed
+            assert isinstance(event, ResumedEvent) and not event.rebuilt
+            assert len(minted) == 1

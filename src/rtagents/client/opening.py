@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ..protocol.errors import ConnectionFailure, Origin
 from ..transports.base import Transport
 from .credentials import Credentials, resolve_credentials
+from .resume_ticket import TOKEN
 
 TransportOpener: TypeAlias = Callable[[str, Mapping[str, str], float], Awaitable[Transport]]
 """``(url, headers, open_timeout) -> Transport``: how a session opens its pipe."""
@@ -59,8 +60,11 @@ async def open_transport(url: str, headers: Mapping[str, str], open_timeout: flo
 class Dialer:
     """How one session reaches its server: URL, credentials, headers and opener.
 
-    Every dial resolves the credentials again, so a callable that mints an
-    ``ek_`` secret is asked for a fresh one on each connect and reconnect.
+    Every dial that opens a new server session resolves the credentials
+    again, so a callable that mints an ``ek_`` secret is asked for a fresh
+    one on each connect and rebuild. A resume (a dial carrying a resume
+    token) presents the key that opened the session instead: an rtagents
+    server resumes a session only for the credential that opened it.
     """
 
     def __init__(
@@ -77,14 +81,23 @@ class Dialer:
         self.headers = dict(headers or {})
         self.opener = opener
         self.open_timeout = open_timeout
+        # The key of the last dial that opened a new server session.
+        self.session_key: str | None = None
 
     async def dial(
         self, extra: Mapping[str, str], *, authenticated: Callable[[], object] | None = None
     ) -> Transport:
         """A new transport, with ``extra`` handshake headers; ``authenticated`` is called
         once the credentials resolved (before the transport is opened)."""
-        key = await resolve_credentials(self.credentials)
+        resuming = TOKEN in extra and self.session_key is not None
+        if resuming and self.session_key is not None:
+            key = self.session_key
+        else:
+            key = await resolve_credentials(self.credentials)
         if authenticated is not None:
             authenticated()
         headers = {**self.headers, **extra, "Authorization": f"Bearer {key}"}
-        return await self.opener(self.url, headers, self.open_timeout)
+        transport = await self.opener(self.url, headers, self.open_timeout)
+        if not resuming:
+            self.session_key = key
+        return transport
