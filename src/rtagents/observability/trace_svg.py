@@ -45,9 +45,9 @@ def waterfall_svg(turns: list[Turn]) -> str:
     rows = [turn for turn in turns if turn.anchor is not None][:ROWS_SHOWN]
     longest = max((_last_ms(turn) for turn in rows), default=0.0)
     scale = _Scale(longest or 1000.0)
-    height = 30 + ROW * max(len(rows), 1) + 24
+    height = 30 + ROW * max(len(rows), 1) + 40
     parts = [_svg_open("waterfall", height, "latency waterfall of each turn")]
-    parts += scale.axis(height - 24, "ms after the user finished")
+    parts += scale.axis(height - 40, "ms after the user finished")
     for row, turn in enumerate(rows):
         y = 30 + row * ROW
         parts.append(_label(y, f"turn {turn.index} · {turn.kind}"))
@@ -69,9 +69,9 @@ def timeline_svg(trace: Trace) -> str:
     """One row per turn on the session clock: response bars by status, failures as ticks."""
     turns = trace.turns[:ROWS_SHOWN]
     scale = _Scale(max(trace.duration, 0.001), seconds=True)
-    height = 30 + ROW * (len(turns) + 1) + 24
+    height = 30 + ROW * (len(turns) + 1) + 40
     parts = [_svg_open("timeline", height, "timeline of the session")]
-    parts += scale.axis(height - 24, "seconds since the recording started")
+    parts += scale.axis(height - 40, "seconds since the recording started")
     parts.append(_label(30, "failures"))
     for finding in trace.findings:
         colour = CATEGORY_COLOURS.get(finding.category, "#000000")
@@ -118,9 +118,7 @@ class _Scale:
             text = f"{value:.1f}" if self.seconds else f"{value:,.0f}"
             parts.append(f'<line x1="{x}" y1="{y}" x2="{x}" y2="{y + 4}" stroke="#555"/>')
             parts.append(f'<text x="{x}" y="{y + 16}" text-anchor="middle">{text}</text>')
-        parts.append(
-            f'<text x="{WIDTH - 20}" y="{y - 4}" text-anchor="end">{escape(caption)}</text>'
-        )
+        parts.append(f'<text x="{LEFT}" y="{y + 32}">{escape(caption)}</text>')
         return parts
 
 
