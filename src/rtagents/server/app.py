@@ -6,6 +6,7 @@ Routes match the hosted API's paths so that stock clients (the official
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,6 +28,7 @@ from .config import ServerConfig
 from .connect import serve_websocket
 from .console import console_routes
 from .local.session_config import OBJECT_NAMES
+from .metrics_route import metrics_routes, watch_engine_queues
 from .scenario import apply_scenario_rules
 from .secret_request import parse_secret_request, session_for_secret, ttl_seconds
 from .state import ServerState
@@ -48,6 +50,7 @@ def create_app(
 
         engines = scripted_engines()
     engines, scenario = apply_scenario_rules(config, engines)
+    watch_engine_queues(engines, config.metrics)
     limits = config.limits
     if store is None:
         store = InMemorySecretStore(
@@ -70,6 +73,7 @@ def create_app(
             Route("/v1/realtime/calls/{call_id}/hangup", hangup, methods=["POST"]),
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/healthz", _healthz, methods=["GET"]),
+            *metrics_routes(config, lambda: len(state.sessions)),
             *console_routes(mint_secret_response),
         ],
         lifespan=_warm_engines,
@@ -100,9 +104,11 @@ async def mint_secret_response(request: Request, state: ServerState, minted_by: 
     instead of by API key. ``minted_by`` names the minter: its rate is counted
     (429 past ``limits.mints_per_minute``) and the secret remembers it.
     """
+    count = state.config.metrics.count_secret  # "minted", or why not
     try:
         state.issuer.take_mint(minted_by)
     except RateLimited as exc:
+        count("rate_limit_exceeded")
         return _retry_later(429, "rate_limit_exceeded", exc.message, exc.retry_after_s)
     raw = await _bounded_body(request, MAX_SECRET_REQUEST_BYTES)
     if raw is None:
@@ -110,6 +116,7 @@ async def mint_secret_response(request: Request, state: ServerState, minted_by: 
             f"The request body is over {MAX_SECRET_REQUEST_BYTES // 1024} KiB; a client "
             "secret request holds one session config. Send a smaller body."
         )
+        count("request_too_large")
         return Refusal(413, "request_too_large", message).response()
     try:
         parsed = parse_secret_request(raw)
@@ -120,13 +127,16 @@ async def mint_secret_response(request: Request, state: ServerState, minted_by: 
             limits=state.config.limits,
         )
     except RealtimeError as exc:
+        count("invalid_request")
         return Refusal(400, exc.code, exc.message, exc.param).response()
     ttl = ttl_seconds(parsed, state.config.default_secret_ttl_s)
     size = len(encode_event(config.data))
     try:
         secret = await state.issuer.mint(config.data, ttl, minted_by=minted_by, size=size)
     except StoreFull as exc:
+        count("secret_store_full")
         return _retry_later(503, "secret_store_full", exc.message, exc.retry_after_s)
+    count("minted")
     session = {**config.data, "id": ids.session_id(), "object": OBJECT_NAMES[config.kind]}
     body = ClientSecretCreateResponse.model_validate(
         {"value": secret.value, "expires_at": secret.expires_at, "session": session}
@@ -179,9 +189,12 @@ async def _healthz(request: Request) -> Response:
 @contextlib.asynccontextmanager
 async def _warm_engines(app: Starlette) -> AsyncIterator[None]:
     """Lifespan for ASGI servers that run one: warm the engines without delaying startup."""
-    warmup = server_state(app).warmup
+    state = server_state(app)
+    warmup = state.warmup
     warmup.start()
     try:
         yield
     finally:
         await warmup.stop()
+        # Spans still buffered go out now (a blocking HTTP export: off the loop).
+        await asyncio.to_thread(state.config.telemetry.shutdown)

@@ -15,6 +15,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..observability.metrics import ServerMetrics
+from ..observability.metrics_observer import SessionMetrics
+from ..observability.telemetry import Telemetry, TracingMode
+from ..observability.telemetry_observer import SessionTracer
 from .host.limits import Limits
 
 if TYPE_CHECKING:
@@ -45,6 +49,17 @@ class ServerConfig:
     # taps): each factory is called with the new host and sees every event it
     # sends and receives, so none of them needs a hook inside the host.
     observers: Sequence[Callable[[HostPort], Observer]] = ()
+    # Prometheus metrics (docs/debugging.md, "Metrics and traces"): this server's own
+    # registry. GET /metrics asks for the API key, unless metrics_port serves them
+    # on a port of their own (no auth there; then the main port has no /metrics).
+    metrics: ServerMetrics = field(default_factory=ServerMetrics)
+    metrics_port: int | None = None
+    # OpenTelemetry spans (the telemetry extra): "session" traces the sessions whose
+    # `tracing` field is set, "all" every session, "off" none; exported over
+    # OTLP/HTTP as the OTEL_* variables say, or to `tracer_provider` when given.
+    tracing: TracingMode = "session"
+    tracer_provider: Any = None
+    telemetry: Telemetry = field(init=False)
     # Resume (opt-in per session, docs/reliability.md): how long a session
     # whose connection dropped waits for the client to come back (0 = no
     # resume offered), and how many bytes of sent frames it keeps to replay.
@@ -81,6 +96,15 @@ class ServerConfig:
     def __post_init__(self) -> None:
         if self.api_key is None:
             self.api_key = "sk-local-" + secrets.token_urlsafe(24)
+        self.telemetry = Telemetry(self.tracing, self.tracer_provider)
+
+    def session_observers(self, host: HostPort) -> list[Observer]:
+        """What watches a new session: its metrics, its spans, then ``observers``."""
+        watching: list[Observer] = [SessionMetrics(self.metrics)]
+        if self.tracing != "off":
+            watching.append(SessionTracer(self.telemetry, host.session_id, time.time_ns))
+        watching.extend(make(host) for make in self.observers)
+        return watching
 
     @property
     def effective_api_key(self) -> str:

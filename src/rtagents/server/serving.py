@@ -131,6 +131,7 @@ async def running_server(
             await server_state(app).close_all(GOING_AWAY, "server shutting down")
             server.request_exit()
             await task
+            await asyncio.to_thread(config.telemetry.shutdown)  # flush buffered spans
     finally:
         sock.close()
 

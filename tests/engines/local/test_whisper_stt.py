@@ -99,3 +99,18 @@ async def test_warm_up_loads_once(stt: WhisperSTT) -> None:
     model = stt._model
     await stt.warm_up()
     assert stt.loaded and stt._model is model
+
+
+async def test_queue_waits_are_reported_per_job(speech: dict[str, bytes]) -> None:
+    """One worker, three clips at once: each job reports its wait; the later ones waited."""
+    engine = WhisperSTT(workers=1)
+    waits: list[float] = []
+    engine.on_queue_wait = waits.append
+    try:
+        texts = list(speech)[:3]
+        await asyncio.gather(*(engine.transcribe(speech[t], language="en") for t in texts))
+    finally:
+        engine.close()
+    assert len(waits) == 3
+    assert min(waits) >= 0
+    assert sorted(waits)[-1] > 0  # queued behind a whole transcription

@@ -22,6 +22,8 @@ import asyncio
 import concurrent.futures
 import math
 import threading
+import time
+from collections.abc import Callable
 from typing import Any, Final
 
 import numpy as np
@@ -58,6 +60,9 @@ class WhisperSTT:
         self._load_lock = threading.Lock()
         self._tokenizers: dict[str, tuple[Any, list[int]]] = {}
         self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="whisper")
+        # Told the seconds each job waited for a free worker (from a worker thread): the
+        # server's metrics set it (rtagents_engine_queue_wait_seconds{engine="stt"}).
+        self.on_queue_wait: Callable[[float], None] | None = None
 
     @property
     def sample_rate(self) -> int:
@@ -96,7 +101,15 @@ class WhisperSTT:
 
     async def _run(self, func: Any, *args: Any) -> Any:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, func, *args)
+        queued = time.perf_counter()
+
+        def timed() -> Any:
+            report = self.on_queue_wait
+            if report is not None:
+                report(time.perf_counter() - queued)
+            return func(*args)
+
+        return await loop.run_in_executor(self._pool, timed)
 
     # --- inference (worker threads) -------------------------------------------
 

@@ -60,6 +60,10 @@ class Observer(Protocol):
         An observer that only watches what is sent sets a class attribute
         ``wants_received = False``; the host then skips it for every client
         frame (appends arrive by the thousand).
+
+        Optional hooks, called only on observers that define them: ``on_turn(marks)``
+        (a voice turn's latency marks, :meth:`HostPort.report_turn`), ``on_resumed()``
+        (the client resumed on a new connection) and ``on_closed(code, reason, by)``.
         """
 
 
@@ -104,6 +108,9 @@ class HostPort(Protocol):
         """Close from the server's side."""
 
     def add_observer(self, observer: Observer) -> None: ...
+
+    def report_turn(self, marks: Any) -> None:
+        """A finished voice turn's latency marks, shown to observers (metrics, spans)."""
 
 
 class Backend(Protocol):

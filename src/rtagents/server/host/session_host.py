@@ -69,7 +69,7 @@ class SessionHost:
             self.events, log_records=limits.limits.session_log_records
         )
         self.observers: list[Observer] = [self.event_log]
-        self.observers.extend(make(self) for make in limits.observers)
+        self.observers.extend(limits.session_observers(self))  # metrics, spans, then config's
         self._receivers = _receivers(self.observers)
         self._closing = False
         self._outbox = FrameOutbox(
@@ -178,6 +178,7 @@ class SessionHost:
         self._outbox.skip_sent()
         await self.resume.replay(attachment)
         self._outbox.start(self.transport)
+        self._notify("on_resumed")
 
     def _end_resume(self) -> None:
         if self.resume is not None:
@@ -244,6 +245,17 @@ class SessionHost:
             ReceivedEvent(type=event_type, event_id=error.event_id, outcome=outcome, error=error)
         )
         await self.reply_error(error, error_type=error_type)
+
+    def report_turn(self, marks: Any) -> None:
+        """A voice turn's latency marks (the backend's), for observers with ``on_turn``."""
+        self._notify("on_turn", marks)
+
+    def _notify(self, hook: str, *args: Any) -> None:
+        """Call the optional ``hook`` of every observer that has one (rare events only)."""
+        for observer in self.observers:
+            method = getattr(observer, hook, None)
+            if method is not None:
+                method(*args)
 
     def _received(self, inbound: ReceivedEvent) -> None:
         for observer in self._receivers:

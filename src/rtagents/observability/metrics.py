@@ -1,0 +1,194 @@
+"""Prometheus metrics of one server: what sessions did, where turns spent their time.
+
+Each server owns a :class:`ServerMetrics` with its own registry (never the
+process-global one), so several servers in one process (tests, a gateway
+beside a local node) never clash and ``/metrics`` shows only its own.
+
+Every label is drawn from a closed set: event types are the GA types the
+``openai`` models define (anything else counts as ``unknown``), error
+categories are the four of the taxonomy, and error codes stop growing at
+:data:`MAX_ERROR_CODES` (later new ones count as ``other``). A client that
+invents event types or error-provoking payloads cannot grow the number of
+series. Counting one event is a dict lookup and an increment on a child
+resolved in advance (docs/debugging.md, "Metrics and traces").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from ..protocol.codec import known_types
+from ..protocol.errors import Category
+
+__all__ = ["CONTENT_TYPE_LATEST", "LatencyMarks", "ServerMetrics"]
+
+UNKNOWN = "unknown"
+OTHER = "other"
+# Distinct error codes kept as labels; the server's own codes are a few dozen.
+MAX_ERROR_CODES = 64
+# Seconds: a voice turn's stages run from ~0 (a transcript ready before the end of
+# speech) to several seconds (a slow CPU LLM); queue waits from 0 to a backlog.
+LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+# Who closed a session (the host's on_closed): the client with a close frame, the
+# server (shutdown, session cap, a client not reading), or the transport (dropped).
+OUTCOMES = ("client", "server", "transport")
+ENGINE_STAGES = ("stt", "tts")
+
+
+class LatencyMarks(Protocol):
+    """The marks of one voice turn (``server/local/turn_marks.TurnMarks`` has them).
+
+    ``perf_counter`` seconds; ``None`` when it did not happen.
+    """
+
+    speech_stopped_at: float | None
+    first_token_at: float | None
+    first_audio_at: float | None
+    done_at: float | None
+
+
+class ServerMetrics:
+    """The metrics of one server, in their own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        # Read when scraped (count_sessions_with), so it can never drift from the roster.
+        self.sessions_active = Gauge("rtagents_sessions_active", "Sessions open now", registry=r)
+        self.sessions_ended = Counter(
+            "rtagents_sessions_ended", "Sessions ended, by who closed them", ["outcome"], registry=r
+        )
+        self.events = Counter(
+            "rtagents_events",
+            "Events received from clients (in) and sent to them (out), by type",
+            ["direction", "type"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "rtagents_errors",
+            "Error events sent to clients, by category and code",
+            ["category", "code"],
+            registry=r,
+        )
+        self.resumes = Counter(
+            "rtagents_resumes",
+            "Resume attempts: resumed (the session went on), refused (the client must rebuild)",
+            ["result"],
+            registry=r,
+        )
+        self.secrets = Counter(
+            "rtagents_client_secrets",
+            "Client secret mint requests: minted, or refused with the reason",
+            ["result"],
+            registry=r,
+        )
+        self.turn_latency = Histogram(
+            "rtagents_turn_latency_seconds",
+            "Seconds from the end of the user's speech (speech_stopped) to each stage of the reply",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.queue_wait = Histogram(
+            "rtagents_engine_queue_wait_seconds",
+            "Seconds a job waited for an engine worker before it ran",
+            ["engine"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self._received = _children(self.events, "in", known_types("client"))
+        self._sent = _children(self.events, "out", known_types("server"))
+        self._outcomes = {o: self.sessions_ended.labels(outcome=o) for o in OUTCOMES}
+        self._stages = {
+            s: self.turn_latency.labels(stage=s)
+            for s in ("transcript", "first_token", "first_audio", "done")
+        }
+        self._error_children: dict[tuple[str, str], Any] = {}
+        self._error_codes: set[str] = set()
+        self._waits = {e: self.queue_wait.labels(engine=e) for e in ENGINE_STAGES}
+
+    # --- fed by the session observer (hot path: lookups and increments only) ---------
+
+    def count_received(self, event_type: str | None) -> None:
+        self._received.get(event_type, self._received[UNKNOWN]).inc()
+
+    def count_sent(self, event_type: str) -> None:
+        self._sent.get(event_type, self._sent[UNKNOWN]).inc()
+
+    def count_error(self, category: str, code: str | None) -> None:
+        child = self._error_children.get((category, code or ""))
+        if child is None:
+            child = self._error_child(category, code)
+        child.inc()
+
+    def _error_child(self, category: str, code: str | None) -> Any:
+        """A new (category, code) pair: admitted while the code set has room, else ``other``."""
+        key = (category, code or "")
+        label_category = category if category in _CATEGORIES else UNKNOWN
+        label_code = code or "none"
+        if label_code not in self._error_codes:
+            if len(self._error_codes) >= MAX_ERROR_CODES:
+                label_code = OTHER
+            else:
+                self._error_codes.add(label_code)
+        child = self.errors.labels(category=label_category, code=label_code)
+        if len(self._error_children) < 4 * MAX_ERROR_CODES:
+            self._error_children[key] = child
+        return child
+
+    def count_sessions_with(self, open_sessions: Callable[[], int]) -> None:
+        """Have ``sessions_active`` read ``open_sessions()`` at each scrape."""
+        self.sessions_active.set_function(open_sessions)
+
+    def session_ended(self, outcome: str) -> None:
+        self._outcomes.get(outcome, self._outcomes["transport"]).inc()
+
+    def count_resume(self, result: str) -> None:
+        self.resumes.labels(result="resumed" if result == "resumed" else "refused").inc()
+
+    def count_secret(self, result: str) -> None:
+        """``minted``, or a refusal's code (a server-chosen, closed set)."""
+        self.secrets.labels(result=result).inc()
+
+    def observe_turn(self, marks: LatencyMarks) -> None:
+        """A finished voice turn: each stage it reached, in seconds after speech_stopped."""
+        origin = marks.speech_stopped_at
+        if origin is None:
+            return  # a response the client asked for: no end of speech to measure from
+        # The transcript stage is timed by the session observer as it happens
+        # (observe_stage): it may be final only after response.done.
+        for stage, at in (
+            ("first_token", marks.first_token_at),
+            ("first_audio", marks.first_audio_at),
+            ("done", marks.done_at),
+        ):
+            if at is not None:
+                self._stages[stage].observe(max(0.0, at - origin))
+
+    def observe_stage(self, stage: str, seconds: float) -> None:
+        self._stages[stage].observe(max(0.0, seconds))
+
+    def observe_queue_wait(self, engine: str, seconds: float) -> None:
+        self._waits[engine].observe(seconds)
+
+    # --- exposition -----------------------------------------------------------------
+
+    def exposition(self) -> bytes:
+        """The text format ``/metrics`` serves (:data:`CONTENT_TYPE_LATEST`)."""
+        return generate_latest(self.registry)
+
+
+_CATEGORIES = frozenset(str(c) for c in Category)
+
+
+def _children(counter: Counter, direction: str, types: Iterable[str]) -> dict[str | None, Any]:
+    """One child per known type and one for the rest, resolved now (counting is a lookup)."""
+    children: dict[str | None, Any] = {
+        t: counter.labels(direction=direction, type=t) for t in sorted(types)
+    }
+    children[UNKNOWN] = counter.labels(direction=direction, type=UNKNOWN)
+    return children
