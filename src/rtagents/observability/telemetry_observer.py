@@ -248,7 +248,12 @@ class SessionTracer:
         if status == "failed":
             span.set_status(_status("ERROR"))
         span.end()
-        if self._turn is not None and not self._responses:
+        self._maybe_end_turn()
+
+    def _maybe_end_turn(self) -> None:
+        """A turn ends with its last response, unless a tool call is still out (the reply
+        to its output belongs to the same turn)."""
+        if self._turn is not None and not self._responses and not self._tools:
             self._turn.end()
             self._turn = None
 
