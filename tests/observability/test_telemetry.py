@@ -97,7 +97,12 @@ async def test_spans_go_over_otlp_http_as_the_otel_variables_say(
     assert sorted(names) == ["chat gpt-realtime", "llm", "rtagents.session"]
 
 
-def test_which_sessions_are_traced() -> None:
+def test_which_sessions_are_traced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
+    assert not Telemetry("session").wants("auto")  # no collector named: nothing to send to
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://127.0.0.1:9/v1/traces")
+    assert Telemetry("session").wants("auto")
     provider = object()  # never used to build a tracer here
     assert not Telemetry("session", provider).wants(None)
     assert Telemetry("session", provider).wants("auto")

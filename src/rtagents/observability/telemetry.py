@@ -7,12 +7,13 @@ without it fails with :class:`TelemetryUnavailable`, which says what to install.
 
 Which sessions are traced (``ServerConfig.tracing``, ``serve --tracing``):
 ``session`` (the default) traces a session whose ``tracing`` field is set
-(``"auto"`` or a tracing configuration), as the hosted API does; ``all``
-traces every session; ``off`` none. Spans go to an OTLP/HTTP collector
-configured by the standard variables (``OTEL_EXPORTER_OTLP_ENDPOINT`` or
-``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, ``OTEL_EXPORTER_OTLP_HEADERS``,
-``OTEL_SERVICE_NAME`` (default ``rtagents``), ``OTEL_RESOURCE_ATTRIBUTES``),
-unless a test hands in its own tracer provider.
+(``"auto"`` or a tracing configuration), as the hosted API does, once an
+OTLP endpoint variable is set (or a provider given); ``all`` traces every
+session (to ``localhost:4318`` when no endpoint is set); ``off`` none.
+Spans go to an OTLP/HTTP collector configured by the standard variables
+(``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``,
+``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_SERVICE_NAME`` (default ``rtagents``),
+``OTEL_RESOURCE_ATTRIBUTES``), unless a test hands in its own tracer provider.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ class Telemetry:
                 f"tracing 'all' needs the OpenTelemetry SDK, which is not installed; {INSTALL_HINT}"
             )
         self.mode: TracingMode = mode
+        # "session" traces only when spans have somewhere to go: a client that sets
+        # `tracing` (the Agents SDK does by default) must not make a server with no
+        # collector retry exports to localhost:4318 for ever.
+        self._exporting = provider is not None or mode == "all" or _endpoint_configured()
         self._provider = provider
         self._owns_provider = provider is None
         self._tracer: Any = None
@@ -65,7 +70,7 @@ class Telemetry:
         """Whether a session whose ``tracing`` field is ``session_tracing`` is traced."""
         if self.mode == "all":
             return True
-        return self.mode == "session" and session_tracing is not None
+        return self.mode == "session" and self._exporting and session_tracing is not None
 
     def tracer(self) -> Any | None:
         """The tracer, or None (logged once) when the SDK is missing."""
@@ -87,6 +92,13 @@ class Telemetry:
             self._provider.shutdown()
             self._provider = None
             self._tracer = None
+
+
+def _endpoint_configured() -> bool:
+    return any(
+        os.environ.get(name)
+        for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
 
 
 def _otlp_provider() -> Any:
