@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
         "failures or anomalies, 2 when the file is not a recording.",
     )
     add_trace_flags(trace)
+
+    from .doctor import add_doctor_parser
+
+    add_doctor_parser(commands)
     return parser
 
 
@@ -139,6 +143,10 @@ def _run(args: argparse.Namespace) -> int:
         from .trace import run_trace
 
         return run_trace(args)
+    if args.command == "doctor":
+        from .doctor import run_doctor
+
+        return run_doctor(args)
     if getattr(args, "scenario", None):
         from .demo_scenario import run_scenario_demo
 

@@ -55,10 +55,12 @@ HINTS: Final[dict[str, Hint]] = {
     "insufficient_permissions": Hint(
         "an ek_ secret may not do this", "mint client secrets with the API key, server side"
     ),
+    # doctor: allow-beta-begin (names the beta header to explain it)
     "beta_protocol_retired": Hint(
         "beta protocol refused",
         "drop the OpenAI-Beta: realtime=v1 header and use the GA shapes (docs/errors.md)",
     ),
+    # doctor: allow-beta-end
     "too_many_connections": Hint(
         "server at its connection cap", "retry after Retry-After, or raise the server's cap"
     ),

@@ -26,7 +26,9 @@ from .trace_model import Anomaly
 
 ANOMALIES_KEPT: Final = 1000
 KEYS_KEPT: Final = 100_000
+# doctor: allow-beta-begin (the legacy name is recognised on purpose)
 _ITEM_ADDED: Final = frozenset({"conversation.item.added", "conversation.item.created"})
+# doctor: allow-beta-end
 # lifecycle states in which the transport is open again after a close
 _OPEN_AGAIN: Final = frozenset({"connecting", "configuring", "active"})
 

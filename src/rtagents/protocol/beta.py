@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Final
 
+# The tables below name beta shapes on purpose: `rtagents doctor scan` skips them.
+# doctor: allow-beta-begin
 # Beta server event type -> GA server event type.
 BETA_SERVER_EVENT_TYPES: Final[dict[str, str]] = {
     "response.text.delta": "response.output_text.delta",
@@ -54,6 +56,37 @@ BETA_AUDIO_FORMATS: Final[dict[str, str]] = {
 }
 
 BETA_HEADER: Final = "openai-beta"
+BETA_HEADER_VALUE: Final = "realtime=v1"
+# Browsers could not set the header, so the beta WebSocket took it as a subprotocol.
+BETA_SUBPROTOCOL: Final = "openai-beta.realtime-v1"
+
+# Beta-era server event names that GA servers no longer send (GA's union still
+# decodes them, as legacy) -> what a GA server sends instead.
+BETA_LEGACY_EVENT_TYPES: Final[dict[str, str]] = {
+    "conversation.item.created": "conversation.item.added (then conversation.item.done)",
+}
+
+# Beta HTTP endpoints -> their GA replacement.
+BETA_ENDPOINTS: Final[dict[str, str]] = {
+    "/v1/realtime/sessions": "POST /v1/realtime/client_secrets "
+    '({"session": {"type": "realtime", ...}} -> an ek_ value)',
+    "/v1/realtime/transcription_sessions": "POST /v1/realtime/client_secrets "
+    '({"session": {"type": "transcription", ...}} -> an ek_ value)',
+}
+
+# The official SDKs' beta namespace -> the GA one.
+BETA_SDK_NAMESPACE: Final[tuple[str, str]] = (".beta.realtime", ".realtime")
+
+# Model name prefixes served only on the beta interface -> the GA model to use.
+BETA_MODEL_PREFIXES: Final[dict[str, str]] = {
+    "gpt-4o-realtime-preview": "gpt-realtime",
+    "gpt-4o-mini-realtime-preview": "gpt-realtime-mini",
+}
+
+# How the hosted API closed a beta-shaped session after the beta was shut down.
+BETA_CLOSE_CODE: Final = 4000
+BETA_CLOSE_REASON: Final = "beta_api_shape_disabled"
+# doctor: allow-beta-end
 
 
 def ga_replacement_for_field(path: str) -> str | None:

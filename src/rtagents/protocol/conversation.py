@@ -319,7 +319,7 @@ def _response_output_format(response: Any) -> AudioFormat | None:
 _HANDLERS: Final[dict[str, Handler]] = {
     "conversation.item.added": Conversation._on_item,
     "conversation.item.done": Conversation._on_item,
-    "conversation.item.created": Conversation._on_item,
+    "conversation.item.created": Conversation._on_item,  # doctor: allow-beta (legacy GA name)
     "response.output_item.added": Conversation._on_output_item,
     "response.output_item.done": Conversation._on_output_item,
     "response.content_part.added": Conversation._on_content_part,
