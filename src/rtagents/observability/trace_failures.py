@@ -64,19 +64,23 @@ def _failure_record(record: Record, index: EventIndex) -> Finding:
     if category not in _CATEGORIES:
         category = "protocol"
     message = text(data.get("message")) or "(no message)"
+    if code is None and category == "tool":
+        code = _tool_code(message)
     hint = hint_for(code, category)
     event_id = text(data.get("event_id"))
+    refused = index.client_event_type(event_id)
+    about = f" answering {refused} {event_id}" if refused else ""
     return Finding(
         category=category,
         code=code,
         what=hint.what,
         message=message,
-        rule=f"failure record, code {code or 'none'}",
+        rule=f"failure record, code {code or 'none'}{about}",
         next_step=hint.next_step,
         t=record.t,
         where=record.where,
         origin=text(data.get("origin")),
-        server_rule=_server_rule(code, index.client_event_type(event_id), None),
+        server_rule=_server_rule(code, refused, text(_mapping(data.get("detail")).get("param"))),
     )
 
 
@@ -250,8 +254,10 @@ def _server_rule(code: str | None, event_type: str | None, param: str | None) ->
 
 def _same(new: Finding, old: Finding) -> bool:
     """Whether ``new`` tells of the failure ``old`` already reported."""
-    if new.category != old.category or new.code != old.code or new.t - old.t > SAME_WITHIN_S:
+    if new.category != old.category or new.t - old.t > SAME_WITHIN_S:
         return False
+    if new.code != old.code and None not in (new.code, old.code):
+        return False  # a record with no code (a tool's failure record) matches by message
     return new.message in old.message or old.message in new.message
 
 
