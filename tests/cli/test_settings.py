@@ -83,6 +83,8 @@ def test_every_serve_setting_can_come_from_the_environment(
         "CHAT_MAX_CONCURRENT": "2",
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "debug",
+        "RECORD": "recordings",
+        "RECORD_AUDIO": "beside",
     }
     assert set(values) == {name.upper() for name in _ORDINARY}  # limits: tested below
     for name, value in values.items():
@@ -108,6 +110,8 @@ def test_every_serve_setting_can_come_from_the_environment(
         "chat_max_concurrent": 2,
         "log_format": "json",
         "log_level": "DEBUG",
+        "record": "recordings",
+        "record_audio": "beside",
     }
 
 

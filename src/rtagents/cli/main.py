@@ -102,6 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_trace_flags(trace)
 
+    from .replay import add_replay_flags
+
+    replay = commands.add_parser(
+        "replay",
+        help="send a recording's client events to a server and diff its answers",
+        description="Replay the client side of a recording (connect(..., record=PATH) or "
+        "serve --record DIR) against a server, at the recorded pace or as fast as the "
+        "conversation allows, and compare the server's events with the recording, ignoring "
+        "ids, times and audio bytes. Prints the first divergence of each response; exit "
+        "status 1 on any divergence, 2 when the file is not a recording.",
+    )
+    add_replay_flags(replay)
+
     from .doctor import add_doctor_parser
 
     add_doctor_parser(commands)
@@ -143,6 +156,10 @@ def _run(args: argparse.Namespace) -> int:
         from .trace import run_trace
 
         return run_trace(args)
+    if args.command == "replay":
+        from .replay import run_replay
+
+        return run_replay(args)
     if args.command == "doctor":
         from .doctor import run_doctor
 

@@ -17,7 +17,7 @@ import importlib.util
 import logging
 import secrets
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Protocol
 
 from .failures import CliError, bind_failure
@@ -27,6 +27,7 @@ from .settings import ServeSettings, load_serve_settings
 if TYPE_CHECKING:
     from ..engines.base import Engines
     from ..server.config import ServerConfig
+    from ..server.host.backend import HostPort, Observer
 
 log = logging.getLogger("rtagents.serve")
 
@@ -118,7 +119,17 @@ def server_config(settings: ServeSettings, api_key: str) -> ServerConfig:
         chat_max_request_bytes=settings.chat_max_request_bytes,
         chat_max_concurrent=settings.chat_max_concurrent,
         limits=limits_from(settings),
+        observers=recorders(settings),
     )
+
+
+def recorders(settings: ServeSettings) -> tuple[Callable[[HostPort], Observer], ...]:
+    """``--record DIR``: every session host gets an observer writing its recording."""
+    if settings.record is None:
+        return ()
+    from ..server.host.recording_observer import session_recorders
+
+    return (session_recorders(settings.record, audio=settings.record_audio),)
 
 
 async def serve_until_stopped(settings: ServeSettings, api_key: str) -> None:

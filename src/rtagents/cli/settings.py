@@ -105,6 +105,16 @@ class ServeSettings(LimitSettings):
     log_level: str = Field(
         "INFO", description="INFO: lifecycle and one line per turn; DEBUG: every event"
     )
+    record: str | None = Field(
+        None,
+        description="a directory: write every session's events there, one recording per "
+        "session (docs/recording.md)",
+    )
+    record_audio: Literal["elided", "inline", "beside"] = Field(
+        "elided",
+        description="audio in recordings: elided (length and sha256), inline, or beside "
+        "(raw bytes in NAME.audio)",
+    )
 
     @field_validator("ice_server", mode="before")
     @classmethod

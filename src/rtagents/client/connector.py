@@ -8,6 +8,7 @@ config is given) and closes the session on exit, however the block ends.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator, Mapping
 from types import TracebackType
 from typing import Any, Literal
@@ -20,6 +21,7 @@ from .opening import TransportOpener, open_transport, realtime_url
 from .policy import ReconnectPolicy
 from .session import Session
 from .session_parts import Clock
+from .session_recording import SessionRecording
 
 
 def connect(
@@ -36,6 +38,8 @@ def connect(
     stall_timeout: float | None = 30.0,
     tool_timeout: float = 30.0,
     clock: Clock | None = None,
+    record: str | os.PathLike[str] | None = None,
+    record_audio: Literal["elided", "inline", "beside"] = "elided",
 ) -> SessionConnector:
     """Connect to a GA Realtime server: OpenAI's or rtagents' (only URL and key differ).
 
@@ -56,6 +60,11 @@ def connect(
     deadline of tools registered with ``session.tools.register``. ``clock``
     (tests: a :class:`rtagents.testing.FakeClock`) is the time the stall
     watchdog and the rollover read and wait on.
+
+    ``record``: a file path; the session's every frame sent and received, its
+    lifecycle, classified failures, latency marks and close are written there
+    (docs/recording.md); ``record_audio`` keeps audio ``elided`` (length and
+    sha256), ``inline`` or ``beside`` the file. Credentials are never written.
     """
     policy = ReconnectPolicy() if reconnect is True else (reconnect or None)
     if transport == "websocket":
@@ -72,21 +81,28 @@ def connect(
             origin=Origin.LOCAL,
             code="invalid_value",
         )
-    return SessionConnector(
-        Session(
-            realtime_url(url, model),
-            credentials=credentials,
-            config=session,
-            headers=headers,
-            open_timeout=open_timeout,
-            ack_timeout=ack_timeout,
-            opener=opener,
-            reconnect=policy,
-            stall_timeout=stall_timeout,
-            tool_timeout=tool_timeout,
-            clock=clock,
-        )
+    full_url = realtime_url(url, model)
+    recording = None
+    if record is not None:
+        kind = transport if isinstance(transport, str) else "websocket"
+        recording = SessionRecording(record, url=full_url, transport=kind, audio=record_audio)
+        opener = recording.wrap(opener)
+    created = Session(
+        full_url,
+        credentials=credentials,
+        config=session,
+        headers=headers,
+        open_timeout=open_timeout,
+        ack_timeout=ack_timeout,
+        opener=opener,
+        reconnect=policy,
+        stall_timeout=stall_timeout,
+        tool_timeout=tool_timeout,
+        clock=clock,
     )
+    if recording is not None:
+        created.lifecycle.subscribe(recording.on_transition)
+    return SessionConnector(created)
 
 
 class SessionConnector:

@@ -49,6 +49,7 @@ from .session_opening import open_session
 from .session_parts import Clock, SessionParts
 from .tasks import SessionTasks
 from .tools import ToolRunner
+from .turn_metrics import TurnMetrics
 from .upkeep import upkeep
 
 log = logging.getLogger("rtagents.client.session")
@@ -119,6 +120,8 @@ class Session(SessionCommands, Consuming):
         """Register functions the model may call; they run here, once per call."""
         self.playback = PlaybackTracker(self)
         """Feed it what the user heard; it truncates at the right place on barge-in."""
+        self.metrics = TurnMetrics(clock or time.monotonic)
+        """Per-turn latencies as this client saw them (docs/debugging.md)."""
         self._inbound.observers.append(self._observe)
         if reconnect is not None and isinstance(credentials, str) and credentials.startswith("ek_"):
             log.warning(
@@ -242,6 +245,7 @@ class Session(SessionCommands, Consuming):
         self._gate.observe(event, self._inbound.conversation)
         self.tools.observe(event)
         self.playback.observe(event)
+        self.metrics.observe(event)
 
     def _on_transport_closed(self, connection: Connection, code: int, reason: str) -> None:
         """The peer closed, or the connection dropped, while we were not closing."""

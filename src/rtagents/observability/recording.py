@@ -99,13 +99,13 @@ class RecordingWriter:
         self._audio_file: IO[bytes] | None = None
         self._file: IO[bytes] | None = None
         self._written = self._header_bytes = 0
-        self._open_part(0)
+        self._closed = False  # the file opens with the first record (or at close)
 
     # --- what is recorded ------------------------------------------------------------
 
     @property
     def closed(self) -> bool:
-        return self._file is None
+        return self._closed
 
     @property
     def session_id(self) -> str | None:
@@ -128,10 +128,10 @@ class RecordingWriter:
     ) -> None:
         """One frame as on the wire. Pass ``event_type`` only when ``wire`` is known to be one
         JSON object of that type (then it is not parsed again unless it carries audio)."""
-        if self._file is None:
+        if self._closed:
             return
-        if isinstance(wire, str):
-            seq = self._next_seq(direction) if seq is None else seq
+        if seq is None and not isinstance(wire, bytes):  # text frames are numbered
+            seq = self._next_seq(direction)
         body = self._event_body(wire, event_type)
         transport_json = self._transport_json if transport is None else json.dumps(transport)
         self._write(
@@ -188,8 +188,10 @@ class RecordingWriter:
         response_id: str | None = None,
         item_id: str | None = None,
         transport: str | None = None,
+        at: float | None = None,
     ) -> None:
-        """A latency mark: ``name`` happened now (speech_stopped, first_audio, ...)."""
+        """A latency mark: ``name`` happened now, or at ``at`` on the writer's clock (a mark
+        learnt after the fact: its record then comes later than its ``t`` says)."""
         self._record(
             {
                 "kind": "mark",
@@ -197,7 +199,8 @@ class RecordingWriter:
                 "response_id": response_id,
                 "item_id": item_id,
                 "transport": transport or self._header.transport,
-            }
+            },
+            at=at,
         )
 
     def connection_closed(self, code: int | None, reason: str | None, by: CloseBy) -> None:
@@ -207,7 +210,13 @@ class RecordingWriter:
         self._flush()
 
     def close(self) -> None:
-        """Flush and close the file (idempotent); later records are dropped."""
+        """Flush and close the file (idempotent); later records are dropped.
+
+        A recording closed before any record still gets its header line.
+        """
+        if not self._closed and self._file is None:
+            self._open_part(0)
+        self._closed = True
         for handle in (self._file, self._audio_file):
             if handle is not None:
                 handle.close()
@@ -220,6 +229,8 @@ class RecordingWriter:
             return '"event":' + json.dumps(self._with_audio(dict(wire)), separators=(",", ":"))
         text = wire if isinstance(wire, str) else wire.decode("utf-8", "replace")
         if event_type is not None and (event_type not in AUDIO_FIELDS or self.audio == "inline"):
+            if "\n" in text or "\r" in text:  # whitespace of a valid JSON text: one line each
+                text = text.replace("\n", " ").replace("\r", " ")
             return '"event":' + text
         try:
             parsed = json.loads(text)
@@ -256,11 +267,11 @@ class RecordingWriter:
         self._seq[direction] += 1
         return self._seq[direction]
 
-    def _record(self, fields: dict[str, Any]) -> None:
-        if self._file is None:
+    def _record(self, fields: dict[str, Any], *, at: float | None = None) -> None:
+        if self._closed:
             return
         line = {
-            "t": round(self._clock() - self._origin, 6),
+            "t": round((self._clock() if at is None else at) - self._origin, 6),
             "wall": round(self._wall(), 6),
             "kind": fields.pop("kind"),
             "session_id": self._header.session_id,
@@ -269,10 +280,12 @@ class RecordingWriter:
         self._write(json.dumps(line, separators=(",", ":")) + "\n")
 
     def _write(self, line: str) -> None:
-        assert self._file is not None
         data = line.encode()
-        if self._written + len(data) > self.rotate_bytes and self._written > self._header_bytes:
+        if self._file is None:
+            self._open_part(0)
+        elif self._written + len(data) > self.rotate_bytes and self._written > self._header_bytes:
             self._open_part(len(self.parts))
+        assert self._file is not None
         self._file.write(data)
         self._written += len(data)
 

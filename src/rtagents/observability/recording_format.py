@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -165,3 +166,44 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
         else:
             safe[name] = redact_text(value)
     return safe
+
+
+def transport_kind(transport: object) -> str:
+    """``websocket``, ``webrtc`` or ``memory`` for a transport object, by its class's name."""
+    names = " ".join(cls.__name__ for cls in type(transport).__mro__)
+    if "DataChannel" in names or "WebRTC" in names:
+        return "webrtc"
+    if "Memory" in names:
+        return "memory"
+    return "websocket"
+
+
+def tool_output_error(event: Any) -> tuple[str | None, str] | None:
+    """``(call_id, message)`` when ``event`` (a dict or a model) sends a tool's failure.
+
+    A ``conversation.item.create`` of a ``function_call_output`` whose output is
+    ``{"error": "..."}`` is how the SDK's tool runner (and most apps) answer a
+    call whose tool timed out, raised or was unknown.
+    """
+    item = _get(event, "item")
+    if _get(event, "type") != "conversation.item.create" or _get(item, "type") != (
+        "function_call_output"
+    ):
+        return None
+    output = _get(item, "output")
+    if not isinstance(output, str) or '"error"' not in output:
+        return None
+    try:
+        parsed = json.loads(output)
+    except ValueError:
+        return None
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("error"), str):
+        return None
+    call_id = _get(item, "call_id")
+    return (call_id if isinstance(call_id, str) else None), parsed["error"]
+
+
+def _get(value: Any, name: str) -> Any:
+    if isinstance(value, Mapping):
+        return value.get(name)
+    return getattr(value, name, None)

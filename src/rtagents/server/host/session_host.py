@@ -24,7 +24,13 @@ from ...observability.event_log import EventLog
 from ...protocol.codec import InvalidEvent, UnknownEvent, encode_event
 from ...protocol.conversation import Conversation
 from ...protocol.errors import LocalProtocolError, RealtimeError, RemoteProtocolError
-from ...transports.base import GOING_AWAY, POLICY_VIOLATION, Transport, TransportClosed
+from ...transports.base import (
+    ABNORMAL_CLOSURE,
+    GOING_AWAY,
+    POLICY_VIOLATION,
+    Transport,
+    TransportClosed,
+)
 from .. import ids
 from .backend import Backend, BackendFactory, Observer, ReceivedEvent
 from .event_log_observer import EventLogObserver
@@ -80,6 +86,11 @@ class SessionHost:
         # Set by offer_resume when the client opted in (host/session_resume.py).
         self.resume: Resumable | None = None
         self.received_frames = 0
+        # The client frame being handled now (a recording observer reads it in on_received),
+        # and the close the read loop saw last (whoever closed: it says).
+        self.frame: str | bytes | None = None
+        self.transport_closed: TransportClosed | None = None
+        self.sent_frame = ""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._done = asyncio.Event()
         self._cap = SessionCap(limits, self._expire)
@@ -136,6 +147,7 @@ class SessionHost:
             await self._outbox.stop()
             self._roster.discard(self)
             self.event_log.close()  # summaries of the records its log budget held back
+            self._tell_closed()
             self._done.set()
             log.info(
                 "session ended after %.1f s",
@@ -147,6 +159,20 @@ class SessionHost:
                 },
             )
 
+    def _tell_closed(self) -> None:
+        """Observers that hold something open (a recording) hear how the session closed."""
+        closed = self.transport_closed
+        code: int | None = getattr(self.transport, "close_code", None)
+        reason = closed.reason if closed is not None else None
+        by = "server"
+        if closed is not None and closed.origin == "remote":
+            by = "transport" if closed.close_code == ABNORMAL_CLOSURE else "client"
+            code = closed.close_code
+        for observer in self.observers:
+            on_closed = getattr(observer, "on_closed", None)
+            if on_closed is not None:
+                on_closed(code, reason, by)
+
     async def _serve(self) -> None:
         while True:
             try:
@@ -155,6 +181,7 @@ class SessionHost:
                 else:
                     message = await self.resume.receive(self.transport)
             except TransportClosed as closed:
+                self.transport_closed = closed
                 attachment = None
                 if self.resume is not None and not self._closing:
                     attachment = await self.resume.reattach(closed, self.transport)
@@ -164,6 +191,7 @@ class SessionHost:
                 continue
             if isinstance(message, str):
                 self.received_frames += 1
+            self.frame = message
             await self._on_message(message)
 
     async def _switch_to(self, attachment: Attachment) -> None:
@@ -295,9 +323,10 @@ class SessionHost:
 
     def _enqueue(self, model: BaseModel, error: RealtimeError | None) -> None:
         self.conversation.apply(model)
+        text = encode_event(model)
+        self.sent_frame = text  # ``model`` as it goes out (a recording observer reads it)
         for observer in self.observers:
             observer.on_sent(model, error)
-        text = encode_event(model)
         self._outbox.put(text)
         if self.resume is not None:
             self.resume.log.append(text)

@@ -1,0 +1,165 @@
+"""``serve --record DIR``: an observer of each session host that writes its recording.
+
+One file per session, ``DIR/<session id>.jsonl`` (format v1, docs/recording.md),
+opened at the session's first event, so a connection that never starts a
+session leaves no file. What is written: every event sent (as it went out)
+and every client frame received (as it came in, refused ones included), a
+failure record for each refusal (its category: protocol for the rules, model
+for an engine failure), the latency marks the events show, and the close.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from ...observability.recording import RecordingWriter
+from ...observability.recording_format import (
+    DEFAULT_ROTATE_BYTES,
+    AudioMode,
+    CloseBy,
+    tool_output_error,
+    transport_kind,
+)
+from ...observability.recording_marks import LiveMarks
+from ...protocol.codec import encode_event
+from ...protocol.errors import RealtimeError, error_from_payload
+from .backend import HostPort, Observer, ReceivedEvent
+
+
+def session_recorders(
+    directory: str | os.PathLike[str],
+    *,
+    audio: AudioMode = "elided",
+    rotate_bytes: int = DEFAULT_ROTATE_BYTES,
+) -> Callable[[HostPort], Observer]:
+    """An observer factory for :attr:`ServerConfig.observers`: record every session."""
+    folder = Path(directory)
+
+    def make(host: HostPort) -> Observer:
+        return SessionRecorder(host, folder, audio=audio, rotate_bytes=rotate_bytes)
+
+    return make
+
+
+class SessionRecorder:
+    """Writes one session's recording; an :class:`Observer` of its host."""
+
+    def __init__(
+        self,
+        host: HostPort,
+        directory: Path,
+        *,
+        audio: AudioMode = "elided",
+        rotate_bytes: int = DEFAULT_ROTATE_BYTES,
+    ) -> None:
+        self._host: Any = host  # a SessionHost: its frame/sent_frame are the wire text
+        self._path = directory / f"{host.session_id}.jsonl"
+        self._audio: AudioMode = audio
+        self._rotate_bytes = rotate_bytes
+        self._writer: RecordingWriter | None = None
+        self._ended = False
+        self._marks = LiveMarks()
+        self._refused: RealtimeError | None = None  # recorded with the frame it refused
+        # The client frame last written (held, so its identity stays its own).
+        self._recorded_frame: str | bytes | None = None
+
+    # --- the Observer seam -----------------------------------------------------------
+
+    def on_sent(self, event: BaseModel, error: RealtimeError | None) -> None:
+        writer = self._writer or self._open()
+        if writer is None:
+            return
+        event_type: Any = getattr(event, "type", None)
+        frame = getattr(self._host, "frame", None)
+        if frame is not None and frame is not self._recorded_frame:
+            # The frame being handled caused this: it goes first (it came first).
+            self._recorded_frame = frame
+            writer.event("received", frame)
+        text = getattr(self._host, "sent_frame", None) or encode_event(event)
+        writer.event("sent", text, event_type=event_type)
+        if error is not None:
+            if error is not self._refused:
+                writer.error(error)
+            self._refused = None
+        elif event_type == "error":
+            payload: Any = getattr(event, "error", None)
+            writer.error(
+                error_from_payload(
+                    error_type=payload.type,
+                    code=payload.code,
+                    message=payload.message,
+                    param=payload.param,
+                    event_id=payload.event_id,
+                )
+            )
+        mark = self._marks.see(event_type, event)
+        if mark is not None:
+            writer.mark(mark.name, response_id=mark.response_id, item_id=mark.item_id)
+
+    def on_received(self, inbound: ReceivedEvent) -> None:
+        writer = self._writer or self._open()
+        if writer is None:
+            return
+        frame = getattr(self._host, "frame", None)
+        if frame is None:
+            frame = encode_event(inbound.event) if inbound.event is not None else "{}"
+        if frame is not self._recorded_frame:
+            self._recorded_frame = frame
+            # A frame the codec accepted is one JSON object: it need not be parsed again.
+            ok = inbound.outcome == "ok"
+            writer.event("received", frame, event_type=inbound.type if ok else None)
+        if inbound.error is not None:
+            self._refused = inbound.error
+            writer.error(inbound.error, outcome=inbound.outcome, event_type=inbound.type)
+        elif inbound.event is not None and (tool := tool_output_error(inbound.event)) is not None:
+            call_id, message = tool  # the client's tool failed: it answered with its error
+            writer.failure(
+                "tool",
+                message,
+                origin="remote",
+                event_id=inbound.event_id,
+                detail={"call_id": call_id},
+            )
+
+    def on_turn(self, marks: Any) -> None:
+        """The server's marks of a voice turn: the first LLM token, which no event shows."""
+        writer = self._writer
+        first_token = getattr(marks, "first_token_at", None)
+        if writer is not None and first_token is not None:
+            writer.mark(
+                "first_token",
+                response_id=getattr(marks, "response_id", None),
+                item_id=getattr(marks, "item_id", None),
+                at=first_token,
+            )
+
+    def on_closed(self, code: int | None, reason: str | None, by: CloseBy) -> None:
+        """The session ended: the close record, then the file is closed."""
+        self._ended = True
+        if self._writer is not None:
+            self._writer.connection_closed(code, reason, by)
+            self._writer.close()
+
+    # --- the file ----------------------------------------------------------------------
+
+    def _open(self) -> RecordingWriter | None:
+        if self._ended:
+            return None
+        config = getattr(self._host, "limits", None)
+        self._writer = RecordingWriter(
+            self._path,
+            side="server",
+            transport=transport_kind(getattr(self._host, "transport", None)),
+            session_id=self._host.session_id,
+            model=getattr(config, "model", None),
+            audio=self._audio,
+            rotate_bytes=self._rotate_bytes,
+            clock=time.perf_counter,  # the clock of the server's turn marks (on_turn)
+        )
+        return self._writer
