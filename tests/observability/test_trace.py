@@ -243,3 +243,19 @@ def test_rotated_parts_are_traced_as_one_session(tmp_path: Path) -> None:
     assert len(trace.turns) == 40 and not trace.failed
     assert trace.turns[-1].waterfall()["done"] == pytest.approx(1000.0)
     assert path.name == "long.jsonl"
+
+
+def test_a_turn_with_a_tool_call_is_done_when_its_last_response_is(tmp_path: Path) -> None:
+    script = Script(tmp_path / "two.jsonl")
+    script.writer.session_id = "sess_1"  # a client learns it from session.created
+    script.at(0.0).server(user_item("item_1", "where is my order"))
+    for response_id, start in (("resp_call", 0.1), ("resp_answer", 1.0)):
+        script.at(start).server(created(response_id))
+        script.at(start + 0.2).server(done(response_id)).mark(
+            "response_done", response_id=response_id
+        )
+    trace = trace_file(script.close())
+    [turn] = trace.turns
+    assert [span.response_id for span in turn.responses] == ["resp_call", "resp_answer"]
+    assert turn.waterfall()["done"] == pytest.approx(1200.0)
+    assert trace.header["session_id"] == "sess_1"

@@ -39,14 +39,17 @@ def analyse(recording: Recording) -> Trace:
     order = OrderChecker()
     timeline = TimelineBuilder()
     last = 0.0
+    session_id = recording.header.get("session_id")
     for record in recording.records():
         index.add(record)  # before the finder, which looks up what this record names
         failures.add(record)
         order.add(record)
         timeline.add(record)
         last = max(last, record.t)
+        if session_id is None:  # a client learns its id from session.created
+            session_id = record.data.get("session_id")
     return Trace(
-        header=dict(recording.header),
+        header={**recording.header, "session_id": session_id},
         parts=[str(part) for part in recording.parts],
         records=recording.records_read,
         duration=last,

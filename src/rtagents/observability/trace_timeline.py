@@ -149,8 +149,13 @@ class TimelineBuilder:
         if name is None or turn is None:
             return
         stage = "speech_stopped" if name == "speech_stopped" else _MARK_STAGES.get(name)
-        if stage is not None:
-            self._marks.setdefault(turn.index, {}).setdefault(stage, record.t)
+        if stage is None:
+            return
+        marks = self._marks.setdefault(turn.index, {})
+        if stage == "done":
+            marks[stage] = record.t  # the turn is done when its last response is
+        else:
+            marks.setdefault(stage, record.t)
 
     def _turn_of(self, data: Mapping[str, Any]) -> Turn | None:
         found = self._responses.get(text(data.get("response_id")) or "")
