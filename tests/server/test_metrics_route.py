@@ -7,6 +7,7 @@ the scripted engine, so it is decided by audio time, not by this machine's speed
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 
 import httpx
@@ -15,7 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from server_harness import memory_session, mint, session
 from vad_harness import Streamer, configure, speech
 
+from rtagents.engines.local.whisper_stt import WhisperSTT
+from rtagents.engines.scripted import scripted_engines
 from rtagents.observability.metrics import MAX_ERROR_CODES
+from rtagents.server.app import create_app
 from rtagents.server.config import ServerConfig
 from rtagents.server.metrics_route import MetricsListener
 from rtagents.server.serving import RunningServer, running_server
@@ -126,3 +130,18 @@ async def test_a_metrics_port_serves_them_without_auth_and_the_main_port_not(
         listener.close()
     assert answered.status_code == 200
     assert ("rtagents_sessions_active", ()) in samples(answered.text)
+
+
+def test_engines_that_queue_jobs_report_their_waits() -> None:
+    config = ServerConfig()
+    whisper = WhisperSTT()  # not loaded: construction is cheap
+    try:
+        create_app(config, dataclasses.replace(scripted_engines(), stt=whisper))
+        assert whisper.on_queue_wait is not None
+        whisper.on_queue_wait(0.5)  # as a worker thread does when a job starts
+    finally:
+        whisper.close()
+    registry = config.metrics.registry
+    labels = {"engine": "stt"}
+    assert registry.get_sample_value("rtagents_engine_queue_wait_seconds_count", labels) == 1.0
+    assert registry.get_sample_value("rtagents_engine_queue_wait_seconds_sum", labels) == 0.5

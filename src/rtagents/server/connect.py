@@ -45,6 +45,8 @@ async def serve_websocket(websocket: WebSocket, state: ServerState) -> None:
         admitted = None if claim else await _admit(websocket, state, offered)
     except Refusal as exc:
         slot.release()
+        if resume_request(websocket.headers) is not None:
+            state.config.metrics.count_resume("refused")  # the client has to rebuild
         log.info(
             "refused a Realtime connection: %s %s",
             exc.status,

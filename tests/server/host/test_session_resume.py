@@ -138,6 +138,7 @@ async def test_drop_mid_response_then_resume_gets_exactly_the_missed_frames(
         # and the session is live on the new connection
         await again.send(json.dumps({"type": "input_audio_buffer.clear"}))
         assert (await recv_json(again))["type"] == "input_audio_buffer.cleared"
+    assert resumes(server) == {"resumed": 1.0, "refused": None}
 
 
 async def test_client_frames_after_the_received_count_are_processed_once(
@@ -172,6 +173,16 @@ async def test_unknown_token_is_refused_with_404(server: RunningServer) -> None:
     body = json.loads(refused.value.response.body or b"")
     assert body["error"]["type"] == "invalid_request_error"
     assert body["error"]["code"] == "resume_unknown"
+    assert resumes(server) == {"resumed": None, "refused": 1.0}  # the client must rebuild
+
+
+def resumes(server: RunningServer) -> dict[str, float | None]:
+    """The server's rtagents_resumes_total by result (None: never counted)."""
+    registry = server.config.metrics.registry
+    return {
+        result: registry.get_sample_value("rtagents_resumes_total", {"result": result})
+        for result in ("resumed", "refused")
+    }
 
 
 async def test_seq_beyond_what_was_sent_is_refused_with_409(server: RunningServer) -> None:
