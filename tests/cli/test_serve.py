@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 
-from rtagents.testing.server_process import ServerProcess
+from rtagents.testing.server_process import ServerProcess, free_port
 
 
 async def test_the_log_and_the_reply_cut_client_text_at_limit_quoted_chars(
@@ -28,3 +30,25 @@ async def test_the_log_and_the_reply_cut_client_text_at_limit_quoted_chars(
     logged = server.log_path.read_text()
     assert "'zzzzzzzz…' (129 chars)" in logged
     assert "\n05:00:00.000" not in logged and "z" * 9 not in logged
+
+
+async def test_metrics_port_serves_metrics_there_and_not_on_the_main_port(
+    tmp_path: Path,
+) -> None:
+    metrics_port = free_port()
+    server = ServerProcess(tmp_path / "serve.log", args=["--metrics-port", str(metrics_port)])
+    server.start()
+    try:
+        async with httpx.AsyncClient() as http:
+            own = await http.get(f"http://127.0.0.1:{metrics_port}/metrics")
+            main = await http.get(
+                f"{server.http_url}/metrics",
+                headers={"Authorization": f"Bearer {server.api_key}"},
+            )
+    finally:
+        server.stop()
+    assert own.status_code == 200
+    names = {family.name for family in text_string_to_metric_families(own.text)}
+    assert {"rtagents_sessions_active", "rtagents_turn_latency_seconds"} <= names
+    assert main.status_code == 404
+    assert f"Prometheus metrics on http://127.0.0.1:{metrics_port}/metrics" in server.tail()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,8 @@ def test_every_serve_setting_can_come_from_the_environment(
         "LOG_LEVEL": "debug",
         "RECORD": "recordings",
         "RECORD_AUDIO": "beside",
+        "METRICS_PORT": "9464",
+        "TRACING": "all",
     }
     assert set(values) == {name.upper() for name in _ORDINARY}  # limits: tested below
     for name, value in values.items():
@@ -112,6 +115,8 @@ def test_every_serve_setting_can_come_from_the_environment(
         "log_level": "DEBUG",
         "record": "recordings",
         "record_audio": "beside",
+        "metrics_port": 9464,
+        "tracing": "all",
     }
 
 
@@ -202,3 +207,13 @@ def test_help_shows_what_each_limit_bounds() -> None:
     assert "--limit-input-buffer-bytes BYTES limit: Uncommitted input audio" in text
     assert "(default: 15728640; env RTAGENTS_LIMIT_INPUT_BUFFER_BYTES)" in text
     assert "--limit-header-read-timeout-s SECONDS" in text
+
+
+def test_metrics_and_tracing_reach_the_server_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = server_config(_load("--metrics-port", "9464", "--tracing", "off"), "sk-test")
+    assert (config.metrics_port, config.tracing) == (9464, "off")
+    assert server_config(_load(), "sk-test").metrics_port is None  # /metrics behind the key
+    # --tracing all without the telemetry extra: one line saying what to install.
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk.trace", None)
+    with pytest.raises(CliError, match=r"--tracing all: .*pip install 'rtagents\[telemetry\]'"):
+        server_config(_load("--tracing", "all"), "sk-test")

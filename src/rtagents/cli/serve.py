@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..engines.base import Engines
     from ..server.config import ServerConfig
     from ..server.host.backend import HostPort, Observer
+    from ..server.metrics_route import MetricsListener
 
 log = logging.getLogger("rtagents.serve")
 
@@ -102,6 +103,15 @@ def check_scenario_rules(path: str | None) -> None:
 
 def server_config(settings: ServeSettings, api_key: str) -> ServerConfig:
     """The server's settings from ``rtagents serve``'s."""
+    from ..observability.telemetry import TelemetryUnavailable
+
+    try:
+        return _server_config(settings, api_key)
+    except TelemetryUnavailable as exc:
+        raise CliError(f"--tracing {settings.tracing}: {exc}") from exc
+
+
+def _server_config(settings: ServeSettings, api_key: str) -> ServerConfig:
     from ..server.config import ServerConfig
 
     return ServerConfig(
@@ -120,6 +130,8 @@ def server_config(settings: ServeSettings, api_key: str) -> ServerConfig:
         chat_max_concurrent=settings.chat_max_concurrent,
         limits=limits_from(settings),
         observers=recorders(settings),
+        metrics_port=settings.metrics_port,
+        tracing=settings.tracing,
     )
 
 
@@ -163,10 +175,29 @@ async def serve_until_stopped(settings: ServeSettings, api_key: str) -> None:
                 server.http_url,
                 extra={"ws_url": server.ws_url, "http_url": server.http_url},
             )
-            await stop.wait()
+            metrics = metrics_listener(config)
+            try:
+                await stop.wait()
+            finally:
+                if metrics is not None:
+                    metrics.close()
             log.info("shutting down; closing sessions with 1001")
         finally:
             await serving.__aexit__(None, None, None)
+
+
+def metrics_listener(config: ServerConfig) -> MetricsListener | None:
+    """``--metrics-port``: /metrics on a listener of its own (logged with its port)."""
+    if config.metrics_port is None:
+        return None
+    from ..server.metrics_route import MetricsListener
+
+    try:
+        listener = MetricsListener(config)
+    except OSError as exc:
+        raise bind_failure(exc, config.host, config.metrics_port) from exc
+    log.info("Prometheus metrics on http://%s:%d/metrics", config.host, listener.port)
+    return listener
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -115,6 +115,18 @@ class ServeSettings(LimitSettings):
         description="audio in recordings: elided (length and sha256), inline, or beside "
         "(raw bytes in NAME.audio)",
     )
+    metrics_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="serve Prometheus /metrics on this port, without auth (keep it private); "
+        "unset: /metrics on the main port, behind the API key",
+    )
+    tracing: Literal["off", "session", "all"] = Field(
+        "session",
+        description="OpenTelemetry spans (telemetry extra; OTEL_* variables): session: sessions "
+        "whose tracing field is set; all: every session; off: none",
+    )
 
     @field_validator("ice_server", mode="before")
     @classmethod
