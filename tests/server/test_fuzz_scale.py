@@ -54,6 +54,7 @@ class Report:
     rss_end: int
     log_bytes: int
     crash_lines: list[str]
+    crash_report: str  # the server log from the first crash on
     alive_after: str  # "" when the server still served a fresh session and /healthz
 
     @property
@@ -155,6 +156,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Report]:
             rss_end,
             server.log_bytes(),
             server.crash_lines(),
+            server.crash_report(),
             alive,
         )
     print("\n" + result.table())
@@ -162,7 +164,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Report]:
 
 
 def test_the_server_never_crashes(report: Report) -> None:
-    samples = report.crash_lines + report.findings.http_5xx + report.findings.closes
+    samples = report.findings.http_5xx + report.findings.closes
+    assert not report.crash_lines, report.why([report.crash_report])
     assert not samples, report.why(samples)
     assert report.alive_after == "", report.table()
 

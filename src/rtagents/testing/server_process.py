@@ -146,6 +146,18 @@ class ServerProcess:
                         break
         return found
 
+    def crash_report(self, lines: int = 60) -> str:
+        """The log from the first crash marker on (``lines`` lines), "" if none."""
+        kept: list[str] = []
+        with self.log_path.open("rb") as log:
+            for raw in log:
+                line = raw.decode("utf-8", "replace").rstrip()
+                if kept or any(marker in line for marker in CRASH_MARKERS):
+                    kept.append(line[:300])
+                    if len(kept) >= lines:
+                        break
+        return "\n".join(kept)
+
     def tail(self, chars: int = 2000) -> str:
         if not self.log_path.exists():
             return ""
