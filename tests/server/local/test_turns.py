@@ -329,13 +329,20 @@ async def test_marks_time_each_voice_turn(server: RunningServer, client: RawClie
         stopped.audio_end_ms,
         "completed",
     )
-    order = [marks.speech_stopped_at, marks.first_token_at, marks.first_audio_at, marks.done_at]
+    order = [
+        marks.speech_stopped_at,
+        marks.first_token_at,
+        marks.first_text_at,
+        marks.first_audio_at,
+        marks.done_at,
+    ]
     assert all(a is not None for a in order) and order == sorted(order)  # type: ignore[type-var]
     assert marks.transcript_final_at is not None
     assert marks.transcript_final_at <= marks.first_token_at  # type: ignore[operator]
     assert set(marks.latencies_ms()) == {
         "transcript_final_ms",
         "first_token_ms",
+        "first_text_ms",
         "first_audio_ms",
         "done_ms",
     }
@@ -374,4 +381,4 @@ async def test_turn_marks_keep_the_last_turns_and_no_open_ones(
     turns = host_of(server).backend.turns
     assert len(turns.marks) == MARKS_KEPT
     assert turns.marks[-1].response_id == events[-2].response.id
-    assert not turns._open_marks
+    assert not turns.book.open

@@ -24,8 +24,6 @@ the turn detection setting, so event timestamps match the hosted API's.
 from __future__ import annotations
 
 import copy
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +35,7 @@ from openai.types.realtime import (
 from pydantic import BaseModel
 
 from ...engines.base import VAD, SpeechProbability
+from ...observability.recording_format import transport_kind
 from ...protocol.audio import PCM_RATE
 from ...protocol.errors import RealtimeError
 from ...protocol.resample import StreamResampler
@@ -54,7 +53,9 @@ from .turn_detection import (
     TurnEvent,
     TurnSettings,
 )
-from .turn_marks import TurnMarks, log, log_marks
+from .turn_mark_book import MARKS_KEPT as MARKS_KEPT  # re-exported: tests read it
+from .turn_mark_book import MarkBook
+from .turn_marks import TurnMarks, log
 
 if TYPE_CHECKING:
     from .session_context import SessionContext
@@ -62,7 +63,6 @@ if TYPE_CHECKING:
 # Turns a committed stretch of the buffer into a user item (AudioIn.commit_audio).
 Commit = Callable[[str, bytes], Awaitable[bool]]  # False: the item had no room
 
-MARKS_KEPT = 64
 # Under turn detection, silence older than the next turn's prefix padding is
 # never part of a turn: once this much of it piles up, it is let go (a caller
 # silent for an hour must not hold an hour of audio).
@@ -107,8 +107,18 @@ class Turns:
         self._vad_origin = 0.0  # audio time of the VAD's time 0
         self._item_id: str | None = None  # promised by speech_started to the coming commit
         self.transcriber = StreamingTranscriber(ctx)
-        self.marks: deque[TurnMarks] = deque(maxlen=MARKS_KEPT)
-        self._open_marks: dict[str, TurnMarks] = {}  # response id -> marks until done
+        self.book = MarkBook(
+            ctx.id,
+            first_token=self._first_token_at,
+            transport=lambda: transport_kind(getattr(ctx.port, "transport", None)),
+            transcription_on=lambda: ctx.config.transcription is not None,
+            report=self._report_turn,
+        )
+
+    @property
+    def marks(self) -> Sequence[TurnMarks]:
+        """The latency marks of the last :data:`MARKS_KEPT` responses, oldest first."""
+        return self.book.kept
 
     # --- configuration ----------------------------------------------------------
 
@@ -247,21 +257,21 @@ class Turns:
         ctx = self._ctx
         item_id = self._item_id or ids.item_id()
         self._item_id = None
-        marks = TurnMarks(session_id=ctx.id, item_id=item_id, audio_end_ms=event.audio_end_ms)
         stopped = build(
             InputAudioBufferSpeechStoppedEvent, audio_end_ms=event.audio_end_ms, item_id=item_id
         )
         await ctx.emit(stopped)
-        marks.speech_stopped_at = time.perf_counter()
+        mode = self.settings.mode if self.settings is not None else "server_vad"
+        self.book.turn_ended(item_id, mode, event.audio_end_ms)
         pcm16 = self._take(event.audio_start_ms, event.decided_ms)
         if not await self._commit(item_id, pcm16):
             return  # no room for the turn's item: nothing to transcribe or answer
 
-        def final(text: str) -> None:
-            marks.transcript_final_at = time.perf_counter()
+        def final(text: str) -> None:  # also when no transcript is sent (transcription off)
+            self.book.transcript_final(item_id)
 
         self.transcriber.finish(item_id, pcm16, event.speech_end_ms, on_text=final)
-        self._respond(marks)
+        self._respond(item_id)
 
     async def _idle_timeout(self, event: IdleTimeout) -> None:
         ctx = self._ctx
@@ -274,13 +284,14 @@ class Turns:
                 item_id=item_id,
             )
         )
+        self.book.turn_ended(item_id, "idle_timeout")
         pcm16 = self._take(event.audio_start_ms, event.audio_end_ms)
         if not await self._commit(item_id, pcm16):
             return
         start_transcription(ctx, item_id, pcm16)
-        self._respond(TurnMarks(session_id=ctx.id, item_id=item_id))
+        self._respond(item_id)
 
-    def _respond(self, marks: TurnMarks) -> None:
+    def _respond(self, item_id: str) -> None:
         """Start the reply to a finished turn, if the session wants one and none is running."""
         ctx = self._ctx
         settings = self.settings
@@ -290,14 +301,13 @@ class Turns:
         if active is not None:
             log.info(
                 "turn %s: no response, %s is still active (interrupt_response is off)",
-                marks.item_id,
+                item_id,
                 active.id,
                 extra={"session_id": ctx.id},
             )
             return
         run = self._responder.start({})
-        marks.response_id = run.id
-        self._open_marks[run.id] = marks
+        self.book.answer(item_id, run.id)
 
     # --- what the host emits (an observer of the host) ---------------------------------
 
@@ -310,32 +320,25 @@ class Turns:
         """See every emitted event: responses arm/disarm the idle timeout and fill marks."""
         event: Any = model
         kind = getattr(event, "type", None)
-        if kind == "response.output_audio.delta":
-            marks = self._open_marks.get(getattr(event, "response_id", ""))
-            if marks is not None and marks.first_audio_at is None:
-                marks.first_audio_at = time.perf_counter()
-        elif kind == "response.created":
-            response_id = str(event.response.id)
-            self._open_marks.setdefault(
-                response_id, TurnMarks(session_id=self._ctx.id, response_id=response_id)
-            )
-            if self._detector is not None:
-                self._detector.response_started()
-        elif kind == "response.done":
-            self._response_done(event.response)
+        self.book.on_sent(kind, event)
+        if self._detector is None:
+            return
+        if kind == "response.created":
+            self._detector.response_started()
+        elif kind == "response.done":  # the next response.created disarms it again
+            playback_ms = self._playback_ms(event.response)
+            self._detector.response_finished(self.stream_ms + playback_ms)
 
-    def _response_done(self, response: Any) -> None:
-        response_id = str(response.id)
-        marks = self._open_marks.pop(response_id, None)
-        if marks is not None:
-            run = self._responder.runs.get(response_id)
-            marks.first_token_at = run.first_token_at if run is not None else None
-            marks.done_at = time.perf_counter()
-            marks.status = response.status
-            self.marks.append(marks)
-            log_marks(marks)
-        if self._detector is not None:  # the next response.created disarms it again
-            self._detector.response_finished(self.stream_ms + self._playback_ms(response))
+    def on_closed(self, code: int | None, reason: str | None, by: str) -> None:
+        """The session ended: marks still open or waiting for a stage are logged as they are."""
+        self.book.close()
+
+    def _first_token_at(self, response_id: str) -> float | None:
+        run = self._responder.runs.get(response_id)  # still registered at its response.done
+        return run.first_token_at if run is not None else None
+
+    def _report_turn(self, marks: TurnMarks) -> None:
+        self._ctx.port.report_turn(marks)  # metrics' latency histograms, recordings
 
     def _playback_ms(self, response: Any) -> float:
         """How long the client will play the response's audio (it was all sent already)."""
