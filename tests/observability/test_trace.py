@@ -9,11 +9,11 @@ import pytest
 from trace_fixtures import Script, created, done, text_delta, user_item, voice_turn
 
 from rtagents.observability.recording_format import RecordingError
-from rtagents.observability.trace import Finding, Trace, trace_file
+from rtagents.observability.trace_analysis import FailureFinding, Trace, trace_file
 from rtagents.observability.trace_text import render_text
 
 
-def _only(trace: Trace) -> Finding:
+def _only(trace: Trace) -> FailureFinding:
     assert len(trace.findings) == 1, trace.findings
     return trace.findings[0]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from trace_fixtures import Script, audio_delta, created, done, text_delta, user_item, voice_turn
 
-from rtagents.observability.trace import trace_file
+from rtagents.observability.trace_analysis import trace_file
 
 
 def _rules(path: Path) -> list[tuple[str, str | None]]:

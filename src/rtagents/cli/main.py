@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_logging(demo)
     demo.set_defaults(log_level="WARNING")
 
-    from .trace import add_trace_flags
+    from .trace_command import add_trace_flags
 
     trace = commands.add_parser(
         "trace",
@@ -153,7 +153,7 @@ def _run(args: argparse.Namespace) -> int:
 
         return run_mint(args)
     if args.command == "trace":
-        from .trace import run_trace
+        from .trace_command import run_trace
 
         return run_trace(args)
     if args.command == "replay":

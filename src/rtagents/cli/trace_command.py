@@ -25,7 +25,7 @@ def add_trace_flags(parser: argparse.ArgumentParser) -> None:
 
 def run_trace(args: argparse.Namespace) -> int:
     from ..observability.recording_format import RecordingError
-    from ..observability.trace import trace_file
+    from ..observability.trace_analysis import trace_file
     from ..observability.trace_html import render_html
     from ..observability.trace_text import render_text
 

@@ -15,13 +15,13 @@ from .recording_format import RecordingError
 from .trace_events import EventIndex
 from .trace_failures import FailureFinder
 from .trace_input import Recording, read_recording
-from .trace_model import Anomaly, Finding, ResponseSpan, Trace, Turn
+from .trace_model import Anomaly, FailureFinding, ResponseSpan, Trace, Turn
 from .trace_order import OrderChecker
 from .trace_timeline import TimelineBuilder
 
 __all__ = [
     "Anomaly",
-    "Finding",
+    "FailureFinding",
     "RecordingError",
     "ResponseSpan",
     "Trace",

@@ -21,7 +21,7 @@ from ..protocol.server_rules import ANY_EVENT, RULES
 from .trace_events import EventIndex, text
 from .trace_hints import CLEAN_CLOSES, CLOSE_HINTS, hint_for
 from .trace_input import Record
-from .trace_model import Finding
+from .trace_model import FailureFinding
 
 _CATEGORIES = frozenset(str(category) for category in Category)
 FINDINGS_KEPT = 1000
@@ -35,7 +35,7 @@ class FailureFinder:
 
     def __init__(self, index: EventIndex) -> None:
         self.index = index
-        self.found: list[Finding] = []
+        self.found: list[FailureFinding] = []
         self.more = 0  # failures past FINDINGS_KEPT, counted only
 
     def add(self, record: Record) -> None:
@@ -48,7 +48,7 @@ class FailureFinder:
                 self.more += 1
 
 
-def _classify(record: Record, index: EventIndex) -> Iterator[Finding]:
+def _classify(record: Record, index: EventIndex) -> Iterator[FailureFinding]:
     if record.kind == "failure":
         yield _failure_record(record, index)
     elif record.kind == "close":
@@ -57,7 +57,7 @@ def _classify(record: Record, index: EventIndex) -> Iterator[Finding]:
         yield from _event(record, index)
 
 
-def _failure_record(record: Record, index: EventIndex) -> Finding:
+def _failure_record(record: Record, index: EventIndex) -> FailureFinding:
     data = record.data
     category = text(data.get("category")) or "protocol"
     code = text(data.get("code"))
@@ -70,7 +70,7 @@ def _failure_record(record: Record, index: EventIndex) -> Finding:
     event_id = text(data.get("event_id"))
     refused = index.client_event_type(event_id)
     about = f" answering {refused} {event_id}" if refused else ""
-    return Finding(
+    return FailureFinding(
         category=category,
         code=code,
         what=hint.what,
@@ -84,7 +84,7 @@ def _failure_record(record: Record, index: EventIndex) -> Finding:
     )
 
 
-def _close(record: Record) -> Iterator[Finding]:
+def _close(record: Record) -> Iterator[FailureFinding]:
     code = record.data.get("code")
     by = text(record.data.get("by")) or "transport"
     if code is None and by != "transport":
@@ -94,7 +94,7 @@ def _close(record: Record) -> Iterator[Finding]:
         return
     category, hint = CLOSE_HINTS.get(number, ("connection", hint_for(None, "connection")))
     reason = text(record.data.get("reason")) or "no reason given"
-    yield Finding(
+    yield FailureFinding(
         category=category,
         code=f"close_{number}",
         what=hint.what,
@@ -106,7 +106,7 @@ def _close(record: Record) -> Iterator[Finding]:
     )
 
 
-def _event(record: Record, index: EventIndex) -> Iterator[Finding]:
+def _event(record: Record, index: EventIndex) -> Iterator[FailureFinding]:
     event = record.event
     if event is None:
         if "raw" in record.data:
@@ -123,7 +123,7 @@ def _event(record: Record, index: EventIndex) -> Iterator[Finding]:
         yield from _tool_output(record, event, index)
 
 
-def _error_event(record: Record, event: Mapping[str, Any], index: EventIndex) -> Finding:
+def _error_event(record: Record, event: Mapping[str, Any], index: EventIndex) -> FailureFinding:
     error = _mapping(event.get("error"))
     error_type, code = text(error.get("type")), text(error.get("code"))
     category = str(classify_error_payload(error_type, code))
@@ -131,7 +131,7 @@ def _error_event(record: Record, event: Mapping[str, Any], index: EventIndex) ->
     refused = index.client_event_type(event_id)
     hint = hint_for(code, category)
     about = f" answering {refused} {event_id}" if refused else ""
-    return Finding(
+    return FailureFinding(
         category=category,
         code=code,
         what=hint.what,
@@ -145,7 +145,7 @@ def _error_event(record: Record, event: Mapping[str, Any], index: EventIndex) ->
     )
 
 
-def _failed_response(record: Record, event: Mapping[str, Any]) -> Iterator[Finding]:
+def _failed_response(record: Record, event: Mapping[str, Any]) -> Iterator[FailureFinding]:
     response = _mapping(event.get("response"))
     if response.get("status") != "failed":
         return
@@ -153,7 +153,7 @@ def _failed_response(record: Record, event: Mapping[str, Any]) -> Iterator[Findi
     error_type, code = text(error.get("type")), text(error.get("code"))
     category = str(classify_error_payload(error_type or "server_error", code))
     hint = hint_for(code, category)
-    yield Finding(
+    yield FailureFinding(
         category=category,
         code=code,
         what=hint.what,
@@ -167,11 +167,11 @@ def _failed_response(record: Record, event: Mapping[str, Any]) -> Iterator[Findi
     )
 
 
-def _failed_transcription(record: Record, event: Mapping[str, Any]) -> Finding:
+def _failed_transcription(record: Record, event: Mapping[str, Any]) -> FailureFinding:
     error = _mapping(event.get("error"))
     code = text(error.get("code")) or "transcription_failed"
     hint = hint_for(code, "model")
-    return Finding(
+    return FailureFinding(
         category="model",  # the speech-to-text engine failed, whatever the code says
         code=code,
         what=hint.what,
@@ -184,7 +184,9 @@ def _failed_transcription(record: Record, event: Mapping[str, Any]) -> Finding:
     )
 
 
-def _tool_output(record: Record, event: Mapping[str, Any], index: EventIndex) -> Iterator[Finding]:
+def _tool_output(
+    record: Record, event: Mapping[str, Any], index: EventIndex
+) -> Iterator[FailureFinding]:
     """A function_call_output whose output is ``{"error": ...}``: how both tool runners report."""
     item = _mapping(event.get("item"))
     if item.get("type") != "function_call_output":
@@ -200,7 +202,7 @@ def _tool_output(record: Record, event: Mapping[str, Any], index: EventIndex) ->
     code = _tool_code(message)
     hint = hint_for(code, "tool")
     name = index.tool_names.get(call_id or "", "an unknown tool")
-    yield Finding(
+    yield FailureFinding(
         category="tool",
         code=code,
         what=hint.what,
@@ -213,10 +215,10 @@ def _tool_output(record: Record, event: Mapping[str, Any], index: EventIndex) ->
     )
 
 
-def _unparseable(record: Record) -> Finding:
+def _unparseable(record: Record) -> FailureFinding:
     hint = hint_for("invalid_json", "protocol")
     raw = text(record.data.get("raw")) or ""
-    return Finding(
+    return FailureFinding(
         category="protocol",
         code="invalid_json",
         what=hint.what,
@@ -252,7 +254,7 @@ def _server_rule(code: str | None, event_type: str | None, param: str | None) ->
     return f"{event_type or 'every event'}: refused when {rule.when}"
 
 
-def _same(new: Finding, old: Finding) -> bool:
+def _same(new: FailureFinding, old: FailureFinding) -> bool:
     """Whether ``new`` tells of the failure ``old`` already reported."""
     if new.category != old.category or new.t - old.t > SAME_WITHIN_S:
         return False

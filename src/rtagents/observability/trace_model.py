@@ -13,7 +13,7 @@ STAGES = ("transcript", "first_token", "first_text", "first_audio", "done")
 
 
 @dataclass(frozen=True, slots=True)
-class Finding:
+class FailureFinding:
     """One classified failure: which part failed, the rule that said so, and what to do."""
 
     category: str  # connection | protocol | model | tool
@@ -87,7 +87,7 @@ class Trace:
     parts: list[str]
     records: int
     duration: float
-    findings: list[Finding]
+    findings: list[FailureFinding]
     anomalies: list[Anomaly]
     turns: list[Turn]
     unreadable: list[str]

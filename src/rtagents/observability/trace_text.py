@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .trace_model import STAGES, Anomaly, Finding, ResponseSpan, Trace, Turn
+from .trace_model import STAGES, Anomaly, FailureFinding, ResponseSpan, Trace, Turn
 
 STAGE_LABELS = {
     "transcript": "transcript",
@@ -82,7 +82,7 @@ def _response(span: ResponseSpan) -> str:
     return f"{line}  ({'; '.join(extras)})"
 
 
-def _findings(findings: list[Finding]) -> list[str]:
+def _findings(findings: list[FailureFinding]) -> list[str]:
     if not findings:
         return ["Failures: none", ""]
     lines = [f"Failures ({len(findings)})"]
