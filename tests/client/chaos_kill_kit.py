@@ -12,6 +12,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from resilience_kit import fast_opener
@@ -84,6 +85,7 @@ class Conversation:
         self.delivered: Counter[str] = Counter()
         self.rebuilds = 0
         self.retrieved: dict[str, Any] = {}
+        self.refused: dict[str, str] = {}  # event_id -> the server's error message
 
     async def run(self) -> Counter[str]:
         async with connect(
@@ -99,6 +101,7 @@ class Conversation:
             session.on("*", self._delivered)
             session.on("rtagents.resumed", self._resumed)
             session.on("conversation.item.retrieved", self._retrieved)
+            session.on("error", self._refused)
 
             @session.tools.register(parameters=WEATHER)
             async def get_weather(city: str) -> dict[str, str]:
@@ -120,6 +123,11 @@ class Conversation:
 
     def _retrieved(self, event: Any) -> None:
         self.retrieved[event.item.id] = event.item
+
+    def _refused(self, event: Any) -> None:
+        error = getattr(event, "error", None)
+        if error is not None and error.event_id:
+            self.refused[error.event_id] = f"{error.code}: {error.message}"
 
     async def _turn(self, session: Session, turn: int) -> None:
         """Ask, and wait for the answer; a rebuild mid-turn means asking again."""
@@ -156,17 +164,25 @@ class Conversation:
             for r in session.conversation.responses.values()
         )
 
+    def _fetched(self, ids: set[str], asked: set[str], rebuilds: int) -> bool:
+        """Every item came back, or one was refused, or a rebuild means starting over."""
+        refused = bool(asked & set(self.refused))
+        return ids <= set(self.retrieved) or self.rebuilds != rebuilds or refused
+
     async def _verify(self, session: Session) -> None:
         """Fetch every mirror item back from the server; again if a rebuild intervened."""
         while True:
             rebuilds = self.rebuilds
             self.retrieved.clear()
             ids = list(session.conversation.item_ids)
-            for item_id in ids:
-                await session.retrieve_item(item_id)
+            asked = {await session.retrieve_item(item_id): item_id for item_id in ids}
             await until(
-                lambda i=ids, r=rebuilds: set(i) <= set(self.retrieved) or self.rebuilds != r,
-                "every item retrieved",
+                partial(self._fetched, set(ids), set(asked), rebuilds), "every item retrieved"
+            )
+            missing = [asked[e] for e in asked if e in self.refused]
+            assert self.rebuilds != rebuilds or not missing, (
+                f"the server lacks items the client holds: {missing}: "
+                f"{[self.refused[e] for e in asked if e in self.refused]}"
             )
             if self.rebuilds == rebuilds and ids == list(session.conversation.item_ids):
                 break
