@@ -63,7 +63,7 @@ def test_items_and_deltas_for_a_response_never_created(tmp_path: Path) -> None:
 def test_events_after_the_close_until_the_connection_is_open_again(tmp_path: Path) -> None:
     script = Script(tmp_path / "after_close.jsonl")
     script.server(user_item("item_1", "hi"))
-    script.at(1.0).writer.connection_closed(1000, "done", "client")
+    script.at(1.0).writer.connection_closed(1000, "done", "server")
     script.at(1.1).server(created("resp_1"))
     script.writer.lifecycle("reconnecting", "active", "resumed")
     script.at(1.2).server(done("resp_1"))
@@ -97,3 +97,14 @@ def test_frames_replayed_after_a_resume_are_not_anomalies(tmp_path: Path) -> Non
         script.writer.event("received", frame, seq=seq)
     script.writer.event("received", frames[1], seq=2)  # the server sent it again on resume
     assert _rules(script.close()) == []
+
+
+def test_frames_in_flight_after_our_own_close_are_not_anomalies(tmp_path: Path) -> None:
+    script = Script(tmp_path / "own_close.jsonl", side="client")
+    script.server(created("resp_1"))
+    script.at(1.0).writer.connection_closed(1000, "", "client")
+    script.at(1.01).server(done("resp_1"))  # sent by the server before it read our close
+    script.at(1.02).client({"type": "response.create"})  # ours, after our own close
+    trace = trace_file(script.close())
+    assert [a.rule for a in trace.anomalies] == ["event_after_close"]
+    assert trace.anomalies[0].message.startswith("response.create after the close")

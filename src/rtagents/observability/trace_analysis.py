@@ -36,7 +36,7 @@ def analyse(recording: Recording) -> Trace:
     """Classify the failures, check the order and build the turns of ``recording``."""
     index = EventIndex()
     failures = FailureFinder(index)
-    order = OrderChecker()
+    order = OrderChecker(recording.side)
     timeline = TimelineBuilder()
     last = 0.0
     session_id = recording.header.get("session_id")

@@ -9,7 +9,9 @@ pass and names each event that breaks that order:
 - ``event_after_done``: any other event of a response after its ``response.done``;
 - ``unknown_response``: a ``response.*`` event for a response never created;
 - ``duplicate_item_id``: ``conversation.item.added`` for an id already in the conversation;
-- ``event_after_close``: an event recorded after the close, before a reconnect.
+- ``event_after_close``: an event recorded after the close, before a reconnect. When the
+  recording side closed, frames it still receives were in flight (the peer may send until
+  it reads the close frame): only what it sends afterwards counts.
 
 A frame replayed after a resume (a sequence number already seen) is not an
 anomaly: the resume protocol sends it again on purpose, and clients drop it.
@@ -54,7 +56,8 @@ class _Bounded:
 class OrderChecker:
     """Fed every record in order; ``anomalies`` holds the first ANOMALIES_KEPT found."""
 
-    def __init__(self) -> None:
+    def __init__(self, side: str | None = None) -> None:
+        self.side = side  # the recording's side: a close it started lets frames still arrive
         self.anomalies: list[Anomaly] = []
         self.more = 0
         self._created = _Bounded()
@@ -63,10 +66,12 @@ class OrderChecker:
         self._items = _Bounded()
         self._seq: dict[str, int] = {}
         self._closed_at: str | None = None  # where the close was, while closed
+        self._closed_by_us = False
 
     def add(self, record: Record) -> None:
         if record.kind == "close":
             self._closed_at = record.where
+            self._closed_by_us = self.side is not None and record.data.get("by") == self.side
         elif record.kind == "lifecycle" and record.data.get("to") in _OPEN_AGAIN:
             self._closed_at = None
         elif record.kind == "event" and not self._replayed(record):
@@ -85,7 +90,8 @@ class OrderChecker:
 
     def _event(self, record: Record) -> None:
         kind = record.event_type or "(unparseable frame)"
-        if self._closed_at is not None:
+        in_flight = self._closed_by_us and record.data.get("dir") == "received"
+        if self._closed_at is not None and not in_flight:
             self._flag(record, "event_after_close", f"{kind} after the close at {self._closed_at}")
         event = record.event
         if event is None or not is_server_event(record):
