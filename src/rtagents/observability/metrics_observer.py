@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..protocol.errors import RealtimeError, classify_error_payload
-from .metrics import LatencyMarks, ServerMetrics
+from .metrics import UNKNOWN, LatencyMarks, ServerMetrics
 
 _TRANSCRIPT_TYPES = frozenset(
     {
@@ -32,13 +32,17 @@ class SessionMetrics:
 
     def __init__(self, metrics: ServerMetrics) -> None:
         self._metrics = metrics
-        self._count_sent = metrics.count_sent
-        self._count_received = metrics.count_received
+        self._sent = metrics.events.sent  # counted in place: the hot path (appends, deltas)
+        self._received = metrics.events.received
         self._stopped_at: dict[str, float] = {}  # item id -> when speech_stopped was sent
 
     def on_sent(self, event: BaseModel, error: RealtimeError | None) -> None:
         kind: Any = getattr(event, "type", None)
-        self._count_sent(kind)
+        sent = self._sent
+        if kind in sent:
+            sent[kind] += 1
+        else:
+            sent[UNKNOWN] += 1
         if kind == "error":
             self._count_error(event, error)
         elif kind in _TRANSCRIPT_TYPES:
@@ -67,7 +71,12 @@ class SessionMetrics:
 
     def on_received(self, inbound: Any) -> None:
         """``inbound`` is the host's ``ReceivedEvent`` (its ``type`` is None for unreadable)."""
-        self._count_received(inbound.type)
+        kind = inbound.type
+        received = self._received
+        if kind in received:
+            received[kind] += 1
+        else:
+            received[UNKNOWN] += 1
 
     def on_turn(self, marks: LatencyMarks) -> None:
         self._metrics.observe_turn(marks)

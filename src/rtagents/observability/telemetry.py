@@ -66,6 +66,11 @@ class Telemetry:
         self._tracer: Any = None
         self._warned = False
 
+    @property
+    def enabled(self) -> bool:
+        """Whether any session can be traced (else sessions get no tracing observer)."""
+        return self.mode == "all" or (self.mode == "session" and self._exporting)
+
     def wants(self, session_tracing: object) -> bool:
         """Whether a session whose ``tracing`` field is ``session_tracing`` is traced."""
         if self.mode == "all":

@@ -29,6 +29,7 @@ from ..protocol.errors import RealtimeError
 from .telemetry import Telemetry
 
 GEN_AI_SYSTEM = "rtagents"
+_CONFIGURED = frozenset({"session.created", "session.updated"})
 # Bounds on open spans a client can make the server hold (stray ids are never closed).
 MAX_OPEN = 64
 
@@ -73,10 +74,14 @@ class SessionTracer:
 
     def on_sent(self, event: BaseModel, error: RealtimeError | None) -> None:
         kind: Any = getattr(event, "type", None)
+        if not self._on:  # an untraced session: only its config can turn tracing on
+            if kind in _CONFIGURED:
+                self._configured(event)
+            return
         handler = self._handlers.get(kind)
-        if handler is not None and (self._on or handler == self._configured):
+        if handler is not None:
             handler(event)
-        elif kind == "error" and self._on and error is not None:
+        elif kind == "error" and error is not None:
             self._innermost().add_event(
                 "error",
                 {"error.category": str(error.category), "error.code": error.code or ""},

@@ -101,7 +101,7 @@ class ServerConfig:
     def session_observers(self, host: HostPort) -> list[Observer]:
         """What watches a new session: its metrics, its spans, then ``observers``."""
         watching: list[Observer] = [SessionMetrics(self.metrics)]
-        if self.tracing != "off":
+        if self.telemetry.enabled:  # else not even a lookup per event
             watching.append(SessionTracer(self.telemetry, host.session_id, time.time_ns))
         watching.extend(make(host) for make in self.observers)
         return watching
