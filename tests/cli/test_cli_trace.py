@@ -86,6 +86,7 @@ def test_html_report_is_written_and_self_contained(
     assert '<svg id="waterfall"' in page and '<svg id="timeline"' in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "<script" not in page and "https://" not in page
+    assert "The plots show the first" not in page  # one turn: nothing left out
     assert f"HTML report: {out}" in capsys.readouterr().out
 
 

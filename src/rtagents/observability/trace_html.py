@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 
 from .trace_model import Trace
-from .trace_svg import legend_html, timeline_svg, waterfall_svg
+from .trace_svg import ROWS_SHOWN, legend_html, timeline_svg, waterfall_svg
 from .trace_text import waterfall_line
 
 _STYLE = """
@@ -50,6 +50,7 @@ def render_html(trace: Trace, name: str = "recording") -> str:
             f"<title>rtagents trace: {escape(name)}</title><style>{_STYLE}</style></head><body>",
             f"<h1>rtagents trace: {escape(name)}</h1><p>{facts}</p>{verdict}",
             "<h2>Latency waterfall</h2>",
+            _capped(len(trace.turns)),
             waterfall_svg(trace.turns),
             legend_html(),
             "<h2>Timeline</h2>",
@@ -60,6 +61,12 @@ def render_html(trace: Trace, name: str = "recording") -> str:
             "</body></html>\n",
         ]
     )
+
+
+def _capped(turns: int) -> str:
+    if turns <= ROWS_SHOWN:
+        return ""
+    return f"<p>The plots show the first {ROWS_SHOWN} of {turns} turns; the table lists all.</p>"
 
 
 def _findings(trace: Trace) -> str:
