@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from recording_fixtures import record_failures
 from websockets.asyncio.client import connect as websockets_connect
 
 from rtagents.client import connect
@@ -181,3 +182,24 @@ async def _until_closed(path: Path) -> None:
         if '"kind":"close"' in await asyncio.to_thread(path.read_text):
             return
         await asyncio.sleep(0.05)
+
+
+async def test_the_shared_failure_recordings_are_classified_in_order(tmp_path: Path) -> None:
+    """recording_fixtures' session (shared with the recording and replay tests), both sides."""
+    recorded = await record_failures(tmp_path)
+    client = trace_file(recorded.client)
+    expected = [
+        ("protocol", "input_audio_buffer_commit_empty"),
+        ("model", "engine_failure"),
+        ("tool", "tool_timeout"),
+    ]
+    assert _categories(client) == expected, client.findings
+    assert not client.anomalies
+    assert client.findings[0].server_rule == (
+        "input_audio_buffer.commit: refused when the buffer holds less than 100 ms"
+    )
+    server = trace_file(recorded.server)
+    assert _categories(server) == expected, server.findings  # it saw the tool's error output
+    refused = trace_file(recorded.refused)
+    assert _categories(refused) == [("connection", "invalid_api_key")], refused.findings
+    assert "client secret" in refused.findings[0].next_step
