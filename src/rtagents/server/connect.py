@@ -19,7 +19,7 @@ from ..protocol.beta import BETA_HEADER
 from ..transports.base import GOING_AWAY, POLICY_VIOLATION
 from .auth import BROWSER_PROTOCOL, Refusal, bearer_credential, subprotocol_credential
 from .host.session_host import SessionHost
-from .host.session_resume import Claim, resume_request, wants_resume
+from .host.session_resume import TOKEN_HEADER, Claim, resume_request, wants_resume
 from .local.pipeline import local_backend
 from .local.session_config import Kind, SessionConfig, validated
 from .state import ServerState
@@ -45,8 +45,8 @@ async def serve_websocket(websocket: WebSocket, state: ServerState) -> None:
         admitted = None if claim else await _admit(websocket, state, offered)
     except Refusal as exc:
         slot.release()
-        if resume_request(websocket.headers) is not None:
-            state.config.metrics.count_resume("refused")  # the client has to rebuild
+        if TOKEN_HEADER in websocket.headers:  # a refused resume: the client has to rebuild
+            state.config.metrics.count_resume("refused")
         log.info(
             "refused a Realtime connection: %s %s",
             exc.status,
