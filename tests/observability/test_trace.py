@@ -259,3 +259,13 @@ def test_a_turn_with_a_tool_call_is_done_when_its_last_response_is(tmp_path: Pat
     assert [span.response_id for span in turn.responses] == ["resp_call", "resp_answer"]
     assert turn.waterfall()["done"] == pytest.approx(1200.0)
     assert trace.header["session_id"] == "sess_1"
+
+
+def test_on_webrtc_the_first_audio_is_when_the_output_buffer_starts(tmp_path: Path) -> None:
+    script = Script(tmp_path / "webrtc.jsonl", transport="webrtc")
+    script.at(0.0).server(user_item("item_1", "hi")).at(0.1).server(created("resp_1"))
+    script.at(0.3).server(text_delta("resp_1", "item_r"))
+    script.at(0.45).server({"type": "output_audio_buffer.started", "response_id": "resp_1"})
+    script.at(0.5).server(done("resp_1"))
+    [turn] = trace_file(script.close()).turns
+    assert turn.waterfall()["first_audio"] == pytest.approx(450.0)

@@ -6,7 +6,8 @@ detected (push-to-talk), on a user message item (text), or on a response
 nobody asked for (a greeting). Its anchor is the moment the user finished:
 speech stopped, the commit, or the message. The waterfall measures from the
 anchor to the transcript, the first LLM token, the first text, the first
-audio and the last ``response.done`` of the turn.
+audio (an audio delta, or on WebRTC ``output_audio_buffer.started``) and the
+last ``response.done`` of the turn.
 
 Stages come from the server's events as the recording side saw them; a
 ``mark`` record for the same stage wins, because marks are taken where the
@@ -83,6 +84,8 @@ class TimelineBuilder:
             self._transcript(t, event)
         elif kind.startswith("response."):
             self._response_event(t, kind, event)
+        elif kind == "output_audio_buffer.started":
+            self._audio_started(t, text(event.get("response_id")))
 
     def _user_item(self, t: float, item: object) -> None:
         if not isinstance(item, Mapping) or item.get("role") != "user":
@@ -129,6 +132,13 @@ class TimelineBuilder:
         elif kind == "response.done":
             span.done, span.status = t, text(response.get("status"))
             turn.stages["done"] = t
+
+    def _audio_started(self, t: float, response_id: str | None) -> None:
+        """On WebRTC the audio goes as media, not deltas: it starts playing here."""
+        found = self._responses.get(response_id or "")
+        if found is not None and found[1].first_audio is None:
+            found[1].first_audio = t
+            found[0].stages.setdefault("first_audio", t)
 
     def _created(self, t: float, response_id: str) -> None:
         turn = self._current
