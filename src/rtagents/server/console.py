@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 
 from .auth import Refusal
 from .config import ServerConfig
+from .console_turns import TURNS_PATH, call_turns
 from .state import ServerState
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -64,7 +65,7 @@ def console_enabled(config: ServerConfig) -> bool:
 
 
 def console_routes(mint: Minter) -> list[BaseRoute]:
-    """``/`` (the page), its assets under ``/console/``, and the secret endpoint.
+    """``/`` (the page), its assets under ``/console/``, the secret endpoint, a call's marks.
 
     ``mint`` is the app's secret minting (passed in rather than imported, since
     the app imports this module).
@@ -83,6 +84,7 @@ def console_routes(mint: Minter) -> list[BaseRoute]:
     return [
         Route("/", _index, methods=["GET"]),
         Route(SECRET_PATH, client_secret, methods=["POST"]),
+        Route(TURNS_PATH, call_turns, methods=["GET"]),  # the page's stage bars
         Mount("/console", app=StaticFiles(directory=WEB_DIR), name="console"),
     ]
 
