@@ -77,7 +77,9 @@ async def test_spoken_turns_over_webrtc(server: RunningServer, tmp_path: Path) -
         page = await browser.new_page()
         problems = await connect(page, server, "opus", LEAD_S)
         await _server_vad_turn(page, "opus 48000 Hz")
+        await _check_stage_bars(page, 1, "speech_stopped")
         await _push_to_talk_turn(page)
+        await _check_stage_bars(page, 2, "committed")
         print(f"console screenshot: {await screenshot(page, 'console.png')}")
         await _event_log_checks(page)
         await hang_up(page, server, problems)
@@ -115,6 +117,46 @@ async def _server_vad_turn(page: Page, wire_codec: str) -> None:
     assert stats["codecSent"] == stats["codecReceived"] == wire_codec
     row = await page.inner_text("#latency-body tr[data-turn='1']")
     assert "speech_stopped" in row and row.count(" ms") == 3, row
+
+
+async def _stage_bars(page: Page, turn: int) -> tuple[str, dict[str, float | None]]:
+    """The server-marks figure of ``turn`` once drawn: its origin, and each bar's ms (or None)."""
+    figure = f"#stage-bars figure[data-turn='{turn}']"
+    await wait_for(
+        page,
+        f"document.querySelector(\"{figure} .stage[data-stage='first_audio'][data-ms]\")"
+        f" && document.querySelector(\"{figure} .stage[data-stage='heard']\")",
+        f"turn {turn}'s stage bars with first audio and heard",
+        15,
+    )
+    origin: str = await page.get_attribute(figure, "data-origin") or ""
+    bars: dict[str, float | None] = await page.evaluate(
+        "(figure) => Object.fromEntries([...document.querySelectorAll(`${figure} .stage`)]"
+        ".map(e => [e.dataset.stage, e.dataset.ms === undefined ? null : Number(e.dataset.ms)]))",
+        figure,
+    )
+    return origin, bars
+
+
+async def _check_stage_bars(page: Page, turn: int, origin: str) -> None:
+    """Every stage drawn, in pipeline order; the page heard the reply after its first text."""
+    drawn_origin, bars = await _stage_bars(page, turn)
+    assert drawn_origin == origin
+    stages = ["transcript_final", "first_token", "first_text", "first_audio", "done", "heard"]
+    assert list(bars) == stages, bars
+    assert None not in bars.values(), bars
+    order = [bars[s] for s in ("transcript_final", "first_token", "first_text", "first_audio")]
+    assert order == sorted(order), bars  # first audio may follow done on a call: not compared
+    assert bars["first_text"] <= bars["done"], bars  # type: ignore[operator]
+    # The text is measured at its first delta, not after synthesis: it comes before the
+    # reply is heard, and the first LLM token before it.
+    marks = await page.evaluate(f"rtConsole.latency[{turn - 1}].marks")
+    assert 0 <= marks["text"] < marks["audio"], marks
+    widths = await page.evaluate(
+        f"[...document.querySelectorAll(\"#stage-bars figure[data-turn='{turn}'] .bar\")]"
+        ".map(e => e.getBoundingClientRect().width)"
+    )
+    assert len(widths) == len(stages) and max(widths) > 0, widths  # the bars are drawn
 
 
 async def _push_to_talk_turn(page: Page) -> None:

@@ -7,7 +7,7 @@ import { LatencyTable } from "./latency.js";
 import { EventLog } from "./log.js";
 import { ScenarioRunner, describeRules, loadScenarios } from "./scenario.js";
 import { sessionConfig, turnDetection } from "./session.js";
-import { StatsPoller } from "./stats.js";
+import { AudioWatch, StatsPoller } from "./stats.js";
 import { Transcript } from "./transcript.js";
 
 // The last words of a push-to-talk turn are still in the RTP pipeline when the
@@ -33,8 +33,20 @@ const ui = {
 };
 const log = new EventLog($("log"), $("log-summary"));
 const transcript = new Transcript($("transcript"));
-const latency = new LatencyTable($("latency-body"));
+const latency = new LatencyTable($("latency-body"), $("stage-bars"));
 const stats = new StatsPoller(renderStats);
+const audioWatch = new AudioWatch();
+// Events after which the server may have finished a turn's marks (a call's first
+// audio is marked when the track plays it, which may follow response.done).
+const MARKS_MAY_CHANGE = new Set([
+  "response.done",
+  "output_audio_buffer.started",
+  "output_audio_buffer.stopped",
+  "output_audio_buffer.cleared",
+  "conversation.item.input_audio_transcription.completed",
+  "conversation.item.input_audio_transcription.failed",
+]);
+let marksReading = null; // the GET in flight, and whether another is wanted after it
 const scenarios = new ScenarioRunner({ transcript, send: null, categories: [] });
 let catalog = [];
 
@@ -53,6 +65,7 @@ const view = {
   rules: null, // the server's scenario rules, from /healthz
   scenariosLoaded: false,
   stats: stats.latest,
+  latency: latency.turns, // per turn: the page's marks and the server's record (latency.js)
 };
 window.rtConsole = view;
 
@@ -83,6 +96,7 @@ async function connect() {
   log.restart();
   transcript.clear();
   latency.clear();
+  view.latency = latency.turns;
   scenarios.select(catalog.find((s) => s.name === ui.scenario.value) ?? null);
   view.scenario = scenarios.scenario?.name ?? null;
   view.agent = scenarios.agent;
@@ -127,6 +141,7 @@ async function teardown() {
   call = null;
   talking = false;
   stats.stop();
+  audioWatch.stop();
   scenarios.send = null;
   view.responseActive = false;
   view.audioPlaying = false;
@@ -152,6 +167,8 @@ function onEvent(direction, event) {
   scenarios.apply(event);
   view.agent = scenarios.agent;
   latency.apply(event);
+  if (event.type === "response.created") watchForAudio(event.response?.id);
+  if (MARKS_MAY_CHANGE.has(event.type)) readServerMarks();
   switch (event.type) {
     case "session.created":
     case "session.updated":
@@ -171,6 +188,37 @@ function onEvent(direction, event) {
       view.audioPlaying = false;
       break;
     default:
+  }
+}
+
+/** Arm the AudioWatch for the current turn's reply (its first audio heard on the track). */
+function watchForAudio(responseId) {
+  const turn = latency.awaitingAudio(responseId);
+  if (!turn || !call?.pc) return;
+  audioWatch.arm(call.pc, (at) => latency.mark(turn, "audio", at));
+}
+
+/** GET the call's turn marks; one request at a time, and one more if asked meanwhile. */
+async function readServerMarks() {
+  if (marksReading) {
+    marksReading.again = true;
+    return;
+  }
+  const current = call;
+  marksReading = { again: false };
+  try {
+    const records = await current?.turns();
+    if (records && call === current) latency.applyServer(records);
+  } catch (exc) {
+    // The bars are an extra: say why they are missing, once per call, and go on.
+    if (call === current && !current.marksRefused) {
+      current.marksRefused = true;
+      log.addNote("console.turns", { problem: exc.message ?? String(exc) });
+    }
+  } finally {
+    const again = marksReading.again;
+    marksReading = null;
+    if (again && call === current) readServerMarks();
   }
 }
 

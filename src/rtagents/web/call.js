@@ -6,6 +6,7 @@ import { CODEC_MIME } from "./session.js";
 
 const CALLS_PATH = "/v1/realtime/calls";
 const SECRET_PATH = "/console/client_secret";
+const TURNS_PATH = (callId) => `/console/calls/${encodeURIComponent(callId)}/turns`;
 // Host candidates on loopback gather in milliseconds; this only bounds a stuck gatherer.
 const ICE_GATHER_LIMIT_MS = 3000;
 const CHANNEL_OPEN_LIMIT_MS = 15000;
@@ -31,6 +32,7 @@ export class Call {
     this.channel = null;
     this.mic = null;
     this.callId = null;
+    this.secret = null; // kept to read the call's turn marks; never logged
   }
 
   /** Microphone, offer, SDP exchange with `secret`, then wait for the data channel. */
@@ -73,7 +75,19 @@ export class Call {
     }
     const location = response.headers.get("Location") ?? "";
     this.callId = location.split("/").pop() || null;
+    this.secret = secret;
     return response.text();
+  }
+
+  /** The server's latency marks of this call's recent turns (console_turns.py), or null. */
+  async turns() {
+    if (!this.callId || !this.secret) return null;
+    const response = await fetch(TURNS_PATH(this.callId), {
+      headers: { Authorization: `Bearer ${this.secret}` },
+      cache: "no-store",
+    });
+    if (!response.ok) throw await ConsoleError.fromResponse("Reading the turn marks", response);
+    return (await response.json()).turns;
   }
 
   receive(data) {

@@ -71,3 +71,46 @@ export function summarize(report) {
   }
   return stats;
 }
+
+// Energy on the received track above this (a sum of squared levels times
+// seconds) is audio, not the silence the server's track sends between replies:
+// 20 ms of the quietest speech adds ~1e-4, digital silence adds 0.
+const HEARD_ENERGY = 1e-5;
+const WATCH_EVERY_MS = 20;
+const WATCH_LIMIT_MS = 60000;
+
+/**
+ * When the assistant's audio is first *heard*: the received track's
+ * totalAudioEnergy (measured by the browser at playout) rising after the
+ * watch was armed. Polled every 20 ms only while a turn waits for its audio.
+ */
+export class AudioWatch {
+  constructor() {
+    this.timer = null;
+  }
+
+  arm(pc, onHeard) {
+    this.stop();
+    let baseline = null;
+    const started = performance.now();
+    const poll = async () => {
+      if (pc.connectionState === "closed" || performance.now() - started > WATCH_LIMIT_MS) {
+        return this.stop();
+      }
+      const energy = summarize(await pc.getStats()).audioEnergyReceived;
+      if (this.timer === null) return; // stopped while getStats ran
+      if (baseline === null) baseline = energy;
+      else if (energy - baseline > HEARD_ENERGY) {
+        this.stop();
+        onHeard(performance.now());
+      }
+    };
+    this.timer = setInterval(poll, WATCH_EVERY_MS);
+    poll();
+  }
+
+  stop() {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+}
