@@ -10,14 +10,18 @@ asserted, never durations. WebRTC calls: tests/server/webrtc/test_webrtc_turn_ma
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import pytest
-from server_harness import RawClient
+from server_harness import RawClient, session
 from vad_harness import Streamer, configure, speech
 
+from rtagents.engines.scripted import Rule, Say, scripted_engines
+from rtagents.server.config import ServerConfig
 from rtagents.server.local.turn_marks import STAGES, TurnMarks, describe
+from rtagents.server.serving import running_server
 
 TRANSCRIBED = {"audio": {"input": {"transcription": {"model": "whisper-1"}}}}
 TEXT_ONLY = {"output_modalities": ["text"]}
@@ -143,3 +147,25 @@ def test_every_stage_is_described_even_when_nothing_happened() -> None:
     for label in ("transcript", "first token", "first text", "first audio", "done"):
         assert f"{label} absent" in text
     assert marks.summary()["stages_ms"] == dict.fromkeys(STAGES)
+
+
+async def test_a_session_closed_mid_reply_logs_what_it_had(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    story = " ".join(f"Sentence {n} of a long story." for n in range(40))
+    engines = scripted_engines([Rule("story", Say(story, token_delay_s=0.01))])
+    async with running_server(ServerConfig(port=0), engines) as server:
+        async with session(server) as client:
+            await configure(client, None, **TEXT_ONLY)
+            await client.user_text("tell me a story")
+            await client.send({"type": "response.create"})
+            await client.until("response.output_text.delta")
+        for _ in range(200):  # the server sees the close, then the session ends
+            if turn_records(caplog):
+                break
+            await asyncio.sleep(0.05)
+    (record,) = turn_records(caplog)
+    assert record.status is None and record.first_text_ms is not None
+    assert record.absent["done"] == "the session ended first"
+    assert "response.done" not in record.getMessage()
+    assert "done absent (the session ended first)" in record.getMessage()
