@@ -170,15 +170,16 @@ def _failure_text(record: dict[str, Any]) -> str:
 class Receiver:
     """Reads the replay's server events, pairs their ids with the recording's, counts."""
 
-    # After the awaited response.done/error came, how long a quiet server is given
-    # before its missing events are taken as a divergence rather than a delay.
-    SETTLE_S = 0.5
+    # How long a server with no response running may stay quiet, short of the
+    # recorded events, before that is taken as a divergence rather than a delay.
+    SETTLE_S = 1.0
 
     def __init__(self, transport: Transport, plan: ReplayPlan) -> None:
         self.transport = transport
         self.recorded = plan.server_events
         self.events: list[dict[str, Any]] = []
         self.milestones = 0
+        self.responding = 0  # responses created and not done yet
         self.ids = IdMap()
         self.ended = False
         self._arrived = asyncio.Event()
@@ -206,24 +207,29 @@ class Receiver:
             self.ids.learn(self.recorded[index], event)
         self.events.append(event)
         self.milestones += event.get("type") in MILESTONES
+        self.responding += (event.get("type") == "response.created") - (
+            event.get("type") == "response.done"
+        )
         self._arrived.set()
 
     async def reach(self, events: int, milestones: int, *, wait_s: float) -> bool:
-        """Wait for ``milestones`` and ``events`` (or, milestones met, a quiet server)."""
+        """Wait until the server has sent ``events`` events, ``milestones`` of them
+        milestones; or, short of that, until it is quiet with no response running
+        (it diverged: waiting longer would not help). False: ``wait_s`` ran out."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         while True:
-            met = self.milestones >= milestones
-            if met and len(self.events) >= events:
+            if len(self.events) >= events and self.milestones >= milestones:
                 return True
             left = deadline - loop.time()
             if self.ended or left <= 0:
-                return met
+                return self.ended
+            idle = self.responding == 0
             self._arrived.clear()
             try:
                 await asyncio.wait_for(
-                    self._arrived.wait(), min(left, self.SETTLE_S) if met else left
+                    self._arrived.wait(), min(left, self.SETTLE_S) if idle else left
                 )
             except TimeoutError:
-                if met:
+                if idle:
                     return True

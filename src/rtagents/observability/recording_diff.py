@@ -90,12 +90,25 @@ def group_events(events: Sequence[Mapping[str, Any]]) -> list[Group]:
     """``events`` split into the session group and one group per response, in order."""
     groups: dict[str | None, Group] = {None: Group("session", None, [])}
     item_owner: dict[str, str] = {}  # item id -> the response that produced it
+    running: str | None = None  # the response created and not done yet
     for event in events:
         owner = _response_of(event, item_owner)
+        kind = event.get("type")
+        if kind == "response.created":
+            running = owner
+        elif kind == "response.done":
+            running = None
+        elif owner is None and kind == "error" and not _answers_client(event):
+            owner = running  # a model failure during a response belongs to it
         if owner not in groups:
             groups[owner] = Group(f"response {len(groups)}", owner, [])
         groups[owner].events.append(event)
     return list(groups.values())
+
+
+def _answers_client(event: Mapping[str, Any]) -> bool:
+    error = event.get("error")
+    return isinstance(error, Mapping) and error.get("event_id") is not None
 
 
 def _response_of(event: Mapping[str, Any], item_owner: dict[str, str]) -> str | None:
@@ -152,6 +165,10 @@ def _first_in_group(group: Group, replayed: Sequence[Mapping[str, Any]]) -> Dive
         kind = str(recorded.get("type"))
         if index >= len(replayed):
             detail = f"recorded {kind}, but the replay has no more events here"
+            return Divergence(group.label, group.recorded_id, index + 1, kind, detail)
+        other = str(replayed[index].get("type"))
+        if other != kind:
+            detail = f"recorded {kind}, replayed {other}"
             return Divergence(group.label, group.recorded_id, index + 1, kind, detail)
         difference = first_difference(normalize(recorded), normalize(replayed[index]))
         if difference is not None:

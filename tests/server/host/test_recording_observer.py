@@ -1,0 +1,83 @@
+"""serve --record DIR: the server's recording of each session, written by a host observer."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from rtagents.cli.main import build_parser
+from rtagents.cli.serve import recorders, server_config
+from rtagents.cli.settings import load_serve_settings
+from rtagents.observability.recording import RecordingReader
+from rtagents.server.host.recording_observer import SessionRecorder
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "observability"))
+from recording_fixtures import record_failures  # noqa: E402
+
+
+def _of(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [r for r in records if r["kind"] == kind]
+
+
+async def test_one_file_per_session_with_frames_failures_marks_and_close(tmp_path: Path) -> None:
+    recorded = await record_failures(tmp_path)
+    assert [p.name for p in (tmp_path / "server").iterdir()] == [recorded.server.name]
+    reader = RecordingReader(recorded.server)
+    records = list(reader)
+    assert reader.header.side == "server" and reader.header.session_id == recorded.session_id
+    assert reader.header.model == "gpt-realtime"
+    events = _of(records, "event")
+    # The server sends first; each client frame comes before what handling it sent.
+    assert events[0]["dir"] == "sent" and events[0]["event"]["type"] == "session.created"
+    order = [(r["dir"], r["event"]["type"]) for r in events]
+    update = order.index(("received", "session.update"))
+    assert order[update + 1] == ("sent", "session.updated")
+    commit = order.index(("received", "input_audio_buffer.commit"))
+    assert order[commit + 1] == ("sent", "error")
+    failures = {f["category"]: f for f in _of(records, "failure")}
+    assert failures["protocol"]["code"] == "input_audio_buffer_commit_empty"
+    assert failures["protocol"]["origin"] == "remote"  # the client's fault, seen by the server
+    assert failures["protocol"]["detail"]["event_type"] == "input_audio_buffer.commit"
+    assert failures["model"]["code"] == "engine_failure"
+    assert "timed out" in failures["tool"]["message"]
+    assert len(_of(records, "failure")) == 3  # each once: the error reply is not a second one
+    names = {m["name"] for m in _of(records, "mark")}
+    assert {"first_text", "first_token", "response_done"} <= names
+    assert _of(records, "close")[-1]["by"] == "client"
+    assert records[-1]["kind"] == "close"
+
+
+async def test_the_client_and_server_recordings_hold_the_same_events(tmp_path: Path) -> None:
+    recorded = await record_failures(tmp_path)
+
+    def frames(path: Path, direction: str) -> list[str]:
+        return [
+            r["event"]["type"]
+            for r in RecordingReader(path)
+            if r["kind"] == "event" and r["dir"] == direction
+        ]
+
+    assert frames(recorded.client, "sent") == frames(recorded.server, "received")
+    assert frames(recorded.client, "received") == frames(recorded.server, "sent")
+
+
+def test_a_connection_that_starts_no_session_leaves_no_file(tmp_path: Path) -> None:
+    host: Any = type("Host", (), {"session_id": "sess_x"})()
+    recorder = SessionRecorder(host, tmp_path)
+    recorder.on_closed(1000, "", "client")  # closed before any event: no greeting was sent
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_serve_record_flag_adds_the_recording_observer(tmp_path: Path) -> None:
+    parse = build_parser().parse_args
+    settings = load_serve_settings(
+        parse(["serve", "--record", str(tmp_path), "--record-audio", "beside"])
+    )
+    host: Any = type("Host", (), {"session_id": "sess_y"})()
+    observers = server_config(settings, "sk-test").observers
+    [make] = [m for m in observers if m.__qualname__.startswith("session_recorders.")]
+    recorder = make(host)
+    assert isinstance(recorder, SessionRecorder)
+    assert recorder._audio == "beside"
+    assert recorders(load_serve_settings(parse(["serve"]))) == ()
