@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ class Findings:
     lost_event_id_count: int = 0
     invalid_server_events: list[str] = field(default_factory=list)
     hangs: list[str] = field(default_factory=list)
+    stalls: list[str] = field(default_factory=list)  # probes answered, but past PROBE_S
     closes: list[str] = field(default_factory=list)
     http_5xx: list[str] = field(default_factory=list)
     http_status: Counter[str] = field(default_factory=Counter)
@@ -112,13 +114,13 @@ class Ledger:
         elif event_id in self.owner:
             self.batches[self.owner[event_id]].seen.add(event_id)
 
-    async def wait(self, number: int) -> bool:
-        """Whether batch ``number`` was answered within PROBE_S (False: a hang)."""
+    async def wait(self, number: int, limit_s: float = PROBE_S) -> bool:
+        """Whether batch ``number`` was answered within ``limit_s``."""
         batch = self.batches.get(number)
         if batch is None:
             return True
         try:
-            await asyncio.wait_for(batch.answered.wait(), PROBE_S)
+            await asyncio.wait_for(batch.answered.wait(), limit_s)
         except TimeoutError:
             return False
         return True
@@ -162,6 +164,10 @@ def probe(number: int) -> str:
     return json.dumps({**event, "event_id": f"probe.{number}"})
 
 
+class Hang(Exception):
+    """A probe stayed unanswered past PROBE_S and the grace after it (recorded already)."""
+
+
 async def run_batches(
     lane: str,
     ledger: Ledger,
@@ -171,8 +177,13 @@ async def run_batches(
     send: Callable[[str | bytes], Any],
     findings: Findings,
     transport: str,
+    state: Callable[[], str] = lambda: "",
 ) -> int:
-    """Send ``count`` mutated events in probed batches; how many went out."""
+    """Send ``count`` mutated events in probed batches; how many went out.
+
+    Raises :class:`Hang` (after recording it) when a probe is never answered;
+    ``state`` describes the transport for that report.
+    """
     sent = 0
     number = 0
     while sent < count:
@@ -185,13 +196,23 @@ async def run_batches(
             await send(message.payload)
             sent += 1
         await send(probe(number))
-        if not await ledger.wait(number - 1):
-            findings.hangs.append(
-                f"{lane}: probe {number - 1} unanswered after {PROBE_S} s; "
-                f"the last error answered {ledger.last_answered}; {sent} events sent"
-            )
-            return sent
+        await _answered(lane, ledger, number - 1, findings, state)
         number += 1
-    if not await ledger.wait(number - 1):
-        findings.hangs.append(f"{lane}: last probe {number - 1} unanswered after {PROBE_S} s")
+    await _answered(lane, ledger, number - 1, findings, state)
     return sent
+
+
+async def _answered(
+    lane: str, ledger: Ledger, number: int, findings: Findings, state: Callable[[], str]
+) -> None:
+    """Wait for probe ``number``: late past PROBE_S is a stall, never within 3x a hang."""
+    started = time.monotonic()
+    if await ledger.wait(number):
+        return
+    where = f"the last error answered {ledger.last_answered}; {state()}"
+    if await ledger.wait(number, PROBE_S * 2):
+        late = time.monotonic() - started
+        findings.stalls.append(f"{lane}: probe {number} answered after {late:.0f} s; {where}")
+        return
+    findings.hangs.append(f"{lane}: probe {number} unanswered after {PROBE_S * 3:.0f} s; {where}")
+    raise Hang(lane)

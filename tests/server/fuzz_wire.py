@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from functools import partial
 from typing import Any
 
 import httpx
 from aiortc import RTCPeerConnection, RTCSessionDescription
-from fuzz_lanes import SETUP, Findings, Ledger, run_batches
+from fuzz_lanes import SETUP, Findings, Hang, Ledger, run_batches
 from fuzz_mutations import Mutator
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -35,7 +36,7 @@ async def ws_lane(
     headers = {"Authorization": f"Bearer {server.api_key}"}
     done = 0
     session = 0
-    while done < count and not findings.hangs:
+    while done < count:
         name = f"{lane}s{session}"
         ledger = Ledger(name, findings)
         url = f"{server.ws_url}?model=gpt-realtime"
@@ -48,6 +49,8 @@ async def ws_lane(
                 )
             except ConnectionClosed as closed:
                 findings.closes.append(f"{name}: the server closed the session: {closed}")
+                return
+            except Hang:
                 return
             finally:
                 reader.cancel()
@@ -67,7 +70,7 @@ async def dc_lane(
     mutator = Mutator(seed, huge_max=300 * 1024)  # past the 256 KiB the server advertises
     done = 0
     call = 0
-    while done < count and not findings.hangs:
+    while done < count:
         name = f"{lane}c{call}"
         ledger = Ledger(name, findings)
         pc = RTCPeerConnection(rtc_configuration())
@@ -81,8 +84,18 @@ async def dc_lane(
             send = ChannelSender(channel)
             try:
                 done += await run_batches(
-                    name, ledger, mutator, min(per_call, count - done), 50, send, findings, "dc"
+                    name,
+                    ledger,
+                    mutator,
+                    min(per_call, count - done),
+                    50,
+                    send,
+                    findings,
+                    "dc",
+                    partial(_channel_state, pc, channel),
                 )
+            except Hang:
+                return
             except ConnectionError as closed:
                 findings.closes.append(f"{name}: {closed}")
                 return
@@ -93,6 +106,14 @@ async def dc_lane(
             track.stop()
             await pc.close()
         call += 1
+
+
+def _channel_state(pc: Any, channel: Any) -> str:
+    """What the client's side of a call looks like, for a hang's report."""
+    return (
+        f"channel {channel.readyState}, {channel.bufferedAmount} bytes still queued to send, "
+        f"connection {pc.connectionState}, SCTP {pc.sctp.state}"
+    )
 
 
 class ChannelSender:

@@ -78,6 +78,7 @@ class Report:
             ("HTTP 5xx", f"{len(f.http_5xx)}"),
             ("sessions closed", f"{len(f.closes)}"),
             ("hangs", f"{len(f.hangs)}"),
+            ("stalls (late probes)", f"{len(f.stalls)}: {f.stalls[:3]}"),
             ("unanswered bad events", f"{f.unanswered_count}"),
             ("errors without event_id", f"{f.lost_event_id_count}"),
             ("invalid server events", f"{len(f.invalid_server_events)}"),
