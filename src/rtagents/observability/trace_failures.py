@@ -89,7 +89,7 @@ def _close(record: Record) -> Iterator[FailureFinding]:
     by = text(record.data.get("by")) or "transport"
     if code is None and by != "transport":
         return  # closed by a side with no code given: the side chose to end
-    number = code if isinstance(code, int) else 1006
+    number = code if type(code) is int else 1006
     if number in CLEAN_CLOSES or (number not in CLOSE_HINTS and number < 3000):
         return
     category, hint = CLOSE_HINTS.get(number, ("connection", hint_for(None, "connection")))

@@ -72,7 +72,7 @@ class OrderChecker:
         if record.kind == "close":
             self._closed_at = record.where
             self._closed_by_us = self.side is not None and record.data.get("by") == self.side
-        elif record.kind == "lifecycle" and record.data.get("to") in _OPEN_AGAIN:
+        elif record.kind == "lifecycle" and text(record.data.get("to")) in _OPEN_AGAIN:
             self._closed_at = None
         elif record.kind == "event" and not self._replayed(record):
             self._event(record)
@@ -157,4 +157,5 @@ class OrderChecker:
 def _part(kind: str, event: Mapping[str, Any]) -> tuple[str, str | None, object]:
     """Which stream of which part a delta or ``.done`` belongs to."""
     stream = kind.removeprefix("response.").rsplit(".", 1)[0]
-    return stream, text(event.get("item_id")), event.get("content_index", 0)
+    index = event.get("content_index", 0)
+    return stream, text(event.get("item_id")), index if type(index) is int else None
