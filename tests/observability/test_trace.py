@@ -227,6 +227,10 @@ def test_a_file_that_is_not_a_recording_is_refused_with_why(tmp_path: Path) -> N
         trace_file(tmp_path / "log.jsonl")
     with pytest.raises(RecordingError, match="no such|does not exist"):
         trace_file(tmp_path / "missing.jsonl")
+    damaged = {"format": "rtagents.recording", "version": 1, "side": "client", "audio": "elided"}
+    (tmp_path / "damaged.jsonl").write_text(json.dumps({**damaged, "part": 0, "started_at": "x"}))
+    with pytest.raises(RecordingError, match="header line is damaged"):
+        trace_file(tmp_path / "damaged.jsonl")
     (tmp_path / "empty.jsonl").write_text("")
     with pytest.raises(RecordingError, match="empty"):
         trace_file(tmp_path / "empty.jsonl")

@@ -128,7 +128,13 @@ def _header(part: Path, first: tuple[int, str] | None) -> Mapping[str, Any]:
         data = json.loads(first[1])
     except ValueError:
         data = None
-    return Header.from_dict(data, where=f"{part}:{first[0]}").to_dict()
+    where = f"{part}:{first[0]}"
+    try:
+        return Header.from_dict(data, where=where).to_dict()
+    except RecordingError:
+        raise
+    except (TypeError, ValueError) as exc:  # a header field of the wrong type
+        raise RecordingError(f"{where}: the header line is damaged: {exc}") from exc
 
 
 def _read_records(
