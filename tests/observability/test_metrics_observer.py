@@ -98,3 +98,16 @@ def test_who_closed_the_session_and_resumes() -> None:
     watcher.on_closed(1000, "bye", "client")
     assert sample(metrics, "rtagents_resumes_total", result="resumed") == 1.0
     assert sample(metrics, "rtagents_sessions_ended_total", outcome="client") == 1.0
+
+
+def test_a_commit_ends_a_push_to_talk_turn_but_not_a_vad_one() -> None:
+    metrics = ServerMetrics()
+    watcher = SessionMetrics(metrics)
+    stopped = {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 1, "item_id": "vad"}
+    watcher.on_sent(event(stopped), None)
+    vad_end = watcher._stopped_at["vad"]
+    committed = {"type": "input_audio_buffer.committed", "previous_item_id": None}
+    watcher.on_sent(event({**committed, "item_id": "vad"}), None)
+    assert watcher._stopped_at["vad"] == vad_end  # the VAD's decision stays the end
+    watcher.on_sent(event({**committed, "item_id": "ptt"}), None)
+    assert "ptt" in watcher._stopped_at

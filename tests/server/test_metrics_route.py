@@ -69,13 +69,29 @@ async def test_histograms_move_after_a_spoken_turn(server: RunningServer) -> Non
         await stream.until("conversation.item.input_audio_transcription.completed")
         during = samples((await scrape(server, server.api_key)).text)
     assert during["rtagents_sessions_active", ()] == 1.0
-    for name in ("transcript", "first_token", "first_audio", "done"):
+    for name in ("transcript", "first_token", "first_text", "first_audio", "done"):
         assert during[stage, (("stage", name),)] == 1.0, name
     assert during["rtagents_turn_latency_seconds_sum", (("stage", "done"),)] > 0
     out = during["rtagents_events_total", (("direction", "out"), ("type", "response.done"))]
     assert out == 1.0
     appends = (("direction", "in"), ("type", "input_audio_buffer.append"))
     assert during["rtagents_events_total", appends] > 10
+
+
+async def test_a_push_to_talk_turn_counts_from_the_commit(server: RunningServer) -> None:
+    stage = "rtagents_turn_latency_seconds_count"
+    async with memory_session(server) as client:
+        await client.roundtrip(
+            {"type": "session.update", "session": {"type": "realtime", **TRANSCRIBED}},
+            "session.updated",
+        )
+        await client.say("Hello there.")  # appends, then the client's own commit
+        seen = [event.type for event in await client.respond()]
+        if "conversation.item.input_audio_transcription.completed" not in seen:
+            await client.until("conversation.item.input_audio_transcription.completed")
+        found = samples((await scrape(server, server.api_key)).text)
+    for name in ("transcript", "first_token", "first_audio", "done"):
+        assert found[stage, (("stage", name),)] == 1.0, name
 
 
 async def test_unknown_types_and_codes_cannot_grow_the_series(server: RunningServer) -> None:

@@ -103,7 +103,7 @@ class ServerMetrics:
         self._outcomes = {o: self.sessions_ended.labels(outcome=o) for o in OUTCOMES}
         self._stages = {
             s: self.turn_latency.labels(stage=s)
-            for s in ("transcript", "first_token", "first_audio", "done")
+            for s in ("transcript", "first_token", "first_text", "first_audio", "done")
         }
         self._error_children: dict[tuple[str, str], Any] = {}
         self._error_codes: set[str] = set()
@@ -154,13 +154,15 @@ class ServerMetrics:
 
     def observe_turn(self, marks: LatencyMarks) -> None:
         """A finished voice turn: each stage it reached, in seconds after speech_stopped."""
-        origin = marks.speech_stopped_at
+        # The end of the turn: speech stopped, or the client's commit (push to talk).
+        origin = marks.speech_stopped_at or getattr(marks, "committed_at", None)
         if origin is None:
-            return  # a response the client asked for: no end of speech to measure from
+            return  # a response the client asked for: no end of a turn to measure from
         # The transcript stage is timed by the session observer as it happens
         # (observe_stage): it may be final only after response.done.
         for stage, at in (
             ("first_token", marks.first_token_at),
+            ("first_text", getattr(marks, "first_text_at", None)),  # marks that know it
             ("first_audio", marks.first_audio_at),
             ("done", marks.done_at),
         ):

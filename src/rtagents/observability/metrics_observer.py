@@ -20,6 +20,7 @@ from .metrics import UNKNOWN, LatencyMarks, ServerMetrics
 _TRANSCRIPT_TYPES = frozenset(
     {
         "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
         "conversation.item.input_audio_transcription.completed",
         "conversation.item.input_audio_transcription.failed",
     }
@@ -49,9 +50,14 @@ class SessionMetrics:
             self._transcript_stage(event)
 
     def _transcript_stage(self, event: Any) -> None:
-        """speech_stopped -> its transcript, timed here: it may come after response.done."""
+        """The end of a turn -> its transcript, timed here: it may come after response.done.
+
+        The end is speech_stopped, or for a client's commit (push to talk) the commit.
+        """
         item_id = str(event.item_id)
-        if event.type == "input_audio_buffer.speech_stopped":
+        if event.type.startswith("input_audio_buffer."):
+            if item_id in self._stopped_at:
+                return  # committed just after its speech_stopped: that was the end
             if len(self._stopped_at) >= MAX_PENDING_TRANSCRIPTS:
                 self._stopped_at.pop(next(iter(self._stopped_at)))  # the oldest
             self._stopped_at[item_id] = time.perf_counter()
