@@ -48,10 +48,17 @@ async def test_a_spoken_turn_fills_every_stage() -> None:
             await s.update_session(VOICE_TURNS)
             await stream_speech(s, scripted_speech("Hello there."), realtime=False)
             await until_done(s)
-            # A response the app asked for itself: marks, but no end of speech to count from.
+            # A response the app asked for itself: marks, but no end of a turn to count from.
             await s.create_response()
             await until_done(s, transcripts=0)
-    spoken, asked = s.metrics.turns
+            # Push to talk: the app's own commit ends the turn.
+            audio = {"input": {"turn_detection": None}}
+            await s.update_session({"type": "realtime", "audio": audio})
+            await stream_speech(s, scripted_speech("Bye."), realtime=False, trailing_silence_ms=0)
+            await s.commit_audio()
+            await s.create_response()
+            await until_done(s)
+    spoken, asked, pushed = s.metrics.turns
     assert spoken.item_id is not None and spoken.response_id is not None
     assert spoken.status == "completed"
     latencies = spoken.as_dict()
@@ -62,7 +69,9 @@ async def test_a_spoken_turn_fills_every_stage() -> None:
     assert 0 <= spoken.first_audio_ms <= spoken.done_ms
     assert asked.item_id is None and asked.done_at is not None
     assert asked.done_ms is None and asked.first_audio_ms is None
-    assert s.metrics.latest is asked
+    assert pushed.ended_at is not None and pushed.transcript_ms is not None
+    assert pushed.first_audio_ms is not None and pushed.done_ms is not None
+    assert s.metrics.latest is pushed
 
 
 def event(payload: dict[str, Any]) -> Any:

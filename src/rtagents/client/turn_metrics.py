@@ -1,9 +1,10 @@
 """``session.metrics``: where each voice turn's time went, as this client saw it.
 
-The same stages the server's Prometheus histograms measure (speech_stopped
-to the transcript, the first text, the first audio, response.done), timed
-here at the moment each event *arrived*, so they include the network and
-read the same against any GA server, OpenAI's included. First text is the
+The same stages the server's Prometheus histograms measure (from the end
+of the turn, speech_stopped or a push-to-talk commit, to the transcript, the
+first text, the first audio, response.done), timed here at the moment each
+event *arrived*, so they include the network and read the same against any
+GA server, OpenAI's included. First text is the
 first text or audio-transcript delta (not the end of speech synthesis);
 first audio is the first ``response.output_audio.delta``, or on WebRTC, where
 audio comes as RTP, ``output_audio_buffer.started``.
@@ -24,13 +25,15 @@ OPEN_KEPT = 16  # turns waiting for their response or its end
 class TurnLatency:
     """One response and the user turn that caused it; times on the session's clock (s).
 
-    A response the app asked for itself (no server turn detection) has no
-    ``speech_stopped_at`` and so no latencies, only its marks.
+    ``ended_at`` is when the user's turn ended: ``speech_stopped`` (server
+    turn detection), or ``input_audio_buffer.committed`` for the app's own
+    commit (push to talk). A response that followed neither (text, a greeting)
+    has no ``ended_at`` and so no latencies, only its marks.
     """
 
     item_id: str | None = None
     response_id: str | None = None
-    speech_stopped_at: float | None = None
+    ended_at: float | None = None
     transcript_at: float | None = None
     first_text_at: float | None = None
     first_audio_at: float | None = None
@@ -38,13 +41,13 @@ class TurnLatency:
     status: str | None = None
 
     def _after(self, mark: float | None) -> float | None:
-        if self.speech_stopped_at is None or mark is None:
+        if self.ended_at is None or mark is None:
             return None
-        return round((mark - self.speech_stopped_at) * 1000, 1)
+        return round((mark - self.ended_at) * 1000, 1)
 
     @property
     def transcript_ms(self) -> float | None:
-        """Milliseconds from speech_stopped to the final input transcript."""
+        """Milliseconds from the end of the turn to the final input transcript."""
         return self._after(self.transcript_at)
 
     @property
@@ -82,6 +85,7 @@ class TurnMetrics:
         self._by_item: dict[str, TurnLatency] = {}  # transcripts may come after the response
         self._handlers: dict[str, Callable[[Any], None]] = {
             "input_audio_buffer.speech_stopped": self._speech_stopped,
+            "input_audio_buffer.committed": self._committed,
             "conversation.item.input_audio_transcription.completed": self._transcript,
             "response.created": self._response_created,
             "response.output_text.delta": self._first_text,
@@ -106,9 +110,14 @@ class TurnMetrics:
             handler(event)
 
     def _speech_stopped(self, event: Any) -> None:
-        turn = TurnLatency(item_id=str(event.item_id), speech_stopped_at=self._clock())
+        turn = TurnLatency(item_id=str(event.item_id), ended_at=self._clock())
         self._waiting.append(turn)
         self._remember_item(turn)
+
+    def _committed(self, event: Any) -> None:
+        """The app's own commit ends a push-to-talk turn (a VAD's commit follows speech_stopped)."""
+        if str(event.item_id) not in self._by_item:
+            self._speech_stopped(event)
 
     def _remember_item(self, turn: TurnLatency) -> None:
         if turn.item_id is None:
