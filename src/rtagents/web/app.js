@@ -168,6 +168,10 @@ function onEvent(direction, event) {
   view.agent = scenarios.agent;
   latency.apply(event);
   if (event.type === "response.created") watchForAudio(event.response?.id);
+  // A text-only reply has no audio to hear: stop polling for it.
+  if (event.type === "response.done" && !event.response?.output_modalities?.includes("audio")) {
+    audioWatch.stop();
+  }
   if (MARKS_MAY_CHANGE.has(event.type)) readServerMarks();
   switch (event.type) {
     case "session.created":
