@@ -9,6 +9,7 @@ span tree the server built is read back from the SDK's in-memory exporter.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from rtagents.client import connect
 from rtagents.engines.scripted import CallTool, Rule, scripted_engines, scripted_speech
+from rtagents.observability.telemetry import Telemetry
+from rtagents.observability.telemetry_observer import MAX_OPEN, SessionTracer
+from rtagents.protocol.codec import decode_server_event, encode_event
 from rtagents.server.config import ServerConfig
 from rtagents.server.serving import running_server
 from rtagents.testing.spoken import stream_speech
@@ -135,3 +139,44 @@ async def test_untraced_sessions_make_no_spans_unless_the_server_traces_all(
     exporter.clear()
     await weather_turn(off, "auto")
     assert exporter.get_finished_spans() == ()
+
+
+def fed(exporter: InMemorySpanExporter, *payloads: dict[str, Any]) -> SessionTracer:
+    """A traced session's tracer, shown ``payloads`` as sent events, then closed."""
+    tracer = SessionTracer(Telemetry("all", provider_for(exporter)), "sess_1", time.time_ns)
+    for n, payload in enumerate(payloads):
+        decoded = decode_server_event(encode_event({"event_id": f"event_{n}", **payload}))
+        assert getattr(decoded, "type", None) == payload["type"], decoded
+        tracer.on_sent(decoded, None)
+    return tracer
+
+
+def session_event(transcription: Any) -> dict[str, Any]:
+    audio = {"input": {"transcription": transcription, "turn_detection": None}}
+    session = {"type": "realtime", "model": "gpt-realtime", "audio": audio}
+    return {"type": "session.created", "session": session}
+
+
+def test_no_stt_span_waits_for_a_transcript_that_will_not_come(
+    exporter: InMemorySpanExporter,
+) -> None:
+    committed = {"type": "input_audio_buffer.committed", "previous_item_id": None}
+    tracer = fed(exporter, session_event(None), {**committed, "item_id": "item_1"})
+    tracer.on_closed(1000, "", "client")
+    assert sorted(s.name for s in exporter.get_finished_spans()) == [
+        "rtagents.session",
+        "rtagents.turn",
+    ]
+
+
+def test_stage_spans_left_open_are_bounded(exporter: InMemorySpanExporter) -> None:
+    started = [
+        {"type": "input_audio_buffer.speech_started", "audio_start_ms": n, "item_id": f"i{n}"}
+        for n in range(MAX_OPEN + 10)
+    ]  # speech that never stops (each new one also ends the turn before)
+    tracer = fed(exporter, session_event({"model": "whisper-1"}), *started)
+    assert len(tracer._stages) == MAX_OPEN
+    tracer.on_closed(None, None, "transport")
+    spans = exporter.get_finished_spans()
+    assert sum(s.name == "vad" for s in spans) == MAX_OPEN + 10  # all ended, none lost
+    assert tracer._stages == {}

@@ -48,6 +48,7 @@ class SessionTracer:
         self._session: Any = None
         self._model: str | None = None
         self._on = False
+        self._transcribing = False  # an stt span only when a transcript will end it
         self._turn: Any = None
         self._stages: dict[tuple[str, str], Any] = {}  # (stage, item or response id) -> span
         self._responses: dict[str, Any] = {}
@@ -118,6 +119,8 @@ class SessionTracer:
     def _configured(self, event: Any) -> None:
         session = event.session
         self._model = getattr(session, "model", None) or self._model
+        audio_in = getattr(getattr(session, "audio", None), "input", None)
+        self._transcribing = getattr(audio_in, "transcription", None) is not None
         tracing = getattr(session, "tracing", None)
         self._on = self._telemetry.wants(tracing)
         if self._on and self._session is None:
@@ -172,14 +175,18 @@ class SessionTracer:
         item_id = str(event.item_id)
         if self._turn is None:
             self._open_turn(item_id)  # a commit without VAD starts its turn here
-        self._start_stage("stt", item_id, self._turn)
+        if self._transcribing:
+            self._start_stage("stt", item_id, self._turn)
 
     def _transcribed(self, event: Any) -> None:
         self._end_stage("stt", str(event.item_id))
 
     def _start_stage(self, stage: str, key: str, parent: Any) -> None:
-        if len(self._stages) < MAX_OPEN and (stage, key) not in self._stages:
-            self._stages[stage, key] = self._child(parent, stage)
+        if (stage, key) in self._stages:
+            return
+        if len(self._stages) >= MAX_OPEN:  # one never ended (speech cleared mid-way): the oldest
+            self._end_stage(*next(iter(self._stages)))
+        self._stages[stage, key] = self._child(parent, stage)
 
     def _end_stage(self, stage: str, key: str, end_ns: int | None = None) -> None:
         span = self._stages.pop((stage, key), None)
