@@ -60,7 +60,7 @@ async def test_histograms_move_after_a_spoken_turn(server: RunningServer) -> Non
     before = samples((await scrape(server, server.api_key)).text)
     stage = "rtagents_turn_latency_seconds_count"
     assert before[stage, (("stage", "first_audio"),)] == 0.0
-    async with memory_session(server) as client:
+    async with session(server) as client:  # a real WebSocket on loopback
         await configure(client, {"type": "server_vad"}, **TRANSCRIBED)
         stream = Streamer(client)
         await stream.send(speech("Hello there.", lead_ms=300, tail_ms=600), chunk_ms=40)
