@@ -98,6 +98,7 @@ async def test_unknown_types_and_codes_cannot_grow_the_series(server: RunningSer
     async with memory_session(server) as client:
         for n in range(5):
             await client.error({"type": f"made.up.{n}"})
+    await ended(server)
     found = samples((await scrape(server, server.api_key)).text)
     types = {dict(labels)["type"] for name, labels in found if name == "rtagents_events_total"}
     assert not any(t.startswith("made.up") for t in types)
