@@ -125,8 +125,9 @@ async def _stage_bars(page: Page, turn: int) -> tuple[str, dict[str, float | Non
     await wait_for(
         page,
         f"document.querySelector(\"{figure} .stage[data-stage='first_audio'][data-ms]\")"
+        f" && document.querySelector(\"{figure} .stage[data-stage='done'][data-ms]\")"
         f" && document.querySelector(\"{figure} .stage[data-stage='heard']\")",
-        f"turn {turn}'s stage bars with first audio and heard",
+        f"turn {turn}'s stage bars with first audio, done and heard",
         15,
     )
     origin: str = await page.get_attribute(figure, "data-origin") or ""

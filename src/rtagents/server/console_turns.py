@@ -8,8 +8,9 @@ stays exactly the hosted API's for every client, and a client that never asks
 pays nothing. The caller must hold what opened the call: the same client
 secret (compared in constant time; it stays good for the call's life, as a
 hang-up's does even after the secret's own expiry would refuse a new call) or
-the server's API key. The answer holds at most the session's last
-``MARKS_KEPT`` records, each ``TurnMarks.summary()``.
+the server's API key. The answer holds the session's last ``MARKS_KEPT``
+records, each ``TurnMarks.summary()``, then the responses still in progress
+(``status`` null: the stages reached so far).
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ async def call_turns(request: Request) -> Response:
     except Refusal as exc:
         return exc.response()
     host = getattr(call, "host", None)
-    turns = getattr(getattr(host, "backend", None), "turns", None)  # the local pipeline's
-    marks = list(getattr(turns, "marks", ()))
+    book = getattr(getattr(getattr(host, "backend", None), "turns", None), "book", None)
+    marks = book.snapshot() if book is not None else []  # only the local pipeline has marks
     body: dict[str, Any] = {
         "object": "rtagents.call.turns",
         "call_id": call_id,

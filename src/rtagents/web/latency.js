@@ -142,7 +142,7 @@ export class LatencyTable {
     const rows = STAGES.map((stage) => ({
       stage,
       ms: record.stages_ms[stage],
-      why: record.absent[stage] ?? "not reached",
+      why: record.absent[stage] ?? (record.status === null ? "not yet" : "not reached"),
       source: "server",
     }));
     if (turn.marks.audio !== undefined) {
@@ -156,7 +156,7 @@ export class LatencyTable {
     const caption = document.createElement("figcaption");
     const kind = record.turn ?? "no voice turn";
     caption.textContent =
-      `Turn ${turn.n} (${kind}, ${record.transport ?? "?"}, ${record.status ?? "unfinished"}): ` +
+      `Turn ${turn.n} (${kind}, ${record.transport ?? "?"}, ${record.status ?? "in progress"}): ` +
       `ms after ${ORIGINS[record.origin] ?? "?"}`;
     figure.append(caption, ...rows.map((row) => stageRow(row, scale)));
     const old = this.bars.querySelector(`figure[data-turn="${turn.n}"]`);

@@ -179,3 +179,27 @@ async def test_the_console_reads_a_calls_marks_with_the_secret_that_opened_it(
             assert (await turns("rtc_nosuchcall", owner)).status_code == 404
         finally:
             await call.close()
+
+
+async def test_a_reply_still_being_written_shows_the_stages_it_reached() -> None:
+    # The first clause is spoken while the model writes the rest (a few tokens, 0.2 s each).
+    slow = scripted_engines([Rule("story", Say(REPLY, token_delay_s=0.2))])
+    config = ServerConfig(port=0, webrtc_loopback=True)
+    async with running_server(config, slow) as running, httpx.AsyncClient() as http:
+        call = await RawCall.open(running, session=session(None))
+        try:
+            await call.until("conversation.created")
+            await ask(call, "tell me a story")
+            await call.until("output_audio_buffer.started")  # the model is still writing
+            read = await http.get(
+                f"{running.http_url}/console/calls/{call.call_id}/turns",
+                headers={"Authorization": f"Bearer {running.api_key}"},
+            )
+            (turn,) = read.json()["turns"]
+            assert (turn["status"], turn["transport"]) == (None, "webrtc")
+            stages = turn["stages_ms"]
+            reached = [stages[s] for s in ("first_token", "first_text", "first_audio")]
+            assert None not in reached and reached == sorted(reached), stages
+            assert stages["done"] is None and "done" not in turn["absent"]
+        finally:
+            await call.close()

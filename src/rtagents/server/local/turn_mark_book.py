@@ -57,6 +57,18 @@ class MarkBook:
         self.open: dict[str, TurnMarks] = {}  # response id -> marks until response.done
         self._waiting: dict[str, TurnMarks] = {}  # response id -> done, a stage still to come
 
+    def snapshot(self) -> list[TurnMarks]:
+        """The finished records, then those still open or waiting (status None: in progress).
+
+        An open response's first token is read from its run now, so a long
+        reply shows where its time went before its ``response.done``.
+        """
+        for response_id, marks in self.open.items():
+            if marks.first_token_at is None:
+                marks.first_token_at = self._first_token(response_id)
+            marks.transport = marks.transport or self._transport()
+        return [*self.kept, *self._waiting.values(), *self.open.values()]
+
     # --- turns ----------------------------------------------------------------------
 
     def turn_ended(self, item_id: str, kind: str, audio_end_ms: int | None = None) -> None:
