@@ -84,7 +84,7 @@ async def test_spans_go_over_otlp_http_as_the_otel_variables_say(
                     if event.type == "response.done":
                         break
     # Leaving running_server flushed the batch: the receiver has it now.
-    assert receiver.paths == ["/v1/traces"]
+    assert receiver.paths and set(receiver.paths) == {"/v1/traces"}  # a slow run may batch twice
     names, services = [], set()
     for export in receiver.exports:
         for resource_spans in export.resource_spans:
