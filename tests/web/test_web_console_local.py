@@ -70,5 +70,21 @@ async def _local_turn(audio: Path, engines: Engines, tmp_path: Path) -> None:
             30,
         )
         await wait_for(page, "rtConsole.stats.audioEnergyReceived > 0", "reply audio energy", 15)
+        # Where the time went, before the long reply is done: the server's stages so far.
+        figure = "#stage-bars figure[data-turn='1']"
+        await wait_for(
+            page,
+            f"document.querySelector(\"{figure} .stage[data-stage='first_audio'][data-ms]\")",
+            "the server's stage bars up to the first audio",
+            15,
+        )
+        bars = await page.evaluate(
+            f'[...document.querySelectorAll("{figure} .stage[data-ms]")]'
+            ".map(e => [e.dataset.stage, Number(e.dataset.ms)])"
+        )
+        print(f"server stages (ms after speech stopped): {bars}")
+        reached = dict(bars)
+        order = [reached[s] for s in ("first_token", "first_text", "first_audio")]
+        assert order == sorted(order), bars
         print(f"console screenshot: {await screenshot(page, 'console-local.png')}")
         await hang_up(page, server, problems)
