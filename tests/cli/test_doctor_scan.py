@@ -224,6 +224,7 @@ def test_an_allow_block_skips_its_lines_and_an_unclosed_one_is_reported() -> Non
         ("yaml", "session:\n  audio:\n    output:\n      voice: alloy\n  type: realtime"),
         ("toml", '[session.audio.output]\nvoice = "ash"\n[session]\ntype = "realtime"'),
         ("text", "sent 4000 bytes, then the socket was closed"),
+        ("markup", "| close, code N | connection (4000, the beta refusal, is protocol) |"),
     ],
 )
 def test_ga_shapes_that_share_a_beta_word_are_not_reported(kind: str, text: str) -> None:

@@ -32,8 +32,9 @@ from ..protocol.beta import (
     ga_replacement_for_field,
 )
 
-FileKind = Literal["python", "js", "json", "yaml", "toml", "env", "text"]
-"""How a file's keys are written: decides which key patterns apply."""
+FileKind = Literal["python", "js", "json", "yaml", "toml", "env", "text", "markup"]
+"""How a file's keys are written: decides which key patterns apply. ``text`` is a log
+(a bare close code 4000 counts there); ``markup`` is prose (Markdown, HTML, shell)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,16 +115,21 @@ _FORMAT_RE: Final = re.compile(
 _CLOSE_REASON_RE: Final = re.compile(rf"(?<!\w){re.escape(BETA_CLOSE_REASON)}(?!\w)")
 _CLOSE_CODE_RE: Final = re.compile(rf"(?i)close.*?(?<![\w.]){BETA_CLOSE_CODE}(?![\w.])")
 _FIELDS: Final = "|".join(sorted(UNAMBIGUOUS_FIELDS, key=len, reverse=True))
-# How a key is written, per kind of file: a dict/object key, a keyword argument,
-# a YAML mapping key, a TOML/.env assignment, or a "key=value" log field.
+_TEXT_KEYS: Final = re.compile(
+    rf"[\"'](?P<name>{_FIELDS})[\"']\s*:|(?<![\w.])(?P<kw>{_FIELDS})=(?!=)"
+)
+# How a key is written, per kind of file: a dict/object key or a keyword argument
+# (Python, and "key=value" log fields), a JS object key,
+# a YAML mapping key, a TOML/.env assignment.
 _KEY_RES: Final[dict[FileKind, re.Pattern[str]]] = {
-    "python": re.compile(rf"[\"'](?P<name>{_FIELDS})[\"']\s*:|(?<![\w.])(?P<kw>{_FIELDS})=(?!=)"),
+    "python": _TEXT_KEYS,
     "js": re.compile(rf"(?<![\w.])[\"'`]?(?P<name>{_FIELDS})[\"'`]?\s*:(?!:)"),
     "json": re.compile(rf"\"(?P<name>{_FIELDS})\"\s*:"),
     "yaml": re.compile(rf"^\s*(?:-\s+)?[\"']?(?P<name>{_FIELDS})[\"']?\s*:"),
     "toml": re.compile(rf"^\s*[\"']?(?P<name>{_FIELDS})[\"']?\s*="),
     "env": re.compile(rf"^\s*(?:export\s+)?(?P<name>{_FIELDS})="),
-    "text": re.compile(rf"[\"'](?P<name>{_FIELDS})[\"']\s*:|(?<![\w.])(?P<kw>{_FIELDS})=(?!=)"),
+    "text": _TEXT_KEYS,
+    "markup": _TEXT_KEYS,
 }
 _SUBSCRIPT_RE: Final = re.compile(
     r"[\"'](?P<head>session|response)[\"']\]\s*\[\s*[\"'](?P<name>\w+)[\"']\]"

@@ -50,11 +50,11 @@ _SUFFIX_KINDS: Final[dict[str, FileKind]] = {
     ".env": "env",
     ".log": "text",
     ".txt": "text",
-    ".md": "text",
-    ".html": "text",
-    ".sh": "text",
-    ".cfg": "text",
-    ".ini": "text",
+    ".md": "markup",
+    ".html": "markup",
+    ".sh": "markup",
+    ".cfg": "markup",
+    ".ini": "markup",
 }
 
 

@@ -72,7 +72,7 @@ class BraceTracker:
             elif not char.isspace():
                 self._pending = self._last_word = None
             i += 1
-        if self.kind in ("json", "text"):
+        if self.kind in ("json", "text", "markup"):
             self._open_string = None  # a log line never continues a string
         return found
 
