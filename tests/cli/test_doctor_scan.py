@@ -202,6 +202,8 @@ def test_an_allow_block_skips_its_lines_and_an_unclosed_one_is_reported() -> Non
     assert _scan(block + "B = 'response.text.done'\n") == [
         (4, 6, "beta-event", "response.text.done")
     ]
+    both = "# doctor: allow-beta-begin ... doctor: allow-beta-end\nB = 'response.text.done'\n"
+    assert _scan(both) == [(2, 6, "beta-event", "response.text.done")]
     unclosed = "x = 1\n# doctor: allow-beta-begin\nA = 'response.text.delta'\n"
     assert _scan(unclosed) == [(2, 1, "allow-unclosed", "doctor: allow-beta-begin")]
 

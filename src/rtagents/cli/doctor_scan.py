@@ -147,11 +147,9 @@ def _findings(path: str, lines: Iterable[str], kind: FileKind) -> Iterator[Findi
     for number, line in enumerate(lines, 1):
         text = line.rstrip("\r\n")
         top_keys = tracker.feed(text)  # fed even on allowed lines: nesting stays right
-        if ALLOW_BEGIN in text:
-            allowed_since = allowed_since or number
-            continue
-        if ALLOW_END in text:
-            allowed_since = None
+        begins, ends = ALLOW_BEGIN in text, ALLOW_END in text
+        if begins != ends:  # both on one line (this docstring's) allow just that line
+            allowed_since = (allowed_since or number) if begins else None
             continue
         if allowed_since is not None or ALLOW_LINE in text:
             continue
