@@ -22,7 +22,7 @@ from ..transports.websocket import HandshakeRejected, WebSocketTransport, connec
 from .doctor_auth import auth_failure, auth_headers
 from .doctor_network import Target, network_steps
 from .doctor_session import check_session_created, check_text_turn
-from .doctor_steps import Step, StepFailed, StepResult, print_result, run_steps
+from .doctor_steps import ConnectStep, StepFailed, StepResult, print_result, run_steps
 from .failures import CliError
 
 _WS_SCHEMES = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
@@ -47,24 +47,26 @@ class WebSocketCheck:
     transport: WebSocketTransport | None = None
     rejection: HandshakeRejected | None = None
 
-    def steps(self) -> list[Step]:
+    def steps(self) -> list[ConnectStep]:
         return [
-            Step(
+            ConnectStep(
                 "HTTP auth",
                 Category.CONNECTION,
                 self._auth,
                 "the server accepted the TCP "
                 "connection but never answered the HTTP request: a proxy or a hung server?",
             ),
-            Step("WebSocket upgrade", Category.CONNECTION, self._upgrade, "no upgrade answer"),
-            Step(
+            ConnectStep(
+                "WebSocket upgrade", Category.CONNECTION, self._upgrade, "no upgrade answer"
+            ),
+            ConnectStep(
                 "session.created",
                 Category.PROTOCOL,
                 self._created,
                 "the server upgraded "
                 "but sent no session.created: is it a Realtime server? check its logs",
             ),
-            Step(
+            ConnectStep(
                 "text turn",
                 Category.MODEL,
                 self._turn,

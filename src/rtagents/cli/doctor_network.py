@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from ..protocol.errors import Category
-from .doctor_steps import Step, StepFailed
+from .doctor_steps import ConnectStep, StepFailed
 
 _DEFAULT_PORTS = {"ws": 80, "http": 80, "wss": 443, "https": 443}
 _SHOWN_ADDRESSES = 4
@@ -43,16 +43,16 @@ class Target:
         return f"{self.host}:{self.port}"
 
 
-def network_steps(target: Target) -> list[Step]:
+def network_steps(target: Target) -> list[ConnectStep]:
     """DNS, TCP, and TLS when the URL asks for it."""
     steps = [
-        Step(
+        ConnectStep(
             "DNS",
             Category.CONNECTION,
             lambda: _dns(target),
             "DNS did not answer: check this machine's resolver (/etc/resolv.conf) and network",
         ),
-        Step(
+        ConnectStep(
             "TCP",
             Category.CONNECTION,
             lambda: _tcp(target),
@@ -61,7 +61,7 @@ def network_steps(target: Target) -> list[Step]:
     ]
     if target.tls:
         steps.append(
-            Step(
+            ConnectStep(
                 "TLS",
                 Category.CONNECTION,
                 lambda: _tls(target),

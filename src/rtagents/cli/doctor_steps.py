@@ -28,7 +28,7 @@ class StepFailed(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Step:
+class ConnectStep:
     """One check: its name, the category its failures belong to, and the check itself.
 
     ``check`` returns what it saw (one line); ``timeout_fix`` is the advice when
@@ -61,7 +61,7 @@ class StepResult:
 
 
 async def run_steps(
-    steps: Sequence[Step],
+    steps: Sequence[ConnectStep],
     timeout_s: float,
     report: Callable[[StepResult], None] = lambda result: None,
 ) -> list[StepResult]:
@@ -76,7 +76,7 @@ async def run_steps(
     return results
 
 
-async def _run_one(step: Step, timeout_s: float) -> StepResult:
+async def _run_one(step: ConnectStep, timeout_s: float) -> StepResult:
     try:
         async with asyncio.timeout(timeout_s):
             detail = await step.check()

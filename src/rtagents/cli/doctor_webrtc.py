@@ -31,7 +31,7 @@ from ..transports.webrtc import (
 from ..transports.webrtc_audio import PacedAudioTrack
 from .doctor_auth import auth_failure, auth_headers
 from .doctor_session import check_session_created, check_text_turn
-from .doctor_steps import Step, StepFailed
+from .doctor_steps import ConnectStep, StepFailed
 
 _SHOWN_CANDIDATES = 3
 
@@ -49,28 +49,30 @@ class WebRTCCheck:
     reply: httpx.Response | None = None
     _track: PacedAudioTrack | None = None
 
-    def steps(self) -> list[Step]:
+    def steps(self) -> list[ConnectStep]:
         where = self._where
         return [
-            Step("ICE gathering", Category.CONNECTION, self._gather, where),
-            Step(
+            ConnectStep("ICE gathering", Category.CONNECTION, self._gather, where),
+            ConnectStep(
                 "HTTP auth",
                 Category.CONNECTION,
                 self._post,
                 "no answer to the SDP offer's "
                 "POST: a proxy or a hung server? check the server's logs",
             ),
-            Step("SDP exchange", Category.CONNECTION, self._answer, "the answer did not apply"),
-            Step("ICE connectivity", Category.CONNECTION, self._ice, where),
-            Step("DTLS", Category.CONNECTION, self._dtls, where),
-            Step("data channel", Category.CONNECTION, self._channel, where),
-            Step(
+            ConnectStep(
+                "SDP exchange", Category.CONNECTION, self._answer, "the answer did not apply"
+            ),
+            ConnectStep("ICE connectivity", Category.CONNECTION, self._ice, where),
+            ConnectStep("DTLS", Category.CONNECTION, self._dtls, where),
+            ConnectStep("data channel", Category.CONNECTION, self._channel, where),
+            ConnectStep(
                 "session.created",
                 Category.PROTOCOL,
                 self._created,
                 "the data channel opened but no session.created came: check the server's logs",
             ),
-            Step(
+            ConnectStep(
                 "text turn",
                 Category.MODEL,
                 self._turn,
