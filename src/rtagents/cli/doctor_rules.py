@@ -108,7 +108,7 @@ _MODEL_RE: Final = re.compile(
     + r")[\w.-]*"
 )
 _FORMAT_RE: Final = re.compile(
-    r"(?i)[\w-]*format[\"']?\s*[:=]\s*[\"']?(?P<value>"
+    r"(?i)format[\"']?\s*[:=]\s*[\"']?(?P<value>"
     + "|".join(re.escape(name) for name in BETA_AUDIO_FORMATS)
     + r")(?![\w-])"
 )
@@ -137,10 +137,29 @@ _SUBSCRIPT_RE: Final = re.compile(
 LOG_KINDS: Final[frozenset[FileKind]] = frozenset({"json", "text"})
 
 
+def _found(
+    pattern: re.Pattern[str], text: str, gates: tuple[str, ...], gated: str | None = None
+) -> Iterator[re.Match[str]]:
+    """``pattern``'s matches in ``text``, searched only if a gate string is in ``gated``
+    (``text`` itself, or its lower-case copy for a case-blind pattern).
+
+    Most lines of a log or recording hold no beta name at all; a substring test
+    (C speed) spares them the regular expressions.
+    """
+    if any(gate in (text if gated is None else gated) for gate in gates):
+        yield from pattern.finditer(text)
+
+
+_EVENT_GATES: Final = (*_FAMILIES, *_ALL_EVENTS)
+_FORMAT_GATES: Final = tuple(BETA_AUDIO_FORMATS)
+_FIELD_GATES: Final = tuple(UNAMBIGUOUS_FIELDS)
+
+
 def line_hits(text: str, kind: FileKind) -> Iterator[Hit]:
     """Every beta usage a line shows by itself (structure aside)."""
-    yield from _pattern_hits(text)
-    for match in _FORMAT_RE.finditer(text):
+    lowered = text.lower()
+    yield from _pattern_hits(text, lowered)
+    for match in _found(_FORMAT_RE, text, _FORMAT_GATES, lowered):
         value = match.group("value")
         yield Hit(
             match.start("value"),
@@ -149,21 +168,21 @@ def line_hits(text: str, kind: FileKind) -> Iterator[Hit]:
             f"'{value}' is the beta audio format string",
             f"the format object {BETA_AUDIO_FORMATS[value]} in session.audio.input/output.format",
         )
-    for match in _KEY_RES[kind].finditer(text):
+    for match in _found(_KEY_RES[kind], text, _FIELD_GATES):
         group = "name" if match.group("name") else "kw"
         yield field_hit(match.start(group), "session", match.group(group))
-    for match in _SUBSCRIPT_RE.finditer(text):
+    for match in _found(_SUBSCRIPT_RE, text, ('"]', "']")):
         name = match.group("name")
         if name in BETA_SESSION_FIELDS:
             yield field_hit(match.start("name"), match.group("head"), name)
-    if kind in LOG_KINDS:
+    if kind in LOG_KINDS and "close" in lowered:
         yield from _close_code_hits(text)
 
 
-def _pattern_hits(text: str) -> Iterator[Hit]:
-    for match in _EVENT_RE.finditer(text):
+def _pattern_hits(text: str, lowered: str) -> Iterator[Hit]:
+    for match in _found(_EVENT_RE, text, _EVENT_GATES):
         yield _event_hit(match.start(), match.group())
-    for match in _HEADER_RE.finditer(text):
+    for match in _found(_HEADER_RE, text, (BETA_HEADER_VALUE,), lowered):
         yield Hit(
             match.start(),
             "beta-header",
@@ -171,7 +190,7 @@ def _pattern_hits(text: str) -> Iterator[Hit]:
             "the beta header asks for the retired beta protocol",
             "remove the header: GA needs none (then use GA event names and the nested session)",
         )
-    for match in _SUBPROTOCOL_RE.finditer(text):
+    for match in _found(_SUBPROTOCOL_RE, text, (BETA_SUBPROTOCOL,), lowered):
         yield Hit(
             match.start(),
             "beta-header",
@@ -179,11 +198,11 @@ def _pattern_hits(text: str) -> Iterator[Hit]:
             "the beta browser subprotocol (the header's stand-in)",
             "offer only 'realtime' and 'openai-insecure-api-key.<ek_ secret>'",
         )
-    for match in _ENDPOINT_RE.finditer(text):
+    for match in _found(_ENDPOINT_RE, text, ("sessions",)):
         path = match.group()
         full = path if path.startswith("/v1") else "/v1" + path
         yield Hit(match.start(), "beta-endpoint", path, "a beta endpoint", BETA_ENDPOINTS[full])
-    for match in _SDK_RE.finditer(text):
+    for match in _found(_SDK_RE, text, (BETA_SDK_NAMESPACE[0],)):
         yield Hit(
             match.start(),
             "beta-sdk",
@@ -191,7 +210,7 @@ def _pattern_hits(text: str) -> Iterator[Hit]:
             "the official SDK's beta Realtime namespace",
             f"'{BETA_SDK_NAMESPACE[1]}' (client.realtime.connect, client.realtime.client_secrets)",
         )
-    for match in _MODEL_RE.finditer(text):
+    for match in _found(_MODEL_RE, text, tuple(BETA_MODEL_PREFIXES)):
         model = match.group()
         prefix = max((p for p in BETA_MODEL_PREFIXES if model.startswith(p)), key=len)
         yield Hit(
@@ -201,7 +220,7 @@ def _pattern_hits(text: str) -> Iterator[Hit]:
             "a model served only on the retired beta interface",
             f"'{BETA_MODEL_PREFIXES[prefix]}'",
         )
-    for match in _CLOSE_REASON_RE.finditer(text):
+    for match in _found(_CLOSE_REASON_RE, text, (BETA_CLOSE_REASON,)):
         yield _close_hit(match.start(), match.group())
 
 

@@ -10,6 +10,7 @@ and TOML by its table headers. Pure and line-fed, so a file of any size streams.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
@@ -19,6 +20,11 @@ TopKey = tuple[int, str, str]
 """``(column, object name, key)``: a key found directly inside a session/response."""
 
 _MAX_DEPTH: Final = 256  # deeper nesting is not followed (bounded state on hostile input)
+# A line that could open a session/response object names one as a key. Log and
+# recording lines without such a mention (most of them: audio deltas) are not
+# walked character by character while no such object is open.
+_OWNER_MENTION: Final = re.compile(r"(?i)(?:session(?:_?config)?|response)[\"'`]?\s*[:=]")
+_LINE_KINDS: Final = frozenset({"json", "text", "markup"})
 _OPENERS: Final = {"{": "}", "(": ")", "[": "]"}
 _CLOSERS: Final = frozenset(_OPENERS.values())
 
@@ -46,6 +52,8 @@ class BraceTracker:
 
     def feed(self, line: str) -> list[TopKey]:
         found: list[TopKey] = []
+        if self.kind in _LINE_KINDS and not self._owner_open() and not _OWNER_MENTION.search(line):
+            return found
         i, n = 0, len(line)
         while i < n:
             if self._open_string is not None or self._in_block_comment:
@@ -75,6 +83,9 @@ class BraceTracker:
         if self.kind in ("json", "text", "markup"):
             self._open_string = None  # a log line never continues a string
         return found
+
+    def _owner_open(self) -> bool:
+        return any(container.owner is not None for container in self._stack)
 
     def _starts_comment(self, line: str, i: int) -> bool:
         if self.kind == "python":
