@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
+import zlib
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,8 @@ from rtagents.observability.recording import RecordingReader, RecordingWriter, r
 from rtagents.observability.recording_format import (
     REDACTED,
     RecordingError,
+    elide,
+    elided_json,
     redact_headers,
     redact_url,
 )
@@ -71,8 +73,8 @@ def test_audio_modes(tmp_path: Path) -> None:
         reader = RecordingReader(path)
         first, second = (r["event"] for r in reader)
         if mode == "elided":
-            digest = hashlib.sha256(AUDIO).hexdigest()
-            assert first["audio"] == {"elided": True, "bytes": len(AUDIO), "sha256": digest}
+            crc = f"{zlib.crc32(B64.encode()):08x}"  # of the base64 text as sent
+            assert first["audio"] == {"elided": True, "bytes": len(AUDIO), "crc32": crc}
             assert reader.audio(first["audio"]) is None
         elif mode == "inline":
             assert first["audio"] == B64
@@ -181,6 +183,14 @@ def test_failure_messages_never_carry_a_secret(tmp_path: Path) -> None:
     failure, close = read_records(path)
     assert failure["message"] == f"401 for key {REDACTED}"
     assert close["reason"] == f"bad secret {REDACTED}"
+
+
+def test_elided_lengths_follow_the_padding() -> None:
+    for size in range(0, 7):
+        payload = base64.b64encode(bytes(size)).decode()
+        assert elide(payload)["bytes"] == size
+        assert json.loads(elided_json(payload)) == elide(payload)
+    assert elide("not base64!")["bytes"] == 0  # an unreadable payload counts as none
 
 
 def test_options_are_checked(tmp_path: Path) -> None:

@@ -112,7 +112,7 @@ class ServeSettings(LimitSettings):
     )
     record_audio: Literal["elided", "inline", "beside"] = Field(
         "elided",
-        description="audio in recordings: elided (length and sha256), inline, or beside "
+        description="audio in recordings: elided (length and CRC-32), inline, or beside "
         "(raw bytes in NAME.audio)",
     )
     metrics_port: int | None = Field(

@@ -64,7 +64,7 @@ def connect(
     ``record``: a file path; the session's every frame sent and received, its
     lifecycle, classified failures, latency marks and close are written there
     (docs/recording.md); ``record_audio`` keeps audio ``elided`` (length and
-    sha256), ``inline`` or ``beside`` the file. Credentials are never written.
+    CRC-32), ``inline`` or ``beside`` the file. Credentials are never written.
     """
     policy = ReconnectPolicy() if reconnect is True else (reconnect or None)
     if transport == "websocket":

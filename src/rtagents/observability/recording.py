@@ -32,6 +32,7 @@ from .recording_format import (
     Side,
     decode_audio,
     elide,
+    elided_json,
     redact_text,
     redact_url,
 )
@@ -45,7 +46,9 @@ __all__ = [
     "read_records",
 ]
 
-_BUFFER_BYTES = 1 << 16
+_BATCH_CHARS = 1 << 16  # lines are written in batches of about this many characters
+# The key before each audio event's payload, as an encoder writes it (no spaces).
+_PAYLOAD_KEYS = {kind: f'"{field}":"' for kind, field in AUDIO_FIELDS.items()}
 _PART_NAME = re.compile(r"^(?P<base>.+)\.(?P<part>\d+)\.jsonl$")
 
 
@@ -54,7 +57,7 @@ class RecordingWriter:
 
     Parts after the first are ``NAME.1.jsonl``, ``NAME.2.jsonl``..., each opening
     with its own header. ``audio`` chooses what happens to audio payloads:
-    ``elided`` (length and sha256, the default), ``inline`` (kept) or ``beside``
+    ``elided`` (length and CRC-32, the default), ``inline`` (kept) or ``beside``
     (raw bytes appended to ``NAME.audio``). Once closed, records are dropped.
     """
 
@@ -81,7 +84,7 @@ class RecordingWriter:
         self.audio: AudioMode = audio
         self.rotate_bytes = rotate_bytes
         self.parts: list[Path] = []
-        self._clock, self._wall = clock, wall_clock
+        self._clock = clock
         self._origin = clock()
         self._header = Header(
             side=side,
@@ -96,9 +99,13 @@ class RecordingWriter:
         self._seq = {"sent": 0, "received": 0}
         self._transport_json = json.dumps(transport)
         self._session_json = json.dumps(session_id)
+        self._prefix = self._prefixes()
+        self._started = self._header.started_at  # wall = started_at + t (one clock read a line)
         self._audio_file: IO[bytes] | None = None
         self._file: IO[bytes] | None = None
         self._written = self._header_bytes = 0
+        self._pending: list[str] = []  # lines not written yet (written in batches)
+        self._pending_chars = 0
         self._closed = False  # the file opens with the first record (or at close)
 
     # --- what is recorded ------------------------------------------------------------
@@ -116,6 +123,7 @@ class RecordingWriter:
         """A client learns its session id from ``session.created``: later records carry it."""
         self._header = _replace(self._header, session_id=value)
         self._session_json = json.dumps(value)
+        self._prefix = self._prefixes()
 
     def event(
         self,
@@ -123,22 +131,39 @@ class RecordingWriter:
         wire: str | bytes | Mapping[str, Any],
         *,
         event_type: str | None = None,
+        audio: str | None = None,
         seq: int | None = None,
         transport: str | None = None,
     ) -> None:
-        """One frame as on the wire. Pass ``event_type`` only when ``wire`` is known to be one
-        JSON object of that type (then it is not parsed again unless it carries audio)."""
+        """One frame as on the wire.
+
+        Pass ``event_type`` only when ``wire`` is known to be one JSON object of
+        that type: it is then written as it is, not parsed again. For an audio
+        event, pass its base64 payload as ``audio`` too: it is then elided or
+        moved by a string replacement instead of a parse.
+        """
         if self._closed:
             return
         if seq is None and not isinstance(wire, bytes):  # text frames are numbered
-            seq = self._next_seq(direction)
-        body = self._event_body(wire, event_type)
-        transport_json = self._transport_json if transport is None else json.dumps(transport)
-        self._write(
-            f'{{"t":{self._clock() - self._origin:.6f},"wall":{self._wall():.6f},'
-            f'"kind":"event","session_id":{self._session_json},"dir":"{direction}",'
-            f'"seq":{json.dumps(seq)},"transport":{transport_json},{body}}}\n'
+            counts = self._seq
+            seq = counts[direction] = counts[direction] + 1
+        if event_type is None or not isinstance(wire, str):
+            body = self._event_body(wire, event_type)
+        elif audio is not None and self.audio == "elided":
+            body = self._elided(wire, event_type, audio)
+        else:
+            body = self._known_event(wire, event_type, audio)
+        t = self._clock() - self._origin
+        line = (
+            f'{{"t":{t:.6f},"wall":{self._started + t:.6f}{self._prefix[direction]}'
+            f'{"null" if seq is None else seq},"transport":'
+            f"{self._transport_json if transport is None else json.dumps(transport)},"
+            f'"event":{body}}}\n'
         )
+        self._pending.append(line)  # _write, inlined: this runs for every frame
+        self._pending_chars += len(line)
+        if self._pending_chars >= _BATCH_CHARS:
+            self._drain()
 
     def lifecycle(self, source: str, target: str, trigger: str) -> None:
         self._record({"kind": "lifecycle", "from": source, "to": target, "trigger": trigger})
@@ -214,8 +239,8 @@ class RecordingWriter:
 
         A recording closed before any record still gets its header line.
         """
-        if not self._closed and self._file is None:
-            self._open_part(0)
+        if not self._closed:
+            self._drain()
         self._closed = True
         for handle in (self._file, self._audio_file):
             if handle is not None:
@@ -224,22 +249,61 @@ class RecordingWriter:
 
     # --- lines and parts ---------------------------------------------------------------
 
+    def _prefixes(self) -> dict[str, str]:
+        """What an event line has between ``wall`` and ``seq``, per direction."""
+        session = self._session_json
+        return {
+            direction: f',"kind":"event","session_id":{session},"dir":"{direction}","seq":'
+            for direction in ("sent", "received")
+        }
+
+    def _elided(self, text: str, event_type: str, audio: str) -> str:
+        """An audio event with its payload ``audio`` elided, by slicing the text around it."""
+        key = _PAYLOAD_KEYS.get(event_type, "")
+        start = text.find(key) if key else -1
+        if start < 0:
+            return self._known_event(text, event_type, audio)
+        start += len(key)
+        end = start + len(audio)
+        if text[end : end + 1] != '"' or not text.startswith(audio, start) or not audio:
+            return self._known_event(text, event_type, audio)  # spaces around the colon...
+        text = f"{text[: start - 1]}{elided_json(audio)}{text[end + 1 :]}"
+        if "\n" in text or "\r" in text:  # whitespace of a valid JSON text: one line each
+            text = text.replace("\n", " ").replace("\r", " ")
+        return text
+
+    def _known_event(self, text: str, event_type: str, audio: str | None) -> str:
+        """The ``"event":...`` of a frame known to be one JSON object of ``event_type``."""
+        field = AUDIO_FIELDS.get(event_type)
+        if field is not None and self.audio != "inline":
+            if audio is None:
+                return self._event_body(text, event_type)
+            key = f'"{field}":"'
+            start = text.find(key) + len(key)
+            end = start + len(audio)
+            if start < len(key) or not text.startswith(audio, start) or text[end : end + 1] != '"':
+                return self._event_body(text, event_type)  # spaces around the colon, or such
+            if self.audio == "elided":
+                moved = elided_json(audio)
+            else:
+                moved = json.dumps(self._beside(decode_audio(audio)), separators=(",", ":"))
+            text = f"{text[: start - 1]}{moved}{text[end + 1 :]}"
+        if "\n" in text or "\r" in text:  # whitespace of a valid JSON text: one line each
+            text = text.replace("\n", " ").replace("\r", " ")
+        return text
+
     def _event_body(self, wire: str | bytes | Mapping[str, Any], event_type: str | None) -> str:
         if isinstance(wire, Mapping):
-            return '"event":' + json.dumps(self._with_audio(dict(wire)), separators=(",", ":"))
+            return json.dumps(self._with_audio(dict(wire)), separators=(",", ":"))
         text = wire if isinstance(wire, str) else wire.decode("utf-8", "replace")
-        if event_type is not None and (event_type not in AUDIO_FIELDS or self.audio == "inline"):
-            if "\n" in text or "\r" in text:  # whitespace of a valid JSON text: one line each
-                text = text.replace("\n", " ").replace("\r", " ")
-            return '"event":' + text
         try:
             parsed = json.loads(text)
         except ValueError:
             parsed = None
         if not isinstance(parsed, dict):
             raw = json.dumps(one_line(text, RAW_CHARS))
-            return f'"event":null,"raw":{raw},"raw_bytes":{len(wire)}'
-        return '"event":' + json.dumps(self._with_audio(parsed), separators=(",", ":"))
+            return f'null,"raw":{raw},"raw_bytes":{len(wire)}'
+        return json.dumps(self._with_audio(parsed), separators=(",", ":"))
 
     def _with_audio(self, event: dict[str, Any]) -> dict[str, Any]:
         """``event`` with its audio payload in the writer's audio mode."""
@@ -263,16 +327,13 @@ class RecordingWriter:
     def _audio_path(self) -> Path:
         return self.path.with_suffix(".audio")
 
-    def _next_seq(self, direction: Direction) -> int:
-        self._seq[direction] += 1
-        return self._seq[direction]
-
     def _record(self, fields: dict[str, Any], *, at: float | None = None) -> None:
         if self._closed:
             return
+        t = (self._clock() if at is None else at) - self._origin
         line = {
-            "t": round((self._clock() if at is None else at) - self._origin, 6),
-            "wall": round(self._wall(), 6),
+            "t": round(t, 6),
+            "wall": round(self._started + t, 6),
             "kind": fields.pop("kind"),
             "session_id": self._header.session_id,
             **fields,
@@ -280,25 +341,43 @@ class RecordingWriter:
         self._write(json.dumps(line, separators=(",", ":")) + "\n")
 
     def _write(self, line: str) -> None:
-        data = line.encode()
+        self._pending.append(line)
+        self._pending_chars += len(line)
+        if self._pending_chars >= _BATCH_CHARS:
+            self._drain()
+
+    def _drain(self) -> None:
+        """Write the pending lines: one write, or line by line where a part ends."""
+        lines, self._pending, self._pending_chars = self._pending, [], 0
         if self._file is None:
             self._open_part(0)
-        elif self._written + len(data) > self.rotate_bytes and self._written > self._header_bytes:
-            self._open_part(len(self.parts))
         assert self._file is not None
-        self._file.write(data)
-        self._written += len(data)
+        data = "".join(lines).encode()
+        if self._written + len(data) <= self.rotate_bytes:
+            self._file.write(data)
+            self._written += len(data)
+            return
+        for line in lines:
+            chunk = line.encode()
+            if (
+                self._written + len(chunk) > self.rotate_bytes
+                and self._written > self._header_bytes
+            ):
+                self._open_part(len(self.parts))
+                assert self._file is not None
+            self._file.write(chunk)
+            self._written += len(chunk)
 
     def _flush(self) -> None:
-        if self._file is not None:
-            self._file.flush()
+        if not self._closed:
+            self._drain()
 
     def _open_part(self, part: int) -> None:
         if self._file is not None:
             self._file.close()
         path = self.path if part == 0 else part_path(self.path, part)
         self.parts.append(path)
-        self._file = open(path, "wb", buffering=_BUFFER_BYTES)  # noqa: SIM115 (closed in close)
+        self._file = open(path, "wb", buffering=0)  # noqa: SIM115 (closed in close; batched)
         header = _replace(self._header, part=part)
         data = (json.dumps(header.to_dict(), separators=(",", ":")) + "\n").encode()
         self._file.write(data)

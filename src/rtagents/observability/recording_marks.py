@@ -14,6 +14,13 @@ from typing import Any, NamedTuple
 # bounded so a peer that never ends its responses cannot grow it.
 _OPEN_RESPONSES = 256
 _TEXT_DELTAS = frozenset({"response.output_text.delta", "response.output_audio_transcript.delta"})
+MARKING = _TEXT_DELTAS | {
+    "response.output_audio.delta",
+    "input_audio_buffer.speech_stopped",
+    "conversation.item.input_audio_transcription.completed",
+    "response.done",
+}
+"""The event types that can make a mark (a cheap test before :meth:`LiveMarks.see`)."""
 
 
 class Mark(NamedTuple):

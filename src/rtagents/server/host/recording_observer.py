@@ -26,8 +26,7 @@ from ...observability.recording_format import (
     tool_output_error,
     transport_kind,
 )
-from ...observability.recording_marks import LiveMarks
-from ...protocol.codec import encode_event
+from ...observability.recording_marks import MARKING, LiveMarks
 from ...protocol.errors import RealtimeError, error_from_payload
 from .backend import HostPort, Observer, ReceivedEvent
 
@@ -58,7 +57,8 @@ class SessionRecorder:
         audio: AudioMode = "elided",
         rotate_bytes: int = DEFAULT_ROTATE_BYTES,
     ) -> None:
-        self._host: Any = host  # a SessionHost: its frame/sent_frame are the wire text
+        # A SessionHost: its frame, frames_read and sent_frame are the wire text.
+        self._host: Any = host
         self._path = directory / f"{host.session_id}.jsonl"
         self._audio: AudioMode = audio
         self._rotate_bytes = rotate_bytes
@@ -66,8 +66,7 @@ class SessionRecorder:
         self._ended = False
         self._marks = LiveMarks()
         self._refused: RealtimeError | None = None  # recorded with the frame it refused
-        # The client frame last written (held, so its identity stays its own).
-        self._recorded_frame: str | bytes | None = None
+        self._recorded_number = 0  # host.frames_read of the client frame last written
 
     # --- the Observer seam -----------------------------------------------------------
 
@@ -75,20 +74,21 @@ class SessionRecorder:
         writer = self._writer or self._open()
         if writer is None:
             return
-        event_type: Any = getattr(event, "type", None)
-        frame = getattr(self._host, "frame", None)
-        if frame is not None and frame is not self._recorded_frame:
+        host = self._host
+        if host.frames_read != self._recorded_number and host.frame is not None:
             # The frame being handled caused this: it goes first (it came first).
-            self._recorded_frame = frame
-            writer.event("received", frame)
-        text = getattr(self._host, "sent_frame", None) or encode_event(event)
-        writer.event("sent", text, event_type=event_type)
+            self._recorded_number = host.frames_read
+            writer.event("received", host.frame)
+        model: Any = event
+        event_type = model.type
+        audio = model.delta if event_type == "response.output_audio.delta" else None
+        writer.event("sent", host.sent_frame, event_type=event_type, audio=audio)
         if error is not None:
             if error is not self._refused:
                 writer.error(error)
             self._refused = None
         elif event_type == "error":
-            payload: Any = getattr(event, "error", None)
+            payload = model.error
             writer.error(
                 error_from_payload(
                     error_type=payload.type,
@@ -98,26 +98,30 @@ class SessionRecorder:
                     event_id=payload.event_id,
                 )
             )
-        mark = self._marks.see(event_type, event)
-        if mark is not None:
+        if event_type in MARKING and (mark := self._marks.see(event_type, event)) is not None:
             writer.mark(mark.name, response_id=mark.response_id, item_id=mark.item_id)
 
     def on_received(self, inbound: ReceivedEvent) -> None:
         writer = self._writer or self._open()
         if writer is None:
             return
-        frame = getattr(self._host, "frame", None)
-        if frame is None:
-            frame = encode_event(inbound.event) if inbound.event is not None else "{}"
-        if frame is not self._recorded_frame:
-            self._recorded_frame = frame
-            # A frame the codec accepted is one JSON object: it need not be parsed again.
-            ok = inbound.outcome == "ok"
-            writer.event("received", frame, event_type=inbound.type if ok else None)
+        host = self._host
+        if host.frames_read != self._recorded_number:
+            self._recorded_number = host.frames_read
+            frame = host.frame if host.frame is not None else "{}"
+            if inbound.outcome == "ok":
+                # The codec accepted it: one JSON object, not parsed again.
+                kind = inbound.type
+                audio = inbound.event.audio if kind == "input_audio_buffer.append" else None
+                writer.event("received", frame, event_type=kind, audio=audio)
+            else:
+                writer.event("received", frame)
         if inbound.error is not None:
             self._refused = inbound.error
             writer.error(inbound.error, outcome=inbound.outcome, event_type=inbound.type)
-        elif inbound.event is not None and (tool := tool_output_error(inbound.event)) is not None:
+        elif inbound.type == "conversation.item.create" and (
+            tool := tool_output_error(inbound.event)
+        ):
             call_id, message = tool  # the client's tool failed: it answered with its error
             writer.failure(
                 "tool",

@@ -89,6 +89,7 @@ class SessionHost:
         # The client frame being handled now (a recording observer reads it in on_received),
         # and the close the read loop saw last (whoever closed: it says).
         self.frame: str | bytes | None = None
+        self.frames_read = 0  # every frame, binary ones included (numbers ``frame``)
         self.transport_closed: TransportClosed | None = None
         self.sent_frame = ""
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -192,6 +193,7 @@ class SessionHost:
             if isinstance(message, str):
                 self.received_frames += 1
             self.frame = message
+            self.frames_read += 1
             await self._on_message(message)
 
     async def _switch_to(self, attachment: Attachment) -> None:

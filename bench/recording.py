@@ -1,0 +1,223 @@
+"""What ``serve --record`` costs: events per CPU second of a voice-like session, off and on.
+
+Each session does what a voice call does: 20 ms ``input_audio_buffer.append``
+frames (silence, so the server VAD runs but no turn starts), then a user item
+and ``response.create`` answered in audio (``response.output_audio.delta``,
+transcript deltas, ``response.done``), with the scripted engines. Two setups,
+rounds alternating off and on in the same run, best round of each kept:
+
+- ``websocket``: ``rtagents serve``'s code (uvicorn, a real loopback
+  WebSocket) in this process, the client in a separate process; the figure
+  is events per CPU second of the server process, what a deployment pays;
+- ``memory``: the session host driven in memory by a raw client in this
+  process, no socket: the host's own work only, so recording's share of it
+  is the largest it can be (a worst case, not a deployment).
+
+CPU seconds (``time.process_time``), not wall time: other work on a shared
+machine then changes the figures less. It also weighs the recording of that
+traffic (elided audio) and scales it to one hour of a voice call.
+
+Run: ``.venv/bin/python bench/recording.py`` (``--rounds N --turns N --quick``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from rtagents.engines.scripted import Rule, Say, scripted_engines
+from rtagents.server.app import create_app, server_state
+from rtagents.server.config import ServerConfig
+from rtagents.server.host.recording_observer import session_recorders
+from rtagents.server.serving import running_server
+from rtagents.testing.in_memory import MemoryServer
+from rtagents.transports.base import Transport
+
+CHUNK = base64.b64encode(bytes(960)).decode()  # 20 ms of pcm16 at 24 kHz
+APPENDS_PER_TURN = 100  # 2 s of audio before each reply
+REPLY = " ".join(["the quick brown fox jumps over the lazy dog"] * 3)
+SESSION = json.dumps(
+    {"type": "session.update", "session": {"type": "realtime", "output_modalities": ["audio"]}}
+)
+
+
+def frame(kind: str, **fields: object) -> str:
+    return json.dumps({"type": kind, **fields}, separators=(",", ":"))
+
+
+async def until(link: Transport, marker: str) -> int:
+    """Read frames until one contains ``marker``; how many were read."""
+    count = 0
+    while True:
+        message = await link.recv()
+        count += 1
+        if isinstance(message, str) and marker in message:
+            return count
+
+
+async def client_turns(link: Transport, turns: int) -> int:
+    """The session's traffic after ``session.updated``; how many frames it moved."""
+    append = frame("input_audio_buffer.append", audio=CHUNK)
+    item = frame(
+        "conversation.item.create",
+        item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "go"}]},
+    )
+    moved = 0
+    for _ in range(turns):
+        for _ in range(APPENDS_PER_TURN):
+            await link.send(append)
+        await link.send(item)
+        await link.send(frame("response.create"))
+        moved += APPENDS_PER_TURN + 2 + await until(link, '"response.done"')
+    return moved
+
+
+async def websocket_client(url: str, key: str, turns: int) -> None:
+    """The client process: connect, say ready, run the turns, say how many frames moved."""
+    from rtagents.transports.websocket import connect_websocket
+
+    link = await connect_websocket(url, headers={"Authorization": f"Bearer {key}"})
+    await until(link, '"conversation.created"')
+    await link.send(SESSION)
+    await until(link, '"session.updated"')
+    print("ready", flush=True)
+    moved = await client_turns(link, turns)
+    print(f"done {moved}", flush=True)
+    await link.close()
+
+
+async def websocket_session(recording_dir: Path | None, turns: int) -> tuple[int, float]:
+    """Frames moved by one session over a real WebSocket, and the server's CPU seconds."""
+    observers = (session_recorders(recording_dir),) if recording_dir is not None else ()
+    engines = scripted_engines([Rule(when="go", then=Say(REPLY))])
+    async with running_server(ServerConfig(port=0, observers=observers), engines) as server:
+        client = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--client", server.ws_url, server.api_key, str(turns),
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert client.stdout is not None
+        if await client.stdout.readline() != b"ready\n":
+            raise RuntimeError("the client process did not connect")
+        began = time.process_time()
+        done = await client.stdout.readline()
+        cpu = time.process_time() - began
+        await client.wait()
+    return int(done.split()[1]), cpu
+
+
+async def one_session(recording_dir: Path | None, turns: int) -> tuple[int, float]:
+    """Events (in + out) of one session and the seconds they took."""
+    observers = (session_recorders(recording_dir),) if recording_dir is not None else ()
+    config = ServerConfig(port=0, observers=observers)
+    engines = scripted_engines([Rule(when="go", then=Say(REPLY))])
+    server = MemoryServer(server_state(create_app(config, engines)))
+    link = await server.open()
+    await until(link, '"conversation.created"')
+    began = time.process_time()
+    await link.send(SESSION)
+    await until(link, '"session.updated"')
+    await client_turns(link, turns)
+    elapsed = time.process_time() - began
+    host = server.hosts[0]
+    events = host.received_frames + host.frames_emitted
+    await server.close()
+    return events, elapsed
+
+
+class Weights:
+    """Bytes of a recording by kind of line, and the audio its output deltas carried."""
+
+    def __init__(self, directory: Path) -> None:
+        self.bytes = {"append": 0, "delta": 0, "other": 0}
+        self.lines = {"append": 0, "delta": 0, "other": 0}
+        self.output_audio_s = 0.0
+        for path in directory.glob("*.jsonl"):
+            for line in path.read_text().splitlines()[1:]:
+                record = json.loads(line)
+                kind = (record.get("event") or {}).get("type")
+                key = {"input_audio_buffer.append": "append"}.get(kind, "other")
+                if kind == "response.output_audio.delta":
+                    key = "delta"
+                    self.output_audio_s += record["event"]["delta"]["bytes"] / 48_000
+                self.bytes[key] += len(line) + 1
+                self.lines[key] += 1
+
+    def per_line(self, key: str) -> float:
+        return self.bytes[key] / max(1, self.lines[key])
+
+    def hour(self, turns: int) -> float:
+        """One hour of a voice call: the caller's audio streamed all hour (180,000 appends),
+        the agent speaking half of it (30 min of output deltas), a turn every 15 s (240)."""
+        delta_s = self.bytes["delta"] / max(self.output_audio_s, 1e-9)  # bytes per audio second
+        append = self.bytes["append"] / max(1, turns * APPENDS_PER_TURN)
+        other_per_turn = self.bytes["other"] / max(1, turns)
+        return 180_000 * append + 1_800 * delta_s + 240 * other_per_turn
+
+
+Runner = Callable[[Path | None, int], Awaitable[tuple[int, float]]]
+
+
+async def compare(run: Runner, rounds: int, turns: int, tmp: Path) -> tuple[float, float, int]:
+    """Best events per CPU second off and on, alternating; and the events of a session."""
+    best = {"off": 0.0, "on": 0.0}
+    events = 0
+    await run(None, 1)  # warm up: imports, adapters, engine caches
+    for index in range(rounds):
+        for mode in ("off", "on") if index % 2 == 0 else ("on", "off"):
+            events, seconds = await run(tmp / mode if mode == "on" else None, turns)
+            best[mode] = max(best[mode], events / seconds)
+    return best["off"], best["on"], events
+
+
+async def measure(rounds: int, turns: int) -> None:
+    print(f"session: {turns} turns, {APPENDS_PER_TURN} appends (20 ms) and one audio reply each")
+    print(f"best of {rounds} rounds each, events per CPU second of the server")
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        for name, run in (("websocket", websocket_session), ("memory", one_session)):
+            off, on, events = await compare(run, rounds, turns, tmp / name)
+            print(
+                f"{name:<9}  {events} events a session: off {off:>9,.0f}/s  on {on:>9,.0f}/s  "
+                f"on/off {on / off:.3f}x -> recording costs {100 * (1 - on / off):.1f} %"
+            )
+        weights = Weights(tmp / "memory" / "on")
+        sessions = len(list((tmp / "memory" / "on").glob("*.jsonl")))
+    total = sum(weights.bytes.values()) / sessions
+    print(
+        f"recording of one session: {total:,.0f} bytes: appends "
+        f"{weights.per_line('append'):.0f} bytes each, audio deltas "
+        f"{weights.per_line('delta'):.0f} bytes each, other events "
+        f"{weights.per_line('other'):.0f} bytes each"
+    )
+    print(
+        "one hour of voice (caller audio all hour, agent speaking half of it, a turn every "
+        f"15 s): ~{weights.hour(turns * sessions) / 2**20:,.0f} MiB elided"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--turns", type=int, default=30)
+    parser.add_argument("--quick", action="store_true", help="1 round of 1 turn (a smoke run)")
+    parser.add_argument(
+        "--client", nargs=3, metavar=("URL", "KEY", "TURNS"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args(argv)
+    if args.client:
+        url, key, count = args.client
+        asyncio.run(websocket_client(url, key, int(count)))
+        return
+    rounds, turns = (1, 1) if args.quick else (args.rounds, args.turns)
+    asyncio.run(measure(rounds, turns))
+
+
+if __name__ == "__main__":
+    main()
