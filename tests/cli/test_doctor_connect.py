@@ -85,6 +85,25 @@ async def test_a_working_server_passes_every_webrtc_step(server: RunningServer) 
     assert "ready" in by_name["text turn"].detail
 
 
+async def test_a_name_that_does_not_resolve_fails_at_dns() -> None:
+    """``.invalid`` never resolves (RFC 6761); a resolver that cannot answer times out instead."""
+    results = await check_connection("wss://doctor-test.invalid/v1/realtime", timeout_s=3.0)
+    failed = _failed(results)
+    assert (_names(results), failed.category) == (["DNS"], "connection")
+    assert failed.fix is not None and ("host name" in failed.fix or "resolver" in failed.fix)
+
+
+async def test_a_url_that_is_not_ws_or_http_fails_before_any_step() -> None:
+    [failed] = await check_connection("ftp://127.0.0.1/v1/realtime")
+    assert (failed.name, failed.ok, failed.category) == ("URL", False, "connection")
+
+
+async def test_a_wrong_path_is_named_as_the_likely_cause(server: RunningServer) -> None:
+    failed = _failed(await check_connection(f"{server.http_url}/realtime", credential="k"))
+    assert failed.name == "HTTP auth" and "403" in failed.detail
+    assert failed.fix is not None and "check the URL's path first" in failed.fix
+
+
 async def test_a_closed_port_fails_at_tcp() -> None:
     with socket.socket() as probe:  # a port that was free a moment ago, now closed
         probe.bind(("127.0.0.1", 0))
