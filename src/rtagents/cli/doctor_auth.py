@@ -20,5 +20,5 @@ def auth_failure(status: int, message: str, credential: str | None) -> StepFaile
             "--api-key / RTAGENTS_API_KEY), or mint a fresh ek_ secret (they expire)"
         )
     else:
-        fix = "the credential is valid but not allowed this (an ek_ bound to another model?)"
+        fix = "the credential is valid but not allowed to do this (an ek_ bound to another model?)"
     return StepFailed(message, fix, category=Category.CONNECTION)
