@@ -81,11 +81,12 @@ async def _claim_resume(
     comes before the claim, so a refused attempt leaves the session as it was.
     A resume opens no new session: a secret's session count is not touched.
     """
-    request = resume_request(websocket.headers)
-    if request is None:
+    if TOKEN_HEADER not in websocket.headers:
         return None
     credential = bearer_credential(websocket.headers) or subprotocol_credential(offered)
-    principal = await state.authenticator.identify(credential)
+    principal = await state.authenticator.identify(credential)  # 401 before anything else
+    request = resume_request(websocket.headers)
+    assert request is not None
     resumable = state.resumes.find(request.token, principal.owner)
     received = resumable.claim(request.last_seq, request.token)
     return Claim(resumable, request.last_seq, received=received)

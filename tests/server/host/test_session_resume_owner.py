@@ -206,3 +206,12 @@ async def test_a_lost_resume_answer_leaves_the_presented_token_until_the_new_one
     assert await refused_resume(server, server.api_key, t3, seen + 1) == (404, "resume_unknown")
     await still_live(final)
     await final.close()
+
+
+async def test_credentials_are_checked_before_the_resume_request_is_read(
+    server: RunningServer,
+) -> None:
+    headers = {TOKEN: "anything", "X-Rtagents-Last-Seq": "not a number"}
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(server.ws_url, additional_headers=headers, open_timeout=TIMEOUT_S)
+    assert refused.value.response.status_code == 401
