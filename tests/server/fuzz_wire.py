@@ -26,6 +26,7 @@ from rtagents.transports.webrtc import loopback_candidates, rtc_configuration
 from rtagents.transports.webrtc_audio import PacedAudioTrack
 
 OPEN_S = 20.0
+DRAIN_S = 90.0  # as long as a probe may take before it counts as a hang
 
 
 async def ws_lane(
@@ -100,7 +101,10 @@ async def dc_lane(
                 findings.closes.append(f"{name}: {closed}")
                 return
             except TimeoutError:
-                findings.hangs.append(f"{name}: the data channel did not drain in {OPEN_S} s")
+                state = _channel_state(pc, channel)
+                findings.hangs.append(
+                    f"{name}: the data channel did not drain in {DRAIN_S} s; {state}"
+                )
                 return
         finally:
             track.stop()
@@ -131,7 +135,7 @@ class ChannelSender:
         self.channel.send(payload)
         if self.channel.bufferedAmount > 1 << 20:
             self.drained.clear()
-            await asyncio.wait_for(self.drained.wait(), OPEN_S)
+            await asyncio.wait_for(self.drained.wait(), DRAIN_S)
 
 
 async def _call(
