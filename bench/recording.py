@@ -1,7 +1,8 @@
 """What ``serve --record`` costs: events per CPU second of a voice-like session, off and on.
 
-Each session does what a voice call does: 20 ms ``input_audio_buffer.append``
-frames (silence, so the server VAD runs but no turn starts), then a user item
+Each session does what a voice call does: 2 s of ``input_audio_buffer.append``
+frames (20 ms each, or ``--chunk-ms``; silence, so the server VAD runs but no
+turn starts), then a user item
 and ``response.create`` answered in audio (``response.output_audio.delta``,
 transcript deltas, ``response.done``), with the scripted engines. Two setups,
 rounds alternating off and on in the same run, best round of each kept:
@@ -17,7 +18,7 @@ CPU seconds (``time.process_time``), not wall time: other work on a shared
 machine then changes the figures less. It also weighs the recording of that
 traffic (elided audio) and scales it to one hour of a voice call.
 
-Run: ``.venv/bin/python bench/recording.py`` (``--rounds N --turns N --quick``).
+Run: ``.venv/bin/python bench/recording.py`` (``--rounds N --turns N --chunk-ms N --quick``).
 """
 
 from __future__ import annotations
@@ -40,8 +41,23 @@ from rtagents.server.serving import running_server
 from rtagents.testing.in_memory import MemoryServer
 from rtagents.transports.base import Transport
 
-CHUNK = base64.b64encode(bytes(960)).decode()  # 20 ms of pcm16 at 24 kHz
-APPENDS_PER_TURN = 100  # 2 s of audio before each reply
+TURN_AUDIO_MS = 2000  # the caller's audio before each reply
+
+
+class Chunks:
+    """The append size: ``--chunk-ms`` of pcm16 at 24 kHz (20 ms: WebRTC's frame)."""
+
+    ms = 20
+
+    @classmethod
+    def payload(cls) -> str:
+        return base64.b64encode(bytes(48 * cls.ms)).decode()
+
+    @classmethod
+    def per_turn(cls) -> int:
+        return TURN_AUDIO_MS // cls.ms
+
+
 REPLY = " ".join(["the quick brown fox jumps over the lazy dog"] * 3)
 SESSION = json.dumps(
     {"type": "session.update", "session": {"type": "realtime", "output_modalities": ["audio"]}}
@@ -64,18 +80,18 @@ async def until(link: Transport, marker: str) -> int:
 
 async def client_turns(link: Transport, turns: int) -> int:
     """The session's traffic after ``session.updated``; how many frames it moved."""
-    append = frame("input_audio_buffer.append", audio=CHUNK)
+    append = frame("input_audio_buffer.append", audio=Chunks.payload())
     item = frame(
         "conversation.item.create",
         item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "go"}]},
     )
     moved = 0
     for _ in range(turns):
-        for _ in range(APPENDS_PER_TURN):
+        for _ in range(Chunks.per_turn()):
             await link.send(append)
         await link.send(item)
         await link.send(frame("response.create"))
-        moved += APPENDS_PER_TURN + 2 + await until(link, '"response.done"')
+        moved += Chunks.per_turn() + 2 + await until(link, '"response.done"')
     return moved
 
 
@@ -99,7 +115,8 @@ async def websocket_session(recording_dir: Path | None, turns: int) -> tuple[int
     engines = scripted_engines([Rule(when="go", then=Say(REPLY))])
     async with running_server(ServerConfig(port=0, observers=observers), engines) as server:
         client = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--client", server.ws_url, server.api_key, str(turns),
+            sys.executable, __file__, "--chunk-ms", str(Chunks.ms),
+            "--client", server.ws_url, server.api_key, str(turns),
             stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         assert client.stdout is not None
@@ -153,12 +170,13 @@ class Weights:
         return self.bytes[key] / max(1, self.lines[key])
 
     def hour(self, turns: int) -> float:
-        """One hour of a voice call: the caller's audio streamed all hour (180,000 appends),
-        the agent speaking half of it (30 min of output deltas), a turn every 15 s (240)."""
+        """One hour of a voice call: the caller's audio streamed all hour (appends of
+        ``--chunk-ms``), the agent speaking half of it (30 min of output deltas), a turn
+        every 15 s (240)."""
         delta_s = self.bytes["delta"] / max(self.output_audio_s, 1e-9)  # bytes per audio second
-        append = self.bytes["append"] / max(1, turns * APPENDS_PER_TURN)
+        append = self.bytes["append"] / max(1, turns * Chunks.per_turn())
         other_per_turn = self.bytes["other"] / max(1, turns)
-        return 180_000 * append + 1_800 * delta_s + 240 * other_per_turn
+        return 3_600_000 / Chunks.ms * append + 1_800 * delta_s + 240 * other_per_turn
 
 
 Runner = Callable[[Path | None, int], Awaitable[tuple[int, float]]]
@@ -177,7 +195,10 @@ async def compare(run: Runner, rounds: int, turns: int, tmp: Path) -> tuple[floa
 
 
 async def measure(rounds: int, turns: int) -> None:
-    print(f"session: {turns} turns, {APPENDS_PER_TURN} appends (20 ms) and one audio reply each")
+    print(
+        f"session: {turns} turns, {Chunks.per_turn()} appends ({Chunks.ms} ms) "
+        "and one audio reply each"
+    )
     print(f"best of {rounds} rounds each, events per CPU second of the server")
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
@@ -210,7 +231,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--client", nargs=3, metavar=("URL", "KEY", "TURNS"), help=argparse.SUPPRESS
     )
+    parser.add_argument("--chunk-ms", type=int, default=20, help="append size (default 20 ms)")
     args = parser.parse_args(argv)
+    Chunks.ms = args.chunk_ms
     if args.client:
         url, key, count = args.client
         asyncio.run(websocket_client(url, key, int(count)))
