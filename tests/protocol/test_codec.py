@@ -172,6 +172,27 @@ def test_garbage_becomes_an_invalid_event(data: bytes, code: str, param: str | N
 
 
 @pytest.mark.parametrize(
+    ("data", "event_id"),
+    [
+        # A lone surrogate escape: the wire parser refuses it, the ids are still readable.
+        (rb'{"event_id": "e1", "type": "session.update", "session": {"x": "\ud800"}}', "e1"),
+        (rb'{"type": "response.create", "event_id": "e2", oops', "e2"),  # broken after the id
+        (rb'{"event_id": "\ud800", "type": "x"} tail', None),  # an id that cannot be echoed
+        (b'{"type": "x", "oops', None),  # broken before any id
+        ('{"event_id": "\u00e9t\u00e9", "x": tru'.encode(), "\u00e9t\u00e9"),  # not ASCII, fine
+    ],
+)
+def test_invalid_json_keeps_the_event_id_it_can_read(data: bytes, event_id: str | None) -> None:
+    for decode in (decode_server_event, decode_client_event):
+        event = decode(data)
+        assert isinstance(event, InvalidEvent)
+        assert event.error.code == "invalid_json"
+        assert (event.event_id, event.error.event_id) == (event_id, event_id)
+        reply = {"type": "invalid_request_error", "message": "-", "event_id": event_id}
+        encode_event({"type": "error", "event_id": "r", "error": reply})  # can be sent back
+
+
+@pytest.mark.parametrize(
     ("event", "code", "param", "hint"),
     [
         (

@@ -165,8 +165,10 @@ def _invalid(
     bytes are not parsed a second time.
     """
     data, etype, event_id = peeked if peeked is not None else _peek(raw)
-    if data is None and _too_deep(exc):
-        return _too_deep_event(raw)
+    if data is None:
+        if _too_deep(exc):
+            return _too_deep_event(raw)
+        etype, event_id = _readable_ids(raw)
     if data is not None and etype is not None and etype not in known_types(sender):
         other: Side = "server" if sender == "client" else "client"
         if etype not in known_types(other):
@@ -186,10 +188,31 @@ def _too_deep(exc: ValidationError) -> bool:
     return bool(error["type"] == "json_invalid" and "recursion limit" in str(error["msg"]))
 
 
-def _too_deep_event(raw: bytes) -> InvalidEvent:
-    """Bytes nested past the parser's depth: refused, with the event_id if it can be read."""
+def _readable_ids(raw: bytes) -> tuple[str | None, str | None]:
+    """The ``type`` and ``event_id`` of bytes the parser refused, where they can be read.
+
+    The refusal then still names the client's event (a lone surrogate escape
+    or a stray byte after the ``event_id`` must not cost the client its
+    correlation key). Values that cannot be sent back as UTF-8 are left out.
+    """
     fields = top_level_strings(raw, ("type", "event_id"))
     etype, event_id = fields.get("type"), fields.get("event_id")
+    return _sendable(etype), _sendable(event_id)
+
+
+def _sendable(text: str | None) -> str | None:
+    if text is None or text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return None
+    return text
+
+
+def _too_deep_event(raw: bytes) -> InvalidEvent:
+    """Bytes nested past the parser's depth: refused, with the event_id if it can be read."""
+    etype, event_id = _readable_ids(raw)
     err = RemoteProtocolError(
         "The event nests objects and arrays deeper than the JSON parser reads (about 200 "
         "levels); no Realtime event needs more than a few. Send it without the deep nesting.",
