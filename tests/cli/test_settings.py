@@ -88,6 +88,8 @@ def test_every_serve_setting_can_come_from_the_environment(
         "RECORD_AUDIO": "beside",
         "METRICS_PORT": "9464",
         "TRACING": "all",
+        "CALL_CONNECT_TIMEOUT": "5",
+        "CALL_PEER_TIMEOUT": "0",
     }
     assert set(values) == {name.upper() for name in _ORDINARY}  # limits: tested below
     for name, value in values.items():
@@ -117,6 +119,8 @@ def test_every_serve_setting_can_come_from_the_environment(
         "record_audio": "beside",
         "metrics_port": 9464,
         "tracing": "all",
+        "call_connect_timeout": 5.0,
+        "call_peer_timeout": 0.0,
     }
 
 
@@ -217,3 +221,10 @@ def test_metrics_and_tracing_reach_the_server_config(monkeypatch: pytest.MonkeyP
     monkeypatch.setitem(sys.modules, "opentelemetry.sdk.trace", None)
     with pytest.raises(CliError, match=r"--tracing all: .*pip install 'rtagents\[telemetry\]'"):
         server_config(_load("--tracing", "all"), "sk-test")
+
+
+def test_call_timeouts_reach_the_server_config() -> None:
+    config = server_config(_load("--call-connect-timeout", "4", "--call-peer-timeout", "0"), "k")
+    assert (config.call_connect_timeout_s, config.call_peer_timeout_s) == (4.0, 0.0)
+    default = server_config(_load(), "k")
+    assert (default.call_connect_timeout_s, default.call_peer_timeout_s) == (15.0, 10.0)

@@ -123,6 +123,8 @@ def _server_config(settings: ServeSettings, api_key: str) -> ServerConfig:
         console=settings.console,
         ice_servers=list(settings.ice_server),
         webrtc_loopback=settings.webrtc_loopback,
+        call_connect_timeout_s=settings.call_connect_timeout,
+        call_peer_timeout_s=settings.call_peer_timeout,
         resume_grace_s=settings.resume_grace,
         scenario_rules=settings.scenario_rules,
         scenario_rules_forced=settings.force_scenario_rules,

@@ -74,6 +74,15 @@ class ServeSettings(LimitSettings):
     webrtc_loopback: bool = Field(
         False, description="offer 127.0.0.1 ICE candidates (hosts with only a loopback interface)"
     )
+    call_connect_timeout: float = Field(
+        15.0, gt=0, description="seconds a WebRTC call may take to connect before it is closed"
+    )
+    call_peer_timeout: float = Field(
+        10.0,
+        ge=0,
+        description="seconds a connected WebRTC call may hear nothing from its caller before it "
+        "is ended (0: never)",
+    )
     engine: Literal["local", "scripted"] = Field(
         "local",
         description="local: offline Whisper + LLM + Piper; scripted: the instant test double",
