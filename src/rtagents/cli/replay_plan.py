@@ -2,7 +2,7 @@
 
 In a client recording the client's events are the ones it ``sent``; in a
 server recording they are the ones the server ``received``. Each client
-event becomes a :class:`Step` that knows how many server events (and how
+event becomes a :class:`ReplayStep` that knows how many server events (and how
 many ``response.done``/``error`` among them) the recording had seen before
 it was sent, so the replay sends it at the same point of the conversation.
 """
@@ -23,7 +23,7 @@ MILESTONES = frozenset({"response.done", "error", "session.created", "session.up
 
 
 @dataclass(frozen=True, slots=True)
-class Step:
+class ReplayStep:
     """One client frame to send: an event (dict) or, for an unreadable one, its raw text."""
 
     t: float
@@ -35,7 +35,7 @@ class Step:
 @dataclass(slots=True)
 class ReplayPlan:
     header: Header
-    steps: list[Step] = field(default_factory=list)
+    steps: list[ReplayStep] = field(default_factory=list)
     server_events: list[dict[str, Any]] = field(default_factory=list)
     open_failure: dict[str, Any] | None = None  # the recorded session never opened: why
     notes: list[str] = field(default_factory=list)
@@ -60,7 +60,9 @@ def plan_from(path: str | Path) -> ReplayPlan:
             silenced += was_silenced
             if frame is not None:
                 plan.steps.append(
-                    Step(float(record.get("t") or 0.0), frame, len(plan.server_events), milestones)
+                    ReplayStep(
+                        float(record.get("t") or 0.0), frame, len(plan.server_events), milestones
+                    )
                 )
         elif isinstance(event, dict):
             plan.server_events.append(event)

@@ -1,41 +1,36 @@
-"""Session recordings: a writer that appends JSON-lines records, a reader that iterates them.
+"""Session recordings: the writer that appends JSON-lines records (the reader is re-exported).
 
 One session per recording, format v1 (``recording_format.py``,
 docs/recording.md). The writer is on the hot path of every event when
 recording is on, so an event it is told the type of (the caller encoded or
-decoded it) is spliced into its line without being parsed again; only audio
-events are parsed, to elide or move their payload. Lines are buffered and
-flushed at lifecycle, failure and close records, and when the file closes.
+decoded it) is written as it is, not parsed again, and an audio payload is
+elided by slicing around it. Lines are written in batches, and flushed at
+lifecycle, failure and close records, and when the file closes.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from ..protocol.client_text import one_line
 from ..protocol.errors import RealtimeError
+from .recording_bodies import EventBodies
 from .recording_format import (
-    AUDIO_FIELDS,
     DEFAULT_ROTATE_BYTES,
-    RAW_CHARS,
     AudioMode,
     CloseBy,
     Direction,
     Header,
     RecordingError,
     Side,
-    decode_audio,
-    elide,
-    elided_json,
     redact_text,
     redact_url,
 )
+from .recording_reader import RecordingReader, first_part, part_path, read_records
 
 __all__ = [
     "AudioMode",
@@ -43,13 +38,12 @@ __all__ = [
     "RecordingError",
     "RecordingReader",
     "RecordingWriter",
+    "first_part",
+    "part_path",
     "read_records",
 ]
 
 _BATCH_CHARS = 1 << 16  # lines are written in batches of about this many characters
-# The key before each audio event's payload, as an encoder writes it (no spaces).
-_PAYLOAD_KEYS = {kind: f'"{field}":"' for kind, field in AUDIO_FIELDS.items()}
-_PART_NAME = re.compile(r"^(?P<base>.+)\.(?P<part>\d+)\.jsonl$")
 
 
 class RecordingWriter:
@@ -101,7 +95,7 @@ class RecordingWriter:
         self._session_json = json.dumps(session_id)
         self._prefix = self._prefixes()
         self._started = self._header.started_at  # wall = started_at + t (one clock read a line)
-        self._audio_file: IO[bytes] | None = None
+        self._bodies = EventBodies(audio, self.path.with_suffix(".audio"))
         self._file: IO[bytes] | None = None
         self._written = self._header_bytes = 0
         self._pending: list[str] = []  # lines not written yet (written in batches)
@@ -147,12 +141,7 @@ class RecordingWriter:
         if seq is None and not isinstance(wire, bytes):  # text frames are numbered
             counts = self._seq
             seq = counts[direction] = counts[direction] + 1
-        if event_type is None or not isinstance(wire, str):
-            body = self._event_body(wire, event_type)
-        elif audio is not None and self.audio == "elided":
-            body = self._elided(wire, event_type, audio)
-        else:
-            body = self._known_event(wire, event_type, audio)
+        body = self._bodies.body(wire, event_type, audio)
         t = self._clock() - self._origin
         line = (
             f'{{"t":{t:.6f},"wall":{self._started + t:.6f}{self._prefix[direction]}'
@@ -242,10 +231,10 @@ class RecordingWriter:
         if not self._closed:
             self._drain()
         self._closed = True
-        for handle in (self._file, self._audio_file):
-            if handle is not None:
-                handle.close()
-        self._file = self._audio_file = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._bodies.close()
 
     # --- lines and parts ---------------------------------------------------------------
 
@@ -256,76 +245,6 @@ class RecordingWriter:
             direction: f',"kind":"event","session_id":{session},"dir":"{direction}","seq":'
             for direction in ("sent", "received")
         }
-
-    def _elided(self, text: str, event_type: str, audio: str) -> str:
-        """An audio event with its payload ``audio`` elided, by slicing the text around it."""
-        key = _PAYLOAD_KEYS.get(event_type, "")
-        start = text.find(key) if key else -1
-        if start < 0:
-            return self._known_event(text, event_type, audio)
-        start += len(key)
-        end = start + len(audio)
-        if text[end : end + 1] != '"' or not text.startswith(audio, start) or not audio:
-            return self._known_event(text, event_type, audio)  # spaces around the colon...
-        text = f"{text[: start - 1]}{elided_json(audio)}{text[end + 1 :]}"
-        if "\n" in text or "\r" in text:  # whitespace of a valid JSON text: one line each
-            text = text.replace("\n", " ").replace("\r", " ")
-        return text
-
-    def _known_event(self, text: str, event_type: str, audio: str | None) -> str:
-        """The ``"event":...`` of a frame known to be one JSON object of ``event_type``."""
-        field = AUDIO_FIELDS.get(event_type)
-        if field is not None and self.audio != "inline":
-            if audio is None:
-                return self._event_body(text, event_type)
-            key = f'"{field}":"'
-            start = text.find(key) + len(key)
-            end = start + len(audio)
-            if start < len(key) or not text.startswith(audio, start) or text[end : end + 1] != '"':
-                return self._event_body(text, event_type)  # spaces around the colon, or such
-            if self.audio == "elided":
-                moved = elided_json(audio)
-            else:
-                moved = json.dumps(self._beside(decode_audio(audio)), separators=(",", ":"))
-            text = f"{text[: start - 1]}{moved}{text[end + 1 :]}"
-        if "\n" in text or "\r" in text:  # whitespace of a valid JSON text: one line each
-            text = text.replace("\n", " ").replace("\r", " ")
-        return text
-
-    def _event_body(self, wire: str | bytes | Mapping[str, Any], event_type: str | None) -> str:
-        if isinstance(wire, Mapping):
-            return json.dumps(self._with_audio(dict(wire)), separators=(",", ":"))
-        text = wire if isinstance(wire, str) else wire.decode("utf-8", "replace")
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            parsed = None
-        if not isinstance(parsed, dict):
-            raw = json.dumps(one_line(text, RAW_CHARS))
-            return f'null,"raw":{raw},"raw_bytes":{len(wire)}'
-        return json.dumps(self._with_audio(parsed), separators=(",", ":"))
-
-    def _with_audio(self, event: dict[str, Any]) -> dict[str, Any]:
-        """``event`` with its audio payload in the writer's audio mode."""
-        field = AUDIO_FIELDS.get(str(event.get("type")))
-        payload = event.get(field) if field is not None else None
-        if field is None or not isinstance(payload, str) or self.audio == "inline":
-            return event
-        if self.audio == "elided":
-            event[field] = elide(payload)
-        else:
-            event[field] = self._beside(decode_audio(payload))
-        return event
-
-    def _beside(self, data: bytes) -> dict[str, Any]:
-        if self._audio_file is None:
-            self._audio_file = open(self._audio_path(), "ab")  # noqa: SIM115 (closed in close)
-        offset = self._audio_file.tell()
-        self._audio_file.write(data)
-        return {"file": self._audio_path().name, "offset": offset, "bytes": len(data)}
-
-    def _audio_path(self) -> Path:
-        return self.path.with_suffix(".audio")
 
     def _record(self, fields: dict[str, Any], *, at: float | None = None) -> None:
         if self._closed:
@@ -382,95 +301,6 @@ class RecordingWriter:
         data = (json.dumps(header.to_dict(), separators=(",", ":")) + "\n").encode()
         self._file.write(data)
         self._header_bytes = self._written = len(data)
-
-
-class RecordingReader:
-    """Reads a recording across its parts: ``header``, then records as dicts in order.
-
-    A last line cut short (the writer was killed) is skipped and sets
-    :attr:`truncated`; any other bad line raises :class:`RecordingError`.
-    """
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = first_part(Path(path))
-        if not self.path.is_file():
-            raise RecordingError(f"{self.path}: no such recording file")
-        self.parts = _parts(self.path)
-        self.truncated = False
-        with self.path.open("rb") as file:
-            first = file.readline()
-        self.header = Header.from_dict(_json_or_none(first), where=str(self.path))
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return self.records()
-
-    def records(self) -> Iterator[dict[str, Any]]:
-        for index, path in enumerate(self.parts):
-            yield from self._part_records(index, path)
-
-    def audio(self, payload: Any) -> bytes | None:
-        """The bytes of an audio payload as recorded: inline or beside; None when elided."""
-        if isinstance(payload, str):
-            return decode_audio(payload)
-        if isinstance(payload, dict) and "file" in payload:
-            with (self.path.parent / Path(str(payload["file"])).name).open("rb") as file:
-                file.seek(int(payload["offset"]))
-                return file.read(int(payload["bytes"]))
-        return None
-
-    def _part_records(self, index: int, path: Path) -> Iterator[dict[str, Any]]:
-        with path.open("rb") as file:
-            header = Header.from_dict(_json_or_none(file.readline()), where=str(path))
-            if header.part != index or header.side != self.header.side:
-                raise RecordingError(
-                    f"{path}: header says part {header.part} of a {header.side} recording, "
-                    f"expected part {index} of a {self.header.side} one (a part of another "
-                    "recording was renamed into this one?)"
-                )
-            for number, line in enumerate(file, start=2):
-                record = _json_or_none(line)
-                if isinstance(record, dict) and "kind" in record:
-                    yield record
-                elif not line.endswith(b"\n"):
-                    self.truncated = True  # the writer stopped in the middle of this line
-                elif line.strip():
-                    raise RecordingError(
-                        f"{path}:{number}: not a recording record (a JSON object with 'kind')"
-                    )
-
-
-def read_records(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
-    """Every record of the recording at ``path`` (header checked first)."""
-    return RecordingReader(path).records()
-
-
-def part_path(path: Path, part: int) -> Path:
-    """The file of part ``part`` (>= 1) of the recording whose first part is ``path``."""
-    return path.with_name(f"{path.name.removesuffix('.jsonl')}.{part}.jsonl")
-
-
-def first_part(path: Path) -> Path:
-    """``NAME.jsonl`` for any of its parts (``NAME.3.jsonl``), else ``path`` itself."""
-    match = _PART_NAME.match(path.name)
-    if match is not None:
-        candidate = path.with_name(match["base"] + ".jsonl")
-        if candidate.is_file():
-            return candidate
-    return path
-
-
-def _parts(path: Path) -> list[Path]:
-    parts = [path]
-    while (next_path := part_path(path, len(parts))).is_file():
-        parts.append(next_path)
-    return parts
-
-
-def _json_or_none(line: bytes) -> Any:
-    try:
-        return json.loads(line)
-    except ValueError:
-        return None
 
 
 def _replace(header: Header, **changes: Any) -> Header:

@@ -1,0 +1,101 @@
+"""How an event goes into a recording line: as it was on the wire, its audio per the mode.
+
+An event the caller knows the type of is one JSON object already: it is
+written as it is (a raw newline, whitespace in JSON, becomes a space). Its
+audio payload, when the caller hands it over, is found by slicing: elided to
+its length and checksum, or moved to ``NAME.audio``, without parsing the
+frame. Anything else is parsed; a frame that is not a JSON object is kept as
+its first characters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from ..protocol.client_text import one_line
+from .recording_format import AUDIO_FIELDS, RAW_CHARS, AudioMode, decode_audio, elide, elided_json
+
+# The key before each audio event's payload, as an encoder writes it (no spaces).
+_PAYLOAD_KEYS = {kind: f'"{field}":"' for kind, field in AUDIO_FIELDS.items()}
+
+
+class EventBodies:
+    """Writes the ``"event"`` value of event lines for one recording."""
+
+    def __init__(self, audio: AudioMode, audio_path: Path) -> None:
+        self.audio: AudioMode = audio
+        self.audio_path = audio_path
+        self._audio_file: IO[bytes] | None = None
+
+    def body(
+        self, wire: str | bytes | Mapping[str, Any], event_type: str | None, audio: str | None
+    ) -> str:
+        """The JSON of ``wire`` for its line (``null,"raw":...`` when it is not an object)."""
+        if event_type is None or not isinstance(wire, str):
+            return self._parsed(wire)
+        if self.audio != "inline" and event_type in AUDIO_FIELDS:
+            span = _payload_span(wire, event_type, audio) if audio else None
+            if span is None:
+                return self._parsed(wire)  # spaces around the colon, or no payload handed over
+            assert audio is not None
+            if self.audio == "elided":
+                moved = elided_json(audio)
+            else:
+                moved = json.dumps(self._beside(decode_audio(audio)), separators=(",", ":"))
+            wire = f"{wire[: span[0] - 1]}{moved}{wire[span[1] + 1 :]}"
+        if "\n" in wire or "\r" in wire:  # whitespace of a valid JSON text: one line each
+            wire = wire.replace("\n", " ").replace("\r", " ")
+        return wire
+
+    def close(self) -> None:
+        if self._audio_file is not None:
+            self._audio_file.close()
+            self._audio_file = None
+
+    def _parsed(self, wire: str | bytes | Mapping[str, Any]) -> str:
+        if isinstance(wire, Mapping):
+            return json.dumps(self._with_audio(dict(wire)), separators=(",", ":"))
+        text = wire if isinstance(wire, str) else wire.decode("utf-8", "replace")
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raw = json.dumps(one_line(text, RAW_CHARS))
+            return f'null,"raw":{raw},"raw_bytes":{len(wire)}'
+        return json.dumps(self._with_audio(parsed), separators=(",", ":"))
+
+    def _with_audio(self, event: dict[str, Any]) -> dict[str, Any]:
+        """``event`` with its audio payload in the recording's audio mode."""
+        field = AUDIO_FIELDS.get(str(event.get("type")))
+        payload = event.get(field) if field is not None else None
+        if field is None or not isinstance(payload, str) or self.audio == "inline":
+            return event
+        if self.audio == "elided":
+            event[field] = elide(payload)
+        else:
+            event[field] = self._beside(decode_audio(payload))
+        return event
+
+    def _beside(self, data: bytes) -> dict[str, Any]:
+        if self._audio_file is None:
+            self._audio_file = open(self.audio_path, "ab")  # noqa: SIM115 (closed in close)
+        offset = self._audio_file.tell()
+        self._audio_file.write(data)
+        return {"file": self.audio_path.name, "offset": offset, "bytes": len(data)}
+
+
+def _payload_span(text: str, event_type: str, audio: str) -> tuple[int, int] | None:
+    """Where ``audio`` sits in ``text`` as the value of its field (no spaces), or None."""
+    key = _PAYLOAD_KEYS[event_type]
+    start = text.find(key)
+    if start < 0:
+        return None
+    start += len(key)
+    end = start + len(audio)
+    if text[end : end + 1] != '"' or not text.startswith(audio, start):
+        return None
+    return start, end
