@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from rtagents import connect
+from rtagents.client.session_recording import SessionRecording
 from rtagents.observability.recording import RecordingReader, read_records
 from rtagents.protocol.errors import ConnectionFailure
 
@@ -80,3 +81,33 @@ async def test_a_connection_that_never_opens_is_recorded_as_a_connection_failure
     [failure] = [r for r in read_records(path) if r["kind"] == "failure"]
     assert failure["category"] == "connection" and failure["detail"] == {"step": "open"}
     assert "127.0.0.1:9" in failure["message"]
+
+
+def test_a_resent_frame_keeps_its_number_and_a_new_session_numbers_from_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "numbers.jsonl"
+    recording = SessionRecording(path, url="ws://127.0.0.1:9/v1/realtime?model=m")
+    update = '{"type":"session.update","event_id":"evt_1","session":{}}'
+    frames = [
+        ("received", '{"type":"session.created","session":{"id":"sess_1"}}'),
+        ("sent", update),
+        ("sent", '{"type":"response.create","event_id":"evt_2"}'),
+        ("sent", update),  # sent again on a resumed connection
+        ("received", '{"type":"session.created","session":{"id":"sess_2"}}'),  # a rebuild
+        ("sent", update),
+    ]
+    for direction, text in frames:
+        recording.frame(direction, text, "websocket")  # type: ignore[arg-type]
+    recording.writer.close()
+    events = [r for r in read_records(path) if r["kind"] == "event"]
+    assert [(r["dir"], r["seq"]) for r in events] == [
+        ("received", 1),
+        ("sent", 1),
+        ("sent", 2),
+        ("sent", 1),
+        ("received", 1),
+        ("sent", 1),
+    ]
+    assert events[-1]["session_id"] == "sess_2"
+    assert RecordingReader(path).header.model == "m"

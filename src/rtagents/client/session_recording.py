@@ -59,6 +59,7 @@ class SessionRecording:
             rotate_bytes=rotate_bytes,
         )
         self._marks = LiveMarks()
+        self._numbers = FrameNumbers()
 
     def wrap(self, opener: TransportOpener) -> TransportOpener:
         """``opener`` whose transports record their frames and whose failures are recorded."""
@@ -90,12 +91,15 @@ class SessionRecording:
         event = _parsed(frame) if isinstance(frame, str) else {}
         kind = event.get("type")
         event_type = kind if isinstance(kind, str) else None
+        if event_type == "session.created" and direction == "received":
+            self._numbers.restart()  # a new server session (a rebuild) numbers from 1
+        seq = self._numbers.number(direction, frame)
         if event_type is None:
-            writer.event(direction, frame, transport=transport)  # recorded raw, as it came
+            writer.event(direction, frame, seq=seq, transport=transport)  # raw, as it came
             return
         # Audio goes in parsed (its payload is elided or moved); the rest as on the wire.
         wire = event if event_type in AUDIO_FIELDS else frame
-        writer.event(direction, wire, event_type=event_type, transport=transport)
+        writer.event(direction, wire, event_type=event_type, seq=seq, transport=transport)
         if direction == "received":
             self._received(event_type, event)
         elif (tool := tool_output_error(event)) is not None:
@@ -125,6 +129,36 @@ class SessionRecording:
             event_id=payload.get("event_id"),
         )
         self.writer.error(error)
+
+
+class FrameNumbers:
+    """Sequence numbers as the resume protocol gives them: per server session, text frames
+    only, and a frame sent again after a resume keeps the number it first had (among the
+    last :attr:`KEPT` sent), so a reader can tell a resend from a new event."""
+
+    KEPT = 4096
+
+    def __init__(self) -> None:
+        self.restart()
+
+    def restart(self) -> None:
+        self.sent = self.received = 0
+        self._sent_numbers: dict[str, int] = {}
+
+    def number(self, direction: Direction, frame: str | bytes) -> int | None:
+        if not isinstance(frame, str):
+            return None
+        if direction == "received":
+            self.received += 1
+            return self.received
+        known = self._sent_numbers.get(frame)
+        if known is not None:
+            return known
+        self.sent += 1
+        if len(self._sent_numbers) >= self.KEPT:
+            del self._sent_numbers[next(iter(self._sent_numbers))]
+        self._sent_numbers[frame] = self.sent
+        return self.sent
 
 
 class RecordingTransport:
