@@ -11,6 +11,7 @@ lifecycle, failure and close records, and when the file closes.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -31,6 +32,8 @@ from .recording_format import (
     redact_url,
 )
 from .recording_reader import RecordingReader, first_part, part_path, read_records
+
+log = logging.getLogger("rtagents.recording")
 
 __all__ = [
     "AudioMode",
@@ -266,18 +269,27 @@ class RecordingWriter:
             self._drain()
 
     def _drain(self) -> None:
-        """Write the pending lines: one write, or line by line where a part ends."""
+        """Write the pending lines. A write that fails (disk full, file gone) ends the
+        recording with one warning: recording never breaks the session it records."""
         lines, self._pending, self._pending_chars = self._pending, [], 0
+        try:
+            self._write_lines(lines)
+        except OSError as exc:
+            log.warning("recording to %s stopped: %s", self.path, exc)
+            self._closed = True
+
+    def _write_lines(self, lines: list[str]) -> None:
+        """One write, or line by line where a part ends (lone surrogates become '?')."""
         if self._file is None:
             self._open_part(0)
         assert self._file is not None
-        data = "".join(lines).encode()
+        data = "".join(lines).encode("utf-8", "replace")
         if self._written + len(data) <= self.rotate_bytes:
             self._file.write(data)
             self._written += len(data)
             return
         for line in lines:
-            chunk = line.encode()
+            chunk = line.encode("utf-8", "replace")
             if (
                 self._written + len(chunk) > self.rotate_bytes
                 and self._written > self._header_bytes

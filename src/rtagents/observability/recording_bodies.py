@@ -11,6 +11,7 @@ its first characters.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -18,6 +19,7 @@ from typing import IO, Any
 from ..protocol.client_text import one_line
 from .recording_format import AUDIO_FIELDS, RAW_CHARS, AudioMode, decode_audio, elide, elided_json
 
+log = logging.getLogger("rtagents.recording")
 # The key before each audio event's payload, as an encoder writes it (no spaces).
 _PAYLOAD_KEYS = {kind: f'"{field}":"' for kind, field in AUDIO_FIELDS.items()}
 
@@ -81,10 +83,17 @@ class EventBodies:
         return event
 
     def _beside(self, data: bytes) -> dict[str, Any]:
-        if self._audio_file is None:
-            self._audio_file = open(self.audio_path, "ab")  # noqa: SIM115 (closed in close)
-        offset = self._audio_file.tell()
-        self._audio_file.write(data)
+        try:
+            if self._audio_file is None:
+                self._audio_file = open(self.audio_path, "ab")  # noqa: SIM115 (closed in close)
+            offset = self._audio_file.tell()
+            self._audio_file.write(data)
+        except OSError as exc:  # the recording goes on without the audio, elided
+            log.warning(
+                "cannot write audio to %s (%s); audio is elided from here", self.audio_path, exc
+            )
+            self.audio = "elided"
+            return {"elided": True, "bytes": len(data)}
         return {"file": self.audio_path.name, "offset": offset, "bytes": len(data)}
 
 

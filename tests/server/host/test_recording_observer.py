@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from rtagents import connect
 from rtagents.cli.main import build_parser
 from rtagents.cli.serve import recorders, server_config
 from rtagents.cli.settings import load_serve_settings
-from rtagents.observability.recording import RecordingReader
+from rtagents.observability.recording import RecordingReader, RecordingWriter
 from rtagents.server.host.recording_observer import SessionRecorder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "observability"))
-from recording_fixtures import record_failures  # noqa: E402
+from recording_fixtures import SESSION, record_failures, recording_server  # noqa: E402
 
 
 def _of(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -81,3 +85,30 @@ def test_serve_record_flag_adds_the_recording_observer(tmp_path: Path) -> None:
     assert isinstance(recorder, SessionRecorder)
     assert recorder._audio == "beside"
     assert recorders(load_serve_settings(parse(["serve"]))) == ()
+
+
+async def test_a_folder_that_cannot_be_written_leaves_the_session_working(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    async with recording_server(blocker / "recordings") as server:
+        async with connect(server.ws_url, credentials=server.api_key, session=SESSION) as session:
+            done = asyncio.create_task(session.wait_for("response.done", timeout=30))
+            await asyncio.sleep(0)
+            await session.send_text("hello")
+            await session.create_response()
+            assert (await done).response.status == "completed"
+    assert "cannot record session" in caplog.text
+
+
+def test_a_write_that_fails_stops_the_recording_not_the_session(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = RecordingWriter(tmp_path / "gone" / "x.jsonl", side="server")
+    writer.event("sent", '{"type":"a"}', event_type="a")
+    (tmp_path / "gone").rmdir()  # nothing written yet: the folder can go
+    writer.connection_closed(1000, "", "client")  # flushes: the open fails
+    writer.event("sent", '{"type":"b"}', event_type="b")  # dropped, no error
+    writer.close()
+    assert writer.closed and "recording to" in caplog.text

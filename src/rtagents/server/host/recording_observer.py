@@ -10,6 +10,7 @@ for an engine failure), the latency marks the events show, and the close.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -29,6 +30,8 @@ from ...observability.recording_format import (
 from ...observability.recording_marks import MARKING, LiveMarks
 from ...protocol.errors import RealtimeError, error_from_payload
 from .backend import HostPort, Observer, ReceivedEvent
+
+log = logging.getLogger("rtagents.recording")
 
 
 def session_recorders(
@@ -156,6 +159,16 @@ class SessionRecorder:
         if self._ended:
             return None
         config = getattr(self._host, "limits", None)
+        try:
+            return self._start(config)
+        except OSError as exc:  # the folder cannot be made or written: the session goes on
+            log.warning(
+                "cannot record session %s to %s: %s", self._host.session_id, self._path, exc
+            )
+            self._ended = True
+            return None
+
+    def _start(self, config: Any) -> RecordingWriter:
         self._writer = RecordingWriter(
             self._path,
             side="server",
