@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -11,8 +12,13 @@ import pytest
 
 from rtagents import connect
 from rtagents.client.session_recording import SessionRecording
+from rtagents.client.webrtc_call import WebRTCCall
+from rtagents.engines.scripted import scripted_engines
 from rtagents.observability.recording import RecordingReader, read_records
 from rtagents.protocol.errors import ConnectionFailure
+from rtagents.server.config import ServerConfig
+from rtagents.server.host.recording_observer import session_recorders
+from rtagents.server.serving import running_server
 
 # The fixture builder lives with the recording tests; pytest only puts this file's folder
 # on the path.
@@ -111,3 +117,36 @@ def test_a_resent_frame_keeps_its_number_and_a_new_session_numbers_from_one(
     ]
     assert events[-1]["session_id"] == "sess_2"
     assert RecordingReader(path).header.model == "m"
+
+
+async def test_a_webrtc_call_is_recorded_on_both_sides(tmp_path: Path) -> None:
+    config = ServerConfig(
+        port=0, webrtc_loopback=True, observers=(session_recorders(tmp_path / "server"),)
+    )
+    path = tmp_path / "call.jsonl"
+    async with running_server(config, scripted_engines()) as server:
+        call = WebRTCCall(
+            loopback=True, session={"type": "realtime", "output_modalities": ["text"]}
+        )
+        async with connect(
+            server.http_url, credentials=server.api_key, transport=call, record=path
+        ) as session:
+            done = asyncio.create_task(session.wait_for("response.done", timeout=30))
+            await asyncio.sleep(0)
+            await session.send_text("hello over webrtc")
+            await session.create_response()
+            await done
+    client = RecordingReader(path)
+    [server_path] = (tmp_path / "server").glob("*.jsonl")
+    served = RecordingReader(server_path)
+    assert client.header.transport == served.header.transport == "webrtc"
+
+    def types(reader: RecordingReader, direction: str) -> list[str]:
+        return [
+            r["event"]["type"]
+            for r in reader
+            if r["kind"] == "event" and r["dir"] == direction and r["transport"] == "webrtc"
+        ]
+
+    assert "response.done" in types(client, "received")
+    assert types(client, "sent") == types(served, "received")

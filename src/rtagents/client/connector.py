@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from ..observability.recording_format import transport_kind
 from ..protocol.errors import ConnectionFailure, Origin
 from .credentials import Credentials
 from .opening import TransportOpener, open_transport, realtime_url
@@ -84,7 +85,8 @@ def connect(
     full_url = realtime_url(url, model)
     recording = None
     if record is not None:
-        kind = transport if isinstance(transport, str) else "websocket"
+        # An opener object names its kind (a WebRTCCall); each event record has the real one.
+        kind = transport if isinstance(transport, str) else transport_kind(transport)
         recording = SessionRecording(record, url=full_url, transport=kind, audio=record_audio)
         opener = recording.wrap(opener)
     created = Session(
