@@ -14,6 +14,7 @@ from rtagents.cli.replay import ReplayReport, replay
 from rtagents.cli.replay_plan import plan_from
 from rtagents.client.opening import realtime_url
 from rtagents.engines.scripted import CallTool, Rule, Say
+from rtagents.observability.recording import RecordingWriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "observability"))
 from recording_fixtures import RULES, record_failures, recording_server  # noqa: E402
@@ -94,3 +95,25 @@ def test_a_file_that_is_not_a_recording_exits_2(
     other.write_text('{"hello": "world"}\n')
     assert main(["replay", str(other), "--url", "ws://127.0.0.1:9"]) == 2
     assert "is not an rtagents recording" in capsys.readouterr().err
+
+
+def test_the_plan_sends_a_resent_frame_once_and_notes_a_rebuild(tmp_path: Path) -> None:
+    path = tmp_path / "resumed.jsonl"
+    writer = RecordingWriter(path, side="client")
+    created = '{"type":"session.created","session":{"id":"sess_1"}}'
+    update = '{"type":"session.update","event_id":"evt_1","session":{}}'
+    writer.event("received", created, event_type="session.created", seq=1)
+    writer.event("sent", update, event_type="session.update", seq=1)
+    writer.event("sent", '{"type":"response.create"}', event_type="response.create", seq=2)
+    writer.event("sent", update, event_type="session.update", seq=1)  # resent after a resume
+    writer.event("received", created, event_type="session.created", seq=1)  # a rebuild
+    writer.event("sent", update, event_type="session.update", seq=1)
+    writer.close()
+    plan = plan_from(path)
+    assert [step.frame["type"] for step in plan.steps] == [  # type: ignore[index]
+        "session.update",
+        "response.create",
+        "session.update",
+    ]
+    assert "1 frames sent again after a resume were replayed once" in plan.notes
+    assert any("spans 2 server sessions" in note for note in plan.notes)

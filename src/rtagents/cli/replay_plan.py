@@ -46,8 +46,8 @@ def plan_from(path: str | Path) -> ReplayPlan:
     reader = RecordingReader(path)
     plan = ReplayPlan(reader.header)
     client_dir = "sent" if reader.header.side == "client" else "received"
-    milestones = 0
-    silenced = 0
+    milestones = silenced = resent = 0
+    numbered = Numbering()
     for record in reader:
         kind = record.get("kind")
         if kind == "failure" and _opening(record) and not plan.steps and not plan.server_events:
@@ -55,6 +55,9 @@ def plan_from(path: str | Path) -> ReplayPlan:
         if kind != "event":
             continue
         event = record.get("event")
+        if numbered.seen_before(record):
+            resent += 1  # sent again after a resume: the server had it once
+            continue
         if record.get("dir") == client_dir:
             frame, was_silenced = _client_frame(reader, record, event)
             silenced += was_silenced
@@ -72,9 +75,38 @@ def plan_from(path: str | Path) -> ReplayPlan:
             f"{silenced} audio payloads were elided in the recording and are replayed as "
             "silence of the same length (record with audio 'inline' or 'beside' to replay speech)"
         )
+    if resent:
+        plan.notes.append(f"{resent} frames sent again after a resume were replayed once")
+    if numbered.sessions > 1:
+        plan.notes.append(
+            f"the recording spans {numbered.sessions} server sessions (a rebuild); the replay "
+            "is one session, so what follows the first session's end differs"
+        )
     if reader.truncated:
         plan.notes.append("the recording's last line was cut short; it was left out")
     return plan
+
+
+class Numbering:
+    """Which event records repeat an earlier frame: a sequence number not above the last one
+    of its direction in the same server session (a resume's resend)."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, int] = {}
+        self.sessions = 0
+
+    def seen_before(self, record: dict[str, Any]) -> bool:
+        event = record.get("event")
+        if isinstance(event, dict) and event.get("type") == "session.created":
+            self.last.clear()  # a new server session numbers from 1
+            self.sessions += 1
+        direction, seq = str(record.get("dir")), record.get("seq")
+        if not isinstance(seq, int) or isinstance(seq, bool):
+            return False
+        if seq <= self.last.get(direction, 0):
+            return True
+        self.last[direction] = seq
+        return False
 
 
 def _opening(record: dict[str, Any]) -> bool:
