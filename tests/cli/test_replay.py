@@ -39,6 +39,11 @@ async def test_client_and_server_recordings_replay_without_divergence(tmp_path: 
         assert report.divergences == []
         assert report.sent == len(report.plan.steps) == 12
         assert len(report.received) == len(report.plan.server_events)
+        # The failures were reproduced, not merely absent on both sides.
+        codes = {e["error"]["code"] for e in report.received if e["type"] == "error"}
+        assert codes == {"input_audio_buffer_commit_empty", "engine_failure"}
+        failed = [e for e in report.received if e["type"] == "response.done"]
+        assert [e["response"]["status"] for e in failed].count("failed") == 1
 
 
 async def test_a_changed_reply_is_reported_at_its_response(tmp_path: Path) -> None:
