@@ -112,3 +112,14 @@ def test_a_write_that_fails_stops_the_recording_not_the_session(
     writer.event("sent", '{"type":"b"}', event_type="b")  # dropped, no error
     writer.close()
     assert writer.closed and "recording to" in caplog.text
+
+
+async def test_a_session_the_server_closes_says_so(tmp_path: Path) -> None:
+    folder = tmp_path / "server"
+    async with recording_server(folder) as server:
+        session = await connect(server.ws_url, credentials=server.api_key, session=SESSION)
+    # The server shut down with the session open: it closed it with 1001.
+    await session.close()
+    [path] = folder.glob("*.jsonl")
+    close = [r for r in RecordingReader(path) if r["kind"] == "close"]
+    assert [(c["code"], c["by"]) for c in close] == [(1001, "server")]
