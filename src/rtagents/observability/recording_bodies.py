@@ -21,7 +21,7 @@ from .recording_format import AUDIO_FIELDS, RAW_CHARS, AudioMode, decode_audio, 
 
 log = logging.getLogger("rtagents.recording")
 # The key before each audio event's payload, as an encoder writes it (no spaces).
-_PAYLOAD_KEYS = {kind: f'"{field}":"' for kind, field in AUDIO_FIELDS.items()}
+_FIELD_KEYS = {kind: f'"{field}"' for kind, field in AUDIO_FIELDS.items()}
 
 
 class EventBodies:
@@ -98,13 +98,34 @@ class EventBodies:
 
 
 def _payload_span(text: str, event_type: str, audio: str) -> tuple[int, int] | None:
-    """Where ``audio`` sits in ``text`` as the value of its field (no spaces), or None."""
-    key = _PAYLOAD_KEYS[event_type]
-    start = text.find(key)
-    if start < 0:
-        return None
-    start += len(key)
-    end = start + len(audio)
-    if text[end : end + 1] != '"' or not text.startswith(audio, start):
-        return None
-    return start, end
+    """Where ``audio`` sits in ``text`` as the string value of its field, or None.
+
+    Whitespace around the colon is allowed (Python's ``json.dumps`` writes
+    ``"audio": "..."``), so stock clients' frames take this path too. The
+    short key is searched for, not the payload: searching for kilobytes of
+    repetitive base64 (silence) costs several microseconds.
+    """
+    key = _FIELD_KEYS[event_type]
+    at = text.find(key)
+    while at >= 0:
+        start = _value_start(text, at + len(key))
+        end = start + len(audio)
+        if start > 0 and text.startswith(audio, start) and text[end : end + 1] == '"':
+            return start, end
+        at = text.find(key, at + 1)
+    return None
+
+
+def _value_start(text: str, at: int) -> int:
+    """Just inside the opening quote of the string after ``: `` at ``at``, or -1."""
+    at = _skip_space(text, at)
+    if text[at : at + 1] != ":":
+        return -1
+    at = _skip_space(text, at + 1)
+    return at + 1 if text[at : at + 1] == '"' else -1
+
+
+def _skip_space(text: str, at: int) -> int:
+    while text[at : at + 1] in (" ", "\t", "\n", "\r"):
+        at += 1
+    return at
