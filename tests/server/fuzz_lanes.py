@@ -51,6 +51,7 @@ class Findings:
     hangs: list[str] = field(default_factory=list)
     stalls: list[str] = field(default_factory=list)  # probes answered, but past PROBE_S
     closes: list[str] = field(default_factory=list)
+    codec_raised: list[str] = field(default_factory=list)  # decode_client_event raised
     http_5xx: list[str] = field(default_factory=list)
     http_status: Counter[str] = field(default_factory=Counter)
     lane_seconds: dict[str, float] = field(default_factory=dict)
@@ -87,6 +88,9 @@ class Ledger:
     def sent(self, number: int, message: Message) -> None:
         batch = self.batches[number]
         expect = message.expect
+        if expect.raised:
+            line = f"{self.lane} codec raised {expect.raised} on {message.payload[:200]!r}"
+            self.findings.sample(self.findings.codec_raised, line)
         if expect.must_error and expect.event_id is None:
             batch.unreadable.append(message)
         elif expect.event_id is not None:

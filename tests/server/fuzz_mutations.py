@@ -77,6 +77,7 @@ class Expectation:
 
     must_error: bool
     event_id: str | None  # readable from the message (None: the error's is null)
+    raised: str = ""  # the codec raised instead of answering (a crash in the server too)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,10 @@ def expectation(payload: str | bytes, *, binary_refused: bool = True) -> Expecta
     if isinstance(payload, bytes) and binary_refused:
         return Expectation(True, None)
     raw = payload.encode("utf-8", "surrogatepass") if isinstance(payload, str) else payload
-    decoded = decode_client_event(raw)
+    try:
+        decoded = decode_client_event(raw)
+    except Exception as exc:  # the server runs the same codec: the harness reports it
+        return Expectation(True, readable_event_id(raw), f"{type(exc).__name__}: {exc}")
     if not isinstance(decoded, UnknownEvent | InvalidEvent):
         return Expectation(False, decoded.event_id)
     if b"item_reference" in raw:  # the server may resolve it against its conversation
