@@ -2,7 +2,7 @@
 
 Each session does what a voice call does: 2 s of ``input_audio_buffer.append``
 frames (20 ms each, or ``--chunk-ms``; silence, so the server VAD runs but no
-turn starts), then a user item
+turn starts; ``--no-vad`` turns the VAD off, the worst case), then a user item
 and ``response.create`` answered in audio (``response.output_audio.delta``,
 transcript deltas, ``response.done``), with the scripted engines. Two setups,
 rounds alternating off and on in the same run, best round of each kept:
@@ -59,9 +59,21 @@ class Chunks:
 
 
 REPLY = " ".join(["the quick brown fox jumps over the lazy dog"] * 3)
-SESSION = json.dumps(
-    {"type": "session.update", "session": {"type": "realtime", "output_modalities": ["audio"]}}
-)
+
+
+class Workload:
+    """What the session turns on: ``server_vad`` (a voice call: the hosted default, and the
+    VAD hears every append) or, with ``--no-vad``, nothing (the host's work alone: the
+    worst case for recording's share)."""
+
+    vad = True
+
+    @classmethod
+    def session(cls) -> str:
+        detection = {"type": "server_vad"} if cls.vad else None
+        audio = {"input": {"turn_detection": detection}}
+        fields = {"type": "realtime", "output_modalities": ["audio"], "audio": audio}
+        return json.dumps({"type": "session.update", "session": fields})
 
 
 def frame(kind: str, **fields: object) -> str:
@@ -101,7 +113,7 @@ async def websocket_client(url: str, key: str, turns: int) -> None:
 
     link = await connect_websocket(url, headers={"Authorization": f"Bearer {key}"})
     await until(link, '"conversation.created"')
-    await link.send(SESSION)
+    await link.send(Workload.session())
     await until(link, '"session.updated"')
     print("ready", flush=True)
     moved = await client_turns(link, turns)
@@ -117,6 +129,7 @@ async def websocket_session(recording_dir: Path | None, turns: int) -> tuple[int
         client = await asyncio.create_subprocess_exec(
             sys.executable, __file__, "--chunk-ms", str(Chunks.ms),
             "--client", server.ws_url, server.api_key, str(turns),
+            *([] if Workload.vad else ["--no-vad"]),
             stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         assert client.stdout is not None
@@ -138,7 +151,7 @@ async def one_session(recording_dir: Path | None, turns: int) -> tuple[int, floa
     link = await server.open()
     await until(link, '"conversation.created"')
     began = time.process_time()
-    await link.send(SESSION)
+    await link.send(Workload.session())
     await until(link, '"session.updated"')
     await client_turns(link, turns)
     elapsed = time.process_time() - began
@@ -197,7 +210,8 @@ async def compare(run: Runner, rounds: int, turns: int, tmp: Path) -> tuple[floa
 async def measure(rounds: int, turns: int) -> None:
     print(
         f"session: {turns} turns, {Chunks.per_turn()} appends ({Chunks.ms} ms) "
-        "and one audio reply each"
+        "and one audio reply each; "
+        + ("server_vad on (silence: no turn starts)" if Workload.vad else "no turn detection")
     )
     print(f"best of {rounds} rounds each, events per CPU second of the server")
     with tempfile.TemporaryDirectory() as folder:
@@ -232,8 +246,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--client", nargs=3, metavar=("URL", "KEY", "TURNS"), help=argparse.SUPPRESS
     )
     parser.add_argument("--chunk-ms", type=int, default=20, help="append size (default 20 ms)")
+    parser.add_argument("--no-vad", action="store_true", help="no turn detection (worst case)")
     args = parser.parse_args(argv)
     Chunks.ms = args.chunk_ms
+    Workload.vad = not args.no_vad
     if args.client:
         url, key, count = args.client
         asyncio.run(websocket_client(url, key, int(count)))
