@@ -179,6 +179,8 @@ def test_garbage_becomes_an_invalid_event(data: bytes, code: str, param: str | N
         (rb'{"type": "response.create", "event_id": "e2", oops', "e2"),  # broken after the id
         (rb'{"event_id": "\ud800", "type": "x"} tail', None),  # an id that cannot be echoed
         (b'{"type": "x", "oops', None),  # broken before any id
+        (b'{"event_id": "e3", "ty\x01pe": "x"}', "e3"),  # a control character in a key
+        (b'{"ev\x01": 1, "event_id": "e4"}', None),  # ... before the id: nothing more is read
         ('{"event_id": "\u00e9t\u00e9", "x": tru'.encode(), "\u00e9t\u00e9"),  # not ASCII, fine
     ],
 )

@@ -51,9 +51,9 @@ def top_level_strings(raw: bytes | str, names: Iterable[str]) -> dict[str, str]:
         else:
             try:
                 value, at = _SCALARS.raw_decode(text, at)
+                name = json.loads(key.group(1))  # a control character in it is not JSON
             except ValueError:
                 return found
-            name = json.loads(key.group(1))
             if name in wanted and isinstance(value, str):
                 found.setdefault(name, value)
         after = _SPACE.match(text, at).end()  # type: ignore[union-attr]
