@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from openai.types.realtime import ConversationCreatedEvent, InputAudioBufferClearedEvent
 from pydantic import BaseModel
 
@@ -266,3 +267,29 @@ def test_the_import_reader_resolves_relative_and_type_only_imports(tmp_path: Pat
     assert "rtagents.server.local.pipeline" in modules
     assert "rtagents.engines.base" in modules
     assert "rtagents.server.ids" in modules
+
+
+async def test_a_frame_the_codec_fails_on_costs_that_frame_not_the_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import rtagents.server.host.session_host as session_host
+
+    real_read = session_host.read_frame
+
+    def read_frame(message: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        if message == "crash me":  # stands in for a codec bug on some odd input
+            raise ValueError("a codec bug")
+        return real_read(message, *args, **kwargs)
+
+    monkeypatch.setattr(session_host, "read_frame", read_frame)
+    async with served() as s:
+        await s.recv()
+        await s.client.send("crash me")
+        reply = await s.recv()
+        assert (reply.type, reply.error.type, reply.error.code) == (
+            "error",
+            "server_error",
+            "internal_error",
+        )
+        clear = await s.send({"type": "input_audio_buffer.clear", "event_id": "e1"})
+        assert clear.type == "input_audio_buffer.cleared"  # the session went on

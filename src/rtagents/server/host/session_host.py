@@ -224,9 +224,14 @@ class SessionHost:
 
     async def _on_message(self, message: str | bytes) -> None:
         limits = self.limits.limits
-        event = read_frame(
-            message, limits.frame_bytes, self.conversation, quote_chars=limits.quoted_chars
-        )
+        try:
+            event = read_frame(
+                message, limits.frame_bytes, self.conversation, quote_chars=limits.quoted_chars
+            )
+        except Exception:  # a codec bug must cost one frame, never the session
+            log.exception("reading a client frame failed")
+            await self._refuse(None, _unreadable(), error_type="server_error")
+            return
         if isinstance(event, RemoteProtocolError):
             await self._refuse(None, event)
         elif (
@@ -398,6 +403,14 @@ class SessionHost:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _unreadable() -> LocalProtocolError:
+    return LocalProtocolError(
+        "The server failed while reading this frame; this is a server bug, not your request. "
+        "The session goes on.",
+        code="internal_error",
+    )
 
 
 def _receivers(observers: list[Observer]) -> tuple[Observer, ...]:
