@@ -11,7 +11,7 @@ TOOLS  := .tools
 UV     := $(TOOLS)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test setup lint typecheck unit coverage bench bench-load clean browser lock soak node
+.PHONY: demo test setup lint typecheck unit coverage bench bench-load clean browser lock soak node fuzz chaos bounds
 
 $(UV): tools/uv-requirements.txt
 	$(PYTHON) -c 'import sys; sys.exit("rtagents needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -80,6 +80,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/voice_latency.py
 	$(BIN)/python bench/reconnect.py
 	$(BIN)/python bench/webrtc_call.py
+	$(BIN)/python bench/recording.py
+	$(BIN)/python bench/metrics_cost.py
 
 bench-load: $(STAMP)
 	$(BIN)/python bench/load.py --steps 100,200,250,300,350,400 --duration 10
@@ -91,6 +93,24 @@ bench-load: $(STAMP)
 soak: $(STAMP)
 	RTAGENTS_SOAK=1 $(BIN)/pytest -q -s -p no:cacheprovider \
 	  tests/server/test_long_sessions.py tests/server/test_conversation_model.py
+
+# Full-size hostile-client runs (docs/reliability.md, "Fuzzing and chaos"); make test
+# runs a 100,000-event and a 200-fault slice. RTAGENTS_FUZZ_SEED / RTAGENTS_CHAOS_SEED
+# replay a run.
+fuzz: $(STAMP)
+	RTAGENTS_FUZZ=full $(BIN)/pytest -q -s -p no:cacheprovider tests/server/test_fuzz_scale.py
+
+chaos: $(STAMP)
+	RTAGENTS_CHAOS=full $(BIN)/pytest -q -s -p no:cacheprovider -p no:logging \
+	  tests/client/test_chaos_kill.py
+
+# What a hostile client can make the server hold (docs/reliability.md, "Bounds").
+bounds: $(STAMP)
+	$(BIN)/python bench/bounds.py
+	$(BIN)/python bench/secret_bounds.py
+	$(BIN)/python bench/log_volume.py
+	$(BIN)/python bench/slow_peers.py
+	$(BIN)/python bench/webrtc_message_rss.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .coverage .coverage.json .mypy_cache .ruff_cache
