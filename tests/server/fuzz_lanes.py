@@ -93,6 +93,8 @@ class Ledger:
             self.findings.sample(self.findings.codec_raised, line)
         if expect.must_error and expect.event_id is None:
             batch.unreadable.append(message)
+            if expect.loose_id is not None:
+                self.owner[expect.loose_id] = number
         elif expect.event_id is not None:
             self.owner[expect.event_id] = number
             if expect.must_error:
@@ -111,12 +113,12 @@ class Ledger:
         self.last_answered = event_id or "null"
         if event_id is not None and event_id.startswith("probe."):
             self._answered(int(event_id.split(".")[1]))
-        elif event_id is None:
+        elif event_id in self.owner:
+            self.batches[self.owner[event_id]].seen.add(event_id)
+        else:  # null, or an id read from a message this harness found unreadable
             oldest = min(self.batches, default=None)
             if oldest is not None:
                 self.batches[oldest].nulls += 1
-        elif event_id in self.owner:
-            self.batches[self.owner[event_id]].seen.add(event_id)
 
     async def wait(self, number: int, limit_s: float = PROBE_S) -> bool:
         """Whether batch ``number`` was answered within ``limit_s``."""
@@ -138,13 +140,15 @@ class Ledger:
         batch.answered.set()
         findings = self.findings
         missing = [i for i in batch.messages if i not in batch.seen]
-        lost_ids = min(len(missing), max(0, batch.nulls - len(batch.unreadable)))
-        unanswered_nulls = max(0, len(batch.unreadable) - batch.nulls)
+        # Broken JSON owes an error; one carrying what looked like its id answers it too.
+        unreadable = [m for m in batch.unreadable if m.expect.loose_id not in batch.seen]
+        lost_ids = min(len(missing), max(0, batch.nulls - len(unreadable)))
+        unanswered_nulls = max(0, len(unreadable) - batch.nulls)
         findings.lost_event_id_count += lost_ids
         findings.unanswered_count += len(missing) - lost_ids + unanswered_nulls
         for event_id in missing:
             findings.failed_kinds[batch.messages[event_id].kind] += 1
-        for message in batch.unreadable[batch.nulls :]:
+        for message in unreadable[batch.nulls :]:
             findings.failed_kinds[message.kind] += 1
         for event_id in missing[:lost_ids]:
             message = batch.messages[event_id]
@@ -155,12 +159,14 @@ class Ledger:
             message = batch.messages[event_id]
             line = f"{self.lane} {event_id} {message.kind} {message.payload[:300]!r}"
             findings.sample(findings.unanswered, line)
-        for message in batch.unreadable[batch.nulls :]:
+        for message in unreadable[batch.nulls :]:
             findings.sample(
                 findings.unanswered, f"{self.lane} - {message.kind} {message.payload[:300]!r}"
             )
         for event_id in batch.messages:
             self.owner.pop(event_id, None)
+        for message in batch.unreadable:
+            self.owner.pop(message.expect.loose_id or "", None)
 
 
 def probe(number: int) -> str:

@@ -78,6 +78,8 @@ class Expectation:
     must_error: bool
     event_id: str | None  # readable from the message (None: the error's is null)
     raised: str = ""  # the codec raised instead of answering (a crash in the server too)
+    # What looks like an id in broken JSON (the leading key): the error may carry it.
+    loose_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,20 +102,13 @@ def readable_event_id(raw: bytes) -> str | None:
     if isinstance(data, dict):
         value = data.get("event_id")
         return value if isinstance(value, str) else None
-    match = _LEADING_ID.match(raw)
-    if match is None:
-        return None
-    try:
-        value = json.loads(match.group(1))
-    except ValueError:
-        return None
-    return value if isinstance(value, str) else None
+    return _leading_id(raw)
 
 
 def expectation(payload: str | bytes, *, binary_refused: bool = True) -> Expectation:
     """What the server owes ``payload`` (binary frames are refused without an id)."""
     if isinstance(payload, bytes) and binary_refused:
-        return Expectation(True, None)
+        return Expectation(True, None, loose_id=_leading_id(payload))
     raw = payload.encode("utf-8", "surrogatepass") if isinstance(payload, str) else payload
     try:
         decoded = decode_client_event(raw)
@@ -123,7 +118,19 @@ def expectation(payload: str | bytes, *, binary_refused: bool = True) -> Expecta
         return Expectation(False, decoded.event_id)
     if b"item_reference" in raw:  # the server may resolve it against its conversation
         return Expectation(False, None)
-    return Expectation(True, readable_event_id(raw))
+    event_id = readable_event_id(raw)
+    return Expectation(True, event_id, loose_id=None if event_id else _leading_id(raw))
+
+
+def _leading_id(raw: bytes) -> str | None:
+    match = _LEADING_ID.match(raw)
+    if match is None:
+        return None
+    try:
+        value = json.loads(match.group(1))
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
 
 
 class Mutator:
