@@ -87,3 +87,21 @@ def test_event_ids_are_read_from_the_top_level_only() -> None:
     assert event_id_of('{"event_id": "' + "e" * 600 + '"}') is None  # too long to echo
     flood = "[" * (EVENT_ID_SCAN_TOKENS + 10) + '{"event_id": "deep"}'
     assert event_id_of('{"a": ' + flood) is None  # a bounded scan gives up
+
+
+def test_an_event_id_that_cannot_be_echoed_is_left_out() -> None:
+    assert event_id_of('{"event_id": "a\x01b", "x": 1') is None  # a raw control character
+    assert event_id_of('{"event_id": "\\x"}') is None  # a bad escape
+    assert event_id_of('{"event_id": "\\ud800"}') is None  # a lone surrogate: not UTF-8
+
+
+async def test_an_oversized_message_with_a_broken_event_id_costs_that_message_only(
+    call: RawCall,
+) -> None:
+    broken = '{"event_id": "evt\x01", "type": "conversation.item.create", "pad": "'
+    call.channel.send(broken + "x" * (LIMIT + 1) + '"}')
+    error = (await call.until("error"))[-1]
+    assert (error.error.code, error.error.event_id) == ("message_too_large", None)
+    call.channel.send(_item_create("after", "evt_after"))  # the channel still delivers
+    added = (await call.until("conversation.item.added"))[-1]
+    assert added.item.content[0].text == "after"

@@ -14,6 +14,7 @@ own frame limit, not the channel's).
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Awaitable, Callable
 
@@ -25,6 +26,8 @@ from ...transports.base import NORMAL_CLOSURE, Transport, TransportClosed
 from ...transports.webrtc import DataChannelTransport
 from ..host.wire_events import error_event
 from .sctp_guard import NotText, TooLarge
+
+log = logging.getLogger("rtagents.server.webrtc")
 
 MAX_CLOSE_REASON_BYTES = 123
 # Reading an event_id out of a refused message looks at this many JSON tokens
@@ -61,7 +64,27 @@ class DataChannelWithSidebands(DataChannelTransport):
         super().__init__(channel)
 
     def deliver(self, message: str | bytes) -> None:
-        """A message from the caller: queued as it is, or as a refusal saying why not."""
+        """A message from the caller: queued as it is, or as a refusal saying why not.
+
+        Called from inside aiortc's SCTP receive path: nothing may raise out of
+        here, or the association stops delivering the call's later messages.
+        """
+        try:
+            error = self._refusal_of(message)
+        except Exception:  # a bug in reading a hostile message must cost only that message
+            log.exception("reading a data channel message failed")
+            error = LocalProtocolError(
+                "The server failed while reading this message; this is a server bug, not your "
+                "request. The session goes on.",
+                code="internal_error",
+            )
+        if error is not None:
+            refused = _Refused()
+            refused.error = error
+            message = refused
+        super().deliver(message)
+
+    def _refusal_of(self, message: str | bytes) -> RealtimeError | None:
         error: RealtimeError | None = None
         if isinstance(message, TooLarge):  # cut while arriving (sctp_guard)
             error = too_large_inbound(message, None, self.max_inbound)
@@ -73,11 +96,7 @@ class DataChannelWithSidebands(DataChannelTransport):
             )
         elif (size := _size_over(message, self.max_inbound)) is not None:
             error = too_large_inbound(message, size, self.max_inbound)
-        if error is not None:
-            refused = _Refused()
-            refused.error = error
-            message = refused
-        super().deliver(message)
+        return error
 
     def deliver_from_sideband(self, message: str | bytes) -> None:
         super().deliver(message)
@@ -176,6 +195,19 @@ def event_id_of(text: str) -> str | None:
         if depth == 1 and string.group() == '"event_id"':
             value = _STRING_VALUE.match(text, position)
             if value is not None and len(value.group(1)) <= MAX_EVENT_ID_CHARS + 2:
-                decoded: str = json.loads(value.group(1))
-                return decoded
+                return _echoable(value.group(1))
     return None
+
+
+def _echoable(literal: str) -> str | None:
+    """A JSON string literal's text if it can be sent back in an error, else None.
+
+    A hostile message's id may hold a raw control character or a bad escape
+    (not JSON), or a lone surrogate (JSON, but not sendable as UTF-8).
+    """
+    try:
+        decoded: str = json.loads(literal)
+        decoded.encode("utf-8")
+    except (ValueError, UnicodeEncodeError):
+        return None
+    return decoded
