@@ -43,16 +43,16 @@ MIB = 2**20
 # Bounds a clean run stays within (generous: they catch growth per event, not noise).
 RSS_GROWTH_BOUND = 150 * MIB
 LOG_BYTES_PER_100K_BOUND = 64 * MIB
-# Still open (the hang is fixed since the data channel stopped raising into aiortc):
-# after a data channel message far past the advertised 256 KiB is cut while arriving,
-# some later messages of the same call can be refused with it (message_too_large, no
-# event_id) instead of answered: RTAGENTS_FUZZ_SEED=6 showed 36. The reassembly bound
-# is shared by the whole association; why messages after the big one count against it
-# is not pinned down. It depends on timing and on the seed, hence not strict.
+# Hole 10's data channel findings are fixed (the hang: the channel no longer raises into
+# aiortc; later messages cut with an oversized one: only that message is cut now). Still
+# open: some seeds report a few WebSocket events of the wrong_encoding / not_an_object
+# mutations unanswered (RTAGENTS_FUZZ_SEED=20261206: 2; seed 6: 2; seed 7: none). The
+# server answers each such frame alone (checked), so the ledger's matching of id-less
+# errors is suspect; not pinned down. Timing- and seed-dependent, hence not strict.
 HOLE_10 = pytest.mark.xfail(
     strict=False,
-    reason="issue 11 hole 10: after an oversized data channel message is cut, later "
-    "messages of the call may be cut with it (RTAGENTS_FUZZ_SEED=6 shows it)",
+    reason="a few id-less WebSocket answers unmatched by the ledger under some seeds "
+    "(RTAGENTS_FUZZ_SEED=20261206); see the comment above",
 )
 pytestmark = pytest.mark.timeout(7200 if FULL else 600)  # the whole run is in the first test
 
