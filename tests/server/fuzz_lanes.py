@@ -68,6 +68,7 @@ class _Batch:
     messages: dict[str, Message] = field(default_factory=dict)  # readable id -> message
     unreadable: list[Message] = field(default_factory=list)  # must error, id unreadable
     seen: set[str] = field(default_factory=set)
+    owned: list[str] = field(default_factory=list)  # every id it registered in the ledger
     nulls: int = 0
     answered: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -79,7 +80,10 @@ class Ledger:
         self.lane = lane
         self.findings = findings
         self.batches: dict[int, _Batch] = {}
-        self.owner: dict[str, int] = {}  # event id -> batch number
+        # event id -> the batches that sent it, oldest first: a loose id read from broken
+        # JSON (e.g. "w" from '"w"s2.12...') can repeat across the two batches in flight,
+        # and the server answers in order, so an answer goes to the oldest.
+        self.owner: dict[str, list[int]] = {}
         self.last_answered = ""  # the event_id of the latest error, for a hang's report
 
     def open(self, number: int) -> None:
@@ -94,9 +98,9 @@ class Ledger:
         if expect.must_error and expect.event_id is None:
             batch.unreadable.append(message)
             if expect.loose_id is not None:
-                self.owner[expect.loose_id] = number
+                self._own(expect.loose_id, number)
         elif expect.event_id is not None:
-            self.owner[expect.event_id] = number
+            self._own(expect.event_id, number)
             if expect.must_error:
                 batch.messages[expect.event_id] = message
 
@@ -114,7 +118,10 @@ class Ledger:
         if event_id is not None and event_id.startswith("probe."):
             self._answered(int(event_id.split(".")[1]))
         elif event_id in self.owner:
-            self.batches[self.owner[event_id]].seen.add(event_id)
+            owners = self.owner[event_id]
+            self.batches[owners.pop(0)].seen.add(event_id)
+            if not owners:
+                del self.owner[event_id]
         else:  # null, or an id read from a message this harness found unreadable
             oldest = min(self.batches, default=None)
             if oldest is not None:
@@ -163,10 +170,16 @@ class Ledger:
             findings.sample(
                 findings.unanswered, f"{self.lane} - {message.kind} {message.payload[:300]!r}"
             )
-        for event_id in batch.messages:
-            self.owner.pop(event_id, None)
-        for message in batch.unreadable:
-            self.owner.pop(message.expect.loose_id or "", None)
+        for event_id in batch.owned:
+            owners = self.owner.get(event_id)
+            if owners is not None and number in owners:
+                owners.remove(number)
+                if not owners:
+                    del self.owner[event_id]
+
+    def _own(self, event_id: str, number: int) -> None:
+        self.owner.setdefault(event_id, []).append(number)
+        self.batches[number].owned.append(event_id)
 
 
 def probe(number: int) -> str:
