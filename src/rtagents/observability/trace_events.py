@@ -12,23 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ..protocol.codec import known_types
 from .trace_input import Record
 
-CLIENT_EVENT_TYPES: Final = frozenset(
-    {
-        "session.update",
-        "input_audio_buffer.append",
-        "input_audio_buffer.commit",
-        "input_audio_buffer.clear",
-        "output_audio_buffer.clear",
-        "conversation.item.create",
-        "conversation.item.retrieve",
-        "conversation.item.truncate",
-        "conversation.item.delete",
-        "response.create",
-        "response.cancel",
-    }
-)
+CLIENT_EVENT_TYPES: Final = known_types("client")  # the codec's list, not a copy
 IDS_KEPT: Final = 100_000
 """Ids remembered per index: a recording of any length maps in bounded memory."""
 

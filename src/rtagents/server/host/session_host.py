@@ -36,6 +36,7 @@ from .backend import Backend, BackendFactory, Observer, ReceivedEvent
 from .event_log_observer import EventLogObserver
 from .frame_outbox import FrameOutbox
 from .intake import describe_unknown, read_frame
+from .observer_list import ObserverList
 from .rules_gate import refusal_for
 from .session_cap import SessionCap
 from .wire_events import error_event
@@ -74,9 +75,8 @@ class SessionHost:
         self.event_log = EventLogObserver(
             self.events, log_records=limits.limits.session_log_records
         )
-        self.observers: list[Observer] = [self.event_log]
-        self.observers.extend(limits.session_observers(self))  # metrics, spans, then config's
-        self._receivers = _receivers(self.observers)
+        # The event log, then metrics, spans and the config's observers.
+        self.observers = ObserverList([self.event_log, *limits.session_observers(self)])
         self._closing = False
         self._outbox = FrameOutbox(
             self.id,
@@ -120,13 +120,10 @@ class SessionHost:
         return self.resume
 
     def add_observer(self, observer: Observer) -> None:
-        self.observers.append(observer)
-        self._receivers = _receivers(self.observers)
+        self.observers.add(observer)
 
     def remove_observer(self, observer: Observer) -> None:
-        if observer in self.observers:
-            self.observers.remove(observer)
-            self._receivers = _receivers(self.observers)
+        self.observers.remove(observer)
 
     # --- running -----------------------------------------------------------------
 
@@ -169,10 +166,7 @@ class SessionHost:
         if closed is not None and closed.origin == "remote":
             by = "transport" if closed.close_code == ABNORMAL_CLOSURE else "client"
             code = closed.close_code
-        for observer in self.observers:
-            on_closed = getattr(observer, "on_closed", None)
-            if on_closed is not None:
-                on_closed(code, reason, by)
+        self.observers.notify("on_closed", code, reason, by)
 
     async def _serve(self) -> None:
         while True:
@@ -208,7 +202,7 @@ class SessionHost:
         self._outbox.skip_sent()
         await self.resume.replay(attachment)
         self._outbox.start(self.transport)
-        self._notify("on_resumed")
+        self.observers.notify("on_resumed")
 
     def _end_resume(self) -> None:
         if self.resume is not None:
@@ -264,7 +258,7 @@ class SessionHost:
             )
             await self._refuse(event.type, error, outcome="error", error_type="server_error")
             return
-        self._received(
+        self.observers.received(
             ReceivedEvent(type=event.type, event_id=event.event_id, outcome="ok", event=event)
         )
 
@@ -276,25 +270,14 @@ class SessionHost:
         outcome: str = "invalid",
         error_type: str = "invalid_request_error",
     ) -> None:
-        self._received(
+        self.observers.received(
             ReceivedEvent(type=event_type, event_id=error.event_id, outcome=outcome, error=error)
         )
         await self.reply_error(error, error_type=error_type)
 
     def report_turn(self, marks: Any) -> None:
         """A voice turn's latency marks (the backend's), for observers with ``on_turn``."""
-        self._notify("on_turn", marks)
-
-    def _notify(self, hook: str, *args: Any) -> None:
-        """Call the optional ``hook`` of every observer that has one (rare events only)."""
-        for observer in self.observers:
-            method = getattr(observer, hook, None)
-            if method is not None:
-                method(*args)
-
-    def _received(self, inbound: ReceivedEvent) -> None:
-        for observer in self._receivers:
-            observer.on_received(inbound)
+        self.observers.notify("on_turn", marks)
 
     # --- emitting ----------------------------------------------------------------
 
@@ -332,8 +315,7 @@ class SessionHost:
         self.conversation.apply(model)
         text = encode_event(model)
         self.sent_frame = text  # ``model`` as it goes out (a recording observer reads it)
-        for observer in self.observers:
-            observer.on_sent(model, error)
+        self.observers.sent(model, error)
         self._outbox.put(text)
         if self.resume is not None:
             self.resume.log.append(text)
@@ -411,8 +393,3 @@ def _unreadable() -> LocalProtocolError:
         "The session goes on.",
         code="internal_error",
     )
-
-
-def _receivers(observers: list[Observer]) -> tuple[Observer, ...]:
-    """The observers that watch client frames (see :meth:`Observer.on_received`)."""
-    return tuple(o for o in observers if getattr(o, "wants_received", True))
