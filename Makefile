@@ -11,7 +11,7 @@ TOOLS  := .tools
 UV     := $(TOOLS)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test setup lint typecheck unit coverage bench bench-load clean browser lock soak node fuzz chaos bounds
+.PHONY: demo test setup lint typecheck unit coverage bench bench-load clean browser redis lock soak node fuzz chaos bounds
 
 $(UV): tools/uv-requirements.txt
 	$(PYTHON) -c 'import sys; sys.exit("rtagents needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -58,19 +58,27 @@ unit: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider --cov=rtagents --cov-branch --cov-report=term --cov-report=json:.coverage.json
 	$(BIN)/python tools/check_coverage.py .coverage.json rtagents/protocol 95
 
-# The console's browser test (tests/web) drives Debian's chromium; CI runs as
-# root, elsewhere sudo is used when it needs no password. Without apt-get the
-# test is skipped and says why.
-browser:
-	@command -v chromium >/dev/null || { \
+# Debian packages the tests use: chromium (the console's browser test, tests/web)
+# and redis-server (the multi-node tests start their own on a free loopback port).
+# CI runs as root, elsewhere sudo is used when it needs no password. Without
+# apt-get those tests are skipped and say why.
+define apt_install
+	@command -v $(1) >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then sudo=; \
 	  elif sudo -n true 2>/dev/null; then sudo="sudo -n"; \
-	  else echo "make browser: not root and no password-less sudo; the browser test will be skipped"; exit 0; fi; \
-	  if ! command -v apt-get >/dev/null; then echo "make browser: no apt-get; install chromium yourself"; exit 0; fi; \
+	  else echo "make: not root and no password-less sudo; tests needing $(1) will be skipped"; exit 0; fi; \
+	  if ! command -v apt-get >/dev/null; then echo "make: no apt-get; install $(2) yourself"; exit 0; fi; \
 	  $$sudo apt-get update -qq && \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2); }
+endef
 
-test: lint typecheck browser node unit
+browser:
+	$(call apt_install,chromium,chromium)
+
+redis:
+	$(call apt_install,redis-server,--no-install-recommends redis-server)
+
+test: lint typecheck browser redis node unit
 
 # Each benchmark measures rtagents and its baseline in one run (docs/benchmarks.md).
 bench: $(STAMP)

@@ -30,6 +30,7 @@ from agents_kit import RULES, TEXT, Recorder, fast_opener, host_of, proxy_to, sc
 from rtagents.agents import Agent, AgentSession, Runner, ToolContext, function_tool, handoff
 from rtagents.client import ReconnectPolicy
 from rtagents.server.serving import RunningServer
+from rtagents.testing.clock import FakeClock
 from rtagents.testing.faults import FaultProxy, RandomFaults
 
 FAULTS = int(os.environ.get("RTAGENTS_AGENTS_CHAOS_FAULTS", "60"))
@@ -247,25 +248,38 @@ async def test_a_rebuilt_session_keeps_the_agent_and_its_pending_approval() -> N
 
 
 async def test_a_rollover_before_the_cap_keeps_the_active_agent() -> None:
+    # The client's clock is a FakeClock, moved to the rollover point only after the
+    # handoff: on a loaded machine a real one-second margin let the rollover fire
+    # before the handoff (CI run of stop 20), and the test no longer tested anything.
     world = World()
+    clock = FakeClock(start=time.time())
     policy = ReconnectPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05, rollover_margin=2.0)
-    async with scripted_server(RULES, session_cap_s=3.0) as server:
+    async with scripted_server(RULES, session_cap_s=60.0) as server:
         runner = Runner(
             world.greeter,
             url=server.ws_url,
             credentials=server.api_key,
             config=TEXT,
             reconnect=policy,
+            clock=clock,
+            stall_timeout=None,  # the jump below is not silence from the server
         )
         session = await runner.run()
         async with session:
             recorder = Recorder(session)
-            rolled: list[str] = []
-            session.client.on("rtagents.resumed", lambda e: rolled.append(e.reason))
-            await _turn(session, recorder, world, "handoff")
+            rolled: list[tuple[str, Agent[Any]]] = []
+            session.client.on(
+                "rtagents.resumed", lambda e: rolled.append((e.reason, session.current_agent))
+            )
             first_id = session.client.session_id
+            await _turn(session, recorder, world, "handoff")
+            assert session.current_agent is world.haiku and rolled == []
+            expires_at = session.client.config.expires_at
+            assert isinstance(expires_at, int | float)
+            clock.set(max(clock.now, float(expires_at) - 2.0))  # the policy's margin
             await _until(lambda: bool(rolled), "a rollover")
-            assert rolled == ["rollover"] and session.client.session_id != first_id
+            assert rolled == [("rollover", world.haiku)]
+            assert session.client.session_id != first_id
             assert session.current_agent is world.haiku
             assert host_of(server, session).backend.config.instructions == "Haikus only."
             await _turn(session, recorder, world, "handoff")

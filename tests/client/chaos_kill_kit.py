@@ -57,7 +57,8 @@ async def until(check: Callable[[], bool], what: str, session: Session | None = 
 def describe(session: Session) -> str:
     """The session's state in one line, for a failure message."""
     items = [
-        f"{i.type}:{getattr(i, 'role', None) or getattr(i, 'call_id', '')}:{_text_of(i) or ''}"
+        f"{i.type}/{getattr(i, 'status', None)}:"
+        f"{getattr(i, 'role', None) or getattr(i, 'call_id', '')}:{_text_of(i) or ''}"
         for i in session.conversation.items
     ]
     responses = [r.status for r in session.conversation.responses.values()]
@@ -80,6 +81,7 @@ class Conversation:
     def __init__(self, server: ServerProcess, proxy: FaultProxy, seed: int) -> None:
         self.server = server
         self.proxy = proxy
+        self.seed = seed
         self.rng = random.Random(seed)
         self.stats: Counter[str] = Counter()
         self.delivered: Counter[str] = Counter()
@@ -197,8 +199,11 @@ class Conversation:
         outputs = [
             i.call_id for i in session.conversation.items if i.type == "function_call_output"
         ]
-        assert sorted(calls) == sorted(set(calls)), "a call twice"
-        assert sorted(outputs) == sorted(calls), "a call without exactly one output"
+        assert sorted(calls) == sorted(set(calls)), f"a call twice; {describe(session)}"
+        assert sorted(outputs) == sorted(calls), (
+            f"a call without exactly one output (conversation seed {self.seed}); "
+            f"{describe(session)}"
+        )
         assert set(calls) <= set(runs), "a call the app's tool never ran"
         assert [i for i, n in self.delivered.items() if n > 1] == []
         self.stats["items"] += len(ids)
