@@ -121,6 +121,12 @@ async def test_clear_stops_playback_and_truncates_where_it_stopped(
     audio = live.audio
     assert not (audio._items or audio._cut or audio._started or audio._done)
     assert not audio._resamplers
+    # A second clear with nothing playing cut nothing, so it says nothing (no
+    # `.cleared` naming the response already cleared); the next event is answered.
+    await call.send({"type": "output_audio_buffer.clear"})
+    await call.send({"type": "input_audio_buffer.clear"})
+    after = await call.until("input_audio_buffer.cleared")
+    assert "output_audio_buffer.cleared" not in [e.type for e in after]
 
 
 async def test_speech_while_the_reply_plays_barges_in(server: RunningServer) -> None:

@@ -64,7 +64,6 @@ class CallAudio:
         self._started: set[str] = set()
         self._done: set[str] = set()
         self._cut: set[str] = set()  # cleared: the rest of its audio is dropped
-        self._last_response = ""
         self._resamplers: RecentDict[Tag, StreamResampler] = RecentDict(RESAMPLED_ITEMS)
         # turn_detection.interrupt_response as the session last reported it (default on).
         self._interrupts = True
@@ -75,7 +74,6 @@ class CallAudio:
         """Queue ``pcm16`` at ``rate`` on the track, resampled once if the track's differs."""
         if response_id in self._cut or self.track.readyState != "live" or not pcm16:
             return
-        self._last_response = response_id
         items = self._items.setdefault(response_id, [])
         if item_id not in items:
             items.append(item_id)
@@ -88,17 +86,19 @@ class CallAudio:
         self.track.enqueue(pcm16, tag)
 
     async def clear(self) -> None:
-        """Stop playback; ``.cleared`` per response cut, each item truncated where it stopped."""
+        """Stop playback; ``.cleared`` per response cut, each item truncated where it stopped.
+
+        With nothing playing (a second clear, or one after playback ended) it does
+        nothing: the hosted event names the response whose audio was cut.
+        """
         playing = self.track.current
         queued = self.track.clear()
         tags = ([playing] if isinstance(playing, Tag) else []) + [
             tag for tag in queued if isinstance(tag, Tag)
         ]
         responses = list(dict.fromkeys(tag.response_id for tag in tags))
-        if not responses:
-            response_id = self._last_response
-            await self.host.emit(build(OutputAudioBufferCleared, response_id=response_id))
-            return
+        # Nothing playing or queued: nothing was cleared, so no ``.cleared`` (its
+        # response_id names the response whose audio was cut, and none was).
         for response_id in responses:
             self._cut.add(response_id)
             await self.host.emit(build(OutputAudioBufferCleared, response_id=response_id))
