@@ -171,6 +171,10 @@ class Session(SessionCommands, Consuming):
         """The live connection (transport, numbering, resume ticket); None between two."""
         return self._outbound.connection
 
+    def waits_for_connection(self, event_id: str) -> bool:
+        """The event was queued while no connection was current; it goes out on the next."""
+        return event_id in self._outbound.queue.queued_ids
+
     @property
     def conversation(self) -> Conversation:
         """The client's mirror of the server's conversation, item by item."""

@@ -59,6 +59,7 @@ class _ToolRun:
     finished: bool = False
     outputs: list[str] = field(default_factory=list)
     output: str | None = None  # what was sent, kept to send again into a rebuilt session
+    output_event_id: str | None = None  # the send of ``output``, to tell whether it is queued
 
 
 class ToolSession(Protocol):
@@ -72,6 +73,10 @@ class ToolSession(Protocol):
     ) -> str: ...
 
     async def create_response(self, **params: Any) -> str: ...
+
+    def waits_for_connection(self, event_id: str) -> bool:
+        """The event is queued for the next connection (so it reaches the next session)."""
+        ...
 
 
 class ToolRunner:
@@ -160,15 +165,17 @@ class ToolRunner:
                 continue
             if not self._called(call.call_id):
                 continue  # the call itself died with the old session
+            if call.output_event_id and self.session.waits_for_connection(call.output_event_id):
+                continue  # never sent: it goes to the new session after the replay
             log.info("sending the output of tool call %s again (rebuilt session)", call.call_id)
-            self._spawn(self._send_again(call.call_id, call.output), "rtagents-tool-output")
+            self._spawn(self._send_again(call, call.output), "rtagents-tool-output")
 
-    async def _send_again(self, call_id: str, output: str) -> None:
-        item = {"type": "function_call_output", "call_id": call_id, "output": output}
+    async def _send_again(self, call: _ToolRun, output: str) -> None:
+        item = {"type": "function_call_output", "call_id": call.call_id, "output": output}
         try:
-            await self.session.create_item(item)
+            call.output_event_id = await self.session.create_item(item)
         except Exception as exc:
-            log.warning("could not send the output of tool call %s again: %s", call_id, exc)
+            log.warning("could not send the output of tool call %s again: %s", call.call_id, exc)
 
     def _start(self, event: object) -> None:
         call_id, name = _field(event, "call_id"), _field(event, "name") or ""
@@ -224,7 +231,7 @@ class ToolRunner:
         call.finished = True
         call.output = output
         try:
-            await self.session.create_item(
+            call.output_event_id = await self.session.create_item(
                 {"type": "function_call_output", "call_id": call.call_id, "output": output}
             )
         except Exception as exc:
