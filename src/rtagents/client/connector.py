@@ -30,6 +30,7 @@ def connect(
     *,
     credentials: Credentials,
     model: str | None = None,
+    call_id: str | None = None,
     session: Mapping[str, Any] | BaseModel | None = None,
     transport: Literal["websocket", "webrtc"] | TransportOpener = "websocket",
     headers: Mapping[str, str] | None = None,
@@ -66,7 +67,17 @@ def connect(
     lifecycle, classified failures, latency marks and close are written there
     (docs/recording.md); ``record_audio`` keeps audio ``elided`` (length and
     CRC-32), ``inline`` or ``beside`` the file. Credentials are never written.
+
+    ``call_id`` (an ``rtc_…`` id from a call's ``Location``) attaches a sideband
+    WebSocket to that live call (``?call_id=``; authenticate with the API key):
+    the session sees every event of the call's session and may steer it. No
+    ``session.created`` comes on a sideband (the call got it), so opening sends
+    ``session.update`` (``session``, or just the session type) and takes the
+    effective config from its ``session.updated``. A sideband needs no
+    ``model`` (the call's session has one) and does not reconnect.
     """
+    if call_id is not None:
+        _check_sideband(model=model, transport=transport, reconnect=reconnect)
     policy = ReconnectPolicy() if reconnect is True else (reconnect or None)
     if transport == "websocket":
         opener: TransportOpener = open_transport
@@ -82,7 +93,7 @@ def connect(
             origin=Origin.LOCAL,
             code="invalid_value",
         )
-    full_url = realtime_url(url, model)
+    full_url = realtime_url(url, model, call_id=call_id)
     recording = None
     if record is not None:
         # An opener object names its kind (a WebRTCCall); each event record has the real one.
@@ -105,6 +116,22 @@ def connect(
     if recording is not None:
         created.lifecycle.subscribe(recording.on_transition)
     return SessionConnector(created)
+
+
+def _check_sideband(*, model: str | None, transport: object, reconnect: object) -> None:
+    """Refuse what a sideband cannot be: a new session, a WebRTC call, a reconnecting one."""
+    why = None
+    if model is not None:
+        why = "pass model or call_id, not both: a sideband joins the call's session and its model"
+    elif transport != "websocket":
+        why = "a sideband (call_id) is a WebSocket; leave transport as 'websocket'"
+    elif reconnect:
+        why = (
+            "a sideband (call_id) does not reconnect: resuming or rebuilding would "
+            "act on the call's session; open a new sideband if it drops"
+        )
+    if why is not None:
+        raise ConnectionFailure(why, origin=Origin.LOCAL, code="invalid_value")
 
 
 class SessionConnector:

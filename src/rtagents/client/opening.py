@@ -22,11 +22,12 @@ TransportOpener: TypeAlias = Callable[[str, Mapping[str, str], float], Awaitable
 _SCHEMES = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}
 
 
-def realtime_url(url: str, model: str | None = None) -> str:
-    """``url`` as a WebSocket URL, with ``model`` in the query unless one is there.
+def realtime_url(url: str, model: str | None = None, *, call_id: str | None = None) -> str:
+    """``url`` as a WebSocket URL, with ``model`` (or ``call_id``) in the query unless there.
 
     ``http(s)://`` is accepted and turned into ``ws(s)://``; anything else is a
     :class:`ConnectionFailure` that says what a valid URL looks like.
+    ``call_id`` makes it a sideband URL (``?call_id=rtc_…``) attached to a call.
     """
     try:
         parts = urlsplit(url)
@@ -38,7 +39,17 @@ def realtime_url(url: str, model: str | None = None) -> str:
     query = parse_qsl(parts.query, keep_blank_values=True)
     if model is not None and not any(key == "model" for key, _ in query):
         query.append(("model", model))
+    if call_id is not None and not any(key == "call_id" for key, _ in query):
+        query.append(("call_id", call_id))
     return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def sideband_call_id(url: str) -> str | None:
+    """The call a sideband URL attaches to (its ``call_id`` query), or None."""
+    for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        if key == "call_id":
+            return value
+    return None
 
 
 def _invalid(url: str, why: str) -> ConnectionFailure:

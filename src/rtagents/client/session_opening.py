@@ -19,6 +19,7 @@ from ..protocol.lifecycle import Trigger
 from .connection import Connection
 from .events import RECONNECTING, ReconnectingEvent
 from .inbound import classify
+from .opening import sideband_call_id
 from .policy import Decision, decide_failure
 from .resume_ticket import opt_in_headers
 
@@ -66,7 +67,8 @@ async def _open_once(session: SessionControl, parts: SessionParts, *, first: boo
     lost = connection.opening = asyncio.get_running_loop().create_future()
     # Created before the reader, so its waiter for session.created is in place
     # before the reader runs (the first frame may come with the handshake).
-    configure = asyncio.ensure_future(_configure(session, parts.initial_config))
+    sideband = sideband_call_id(parts.dialer.url) is not None
+    configure = asyncio.ensure_future(_configure(session, parts.initial_config, sideband))
     await session.install(connection)  # starts its reader (already current and live)
     try:
         await asyncio.wait({configure, lost}, return_when=asyncio.FIRST_COMPLETED)
@@ -80,8 +82,18 @@ async def _open_once(session: SessionControl, parts: SessionParts, *, first: boo
     configure.result()
 
 
-async def _configure(session: SessionControl, config: dict[str, Any] | None) -> None:
-    """Wait for ``session.created``, then apply the initial ``config`` if one was given."""
+async def _configure(
+    session: SessionControl, config: dict[str, Any] | None, sideband: bool = False
+) -> None:
+    """Wait for ``session.created``, then apply the initial ``config`` if one was given.
+
+    A sideband joins a session that was created before it (the call got
+    ``session.created``), so it asks: a ``session.update`` (the config, or only
+    the session type, which changes nothing) answered by the full effective config.
+    """
+    if sideband:
+        await session.update_session(config if config is not None else {"type": "realtime"})
+        return
     first = await session.wait_for(("session.created", "error"), timeout=session.ack_timeout)
     error = classify(first)
     if error is not None:
