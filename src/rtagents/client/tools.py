@@ -155,6 +155,7 @@ class ToolRunner:
             self.cancel_all("the user started speaking (barge-in)", send=True)
         elif etype == "session.created":
             self._resend_lost_outputs()
+            self._answer_interrupted_calls()
 
     def _resend_lost_outputs(self) -> None:
         """A new server session (a rebuild after the old one died): outputs sent to the
@@ -169,6 +170,33 @@ class ToolRunner:
                 continue  # never sent: it goes to the new session after the replay
             log.info("sending the output of tool call %s again (rebuilt session)", call.call_id)
             self._spawn(self._send_again(call, call.output), "rtagents-tool-output")
+
+    def _answer_interrupted_calls(self) -> None:
+        """A new server session: calls whose response the old one never finished (their
+        arguments may be cut short) never ran and never will. The rebuild replays them,
+        so each gets an output saying so, and the model is not left waiting on them."""
+        conversation = self.session.conversation
+        for response in conversation.responses.values():
+            if response.status != "in_progress":
+                continue
+            for item_id in response.output_item_ids:
+                item = conversation.get(item_id)
+                call_id = getattr(item, "call_id", None)
+                if getattr(item, "type", None) != "function_call" or not isinstance(call_id, str):
+                    continue
+                if call_id in self._calls or self._answered(call_id):
+                    continue
+                call = _ToolRun(
+                    call_id=call_id, name=getattr(item, "name", None) or "", response_id=None
+                )
+                call.finished = True
+                call.output = _error(
+                    "interrupted: the server session ended before the call was complete; "
+                    "the tool did not run"
+                )
+                self._calls[call_id] = call
+                log.info("tool call %s was cut short by a lost session; answering so", call_id)
+                self._spawn(self._send_again(call, call.output), "rtagents-tool-output")
 
     async def _send_again(self, call: _ToolRun, output: str) -> None:
         item = {"type": "function_call_output", "call_id": call.call_id, "output": output}

@@ -42,14 +42,20 @@ class Say:
 
 @dataclass(frozen=True)
 class CallTool:
-    """Call function ``name``; a ``str`` is sent verbatim (it may be invalid JSON on purpose)."""
+    """Call function ``name``; a ``str`` is sent verbatim (it may be invalid JSON on purpose).
+
+    The arguments stream in pieces ``token_delay_s`` apart, as a slow model's do.
+    """
 
     name: str
     arguments: Mapping[str, Any] | str = "{}"
+    token_delay_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("CallTool.name must be a non-empty function name")
+        if self.token_delay_s < 0:
+            raise ValueError(f"CallTool.token_delay_s must be >= 0, got {self.token_delay_s!r}")
 
     @property
     def arguments_json(self) -> str:
@@ -196,8 +202,8 @@ class ScriptedLLM(LLM):
             else:
                 call_id = self._call_id(request, reply)
                 arguments = reply.arguments_json
-                for piece in _argument_pieces(arguments):
-                    await asyncio.sleep(0)
+                for index, piece in enumerate(_argument_pieces(arguments)):
+                    await asyncio.sleep(reply.token_delay_s if index else 0)
                     yield ToolCallDelta(call_id=call_id, name=reply.name, arguments_delta=piece)
                 produced += max(1, _count_words(arguments))
         yield Usage(input_tokens=_input_tokens(request), output_tokens=produced)
