@@ -36,6 +36,9 @@ class ChatMessage:
     content: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None  # set on role="tool": the call this answers
+    # input_image parts of a user turn, as URLs (data: URLs for inline images);
+    # only engines whose ``accepts_images`` is true are sent any.
+    images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,6 +81,7 @@ class ToolCallDelta:
 class Usage:
     input_tokens: int
     output_tokens: int
+    cached_tokens: int = 0  # of input_tokens, read from the model server's prompt cache
 
 
 LLMChunk: TypeAlias = TextDelta | ToolCallDelta | Usage
@@ -98,6 +102,31 @@ class TTS(Protocol):
     def sample_rate(self) -> int: ...
 
     def synthesize(self, text: str, *, voice: str, speed: float = 1.0) -> AsyncIterator[bytes]: ...
+
+
+GA_VOICES: tuple[str, ...] = (
+    *("alloy", "ash", "ballad", "coral", "echo"),
+    *("sage", "shimmer", "verse", "marin", "cedar"),
+)
+"""The hosted API's built-in voice names (``audio.output.voice``)."""
+
+
+@runtime_checkable
+class VoiceCatalog(Protocol):
+    """A TTS that says which voices it speaks, so a session can be refused others early.
+
+    Without it the server cannot know, and an unspeakable voice fails only at
+    synthesis (the response fails, with the engine's hint).
+    """
+
+    @property
+    def voices(self) -> Sequence[str] | None: ...  # None: it cannot say (a wrapper)
+
+
+def speakable_voices(tts: object) -> tuple[str, ...] | None:
+    """The voices ``tts`` can speak, or None when it does not say."""
+    voices = tts.voices if isinstance(tts, VoiceCatalog) else None
+    return tuple(voices) if voices is not None else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..protocol.audio import PCM_RATE, pcm16_to_float32
-from .base import STT, TTS, EngineFailure, Transcription
+from .base import GA_VOICES, STT, TTS, EngineFailure, Transcription
 from .scripted_llm import word_pieces
 
 SAMPLE_RATE = PCM_RATE  # the scripted voice speaks and hears the wire rate
@@ -110,11 +110,19 @@ def _speech_chunks(text: str) -> list[str]:
 
 
 class ScriptedTTS(TTS):
-    """Speaks text in the tone code, one chunk per word; ``voice`` changes nothing."""
+    """Speaks text in the tone code, one chunk per word; ``voice`` changes nothing.
+
+    It answers to the GA voice names only, like the embedded engines, so a test
+    sees the refusal of a voice a real engine could not speak.
+    """
 
     @property
     def sample_rate(self) -> int:
         return SAMPLE_RATE
+
+    @property
+    def voices(self) -> tuple[str, ...]:
+        return GA_VOICES
 
     async def synthesize(
         self, text: str, *, voice: str, speed: float = 1.0

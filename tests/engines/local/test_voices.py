@@ -43,3 +43,16 @@ def test_ga_speeds_pass(speed: float) -> None:
 def test_other_speeds_fail(speed: float) -> None:
     with pytest.raises(EngineFailure, match="outside 0.25..1.5"):
         check_speed(speed)
+
+
+def test_the_engines_say_which_voices_they_speak() -> None:
+    from rtagents.engines.base import GA_VOICES as BASE_GA_VOICES
+    from rtagents.engines.base import speakable_voices
+    from rtagents.engines.local.espeak_tts import EspeakTTS, FallbackTTS
+    from rtagents.engines.local.piper_tts import PiperTTS
+    from rtagents.engines.scripted_voice import ScriptedTTS
+
+    assert list(BASE_GA_VOICES) == GA_VOICES
+    for tts in (PiperTTS(), EspeakTTS(), FallbackTTS(PiperTTS(), EspeakTTS()), ScriptedTTS()):
+        assert speakable_voices(tts) == tuple(GA_VOICES)
+    assert speakable_voices(object()) is None  # an engine that cannot say is not checked

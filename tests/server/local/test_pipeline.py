@@ -152,3 +152,28 @@ async def test_without_a_sink_response_audio_goes_out_as_deltas() -> None:
         item_id = deltas[0].item_id
         wire_ms = sum(len(base64.b64decode(d.delta)) / 48 for d in deltas)  # pcm16 24 kHz
         assert abs(peer.host.conversation.audio_ms(item_id) - wire_ms) < 1e-6
+
+
+async def test_a_voice_the_engine_cannot_speak_is_refused_and_the_session_goes_on() -> None:
+    async with local_session() as peer:
+        for voice in ("nova", {"id": "voice_1234"}):
+            update = {"type": "realtime", "audio": {"output": {"voice": voice}}}
+            await peer.send({"type": "session.update", "event_id": "v", "session": update})
+            (error,) = [e for e in await peer.until("error") if e.type == "error"]
+            assert (error.error.param, error.error.code) == (
+                "session.audio.output.voice",
+                "unsupported_voice",
+            )
+            assert "alloy, ash, ballad" in error.error.message and "cedar" in error.error.message
+        await peer.send(
+            {"type": "session.update", "session": {"type": "realtime", "instructions": "Hi."}}
+        )
+        updated = (await peer.until("session.updated"))[-1]
+        assert updated.session.audio.output.voice == "alloy"  # the refused ones left no trace
+        marin = {"type": "realtime", "audio": {"output": {"voice": "marin"}}}
+        await peer.send({"type": "session.update", "session": marin})
+        assert (await peer.until("session.updated"))[-1].session.audio.output.voice == "marin"
+        nova = {"output_modalities": ["text"], "audio": {"output": {"voice": "nova"}}}
+        await peer.send({"type": "response.create", "response": nova})
+        (error,) = [e for e in await peer.until("error") if e.type == "error"]
+        assert error.error.param == "response.audio.output.voice"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rtagents.protocol.errors import RemoteProtocolError
-from rtagents.server.local.session_rules import check_tool_choice, check_tools
+from rtagents.server.local.session_rules import check_tool_choice, check_tools, check_voice
 
 HOSTILE = "f\n05:00:00.000 CRITICAL forged" + "n" * 100_000
 
@@ -40,3 +40,11 @@ def test_a_tool_choice_with_no_tools_says_none() -> None:
 def test_an_unsupported_tool_choice_type_is_quoted() -> None:
     with pytest.raises(RemoteProtocolError, match=r"tool_choice type 'mcp\\n' is not"):
         check_tool_choice({"type": "mcp\n"}, [], "tool_choice")
+
+
+def test_a_voice_is_checked_against_what_the_engine_speaks() -> None:
+    check_voice("marin", ("alloy", "marin"), "session.audio.output.voice")
+    with pytest.raises(RemoteProtocolError, match=r"'nova\\n' is not one .*: alloy, marin\. "):
+        check_voice("nova\n", ("alloy", "marin"), "session.audio.output.voice")
+    with pytest.raises(RemoteProtocolError, match=r"custom voice 'voice_1' is not available"):
+        check_voice({"id": "voice_1"}, ("alloy",), "response.audio.output.voice")

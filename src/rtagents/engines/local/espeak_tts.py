@@ -20,11 +20,11 @@ import numpy as np
 import soxr
 
 from ...protocol.audio import PCM_RATE, float32_to_pcm16
-from ..base import TTS, EngineFailure, close_stream
+from ..base import TTS, EngineFailure, close_stream, speakable_voices
 from . import assets
 from .clauses import split_clauses
 from .loadable import Loadable
-from .voices import VoiceStyle, check_speed, voice_style
+from .voices import VOICES, VoiceStyle, check_speed, voice_style
 
 log = logging.getLogger("rtagents.engines.local")
 
@@ -103,6 +103,10 @@ class EspeakTTS:
         return PCM_RATE
 
     @property
+    def voices(self) -> tuple[str, ...]:
+        return tuple(VOICES)
+
+    @property
     def loaded(self) -> bool:
         return _ENGINE is not None
 
@@ -159,6 +163,15 @@ class FallbackTTS:
     @property
     def sample_rate(self) -> int:
         return self.primary.sample_rate
+
+    @property
+    def voices(self) -> tuple[str, ...] | None:
+        """What both engines speak (None when either cannot say)."""
+        first = speakable_voices(self.primary)
+        second = speakable_voices(self.fallback)
+        if first is None or second is None:
+            return None
+        return tuple(v for v in first if v in second)
 
     @property
     def loaded(self) -> bool:

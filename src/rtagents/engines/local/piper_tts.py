@@ -24,7 +24,7 @@ from ...protocol.audio import PCM_RATE, float32_to_pcm16
 from ..base import EngineFailure
 from . import assets
 from .clauses import split_clauses
-from .voices import VoiceStyle, check_speed, voice_style
+from .voices import VOICES, VoiceStyle, check_speed, voice_style
 
 
 class PiperTTS:
@@ -50,6 +50,10 @@ class PiperTTS:
     @property
     def sample_rate(self) -> int:
         return PCM_RATE
+
+    @property
+    def voices(self) -> tuple[str, ...]:
+        return tuple(VOICES)
 
     @property
     def loaded(self) -> bool:

@@ -23,6 +23,7 @@ from openai.types.realtime import (
     SessionUpdateEvent,
 )
 
+from ...engines.base import speakable_voices
 from ...protocol.server_facts import SessionFacts
 from ..host.backend import BackendFactory, HostPort, PcmSink
 from ..host.wire_events import build
@@ -120,7 +121,10 @@ class LocalBackend:
         update = event.session.model_dump(mode="json", exclude_unset=True, by_alias=True)
         state = ctx.state
         config = ctx.config.merged(
-            update, vad_available=state.vad_available, limits=state.config.limits
+            update,
+            vad_available=state.vad_available,
+            limits=state.config.limits,
+            voices=speakable_voices(state.engines.tts),
         )
         ctx.config = config
         self.audio_in.turns.configure()  # a changed turn_detection restarts the detector

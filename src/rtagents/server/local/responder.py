@@ -13,6 +13,7 @@ from typing import Any
 
 from openai.types.realtime import ResponseCancelEvent, ResponseCreateEvent
 
+from ...engines.base import speakable_voices
 from ...protocol.audio import AudioFormat
 from .audio_out import AudioOut
 from .response_plan import ResponsePlan
@@ -23,6 +24,7 @@ from .session_rules import (
     check_modalities,
     check_tool_choice,
     check_tools,
+    check_voice,
 )
 
 
@@ -76,6 +78,9 @@ class Responder:
         output = (overrides.get("audio") or {}).get("output") or {}
         session_output = (config.data.get("audio") or {}).get("output") or {}
         format_wire = output.get("format") or session_output.get("format")
+        voices = speakable_voices(self.ctx.state.engines.tts)
+        if voices is not None and output.get("voice") is not None:
+            check_voice(output["voice"], voices, "response.audio.output.voice")
         return ResponsePlan(
             conversation="none" if conversation == "none" else "auto",
             instructions=overrides.get("instructions", config.instructions) or "",

@@ -11,7 +11,7 @@ was produced, turn detection needs a VAD engine, and tools must be usable.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, Literal, TypeAlias, Union
@@ -27,7 +27,7 @@ from ...protocol.errors import RemoteProtocolError
 from ...protocol.paths import describe_validation_error, first_error
 from ...protocol.server_rules import Facts, session_size_refusal
 from ..host.limits import Limits
-from .session_rules import check_semantics
+from .session_rules import check_semantics, check_voice
 from .turn_detection import TurnSettings
 
 SessionModel: TypeAlias = RealtimeSessionCreateRequest | RealtimeTranscriptionSessionCreateRequest
@@ -162,7 +162,12 @@ class SessionConfig:
         return session_adapter().validate_python(payload)
 
     def merged(
-        self, update: Mapping[str, Any], *, vad_available: bool, limits: Limits | None = None
+        self,
+        update: Mapping[str, Any],
+        *,
+        vad_available: bool,
+        limits: Limits | None = None,
+        voices: Sequence[str] | None = None,
     ) -> SessionConfig:
         """The config after a ``session.update`` (the update's *set* fields only).
 
@@ -170,7 +175,12 @@ class SessionConfig:
         was produced) the rules table (protocol/server_rules.py) refused
         before; this raises :class:`RemoteProtocolError` naming the offending
         ``session.*`` param for the rest; the current config is never modified.
+        ``voices`` (what the TTS engine speaks; None: it cannot say) bounds a
+        voice the update sets.
         """
+        voice = ((update.get("audio") or {}).get("output") or {}).get("voice")
+        if voices is not None and voice is not None:
+            check_voice(voice, voices, "session.audio.output.voice")
         data = merge_update(self.data, update)
         return validated(data, vad_available=vad_available, limits=limits)
 

@@ -71,6 +71,25 @@ def check_turn_detection(value: Mapping[str, Any], param: str) -> None:
             )
 
 
+def check_voice(voice: Any, voices: Sequence[str], param: str) -> None:
+    """Refuse a voice the TTS engine cannot speak, listing the ones it can.
+
+    Checked at ``session.update`` (where the client can still fix it) rather
+    than failing the first response at synthesis. A custom voice object
+    (``{"id": "voice_…"}``) is a hosted voice clone no local engine holds.
+    """
+    if isinstance(voice, str) and voice in voices:
+        return
+    listed = ", ".join(voices) or "none"
+    if isinstance(voice, Mapping):
+        what = f"The custom voice {quoted(str(voice.get('id')))} is not available here"
+    else:
+        what = f"The voice {quoted(str(voice))} is not one this server's TTS engine speaks"
+    raise refusal(
+        f"{what}; set audio.output.voice to one of: {listed}.", param, "unsupported_voice"
+    )
+
+
 def check_modalities(value: Sequence[str] | None, param: str) -> None:
     if value is not None and len(set(value)) != 1:
         raise refusal(
