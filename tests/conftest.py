@@ -23,8 +23,9 @@ def pytest_configure(config: pytest.Config) -> None:
     ``@pytest.mark.conformance(*keys, status=..., client=..., transport=..., note=...)``:
     ``keys`` are GA event types or session field paths as docs/conformance.md spells them;
     ``status`` is supported / no-effect / refused; ``client`` is openai, openai-agents,
-    agents-realtime (the official clients), rtagents or raw; ``transport`` is websocket,
-    webrtc or in-process. Arguments must be literals: the generator reads them with ``ast``.
+    agents-realtime (the official clients), rtagents, raw or none (a unit test);
+    ``transport`` is websocket, webrtc or in-process. Arguments must be literals: the
+    generator reads them with ``ast``.
     """
     config.addinivalue_line(
         "markers",

@@ -99,4 +99,4 @@ def test_disagreeing_markers_make_a_mixed_row_that_says_where() -> None:
     ]
     text = conformance_matrix.render(rows, proofs)
     assert "| mixed |" in text
-    assert "supported (WebRTC)<br>refused (WS): n" in text
+    assert "`a.py::t` [supported, WebRTC]<br>`b.py::t` [refused, WS] — n" in text

@@ -62,13 +62,14 @@ file is stale (`tools/conformance_matrix.py --check`).
 - **accepted without effect**: accepted and echoed in `session.updated`, but
   nothing changes because of it.
 - **refused**: answered with an `error` naming the field or event.
-- **mixed**: markers disagree (e.g. supported on WebRTC, refused on WebSocket); the
-  notes say where.
+- **mixed**: markers disagree (e.g. supported on WebRTC, refused on WebSocket);
+  each proving test says which.
 - **Official clients**: which unmodified official clients a marked test ran
   against the server, and over which transport: `openai` (Python package),
   `openai-agents` (Python, `agents.realtime`), `agents-realtime`
   (`@openai/agents-realtime` on Node). Tests driving the server with rtagents'
-  own client or raw frames prove behaviour but are not listed there.
+  own client or raw frames (`in-process`: the server's session host without a
+  socket) prove behaviour but are not listed there.
 
 Session field paths: `a.b` is a nested field, `x[kind]` the variant of a
 union whose `type` is `kind`, `x=value` one value of a closed choice.
@@ -122,15 +123,13 @@ def _table(rows: Sequence[Row], by_key: dict[str, list[Proof]]) -> list[str]:
     fields = rows and rows[0].category == "session field"
     head = "| field | session types |" if fields else "| event |"
     lines = [
-        f"{head} status | official clients | proved by | notes |",
-        "|---|" + ("---|" if fields else "") + "---|---|---|---|",
+        f"{head} status | official clients | proved by |",
+        "|---|" + ("---|" if fields else "") + "---|---|---|",
     ]
     for row in rows:
         proofs = by_key.get(row.key, [])
         sessions = f" {', '.join(row.sessions)} |" if fields else ""
-        tests = "<br>".join(f"`{t}`" for t in dict.fromkeys(p.test for p in proofs))
-        notes = "<br>".join(_notes(proofs))
-        cells = [status_of(proofs), _clients(proofs), tests or "—", notes]
+        cells = [status_of(proofs), _clients(proofs), "<br>".join(_proved_by(proofs)) or "—"]
         lines.append(f"| `{row.key}` |{sessions} " + " | ".join(cells) + " |")
     return lines
 
@@ -144,18 +143,18 @@ def _clients(proofs: Sequence[Proof]) -> str:
     return "<br>".join(f"{c} ({', '.join(used[c])})" for c in ordered) or "—"
 
 
-def _notes(proofs: Sequence[Proof]) -> list[str]:
+def _proved_by(proofs: Sequence[Proof]) -> list[str]:
+    """One entry per test: its id, what it showed when a note says so, and where if mixed."""
     mixed = len({p.status for p in proofs}) > 1
-    notes: dict[str, None] = {}
+    entries: dict[str, None] = {}
     for proof in proofs:
-        text = proof.note.replace("|", "\\|")
+        entry = f"`{proof.test.removeprefix('tests/')}`"
         if mixed:
-            text = f"{LABELS[proof.status]} ({SHORT_TRANSPORT[proof.transport]}): {text}".rstrip(
-                ": "
-            )
-        if text:
-            notes[text] = None
-    return list(notes)
+            entry += f" [{LABELS[proof.status]}, {SHORT_TRANSPORT[proof.transport]}]"
+        if proof.note:
+            entry += " — " + proof.note.replace("|", "\\|")
+        entries[entry] = None
+    return list(entries)
 
 
 def check_keys(rows: Sequence[Row], proofs: Sequence[Proof]) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 STATUSES = ("supported", "no-effect", "refused")
-CLIENTS = ("openai", "openai-agents", "agents-realtime", "rtagents", "raw")
+CLIENTS = ("openai", "openai-agents", "agents-realtime", "rtagents", "raw", "none")
 OFFICIAL_CLIENTS = ("openai", "openai-agents", "agents-realtime")
 TRANSPORTS = ("websocket", "webrtc", "in-process")
 CATEGORIES = ("client event", "server event", "session field")

@@ -73,6 +73,19 @@ async def _run_script(url: str, api_key: str) -> tuple[int, dict[str, Any], str]
     return process.returncode, summary, err.decode()
 
 
+@pytest.mark.conformance(
+    "session.update",
+    "conversation.item.create",
+    "response.create",
+    "response.function_call_arguments.done",
+    "response.done",
+    "instructions",
+    "tools[function]",
+    status="supported",
+    client="agents-realtime",
+    transport="websocket",
+    note="handoff and tool turn; every server event checked against the SDK's zod schema",
+)
 async def test_node_agents_realtime_runs_a_handoff_and_a_tool_turn() -> None:
     await asyncio.to_thread(_installed)
     config = ServerConfig(port=0, scenario_rules=str(NODE_DIR / "rules.toml"))

@@ -22,6 +22,19 @@ from rtagents.server.config import ServerConfig  # noqa: E402
 from rtagents.server.serving import running_server  # noqa: E402
 
 
+@pytest.mark.conformance(
+    "session.update",
+    "conversation.item.create",
+    "response.create",
+    "response.function_call_arguments.done",
+    "response.done",
+    "instructions",
+    "tools[function]",
+    status="supported",
+    client="openai-agents",
+    transport="websocket",
+    note="handoff and tool turn with RealtimeRunner",
+)
 async def test_realtime_runner_with_its_own_model_hands_off_and_calls_a_tool(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -19,6 +19,14 @@ async def _spoken_reply(client: RawClient, text: str) -> tuple[str, list[object]
     return str(events[-2].response.output[0].id), events
 
 
+@pytest.mark.conformance(
+    "conversation.item.create",
+    "conversation.item.added",
+    "conversation.item.done",
+    status="supported",
+    client="raw",
+    transport="in-process",
+)
 async def test_create_appends_and_echoes_added_then_done(client: RawClient) -> None:
     first = await client.user_text("one")
     await client.send(_message("two", id="my_item"))
@@ -29,6 +37,13 @@ async def test_create_appends_and_echoes_added_then_done(client: RawClient) -> N
     assert done.item.status == "completed" and done.item.content[0].text == "two"
 
 
+@pytest.mark.conformance(
+    "conversation.item.create",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="previous_item_id: root and after an item",
+)
 async def test_create_inserts_at_root_and_after_an_item(client: RawClient) -> None:
     first = await client.user_text("one")
     await client.user_text("three")
@@ -40,6 +55,14 @@ async def test_create_inserts_at_root_and_after_an_item(client: RawClient) -> No
     assert after.previous_item_id == first
 
 
+@pytest.mark.conformance(
+    "conversation.item.create",
+    "error",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="item_not_found and duplicate_item_id name the param and echo event_id",
+)
 async def test_create_refuses_unknown_previous_and_duplicate_ids(client: RawClient) -> None:
     error = await client.error({**_message("x"), "previous_item_id": "item_nope", "event_id": "p"})
     assert (error.code, error.param, error.event_id) == ("item_not_found", "previous_item_id", "p")
@@ -71,6 +94,15 @@ async def test_create_checks_the_item_schema(client: RawClient) -> None:
     assert (error.code, error.param) == ("missing_required_parameter", "item.content")
 
 
+@pytest.mark.conformance(
+    "conversation.item.retrieve",
+    "conversation.item.retrieved",
+    "conversation.item.delete",
+    "conversation.item.deleted",
+    status="supported",
+    client="raw",
+    transport="in-process",
+)
 async def test_retrieve_and_delete(client: RawClient) -> None:
     item_id = await client.user_text("keep me")
     retrieved = await client.roundtrip(
@@ -86,6 +118,16 @@ async def test_retrieve_and_delete(client: RawClient) -> None:
         assert (error.code, error.param) == ("item_not_found", "item_id")
 
 
+@pytest.mark.conformance(
+    "conversation.item.retrieve",
+    "conversation.item.retrieved",
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="the committed audio comes back",
+)
 async def test_retrieve_returns_committed_audio(client: RawClient) -> None:
     import base64
 
@@ -99,6 +141,14 @@ async def test_retrieve_returns_committed_audio(client: RawClient) -> None:
     assert base64.b64decode(retrieved.item.content[0].audio) == scripted_speech("hey")
 
 
+@pytest.mark.conformance(
+    "conversation.item.truncate",
+    "conversation.item.truncated",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="drops the unheard transcript",
+)
 async def test_truncate_cuts_to_what_was_heard(client: RawClient) -> None:
     item_id, events = await _spoken_reply(client, "abcdefghij")
     spoken = "You said: abcdefghij"
@@ -124,6 +174,14 @@ async def test_truncate_cuts_to_what_was_heard(client: RawClient) -> None:
     assert item.content[0].transcript.strip() == "You said:"
 
 
+@pytest.mark.conformance(
+    "conversation.item.truncate",
+    "error",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="audio_end_ms beyond the audio produced is refused",
+)
 async def test_truncate_beyond_the_audio_produced(client: RawClient) -> None:
     item_id, _ = await _spoken_reply(client, "abc")
     produced = int(len("You said: abc") * MS_PER_CHAR)
@@ -159,6 +217,9 @@ async def test_truncate_refusals(client: RawClient) -> None:
         assert (error.code, error.param) == (code, param), fields
 
 
+@pytest.mark.conformance(
+    "output_modalities=text", status="supported", client="raw", transport="in-process"
+)
 async def test_text_replies_cannot_be_truncated(client: RawClient) -> None:
     await client.roundtrip(
         {"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}},
@@ -176,6 +237,13 @@ async def test_text_replies_cannot_be_truncated(client: RawClient) -> None:
     assert error.param == "content_index"
 
 
+@pytest.mark.conformance(
+    "conversation.item.truncate",
+    "conversation.item.truncated",
+    status="supported",
+    client="raw",
+    transport="in-process",
+)
 async def test_truncate_measures_a_per_response_format_override(client: RawClient) -> None:
     # The session speaks pcm16; this one response speaks G.711 (8 bytes per ms).
     # Measured in the session's format its audio would look six times shorter,

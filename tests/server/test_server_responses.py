@@ -36,6 +36,26 @@ async def server() -> RunningServer:
         yield running
 
 
+@pytest.mark.conformance(
+    "response.create",
+    "response.created",
+    "response.output_item.added",
+    "conversation.item.added",
+    "response.content_part.added",
+    "response.output_audio_transcript.delta",
+    "response.output_audio.delta",
+    "response.output_audio.done",
+    "response.output_audio_transcript.done",
+    "response.content_part.done",
+    "response.output_item.done",
+    "conversation.item.done",
+    "response.done",
+    "output_modalities=audio",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="the hosted event order of an audio response",
+)
 async def test_audio_response_event_order(client: RawClient) -> None:
     first = await client.user_text("hi")
     events = await client.respond()
@@ -69,6 +89,16 @@ async def test_audio_response_event_order(client: RawClient) -> None:
     assert audio_bytes(events) > 0
 
 
+@pytest.mark.conformance(
+    "session.update",
+    "session.updated",
+    "response.output_text.delta",
+    "response.output_text.done",
+    "output_modalities=text",
+    status="supported",
+    client="raw",
+    transport="in-process",
+)
 async def test_text_response_event_order(client: RawClient) -> None:
     await client.roundtrip(TEXT_ONLY, "session.updated")
     await client.user_text("hello")
@@ -94,6 +124,14 @@ async def test_text_response_event_order(client: RawClient) -> None:
     )
 
 
+@pytest.mark.conformance(
+    "response.create",
+    "error",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="conversation_already_has_active_response; out-of-band responses run beside",
+)
 async def test_one_active_response_per_conversation(client: RawClient) -> None:
     await client.user_text("say it slowly")
     await client.send({"type": "response.create"})
@@ -107,6 +145,14 @@ async def test_one_active_response_per_conversation(client: RawClient) -> None:
     assert "response.done" in types(events)
 
 
+@pytest.mark.conformance(
+    "response.cancel",
+    "response.done",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="status cancelled, no delta after response.done",
+)
 async def test_cancel_mid_response_stops_every_delta(client: RawClient) -> None:
     await client.user_text("count slowly")
     await client.send({"type": "response.create"})
@@ -125,6 +171,9 @@ async def test_cancel_mid_response_stops_every_delta(client: RawClient) -> None:
     assert events[-2].response.status == "completed"
 
 
+@pytest.mark.conformance(
+    "response.cancel", "error", status="supported", client="raw", transport="in-process"
+)
 async def test_cancel_with_nothing_active(client: RawClient) -> None:
     error = await client.error({"type": "response.cancel", "event_id": "c"})
     assert (error.code, error.event_id) == ("response_cancel_not_active", "c")
@@ -134,6 +183,13 @@ async def test_cancel_with_nothing_active(client: RawClient) -> None:
     assert (await client.respond())[-2].response.status == "completed"
 
 
+@pytest.mark.conformance(
+    "response.create",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="conversation: none and metadata",
+)
 async def test_out_of_band_response_stays_out_of_the_conversation(client: RawClient) -> None:
     await client.user_text("summarise")
     events = await client.respond(
@@ -149,6 +205,13 @@ async def test_out_of_band_response_stays_out_of_the_conversation(client: RawCli
     assert events[-2].response.output[0].content[0].text == "You said: summarise"
 
 
+@pytest.mark.conformance(
+    "response.create",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="custom input and item references",
+)
 async def test_custom_input_and_item_references(client: RawClient) -> None:
     referenced = await client.user_text("first words")
     await client.user_text("later words")
@@ -168,6 +231,13 @@ async def test_custom_input_and_item_references(client: RawClient) -> None:
     assert (error.code, error.param) == ("item_not_found", "response.input[0].id")
 
 
+@pytest.mark.conformance(
+    "response.create",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="per-response instructions, voice and format overrides",
+)
 async def test_per_response_overrides(client: RawClient) -> None:
     await client.user_text("hi")
     events = await client.respond(
@@ -186,6 +256,18 @@ async def test_per_response_overrides(client: RawClient) -> None:
     assert bad.param == "response.output_modalities"
 
 
+@pytest.mark.conformance(
+    "session.update",
+    "tools[function]",
+    "tools[function].name",
+    "tools[function].parameters",
+    "response.function_call_arguments.delta",
+    "response.function_call_arguments.done",
+    "conversation.item.create",
+    status="supported",
+    client="raw",
+    transport="in-process",
+)
 async def test_function_call_round_trip(client: RawClient) -> None:
     await client.roundtrip(
         {"type": "session.update", "session": {"type": "realtime", "tools": [TOOL]}},
@@ -222,6 +304,14 @@ async def test_max_output_tokens_ends_incomplete(client: RawClient) -> None:
     assert done.output[0].content[0].text == "You said: "
 
 
+@pytest.mark.conformance(
+    "error",
+    "response.done",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="an engine failure fails the response (status failed), the session goes on",
+)
 async def test_engine_failure_fails_the_response_not_the_session(client: RawClient) -> None:
     await client.user_text("break please")
     events = await client.respond()
@@ -235,6 +325,14 @@ async def test_engine_failure_fails_the_response_not_the_session(client: RawClie
     assert (await client.respond())[-2].response.status == "completed"
 
 
+@pytest.mark.conformance(
+    "audio.output.voice",
+    "session.update",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="cannot_update_voice once audio was produced",
+)
 async def test_voice_is_frozen_once_audio_was_produced(client: RawClient) -> None:
     update = {
         "type": "session.update",
@@ -264,6 +362,9 @@ async def test_cancel_right_after_create(client: RawClient) -> None:
     assert seen.count("response.done") == 1
 
 
+@pytest.mark.conformance(
+    "response.cancel", status="supported", client="raw", transport="in-process"
+)
 async def test_cancel_by_id_targets_an_out_of_band_response(client: RawClient) -> None:
     await client.user_text("count slowly")
     await client.send({"type": "response.create", "response": {"conversation": "none"}})
@@ -274,6 +375,13 @@ async def test_cancel_by_id_targets_an_out_of_band_response(client: RawClient) -
     assert events[-2].response.status == "cancelled"
 
 
+@pytest.mark.conformance(
+    "conversation.item.delete",
+    "conversation.item.deleted",
+    status="supported",
+    client="raw",
+    transport="in-process",
+)
 async def test_an_item_deleted_while_its_response_streams_stays_deleted(
     client: RawClient,
 ) -> None:

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import pytest
 from openai import AsyncOpenAI
 
 from rtagents.engines.scripted import CallTool, Rule, scripted_engines
@@ -35,6 +36,19 @@ def _client(server: RunningServer, key: str) -> AsyncOpenAI:
     return AsyncOpenAI(base_url=f"{server.http_url}/v1", api_key=key, max_retries=0)
 
 
+@pytest.mark.conformance(
+    "session.created",
+    "conversation.item.create",
+    "response.create",
+    "response.output_text.delta",
+    "response.done",
+    "output_modalities=text",
+    "type=realtime",
+    status="supported",
+    client="openai",
+    transport="websocket",
+    note="secret minted with the SDK's client_secrets.create; its session config is used",
+)
 async def test_stock_client_mints_a_secret_and_runs_a_text_turn() -> None:
     async with running_server(ServerConfig(port=0)) as server:
         backend = _client(server, server.api_key)
@@ -66,6 +80,20 @@ async def test_stock_client_mints_a_secret_and_runs_a_text_turn() -> None:
         await app_client.close()
 
 
+@pytest.mark.conformance(
+    "session.update",
+    "conversation.item.create",
+    "response.create",
+    "response.function_call_arguments.done",
+    "response.done",
+    "tools[function]",
+    "tools[function].name",
+    "tools[function].description",
+    "tools[function].parameters",
+    status="supported",
+    client="openai",
+    transport="websocket",
+)
 async def test_stock_client_function_call_round_trip() -> None:
     async with running_server(ServerConfig(port=0), scripted_engines(RULES)) as server:
         client = _client(server, server.api_key)

@@ -24,6 +24,16 @@ TEXT_ONLY = {
 }
 
 
+@pytest.mark.conformance(
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    "input_audio_buffer.committed",
+    "conversation.item.added",
+    "conversation.item.done",
+    status="supported",
+    client="raw",
+    transport="in-process",
+)
 async def test_commit_adds_a_user_audio_item(client: RawClient) -> None:
     await client.say("hello there")
     events = await client.until("conversation.item.done")
@@ -38,6 +48,15 @@ async def test_commit_adds_a_user_audio_item(client: RawClient) -> None:
     assert added.item.role == "user" and added.item.content[0].type == "input_audio"
 
 
+@pytest.mark.conformance(
+    "audio.input.transcription.model",
+    "conversation.item.input_audio_transcription.delta",
+    "conversation.item.input_audio_transcription.completed",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="any transcription model name turns transcription on; the server's STT engine transcribes",
+)
 async def test_transcription_events_when_configured(client: RawClient) -> None:
     await client.roundtrip(TRANSCRIBE, "session.updated")
     await client.say("hello there")
@@ -62,6 +81,13 @@ async def test_the_model_hears_committed_audio(client: RawClient) -> None:
     assert not any("input_audio_transcription" in e.type for e in events)
 
 
+@pytest.mark.conformance(
+    "conversation.item.input_audio_transcription.completed",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="may complete after the response started",
+)
 async def test_transcription_may_complete_after_the_response_started(client: RawClient) -> None:
     await client.roundtrip(TRANSCRIBE, "session.updated")
     await client.say("hi again")
@@ -72,6 +98,14 @@ async def test_transcription_may_complete_after_the_response_started(client: Raw
     assert seen.index("response.created") < seen.index("response.output_item.added")
 
 
+@pytest.mark.conformance(
+    "input_audio_buffer.commit",
+    "error",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="input_audio_buffer_commit_empty under 100 ms",
+)
 async def test_commit_needs_100_ms(client: RawClient) -> None:
     error = await client.error({"type": "input_audio_buffer.commit", "event_id": "c1"})
     assert (error.code, error.event_id) == ("input_audio_buffer_commit_empty", "c1")
@@ -81,6 +115,13 @@ async def test_commit_needs_100_ms(client: RawClient) -> None:
     assert error.code == "input_audio_buffer_commit_empty" and "100ms" in error.message
 
 
+@pytest.mark.conformance(
+    "input_audio_buffer.clear",
+    "input_audio_buffer.cleared",
+    status="supported",
+    client="raw",
+    transport="in-process",
+)
 async def test_clear_empties_the_buffer(client: RawClient) -> None:
     audio = base64.b64encode(scripted_speech("hello")).decode()
     await client.send({"type": "input_audio_buffer.append", "audio": audio})
@@ -89,6 +130,9 @@ async def test_clear_empties_the_buffer(client: RawClient) -> None:
     assert error.code == "input_audio_buffer_commit_empty"
 
 
+@pytest.mark.conformance(
+    "audio.input.format[audio/pcmu]", status="supported", client="raw", transport="in-process"
+)
 async def test_pcmu_input_is_heard(client: RawClient) -> None:
     update = {
         "type": "session.update",
@@ -109,6 +153,9 @@ async def test_pcmu_input_is_heard(client: RawClient) -> None:
     assert "hello" in events[-1].response.output[0].content[0].text
 
 
+@pytest.mark.conformance(
+    "audio.output.format[audio/pcmu]", status="supported", client="raw", transport="in-process"
+)
 async def test_pcmu_output_duration_follows_the_text(client: RawClient) -> None:
     update = {
         "type": "session.update",
@@ -126,6 +173,12 @@ async def test_pcmu_output_duration_follows_the_text(client: RawClient) -> None:
     assert events[-1].response.audio.output.format.type == "audio/pcmu"
 
 
+@pytest.mark.conformance(
+    "conversation.item.input_audio_transcription.failed",
+    status="supported",
+    client="raw",
+    transport="in-process",
+)
 async def test_transcription_failed_without_an_stt_engine() -> None:
     engines = Engines(llm=ScriptedLLM(), tts=ScriptedTTS(), stt=None, name="no-ears")
     async with running_server(ServerConfig(port=0), engines) as server:
@@ -138,6 +191,13 @@ async def test_transcription_failed_without_an_stt_engine() -> None:
     assert "no STT engine" in failed.error.message
 
 
+@pytest.mark.conformance(
+    "type=transcription",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="a transcription session transcribes and refuses response.create",
+)
 async def test_transcription_session_transcribes_and_refuses_responses(
     server: RunningServer,
 ) -> None:
@@ -176,6 +236,13 @@ async def test_deleting_an_item_stops_its_transcription(client: RawClient) -> No
     assert events[-1].item_id == item_id
 
 
+@pytest.mark.conformance(
+    "input_audio_buffer.append",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="a full buffer refuses appends (input_audio_buffer_full) until committed",
+)
 async def test_a_full_input_buffer_refuses_appends_until_committed() -> None:
     limit = 48 * 1000  # one second of pcm16 at 24 kHz
     config = ServerConfig(port=0, limits=Limits(input_buffer_bytes=limit))

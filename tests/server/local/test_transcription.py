@@ -60,6 +60,13 @@ async def voice_client(
             yield client
 
 
+@pytest.mark.conformance(
+    "conversation.item.input_audio_transcription.delta",
+    "conversation.item.input_audio_transcription.completed",
+    status="supported",
+    client="raw",
+    transport="in-process",
+)
 async def test_deltas_and_completed_carry_the_spoken_text_and_reuse_the_speculation() -> None:
     stt = WatchedSTT()
     async with voice_client(stt) as client:
@@ -156,6 +163,12 @@ async def test_a_partial_transcript_is_sent_early_when_the_final_is_late() -> No
     assert len(deltas) == 2 and "".join(d.delta for d in deltas) == completed.transcript == LONG
 
 
+@pytest.mark.conformance(
+    "conversation.item.input_audio_transcription.failed",
+    status="supported",
+    client="raw",
+    transport="in-process",
+)
 async def test_an_engine_failure_is_reported_and_the_session_goes_on() -> None:
     async with voice_client(BrokenSTT()) as client:
         await configure(client, {"type": "server_vad"}, **TRANSCRIBED)
@@ -182,6 +195,14 @@ async def test_without_input_transcription_the_model_still_hears_the_words() -> 
     assert done.event.response.output[0].content[0].text == "You said: Quiet please."
 
 
+@pytest.mark.conformance(
+    "type=transcription",
+    "audio.input.turn_detection[server_vad]",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="a transcription session with server_vad transcribes each turn and never responds",
+)
 async def test_a_transcription_session_with_server_vad_only_transcribes() -> None:
     async with voice_client(WatchedSTT(), query="intent=transcription") as client:
         update = {

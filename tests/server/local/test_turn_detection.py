@@ -161,6 +161,13 @@ def test_transcript_state(text: str, state: str) -> None:
     assert transcript_state(text) == state
 
 
+@pytest.mark.conformance(
+    "audio.input.turn_detection[semantic_vad].eagerness=auto",
+    status="supported",
+    client="none",
+    transport="in-process",
+    note="auto waits like medium (the policy table, unit level)",
+)
 def test_semantic_windows_order_by_eagerness_and_completeness() -> None:
     for table in SEMANTIC_SILENCE_MS.values():
         assert table["complete"] < table["neutral"] < table["unfinished"]
@@ -223,6 +230,14 @@ runs = st.lists(
 )
 
 
+@pytest.mark.conformance(
+    "audio.input.turn_detection[server_vad].prefix_padding_ms",
+    "audio.input.turn_detection[server_vad].silence_duration_ms",
+    status="supported",
+    client="none",
+    transport="in-process",
+    note="property test over random audio, unit level",
+)
 @given(
     pattern=runs,
     silence=st.integers(0, 60).map(lambda n: n * 10),

@@ -39,6 +39,22 @@ def host_of(server: RunningServer):  # type: ignore[no-untyped-def]
     return host
 
 
+@pytest.mark.conformance(
+    "audio.input.turn_detection[server_vad]",
+    "audio.input.turn_detection[server_vad].threshold",
+    "audio.input.turn_detection[server_vad].prefix_padding_ms",
+    "audio.input.turn_detection[server_vad].silence_duration_ms",
+    "audio.input.turn_detection[server_vad].create_response",
+    "input_audio_buffer.speech_started",
+    "input_audio_buffer.speech_stopped",
+    "input_audio_buffer.committed",
+    "input_audio_buffer.append",
+    "conversation.item.retrieved",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="defaults filled in session.updated; exact audio_start_ms/audio_end_ms",
+)
 async def test_server_vad_turn_is_detected_committed_and_answered(client: RawClient) -> None:
     updated = await configure(client, {"type": "server_vad"}, **TEXT_ONLY)
     assert updated.session.audio.input.turn_detection.model_dump() == {
@@ -81,6 +97,13 @@ async def test_server_vad_turn_is_detected_committed_and_answered(client: RawCli
     assert len(base64.b64decode(retrieved.item.content[0].audio)) == 1400 * 48
 
 
+@pytest.mark.conformance(
+    "audio.input.turn_detection[server_vad].create_response",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="create_response false: no response",
+)
 async def test_audio_time_is_cumulative_across_turns(client: RawClient) -> None:
     await configure(client, {"type": "server_vad", "create_response": False})
     stream = Streamer(client)
@@ -93,6 +116,13 @@ async def test_audio_time_is_cumulative_across_turns(client: RawClient) -> None:
     assert "response.created" not in stream.types()  # create_response false
 
 
+@pytest.mark.conformance(
+    "input_audio_buffer.commit",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="turn_detection null: push to talk",
+)
 async def test_push_to_talk_is_unchanged(client: RawClient) -> None:
     await configure(client, None, **TEXT_ONLY)
     stream = Streamer(client)
@@ -106,6 +136,17 @@ async def test_push_to_talk_is_unchanged(client: RawClient) -> None:
     assert committed.item_id
 
 
+@pytest.mark.conformance(
+    "audio.input.turn_detection[server_vad].interrupt_response",
+    "input_audio_buffer.speech_started",
+    "response.done",
+    "conversation.item.truncate",
+    "conversation.item.truncated",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="barge-in cancels (turn_detected) with no stale audio",
+)
 async def test_barge_in_cancels_the_response_with_no_stale_audio(
     server: RunningServer, client: RawClient
 ) -> None:
@@ -140,6 +181,12 @@ async def test_barge_in_cancels_the_response_with_no_stale_audio(
     assert truncated.audio_end_ms == math.floor(heard_ms)
 
 
+@pytest.mark.conformance(
+    "audio.input.turn_detection[server_vad].interrupt_response",
+    status="supported",
+    client="raw",
+    transport="in-process",
+)
 async def test_without_interrupt_response_speech_does_not_cancel(client: RawClient) -> None:
     await configure(
         client, {"type": "server_vad", "silence_duration_ms": 200, "interrupt_response": False}
@@ -154,6 +201,13 @@ async def test_without_interrupt_response_speech_does_not_cancel(client: RawClie
     assert done.event.response.status == "completed"
 
 
+@pytest.mark.conformance(
+    "audio.input.turn_detection[server_vad].idle_timeout_ms",
+    "input_audio_buffer.timeout_triggered",
+    status="supported",
+    client="raw",
+    transport="in-process",
+)
 async def test_idle_timeout_commits_the_quiet_and_responds(client: RawClient) -> None:
     await configure(client, {"type": "server_vad", "idle_timeout_ms": 1000})
     stream = Streamer(client)
@@ -178,6 +232,15 @@ async def test_idle_timeout_commits_the_quiet_and_responds(client: RawClient) ->
     assert (await stream.until("response.done", nth=2)).event.response.status == "completed"
 
 
+@pytest.mark.conformance(
+    "audio.input.turn_detection[semantic_vad]",
+    "audio.input.turn_detection[semantic_vad].eagerness=high",
+    "audio.input.turn_detection[semantic_vad].eagerness=medium",
+    "audio.input.turn_detection[semantic_vad].eagerness=low",
+    status="supported",
+    client="raw",
+    transport="in-process",
+)
 @pytest.mark.parametrize(
     ("eagerness", "text", "wait_ms"),
     [("high", "Thank you.", 200), ("medium", "Paris", 800), ("low", "I want to go and", 8000)],
@@ -196,6 +259,13 @@ async def test_semantic_vad_eagerness_sets_the_end_of_turn_wait(
     assert wait_ms <= waited <= wait_ms + 100, waited
 
 
+@pytest.mark.conformance(
+    "audio.input.format[audio/pcmu]",
+    "conversation.item.input_audio_transcription.completed",
+    status="supported",
+    client="raw",
+    transport="in-process",
+)
 async def test_pcmu_session_with_server_vad(client: RawClient) -> None:
     await configure(
         client,

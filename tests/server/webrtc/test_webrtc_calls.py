@@ -57,6 +57,27 @@ async def speak(call: RawCall, text: str) -> None:
     await call.send({"type": "input_audio_buffer.commit"})
 
 
+@pytest.mark.conformance(
+    "session.created",
+    "conversation.created",
+    "session.update",
+    "session.updated",
+    "input_audio_buffer.commit",
+    "response.create",
+    "response.output_audio_transcript.delta",
+    "response.output_audio.done",
+    "response.output_audio_transcript.done",
+    "response.content_part.done",
+    "response.output_item.done",
+    "response.done",
+    "conversation.item.input_audio_transcription.completed",
+    "output_audio_buffer.started",
+    "output_audio_buffer.stopped",
+    status="supported",
+    client="raw",
+    transport="webrtc",
+    note="reply audio on the Opus track (no output_audio.delta), events on oai-events",
+)
 async def test_a_spoken_turn_is_heard_and_answered_with_audio_on_the_track(call: RawCall) -> None:
     first = await call.until("conversation.created")
     assert [e.type for e in first] == ["session.created", "conversation.created"]
@@ -89,6 +110,15 @@ async def test_a_spoken_turn_is_heard_and_answered_with_audio_on_the_track(call:
     assert decode_audio(bytes(call.heard)) == reply
 
 
+@pytest.mark.conformance(
+    "output_audio_buffer.clear",
+    "output_audio_buffer.cleared",
+    "conversation.item.truncated",
+    status="supported",
+    client="raw",
+    transport="webrtc",
+    note="clear stops the track and truncates where it stopped; a second clear says nothing",
+)
 async def test_clear_stops_playback_and_truncates_where_it_stopped(
     server: RunningServer, call: RawCall
 ) -> None:
@@ -129,6 +159,15 @@ async def test_clear_stops_playback_and_truncates_where_it_stopped(
     assert "output_audio_buffer.cleared" not in [e.type for e in after]
 
 
+@pytest.mark.conformance(
+    "audio.input.turn_detection[server_vad]",
+    "input_audio_buffer.speech_started",
+    "output_audio_buffer.cleared",
+    "conversation.item.truncated",
+    status="supported",
+    client="raw",
+    transport="webrtc",
+)
 async def test_speech_while_the_reply_plays_barges_in(server: RunningServer) -> None:
     vad = {"type": "realtime", "audio": {"input": {"turn_detection": {"type": "server_vad"}}}}
     call = await RawCall.open(server, session=vad)
@@ -147,6 +186,13 @@ async def test_speech_while_the_reply_plays_barges_in(server: RunningServer) -> 
         await call.close()
 
 
+@pytest.mark.conformance(
+    "audio.input.turn_detection[server_vad].interrupt_response",
+    "output_audio_buffer.stopped",
+    status="supported",
+    client="raw",
+    transport="webrtc",
+)
 async def test_speech_does_not_cut_the_reply_when_interrupt_response_is_off(
     server: RunningServer,
 ) -> None:
