@@ -80,6 +80,14 @@ class ServerMetrics:
             ["result"],
             registry=r,
         )
+        # Relay mode (docs/relay.md): upstream sessions rebuilt behind a live
+        # downstream one, after a drop or before the upstream's cap (rollover).
+        self.upstream_rebuilds = Counter(
+            "rtagents_upstream_rebuilds",
+            "Upstream sessions the relay rebuilt: after a drop, or rolled over before the cap",
+            ["reason"],
+            registry=r,
+        )
         self.secrets = Counter(
             "rtagents_client_secrets",
             "Client secret mint requests: minted, or refused with the reason",
@@ -147,6 +155,10 @@ class ServerMetrics:
 
     def count_resume(self, result: str) -> None:
         self.resumes.labels(result="resumed" if result == "resumed" else "refused").inc()
+
+    def count_upstream_rebuild(self, reason: str) -> None:
+        """``drop`` or ``rollover`` (anything else counts as ``drop``)."""
+        self.upstream_rebuilds.labels(reason="rollover" if reason == "rollover" else "drop").inc()
 
     def count_secret(self, result: str) -> None:
         """``minted``, or a refusal's code (a server-chosen, closed set)."""

@@ -128,6 +128,10 @@ _CONNECTION_CODES = frozenset(
         "invalid_client_secret",
         "session_closed",
         "webrtc_connection_failed",  # ICE/DTLS failed under a WebRTC call (docs/webrtc.md)
+        # A relay's upstream (docs/relay.md): lost mid-response, being rebuilt, unreachable.
+        "upstream_connection_lost",
+        "upstream_reconnecting",
+        "upstream_unavailable",
     }
 )
 _TOOL_CODES = frozenset({"tool_timeout", "tool_failed", "unknown_tool"})

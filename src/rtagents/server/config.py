@@ -20,6 +20,7 @@ from ..observability.metrics_observer import SessionMetrics
 from ..observability.telemetry import Telemetry, TracingMode
 from ..observability.telemetry_observer import SessionTracer
 from .host.limits import Limits
+from .relay.settings import UpstreamSettings
 
 if TYPE_CHECKING:
     from .host.backend import HostPort, Observer
@@ -67,6 +68,9 @@ class ServerConfig:
     resume_log_bytes: int = 16 * MIB
     # Signs client secrets; random per process unless shared by several nodes.
     secret_signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    # Relay mode (docs/relay.md): every session is answered by a session on this
+    # upstream GA server, opened with its server-held key; None: the local engines.
+    upstream: UpstreamSettings | None = None
     # The browser console's secret endpoint (docs/console.md) mints ek_ secrets
     # for anyone who can reach it; None turns it on only for a loopback bind.
     console: bool | None = None

@@ -20,8 +20,8 @@ from ..transports.base import GOING_AWAY, POLICY_VIOLATION
 from .auth import BROWSER_PROTOCOL, Refusal, bearer_credential, subprotocol_credential
 from .host.session_host import SessionHost
 from .host.session_resume import TOKEN_HEADER, Claim, resume_request, wants_resume
-from .local.pipeline import local_backend
 from .local.session_config import Kind, SessionConfig, validated
+from .session_backend import session_backend
 from .state import ServerState
 from .webrtc.sideband import serve_sideband
 from .ws import StarletteTransport
@@ -62,7 +62,7 @@ async def serve_websocket(websocket: WebSocket, state: ServerState) -> None:
     assert admitted is not None
     with slot:  # held until the session ends, a detached (resumable) one included
         config, owner = admitted
-        backend = local_backend(state, config)
+        backend = session_backend(state, config)
         transport = StarletteTransport(websocket)
         host = SessionHost(transport, state.config, backend, roster=state.sessions)
         headers: list[tuple[bytes, bytes]] = []

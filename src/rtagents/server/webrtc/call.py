@@ -41,8 +41,8 @@ from ...transports.webrtc import (
 from ...transports.webrtc_audio import OPUS_RATE, PacedAudioTrack, pcm16_frames
 from ..host.backend import MediaBackend
 from ..host.session_host import SessionHost
-from ..local.pipeline import local_backend
 from ..local.session_config import SessionConfig
+from ..session_backend import session_backend
 from .call_audio import CallAudio
 from .events_channel import DataChannelWithSidebands
 from .peer_guard import (
@@ -153,8 +153,8 @@ class AnsweredCall:
         log.info("call %s connected (session %s)", self.id, host.id)
 
     def _new_host(self, transport: DataChannelWithSidebands) -> SessionHost:
-        """A session answered by the local backend, as a WebSocket's would be."""
-        factory = local_backend(self.state, self.config)
+        """A session answered by the local backend (or the relay), as a WebSocket's would be."""
+        factory = session_backend(self.state, self.config)
         return SessionHost(transport, self.state.config, factory, roster=self.state.sessions)
 
     async def _run_host(self, host: SessionHost) -> None:

@@ -1,0 +1,275 @@
+"""The upstream session behind one relayed session: opened, rebuilt after a drop, rolled over.
+
+Exactly one :class:`UpstreamLink` is current at a time; a pump task reads it
+and hands each event to the :class:`Forwarder`. When the link drops, the
+responses it was writing end as failed downstream (``response_failure.py``)
+and a new upstream session is dialled and restored with the asked config and
+the mirror's items, same ids (``upstream_rebuild.py``); client events that
+arrive meanwhile are held (bounded) and sent, in order, once it is live. The
+downstream connection never notices more than the failed response. Before the
+upstream's own cap (``expires_at`` in its ``session.created``) the same
+rebuild runs at the first moment no response is in progress, and the old
+upstream session is closed once the new one is live (a rollover).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from ...protocol.errors import ConnectionFailure, RemoteProtocolError
+from ...transports.base import INTERNAL_ERROR, TransportClosed
+from ..host.backend import HostPort
+from .response_failure import failed_responses, lost_error
+from .upstream_link import UpstreamLink
+from .upstream_rebuild import UpstreamSession, greet, restore
+
+if TYPE_CHECKING:
+    from ..config import ServerConfig
+    from .asked_config import AskedConfig
+    from .forwarding import Forwarder
+    from .relay_facts import RelayView
+    from .settings import UpstreamSettings
+
+log = logging.getLogger("rtagents.server.relay")
+MAX_BACKOFF_S = 8.0
+_DIAL_FAILURES = (ConnectionFailure, OSError)  # TransportClosed is a ConnectionFailure
+
+
+class UpstreamKeeper:
+    """Owns the current upstream link of one relayed session."""
+
+    def __init__(
+        self,
+        port: HostPort,
+        config: ServerConfig,
+        settings: UpstreamSettings,
+        model: str | None,
+        parts: tuple[AskedConfig, Forwarder, RelayView],
+        conversation_id: str,
+    ) -> None:
+        self.port = port
+        self.config = config
+        self.settings = settings
+        self.model = model
+        self.asked, self.forwarder, self.view = parts
+        self.conversation_id = conversation_id
+        self.link: UpstreamLink | None = None
+        self.ready = False
+        self.rebuilds = 0
+        self._dials = 0
+        self._pending: deque[str] = deque()
+        self._lock = asyncio.Lock()
+        self._closed = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._timer: asyncio.Task[Any] | None = None
+        self._fatal: asyncio.Task[Any] | None = None
+        self.forwarder.on_idle = self._note_responses
+
+    # --- opening -------------------------------------------------------------------
+
+    async def open_first(self) -> UpstreamSession | None:
+        """The first upstream session, with the initial config; None if it cannot be had."""
+        async with self._lock:
+            built = await self._build_with_retries(None)
+            if built is None:
+                return None
+            await self._go_live(*built)
+            return built[1]
+
+    async def _build(self, restore_items: bool) -> tuple[UpstreamLink, UpstreamSession]:
+        """Dial, greet and restore one upstream session (closed again if that fails)."""
+        self._dials += 1
+        link = await UpstreamLink.open(self.settings, self.model, self._dials)
+        try:
+            timeout = self.settings.ack_timeout_s
+            started = await greet(link, timeout)
+            conversation = self.port.conversation if restore_items else None
+            started = await restore(link, started, self.asked.current, conversation, timeout)
+        except BaseException:
+            await link.close("relay setup failed")
+            raise
+        return link, started
+
+    async def _build_with_retries(
+        self, reason: str | None
+    ) -> tuple[UpstreamLink, UpstreamSession] | None:
+        failure: Exception | None = None
+        for attempt in range(max(1, self.settings.rebuild_tries)):
+            if attempt:
+                await asyncio.sleep(
+                    min(self.settings.backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S)
+                )
+            if self._closed:
+                return None
+            try:
+                return await self._build(restore_items=reason is not None)
+            except _DIAL_FAILURES as exc:
+                failure = exc
+                log.warning(
+                    "relay: upstream dial %d failed: %s",
+                    attempt + 1,
+                    exc,
+                    extra={"session_id": self.port.session_id},
+                )
+        self._give_up(failure)
+        return None
+
+    async def _go_live(self, link: UpstreamLink, started: UpstreamSession) -> None:
+        self.link = link
+        self.view.session = started.session
+        self.port.spawn(self._pump(link), f"upstream-{link.number}")
+        self._arm_rollover(link, started.expires_at)
+        await self._release_pending(link)
+
+    async def _release_pending(self, link: UpstreamLink) -> None:
+        """Held client events go out in order, before anything newer; then sends go direct."""
+        while self._pending:
+            text = self._pending[0]
+            try:
+                await link.send_text(text)
+            except TransportClosed:
+                return  # dropped again: the pump rebuilds, and these go out after that
+            self._pending.popleft()
+            self.view.pending_bytes -= len(text)
+        self.ready = True
+
+    # --- sending ---------------------------------------------------------------------
+
+    async def send(self, text: str) -> None:
+        """A client event upstream now, or held until the upstream is live again."""
+        link = self.link
+        if self.ready and link is not None:
+            try:
+                await link.send_text(text)
+                return
+            except TransportClosed:
+                self.ready = False  # the pump sees the drop and rebuilds
+        self._hold(text)
+
+    def _hold(self, text: str) -> None:
+        if self.view.pending_bytes + len(text) > self.settings.pending_bytes:
+            raise RemoteProtocolError(
+                "The relay's upstream connection is being rebuilt and "
+                f"{self.view.pending_bytes} bytes of your events already wait for it "
+                f"(limit {self.settings.pending_bytes}). This event was not sent: send it "
+                "again in a moment.",
+                code="upstream_reconnecting",
+            )
+        self._pending.append(text)
+        self.view.pending_bytes += len(text)
+
+    # --- reading, drops -------------------------------------------------------------
+
+    async def _pump(self, link: UpstreamLink) -> None:
+        while True:
+            try:
+                event = await link.recv()
+            except TransportClosed as closed:
+                if not self._closed and link is self.link:
+                    await self._after_drop(link, closed)
+                return
+            if link is not self.link:
+                return  # rolled over: the new upstream session speaks from now on
+            try:
+                await self.forwarder.forward(event)
+            except Exception:  # one event the relay fails on must not end the session
+                log.exception(
+                    "relay: forwarding an upstream %s failed", getattr(event, "type", "?")
+                )
+
+    async def _after_drop(self, link: UpstreamLink, closed: TransportClosed) -> None:
+        async with self._lock:
+            if self._closed or link is not self.link:
+                return
+            self.ready = False
+            self.rebuilds += 1
+            self.config.metrics.count_upstream_rebuild("drop")
+            log.warning(
+                "relay: upstream session %d dropped (%s); rebuilding it",
+                link.number,
+                closed,
+                extra={"session_id": self.port.session_id, "reason": "drop"},
+            )
+            error = lost_error(str(closed))
+            await self.port.emit_all(
+                lambda: failed_responses(self.port.conversation, error, self.conversation_id)
+            )
+            self._note_responses()
+            built = await self._build_with_retries("drop")
+            if built is not None:
+                await self._go_live(*built)
+                self._log_rebuilt("drop", built[0])
+
+    def _give_up(self, failure: Exception | None) -> None:
+        """No upstream: close the downstream session saying why (from a task of its own)."""
+        if self._closed or self._fatal is not None:
+            return
+        message = (
+            f"The relay could not reach its upstream Realtime server after "
+            f"{max(1, self.settings.rebuild_tries)} tries ({failure}); the session ends."
+        )
+        log.error("relay: %s", message, extra={"session_id": self.port.session_id})
+        notice = RemoteProtocolError(message, code="upstream_unavailable")
+        # Not a session task: shutting down cancels those, and this must run to its end.
+        self._fatal = asyncio.create_task(
+            self.port.shutdown(INTERNAL_ERROR, "upstream unavailable", notice=notice)
+        )
+
+    # --- rollover -------------------------------------------------------------------
+
+    def _note_responses(self) -> None:
+        running = any(r.status == "in_progress" for r in self.port.conversation.responses.values())
+        if running:
+            self._idle.clear()
+        else:
+            self._idle.set()
+
+    def _arm_rollover(self, link: UpstreamLink, expires_at: float | None) -> None:
+        timer = self._timer
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
+        self._timer = None
+        if expires_at is not None:
+            when = expires_at - self.settings.rollover_margin_s
+            self._timer = self.port.spawn(self._rollover_at(link, when), "upstream-rollover")
+
+    async def _rollover_at(self, link: UpstreamLink, when: float) -> None:
+        await self.config.sleep(max(0.0, when - self.config.clock()))
+        await self._idle.wait()
+        async with self._lock:
+            if self._closed or link is not self.link:
+                return
+            self.ready = False  # client events wait for the new upstream session
+            try:
+                new, started = await self._build(restore_items=True)
+            except _DIAL_FAILURES as exc:
+                log.warning("relay: rollover failed (%s); the current upstream goes on", exc)
+                await self._release_pending(link)
+                return
+            self.rebuilds += 1
+            self.config.metrics.count_upstream_rebuild("rollover")
+            self.link = new  # the old pump stops forwarding from here on
+            await link.close("rolled over to a new upstream session")
+            await self._go_live(new, started)
+            self._log_rebuilt("rollover", new)
+
+    def _log_rebuilt(self, reason: str, link: UpstreamLink) -> None:
+        log.info(
+            "relay: upstream session %d is live after a %s (%d items restored)",
+            link.number,
+            reason,
+            len(self.port.conversation),
+            extra={"session_id": self.port.session_id, "reason": reason},
+        )
+
+    # --- ending ---------------------------------------------------------------------
+
+    async def close(self) -> None:
+        self._closed = True
+        self.ready = False
+        if self.link is not None:
+            await self.link.close("session ended")

@@ -1,0 +1,79 @@
+"""A session through the relay is the upstream's session: same conversation, same ids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relay_harness import RelayRig, relay_rig
+from server_harness import RawClient, session, types
+
+from rtagents.server.serving import RunningServer
+
+TEXT_ONLY = {
+    "type": "session.update",
+    "session": {"type": "realtime", "output_modalities": ["text"]},
+}
+
+
+async def _text_turn(client: RawClient) -> tuple[list[str], Any]:
+    updated = await client.roundtrip(TEXT_ONLY, "session.updated")
+    assert updated.session.output_modalities == ["text"]
+    await client.user_text("hello relay")
+    events = await client.respond()
+    done = next(e for e in events if e.type == "response.done")
+    return types(events), done.response
+
+
+async def _direct(server: RunningServer) -> tuple[list[str], Any]:
+    async with session(server) as client:
+        return await _text_turn(client)
+
+
+async def test_a_text_turn_through_the_relay_matches_a_direct_one() -> None:
+    async with relay_rig() as rig:
+        direct_types, direct = await _direct(rig.upstream)
+        async with session(rig.relay) as client:
+            relayed_types, relayed = await _text_turn(client)
+            _same_conversation(rig)
+    assert relayed_types == direct_types
+    assert relayed.status == direct.status == "completed"
+    assert relayed.output[0].content[0].text == direct.output[0].content[0].text
+
+
+def _same_conversation(rig: RelayRig) -> None:
+    """The relay's mirror holds the upstream session's items, with the upstream's ids."""
+    (relayed,) = rig.relay_hosts()
+    upstream = [h for h in rig.upstream_hosts() if len(h.conversation)]
+    assert len(upstream) == 1
+    assert relayed.conversation.item_ids == upstream[0].conversation.item_ids
+    assert len(relayed.conversation.item_ids) == 2
+
+
+async def test_the_downstream_session_keeps_its_own_id_and_cap() -> None:
+    async with relay_rig() as rig, session(rig.relay, greet=False) as client:
+        created = await client.recv()
+        assert created.type == "session.created"
+        (host,) = rig.relay_hosts()
+        assert created.session.id == host.id
+        assert created.session.expires_at == host.expires_at
+        assert (await client.recv()).type == "conversation.created"
+        updated = await client.roundtrip(TEXT_ONLY, "session.updated")
+        assert updated.session.id == host.id
+
+
+async def test_an_upstream_refusal_reaches_the_client_with_its_event_id() -> None:
+    """The host's rules accept a truncate of a known item; the upstream refuses a user one."""
+    async with relay_rig() as rig, session(rig.relay) as client:
+        item_id = await client.user_text("no audio here")
+        truncate = {
+            "type": "conversation.item.truncate",
+            "event_id": "evt_truncate_1",
+            "item_id": item_id,
+            "content_index": 0,
+            "audio_end_ms": 0,
+        }
+        error = await client.error(truncate)
+        (host,) = rig.relay_hosts()
+        assert host.conversation.truncated_ms(item_id) is None
+    assert error.event_id == "evt_truncate_1"
+    assert error.param is not None or error.code
