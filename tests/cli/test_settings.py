@@ -90,6 +90,7 @@ def test_every_serve_setting_can_come_from_the_environment(
         "TRACING": "all",
         "CALL_CONNECT_TIMEOUT": "5",
         "CALL_PEER_TIMEOUT": "0",
+        "DRAIN_GRACE": "5",
     }
     assert set(values) == {name.upper() for name in _ORDINARY}  # limits: tested below
     for name, value in values.items():
@@ -121,6 +122,7 @@ def test_every_serve_setting_can_come_from_the_environment(
         "tracing": "all",
         "call_connect_timeout": 5.0,
         "call_peer_timeout": 0.0,
+        "drain_grace": 5.0,
     }
 
 

@@ -16,7 +16,6 @@ import gc
 import importlib.util
 import logging
 import secrets
-import signal
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -147,13 +146,13 @@ def recorders(settings: ServeSettings) -> tuple[Callable[[HostPort], Observer], 
 
 
 async def serve_until_stopped(settings: ServeSettings, api_key: str) -> None:
+    from ..server.app import server_state
+    from ..server.drain import StopSignals, drain_unless_stopped
     from ..server.serving import running_server
 
     config = server_config(settings, api_key)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    # SIGTERM drains (server/drain.py) for --drain-grace s; SIGINT stops at once.
+    signals = StopSignals(settings.drain_grace).install(asyncio.get_running_loop())
     async with engines_for(settings) as engines:
         try:
             serving = running_server(config, engines)
@@ -179,7 +178,8 @@ async def serve_until_stopped(settings: ServeSettings, api_key: str) -> None:
             )
             metrics = metrics_listener(config)
             try:
-                await stop.wait()
+                await signals.requested.wait()
+                await drain_unless_stopped(server_state(server.app), signals)
             finally:
                 if metrics is not None:
                     metrics.close()

@@ -62,6 +62,12 @@ class ServeSettings(LimitSettings):
     resume_grace: float = Field(
         30.0, ge=0, description="seconds a dropped session waits for its client to resume (0: off)"
     )
+    drain_grace: float = Field(
+        25.0,
+        ge=0,
+        description="on SIGTERM, seconds to move sessions to other nodes (close 1012, refuse "
+        "new ones, /healthz draining) before exiting (0: close at once with 1001)",
+    )
     console: bool | None = Field(
         None,
         description="serve the browser console's secret endpoint (unset: only on a loopback host)",

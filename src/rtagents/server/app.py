@@ -27,6 +27,7 @@ from .chat_completions import chat_completions
 from .config import ServerConfig
 from .connect import serve_websocket
 from .console import console_routes
+from .drain import draining_refusal, refused_while_draining
 from .local.session_config import OBJECT_NAMES
 from .metrics_route import metrics_routes, watch_engine_queues
 from .scenario import apply_scenario_rules
@@ -69,7 +70,7 @@ def create_app(
         routes=[
             Route("/v1/realtime/client_secrets", _client_secrets, methods=["POST"]),
             WebSocketRoute("/v1/realtime", _realtime),
-            Route("/v1/realtime/calls", create_call, methods=["POST"]),
+            Route("/v1/realtime/calls", refused_while_draining(create_call), methods=["POST"]),
             Route("/v1/realtime/calls/{call_id}/hangup", hangup, methods=["POST"]),
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/healthz", _healthz, methods=["GET"]),
@@ -104,6 +105,8 @@ async def mint_secret_response(request: Request, state: ServerState, minted_by: 
     instead of by API key. ``minted_by`` names the minter: its rate is counted
     (429 past ``limits.mints_per_minute``) and the secret remembers it.
     """
+    if state.draining:  # a secret is for a session this node will not host
+        return draining_refusal().response()
     count = state.config.metrics.count_secret  # "minted", or why not
     try:
         state.issuer.take_mint(minted_by)
@@ -177,6 +180,8 @@ async def _healthz(request: Request) -> Response:
     """
     state = server_state(request.app)
     report = state.warmup.report()
+    if state.draining:  # the balancer takes this node out of rotation
+        report = {**report, "status": "draining"}
     body = {
         **report,
         "engine": state.engines.name,

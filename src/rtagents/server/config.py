@@ -96,6 +96,8 @@ class ServerConfig:
     # tools itself (an external model behind --llm-url) unless forced.
     scenario_rules: str | None = None
     scenario_rules_forced: bool = False
+    # Bind with SO_REUSEPORT so sibling processes serve the same port (--workers).
+    reuse_port: bool = False
 
     def __post_init__(self) -> None:
         if self.api_key is None:

@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket
 from ..protocol.beta import BETA_HEADER
 from ..transports.base import GOING_AWAY, POLICY_VIOLATION
 from .auth import BROWSER_PROTOCOL, Refusal, bearer_credential, subprotocol_credential
+from .drain import draining_refusal
 from .host.session_host import SessionHost
 from .host.session_resume import TOKEN_HEADER, Claim, resume_request, wants_resume
 from .local.session_config import Kind, SessionConfig, validated
@@ -34,6 +35,9 @@ MAX_CLOSE_REASON_BYTES = 123
 async def serve_websocket(websocket: WebSocket, state: ServerState) -> None:
     """Authenticate, pick the initial config, then run the session to its end."""
     offered = list(websocket.scope.get("subprotocols") or [])
+    if state.draining:  # server/drain.py: the client reconnects through the balancer
+        await _deny(websocket, draining_refusal())
+        return
     if "call_id" in websocket.query_params:  # a sideband on a WebRTC call
         await serve_sideband(websocket, state, offered, _deny)
         return

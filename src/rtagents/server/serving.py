@@ -96,6 +96,8 @@ async def running_server(
     # of two events sent back to back waited for the peer's delayed ACK (~40 ms).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if config.reuse_port:  # --workers: the kernel spreads connections over the siblings
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((config.host, config.port))
         port = sock.getsockname()[1]

@@ -39,6 +39,8 @@ class ServerState:
     chat_in_flight: int = 0
     # Open WebSocket sessions and WebRTC calls, under limits.concurrent_connections.
     admission: Admission = field(init=False)
+    # Set by a drain (server/drain.py): nothing new starts here; /healthz says so.
+    draining: bool = False
 
     def __post_init__(self) -> None:
         self.warmup = WarmUp(self.engines)
