@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..protocol.errors import RealtimeError
-from .recording_bodies import EventBodies
+from .recording_bodies import EventBodies, compact_elided
 from .recording_format import (
     DEFAULT_ROTATE_BYTES,
     AudioMode,
@@ -144,7 +144,11 @@ class RecordingWriter:
         if seq is None and not isinstance(wire, bytes):  # text frames are numbered
             counts = self._seq
             seq = counts[direction] = counts[direction] + 1
-        body = self._bodies.body(wire, event_type, audio)
+        body = None
+        if audio is not None and event_type is not None and self.audio == "elided":
+            body = compact_elided(wire, event_type, audio)  # appends: most of a voice call
+        if body is None:
+            body = self._bodies.body(wire, event_type, audio)
         t = self._clock() - self._origin
         line = (
             f'{{"t":{t:.6f},"wall":{self._started + t:.6f}{self._prefix[direction]}'

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -22,6 +23,38 @@ from .recording_format import AUDIO_FIELDS, RAW_CHARS, AudioMode, decode_audio, 
 log = logging.getLogger("rtagents.recording")
 # The key before each audio event's payload, as an encoder writes it (no spaces).
 _FIELD_KEYS = {kind: f'"{field}"' for kind, field in AUDIO_FIELDS.items()}
+# The same with the colon and the value's opening quote: compact JSON, the usual case.
+_COMPACT_KEYS = {kind: f'"{field}":"' for kind, field in AUDIO_FIELDS.items()}
+
+
+def compact_elided(wire: object, event_type: str, audio: str) -> str | None:
+    """The event's body with ``audio`` elided, when ``wire`` is compact, one-line JSON with
+    a canonical base64 payload (what encoders send); None to take the general path.
+
+    One search, one comparison and one checksum: this runs for every append and
+    audio delta of a recorded voice call, so it avoids the general path's calls.
+    """
+    key = _COMPACT_KEYS.get(event_type)
+    if key is None or not isinstance(wire, str):
+        return None
+    start = wire.find(key)
+    if start < 0:
+        return None
+    start += len(key)
+    end = start + len(audio)
+    size = len(audio)
+    if (
+        wire[end : end + 1] != '"'
+        or not wire.startswith(audio, start)
+        or size % 4
+        or not audio.isascii()
+        or "\n" in wire
+        or "\r" in wire
+    ):
+        return None
+    size = size // 4 * 3 - (audio[-2:] == "==") - (audio[-1:] == "=")
+    elided = f'{{"elided":true,"bytes":{size},"crc32":"{zlib.crc32(audio.encode()):08x}"}}'
+    return f"{wire[: start - 1]}{elided}{wire[end + 1 :]}"
 
 
 class EventBodies:
