@@ -89,6 +89,13 @@ def tree(spans: tuple[ReadableSpan, ...]) -> dict[str, list[str]]:
     return children
 
 
+@pytest.mark.conformance(
+    "tracing=auto",
+    status="supported",
+    client="rtagents",
+    transport="websocket",
+    note="a session with tracing set gets OpenTelemetry spans (server default --tracing session)",
+)
 async def test_a_spoken_turn_with_a_tool_call_builds_the_span_tree(
     exporter: InMemorySpanExporter,
 ) -> None:
@@ -125,6 +132,13 @@ def children_of(spans: tuple[ReadableSpan, ...], parent: ReadableSpan) -> list[s
     return [s.name for s in sorted(mine, key=lambda s: s.start_time or 0)]
 
 
+@pytest.mark.conformance(
+    "tracing=auto",
+    status="supported",
+    client="rtagents",
+    transport="websocket",
+    note="without tracing no spans, unless the server traces all",
+)
 async def test_untraced_sessions_make_no_spans_unless_the_server_traces_all(
     exporter: InMemorySpanExporter,
 ) -> None:

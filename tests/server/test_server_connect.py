@@ -22,6 +22,16 @@ async def _refusal(server: RunningServer, query: str = "model=gpt-realtime", **k
     return response.status_code, json.loads(response.body)["error"]
 
 
+@pytest.mark.conformance(
+    "session.created",
+    "conversation.created",
+    "audio.input.format[audio/pcm]",
+    "audio.input.format[audio/pcm].rate=24000",
+    status="supported",
+    client="raw",
+    transport="websocket",
+    note="the full effective config, defaults explicit",
+)
 async def test_api_key_session_greets_with_full_config(server: RunningServer) -> None:
     async with session(server, greet=False) as client:
         created = await client.recv()
@@ -41,12 +51,22 @@ async def test_api_key_session_greets_with_full_config(server: RunningServer) ->
     assert conversation.conversation.id.startswith("conv_")
 
 
+@pytest.mark.conformance(
+    "model",
+    status="supported",
+    client="raw",
+    transport="websocket",
+    note="the model named in the URL",
+)
 async def test_model_comes_from_the_query(server: RunningServer) -> None:
     async with session(server, query="model=gpt-realtime-mini", greet=False) as client:
         created = await client.recv()
     assert created.session.model == "gpt-realtime-mini"
 
 
+@pytest.mark.conformance(
+    "type=transcription", status="supported", client="raw", transport="websocket"
+)
 async def test_transcription_intent_opens_a_transcription_session(server: RunningServer) -> None:
     async with session(server, query="intent=transcription", greet=False) as client:
         created = await client.recv()

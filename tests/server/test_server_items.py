@@ -142,6 +142,14 @@ async def test_retrieve_returns_committed_audio(client: RawClient) -> None:
 
 
 @pytest.mark.conformance(
+    "audio.output.format[audio/pcm]",
+    "audio.output.format[audio/pcm].rate=24000",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="24 kHz pcm16 out: 48 bytes per ms",
+)
+@pytest.mark.conformance(
     "conversation.item.truncate",
     "conversation.item.truncated",
     status="supported",

@@ -27,6 +27,17 @@ async def _still_alive(client: RawClient) -> None:
     await client.roundtrip({"type": "input_audio_buffer.clear"}, "input_audio_buffer.cleared")
 
 
+@pytest.mark.conformance(
+    "session.update",
+    "session.updated",
+    "instructions",
+    "audio.output.voice",
+    "audio.output.format[audio/pcmu]",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="nested objects merge field by field",
+)
 async def test_session_update_merges_nested_config(client: RawClient) -> None:
     update = {
         "type": "session.update",
@@ -66,6 +77,15 @@ async def test_session_update_clears_with_empty_values(client: RawClient) -> Non
     assert cleared.session.tools == []
 
 
+@pytest.mark.conformance(
+    "session.update",
+    "error",
+    "model",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="bad values refused with the param and event_id, the session goes on; model cannot change",
+)
 @pytest.mark.parametrize(
     ("session_update", "code", "param"),
     [
