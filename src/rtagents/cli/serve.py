@@ -15,6 +15,7 @@ import contextlib
 import gc
 import importlib.util
 import logging
+import os
 import secrets
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Protocol
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from ..server.config import ServerConfig
     from ..server.host.backend import HostPort, Observer
     from ..server.metrics_route import MetricsListener
+    from ..server.relay.settings import UpstreamSettings
 
 log = logging.getLogger("rtagents.serve")
 
@@ -54,7 +56,8 @@ async def engines_for(choice: EngineChoice) -> AsyncIterator[Engines]:
     """
     from ..engines.warmup import close_engines
 
-    if choice.engine == "local":
+    # Relay mode answers with the upstream: no local models to load.
+    if choice.engine == "local" and getattr(choice, "upstream", None) is None:
         from ..engines.local.factory import local_engines
 
         engines = local_engines(
@@ -125,6 +128,7 @@ def _server_config(settings: ServeSettings, api_key: str) -> ServerConfig:
         call_connect_timeout_s=settings.call_connect_timeout,
         call_peer_timeout_s=settings.call_peer_timeout,
         resume_grace_s=settings.resume_grace,
+        upstream=upstream_settings(settings),
         scenario_rules=settings.scenario_rules,
         scenario_rules_forced=settings.force_scenario_rules,
         chat_max_request_bytes=settings.chat_max_request_bytes,
@@ -134,6 +138,18 @@ def _server_config(settings: ServeSettings, api_key: str) -> ServerConfig:
         metrics_port=settings.metrics_port,
         tracing=settings.tracing,
     )
+
+
+def upstream_settings(settings: ServeSettings) -> UpstreamSettings | None:
+    """``--upstream URL``: relay mode, with the key from ``RTAGENTS_UPSTREAM_API_KEY``."""
+    if settings.upstream is None:
+        return None
+    from ..server.relay.settings import API_KEY_ENV, UpstreamSettings, UpstreamUrlError
+
+    try:
+        return UpstreamSettings(url=settings.upstream, api_key=os.environ.get(API_KEY_ENV, ""))
+    except UpstreamUrlError as exc:
+        raise CliError(str(exc)) from exc
 
 
 def recorders(settings: ServeSettings) -> tuple[Callable[[HostPort], Observer], ...]:
@@ -209,7 +225,8 @@ def run_serve(args: argparse.Namespace) -> int:
     # Client text in log lines is cut where error replies cut it.
     quoted_chars = limits_from(settings).quoted_chars
     configure_logging(settings.log_format, settings.log_level, quoted_chars=quoted_chars)
-    require_local_packages(settings.engine, settings.llm_url)
+    if settings.upstream is None:  # relay mode needs no local engines
+        require_local_packages(settings.engine, settings.llm_url)
     check_scenario_rules(settings.scenario_rules)
     api_key = settings.api_key or "sk-local-" + secrets.token_urlsafe(24)
     asyncio.run(serve_until_stopped(settings, api_key))

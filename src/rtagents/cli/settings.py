@@ -62,6 +62,12 @@ class ServeSettings(LimitSettings):
     resume_grace: float = Field(
         30.0, ge=0, description="seconds a dropped session waits for its client to resume (0: off)"
     )
+    upstream: str | None = Field(
+        None,
+        description="relay mode (docs/relay.md): answer every session with a session on this GA "
+        "Realtime server (wss://api.openai.com/v1/realtime, or another rtagents), opened with "
+        "the key in RTAGENTS_UPSTREAM_API_KEY; the local engines are not loaded",
+    )
     drain_grace: float = Field(
         25.0,
         ge=0,

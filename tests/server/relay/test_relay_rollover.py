@@ -1,0 +1,57 @@
+"""The upstream's session cap rolls over: a new upstream session before it, same conversation.
+
+Both servers read one :class:`FakeClock`, so the upstream's ``expires_at`` and
+the relay's rollover timer agree, and the test moves time instead of waiting.
+"""
+
+from __future__ import annotations
+
+from relay_harness import relay_rig, until
+from server_harness import session
+
+from rtagents.server.config import ServerConfig
+from rtagents.testing.clock import FakeClock
+
+UPSTREAM_CAP_S = 600.0
+MARGIN_S = 60.0
+
+
+def _rebuilds(metrics: object, reason: str) -> float:
+    counter = metrics.upstream_rebuilds  # type: ignore[attr-defined]
+    return float(counter.labels(reason=reason)._value.get())
+
+
+async def test_the_upstream_rolls_over_before_its_cap_and_the_session_goes_on() -> None:
+    clock = FakeClock()
+    upstream_config = ServerConfig(
+        port=0, clock=clock, sleep=clock.sleep, session_cap_s=UPSTREAM_CAP_S
+    )
+    relay_config = ServerConfig(port=0, clock=clock, sleep=clock.sleep)
+    async with (
+        relay_rig(
+            upstream_config=upstream_config,
+            relay_config=relay_config,
+            rollover_margin_s=MARGIN_S,
+        ) as rig,
+        session(rig.relay) as client,
+    ):
+        item_id = await client.user_text("before the rollover")
+        (first,) = rig.upstream_hosts()
+        assert first.expires_at == int(clock() + UPSTREAM_CAP_S)
+        metrics = rig.relay.config.metrics
+
+        clock.advance(UPSTREAM_CAP_S - MARGIN_S - 1)
+        assert _rebuilds(metrics, "rollover") == 0
+        clock.advance(1)
+        await until(lambda: _rebuilds(metrics, "rollover") == 1, "the rollover")
+        await until(lambda: first.transport.closed, "the old upstream session to close")
+
+        (second,) = [h for h in rig.upstream_hosts() if h is not first]
+        assert second.conversation.item_ids == [item_id]
+        await client.send({"type": "response.create"})
+        events = await client.until("response.done")
+        assert events[-1].response.status == "completed"
+        (relayed,) = rig.relay_hosts()
+        assert second.conversation.item_ids == relayed.conversation.item_ids
+        assert _rebuilds(metrics, "drop") == 0
+        assert not relayed.transport.closed

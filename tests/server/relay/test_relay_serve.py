@@ -1,0 +1,45 @@
+"""``rtagents serve --upstream URL``: the settings become a relay, the key comes from the env."""
+
+from __future__ import annotations
+
+import pytest
+from server_harness import session
+
+from rtagents.cli.failures import CliError
+from rtagents.cli.serve import server_config
+from rtagents.cli.settings import ServeSettings
+from rtagents.server.config import ServerConfig
+from rtagents.server.relay.settings import API_KEY_ENV
+from rtagents.server.serving import running_server
+
+
+def test_without_upstream_the_server_answers_locally() -> None:
+    assert server_config(ServeSettings(), "sk-local").upstream is None
+
+
+def test_the_upstream_key_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(API_KEY_ENV, raising=False)
+    settings = ServeSettings(upstream="wss://upstream.invalid/v1/realtime")
+    with pytest.raises(CliError, match=API_KEY_ENV):
+        server_config(settings, "sk-local")
+
+
+def test_a_bad_upstream_url_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(API_KEY_ENV, "sk-upstream")
+    with pytest.raises(CliError, match="not a Realtime URL"):
+        server_config(ServeSettings(upstream="ftp://nowhere"), "sk-local")
+
+
+async def test_serve_settings_with_upstream_relay_a_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with running_server(ServerConfig(port=0)) as upstream:
+        monkeypatch.setenv(API_KEY_ENV, upstream.api_key)
+        settings = ServeSettings(upstream=upstream.ws_url, port=0, engine="scripted")
+        config = server_config(settings, "sk-relay")
+        assert config.upstream is not None
+        assert config.upstream.api_key == upstream.api_key
+        async with running_server(config) as relay, session(relay) as client:
+            item_id = await client.user_text("through the gateway")
+            (upstream_host,) = [h for h in upstream.app.state.rtagents.sessions]
+            assert upstream_host.conversation.item_ids == [item_id]
