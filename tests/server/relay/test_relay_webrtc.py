@@ -1,0 +1,48 @@
+"""A WebRTC call to the relay, answered by a WebSocket upstream: the host transcodes.
+
+The caller's Opus audio goes upstream as appends; the upstream's audio deltas
+play on the call's track (none reach the data channel), and what the caller
+hears decodes to the upstream's reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "webrtc"))
+
+from relay_harness import relay_rig  # noqa: E402
+from webrtc_peer import RawCall  # noqa: E402
+
+from rtagents.engines.scripted import decode_audio, scripted_speech  # noqa: E402
+from rtagents.server.config import ServerConfig  # noqa: E402
+
+PTT = {"type": "realtime", "audio": {"input": {"turn_detection": None, "transcription": {}}}}
+
+
+async def test_a_call_through_the_relay_is_heard_and_answered_on_the_track() -> None:
+    relay_config = ServerConfig(port=0, webrtc_loopback=True)
+    async with relay_rig(relay_config=relay_config) as rig:
+        call = await RawCall.open(rig.relay, session=PTT)
+        try:
+            await call.until("conversation.created")
+            call.track.enqueue(scripted_speech("hello there") + bytes(4800 * 2 * 5))
+            await call.track.drained()
+            await call.send({"type": "input_audio_buffer.commit"})
+            await call.send({"type": "response.create"})
+            events = await call.until("response.done")
+            types = [e.type for e in events]
+            assert "response.output_audio.delta" not in types
+            assert "response.output_audio.done" in types
+            reply = events[-1].response.output[0].content[0].transcript
+            assert reply == "You said: hello there"
+            await call.until("output_audio_buffer.stopped")
+            await asyncio.sleep(0.3)  # what is in flight (jitter buffer) arrives
+            assert decode_audio(bytes(call.heard)) == reply
+            (upstream,) = rig.upstream_hosts()
+            (relayed,) = rig.relay_hosts()
+            assert upstream.conversation.item_ids == relayed.conversation.item_ids
+        finally:
+            await call.close()
