@@ -205,6 +205,13 @@ async def test_bad_base64_and_odd_pcm(client: RawClient) -> None:
     assert odd.param == "audio" and "odd" in odd.message
 
 
+@pytest.mark.conformance(
+    "output_audio_buffer.clear",
+    status="refused",
+    client="raw",
+    transport="in-process",
+    note="on a WebSocket session, as hosted (WebRTC/SIP only)",
+)
 async def test_output_audio_buffer_clear_is_webrtc_only(client: RawClient) -> None:
     error = await client.error({"type": "output_audio_buffer.clear", "event_id": "o1"})
     assert error.code == "unsupported_on_websocket" and "WebRTC" in error.message
