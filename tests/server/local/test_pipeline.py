@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import numpy as np
+import pytest
 
 from rtagents.protocol.audio import PCM_RATE
 from rtagents.protocol.codec import decode_server_event, encode_event
@@ -154,6 +155,20 @@ async def test_without_a_sink_response_audio_goes_out_as_deltas() -> None:
         assert abs(peer.host.conversation.audio_ms(item_id) - wire_ms) < 1e-6
 
 
+@pytest.mark.conformance(
+    "audio.output.voice.id",
+    status="refused",
+    client="raw",
+    transport="in-process",
+    note="no engine speaks a custom voice: unsupported_voice",
+)
+@pytest.mark.conformance(
+    "audio.output.voice",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="a voice the engine cannot speak is refused (unsupported_voice) listing those it can",
+)
 async def test_a_voice_the_engine_cannot_speak_is_refused_and_the_session_goes_on() -> None:
     async with local_session() as peer:
         for voice in ("nova", {"id": "voice_1234"}):
