@@ -130,21 +130,59 @@ def speakable_voices(tts: object) -> tuple[str, ...] | None:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TranscriptionHints:
+    """How a session asks the STT engine to listen (``audio.input.transcription``).
+
+    ``prompt`` is text the speech is likely to continue or resemble,
+    ``keywords`` words or names it may contain (both bias the decoder),
+    ``languages`` the candidates when no single language is given, and
+    ``logprobs`` asks for each token's log probability.
+    """
+
+    prompt: str = ""
+    keywords: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    logprobs: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.prompt or self.keywords or self.languages or self.logprobs)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """One decoded token, its raw bytes and the log probability the decoder gave it."""
+
+    token: str
+    bytes: bytes
+    logprob: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Transcription:
-    """What an STT engine heard in one utterance (the agents' ``Transcript`` is an event)."""
+    """What an STT engine heard in one utterance (the agents' ``Transcript`` is an event).
+
+    ``logprobs`` is set when the hints asked for it and the engine can say.
+    """
 
     text: str
     language: str | None = None
+    logprobs: tuple[TokenLogprob, ...] | None = None
 
 
 @runtime_checkable
 class STT(Protocol):
-    """Transcribes one committed utterance (pcm16 at ``sample_rate``)."""
+    """Transcribes one committed utterance (pcm16 at ``sample_rate``).
+
+    ``hints`` is passed only when a session set any (an engine written before
+    hints existed keeps working for sessions that do not use them).
+    """
 
     @property
     def sample_rate(self) -> int: ...
 
-    async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcription: ...
+    async def transcribe(
+        self, pcm16: bytes, *, language: str | None = None, hints: TranscriptionHints | None = None
+    ) -> Transcription: ...
 
 
 class SpeechProbability(NamedTuple):

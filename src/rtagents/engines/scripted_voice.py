@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..protocol.audio import PCM_RATE, pcm16_to_float32
-from .base import GA_VOICES, STT, TTS, EngineFailure, Transcription
+from .base import GA_VOICES, STT, TTS, EngineFailure, Transcription, TranscriptionHints
 from .scripted_llm import word_pieces
 
 SAMPLE_RATE = PCM_RATE  # the scripted voice speaks and hears the wire rate
@@ -154,7 +154,10 @@ class ScriptedSTT(STT):
     def sample_rate(self) -> int:
         return SAMPLE_RATE
 
-    async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcription:
+    async def transcribe(
+        self, pcm16: bytes, *, language: str | None = None, hints: TranscriptionHints | None = None
+    ) -> Transcription:
+        """Decodes the tone code; ``hints`` change nothing (the code has no doubt to bias)."""
         return Transcription(text=decode_audio(pcm16, window=self._window), language=language)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from local_speech import SENTENCES, padded, speak, words
 
-from rtagents.engines.base import STT, EngineFailure
+from rtagents.engines.base import STT, EngineFailure, TranscriptionHints
 from rtagents.engines.local.loadable import Loadable
 from rtagents.engines.local.whisper_stt import WhisperSTT
 
@@ -114,3 +114,37 @@ async def test_queue_waits_are_reported_per_job(speech: dict[str, bytes]) -> Non
     assert len(waits) == 3
     assert min(waits) >= 0
     assert sorted(waits)[-1] > 0  # queued behind a whole transcription
+
+
+NAMED = "Please book a table for Siobhan Nakashima at Quetzalcoatl tonight."
+
+
+async def test_keywords_bring_rare_names_the_decoder_would_miss(stt: WhisperSTT) -> None:
+    pcm = speak(NAMED)
+    plain = (await stt.transcribe(pcm, language="en")).text
+    hints = TranscriptionHints(keywords=("Siobhan Nakashima", "Quetzalcoatl"))
+    biased = (await stt.transcribe(pcm, language="en", hints=hints)).text
+    assert "Siobhan" not in plain  # without help Whisper base spells it as it sounds
+    assert words(biased) == words(NAMED)
+
+
+async def test_logprobs_are_the_decoders_for_each_token(stt: WhisperSTT) -> None:
+    text = SENTENCES[0]
+    heard = await stt.transcribe(
+        speak(text), language="en", hints=TranscriptionHints(logprobs=True)
+    )
+    assert heard.logprobs is not None and len(heard.logprobs) >= len(words(text))
+    # The tokens are the transcript, byte for byte (Whisper's leading space aside).
+    assert b"".join(lp.bytes for lp in heard.logprobs).decode().strip() == heard.text
+    assert all(lp.logprob <= 0 for lp in heard.logprobs)
+    # Clear synthetic speech: the decoder was sure of nearly every token.
+    assert np.mean([lp.logprob for lp in heard.logprobs]) > -0.5
+    plain = await stt.transcribe(speak(text), language="en")
+    assert plain.logprobs is None and plain.text == heard.text
+
+
+async def test_languages_bound_what_detection_may_choose(stt: WhisperSTT) -> None:
+    pcm = speak(SENTENCES[0])
+    heard = await stt.transcribe(pcm, hints=TranscriptionHints(languages=("de", "fr")))
+    assert heard.language in ("de", "fr")
+    assert (await stt.transcribe(pcm)).language == "en"

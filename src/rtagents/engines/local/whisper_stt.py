@@ -29,8 +29,9 @@ from typing import Any, Final
 import numpy as np
 
 from ...protocol.audio import pcm16_to_float32
-from ..base import EngineFailure, Transcription
+from ..base import EngineFailure, TokenLogprob, Transcription, TranscriptionHints
 from . import assets
+from .whisper_hints import context_text, pick_language, prompt_tokens, token_logprobs
 
 SAMPLE_RATE: Final = 16_000
 WINDOWS_S: Final = (10, 20, 30)  # encoder windows tried in order (seconds)
@@ -86,13 +87,21 @@ class WhisperSTT:
         self.load()
         self._transcribe_sync(np.zeros(SAMPLE_RATE // 2, dtype=np.float32), "en")
 
-    async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcription:
-        """Transcribe one clip; empty audio or non-speech gives an empty transcript."""
+    async def transcribe(
+        self, pcm16: bytes, *, language: str | None = None, hints: TranscriptionHints | None = None
+    ) -> Transcription:
+        """Transcribe one clip; empty audio or non-speech gives an empty transcript.
+
+        ``hints`` bias the decoder (prompt, keywords), bound language detection
+        (languages) and ask for log probabilities (see :mod:`.whisper_hints`).
+        """
         audio = pcm16_to_float32(pcm16[: len(pcm16) // 2 * 2])  # a dangling half sample: drop
         lang = language or self._language
         if not len(audio):
-            return Transcription(text="", language=lang)
-        transcript: Transcription = await self._run(self._transcribe_sync, audio, lang)
+            return Transcription(
+                text="", language=lang, logprobs=() if hints and hints.logprobs else None
+            )
+        transcript: Transcription = await self._run(self._transcribe_sync, audio, lang, hints)
         return transcript
 
     def close(self) -> None:
@@ -113,38 +122,52 @@ class WhisperSTT:
 
     # --- inference (worker threads) -------------------------------------------
 
-    def _transcribe_sync(self, audio: np.ndarray[Any, Any], language: str | None) -> Transcription:
+    def _transcribe_sync(
+        self,
+        audio: np.ndarray[Any, Any],
+        language: str | None,
+        hints: TranscriptionHints | None = None,
+    ) -> Transcription:
         self.load()
         model = self._model
         seconds = len(audio) / SAMPLE_RATE
         window = next((w for w in self._windows if seconds + WINDOW_MARGIN_S <= w), None)
         try:
             if window is None:
-                return self._transcribe_long(audio, language)
-            return self._transcribe_window(model, audio, window, language, seconds)
+                return self._transcribe_long(audio, language, hints)
+            return self._transcribe_window(model, audio, (window, seconds), language, hints)
         except EngineFailure:
             raise
         except Exception as exc:  # CTranslate2 raises plain RuntimeError/ValueError
             raise EngineFailure(f"Whisper failed on {seconds:.1f} s of audio: {exc}") from exc
 
     def _transcribe_window(
-        self, model: Any, audio: np.ndarray[Any, Any], window: int, lang: str | None, seconds: float
+        self,
+        model: Any,
+        audio: np.ndarray[Any, Any],
+        sizes: tuple[int, float],
+        lang: str | None,
+        hints: TranscriptionHints | None,
     ) -> Transcription:
         import ctranslate2
 
+        window, seconds = sizes
         frames = window * _FRAMES_PER_S
         mel = model.feature_extractor(audio)[:, :frames]
         features = np.zeros((1, mel.shape[0], frames), dtype=np.float32)
         features[0, :, : mel.shape[1]] = mel  # zero padding, exactly as faster-whisper pads
         encoded = model.model.encode(ctranslate2.StorageView.from_array(features))
         if lang is None:
-            lang = model.model.detect_language(encoded)[0][0][0][2:-2]
+            candidates = hints.languages if hints else ()
+            lang = pick_language(model.model.detect_language(encoded)[0], candidates)
         tokenizer, suppressed = self._tokenizer(model, lang)
+        prompt = prompt_tokens(tokenizer, hints)
         result = model.model.generate(
             encoded,
-            [[*tokenizer.sot_sequence, tokenizer.no_timestamps]],
+            [prompt],
             beam_size=1,
-            max_length=min(448, 16 + math.ceil(seconds * _TOKENS_PER_S)),
+            # Generated tokens only (the prompt does not count), within the 448 window.
+            max_length=min(448 - len(prompt), 16 + math.ceil(seconds * _TOKENS_PER_S)),
             suppress_blank=True,
             suppress_tokens=suppressed,
             return_scores=True,
@@ -153,21 +176,45 @@ class WhisperSTT:
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         if result.no_speech_prob > _NO_SPEECH_PROB and result.scores[0] < _LOW_LOGPROB:
             tokens = []  # Whisper "hears" stock phrases in noise; this is its own guard
-        return Transcription(text=tokenizer.decode(tokens).strip(), language=lang)
+        logprobs = None
+        if hints is not None and hints.logprobs:
+            logprobs = token_logprobs(model, encoded, prompt, tokens, tokenizer, mel.shape[1])
+        text = tokenizer.decode(tokens).strip()
+        return Transcription(text=text, language=lang, logprobs=logprobs)
 
-    def _transcribe_long(self, audio: np.ndarray[Any, Any], lang: str | None) -> Transcription:
+    def _transcribe_long(
+        self, audio: np.ndarray[Any, Any], lang: str | None, hints: TranscriptionHints | None
+    ) -> Transcription:
+        """Past 30 s: faster-whisper's own loop, the context as its ``initial_prompt``.
+
+        Logprobs there are per *word* (its word timestamps keep no per-token
+        figure): the log of the word's probability, the mean of its tokens'.
+        """
+        if lang is None and hints and len(hints.languages) == 1:
+            lang = hints.languages[0]
+        wants_logprobs = bool(hints and hints.logprobs)
         segments, info = self._model.transcribe(
             audio,
             language=lang,
+            initial_prompt=context_text(hints) or None,
             beam_size=1,
             # Past 30 s a turn holds pauses, where Whisper "hears" stock phrases;
             # the VAD filter (Silero v6, packaged in faster-whisper) cuts them out.
             vad_filter=True,
-            without_timestamps=True,
+            without_timestamps=not wants_logprobs,
+            word_timestamps=wants_logprobs,
             condition_on_previous_text=False,
         )
-        text = " ".join(segment.text.strip() for segment in segments)
-        return Transcription(text=text.strip(), language=info.language)
+        segments = list(segments)
+        text = " ".join(segment.text.strip() for segment in segments).strip()
+        if not wants_logprobs:
+            return Transcription(text=text, language=info.language)
+        words = [word for segment in segments for word in segment.words or ()]
+        logprobs = tuple(
+            TokenLogprob(w.word, w.word.encode(), math.log(max(w.probability, 1e-30)))
+            for w in words
+        )
+        return Transcription(text=text, language=info.language, logprobs=logprobs)
 
     def _tokenizer(self, model: Any, language: str) -> tuple[Any, list[int]]:
         """The tokenizer for ``language`` and its suppressed tokens (built once per language)."""

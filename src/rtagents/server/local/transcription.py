@@ -28,10 +28,11 @@ from openai.types.realtime import (
     ConversationItemInputAudioTranscriptionFailedEvent,
 )
 
-from ...engines.base import EngineFailure
+from ...engines.base import EngineFailure, Transcription
 from ...protocol.audio import PCM_RATE, resample_pcm16
 from ..host.wire_events import build
 from .input_audio import BYTES_PER_MS
+from .transcription_options import hints_for, language_of, logprobs_after, wire_logprobs
 
 if TYPE_CHECKING:
     from .session_context import SessionContext
@@ -50,21 +51,26 @@ def start_transcription(
 ) -> asyncio.Task[str | None]:
     """Transcribe a committed item's audio in the background (see :meth:`InputAudio.heard`)."""
     settings = ctx.config.transcription
-    task = ctx.spawn(report(ctx, item_id, pcm16, settings, stt_text(ctx, pcm16)), f"stt-{item_id}")
+    task = ctx.spawn(report(ctx, item_id, pcm16, settings, stt_heard(ctx, pcm16)), f"stt-{item_id}")
     ctx.input.transcripts[item_id] = task
     return task
 
 
-async def stt_text(ctx: SessionContext, pcm16: bytes) -> str:
-    """What the STT engine hears in ``pcm16`` (24 kHz); :class:`EngineFailure` if it cannot."""
+async def stt_heard(ctx: SessionContext, pcm16: bytes, *, partial: bool = False) -> Transcription:
+    """What the STT engine hears in ``pcm16`` (24 kHz); :class:`EngineFailure` if it cannot.
+
+    The session's transcription options go with it (:mod:`.transcription_options`);
+    an engine is given ``hints`` only when there are some.
+    """
     stt = ctx.state.engines.stt
     if stt is None:
         raise EngineFailure(NO_STT)
-    settings = ctx.config.transcription
-    language = settings.get("language") if settings else None
+    language = language_of(ctx.config.transcription)
+    hints = hints_for(ctx.config, partial=partial)
     audio = resample_pcm16(pcm16, PCM_RATE, stt.sample_rate)
-    result = await stt.transcribe(audio, language=language)
-    return result.text
+    if hints is None:
+        return await stt.transcribe(audio, language=language)
+    return await stt.transcribe(audio, language=language, hints=hints)
 
 
 async def report(
@@ -72,7 +78,7 @@ async def report(
     item_id: str,
     pcm16: bytes,
     settings: Mapping[str, Any] | None,
-    text_source: Awaitable[str],
+    text_source: Awaitable[Transcription],
     *,
     early: str = "",
     on_text: Callable[[str], None] | None = None,
@@ -82,6 +88,8 @@ async def report(
     ``early`` (a stable partial transcript) is sent as a delta at once; the
     next delta carries what the final transcript adds to it. ``.completed``
     always holds the whole text, even if the final differs from ``early``.
+    With logprobs asked for, ``.completed`` carries every token's and the last
+    delta those of the tokens it adds (``early`` went out before they existed).
     """
     sent = early if settings is not None else ""
     if sent:
@@ -94,7 +102,7 @@ async def report(
             )
         )
     try:
-        text: str = await text_source
+        heard = await text_source
     except asyncio.CancelledError:
         raise
     except EngineFailure as exc:
@@ -104,16 +112,23 @@ async def report(
         log.exception("STT engine failed on %s", item_id)
         await _failed(ctx, item_id, settings, f"The STT engine failed: {exc!r}")
         return None
+    text = heard.text
     if on_text is not None:
         on_text(text)
     if settings is None:
         return text
     rest = text[len(sent) :] if text.startswith(sent) else ""
-    where = {"item_id": item_id, "content_index": 0}
+    where: dict[str, Any] = {"item_id": item_id, "content_index": 0}
+    logprobs = heard.logprobs
     if rest or not sent:
+        extra = {}
+        if logprobs is not None:
+            extra["logprobs"] = wire_logprobs(logprobs_after(logprobs, sent if rest else ""))
         await ctx.emit(
-            build(ConversationItemInputAudioTranscriptionDeltaEvent, **where, delta=rest)
+            build(ConversationItemInputAudioTranscriptionDeltaEvent, **where, delta=rest, **extra)
         )
+    if logprobs is not None:
+        where["logprobs"] = wire_logprobs(logprobs)
     seconds = len(pcm16) / BYTES_PER_MS / 1000
     await ctx.emit(
         build(
@@ -160,24 +175,35 @@ class _Job:
     """One STT run that starts only when the one before it has ended."""
 
     def __init__(
-        self, ctx: SessionContext, audio: bytes, after: _Job | None, on_text: Callable[[str], None]
+        self,
+        ctx: SessionContext,
+        audio: bytes,
+        after: _Job | None,
+        on_text: Callable[[str], None],
+        partial: bool,
     ) -> None:
         self.started = False
-        self.task: asyncio.Task[str] = ctx.spawn(self._run(ctx, audio, after, on_text), "stt-job")
+        run = self._run(ctx, audio, after, on_text, partial)
+        self.task: asyncio.Task[Transcription] = ctx.spawn(run, "stt-job")
         self.task.add_done_callback(_retrieve)
 
     async def _run(
-        self, ctx: SessionContext, audio: bytes, after: _Job | None, on_text: Callable[[str], None]
-    ) -> str:
+        self,
+        ctx: SessionContext,
+        audio: bytes,
+        after: _Job | None,
+        on_text: Callable[[str], None],
+        partial: bool,
+    ) -> Transcription:
         if after is not None and not after.task.done():
             await asyncio.wait([after.task])  # wait, but never cancel the job before
         self.started = True
-        text = await stt_text(ctx, audio)
-        on_text(text)
-        return text
+        heard = await stt_heard(ctx, audio, partial=partial)
+        on_text(heard.text)
+        return heard
 
 
-def _retrieve(task: asyncio.Task[str]) -> None:
+def _retrieve(task: asyncio.Task[Transcription]) -> None:
     """A speculative job's failure is reported by whoever uses it, or by nobody."""
     if not task.cancelled():
         task.exception()
@@ -250,13 +276,13 @@ class StreamingTranscriber:
             and not speculative[1].task.cancelled()
         )
         partial = self._partial
-        source: Awaitable[str]
+        source: Awaitable[Transcription]
         if reuse and speculative is not None:
             source = speculative[1].task
         elif self._stt_ready:
             source = self._job(pcm16, partial=False).task
         else:
-            source = stt_text(self._ctx, pcm16)  # reports the missing engine
+            source = stt_heard(self._ctx, pcm16)  # reports the missing engine
         self.reset()  # after the job above: its text belongs to this turn, not the next
         early = "" if isinstance(source, asyncio.Task) and source.done() else partial
         ctx = self._ctx
@@ -275,4 +301,4 @@ class StreamingTranscriber:
                 if partial:
                     self._partial = stable_prefix(text)
 
-        return _Job(self._ctx, audio, self._last, on_text)
+        return _Job(self._ctx, audio, self._last, on_text, partial)
