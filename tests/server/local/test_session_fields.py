@@ -15,15 +15,18 @@ from typing import Any
 
 import pytest
 from server_harness import RawClient, audio_bytes, memory_session
+from vad_harness import Streamer, configure, silence, speech
 
 from rtagents.engines.base import Engines, LLMChunk, LLMRequest
 from rtagents.engines.scripted import (
     MS_PER_CHAR,
     CallTool,
     Rule,
+    Say,
     ScriptedLLM,
     ScriptedSTT,
     ScriptedTTS,
+    scripted_engines,
     scripted_speech,
 )
 from rtagents.protocol.audio import PCMA, pcm16_to_wire
@@ -153,6 +156,37 @@ async def test_pcma_in_and_out(client: RawClient) -> None:
     spoken = events[-2].response.output[0].content[0].transcript
     assert spoken == "You said: hello"
     assert audio_bytes(events) == pytest.approx(len(spoken) * MS_PER_CHAR * 8, abs=8)
+
+
+@pytest.mark.conformance(
+    "audio.input.turn_detection[semantic_vad].create_response",
+    "audio.input.turn_detection[semantic_vad].interrupt_response",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="create_response false: committed, no reply; interrupt_response false: the reply finishes",
+)
+async def test_semantic_vad_create_and_interrupt_response() -> None:
+    story = " ".join(["A long story goes on."] * 12)
+    engines = scripted_engines([Rule("story", Say(story, token_delay_s=0.01))])
+    async with running_server(ServerConfig(port=0), engines) as server:
+        async with memory_session(server) as client:
+            quiet = {"type": "semantic_vad", "eagerness": "high", "create_response": False}
+            await configure(client, quiet, output_modalities=["text"])
+            stream = Streamer(client)
+            await stream.send(speech("Thank you.", lead_ms=100, tail_ms=600))
+            await stream.quiet_until("input_audio_buffer.committed")
+            await stream.send(silence(200))  # a reply would have started by now
+            assert "response.created" not in stream.types()
+        async with memory_session(server) as client:
+            keep = {"type": "semantic_vad", "eagerness": "high", "interrupt_response": False}
+            await configure(client, keep)
+            stream = Streamer(client)
+            await stream.send(speech("Tell me a story.", lead_ms=100, tail_ms=600))
+            await stream.until("response.output_audio.delta")
+            await stream.send(speech("hm", tail_ms=0))
+            assert len(stream.events("input_audio_buffer.speech_started")) == 2
+            assert (await stream.until("response.done")).event.response.status == "completed"
 
 
 WITHOUT_EFFECT = [
