@@ -28,6 +28,7 @@ def _add_logging(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from .install_models import add_setup_flags
+    from .policy_settings import add_policy_flags
     from .settings import add_serve_flags
 
     parser = argparse.ArgumentParser(
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         "else its RTAGENTS_* variable, else the --config TOML file, else its default.",
     )
     add_serve_flags(serve)
+    add_policy_flags(serve)
 
     setup = commands.add_parser(
         "setup",

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from .failures import CliError, bind_failure
 from .limit_settings import limits_from
+from .policy_settings import checked_policy
 from .settings import ServeSettings, load_serve_settings
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from ..server.config import ServerConfig
     from ..server.host.backend import HostPort, Observer
     from ..server.metrics_route import MetricsListener
+    from ..server.policy.table import Policy
     from ..server.relay.settings import UpstreamSettings
 
 log = logging.getLogger("rtagents.serve")
@@ -103,18 +105,21 @@ def check_scenario_rules(path: str | None) -> None:
         raise CliError(str(exc)) from exc
 
 
-def server_config(settings: ServeSettings, api_key: str) -> ServerConfig:
-    """The server's settings from ``rtagents serve``'s."""
+def server_config(
+    settings: ServeSettings, api_key: str, policy: Policy | None = None
+) -> ServerConfig:
+    """The server's settings from ``rtagents serve``'s (``policy``: the gateway policy)."""
     from ..observability.telemetry import TelemetryUnavailable
 
     try:
-        return _server_config(settings, api_key)
+        return _server_config(settings, api_key, policy)
     except TelemetryUnavailable as exc:
         raise CliError(f"--tracing {settings.tracing}: {exc}") from exc
 
 
-def _server_config(settings: ServeSettings, api_key: str) -> ServerConfig:
+def _server_config(settings: ServeSettings, api_key: str, policy: Policy | None) -> ServerConfig:
     from ..server.config import ServerConfig
+    from ..server.policy.table import Policy
 
     return ServerConfig(
         host=settings.host,
@@ -134,6 +139,7 @@ def _server_config(settings: ServeSettings, api_key: str) -> ServerConfig:
         chat_max_request_bytes=settings.chat_max_request_bytes,
         chat_max_concurrent=settings.chat_max_concurrent,
         limits=limits_from(settings),
+        policy=policy or Policy(),
         observers=recorders(settings),
         metrics_port=settings.metrics_port,
         tracing=settings.tracing,
@@ -161,12 +167,14 @@ def recorders(settings: ServeSettings) -> tuple[Callable[[HostPort], Observer], 
     return (session_recorders(settings.record, audio=settings.record_audio),)
 
 
-async def serve_until_stopped(settings: ServeSettings, api_key: str) -> None:
+async def serve_until_stopped(
+    settings: ServeSettings, api_key: str, policy: Policy | None = None
+) -> None:
     from ..server.app import server_state
     from ..server.drain import StopSignals, drain_unless_stopped
     from ..server.serving import running_server
 
-    config = server_config(settings, api_key)
+    config = server_config(settings, api_key, policy)
     # SIGTERM drains (server/drain.py) for --drain-grace s; SIGINT stops at once.
     signals = StopSignals(settings.drain_grace).install(asyncio.get_running_loop())
     async with engines_for(settings) as engines:
@@ -228,7 +236,8 @@ def run_serve(args: argparse.Namespace) -> int:
     if settings.upstream is None:  # relay mode needs no local engines
         require_local_packages(settings.engine, settings.llm_url)
     check_scenario_rules(settings.scenario_rules)
+    policy = checked_policy(args, model=settings.model, limits=limits_from(settings))
     api_key = settings.api_key or "sk-local-" + secrets.token_urlsafe(24)
-    asyncio.run(serve_until_stopped(settings, api_key))
+    asyncio.run(serve_until_stopped(settings, api_key, policy))
     log.info("stopped")
     return 0

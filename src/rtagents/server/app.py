@@ -128,6 +128,7 @@ async def mint_secret_response(request: Request, state: ServerState, minted_by: 
             model=state.config.model,
             vad_available=state.vad_available,
             limits=state.config.limits,
+            policy=state.config.policy,
         )
     except RealtimeError as exc:
         count("invalid_request")

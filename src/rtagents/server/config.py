@@ -20,6 +20,7 @@ from ..observability.metrics_observer import SessionMetrics
 from ..observability.telemetry import Telemetry, TracingMode
 from ..observability.telemetry_observer import SessionTracer
 from .host.limits import Limits
+from .policy.table import Policy
 from .relay.settings import UpstreamSettings
 
 if TYPE_CHECKING:
@@ -43,6 +44,10 @@ class ServerConfig:
     # Every bound on what clients can make the server hold (docs/server.md):
     # the largest append, the largest WebSocket message, the input buffer...
     limits: Limits = field(default_factory=Limits)
+    # The gateway policy (docs/relay.md, "Gateway policy"): allowed models and
+    # tools, forced session fields, session length, per-key quotas; the default
+    # restricts nothing.
+    policy: Policy = field(default_factory=Policy)
     clock: Callable[[], float] = time.time
     # How the session cap waits (FakeClock.sleep in tests).
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -111,6 +116,11 @@ class ServerConfig:
             watching.append(SessionTracer(self.telemetry, host.session_id, time.time_ns))
         watching.extend(make(host) for make in self.observers)
         return watching
+
+    @property
+    def session_length_s(self) -> float:
+        """How long a session lasts: ``session_cap_s``, or the policy's max_session_s if shorter."""
+        return self.policy.session_length_s(self.session_cap_s)
 
     @property
     def effective_api_key(self) -> str:

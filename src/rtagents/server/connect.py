@@ -22,6 +22,8 @@ from .drain import draining_refusal
 from .host.session_host import SessionHost
 from .host.session_resume import TOKEN_HEADER, Claim, resume_request, wants_resume
 from .local.session_config import Kind, SessionConfig, validated
+from .policy.quotas import QuotaTicket
+from .policy.session_configs import admitted_config
 from .session_backend import session_backend
 from .state import ServerState
 from .webrtc.sideband import serve_sideband
@@ -64,8 +66,8 @@ async def serve_websocket(websocket: WebSocket, state: ServerState) -> None:
         await _resume(websocket, claim, subprotocol)
         return
     assert admitted is not None
-    with slot:  # held until the session ends, a detached (resumable) one included
-        config, owner = admitted
+    config, owner, quota = admitted
+    with slot, quota:  # held until the session ends, a detached (resumable) one included
         backend = session_backend(state, config)
         transport = StarletteTransport(websocket)
         host = SessionHost(transport, state.config, backend, roster=state.sessions)
@@ -111,8 +113,12 @@ async def _resume(websocket: WebSocket, claim: Claim, subprotocol: str | None) -
 
 async def _admit(
     websocket: WebSocket, state: ServerState, offered: list[str]
-) -> tuple[SessionConfig, str]:
-    """The new session's config and its owner (the principal that opens it)."""
+) -> tuple[SessionConfig, str, QuotaTicket]:
+    """The new session's config, its owner (the principal that opens it), its quota ticket.
+
+    The gateway policy (server/policy) is asked before a secret's use is spent:
+    the model, the principal's quotas, then its forced fields on the config.
+    """
     beta = websocket.headers.get(BETA_HEADER)
     if beta is not None and "realtime" in beta:
         raise Refusal(
@@ -125,8 +131,17 @@ async def _admit(
     credential = bearer_credential(websocket.headers) or subprotocol_credential(offered)
     principal = await state.authenticator.authenticate(credential)
     config = _initial_config(websocket, state, principal.bound_session)
-    await state.authenticator.admit_session(principal, websocket.query_params.get("model"))
-    return config, principal.owner
+    asked = websocket.query_params.get("model")
+    quota = state.gateway.admit(principal.owner, asked, config.model)
+    try:
+        limits = state.config.limits
+        vad = state.vad_available
+        config = admitted_config(state.config.policy, config, vad_available=vad, limits=limits)
+        await state.authenticator.admit_session(principal, asked)
+    except BaseException:
+        quota.release()
+        raise
+    return config, principal.owner, quota
 
 
 def _initial_config(websocket: WebSocket, state: ServerState, bound: Any) -> SessionConfig:

@@ -26,6 +26,8 @@ from ..protocol.paths import (
 )
 from .host.limits import Limits
 from .local.session_config import SessionConfig, default_config, merge_update, validated
+from .policy.session_configs import screened, with_policy
+from .policy.table import Policy
 
 MIN_TTL_S = 10
 MAX_TTL_S = 7200
@@ -87,12 +89,19 @@ def _describe(exc: ValidationError) -> RemoteProtocolError:
 
 
 def session_for_secret(
-    request: SecretRequest, *, model: str, vad_available: bool, limits: Limits | None = None
+    request: SecretRequest,
+    *,
+    model: str,
+    vad_available: bool,
+    limits: Limits | None = None,
+    policy: Policy | None = None,
 ) -> SessionConfig:
     """The effective config a secret binds: defaults overlaid with the request.
 
     ``limits`` is the server's table (instructions and tools sizes); the
-    defaults when a caller has none.
+    defaults when a caller has none. ``policy`` is the gateway policy: what
+    the request sets is screened by it (a refusal names the field) and its
+    forced fields are laid over the result, so the secret carries them.
     """
     update: Mapping[str, Any] = {}
     kind: Literal["realtime", "transcription"] = "realtime"
@@ -100,7 +109,12 @@ def session_for_secret(
         update = request.session.model_dump(mode="json", exclude_unset=True, by_alias=True)
         kind = request.session.type
     base = default_config(kind, model)
-    return validated(merge_update(base, update), vad_available=vad_available, limits=limits)
+    if policy is None:
+        return validated(merge_update(base, update), vad_available=vad_available, limits=limits)
+    quote_chars = (limits or Limits()).quoted_chars
+    screened(policy, {"model": model, **update}, quote_chars=quote_chars)
+    config = validated(merge_update(base, update), vad_available=vad_available, limits=limits)
+    return with_policy(policy, config, vad_available=vad_available, limits=limits)
 
 
 def ttl_seconds(request: SecretRequest, default: int) -> int:

@@ -11,6 +11,7 @@ from .auth import Authenticator
 from .config import ServerConfig
 from .host.admission import Admission
 from .host.session_resume import ResumeRegistry
+from .policy.admission import GatewayAdmission
 from .stores.client_secrets import SecretIssuer
 
 if TYPE_CHECKING:
@@ -39,12 +40,18 @@ class ServerState:
     chat_in_flight: int = 0
     # Open WebSocket sessions and WebRTC calls, under limits.concurrent_connections.
     admission: Admission = field(init=False)
+    # The gateway policy at the door: allowed models, per-key quotas (server/policy).
+    gateway: GatewayAdmission = field(init=False)
     # Set by a drain (server/drain.py): nothing new starts here; /healthz says so.
     draining: bool = False
 
     def __post_init__(self) -> None:
         self.warmup = WarmUp(self.engines)
         self.admission = Admission(self.config.limits.concurrent_connections)
+        config = self.config
+        self.gateway = GatewayAdmission(
+            config.policy, config.clock, quote_chars=config.limits.quoted_chars
+        )
 
     @property
     def vad_available(self) -> bool:

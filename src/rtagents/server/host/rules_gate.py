@@ -13,11 +13,17 @@ from typing import Any, Final
 from ...protocol.codec import InvalidEvent, UnknownEvent
 from ...protocol.errors import RemoteProtocolError
 from ...protocol.server_rules import Facts, Refuse, Request, decide
+from ..policy.event_gate import PolicyGate
 from .backend import Backend
 
 
-def refusal_for(event: Any, *, closing: bool, backend: Backend) -> RemoteProtocolError | None:
-    """The error to answer ``event`` with, or None to hand it to the backend."""
+def refusal_for(
+    event: Any, *, closing: bool, backend: Backend, policy: PolicyGate | None = None
+) -> RemoteProtocolError | None:
+    """The error to answer ``event`` with, or None to hand it to the backend.
+
+    The gateway policy (``policy``) is asked only about events the rules accept.
+    """
     event_id = getattr(event, "event_id", None)
     if closing:
         outcome = decide(_CLOSING, Request(type=str(getattr(event, "type", ""))))
@@ -25,7 +31,9 @@ def refusal_for(event: Any, *, closing: bool, backend: Backend) -> RemoteProtoco
         return None
     else:
         outcome = decide(backend.facts(), Request.from_event(event))
-    return outcome.to_error(event_id) if isinstance(outcome, Refuse) else None
+    if isinstance(outcome, Refuse):
+        return outcome.to_error(event_id)
+    return policy.refusal(event) if policy is not None else None
 
 
 _CLOSING: Final = Facts(closing=True)

@@ -1,5 +1,7 @@
 """The session cap: like a hosted session, one ends after ``session_cap_s``, saying why.
 
+A gateway policy's shorter ``max_session_s`` takes its place, and says so.
+
 The wait is ``ServerConfig.sleep`` (``asyncio.sleep`` in production, a
 FakeClock's sleep in tests), so tests reach the cap without waiting for it.
 """
@@ -38,12 +40,18 @@ class SessionCap:
         await asyncio.gather(self._task, return_exceptions=True)
 
     async def _enforce(self) -> None:
-        cap_s = self._limits.session_cap_s
+        cap_s = self._limits.session_length_s  # the gateway policy's, when shorter
         await self._limits.sleep(cap_s)
         self.reached = True
-        message = f"Your session hit the maximum duration of {duration_text(cap_s)}."
+        message = reason = f"Your session hit the maximum duration of {duration_text(cap_s)}."
+        if cap_s < self._limits.session_cap_s:
+            reason = f"gateway policy: maximum session length {duration_text(cap_s)}"
+            message = (
+                f"Your session hit this gateway's maximum session length of "
+                f"{duration_text(cap_s)} (policy.max_session_s); open a new session to go on."
+            )
         await self._shutdown(
-            GOING_AWAY, message, RemoteProtocolError(message, code="session_expired")
+            GOING_AWAY, reason, RemoteProtocolError(message, code="session_expired")
         )
 
 

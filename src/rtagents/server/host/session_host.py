@@ -32,6 +32,7 @@ from ...transports.base import (
     TransportClosed,
 )
 from .. import ids
+from ..policy.event_gate import PolicyGate
 from .backend import Backend, BackendFactory, Observer, ReceivedEvent
 from .event_log_observer import EventLogObserver
 from .frame_outbox import FrameOutbox
@@ -69,7 +70,7 @@ class SessionHost:
         self.limits = limits
         self._roster = roster if roster is not None else set()
         # When the session cap will close it (the hosted API shows this too).
-        self.expires_at = int(limits.clock() + limits.session_cap_s)
+        self.expires_at = int(limits.clock() + limits.session_length_s)
         self.conversation = Conversation()
         self.events = EventLog(self.id, side="server")
         self.event_log = EventLogObserver(
@@ -95,6 +96,8 @@ class SessionHost:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._done = asyncio.Event()
         self._cap = SessionCap(limits, self._expire)
+        # The gateway policy on client events (server/policy): refusals, forced fields.
+        self.policy = PolicyGate(limits.policy, quote_chars=limits.limits.quoted_chars)
         self.backend: Backend = backend_factory(self)
 
     # --- HostPort ----------------------------------------------------------------
@@ -229,7 +232,9 @@ class SessionHost:
         if isinstance(event, RemoteProtocolError):
             await self._refuse(None, event)
         elif (
-            refusal := refusal_for(event, closing=self._closing, backend=self.backend)
+            refusal := refusal_for(
+                event, closing=self._closing, backend=self.backend, policy=self.policy
+            )
         ) is not None:
             outcome = "invalid" if self._closing else "error"  # as the handlers logged them
             await self._refuse(getattr(event, "type", None), refusal, outcome=outcome)
@@ -243,7 +248,8 @@ class SessionHost:
 
     async def _dispatch(self, event: Any) -> None:
         try:
-            await self.backend.handle(event)
+            # The backend gets the event with the gateway policy's forced fields in place.
+            await self.backend.handle(self.policy.forced(event))
         except RealtimeError as exc:
             exc.event_id = exc.event_id or event.event_id
             await self._refuse(event.type, exc, outcome="error")

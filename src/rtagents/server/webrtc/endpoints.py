@@ -26,6 +26,7 @@ from ...protocol.client_text import quoted
 from ...protocol.errors import RealtimeError
 from ..auth import Refusal, bearer_credential
 from ..local.session_config import SessionConfig, default_config, merge_update, validated
+from ..policy.session_configs import admitted_config, screened
 from ..secret_request import parse_secret_request
 from ..state import ServerState
 from .offer import OfferProblem, check_offer
@@ -44,15 +45,22 @@ async def create_call(request: Request) -> Response:
         config = call_config(state, principal.bound_session, session, request.query_params)
         state.admission.check()  # 503 too_many_connections (host/admission.py)
         models = (request.query_params.get("model"), config.data.get("model"))
+        quota = state.gateway.admit(principal.owner, *models)  # the gateway policy's door
+    except Refusal as exc:
+        return exc.response()
+    try:
         await state.authenticator.admit_session(principal, *models)  # an ek_: its model, once
         from .call import AnsweredCall, BadOffer  # aiortc is the optional [webrtc] extra
     except Refusal as exc:
+        quota.release()
         return exc.response()
     except ImportError:
+        quota.release()
         message = "WebRTC calls need aiortc: install rtagents[webrtc] on the server."
         return Refusal(501, "webrtc_unavailable", message).response()
     call = AnsweredCall(state, config, owner=principal.secret.value if principal.secret else None)
     state.admission.hold_until(call.ended)  # counted under the connection cap until it ends
+    quota.release_when(call.ended)  # and under its principal's quota
     try:
         answer = await call.answer(offer)
     except BadOffer as exc:
@@ -186,14 +194,15 @@ def call_config(
         update = _session_update(session)
     elif bound is None and query.get("model"):
         update = {"model": query["model"]}
+    policy, limits = state.config.policy, state.config.limits
     try:
-        return validated(
-            merge_update(base, update),
-            vad_available=state.vad_available,
-            limits=state.config.limits,
+        screened(policy, update, quote_chars=limits.quoted_chars)  # the gateway policy
+        config = validated(
+            merge_update(base, update), vad_available=state.vad_available, limits=limits
         )
     except RealtimeError as exc:
         raise Refusal(400, exc.code, exc.message, exc.param) from exc
+    return admitted_config(policy, config, vad_available=state.vad_available, limits=limits)
 
 
 def _session_update(session: bytes) -> dict[str, Any]:
