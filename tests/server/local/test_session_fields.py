@@ -189,6 +189,32 @@ async def test_semantic_vad_create_and_interrupt_response() -> None:
             assert (await stream.until("response.done")).event.response.status == "completed"
 
 
+@pytest.mark.conformance(
+    "tracing.workflow_name",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="names the session's OpenTelemetry span (rtagents.tracing.workflow_name)",
+)
+async def test_tracing_workflow_name_labels_the_session_span() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    config = ServerConfig(port=0, tracer_provider=provider)
+    async with running_server(config, scripted_engines()) as server:
+        async with memory_session(server) as client:
+            await _update(client, tracing={"workflow_name": "support desk"})
+            await _turn(client, "hello")
+    (root,) = [s for s in exporter.get_finished_spans() if s.parent is None]
+    assert root.attributes is not None
+    assert root.attributes["rtagents.tracing.workflow_name"] == "support desk"
+    exporter.shutdown()
+
+
 WITHOUT_EFFECT = [
     ("prompt", {"id": "pmpt_123", "version": "2", "variables": {"city": "Paris"}}),
     ("reasoning", {"effort": "minimal"}),
