@@ -128,6 +128,16 @@ async def test_keywords_bring_rare_names_the_decoder_would_miss(stt: WhisperSTT)
     assert words(biased) == words(NAMED)
 
 
+async def test_a_long_keyword_list_leaves_the_transcript_its_room(stt: WhisperSTT) -> None:
+    """The context counts against the decoder's length limit; it must not cut the text."""
+    others = "Aoife Kowalczyk Reykjavik Oyelaran Zephyrion Niamh Przybylski Vexlora Ouagadougou"
+    keywords = ("Siobhan", "Nakashima", "Quetzalcoatl", *others.split(), *others.lower().split())
+    heard = await stt.transcribe(
+        speak(NAMED), language="en", hints=TranscriptionHints(keywords=keywords)
+    )
+    assert words(heard.text) == words(NAMED)
+
+
 async def test_logprobs_are_the_decoders_for_each_token(stt: WhisperSTT) -> None:
     text = SENTENCES[0]
     heard = await stt.transcribe(

@@ -162,12 +162,13 @@ class WhisperSTT:
             lang = pick_language(model.model.detect_language(encoded)[0], candidates)
         tokenizer, suppressed = self._tokenizer(model, lang)
         prompt = prompt_tokens(tokenizer, hints)
+        context = len(prompt) - len(tokenizer.sot_sequence) - 1
         result = model.model.generate(
             encoded,
             [prompt],
             beam_size=1,
-            # Generated tokens only (the prompt does not count), within the 448 window.
-            max_length=min(448 - len(prompt), 16 + math.ceil(seconds * _TOKENS_PER_S)),
+            # Counts the prompt too: the context (if any) must not eat the transcript's room.
+            max_length=min(448, context + 16 + math.ceil(seconds * _TOKENS_PER_S)),
             suppress_blank=True,
             suppress_tokens=suppressed,
             return_scores=True,
