@@ -26,6 +26,9 @@ class UpstreamSettings:
     url: str  # e.g. wss://api.openai.com/v1/realtime, or another rtagents' ws URL
     api_key: str
     open_timeout_s: float = 10.0
+    # Closing an upstream waits this long for its close frame (a silent one must not
+    # hold up the rebuild that replaces it).
+    close_timeout_s: float = 1.0
     # A rebuilt upstream must answer each replayed event within this.
     ack_timeout_s: float = 10.0
     # The upstream session is rolled over this long before its expires_at (the

@@ -32,6 +32,7 @@ class UpstreamLink:
             settings.session_url(model),
             headers={"Authorization": f"Bearer {settings.api_key}"},
             open_timeout=settings.open_timeout_s,
+            close_timeout=settings.close_timeout_s,
         )
         return cls(transport, number)
 
