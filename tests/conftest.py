@@ -25,7 +25,7 @@ def pytest_configure(config: pytest.Config) -> None:
     ``status`` is supported / no-effect / refused; ``client`` is openai, openai-agents,
     agents-realtime (the official clients), rtagents, raw or none (a unit test);
     ``transport`` is websocket, webrtc or in-process. Arguments must be literals: the
-    generator reads them with ``ast``.
+    generator reads them with ``ast`` (``*NAME`` of a module-level literal tuple is spread).
     """
     config.addinivalue_line(
         "markers",

@@ -74,10 +74,22 @@ def test_markers_on_functions_classes_and_pytestmark_are_read(tmp_path: Path) ->
     assert proofs[1].client == "openai" and proofs[1].note == "cancelled"
 
 
+def test_a_marker_may_spread_a_module_level_tuple(tmp_path: Path) -> None:
+    proofs = _write(
+        tmp_path,
+        "EVENTS = ('response.done', 'error')\n"
+        "@pytest.mark.conformance('response.create', *EVENTS, status='supported',"
+        " client='raw', transport='websocket')\n"
+        "def test_x(): ...\n",
+    )
+    assert proofs[0].keys == ("response.create", "response.done", "error")
+
+
 @pytest.mark.parametrize(
     ("marker", "words"),
     [
         ("'x', status=STATUS, client='raw', transport='websocket'", "literals"),
+        ("*MISSING, status='supported', client='raw', transport='websocket'", "literals"),
         ("'x', status='works', client='raw', transport='websocket'", "status="),
         ("'x', status='supported', client='curl', transport='websocket'", "client="),
         ("'x', status='supported', client='raw', transport='sip'", "transport="),

@@ -175,11 +175,40 @@ def _file_proofs(path: Path, name: str) -> list[Proof]:
         and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets)
         for mark in _marks_in(node.value)
     ]
+    constants = _literal_constants(tree.body)
     proofs: list[Proof] = []
     for test_id, decorators in _tests(tree.body, ""):
         for mark in module_marks + [m for d in decorators for m in _marks_in(d)]:
-            proofs.append(_proof(mark, f"{name}::{test_id}", f"{name}:{mark.lineno}"))
+            where = f"{name}:{mark.lineno}"
+            proofs.append(_proof(mark, f"{name}::{test_id}", where, constants))
     return proofs
+
+
+def _literal_constants(body: list[ast.stmt]) -> dict[str, Any]:
+    """Module-level ``NAME = <literal>`` values, so a marker may say ``*SERVER_EVENTS``."""
+    constants: dict[str, Any] = {}
+    for node in body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name):
+                try:
+                    constants[target.id] = ast.literal_eval(node.value)
+                except ValueError:
+                    continue
+    return constants
+
+
+def _keys(args: list[ast.expr], constants: dict[str, Any]) -> tuple[Any, ...]:
+    """The marker's positional keys; ``*NAME`` of a module-level literal tuple is spread."""
+    keys: list[Any] = []
+    for arg in args:
+        if isinstance(arg, ast.Starred) and isinstance(arg.value, ast.Name):
+            if arg.value.id not in constants:
+                raise ValueError(arg.value.id)
+            keys += list(constants[arg.value.id])
+        else:
+            keys.append(ast.literal_eval(arg))
+    return tuple(keys)
 
 
 def _tests(body: list[ast.stmt], prefix: str) -> Iterator[tuple[str, list[ast.expr]]]:
@@ -205,12 +234,15 @@ def _marks_in(node: ast.expr) -> list[ast.Call]:
     return []
 
 
-def _proof(call: ast.Call, test: str, where: str) -> Proof:
+def _proof(call: ast.Call, test: str, where: str, constants: dict[str, Any]) -> Proof:
     try:
-        keys = tuple(ast.literal_eval(arg) for arg in call.args)
+        keys = _keys(call.args, constants)
         options = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
     except ValueError:
-        raise MarkerError(f"{where}: conformance marker arguments must be literals") from None
+        raise MarkerError(
+            f"{where}: conformance marker arguments must be literals "
+            "(or *NAME of a module-level literal tuple)"
+        ) from None
     unknown = set(options) - {"status", "client", "transport", "note"}
     if unknown:
         raise MarkerError(f"{where}: unknown conformance option(s) {sorted(map(str, unknown))}")
