@@ -50,6 +50,8 @@ that prove it. The rows are enumerated from those types, never typed by hand;
 the statuses and proofs come from `@pytest.mark.conformance(...)` markers on
 the tests (registered in tests/conftest.py, read from the source with `ast`).
 A row no marker names is **unproven**: it may work, but no test says so.
+The rows describe `rtagents serve` answering with its own engines; in relay
+mode (`--upstream`) the upstream server decides.
 
 Regenerate after adding or changing a marker, or after upgrading `openai`:
 
@@ -58,7 +60,8 @@ Regenerate after adding or changing a marker, or after upgrading `openai`:
 `make test` runs tests/test_conformance_matrix.py, which fails while this
 file is stale (`tools/conformance_matrix.py --check`).
 
-- **supported**: a test exercises the behaviour end to end.
+- **supported**: a test exercises the behaviour (end to end, unless its note
+  says unit level).
 - **accepted without effect**: accepted and echoed in `session.updated`, but
   nothing changes because of it.
 - **refused**: answered with an `error` naming the field or event.
@@ -69,7 +72,11 @@ file is stale (`tools/conformance_matrix.py --check`).
   `openai-agents` (Python, `agents.realtime`), `agents-realtime`
   (`@openai/agents-realtime` on Node). Tests driving the server with rtagents'
   own client or raw frames (`in-process`: the server's session host without a
-  socket) prove behaviour but are not listed there.
+  socket) prove behaviour but are not listed there. On WebRTC, the `openai`
+  Python package has no media stack: it creates the call
+  (`realtime.calls.create`) and steers it on a `call_id` sideband WebSocket;
+  `openai-agents` has no WebRTC transport at all; `agents-realtime` runs its
+  browser bundle in headless chromium.
 
 Session field paths: `a.b` is a nested field, `x[kind]` the variant of a
 union whose `type` is `kind`, `x=value` one value of a closed choice.
