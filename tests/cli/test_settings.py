@@ -75,6 +75,8 @@ def test_every_serve_setting_can_come_from_the_environment(
         "CONSOLE": "false",
         "ICE_SERVER": "stun:a.example:3478, turn:b.example",
         "WEBRTC_LOOPBACK": "true",
+        "MCP_ALLOW": "https://tools.example.com/mcp, http://10.0.0.2:9000/",
+        "MCP_TIMEOUT": "7.5",
         "ENGINE": "scripted",
         "LLM_URL": "http://127.0.0.1:9/v1",
         "LLM_MODEL": "qwen3",
@@ -108,6 +110,8 @@ def test_every_serve_setting_can_come_from_the_environment(
         "console": False,
         "ice_server": ["stun:a.example:3478", "turn:b.example"],
         "webrtc_loopback": True,
+        "mcp_allow": ["https://tools.example.com/mcp", "http://10.0.0.2:9000/"],
+        "mcp_timeout": 7.5,
         "engine": "scripted",
         "llm_url": "http://127.0.0.1:9/v1",
         "llm_model": "qwen3",
@@ -232,3 +236,17 @@ def test_call_timeouts_reach_the_server_config() -> None:
     assert (config.call_connect_timeout_s, config.call_peer_timeout_s) == (4.0, 0.0)
     default = server_config(_load(), "k")
     assert (default.call_connect_timeout_s, default.call_peer_timeout_s) == (15.0, 10.0)
+
+
+def test_mcp_allow_and_timeout_reach_the_server_config() -> None:
+    flags = ("--mcp-allow", "https://a.example/mcp", "--mcp-allow", "http://b.example:81/")
+    config = server_config(_load(*flags, "--mcp-timeout", "3"), "k")
+    assert config.mcp_allow == ("https://a.example/mcp", "http://b.example:81/")
+    assert config.mcp_timeout_s == 3.0
+    default = server_config(_load(), "k")
+    assert (default.mcp_allow, default.mcp_timeout_s) == ((), 20.0)
+
+
+def test_a_bad_mcp_allow_prefix_is_refused_at_startup() -> None:
+    with pytest.raises(CliError, match=r"--mcp-allow.*'tools\.example\.com' is not a usable MCP"):
+        _load("--mcp-allow", "tools.example.com")

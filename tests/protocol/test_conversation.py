@@ -483,3 +483,56 @@ def test_response_formats_of_responses_never_ended_are_bounded(
     for name in ("r1", "r2", "r3", "r4"):
         conv.apply(ev.response_created(name, audio=pcmu))
     assert list(conv._response_formats) == ["r3", "r4"]
+
+
+def test_mcp_call_items_and_their_argument_deltas_are_tracked() -> None:
+    conv = Conversation()
+    call = {"id": "m1", "type": "mcp_call", "server_label": "s", "name": "add", "arguments": ""}
+    for event in (
+        {
+            "type": "response.created",
+            "event_id": "e1",
+            "response": {"id": "r", "status": "in_progress"},
+        },
+        {
+            "type": "response.output_item.added",
+            "event_id": "e2",
+            "response_id": "r",
+            "output_index": 0,
+            "item": call,
+        },
+        {
+            "type": "conversation.item.added",
+            "event_id": "e3",
+            "previous_item_id": None,
+            "item": call,
+        },
+        {
+            "type": "response.mcp_call_arguments.delta",
+            "event_id": "e4",
+            "response_id": "r",
+            "item_id": "m1",
+            "output_index": 0,
+            "delta": '{"a": ',
+        },
+        {
+            "type": "response.mcp_call_arguments.delta",
+            "event_id": "e5",
+            "response_id": "r",
+            "item_id": "m1",
+            "output_index": 0,
+            "delta": "1}",
+        },
+    ):
+        conv.apply(decode_server_event(json.dumps(event).encode()))
+    assert conv.get("m1").arguments == '{"a": 1}'  # type: ignore[union-attr]
+    done = {
+        "type": "response.mcp_call_arguments.done",
+        "event_id": "e6",
+        "response_id": "r",
+        "item_id": "m1",
+        "output_index": 0,
+        "arguments": '{"a":1}',
+    }
+    conv.apply(decode_server_event(json.dumps(done).encode()))
+    assert conv.get("m1").arguments == '{"a":1}'  # type: ignore[union-attr]

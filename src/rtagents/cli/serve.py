@@ -20,6 +20,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Protocol
 
+from ..server.stores import SharedStateUnavailable
 from .failures import CliError, bind_failure
 from .limit_settings import limits_from
 from .policy_settings import checked_policy
@@ -93,6 +94,12 @@ def require_local_packages(engine: str, llm_url: str | None) -> None:
         )
 
 
+def require_redis_package(url: str | None) -> None:
+    """``--redis`` needs redis-py (the redis extra): say so before starting."""
+    if url is not None and importlib.util.find_spec("redis") is None:
+        raise CliError("--redis needs the redis extra; run pip install 'rtagents[redis]'")
+
+
 def check_scenario_rules(path: str | None) -> None:
     """Read the rules file before starting, so a bad one is a one-line error, not a crash."""
     if path is None:
@@ -133,11 +140,14 @@ def _server_config(settings: ServeSettings, api_key: str, policy: Policy | None)
         call_connect_timeout_s=settings.call_connect_timeout,
         call_peer_timeout_s=settings.call_peer_timeout,
         resume_grace_s=settings.resume_grace,
+        redis_url=settings.redis,
         upstream=upstream_settings(settings),
         scenario_rules=settings.scenario_rules,
         scenario_rules_forced=settings.force_scenario_rules,
         chat_max_request_bytes=settings.chat_max_request_bytes,
         chat_max_concurrent=settings.chat_max_concurrent,
+        mcp_allow=tuple(settings.mcp_allow),
+        mcp_timeout_s=settings.mcp_timeout,
         limits=limits_from(settings),
         policy=policy or Policy(),
         observers=recorders(settings),
@@ -183,6 +193,8 @@ async def serve_until_stopped(
             server = await serving.__aenter__()
         except OSError as exc:
             raise bind_failure(exc, settings.host, settings.port) from exc
+        except SharedStateUnavailable as exc:
+            raise CliError(str(exc)) from exc
         try:
             # Everything alive now (modules, models, the app) lives as long as the
             # process: moving it out of the collector's reach cuts full-collection
@@ -236,6 +248,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if settings.upstream is None:  # relay mode needs no local engines
         require_local_packages(settings.engine, settings.llm_url)
     check_scenario_rules(settings.scenario_rules)
+    require_redis_package(settings.redis)
     policy = checked_policy(args, model=settings.model, limits=limits_from(settings))
     api_key = settings.api_key or "sk-local-" + secrets.token_urlsafe(24)
     asyncio.run(serve_until_stopped(settings, api_key, policy))

@@ -62,6 +62,11 @@ class ServeSettings(LimitSettings):
     resume_grace: float = Field(
         30.0, ge=0, description="seconds a dropped session waits for its client to resume (0: off)"
     )
+    redis: str | None = Field(
+        None,
+        description="redis:// URL of the state nodes share (redis extra): client secrets, mint "
+        "rates, resume logs, so a session resumes on any node; unset: all in this process",
+    )
     upstream: str | None = Field(
         None,
         description="relay mode (docs/relay.md): answer every session with a session on this GA "
@@ -85,6 +90,14 @@ class ServeSettings(LimitSettings):
     )
     webrtc_loopback: bool = Field(
         False, description="offer 127.0.0.1 ICE candidates (hosts with only a loopback interface)"
+    )
+    mcp_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="URL prefix MCP tools may reach (repeat the flag; comma-separated in the "
+        "variable); none: loopback MCP servers only (docs/mcp.md)",
+    )
+    mcp_timeout: float = Field(
+        20.0, gt=0, description="seconds one MCP tool listing or call may take, connect included"
     )
     call_connect_timeout: float = Field(
         15.0, gt=0, description="seconds a WebRTC call may take to connect before it is closed"
@@ -149,11 +162,19 @@ class ServeSettings(LimitSettings):
         "whose tracing field is set; all: every session; off: none",
     )
 
-    @field_validator("ice_server", mode="before")
+    @field_validator("ice_server", "mcp_allow", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("mcp_allow")
+    @classmethod
+    def _url_prefixes(cls, value: list[str]) -> list[str]:
+        from ..server.mcp.allowlist import McpAllowlist
+
+        McpAllowlist(value)  # a ValueError names the bad prefix
         return value
 
     @field_validator("log_level")

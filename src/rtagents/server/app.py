@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openai.types.realtime import ClientSecretCreateResponse
 from starlette.applications import Starlette
@@ -33,10 +33,13 @@ from .metrics_route import metrics_routes, watch_engine_queues
 from .scenario import apply_scenario_rules
 from .secret_request import parse_secret_request, session_for_secret, ttl_seconds
 from .state import ServerState
-from .stores.client_secrets import SecretIssuer, SecretStore, StoreFull
+from .stores.client_secrets import MintRate, SecretIssuer, SecretStore, StoreFull
 from .stores.memory_secrets import InMemorySecretStore
 from .stores.mint_rate import MintRateLimiter, RateLimited
 from .webrtc.endpoints import create_call, hangup
+
+if TYPE_CHECKING:
+    from .stores.redis_node import RedisNode
 
 # Instructions and tools make a config a few KiB; 1 MiB is generous.
 MAX_SECRET_REQUEST_BYTES = 2**20
@@ -53,11 +56,16 @@ def create_app(
     engines, scenario = apply_scenario_rules(config, engines)
     watch_engine_queues(engines, config.metrics)
     limits = config.limits
+    shared = redis_node(config)  # --redis: secrets, rates and resume logs shared by nodes
+    if store is None:
+        store = shared.secret_store() if shared else None
     if store is None:
         store = InMemorySecretStore(
             config.clock, max_secrets=limits.stored_secrets, max_bytes=limits.stored_secrets_bytes
         )
-    rate = MintRateLimiter(config.clock, limits.mints_per_minute)
+    rate: MintRate = (
+        shared.mint_rate() if shared else MintRateLimiter(config.clock, limits.mints_per_minute)
+    )
     issuer = SecretIssuer(config.secret_signing_key, store, config.clock, rate=rate)
     state = ServerState(
         config=config,
@@ -66,6 +74,9 @@ def create_app(
         authenticator=Authenticator(config.effective_api_key, issuer, limits),
         scenario=scenario,
     )
+    if shared is not None:
+        state.shared = shared
+        state.resumes = shared.resume_registry()
     app = Starlette(
         routes=[
             Route("/v1/realtime/client_secrets", _client_secrets, methods=["POST"]),
@@ -81,6 +92,15 @@ def create_app(
     )
     app.state.rtagents = state
     return app
+
+
+def redis_node(config: ServerConfig) -> RedisNode | None:
+    """This node's link to the shared Redis, when ``config.redis_url`` is set (the redis extra)."""
+    if config.redis_url is None:
+        return None
+    from .stores.redis_node import RedisNode
+
+    return RedisNode(config.redis_url, config)
 
 
 def server_state(app: Any) -> ServerState:
@@ -109,7 +129,7 @@ async def mint_secret_response(request: Request, state: ServerState, minted_by: 
         return draining_refusal().response()
     count = state.config.metrics.count_secret  # "minted", or why not
     try:
-        state.issuer.take_mint(minted_by)
+        await state.issuer.take_mint(minted_by)
     except RateLimited as exc:
         count("rate_limit_exceeded")
         return _retry_later(429, "rate_limit_exceeded", exc.message, exc.retry_after_s)
@@ -198,9 +218,11 @@ async def _warm_engines(app: Starlette) -> AsyncIterator[None]:
     state = server_state(app)
     warmup = state.warmup
     warmup.start()
+    await state.start_shared()
     try:
         yield
     finally:
         await warmup.stop()
+        await state.close_shared()
         # Spans still buffered go out now (a blocking HTTP export: off the loop).
         await asyncio.to_thread(state.config.telemetry.shutdown)

@@ -71,8 +71,19 @@ class ServerConfig:
     # resume offered), and how many bytes of sent frames it keeps to replay.
     resume_grace_s: float = 30.0
     resume_log_bytes: int = 16 * MIB
-    # Signs client secrets; random per process unless shared by several nodes.
+    # Signs client secrets; random per process unless shared by several nodes
+    # (with redis_url, the first node's key is stored in Redis and used by all).
     secret_signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    # Shared state (docs/deploy.md, "Redis"): with a redis:// URL, client secrets,
+    # mint rates and resume logs live in Redis, so a session resumes on any node.
+    # None keeps everything in this process's memory.
+    redis_url: str | None = None
+    # A node that has not renewed its liveness for this long is dead: another
+    # node may take its sessions over (a resume waits out at most this long).
+    redis_node_ttl_s: float = 2.0
+    # Frames of one session's Redis resume log (a Stream, MAXLEN); a session
+    # whose log no longer reaches back to its first frame cannot move nodes.
+    resume_log_frames: int = 20_000
     # Relay mode (docs/relay.md): every session is answered by a session on this
     # upstream GA server, opened with its server-held key; None: the local engines.
     upstream: UpstreamSettings | None = None
@@ -101,6 +112,11 @@ class ServerConfig:
     # tools itself (an external model behind --llm-url) unless forced.
     scenario_rules: str | None = None
     scenario_rules_forced: bool = False
+    # MCP tools (docs/mcp.md): the URL prefixes MCP servers may be reached at
+    # (empty: loopback only, against server-side request forgery), and the
+    # deadline of each list or call, connect to answer.
+    mcp_allow: tuple[str, ...] = ()
+    mcp_timeout_s: float = 20.0
     # Bind with SO_REUSEPORT so sibling processes serve the same port (--workers).
     reuse_port: bool = False
 

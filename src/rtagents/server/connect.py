@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket
 
@@ -28,6 +28,9 @@ from .session_backend import session_backend
 from .state import ServerState
 from .webrtc.sideband import serve_sideband
 from .ws import StarletteTransport
+
+if TYPE_CHECKING:
+    from .stores.redis_takeover import Takeover
 
 log = logging.getLogger("rtagents.server.connect")
 # A close frame holds 125 bytes: the 2-byte code and at most 123 of reason.
@@ -62,8 +65,13 @@ async def serve_websocket(websocket: WebSocket, state: ServerState) -> None:
         await _deny(websocket, exc)
         return
     subprotocol = BROWSER_PROTOCOL if BROWSER_PROTOCOL in offered else None
-    if claim is not None:
+    if isinstance(claim, Claim):
         await _resume(websocket, claim, subprotocol)
+        return
+    if claim is not None:  # a session whose node died, rebuilt here from Redis
+        from .stores.redis_takeover import serve_takeover
+
+        await serve_takeover(websocket, state, claim, subprotocol)
         return
     assert admitted is not None
     config, owner, quota = admitted
@@ -80,7 +88,7 @@ async def serve_websocket(websocket: WebSocket, state: ServerState) -> None:
 
 async def _claim_resume(
     websocket: WebSocket, state: ServerState, offered: list[str]
-) -> Claim | None:
+) -> Claim | Takeover | None:
     """For a resume request, the session it takes over (its old connection stops here).
 
     Only the principal that opened the session may take it over; every check
@@ -93,7 +101,15 @@ async def _claim_resume(
     principal = await state.authenticator.identify(credential)  # 401 before anything else
     request = resume_request(websocket.headers)
     assert request is not None
-    resumable = state.resumes.find(request.token, principal.owner)
+    try:
+        resumable = state.resumes.find(request.token, principal.owner)
+    except Refusal as refused:  # --redis: the session may live (or have died) on another node
+        if state.shared is None or refused.code != "resume_unknown":
+            raise
+        from .stores.redis_takeover import claim_elsewhere
+
+        registry = state.resumes
+        return await claim_elsewhere(registry, request.token, principal.owner, request.last_seq)  # type: ignore[arg-type]
     received = resumable.claim(request.last_seq, request.token)
     return Claim(resumable, request.last_seq, received=received)
 

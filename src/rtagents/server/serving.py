@@ -118,6 +118,7 @@ async def running_server(
         task = asyncio.create_task(server.serve(sockets=[sock]), name="rtagents-uvicorn")
         warmup = server_state(app).warmup
         try:
+            await server_state(app).start_shared()  # --redis: before the first session
             await _until_started(server, task)
             warmup.start()  # lifespan is off here; the port is already open
             base = f"{config.host}:{port}"
@@ -133,6 +134,7 @@ async def running_server(
             await server_state(app).close_all(GOING_AWAY, "server shutting down")
             server.request_exit()
             await task
+            await server_state(app).close_shared()
             await asyncio.to_thread(config.telemetry.shutdown)  # flush buffered spans
     finally:
         sock.close()

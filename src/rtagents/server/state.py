@@ -16,6 +16,7 @@ from .stores.client_secrets import SecretIssuer
 
 if TYPE_CHECKING:
     from .host.session_host import SessionHost
+    from .stores.redis_node import RedisNode
 
 
 @dataclass(kw_only=True)
@@ -44,6 +45,8 @@ class ServerState:
     gateway: GatewayAdmission = field(init=False)
     # Set by a drain (server/drain.py): nothing new starts here; /healthz says so.
     draining: bool = False
+    # --redis: this node's link to the state it shares with other nodes (None: all in memory).
+    shared: RedisNode | None = None
 
     def __post_init__(self) -> None:
         self.warmup = WarmUp(self.engines)
@@ -52,6 +55,15 @@ class ServerState:
         self.gateway = GatewayAdmission(
             config.policy, config.clock, quote_chars=config.limits.quoted_chars
         )
+
+    async def start_shared(self) -> None:
+        """Join the nodes sharing Redis (the signing key, liveness); nothing without it."""
+        if self.shared is not None:
+            await self.shared.start(self.issuer)
+
+    async def close_shared(self) -> None:
+        if self.shared is not None:
+            await self.shared.close()
 
     @property
     def vad_available(self) -> bool:

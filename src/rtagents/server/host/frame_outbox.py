@@ -17,7 +17,7 @@ backlog is what grows until the bound is reached. Counting costs one
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from ...transports.base import Transport, TransportClosed
 from .limits import Limits
@@ -48,6 +48,9 @@ class FrameOutbox:
         self._overflowed = False  # this writer's client stopped reading
         self.frames_emitted = 0
         self.queued_bytes = 0  # characters of the frames not yet handed to the transport
+        # Awaited before frame n is sent; False skips it (a shared resume log
+        # writes each frame ahead of sending: host/session_resume.py).
+        self.before_send: Callable[[int], Awaitable[bool]] | None = None
 
     def put(self, text: str) -> int:
         """Queue one frame; returns its number.
@@ -92,7 +95,8 @@ class FrameOutbox:
             self.queued_bytes -= len(text)
             try:
                 if seq > self._replayed_through and not transport.closed:
-                    await transport.send(text)
+                    if self.before_send is None or await self.before_send(seq):
+                        await transport.send(text)
             except TransportClosed:
                 pass  # the receive loop sees the close and ends the session
             finally:

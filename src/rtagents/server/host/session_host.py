@@ -64,8 +64,11 @@ class SessionHost:
         backend_factory: BackendFactory,
         *,
         roster: set[SessionHost] | None = None,
+        session_id: str | None = None,
     ) -> None:
-        self.id = ids.session_id()
+        # A given id: a session taken over from another node (stores/redis_takeover.py).
+        self.id = session_id or ids.session_id()
+        self._restored = False
         self.transport = transport
         self.limits = limits
         self._roster = roster if roster is not None else set()
@@ -120,7 +123,17 @@ class SessionHost:
         Only ``owner``, the principal that opened the session, may resume it.
         """
         self.resume = registry.open(self, owner)
+        self._outbox.before_send = self.resume.before_send
         return self.resume
+
+    def restore(self, *, frames_emitted: int, received_frames: int, expires_at: int) -> None:
+        """Continue a session another node started: its counts and cap; no greeting."""
+        self._restored = True
+        self._outbox.frames_emitted = frames_emitted
+        self.received_frames = received_frames
+        self.expires_at = expires_at
+        if self.resume is not None:
+            self._outbox.before_send = self.resume.before_send
 
     def add_observer(self, observer: Observer) -> None:
         self.observers.add(observer)
@@ -138,7 +151,8 @@ class SessionHost:
         self._cap.start(f"{self.id}-cap")
         self._outbox.start(self.transport)
         try:
-            await self.backend.start()
+            if not self._restored:  # a restored session was greeted on its first node
+                await self.backend.start()
             await self._serve()
         finally:
             self._end_resume()

@@ -31,7 +31,7 @@ import contextlib
 import hmac
 import secrets
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -135,6 +135,9 @@ class Resumable:
         self.host = host
         self.grace_s = grace_s
         self.log = FrameLog(host.limits.resume_log_bytes)
+        # Awaited by the host's writer before it sends frame n (False: do not send it):
+        # a shared log (stores/redis_resume.py) makes each frame durable first.
+        self.before_send: Callable[[int], Awaitable[bool]] | None = None
         self.ended = False
         self._registry = registry
         self._cut: asyncio.Future[None] = asyncio.get_running_loop().create_future()

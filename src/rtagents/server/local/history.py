@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from ...engines.base import ChatMessage, ToolCall, ToolSpec
+from ..mcp.history_view import as_function_items
 
 # Looks up what the STT engine heard for an audio item (waiting if needed).
 Heard = Callable[[str], Awaitable[str | None]]
@@ -21,7 +22,7 @@ Heard = Callable[[str], Awaitable[str | None]]
 async def chat_messages(items: Sequence[Mapping[str, Any]], heard: Heard) -> list[ChatMessage]:
     """The conversation (wire item dicts, in order) as engine chat turns."""
     messages: list[ChatMessage] = []
-    for item in items:
+    for item in as_function_items(items):  # MCP calls read as function calls
         kind = item.get("type")
         if kind == "message":
             text = await _message_text(item, heard)

@@ -25,6 +25,7 @@ from ...protocol.limit_refusals import conversation_full_refusal
 from ...protocol.server_facts import Refuse
 from .. import ids
 from ..host.wire_events import build, item_dict
+from ..mcp.turn import McpTurn, McpWriter
 from .audio_out import AudioOut
 from .history import chat_messages, tool_choice, tool_specs
 from .item_builders import RATE_LIMITS
@@ -61,7 +62,8 @@ class ResponseRun:
         self.plan = plan
         self.audio_out = audio_out
         self._registry = registry  # the responder's runs: this one is in it until done
-        self._writers: list[MessageWriter | FunctionCallWriter] = []
+        self._writers: list[MessageWriter | FunctionCallWriter | McpWriter] = []
+        self._mcp = McpTurn(ctx.mcp, self, plan.tools)  # inert without MCP tools
         self._usage: Usage | None = None
         self._input_chars = 0
         self._output_tokens = 0
@@ -137,7 +139,22 @@ class ResponseRun:
                 await writer.flush()
 
     async def _produce(self) -> bool:
-        """Stream the model's reply into output items; True if cut by max_output_tokens."""
+        """The model's reply as output items; True if cut by max_output_tokens.
+
+        With MCP tools: approved calls run first, and after a round in which
+        the model called MCP tools it gets another round (server/mcp/turn.py).
+        """
+        await self._mcp.prepare()
+        for approved in self._mcp.approved_calls(len(self._writers)):
+            await (await self._open(approved)).close("completed")
+        while True:
+            if await self._stream_model():
+                return True
+            if not await self._mcp.end_round(self._writers[-1] if self._writers else None):
+                return False
+
+    async def _stream_model(self) -> bool:
+        """One pass of the model into output items; True if cut by max_output_tokens."""
         request = await self._request()
         stream = self.ctx.state.engines.llm.stream(request)
         limit = self.plan.max_output_tokens
@@ -163,12 +180,17 @@ class ResponseRun:
                 writer = await self._open(MessageWriter(self, len(self._writers)))
             await writer.add(chunk.text)
             return
-        if not (isinstance(writer, FunctionCallWriter) and writer.engine_call_id == chunk.call_id):
-            call = FunctionCallWriter(self, len(self._writers), chunk.call_id, chunk.name)
+        if writer is None or getattr(writer, "engine_call_id", None) != chunk.call_id:
+            index = len(self._writers)
+            call: FunctionCallWriter | McpWriter
+            if self._mcp.owns(chunk.name):
+                call = self._mcp.writer_for(index, chunk.name, chunk.call_id)
+            else:
+                call = FunctionCallWriter(self, index, chunk.call_id, chunk.name)
             writer = await self._open(call)
         await writer.add(chunk.arguments_delta)
 
-    async def _open(self, writer: MessageWriter | FunctionCallWriter) -> Any:
+    async def _open(self, writer: MessageWriter | FunctionCallWriter | McpWriter) -> Any:
         limit = self.ctx.state.config.limits.conversation_items
         if self.plan.conversation == "auto" and len(self.ctx.conversation) >= limit:
             raise ConversationFull(conversation_full_refusal(limit, None))
@@ -191,7 +213,7 @@ class ResponseRun:
         return LLMRequest(
             instructions=plan.instructions,
             messages=messages,
-            tools=tool_specs(plan.tools),
+            tools=tool_specs(plan.tools) + self._mcp.tool_specs(),
             tool_choice=tool_choice(plan.tool_choice),
             max_output_tokens=plan.max_output_tokens,
             metadata=dict(plan.metadata or {}),

@@ -5,9 +5,9 @@ server-held key. The signature lets the server tell a forged or mangled secret
 ("signature invalid") from a genuine one that expired or that this server
 forgot, so each failure gets its own message. The session config bound at
 mint time, who minted the secret and how many sessions it opened live in a
-:class:`SecretStore`, in memory today (``stores/memory_secrets.py``, bounded in
-count and bytes) and behind the same small interface in Redis when several
-nodes share secrets.
+:class:`SecretStore`, in memory (``stores/memory_secrets.py``, bounded in
+count and bytes) or in Redis when several nodes share secrets
+(``stores/redis_secrets.py``).
 """
 
 from __future__ import annotations
@@ -16,12 +16,10 @@ import hashlib
 import hmac
 import secrets
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
-
-from .mint_rate import MintRateLimiter
 
 PREFIX = "ek_"
 _ID_LEN = 24
@@ -89,6 +87,12 @@ class SecretStore(Protocol):
     async def open_session(self, value: str) -> int: ...
 
 
+class MintRate(Protocol):
+    """Counts mints per minter: :class:`MintRateLimiter` in memory, or shared in Redis."""
+
+    def take(self, minter: str) -> Awaitable[None] | None: ...
+
+
 class SecretIssuer:
     """Mints and verifies secrets for one server (or a group sharing ``key``)."""
 
@@ -98,20 +102,26 @@ class SecretIssuer:
         store: SecretStore,
         clock: Callable[[], float],
         *,
-        rate: MintRateLimiter | None = None,
+        rate: MintRate | None = None,
     ) -> None:
         self._key = key
         self._store = store
         self._clock = clock
         self._rate = rate
 
-    def take_mint(self, minted_by: str) -> None:
+    async def take_mint(self, minted_by: str) -> None:
         """Count a mint request of ``minted_by`` against its rate (:class:`RateLimited` past it).
 
         Called before the request body is read, so a flood costs no parsing.
         """
         if self._rate is not None:
-            self._rate.take(minted_by)
+            taken = self._rate.take(minted_by)
+            if taken is not None:  # a shared (Redis) rate answers asynchronously
+                await taken
+
+    def rekey(self, key: bytes) -> None:
+        """Sign with ``key`` from now on: the key every node sharing a store agreed on."""
+        self._key = key
 
     async def mint(
         self, session: Mapping[str, Any], ttl_s: int, *, minted_by: str = "api_key", size: int = 0

@@ -1,0 +1,109 @@
+"""One node's link to the shared Redis (``rtagents serve --redis URL``).
+
+Everything nodes share goes through here: the client secret store and the
+mint rate (``redis_secrets.py``), the resume registry and logs
+(``redis_resume.py``), the key that signs secrets (created once by whichever
+node starts first, ``SET NX``, so a secret minted anywhere verifies
+everywhere), and this node's liveness: a key that expires unless the node
+renews it, which is how another node knows a session's owner died and it may
+take the session over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from typing import TYPE_CHECKING
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from . import SharedStateUnavailable
+from .redis_secrets import RedisMintRate, RedisSecretStore
+
+if TYPE_CHECKING:
+    from ..config import ServerConfig
+    from .client_secrets import SecretIssuer
+    from .redis_resume import SharedResumeRegistry
+
+log = logging.getLogger("rtagents.server.redis")
+
+PREFIX = "rtagents:"
+
+
+class RedisNode:
+    """This server process as one node of a group sharing ``url``."""
+
+    def __init__(self, url: str, config: ServerConfig, *, prefix: str = PREFIX) -> None:
+        self.url = url
+        self.config = config
+        self.prefix = prefix
+        self.redis: Redis = Redis.from_url(url)
+        self.node_id = "node_" + secrets.token_hex(8)
+        self.ttl_s = config.redis_node_ttl_s
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    def node_key(self, node_id: str) -> str:
+        return f"{self.prefix}node:{node_id}"
+
+    def secret_store(self) -> RedisSecretStore:
+        limits = self.config.limits
+        return RedisSecretStore(
+            self.redis,
+            self.config.clock,
+            prefix=self.prefix,
+            max_secrets=limits.stored_secrets,
+            max_bytes=limits.stored_secrets_bytes,
+        )
+
+    def mint_rate(self) -> RedisMintRate:
+        return RedisMintRate(
+            self.redis, self.config.clock, self.config.limits.mints_per_minute, prefix=self.prefix
+        )
+
+    def resume_registry(self) -> SharedResumeRegistry:
+        from .redis_resume import SharedResumeRegistry
+
+        return SharedResumeRegistry(self)
+
+    async def start(self, issuer: SecretIssuer) -> None:
+        """Agree on the signing key and start renewing this node's liveness."""
+        key_name = self.prefix + "secret_signing_key"
+        try:
+            await self.redis.set(key_name, self.config.secret_signing_key, nx=True)
+            shared = await self.redis.get(key_name)
+            await self._renew()
+        except (RedisError, OSError) as exc:
+            await self.redis.aclose()
+            raise SharedStateUnavailable(
+                f"cannot use Redis at {self.url} (--redis): {exc}. Start it, or check the URL "
+                "(redis://host:port/db); without --redis the server keeps its state in memory."
+            ) from exc
+        if isinstance(shared, bytes):
+            issuer.rekey(shared)
+        self._heartbeat = asyncio.create_task(self._beat(), name="rtagents-redis-heartbeat")
+        log.info("sharing state through Redis as %s", self.node_id, extra={"node": self.node_id})
+
+    async def alive(self, node_id: str) -> bool:
+        return bool(await self.redis.exists(self.node_key(node_id)))
+
+    async def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.delete(self.node_key(self.node_id))
+        await self.redis.aclose()
+
+    async def _renew(self) -> None:
+        await self.redis.set(self.node_key(self.node_id), "1", px=int(self.ttl_s * 1000))
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.ttl_s / 4)
+            try:
+                await self._renew()
+            except (RedisError, OSError) as exc:
+                log.error("cannot renew this node's liveness in Redis: %s", exc)

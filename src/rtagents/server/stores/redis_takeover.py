@@ -1,0 +1,217 @@
+"""Taking over a session whose node died: rebuild it here from its Redis log, then resume.
+
+The session's state is what its frames said: a fresh host applies every
+logged frame to its conversation (the server's conversation is built from
+what it emits, so it comes out the same), the last ``session.created`` or
+``session.updated`` gives the backend its config, and the counts continue
+where the log ends. The client is then sent the frames it missed, and a
+response that was streaming on the dead node ends with ``response.done``
+status ``failed`` (code ``node_lost``): its engine state died with the node,
+and the app asks again. Audio in the input buffer, and anything not yet in
+the log when the node died, is gone; nothing the client received is.
+
+A session is taken over only once its node's liveness key has expired (a
+live owner keeps it), and with a compare-and-set on the owner, so two nodes
+never both serve it. A log trimmed past its first frame cannot rebuild the
+session: the resume is refused as a gap and the client rebuilds instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from openai.types.realtime import ResponseDoneEvent
+from starlette.websockets import WebSocket
+
+from ...protocol.codec import decode_server_event
+from ..auth import Refusal
+from ..host.session_host import SessionHost
+from ..host.wire_events import build
+from ..local.pipeline import local_backend
+from ..local.session_config import SessionConfig
+from ..ws import StarletteTransport
+from .redis_resume import SharedResumeRegistry
+
+if TYPE_CHECKING:
+    from ..state import ServerState
+
+# KEYS: session hash. ARGV: expected node, presented token, this node.
+_CLAIM = """
+local node = redis.call('HGET', KEYS[1], 'node')
+if node ~= ARGV[1] then return 0 end
+local token = redis.call('HGET', KEYS[1], 'token')
+local previous = redis.call('HGET', KEYS[1], 'previous')
+if token ~= ARGV[2] and previous ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'node', ARGV[3])
+return 1
+"""
+POLL_S = 0.05
+_SESSION_FIELDS = ("id", "object", "expires_at")
+
+
+@dataclass(frozen=True, slots=True)
+class Takeover:
+    """A session claimed from a dead node, ready to be rebuilt on this connection."""
+
+    session_id: str
+    owner: str
+    frames: list[str]
+    received: int
+    last_seq: int
+    presented: str
+
+
+async def claim_elsewhere(
+    registry: SharedResumeRegistry, token: str, owner: str, last_seq: int
+) -> Takeover:
+    """Claim the session ``token`` names from its (dead) node; a :class:`Refusal` if not."""
+    redis = registry.node.redis
+    raw_id = await redis.get(registry.token_key(token))
+    info = await redis.hgetall(registry.session_key(_text(raw_id))) if raw_id else {}
+    fields = {_text(k): _text(v) for k, v in info.items()}
+    if not fields:
+        raise _unknown()
+    session_id = _text(raw_id)
+    if not hmac.compare_digest(fields.get("owner", "").encode(), owner.encode()):
+        raise Refusal(
+            403,
+            "resume_not_owner",
+            "This resume token belongs to a session opened with other credentials: a "
+            "session resumes only with the API key or client secret that opened it.",
+        )
+    node = fields.get("node", "")
+    if node == registry.node.node_id:
+        raise _unknown()  # this node held it and let it go
+    await _until_dead(registry, node)
+    claim = registry.node.redis.register_script(_CLAIM)
+    key = registry.session_key(session_id)
+    if not await claim(keys=[key], args=[node, token, registry.node.node_id]):
+        raise Refusal(
+            503,
+            "resume_contended",
+            "Another node is taking this session over at the same moment; retry the resume.",
+            headers={"Retry-After": "1"},
+        )
+    entries: list[Any] = await redis.xrange(registry.stream_key(session_id)) or []
+    frames = [_text(data[b"f"]) for _, data in entries]
+    first = _text(entries[0][0]) if entries else ""
+    if first != "1-0" or not 0 <= last_seq <= len(frames):
+        raise Refusal(
+            409,
+            "resume_gap",
+            f"Cannot resume after frame {last_seq} on this node: the session's shared log "
+            f"holds {len(frames)} frames from {first or 'none'} and must reach back to its "
+            "first frame to rebuild it here. Start a new session.",
+        )
+    received = int(fields.get("received") or 0)
+    return Takeover(session_id, owner, frames, received, last_seq, token)
+
+
+async def _until_dead(registry: SharedResumeRegistry, node: str) -> None:
+    """Wait out the owner's liveness (it may have just died); 503 if it is really alive."""
+    if not node:
+        return  # handed off (drain): nobody holds it
+    deadline = time.monotonic() + registry.node.ttl_s + 0.5
+    while await registry.node.alive(node):
+        if time.monotonic() > deadline:
+            raise Refusal(
+                503,
+                "session_on_live_node",
+                "This session is being served by another node that is still alive; retry "
+                "the resume (it reaches that node, or this one once that node is gone).",
+                headers={"Retry-After": "1"},
+            )
+        await asyncio.sleep(POLL_S)
+
+
+async def serve_takeover(
+    websocket: WebSocket, state: ServerState, takeover: Takeover, subprotocol: str | None
+) -> None:
+    """Rebuild the session on this node, send the client what it missed, and run it."""
+    registry = state.resumes
+    assert isinstance(registry, SharedResumeRegistry)
+    transport = StarletteTransport(websocket)
+    config = _last_config(takeover.frames, state)
+    backend = local_backend(state, config)
+    host = SessionHost(
+        transport,
+        state.config,
+        backend,
+        roster=state.sessions,
+        session_id=takeover.session_id,
+    )
+    for text in takeover.frames:
+        host.conversation.apply(decode_server_event(text))
+    resumable = registry.adopt(
+        host, takeover.owner, takeover.frames, takeover.received, takeover.presented
+    )
+    host.resume = resumable
+    expires_at = int(state.config.clock() + state.config.session_cap_s)
+    last = len(takeover.frames)
+    host.restore(frames_emitted=last, received_frames=takeover.received, expires_at=expires_at)
+    _keep_conversation_id(host, takeover.frames)
+    await websocket.accept(
+        subprotocol=subprotocol, headers=resumable.response_headers(received=takeover.received)
+    )
+    for text in takeover.frames[takeover.last_seq :]:
+        await transport.send(text)
+    for response_id in list(_in_progress(host)):
+        await host.emit(_failed(response_id))
+    await host.run()
+
+
+def _last_config(frames: list[str], state: ServerState) -> SessionConfig:
+    for text in reversed(frames):
+        event = decode_server_event(text)
+        if getattr(event, "type", None) in ("session.created", "session.updated"):
+            data = event.session.model_dump(mode="json", exclude_none=True, by_alias=True)  # type: ignore[union-attr]
+            return SessionConfig({k: v for k, v in data.items() if k not in _SESSION_FIELDS})
+    return SessionConfig.initial("realtime", state.config.model)
+
+
+def _keep_conversation_id(host: SessionHost, frames: list[str]) -> None:
+    ctx = getattr(host.backend, "ctx", None)
+    for text in frames[:4]:
+        event = decode_server_event(text)
+        if getattr(event, "type", None) == "conversation.created" and ctx is not None:
+            ctx.conversation_id = event.conversation.id  # type: ignore[union-attr]
+
+
+def _in_progress(host: SessionHost) -> list[str]:
+    return [rid for rid, r in host.conversation.responses.items() if r.status == "in_progress"]
+
+
+def _failed(response_id: str) -> ResponseDoneEvent:
+    return build(
+        ResponseDoneEvent,
+        response={
+            "id": response_id,
+            "object": "realtime.response",
+            "status": "failed",
+            "status_details": {
+                "type": "failed",
+                "error": {
+                    "type": "server_error",
+                    "code": "node_lost",
+                },
+            },
+            "output": [],
+        },
+    )
+
+
+def _unknown() -> Refusal:
+    return Refusal(
+        404,
+        "resume_unknown",
+        "No resumable session for this token: it never existed, it ended, its grace window "
+        "passed, or it was replaced by a newer token at a resume. Start a new session.",
+    )
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value or "")
