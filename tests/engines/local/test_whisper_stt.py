@@ -119,6 +119,13 @@ async def test_queue_waits_are_reported_per_job(speech: dict[str, bytes]) -> Non
 NAMED = "Please book a table for Siobhan Nakashima at Quetzalcoatl tonight."
 
 
+@pytest.mark.conformance(
+    "audio.input.transcription.keywords",
+    status="supported",
+    client="none",
+    transport="in-process",
+    note="Whisper hears rare names it missed without them (engine level)",
+)
 async def test_keywords_bring_rare_names_the_decoder_would_miss(stt: WhisperSTT) -> None:
     pcm = speak(NAMED)
     plain = (await stt.transcribe(pcm, language="en")).text
@@ -138,6 +145,13 @@ async def test_a_long_keyword_list_leaves_the_transcript_its_room(stt: WhisperST
     assert words(heard.text) == words(NAMED)
 
 
+@pytest.mark.conformance(
+    "include=item.input_audio_transcription.logprobs",
+    status="supported",
+    client="none",
+    transport="in-process",
+    note="Whisper's own per-token logprobs (engine level)",
+)
 async def test_logprobs_are_the_decoders_for_each_token(stt: WhisperSTT) -> None:
     text = SENTENCES[0]
     heard = await stt.transcribe(
@@ -153,6 +167,13 @@ async def test_logprobs_are_the_decoders_for_each_token(stt: WhisperSTT) -> None
     assert plain.logprobs is None and plain.text == heard.text
 
 
+@pytest.mark.conformance(
+    "audio.input.transcription.languages",
+    status="supported",
+    client="none",
+    transport="in-process",
+    note="Whisper's language detection (engine level)",
+)
 async def test_languages_bound_what_detection_may_choose(stt: WhisperSTT) -> None:
     pcm = speak(SENTENCES[0])
     heard = await stt.transcribe(pcm, hints=TranscriptionHints(languages=("de", "fr")))

@@ -12,6 +12,7 @@ import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import pytest
 from server_harness import RawClient, memory_session
 from vad_harness import Streamer, configure, speech
 
@@ -77,6 +78,16 @@ async def _configure(client: RawClient, transcription: dict[str, object], **more
     await client.roundtrip({"type": "session.update", "session": session}, "session.updated")
 
 
+@pytest.mark.conformance(
+    "audio.input.transcription.prompt",
+    "audio.input.transcription.keywords",
+    "audio.input.transcription.language",
+    "include=item.input_audio_transcription.logprobs",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="reach the STT engine as hints; logprobs come back in .completed",
+)
 async def test_prompt_keywords_and_language_reach_the_engine_and_logprobs_come_back() -> None:
     stt = HintedSTT()
     async with voice_client(stt) as client:
@@ -97,6 +108,13 @@ async def test_prompt_keywords_and_language_reach_the_engine_and_logprobs_come_b
     ]
 
 
+@pytest.mark.conformance(
+    "audio.input.transcription.languages",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="bounds the engine's language detection",
+)
 async def test_without_include_no_logprobs_are_computed_or_sent() -> None:
     stt = HintedSTT()
     async with voice_client(stt) as client:
@@ -118,6 +136,14 @@ async def test_an_engine_without_hints_works_for_sessions_that_set_none() -> Non
     assert completed[-1].transcript == "plain"
 
 
+@pytest.mark.conformance(
+    "include=item.input_audio_transcription.logprobs",
+    "conversation.item.input_audio_transcription.delta",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="the last delta carries the logprobs of the words it adds",
+)
 async def test_a_voice_turn_sends_logprobs_only_with_its_final_transcript() -> None:
     stt = HintedSTT()
     long = "one two three four five six seven"
