@@ -331,6 +331,8 @@ _HANDLERS: Final[dict[str, Handler]] = {
     "response.output_audio.delta": Conversation._on_audio_delta,
     "response.function_call_arguments.delta": Conversation._on_arguments_delta,
     "response.function_call_arguments.done": Conversation._on_arguments_done,
+    "response.mcp_call_arguments.delta": Conversation._on_arguments_delta,
+    "response.mcp_call_arguments.done": Conversation._on_arguments_done,
     "conversation.item.input_audio_transcription.delta": Conversation._on_input_transcript_delta,
     "conversation.item.input_audio_transcription.completed": (
         Conversation._on_input_transcript_completed

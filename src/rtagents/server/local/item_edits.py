@@ -25,6 +25,7 @@ from ...protocol.errors import RemoteProtocolError
 from ...protocol.server_facts import item_text_bytes
 from .. import ids
 from ..host.wire_events import build, item_dict
+from ..mcp.approvals import check_approval_response
 from .item_builders import normalized_item
 from .transcription import start_transcription
 
@@ -47,6 +48,7 @@ class ItemEdits:
         requested = getattr(event.item, "id", None)
         previous = event.previous_item_id  # its existence and the id: the rules table
         item_id = requested or ids.item_id()
+        check_approval_response(self.ctx.conversation, event.item)  # answers a pending request?
         audio = self._input_audio(event.item)
         data = normalized_item(event.item, item_id)
 

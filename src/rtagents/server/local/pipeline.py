@@ -95,6 +95,7 @@ class LocalBackend:
         await ctx.emit(build(SessionCreatedEvent, session=session))
         conversation = {"id": ctx.conversation_id, "object": "realtime.conversation"}
         await ctx.emit(build(ConversationCreatedEvent, conversation=conversation))
+        await ctx.mcp.list_initial(ctx.config.tools)  # MCP tools of a client secret's config
 
     async def handle(self, event: Any) -> None:
         await self._table[event.type](event)
@@ -126,11 +127,13 @@ class LocalBackend:
             limits=state.config.limits,
             voices=speakable_voices(state.engines.tts),
         )
+        mcp_servers = ctx.mcp.accept(config.tools, "session.tools")  # URLs allowed?
         ctx.config = config
         self.audio_in.turns.configure()  # a changed turn_detection restarts the detector
         ctx.conversation.set_output_format(config.output_format)
         session = config.to_model(ctx.id, expires_at=ctx.port.expires_at)
         await ctx.emit(build(SessionUpdatedEvent, session=session))
+        ctx.mcp.list_in_background(mcp_servers)  # mcp_list_tools.* follow session.updated
 
     async def clear_output(self, event: OutputAudioBufferClearEvent) -> None:
         """``output_audio_buffer.clear`` on a call (the rules refuse it on a WebSocket)."""

@@ -73,6 +73,8 @@ class Responder:
         check_max_output_tokens(max_tokens, "response.max_output_tokens")
         tools = overrides["tools"] if "tools" in overrides else config.tools
         check_tools(tools, "response.tools")
+        if "tools" in overrides:  # the session's were checked by session.update
+            self.ctx.mcp.accept(tools, "response.tools")  # MCP URLs on the server's allowlist
         tool_choice = overrides.get("tool_choice", config.tool_choice)
         check_tool_choice(tool_choice, tools, "response.tool_choice")
         output = (overrides.get("audio") or {}).get("output") or {}

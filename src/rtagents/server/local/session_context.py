@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ...protocol.conversation import Conversation
 from .. import ids
 from ..host.backend import HostPort
+from ..mcp.listing import McpSession
 from .input_audio import InputAudio
 from .session_config import SessionConfig
 
@@ -38,6 +39,7 @@ class SessionContext:
         self.emit = port.emit
         self.emit_all = port.emit_all
         self.reply_error = port.reply_error
+        self.mcp = McpSession(self)  # its MCP servers and their cached tool listings
 
     @property
     def id(self) -> str:

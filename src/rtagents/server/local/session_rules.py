@@ -2,7 +2,7 @@
 
 The ``openai`` models check shapes; these checks add what a server knows:
 only one output modality at a time, token and speed ranges, tools that can be
-called (function tools with distinct names; MCP is not served here), a forced
+called (function tools with distinct names; MCP tools: server/mcp), a forced
 tool that exists, and turn detection only when a VAD engine is present (with
 its threshold and durations in range).
 Each failure names the ``param`` and says what to send instead.
@@ -117,10 +117,12 @@ def check_tools(tools: Sequence[Mapping[str, Any]], param: str) -> None:
     seen: set[str] = set()
     for index, tool in enumerate(tools):
         where = f"{param}[{index}]"
+        if tool.get("type") == "mcp":
+            continue  # checked against the server's MCP allowlist (server/mcp/tool_spec.py)
         if tool.get("type", "function") != "function":
             raise refusal(
                 f"Tool type {quoted(str(tool.get('type')))} is not supported by this server; only "
-                "function tools are (run MCP tools in your app as functions).",
+                "function and mcp tools are.",
                 f"{where}.type",
                 "unsupported_tool_type",
             )
