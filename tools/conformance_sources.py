@@ -75,7 +75,11 @@ def ga_rows() -> list[Row]:
 
 
 def _event_types(union: Any) -> list[str]:
-    return [_literal_tag(model) or "" for model in _models(union)]
+    tags = {model: _literal_tag(model) for model in _models(union)}
+    untagged = [model.__name__ for model, tag in tags.items() if tag is None]
+    if untagged:  # the openai package changed shape: say so rather than guess a name
+        raise RuntimeError(f"event models without one literal type: {untagged}")
+    return [tag for tag in tags.values() if tag is not None]
 
 
 def _field_paths(model: type[BaseModel], prefix: str, tagged: bool = False) -> Iterator[str]:
