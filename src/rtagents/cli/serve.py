@@ -141,6 +141,8 @@ def _server_config(settings: ServeSettings, api_key: str, policy: Policy | None)
         call_peer_timeout_s=settings.call_peer_timeout,
         resume_grace_s=settings.resume_grace,
         redis_url=settings.redis,
+        rate_limit_tokens=settings.rate_limit_tokens,
+        rate_limit_window_s=settings.rate_limit_window,
         upstream=upstream_settings(settings),
         scenario_rules=settings.scenario_rules,
         scenario_rules_forced=settings.force_scenario_rules,

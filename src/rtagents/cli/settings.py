@@ -133,6 +133,16 @@ class ServeSettings(LimitSettings):
     chat_max_concurrent: int = Field(
         16, ge=1, description="chat completions generating at once (429 past it)"
     )
+    rate_limit_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="tokens (usage.total_tokens) each API key's sessions may spend per "
+        "--rate-limit-window; a response past it fails with rate_limit_exceeded (default: "
+        "unlimited)",
+    )
+    rate_limit_window: float = Field(
+        60.0, gt=0, description="seconds after which a key's token budget comes back whole"
+    )
     log_format: Literal["console", "json"] = Field(
         "console", description="console lines, or JSON objects one per line"
     )

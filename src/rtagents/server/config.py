@@ -112,13 +112,17 @@ class ServerConfig:
     # tools itself (an external model behind --llm-url) unless forced.
     scenario_rules: str | None = None
     scenario_rules_forced: bool = False
+    # Token budget per API key (docs/server.md, "Rate limits"): the usage.total_tokens
+    # its sessions may spend per rate_limit_window_s; None: unlimited.
+    rate_limit_tokens: int | None = None
+    rate_limit_window_s: float = 60.0
+    # Bind with SO_REUSEPORT so sibling processes serve the same port (--workers).
+    reuse_port: bool = False
     # MCP tools (docs/mcp.md): the URL prefixes MCP servers may be reached at
     # (empty: loopback only, against server-side request forgery), and the
     # deadline of each list or call, connect to answer.
     mcp_allow: tuple[str, ...] = ()
     mcp_timeout_s: float = 20.0
-    # Bind with SO_REUSEPORT so sibling processes serve the same port (--workers).
-    reuse_port: bool = False
 
     def __post_init__(self) -> None:
         if self.api_key is None:

@@ -11,6 +11,7 @@ from .auth import Authenticator
 from .config import ServerConfig
 from .host.admission import Admission
 from .host.session_resume import ResumeRegistry
+from .local.rate_limits import TokenBudgets
 from .policy.admission import GatewayAdmission
 from .stores.client_secrets import SecretIssuer
 
@@ -35,6 +36,8 @@ class ServerState:
     calls: dict[str, Any] = field(default_factory=dict)
     # Loads the engines' models in the background; /healthz reports it.
     warmup: WarmUp = field(init=False)
+    # Token budgets per API key (--rate-limit-tokens), spent by responses.
+    token_budgets: TokenBudgets = field(init=False)
     # Scenario rules in use, for /healthz and the console (server/scenario.py).
     scenario: dict[str, Any] = field(default_factory=lambda: {"active": False})
     # Chat completions generating now (server/chat_completions.py bounds it).
@@ -50,6 +53,9 @@ class ServerState:
 
     def __post_init__(self) -> None:
         self.warmup = WarmUp(self.engines)
+        self.token_budgets = TokenBudgets(
+            self.config.rate_limit_tokens, self.config.rate_limit_window_s, self.config.clock
+        )
         self.admission = Admission(self.config.limits.concurrent_connections)
         config = self.config
         self.gateway = GatewayAdmission(

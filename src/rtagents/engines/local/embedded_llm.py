@@ -26,13 +26,15 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 import httpx
 
-from ..base import ChatMessage, EngineFailure, LLMChunk, LLMRequest, close_stream
+from ..base import ChatMessage, EngineFailure, LLMChunk, LLMRequest, ToolSpec, close_stream
+from ..token_count import PromptSize
+from .llama_tokens import LlamaTokenCounter
 from .openai_compat import OpenAICompatLLM
 
 log = logging.getLogger("rtagents.engines.embedded_llm")
@@ -94,7 +96,34 @@ class EmbeddedLLM:
         self._lock = threading.Lock()
         self._server: Any = None
         self._client: OpenAICompatLLM | None = None
+        self._counter: LlamaTokenCounter | None = None
         self._warned_tools = False
+
+    # SmolLM2 reads text only: a request with input_image parts fails with a
+    # specific error before it is sent (server/local/images.py).
+    accepts_images = False
+
+    @property
+    def context_tokens(self) -> int:
+        """The context window llama.cpp is started with (n_ctx)."""
+        return self._context_tokens
+
+    async def measure(
+        self, instructions: str, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
+    ) -> PromptSize:
+        """The prompt's tokens by the model's own tokenizer and chat template."""
+        return await (await self._token_counter()).measure(instructions, messages, tools)
+
+    async def count_text(self, text: str) -> int:
+        return await (await self._token_counter()).count_text(text)
+
+    async def _token_counter(self) -> LlamaTokenCounter:
+        if self._counter is None:
+            await asyncio.to_thread(self.load)
+        counter = self._counter
+        if counter is None:
+            raise EngineFailure("the embedded LLM was closed", hint="restart the server")
+        return counter
 
     @property
     def loaded(self) -> bool:
@@ -121,6 +150,7 @@ class EmbeddedLLM:
                 first_token_timeout_s=60.0,
                 extra_body=self._sampling,
             )
+            self._counter = LlamaTokenCounter(url, key, self._context_tokens)
             log.info("embedded LLM %s serving on %s", MODEL_NAME, url)
 
     def _start_server(self, key: str) -> Any:
@@ -177,15 +207,18 @@ class EmbeddedLLM:
         await asyncio.to_thread(self.load)
 
     async def aclose(self) -> None:
-        client = self._client
+        client, counter = self._client, self._counter
         if client is not None:
             await client.aclose()
+        if counter is not None:
+            await counter.aclose()
         await asyncio.to_thread(self.close)
 
     def close(self) -> None:
         """Stop the server (its destructor joins llama.cpp's threads)."""
         with self._lock:
             server, self._server, self._client = self._server, None, None
+            self._counter = None
         del server
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:

@@ -96,6 +96,9 @@ class OpenAICompatLLM:
     # The model behind the URL decides which tools to call (scenario rules
     # stand down unless forced; see rtagents.server.scenario).
     chooses_tools = True
+    # input_image parts are sent as image_url parts; a model that cannot read
+    # them answers with an HTTP error, which fails the response with its message.
+    accepts_images = True
 
     def __init__(
         self,

@@ -73,6 +73,13 @@ def _message(message: ChatMessage) -> dict[str, Any]:
                 for call in message.tool_calls
             ],
         }
+    if message.images:
+        # OpenAI's multimodal shape: text and image_url parts in one user turn.
+        parts: list[dict[str, Any]] = []
+        if message.content:
+            parts.append({"type": "text", "text": message.content})
+        parts.extend({"type": "image_url", "image_url": {"url": url}} for url in message.images)
+        return {"role": message.role, "content": parts}
     return {"role": message.role, "content": message.content}
 
 
@@ -159,9 +166,12 @@ class ChunkMapper:
         usage = chunk.get("usage")
         if isinstance(usage, dict):
             try:
+                details = usage.get("prompt_tokens_details")
+                cached = details.get("cached_tokens") if isinstance(details, dict) else None
                 counts = Usage(
                     input_tokens=int(usage.get("prompt_tokens") or 0),
                     output_tokens=int(usage.get("completion_tokens") or 0),
+                    cached_tokens=int(cached or 0),
                 )
             except (TypeError, ValueError):  # else a bare ValueError would escape the engine
                 raise MalformedStream(f"token counts are not integers: {usage!r}") from None

@@ -4,7 +4,11 @@ Engines never see protocol events or items: the session host flattens the
 conversation into :class:`ChatMessage` turns. Audio turns become their
 transcripts (the STT transcript when the client did not ask for one), a
 function call becomes an assistant turn with a :class:`ToolCall`, and its
-output a ``tool`` turn. Items the engines cannot use (images, MCP) are skipped.
+output a ``tool`` turn. A user turn's ``input_image`` parts travel as image
+URLs (:attr:`ChatMessage.images`); whether the engine can take them is
+checked before the request is sent (:mod:`.images`). Items the engines cannot
+use (MCP) are skipped. :func:`history_turns` groups the items into the turns
+that truncation leaves out whole (:mod:`.truncation`).
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ async def chat_messages(items: Sequence[Mapping[str, Any]], heard: Heard) -> lis
         kind = item.get("type")
         if kind == "message":
             text = await _message_text(item, heard)
+            images = message_images(item)
             role = item.get("role")
-            if role in ("system", "user", "assistant") and text:
-                messages.append(ChatMessage(role=role, content=text))
+            if role in ("system", "user", "assistant") and (text or images):
+                messages.append(ChatMessage(role=role, content=text, images=images))
         elif kind == "function_call":
             call = ToolCall(
                 call_id=str(item.get("call_id") or item.get("id") or ""),
@@ -45,6 +50,30 @@ async def chat_messages(items: Sequence[Mapping[str, Any]], heard: Heard) -> lis
                 )
             )
     return messages
+
+
+def history_turns(items: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """Items grouped into turns: a message and the calls and outputs that follow it.
+
+    Truncation leaves out whole turns, so a function call is never sent
+    without its output (chat APIs refuse a ``tool`` turn with no call).
+    """
+    turns: list[list[Mapping[str, Any]]] = []
+    for item in items:
+        if item.get("type") == "message" or not turns:
+            turns.append([item])
+        else:
+            turns[-1].append(item)
+    return turns
+
+
+def message_images(item: Mapping[str, Any]) -> tuple[str, ...]:
+    """The image URLs of a message's ``input_image`` parts (data: URLs as sent)."""
+    return tuple(
+        str(part.get("image_url"))
+        for part in item.get("content") or []
+        if part.get("type") == "input_image" and part.get("image_url")
+    )
 
 
 def _add_tool_call(messages: list[ChatMessage], call: ToolCall) -> None:

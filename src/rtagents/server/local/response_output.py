@@ -131,6 +131,11 @@ class MessageWriter(_Writer):
         self._pending = ""  # text waiting to be spoken
         self._spoken = SpokenText(speed=run.plan.speed)
 
+    @property
+    def audio_ms(self) -> float:
+        """Audio produced for this message, heard or not (output audio tokens)."""
+        return self._spoken.produced_ms
+
     def item(self, status: str) -> dict[str, Any]:
         data = assistant_message(self.item_id, status=status)
         if status != "in_progress":

@@ -14,23 +14,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from openai.types.realtime import RateLimitsUpdatedEvent, ResponseCreatedEvent, ResponseDoneEvent
 
 from ...engines.base import EngineFailure, LLMRequest, TextDelta, ToolCallDelta, Usage
+from ...engines.token_count import prompt_measurer
 from ...protocol.errors import ModelError, Origin
 from ...protocol.limit_refusals import conversation_full_refusal
 from ...protocol.server_facts import Refuse
 from .. import ids
-from ..host.wire_events import build, item_dict
+from ..auth import API_KEY_OWNER
+from ..host.wire_events import build
 from ..mcp.turn import McpTurn, McpWriter
 from .audio_out import AudioOut
-from .history import chat_messages, tool_choice, tool_specs
-from .item_builders import RATE_LIMITS
+from .images import IMAGES_NOT_SUPPORTED, ImagesNotSupported
+from .prompt import build_prompt
+from .rate_limits import RATE_LIMITED, RateLimited, Reservation
 from .response_output import FunctionCallWriter, MessageWriter, close_stream
 from .response_plan import ResponsePlan
+from .truncation import CONTEXT_LENGTH_EXCEEDED, ContextOverflow
+from .usage import TokenCounts, UsageTally
 
 if TYPE_CHECKING:
     from .session_context import SessionContext
@@ -64,8 +68,10 @@ class ResponseRun:
         self._registry = registry  # the responder's runs: this one is in it until done
         self._writers: list[MessageWriter | FunctionCallWriter | McpWriter] = []
         self._mcp = McpTurn(ctx.mcp, self, plan.tools)  # inert without MCP tools
-        self._usage: Usage | None = None
-        self._input_chars = 0
+        self._tally = UsageTally()  # usage.py: tokenizer counts, audio at the hosted rates
+        self._counts = TokenCounts()
+        self._budget = ctx.state.token_budgets.for_key(API_KEY_OWNER)  # rate_limits.py
+        self._reservation: Reservation | None = None
         self._output_tokens = 0
         self._cancel_reason: str | None = None
         self._task: asyncio.Task[None] | None = None
@@ -161,8 +167,11 @@ class ResponseRun:
         try:
             async for chunk in stream:
                 if isinstance(chunk, Usage):
-                    self._usage = chunk
+                    self._tally.engine_report(chunk)
                     continue
+                self._tally.generated(
+                    chunk.text if isinstance(chunk, TextDelta) else chunk.arguments_delta
+                )
                 if self.first_token_at is None:
                     self.first_token_at = time.perf_counter()
                 await self._write(chunk)
@@ -203,23 +212,22 @@ class ResponseRun:
         return writer
 
     async def _request(self) -> LLMRequest:
-        plan = self.plan
-        if plan.input is not None:
-            items: list[Mapping[str, Any]] = list(plan.input)
-        else:
-            items = [item_dict(item) for item in self.ctx.conversation.items]
-        messages = await chat_messages(items, self.ctx.input.heard)
-        self._input_chars = len(plan.instructions) + sum(len(m.content) for m in messages)
-        return LLMRequest(
-            instructions=plan.instructions,
-            messages=messages,
-            tools=tool_specs(plan.tools) + self._mcp.tool_specs(),
-            tool_choice=tool_choice(plan.tool_choice),
-            max_output_tokens=plan.max_output_tokens,
-            metadata=dict(plan.metadata or {}),
-        )
+        """The history fitted to the model (prompt.py); the first round reserves tokens."""
+        window = self.ctx.history_window
+        prompt = await build_prompt(self.ctx, self.plan, window, self._mcp.tool_specs())
+        if self._budget is not None and self._reservation is None:
+            wanted = prompt.text_tokens + prompt.audio_tokens + (self.plan.max_output_tokens or 0)
+            self._reservation = self._budget.reserve(wanted)  # refused: nothing was sent
+        self._tally.start_round(prompt.text_tokens, prompt.audio_tokens)
+        return prompt.request
 
     async def _report_failure(self, exc: Exception) -> dict[str, Any]:
+        refused = _REFUSED.get(type(exc))
+        if refused is not None:  # the request, not the server: invalid_request_error
+            message = str(exc)
+            await self.ctx.reply_error(ModelError(message, origin=Origin.REMOTE, code=refused))
+            failure = {"type": "invalid_request_error", "code": refused, "message": message}
+            return {"type": "failed", "error": failure}
         if isinstance(exc, ConversationFull):
             refusal = exc.refusal
             await self.ctx.reply_error(refusal.to_error())
@@ -244,9 +252,15 @@ class ResponseRun:
         for writer in self._writers:
             if not writer.closed:
                 await writer.close("completed" if status == "completed" else "incomplete")
+        audio_ms = sum(w.audio_ms for w in self._writers if isinstance(w, MessageWriter))
+        measurer = prompt_measurer(self.ctx.state.engines.llm)
+        self._counts = await self._tally.counts(measurer, audio_ms)
+        if self._budget is not None and self._reservation is not None:
+            self._budget.settle(self._reservation, self._counts.total_tokens)
         response = self._resource(status, details)
         await self.ctx.emit(build(ResponseDoneEvent, response=response))
-        await self.ctx.emit(build(RateLimitsUpdatedEvent, rate_limits=RATE_LIMITS))
+        limits = self._budget.to_wire() if self._budget is not None else []
+        await self.ctx.emit(build(RateLimitsUpdatedEvent, rate_limits=limits))
 
     def _resource(self, status: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
         plan = self.plan
@@ -266,15 +280,13 @@ class ResponseRun:
         }
 
     def _usage_dict(self) -> dict[str, Any]:
-        """Token counts: the engine's, or an estimate (~4 characters per token)."""
-        if self._usage is not None:
-            inputs, outputs = self._usage.input_tokens, self._usage.output_tokens
-        else:
-            inputs, outputs = max(1, self._input_chars // 4), self._output_tokens
-        return {
-            "total_tokens": inputs + outputs,
-            "input_tokens": inputs,
-            "output_tokens": outputs,
-            "input_token_details": {"text_tokens": inputs, "audio_tokens": 0, "cached_tokens": 0},
-            "output_token_details": {"text_tokens": outputs, "audio_tokens": 0},
-        }
+        """Counted by the model's tokenizer, audio at the hosted rates (usage.py)."""
+        return self._counts.to_wire()
+
+
+# Failures of the request rather than of the server, by their code.
+_REFUSED: dict[type[Exception], str] = {
+    ContextOverflow: CONTEXT_LENGTH_EXCEEDED,
+    ImagesNotSupported: IMAGES_NOT_SUPPORTED,
+    RateLimited: RATE_LIMITED,
+}

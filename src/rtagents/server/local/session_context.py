@@ -18,6 +18,7 @@ from ..host.backend import HostPort
 from ..mcp.listing import McpSession
 from .input_audio import InputAudio
 from .session_config import SessionConfig
+from .truncation import HistoryWindow
 
 if TYPE_CHECKING:
     from ..state import ServerState
@@ -39,6 +40,8 @@ class SessionContext:
         self.emit = port.emit
         self.emit_all = port.emit_all
         self.reply_error = port.reply_error
+        # Which oldest turns the model no longer sees (session.truncation).
+        self.history_window = HistoryWindow()
         self.mcp = McpSession(self)  # its MCP servers and their cached tool listings
 
     @property

@@ -15,6 +15,7 @@ from typing import Any
 
 from ...protocol.client_text import quoted
 from ...protocol.errors import RemoteProtocolError
+from .truncation import truncation_problem
 
 MAX_OUTPUT_TOKENS = 4096
 SPEED_RANGE = (0.25, 1.5)
@@ -52,6 +53,9 @@ def check_semantics(data: Mapping[str, Any], *, vad_available: bool) -> None:
     tools = data.get("tools") or []
     check_tools(tools, f"{prefix}.tools")
     check_tool_choice(data.get("tool_choice"), tools, f"{prefix}.tool_choice")
+    problem = truncation_problem(data.get("truncation"))
+    if problem is not None:
+        raise refusal(problem, f"{prefix}.truncation")
 
 
 def check_turn_detection(value: Mapping[str, Any], param: str) -> None:

@@ -26,10 +26,19 @@ _WORD = re.compile(r"\S+")
 class SpokenText:
     """The transcript of one audio message, clause by clause, with the audio each got."""
 
-    __slots__ = ("text", "_clause_start", "_clause_ms", "_timed_chars", "_timed_ms", "_assumed")
+    __slots__ = (
+        "text",
+        "produced_ms",
+        "_clause_start",
+        "_clause_ms",
+        "_timed_chars",
+        "_timed_ms",
+        "_assumed",
+    )
 
     def __init__(self, *, speed: float = 1.0) -> None:
         self.text = ""  # announced so far; after :meth:`cut_to_audio`, what was spoken
+        self.produced_ms = 0.0  # all audio produced, a cut clause's too (usage counts it)
         self._clause_start = 0
         self._clause_ms = 0.0
         self._timed_chars = 0  # characters of clauses spoken in full ...
@@ -44,6 +53,7 @@ class SpokenText:
     def add_audio(self, ms: float) -> None:
         """Audio of the current clause that was produced (sent, or queued on a call)."""
         self._clause_ms += ms
+        self.produced_ms += ms
 
     def end_clause(self) -> None:
         """The current clause was spoken in full: it times the speech rate."""
