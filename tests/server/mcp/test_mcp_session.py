@@ -67,6 +67,19 @@ async def configure(client: RawClient, *tools: dict[str, Any]) -> list[Any]:
     return events + await client.until("conversation.item.done")
 
 
+@pytest.mark.conformance(
+    "tools[mcp]",
+    "tools[mcp].server_label",
+    "tools[mcp].server_url",
+    "tools[mcp].allowed_tools",
+    "tools[mcp].allowed_tools.tool_names",
+    "mcp_list_tools.in_progress",
+    "mcp_list_tools.completed",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="listed once per session: the listing is cached",
+)
 async def test_session_update_lists_the_tools_once(
     client: RawClient, tools_server: McpTestServer
 ) -> None:
@@ -90,6 +103,17 @@ async def test_session_update_lists_the_tools_once(
     assert retrieved.item.type == "mcp_list_tools"
 
 
+@pytest.mark.conformance(
+    "tools[mcp].require_approval=never",
+    "response.mcp_call_arguments.delta",
+    "response.mcp_call_arguments.done",
+    "response.mcp_call.in_progress",
+    "response.mcp_call.completed",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="a real MCP server (the mcp package's MCPServer) on loopback",
+)
 async def test_a_call_without_approval_runs_and_the_model_speaks_of_its_output(
     client: RawClient, tools_server: McpTestServer
 ) -> None:
@@ -116,6 +140,13 @@ async def test_a_call_without_approval_runs_and_the_model_speaks_of_its_output(
     assert tools_server.calls == ["add"]
 
 
+@pytest.mark.conformance(
+    "tools[mcp].require_approval=always",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="mcp_approval_request item; the approved call runs at the next response",
+)
 async def test_approval_always_asks_then_runs_the_approved_call(
     client: RawClient, tools_server: McpTestServer
 ) -> None:
@@ -184,6 +215,13 @@ async def test_approval_responses_must_answer_a_pending_request(
     assert error.param == "item.approval_request_id" and "already answered" in error.message
 
 
+@pytest.mark.conformance(
+    "response.mcp_call.failed",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="the item's error is a tool_execution_error",
+)
 async def test_a_tool_error_fails_the_call_not_the_response(
     client: RawClient, tools_server: McpTestServer
 ) -> None:
@@ -222,6 +260,13 @@ async def test_cancelling_during_a_call_fails_the_call_and_cancels_the_response(
     assert (await client.respond())[-2].response.status == "completed"
 
 
+@pytest.mark.conformance(
+    "mcp_list_tools.failed",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="plus an error event (tool_failed) saying why",
+)
 async def test_an_unreachable_server_fails_the_listing_with_a_tool_error(
     client: RawClient,
 ) -> None:

@@ -1,8 +1,9 @@
-"""The SDK's client (rtagents.connect) over a real WebSocket sees every MCP event, in order.
+"""Stock clients over a real WebSocket see every MCP event, in order.
 
-A stock GA client does nothing special for MCP: it decodes the events with
-the GA schema, keeps its conversation mirror in step with the server's, and
-answers an approval request with a ``conversation.item.create``.
+The SDK's own client (rtagents.connect) and the official ``openai`` package,
+unmodified, do nothing special for MCP: they decode the events with the GA
+schema (rtagents also keeps its conversation mirror in step with the
+server's) and answer an approval request with a ``conversation.item.create``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 from mcp_test_server import McpTestServer, mcp_test_server
+from openai import AsyncOpenAI
 
 from rtagents import connect
 from rtagents.client import Session
@@ -51,6 +53,20 @@ async def next_of(session: Session, event_type: str) -> Any:
     return await session.wait_for(event_type, timeout=WAIT_S)
 
 
+@pytest.mark.conformance(
+    "tools[mcp]",
+    "tools[mcp].require_approval=always",
+    "mcp_list_tools.in_progress",
+    "mcp_list_tools.completed",
+    "response.mcp_call_arguments.delta",
+    "response.mcp_call_arguments.done",
+    "response.mcp_call.in_progress",
+    "response.mcp_call.completed",
+    status="supported",
+    client="rtagents",
+    transport="websocket",
+    note="every event in order; the client's conversation mirror holds the MCP items",
+)
 async def test_listing_approval_and_call_reach_the_stock_client_in_order(
     server: RunningServer, tools_server: McpTestServer
 ) -> None:
@@ -138,3 +154,73 @@ async def test_listing_approval_and_call_reach_the_stock_client_in_order(
         "response.done",
         "rate_limits.updated",
     ]
+
+
+@pytest.mark.conformance(
+    "tools[mcp]",
+    "tools[mcp].server_url",
+    "tools[mcp].require_approval=always",
+    "mcp_list_tools.in_progress",
+    "mcp_list_tools.completed",
+    "response.mcp_call_arguments.delta",
+    "response.mcp_call_arguments.done",
+    "response.mcp_call.in_progress",
+    "response.mcp_call.completed",
+    status="supported",
+    client="openai",
+    transport="websocket",
+    note="approval request answered with an mcp_approval_response item",
+)
+async def test_the_openai_package_unmodified_runs_an_approved_mcp_call(
+    server: RunningServer, tools_server: McpTestServer
+) -> None:
+    tool = {"type": "mcp", "server_label": "shop", "server_url": tools_server.url}
+    client = AsyncOpenAI(base_url=f"{server.http_url}/v1", api_key=server.api_key, max_retries=0)
+    seen: list[str] = []
+    async with client.realtime.connect(model="gpt-realtime") as connection:
+        await connection.session.update(
+            session={"type": "realtime", "output_modalities": ["text"], "tools": [tool]}
+        )
+        await connection.conversation.item.create(
+            item={
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "where is order A17?"}],
+            }
+        )
+        await connection.response.create()
+        first = await until_done(connection, seen)
+        request = first.output[0]
+        assert request.type == "mcp_approval_request"
+        await connection.conversation.item.create(
+            item={
+                "type": "mcp_approval_response",
+                "id": "answer_1",
+                "approval_request_id": request.id,
+                "approve": True,
+            }
+        )
+        await connection.response.create()
+        final = await until_done(connection, seen)
+    await client.close()
+    for event_type in (
+        "mcp_list_tools.in_progress",
+        "mcp_list_tools.completed",
+        "response.mcp_call_arguments.delta",
+        "response.mcp_call_arguments.done",
+        "response.mcp_call.in_progress",
+        "response.mcp_call.completed",
+    ):
+        assert event_type in seen
+    call = final.output[0]
+    assert call.type == "mcp_call" and call.output == "Order A17 shipped on Monday."
+    assert final.output[-1].content[0].text == "The tool returned: Order A17 shipped on Monday."
+
+
+async def until_done(connection: Any, seen: list[str]) -> Any:
+    async for event in connection:
+        seen.append(event.type)
+        assert event.type != "error", event
+        if event.type == "response.done":
+            return event.response
+    raise AssertionError(f"stream ended before response.done: {seen}")

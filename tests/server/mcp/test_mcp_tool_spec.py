@@ -37,6 +37,15 @@ def test_approval_defaults_to_always_as_hosted() -> None:
     assert not spec(require_approval="never").needs_approval("add", None)
 
 
+@pytest.mark.conformance(
+    "tools[mcp].require_approval.never.tool_names",
+    "tools[mcp].require_approval.never.read_only",
+    "tools[mcp].require_approval.always.tool_names",
+    status="supported",
+    client="none",
+    transport="in-process",
+    note="unit level: which tools ask",
+)
 def test_approval_filters() -> None:
     never_add = spec(require_approval={"never": {"tool_names": ["add"]}})
     assert not never_add.needs_approval("add", None)
@@ -51,6 +60,13 @@ def test_approval_filters() -> None:
     assert not always_fail.needs_approval("add", None)
 
 
+@pytest.mark.conformance(
+    "tools[mcp].allowed_tools.read_only",
+    status="supported",
+    client="none",
+    transport="in-process",
+    note="unit level: matched against the readOnlyHint annotation",
+)
 def test_allowed_tools_as_a_list_or_a_filter() -> None:
     assert spec().allows("anything", None)
     listed = spec(allowed_tools=["add"])
@@ -61,6 +77,14 @@ def test_allowed_tools_as_a_list_or_a_filter() -> None:
     assert not spec(allowed_tools={}).allows("add", None)  # an empty filter names nothing
 
 
+@pytest.mark.conformance(
+    "tools[mcp].authorization",
+    "tools[mcp].headers",
+    status="supported",
+    client="none",
+    transport="in-process",
+    note="unit level; that they reach the MCP server: test_mcp_remote.py",
+)
 def test_authorization_becomes_a_bearer_header_and_the_cache_key_hides_it() -> None:
     with_token = spec(authorization="tok123", headers={"X-Tenant": "a"})
     assert with_token.headers == {"X-Tenant": "a", "Authorization": "Bearer tok123"}
@@ -85,6 +109,13 @@ def test_authorization_becomes_a_bearer_header_and_the_cache_key_hides_it() -> N
             "mcp_server_url_not_allowed",
         ),
     ],
+)
+@pytest.mark.conformance(
+    "tools[mcp].connector_id=connector_gmail",
+    status="refused",
+    client="none",
+    transport="in-process",
+    note="unsupported_tool_type: no connectors behind this server",
 )
 def test_refusals_name_the_field(tool: dict[str, Any], param: str, code: str) -> None:
     with pytest.raises(RemoteProtocolError) as caught:
