@@ -130,12 +130,17 @@ async def test_response_create_is_screened_and_forced_like_a_session(
         )
         assert (long.code, long.param) == ("instructions_too_large", "response.instructions")
         await client.user_text("hello")
-        events = await client.respond(
-            {"output_modalities": ["text"], "max_output_tokens": 4000, "instructions": "Hi."}
-        )
+        asked = {
+            "output_modalities": ["text"],
+            "max_output_tokens": 4000,
+            "instructions": "Hi.",
+            "audio": {"output": {"voice": "ash"}},
+        }
+        events = await client.respond(asked)
         created = next(e for e in events if e.type == "response.created").response
         done = next(e for e in events if e.type == "response.done").response
         assert created.max_output_tokens == 256  # the forced value, not the client's 4000
+        assert created.audio.output.voice == "marin"
         assert done.status == "completed"
 
 
