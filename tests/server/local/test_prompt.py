@@ -71,6 +71,14 @@ def _conversation_tokens(request: LLMRequest) -> int:
     return sum(message_words(m) for m in request.messages)
 
 
+@pytest.mark.conformance(
+    "truncation[retention_ratio]",
+    "truncation[retention_ratio].retention_ratio",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="the oldest turns are left out in chunks down to the ratio; the cut is kept",
+)
 async def test_retention_ratio_keeps_the_prompt_under_the_window_and_cuts_in_chunks(
     client: RawClient, llm: SmallWindowLLM
 ) -> None:
@@ -93,6 +101,13 @@ async def test_retention_ratio_keeps_the_prompt_under_the_window_and_cuts_in_chu
     assert 1 <= cuts <= 6, firsts
 
 
+@pytest.mark.conformance(
+    "truncation=auto",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="just enough oldest turns are left out to fit the model's window",
+)
 async def test_auto_drops_only_what_it_must(client: RawClient, llm: SmallWindowLLM) -> None:
     await _configure(client, "auto")
     for turn in range(30):
@@ -103,6 +118,13 @@ async def test_auto_drops_only_what_it_must(client: RawClient, llm: SmallWindowL
     assert sizes[-1] > LIMIT - 25  # full to the brim: one turn is ~22 tokens
 
 
+@pytest.mark.conformance(
+    "truncation[retention_ratio].token_limits.post_instructions",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="lowers the limit below the model's",
+)
 async def test_token_limits_lower_the_limit(client: RawClient, llm: SmallWindowLLM) -> None:
     wire = {"type": "retention_ratio", "retention_ratio": 1.0, "token_limits": {}}
     wire["token_limits"] = {"post_instructions": 60}
@@ -114,6 +136,13 @@ async def test_token_limits_lower_the_limit(client: RawClient, llm: SmallWindowL
     assert len(llm.requests[-1].messages) < 12
 
 
+@pytest.mark.conformance(
+    "truncation=disabled",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="a history over the limit fails the response (context_length_exceeded)",
+)
 async def test_disabled_fails_the_response_with_context_length_exceeded(
     client: RawClient, llm: SmallWindowLLM
 ) -> None:
