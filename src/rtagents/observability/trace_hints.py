@@ -114,7 +114,12 @@ HINTS: Final[dict[str, Hint]] = {
     "unsupported_turn_detection": Hint(
         "turn detection on an engine without VAD", "set turn_detection to null and commit yourself"
     ),
-    "unsupported_tool_type": Hint("a tool type the server lacks", "use function tools"),
+    "unsupported_tool_type": Hint(
+        "a tool type the server lacks", "use function tools, or MCP tools with a server_url"
+    ),
+    "mcp_server_url_not_allowed": Hint(
+        "an MCP server_url outside the allowlist", "run `rtagents serve --mcp-allow URL_PREFIX`"
+    ),
     "unsupported_on_websocket": Hint(
         "output_audio_buffer.clear on a WebSocket", "truncate the item instead (the client plays)"
     ),
