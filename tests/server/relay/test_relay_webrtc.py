@@ -13,12 +13,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "webrtc"))
 
-from relay_harness import relay_rig  # noqa: E402
+from relay_harness import relay_rig, until  # noqa: E402
 from webrtc_peer import RawCall  # noqa: E402
 
-from rtagents.engines.scripted import decode_audio, scripted_speech  # noqa: E402
+from rtagents.engines.scripted import (  # noqa: E402
+    Rule,
+    Say,
+    decode_audio,
+    scripted_engines,
+    scripted_speech,
+)
 from rtagents.server.config import ServerConfig  # noqa: E402
 
+LONG_REPLY = "This reply is long enough to be interrupted while it is still playing out."
 PTT = {"type": "realtime", "audio": {"input": {"turn_detection": None, "transcription": {}}}}
 
 
@@ -46,3 +53,41 @@ async def test_a_call_through_the_relay_is_heard_and_answered_on_the_track() -> 
             assert upstream.conversation.item_ids == relayed.conversation.item_ids
         finally:
             await call.close()
+
+
+async def test_clearing_a_relayed_call_truncates_the_item_upstream_too() -> None:
+    """The call cuts playback where it stopped; the upstream's copy is cut at the same place."""
+    engines = scripted_engines([Rule("interrupt", Say(LONG_REPLY))])
+    relay_config = ServerConfig(port=0, webrtc_loopback=True)
+    async with relay_rig(relay_config=relay_config, engines=engines) as rig:
+        call = await RawCall.open(rig.relay, session=PTT)
+        try:
+            await call.until("conversation.created")
+            call.track.enqueue(scripted_speech("interrupt me") + bytes(4800 * 2 * 5))
+            await call.track.drained()
+            await call.send({"type": "input_audio_buffer.commit"})
+            await call.send({"type": "response.create"})
+            await call.until("output_audio_buffer.started")
+            await asyncio.sleep(0.6)
+            await call.send({"type": "output_audio_buffer.clear"})
+            events = await call.until("conversation.item.truncated")
+            truncated = events[-1]
+            assert 0 < truncated.audio_end_ms < len(LONG_REPLY) * 50
+            (upstream,) = rig.upstream_hosts()
+            await until(
+                lambda: upstream.conversation.truncated_ms(truncated.item_id) is not None,
+                "the upstream's truncate",
+            )
+            assert upstream.conversation.truncated_ms(truncated.item_id) == truncated.audio_end_ms
+            await asyncio.sleep(0.3)  # the upstream's own truncated would be here by now
+            later = [getattr(e, "type", None) for e in await _drain(call)]
+            assert "conversation.item.truncated" not in later  # absorbed: the call said it
+        finally:
+            await call.close()
+
+
+async def _drain(call: RawCall) -> list[object]:
+    drained = []
+    while not call.events.empty():
+        drained.append(await call.recv())
+    return drained
