@@ -85,11 +85,3 @@ def _without_audio(part: Mapping[str, Any]) -> dict[str, Any]:
         out.pop("audio", None)
         out.setdefault("transcript", None)
     return out
-
-
-RATE_LIMITS = [
-    # Nothing is rate limited here; the event is sent because clients expect
-    # it after each response. Nominal values that never run out.
-    {"name": "requests", "limit": 1_000_000, "remaining": 1_000_000, "reset_seconds": 0.0},
-    {"name": "tokens", "limit": 1_000_000_000, "remaining": 1_000_000_000, "reset_seconds": 0.0},
-]

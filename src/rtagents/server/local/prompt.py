@@ -88,13 +88,21 @@ async def build_prompt(
     return Prompt(
         request=request,
         text_tokens=size.fixed + sum(sizes[start:]),
-        audio_tokens=_audio_tokens(ctx, kept_items),
+        audio_tokens=_audio_tokens(ctx, kept_items, window.input_audio_ms),
         left_out=len(items) - len(kept_items),
     )
 
 
-def _audio_tokens(ctx: SessionContext, items: Sequence[Mapping[str, Any]]) -> int:
-    """The audio of the turns sent: user audio at 100 ms a token, assistant audio at 50 ms."""
+def _audio_tokens(
+    ctx: SessionContext, items: Sequence[Mapping[str, Any]], known_ms: dict[str, float]
+) -> int:
+    """The audio of the turns sent: user audio at 100 ms a token, assistant audio at 50 ms.
+
+    ``known_ms`` remembers input audio durations (the session's window), pruned
+    to the items still in the conversation so it stays bounded.
+    """
+    for gone in known_ms.keys() - set(ctx.conversation.item_ids):
+        del known_ms[gone]
     tokens = 0
     for item in items:
         if item.get("type") != "message":
@@ -103,7 +111,9 @@ def _audio_tokens(ctx: SessionContext, items: Sequence[Mapping[str, Any]]) -> in
         kinds = {part.get("type") for part in item.get("content") or []}
         if "input_audio" in kinds:
             kept = ctx.input.audio(item_id)
-            ms = len(kept) / _PCM_BYTES_PER_MS if kept else 0.0
+            if kept:
+                known_ms[item_id] = len(kept) / _PCM_BYTES_PER_MS
+            ms = known_ms.get(item_id, 0.0)
             tokens += audio_tokens(ms, USER_AUDIO_MS_PER_TOKEN)
         if "output_audio" in kinds:
             ms = ctx.conversation.audio_ms(item_id)

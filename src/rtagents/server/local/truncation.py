@@ -128,6 +128,9 @@ class HistoryWindow:
     def __init__(self) -> None:
         self._dropped: set[str] = set()
         self.cuts = 0  # how many times the cut moved (a cache bust each)
+        # Input audio durations by item id, remembered while the item exists:
+        # the audio itself may be let go (input_audio.KEPT_AUDIO_BYTES), usage still counts it.
+        self.input_audio_ms: dict[str, float] = {}
 
     def start(self, keys: Sequence[str]) -> int:
         """Where the kept history begins: past the leading turns already left out."""
