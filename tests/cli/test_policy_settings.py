@@ -54,6 +54,7 @@ def test_no_policy_settings_restrict_nothing() -> None:
 
 def test_a_toml_policy_file_sets_every_kind_of_field(tmp_path: Path) -> None:
     policy = _policy("--policy", _file(tmp_path, GOOD_TOML))
+    assert hash(policy)  # frozen, forced fields included: a table like Limits
     assert policy.allowed_models == ("gpt-realtime",)
     assert policy.allowed_functions == ("get_weather",)
     assert policy.tool_types == ("function",)  # a function allowlist alone keeps MCP out

@@ -46,7 +46,9 @@ class Policy:
     # Session fields set whatever the client sends (a GA session object, JSON),
     # e.g. {"max_output_tokens": 512}: on the initial config, secrets, calls,
     # every session.update, and response.create's overrides of the same fields.
-    forced_fields: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    forced_fields: Mapping[str, Any] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False
+    )
 
     # --- how long and how many -----------------------------------------------
     # Seconds a session may last before it is closed (session_expired); 0: only --session-cap.
