@@ -75,6 +75,18 @@ async def update(client: RawClient, fields: dict[str, Any]) -> Any:
             return reply
 
 
+async def test_a_relayed_session_starts_with_the_forced_fields_upstream(
+    rig: tuple[RunningServer, UpstreamTap],
+) -> None:
+    relay, tap = rig
+    async with session(relay, greet=False) as client:
+        created = (await client.recv()).session
+    assert created.max_output_tokens == 128
+    assert created.instructions.startswith(PREFIX)
+    first_up = tap.of_type("session.update")[0].session  # sent before the client's greeting
+    assert first_up.max_output_tokens == 128
+
+
 async def test_forced_fields_reach_the_upstream_and_come_back_in_session_updated(
     rig: tuple[RunningServer, UpstreamTap],
 ) -> None:
