@@ -29,6 +29,8 @@ log = logging.getLogger("rtagents.server.relay")
 _ABSORBED = frozenset({"session.created", "conversation.created"})
 _BUFFER_RESETS = frozenset({"input_audio_buffer.committed", "input_audio_buffer.cleared"})
 _RESPONSE_EDGES = frozenset({"response.created", "response.done"})
+# Errors about the upstream session's own life, which the relay outlives.
+_UPSTREAM_ONLY = frozenset({"session_expired"})
 # Ids of events the relay sent upstream on its own (appends of a call, truncates): their
 # errors are the relay's to log, not the client's to read. Oldest forgotten first.
 OWN_IDS_KEPT = 256
@@ -102,6 +104,10 @@ class Forwarder:
             log.warning(
                 "the upstream refused an event the relay sent (%s): %s", wire.code, wire.message
             )
+            return
+        if wire.code in _UPSTREAM_ONLY:
+            # The upstream's cap, not this session's: the drop that follows is rebuilt.
+            log.info("relay: the upstream said %s: %s", wire.code, wire.message)
             return
         self.asked.refused(wire.event_id)
         error = error_from_payload(
