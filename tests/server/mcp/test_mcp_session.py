@@ -9,15 +9,17 @@ the GA events, which the raw client decodes with the codec.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from mcp_test_server import McpTestServer, free_port_url, mcp_test_server
-from server_harness import RawClient, mint, session, types
+from server_harness import RawClient, memory_session, mint, session, types
 
 from rtagents.engines.scripted import CallTool, Rule, scripted_engines
 from rtagents.server.config import ServerConfig
+from rtagents.server.host.limits import Limits
 from rtagents.server.serving import RunningServer, running_server
 
 RULES = [
@@ -373,3 +375,39 @@ async def test_a_client_secrets_disallowed_url_is_reported_and_left_unused(
         events = await client.respond()
         assert not [t for t in types(events) if "mcp" in t]
         assert events[-2].response.status == "completed"
+
+
+async def test_no_listing_item_past_the_conversations_item_limit(
+    tools_server: McpTestServer,
+) -> None:
+    config = ServerConfig(port=0, limits=Limits(conversation_items=1))
+    async with running_server(config, scripted_engines(RULES)) as small:
+        async with memory_session(small) as client:
+            await client.user_text("the only item there is room for")
+            session = {"type": "realtime", "tools": [mcp_tool(tools_server.url)]}
+            await client.send({"type": "session.update", "session": session})
+            events = await client.until("error")
+            assert types(events) == ["session.updated", "error"]
+            assert events[-1].error.code == "conversation_full"
+    assert tools_server.headers_seen == []  # nothing was listed
+
+
+async def test_at_most_16_mcp_servers_are_listed_at_once(client: RawClient) -> None:
+    with socket.socket() as silent:  # accepts connections, never answers: listings hang
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/mcp"
+        many = [{**mcp_tool(url), "server_label": f"s{i}"} for i in range(17)]
+        error = await client.error(
+            {"type": "session.update", "session": {"type": "realtime", "tools": many}}
+        )
+        assert (error.code, error.param) == ("invalid_value", "session.tools")
+        await client.send(
+            {"type": "session.update", "session": {"type": "realtime", "tools": many[:16]}}
+        )
+        assert (await client.recv()).type == "session.updated"
+        one_more = {"type": "realtime", "tools": [many[16]]}
+        error = await client.error(
+            {"type": "session.update", "session": one_more}, interleaved=True
+        )
+        assert error.param == "session.tools" and "16 are being listed" in error.message

@@ -8,7 +8,8 @@ done empty, plus an ``error`` event of category tool saying why, since the
 failed event carries no reason). A listing is cached per session by server
 label, URL and credentials, so later updates and responses reuse it; a
 failed one is forgotten, so the next use tries again. Responses wait for a
-listing still in flight.
+listing still in flight. Bounded: at most :data:`MAX_SERVERS` listings kept
+or in flight, and no listing item past the conversation's item limit.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from openai.types.realtime import (
 
 from ...protocol.conversation import Conversation
 from ...protocol.errors import Origin, RealtimeError, RemoteProtocolError, ToolError
+from ...protocol.limit_refusals import conversation_full_refusal
 from .. import ids
 from ..host.wire_events import build
 from . import remote
@@ -71,9 +73,13 @@ class McpSession:
         specs = mcp_specs(tools, self._allowlist, param)
         if specs:
             remote.require_mcp_package(param)
-        if len(specs) > MAX_SERVERS:
+        new = [spec for spec in specs if spec.cache_key not in self._listings]
+        in_flight = sum(1 for listing in self._listings.values() if not listing.done())
+        if in_flight + len(new) > MAX_SERVERS:
             raise RemoteProtocolError(
-                f"At most {MAX_SERVERS} MCP servers per session or response (got {len(specs)}).",
+                f"At most {MAX_SERVERS} MCP servers may be listed at once in a session "
+                f"({in_flight} are being listed, {len(new)} more asked); wait for "
+                "mcp_list_tools.completed or .failed, or use fewer servers.",
                 code="invalid_value",
                 param=param,
             )
@@ -110,6 +116,7 @@ class McpSession:
         return listing
 
     def _forget_oldest(self) -> None:
+        """Make room: the oldest finished listing goes (listed again if used again)."""
         for key, listing in list(self._listings.items()):
             if listing.done():
                 del self._listings[key]
@@ -129,6 +136,10 @@ class McpSession:
 
     async def _announced_listing(self, spec: McpServerSpec) -> list[RemoteTool] | None:
         ctx = self._ctx
+        limit = ctx.state.config.limits.conversation_items
+        if len(ctx.conversation) >= limit:  # the mcp_list_tools item would not fit
+            await ctx.reply_error(conversation_full_refusal(limit, None).to_error())
+            return None
         item_id = ids.item_id()
         item: dict[str, Any] = {
             "id": item_id,
