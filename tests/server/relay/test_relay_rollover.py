@@ -10,6 +10,7 @@ from relay_harness import relay_rig, until
 from server_harness import session
 
 from rtagents.server.config import ServerConfig
+from rtagents.server.relay.upstream_keeper import MIN_UPSTREAM_LIFE_S
 from rtagents.testing.clock import FakeClock
 
 UPSTREAM_CAP_S = 600.0
@@ -55,3 +56,28 @@ async def test_the_upstream_rolls_over_before_its_cap_and_the_session_goes_on() 
         assert second.conversation.item_ids == relayed.conversation.item_ids
         assert _rebuilds(metrics, "drop") == 0
         assert not relayed.transport.closed
+
+
+async def test_an_upstream_clock_behind_ours_does_not_roll_over_in_a_loop() -> None:
+    """An ``expires_at`` already past by the relay's clock waits MIN_UPSTREAM_LIFE_S."""
+    upstream_clock = FakeClock()
+    relay_clock = FakeClock(upstream_clock() + 10 * UPSTREAM_CAP_S)  # far ahead
+    upstream_config = ServerConfig(
+        port=0, clock=upstream_clock, sleep=upstream_clock.sleep, session_cap_s=UPSTREAM_CAP_S
+    )
+    relay_config = ServerConfig(port=0, clock=relay_clock, sleep=relay_clock.sleep)
+    async with (
+        relay_rig(upstream_config=upstream_config, relay_config=relay_config) as rig,
+        session(rig.relay) as client,
+    ):
+        await client.user_text("skewed clocks")
+        metrics = rig.relay.config.metrics
+        await until(lambda: relay_clock.sleepers >= 2, "the rollover timer")
+        assert _rebuilds(metrics, "rollover") == 0
+        relay_clock.advance(MIN_UPSTREAM_LIFE_S - 1)
+        await client.user_text("still the first upstream")
+        assert _rebuilds(metrics, "rollover") == 0
+        relay_clock.advance(1)
+        await until(lambda: _rebuilds(metrics, "rollover") == 1, "one rollover")
+        await client.user_text("on the second upstream")
+        assert _rebuilds(metrics, "rollover") == 1  # and not again at once

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rtagents.server.relay")
 MAX_BACKOFF_S = 8.0
+# The least time an upstream session serves before a rollover (guards against clock skew).
+MIN_UPSTREAM_LIFE_S = 60.0
 _DIAL_FAILURES = (ConnectionFailure, OSError)  # TransportClosed is a ConnectionFailure
 
 
@@ -238,7 +240,19 @@ class UpstreamKeeper:
             self._timer = self.port.spawn(self._rollover_at(link, when), "upstream-rollover")
 
     async def _rollover_at(self, link: UpstreamLink, when: float) -> None:
-        await self.config.sleep(max(0.0, when - self.config.clock()))
+        delay = when - self.config.clock()
+        if delay < MIN_UPSTREAM_LIFE_S:
+            # An expires_at this close (or past) on a fresh session means the clocks
+            # disagree; rolling over at once would only repeat on the next session.
+            log.warning(
+                "relay: the upstream session expires in %.0f s by this server's clock; "
+                "rolling over after %.0f s instead (check both clocks)",
+                delay + self.settings.rollover_margin_s,
+                MIN_UPSTREAM_LIFE_S,
+                extra={"session_id": self.port.session_id},
+            )
+            delay = MIN_UPSTREAM_LIFE_S
+        await self.config.sleep(delay)
         await self._idle.wait()
         async with self._lock:
             if self._closed or link is not self.link:
