@@ -26,7 +26,9 @@ RULES = [
     Rule(when="add", then=CallTool("add", {"a": 2, "b": 3})),
     Rule(when="broken", then=CallTool("fail", {})),
     Rule(when="slowly", then=CallTool("slow", {"seconds": 60})),
+    Rule(when="both", then=[CallTool("add", {"a": 1, "b": 1}), CallTool("get_weather", {})]),
 ]
+WEATHER = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
 LIST_EVENTS = [
     "conversation.item.added",
     "mcp_list_tools.in_progress",
@@ -411,3 +413,18 @@ async def test_at_most_16_mcp_servers_are_listed_at_once(client: RawClient) -> N
             {"type": "session.update", "session": one_more}, interleaved=True
         )
         assert error.param == "session.tools" and "16 are being listed" in error.message
+
+
+async def test_a_function_call_beside_an_mcp_call_waits_for_the_client(
+    client: RawClient, tools_server: McpTestServer
+) -> None:
+    await configure(client, WEATHER, mcp_tool(tools_server.url, require_approval="never"))
+    await client.user_text("do both")
+    first = (await client.respond())[-2].response
+    assert [item.type for item in first.output] == ["mcp_call", "function_call"]
+    assert first.output[0].output == "2"  # the MCP call ran; no words before the client answers
+    output = {"type": "function_call_output", "call_id": first.output[1].call_id, "output": "sunny"}
+    await client.send({"type": "conversation.item.create", "item": output})
+    await client.until("conversation.item.done")
+    second = (await client.respond())[-2].response
+    assert second.output[-1].content[0].text == "The tool returned: sunny"

@@ -54,6 +54,7 @@ class McpTurn:
         }
         self._offered: dict[str, _Offered] = {}
         self._round: list[McpWriter] = []
+        self._client_call_pending = False  # the model called a function this round
         self.rounds = 0
 
     async def prepare(self) -> None:
@@ -79,7 +80,16 @@ class McpTurn:
         ]
 
     def owns(self, name: str) -> bool:
-        return name in self._offered
+        """Whether the model's call of ``name`` is an MCP call.
+
+        Asked once per call the model opens; a call of anything else (a
+        function the client must answer) is noted, since the model must not
+        get another round before the client has answered it.
+        """
+        if name in self._offered:
+            return True
+        self._client_call_pending = True
+        return False
 
     def writer_for(self, output_index: int, name: str, engine_call_id: str) -> McpWriter:
         """The item the model's call of MCP tool ``name`` becomes."""
@@ -117,7 +127,10 @@ class McpTurn:
             if item.get("type") != "mcp_approval_request" or request_id in ran:
                 continue
             spec = specs.get(str(item.get("server_label")))
-            if spec is None or not answered.get(str(request_id)):
+            offered = self._offered.get(str(item.get("name")))
+            if spec is None or offered is None or offered.spec is not spec:
+                continue  # not this response's tool (any more): it stays pending
+            if not answered.get(str(request_id)):
                 continue
             writer = McpCallWriter(
                 self.run,
@@ -134,13 +147,18 @@ class McpTurn:
     async def end_round(self, last: object) -> bool:
         """Run the round's last MCP call (still open), then say if the model speaks again.
 
-        It does when MCP calls ran this round and none awaits approval.
+        It does when MCP calls ran this round and none awaits approval or
+        the client's output of a function call.
         """
         if isinstance(last, McpCallWriter | ApprovalRequestWriter) and not last.closed:
             await last.close("completed")
         writers, self._round = self._round, []
+        waiting = self._client_call_pending
+        self._client_call_pending = False
         self.rounds += 1
-        if self.rounds >= MAX_ROUNDS or any(isinstance(w, ApprovalRequestWriter) for w in writers):
+        if self.rounds >= MAX_ROUNDS or waiting:
+            return False
+        if any(isinstance(w, ApprovalRequestWriter) for w in writers):
             return False
         return any(isinstance(w, McpCallWriter) and w.ran for w in writers)
 
