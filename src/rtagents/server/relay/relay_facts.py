@@ -32,16 +32,16 @@ class RelayView:
         self.plays_audio = False
         self.pending_bytes = 0  # client events held while the upstream is rebuilt
 
-    def _audio(self, direction: str) -> Any:
+    def audio_config(self, direction: str) -> Any:
         return getattr(getattr(self.session, "audio", None), direction, None)
 
     @property
     def input_format(self) -> AudioFormat:
-        return AudioFormat.from_wire(getattr(self._audio("input"), "format", None))
+        return AudioFormat.from_wire(getattr(self.audio_config("input"), "format", None))
 
     @property
     def output_format(self) -> AudioFormat:
-        return AudioFormat.from_wire(getattr(self._audio("output"), "format", None))
+        return AudioFormat.from_wire(getattr(self.audio_config("output"), "format", None))
 
 
 class RelayFacts:
@@ -66,7 +66,7 @@ class RelayFacts:
 
     @property
     def voice(self) -> str | None:
-        voice = getattr(self._view._audio("output"), "voice", None)
+        voice = getattr(self._view.audio_config("output"), "voice", None)
         return voice if isinstance(voice, str) else None
 
     @property
@@ -75,7 +75,7 @@ class RelayFacts:
 
     @property
     def turn_detection(self) -> bool:
-        return getattr(self._view._audio("input"), "turn_detection", None) is not None
+        return getattr(self._view.audio_config("input"), "turn_detection", None) is not None
 
     @property
     def buffered_ms(self) -> float:
