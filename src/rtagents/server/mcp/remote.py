@@ -15,6 +15,7 @@ ran and reported an error). What comes back is bounded: at most
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import importlib.util
 import json
 from collections.abc import AsyncIterator, Mapping
@@ -75,14 +76,20 @@ class McpFailure(Exception):
 
 
 def mcp_installed() -> bool:
-    return importlib.util.find_spec("mcp") is not None
+    """The mcp package, major version 2 (its client API), is importable."""
+    if importlib.util.find_spec("mcp") is None:
+        return False
+    try:
+        return int(importlib.metadata.version("mcp").split(".")[0]) >= 2
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return False
 
 
 def require_mcp_package(param: str) -> None:
     """Refuse MCP tools up front when the ``mcp`` package is missing."""
     if not mcp_installed():
         raise RemoteProtocolError(
-            f"MCP tools need the 'mcp' package, which this server lacks; {EXTRA_HINT}, "
+            f"MCP tools need the 'mcp' package 2.x, which this server lacks; {EXTRA_HINT}, "
             "or use function tools.",
             code="unsupported_tool_type",
             param=param,
@@ -118,13 +125,14 @@ async def call_tool(
 @asynccontextmanager
 async def _session(spec: McpServerSpec, timeout_s: float, doing: str) -> AsyncIterator[Client]:
     """A connected MCP client under one deadline; whatever fails becomes an McpFailure."""
+    import httpx2  # the mcp package's HTTP client
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
-    from mcp.shared._httpx_utils import create_mcp_http_client
 
     try:
         async with asyncio.timeout(timeout_s):
-            async with create_mcp_http_client(headers=dict(spec.headers)) as http:
+            limits = httpx2.Timeout(timeout_s)
+            async with httpx2.AsyncClient(headers=dict(spec.headers), timeout=limits) as http:
                 transport = streamable_http_client(spec.url, http_client=http)
                 async with Client(transport, read_timeout_seconds=timeout_s, cache=None) as client:
                     yield client
