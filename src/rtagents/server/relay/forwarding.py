@@ -21,6 +21,7 @@ from ...protocol.errors import RealtimeError, error_from_payload
 from ..host.backend import HostPort
 from .asked_config import AskedConfig
 from .relay_facts import RelayView
+from .response_failure import INVALID_CODE, failed_response
 
 if TYPE_CHECKING:
     from .relay_media import RelayMedia
@@ -40,9 +41,15 @@ class Forwarder:
     """Turns each upstream event into what the downstream client gets (often the same)."""
 
     def __init__(
-        self, port: HostPort, view: RelayView, asked: AskedConfig, media: RelayMedia
+        self,
+        port: HostPort,
+        view: RelayView,
+        asked: AskedConfig,
+        media: RelayMedia,
+        conversation_id: str,
     ) -> None:
         self.port = port
+        self.conversation_id = conversation_id
         self.view = view
         self.asked = asked
         self.media = media
@@ -59,8 +66,7 @@ class Forwarder:
     async def forward(self, event: Any) -> None:
         kind = getattr(event, "type", None)
         if isinstance(event, InvalidEvent):
-            log.warning("the upstream sent an invalid %s event: %s", kind, event.error)
-            self.port.conversation.apply(event)  # a bad response.done still ends its response
+            await self._invalid(event)
             return
         if kind in _ABSORBED:
             return
@@ -81,6 +87,24 @@ class Forwarder:
             self.view.buffered_bytes = 0
         await self._emit(event)
         if kind in _RESPONSE_EDGES and self.on_idle is not None:
+            self.on_idle()
+
+    async def _invalid(self, event: InvalidEvent) -> None:
+        """An upstream event that does not fit the schema is not passed on; a ``response.done``
+        is replaced by a failed one, so the client's response ends instead of hanging."""
+        log.warning("relay: the upstream sent an invalid %s event: %s", event.type, event.error)
+        response = (event.data or {}).get("response") if event.type == "response.done" else None
+        response_id = response.get("id") if isinstance(response, dict) else None
+        if not isinstance(response_id, str):
+            return
+        record = self.port.conversation.responses.get(response_id)
+        if record is None or record.status != "in_progress":
+            return
+        done = failed_response(
+            self.port.conversation, response_id, INVALID_CODE, self.conversation_id
+        )
+        await self._emit(done)
+        if self.on_idle is not None:
             self.on_idle()
 
     def _own_session(self, event: Any) -> SessionUpdatedEvent:

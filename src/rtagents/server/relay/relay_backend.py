@@ -81,8 +81,8 @@ class RelayBackend:
         self.view = RelayView()
         self.asked = AskedConfig(initial)
         self.media = RelayMedia(port, self.view, self._send_own)
-        self.forwarder = Forwarder(port, self.view, self.asked, self.media)
         self.conversation_id = ids.conversation_id()
+        self.forwarder = Forwarder(port, self.view, self.asked, self.media, self.conversation_id)
         parts = (self.asked, self.forwarder, self.view)
         self.keeper = UpstreamKeeper(
             port, state.config, settings, model, parts, self.conversation_id

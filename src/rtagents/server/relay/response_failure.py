@@ -21,6 +21,8 @@ from ...protocol.errors import ConnectionFailure, Origin
 from ..host.wire_events import build, item_dict
 
 LOST_CODE = "upstream_connection_lost"
+# The upstream sent a response.done this server cannot read (its schema moved on?).
+INVALID_CODE = "upstream_invalid_event"
 
 
 def lost_error(reason: str) -> ConnectionFailure:
@@ -38,22 +40,9 @@ def failed_responses(
 ) -> list[BaseModel]:
     """``response.done`` (failed) for each response in progress, then one ``error``; or none."""
     running = [r for r in conversation.responses.values() if r.status == "in_progress"]
-    events: list[BaseModel] = []
-    for record in running:
-        output = [_incomplete(conversation, item_id) for item_id in record.output_item_ids]
-        response = {
-            "id": record.id,
-            "object": "realtime.response",
-            "status": "failed",
-            "status_details": {
-                "type": "failed",
-                "error": {"type": "server_error", "code": LOST_CODE},
-            },
-            "output": [item for item in output if item is not None],
-            "conversation_id": None if record.conversation == "none" else conversation_id,
-            "usage": None,
-        }
-        events.append(build(ResponseDoneEvent, response=response))
+    events: list[BaseModel] = [
+        failed_response(conversation, record.id, LOST_CODE, conversation_id) for record in running
+    ]
     if events:
         events.append(
             build(
@@ -62,6 +51,26 @@ def failed_responses(
             )
         )
     return events
+
+
+def failed_response(
+    conversation: Conversation, response_id: str, code: str, conversation_id: str
+) -> ResponseDoneEvent:
+    """A ``response.done`` that ends ``response_id`` as failed with ``code``, items as they are."""
+    record = conversation.responses.get(response_id)
+    item_ids = record.output_item_ids if record is not None else []
+    output = [_incomplete(conversation, item_id) for item_id in item_ids]
+    out_of_band = record is not None and record.conversation == "none"
+    response = {
+        "id": response_id,
+        "object": "realtime.response",
+        "status": "failed",
+        "status_details": {"type": "failed", "error": {"type": "server_error", "code": code}},
+        "output": [item for item in output if item is not None],
+        "conversation_id": None if out_of_band else conversation_id,
+        "usage": None,
+    }
+    return build(ResponseDoneEvent, response=response)
 
 
 def _incomplete(conversation: Conversation, item_id: str) -> dict[str, Any] | None:
