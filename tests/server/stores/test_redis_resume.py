@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from redis_kit import redis_server, redis_url  # noqa: F401  (fixtures)
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from rtagents.engines.scripted import Rule, Say, scripted_engines
 from rtagents.server.app import server_state
 from rtagents.server.config import ServerConfig
 from rtagents.server.serving import RunningServer, running_server
-from rtagents.server.stores.redis_resume import MirroredFrameLog
+from rtagents.server.stores.redis_resume import MirroredFrameLog, SharedResumeRegistry
 
 TIMEOUT_S = 10.0
 LONG = " ".join(f"word{i}" for i in range(40))
@@ -210,3 +210,36 @@ def _first(frames: list[str]) -> str:
             item_id: str = event["item"]["id"]
             return item_id
     raise AssertionError("no item was added")
+
+
+async def test_a_handed_off_session_resumes_elsewhere_at_once(
+    nodes: tuple[RunningServer, RunningServer],
+) -> None:
+    """A drain's move: node A (alive) hands the session off and closes 1012; B takes it."""
+    node_a, node_b = nodes
+    ws = await open_ws(node_a, {"X-Rtagents-Resume": "1"})
+    token = ws.response.headers["X-Rtagents-Resume-Token"]
+    session_id = ws.response.headers["X-Rtagents-Session-Id"]
+    seen: list[str] = []
+    await until(ws, "conversation.created", seen)
+    await ws.send(user_text("hello there"))
+    await until(ws, "conversation.item.done", seen)
+    state_a = server_state(node_a.app)
+    (host_a,) = [h for h in state_a.sessions if h.id == session_id]
+    assert host_a.resume is not None
+    registry = state_a.resumes
+    assert isinstance(registry, SharedResumeRegistry)
+    assert await registry.hand_off(host_a.resume)
+    await host_a.shutdown(1012, "server draining")
+    with pytest.raises(ConnectionClosed):
+        while True:
+            seen.append(str(await asyncio.wait_for(ws.recv(), TIMEOUT_S)))
+    assert ws.close_code == 1012
+    headers = {"X-Rtagents-Resume-Token": token, "X-Rtagents-Last-Seq": str(len(seen))}
+    async with await open_ws(node_b, headers) as again:  # A is alive: no liveness wait
+        assert again.response.headers["X-Rtagents-Received"] == "1"
+        await again.send(json.dumps({"type": "response.create"}))
+        after: list[str] = []
+        await until(again, "response.done", after)
+        assert json.loads(after[-1])["response"]["status"] == "completed"
+    assert await registry.hand_off(host_a.resume) is False  # ended: nothing to hand off

@@ -36,6 +36,13 @@ for i = 2, #ARGV do redis.call('DEL', ARGV[i]) end
 return 1
 """
 
+# KEYS: session hash. ARGV: node. Clears the owner if it is this node (a hand-off).
+_RELEASE = """
+if redis.call('HGET', KEYS[1], 'node') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'node', '')
+return 1
+"""
+
 
 class MirroredFrameLog(FrameLog):
     """The in-memory log (replays on this node), each frame also queued to Redis."""
@@ -74,6 +81,7 @@ class SharedResumeRegistry(ResumeRegistry):
         redis = node.redis
         self._append = redis.register_script(APPEND)
         self._forget = redis.register_script(_FORGET)
+        self._release = redis.register_script(_RELEASE)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def session_key(self, session_id: str) -> str:
@@ -152,6 +160,30 @@ class SharedResumeRegistry(ResumeRegistry):
             pipe.expire(key, ttl)
             pipe.set(self.token_key(resumable.token), host.id, ex=ttl)
             await pipe.execute()
+
+    async def hand_off(self, resumable: Resumable) -> bool:
+        """Let any node take this session over at once (a drain), before closing it here.
+
+        Everything queued is made durable first; then the session's owner is
+        cleared (a resume elsewhere needs no liveness wait) and this node sends
+        and logs nothing more of it, and keeps its keys when the session ends
+        here. Call it, then close the connection with a code the client
+        resumes on (1012). False: the session cannot move (no shared log, or
+        Redis failed), so the client will rebuild.
+        """
+        shared = resumable.log.shared if isinstance(resumable.log, MirroredFrameLog) else None
+        if shared is None or shared.broken or shared.lost or resumable.ended:
+            return False
+        await shared.settled()
+        if shared.broken or shared.lost:
+            return False
+        shared.closing = True  # its keys stay for the node that takes it over
+        shared.lost = True  # nothing more is sent or logged from here
+        await shared.stop()
+        released = await self._release(
+            keys=[self.session_key(resumable.host.id)], args=[self.node.node_id]
+        )
+        return bool(released)
 
     def rotate(self, resumable: Resumable, presented: str) -> None:
         dead = [t for t in (resumable.token, resumable.previous) if t and t != presented]

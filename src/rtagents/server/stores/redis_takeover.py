@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from openai.types.realtime import ResponseDoneEvent
+from openai.types.realtime import ResponseDoneEvent, ResponseOutputItemDoneEvent
 from starlette.websockets import WebSocket
 
 from ...protocol.codec import decode_server_event
@@ -160,8 +160,32 @@ async def serve_takeover(
     for text in takeover.frames[takeover.last_seq :]:
         await transport.send(text)
     for response_id in list(_in_progress(host)):
-        await host.emit(_failed(response_id))
+        await _fail_response(host, response_id)
     await host.run()
+
+
+async def _fail_response(host: SessionHost, response_id: str) -> None:
+    """End a response the dead node was streaming: its unfinished items ``incomplete``,
+    then ``response.done`` ``failed``, as both sides' conversations then agree."""
+    record = host.conversation.responses[response_id]
+    output: list[dict[str, Any]] = []
+    for index, item_id in enumerate(record.output_item_ids):
+        item = host.conversation.get(item_id)
+        if item is None:
+            continue
+        data = item.model_dump(mode="json", exclude_none=True)
+        if data.get("status") == "in_progress":
+            data["status"] = "incomplete"
+            await host.emit(
+                build(
+                    ResponseOutputItemDoneEvent,
+                    response_id=response_id,
+                    output_index=index,
+                    item=data,
+                )
+            )
+        output.append(data)
+    await host.emit(_failed(response_id, output))
 
 
 def _last_config(frames: list[str], state: ServerState) -> SessionConfig:
@@ -185,7 +209,7 @@ def _in_progress(host: SessionHost) -> list[str]:
     return [rid for rid, r in host.conversation.responses.items() if r.status == "in_progress"]
 
 
-def _failed(response_id: str) -> ResponseDoneEvent:
+def _failed(response_id: str, output: list[dict[str, Any]]) -> ResponseDoneEvent:
     return build(
         ResponseDoneEvent,
         response={
@@ -199,7 +223,7 @@ def _failed(response_id: str) -> ResponseDoneEvent:
                     "code": "node_lost",
                 },
             },
-            "output": [],
+            "output": output,
         },
     )
 
