@@ -94,6 +94,10 @@ def test_every_serve_setting_can_come_from_the_environment(
         "CALL_CONNECT_TIMEOUT": "5",
         "CALL_PEER_TIMEOUT": "0",
         "DRAIN_GRACE": "5",
+        "WORKERS": "3",
+        "REDIS": "redis://127.0.0.1:6390/0",
+        "RATE_LIMIT_TOKENS": "1000",
+        "RATE_LIMIT_WINDOW": "30",
     }
     assert set(values) == {name.upper() for name in _ORDINARY}  # limits: tested below
     for name, value in values.items():
@@ -129,6 +133,10 @@ def test_every_serve_setting_can_come_from_the_environment(
         "call_connect_timeout": 5.0,
         "call_peer_timeout": 0.0,
         "drain_grace": 5.0,
+        "workers": 3,
+        "redis": "redis://127.0.0.1:6390/0",
+        "rate_limit_tokens": 1000,
+        "rate_limit_window": 30.0,
     }
 
 

@@ -185,8 +185,10 @@ async def serve_until_stopped(
     from ..server.app import server_state
     from ..server.drain import StopSignals, drain_unless_stopped
     from ..server.serving import running_server
+    from ..server.workers import watch_parent, worker_index
 
     config = server_config(settings, api_key, policy)
+    config.reuse_port = worker_index() is not None  # --workers: the siblings share the port
     # SIGTERM drains (server/drain.py) for --drain-grace s; SIGINT stops at once.
     signals = StopSignals(settings.drain_grace).install(asyncio.get_running_loop())
     async with engines_for(settings) as engines:
@@ -215,6 +217,7 @@ async def serve_until_stopped(
                 extra={"ws_url": server.ws_url, "http_url": server.http_url},
             )
             metrics = metrics_listener(config)
+            watch_parent(signals.on_term)
             try:
                 await signals.requested.wait()
                 await drain_unless_stopped(server_state(server.app), signals)
@@ -253,6 +256,10 @@ def run_serve(args: argparse.Namespace) -> int:
     require_redis_package(settings.redis)
     policy = checked_policy(args, model=settings.model, limits=limits_from(settings))
     api_key = settings.api_key or "sk-local-" + secrets.token_urlsafe(24)
+    if settings.workers > 1:  # a worker itself is started with --workers 1
+        from .serve_workers import run_workers
+
+        return run_workers(settings, args, api_key)
     asyncio.run(serve_until_stopped(settings, api_key, policy))
     log.info("stopped")
     return 0

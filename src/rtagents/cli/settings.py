@@ -79,6 +79,12 @@ class ServeSettings(LimitSettings):
         description="on SIGTERM, seconds to move sessions to other nodes (close 1012, refuse "
         "new ones, /healthz draining) before exiting (0: close at once with 1001)",
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="server processes sharing the port (SO_REUSEPORT); more than 1 needs --redis",
+    )
     console: bool | None = Field(
         None,
         description="serve the browser console's secret endpoint (unset: only on a loopback host)",

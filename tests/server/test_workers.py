@@ -1,0 +1,133 @@
+"""``rtagents serve --workers 2`` as real processes on one port and one real Redis.
+
+Checked: the workers share the port (connections land on both), a secret minted
+through either is good on the other, a worker killed with SIGKILL is replaced,
+and SIGTERM on the parent drains every worker (sessions closed 1012) and exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
+
+from rtagents.server.drain import SERVICE_RESTART
+from rtagents.testing.redis_server import MISSING_REASON, RedisServer, redis_binary
+from rtagents.testing.server_process import ServerProcess
+
+pytestmark = pytest.mark.skipif(redis_binary() is None, reason=MISSING_REASON)
+WAIT_S = 90.0  # two workers start at once on CI's two loaded cores
+SERVING = "serving Realtime GA on"
+
+
+@pytest.fixture
+def redis() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+def children(pid: int) -> set[int]:
+    """The worker processes of the ``--workers`` parent ``pid`` (Linux /proc)."""
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return {int(child) for child in text.split()}
+
+
+def sockets(pid: int) -> int:
+    """Open sockets of process ``pid``: a worker's grows by one per connection it took."""
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:
+            continue  # closed meanwhile
+    return count
+
+
+def until(check: object, what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def serving_lines(server: ServerProcess) -> int:
+    return server.tail(1_000_000).count(SERVING)
+
+
+async def _session(server: ServerProcess, secret: str) -> ClientConnection:
+    headers = {"Authorization": f"Bearer {secret}"}
+    ws = await ws_connect(f"{server.ws_url}?model=gpt-realtime", additional_headers=headers)
+    assert json.loads(await ws.recv())["type"] == "session.created"
+    return ws
+
+
+async def _mint(server: ServerProcess) -> str:
+    headers = {"Authorization": f"Bearer {server.api_key}"}
+    async with httpx.AsyncClient(base_url=server.http_url, headers=headers) as http:
+        answer = await http.post("/v1/realtime/client_secrets", json={})
+    assert answer.status_code == 200, answer.text
+    value: str = answer.json()["value"]
+    return value
+
+
+async def _closed_with(ws: ClientConnection) -> int | None:
+    with pytest.raises(ConnectionClosed):
+        while True:
+            await ws.recv()
+    return ws.close_code
+
+
+def test_workers_without_redis_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "serve.log", args=["--workers", "2"])
+    with pytest.raises(RuntimeError, match="exited with 2"):
+        server.start()
+    assert "--workers 2 needs --redis URL" in server.tail()
+
+
+async def test_two_workers_share_port_and_secrets_replace_a_dead_one_and_drain_on_sigterm(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    args = ["--workers", "2", "--redis", redis.url, "--drain-grace", "20"]
+    server = ServerProcess(tmp_path / "serve.log", args=args)
+    server.start()
+    try:
+        until(lambda: serving_lines(server) == 2, "both workers serving")
+        workers = children(server.pid)
+        assert len(workers) == 2
+        before = {pid: sockets(pid) for pid in workers}
+        # Each secret is minted on whichever worker the kernel picks, and used on
+        # whichever it picks next: 16 sessions surely cross workers both ways.
+        secrets = [await _mint(server) for _ in range(16)]
+        sessions = [await _session(server, secret) for secret in secrets]
+        took = {pid: sockets(pid) - before[pid] for pid in workers}
+        assert all(count > 0 for count in took.values()), took  # both took connections
+        for ws in sessions:
+            await ws.close()
+
+        os.kill(min(workers), signal.SIGKILL)
+        until(lambda: len(children(server.pid) - workers) == 1, "a replacement worker")
+        until(lambda: serving_lines(server) == 3, "the replacement serving")
+
+        sessions = [await _session(server, server.api_key) for _ in range(8)]
+        assert server.process is not None
+        server.process.send_signal(signal.SIGTERM)
+        codes = await asyncio.gather(*(_closed_with(ws) for ws in sessions))
+        exit_code = await asyncio.to_thread(server.process.wait, WAIT_S)
+    finally:
+        server.stop()
+    assert codes == [SERVICE_RESTART] * len(sessions)
+    assert exit_code == 0
+    log = server.tail(1_000_000)
+    assert "restarting" in log and "workers stopped (1 restarts)" in log
+    assert not server.crash_lines()
