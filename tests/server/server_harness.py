@@ -28,6 +28,11 @@ from rtagents.transports.memory import MemoryTransport
 
 T = TypeVar("T")
 TIMEOUT_S = 5.0
+# A new realtime session listens for turns (server_vad, as hosted). Most server
+# tests drive the buffer themselves (append, commit, response.create), so the
+# harness's sessions start push-to-talk unless a test asks for the default
+# (``push_to_talk=False``); tests of turn detection set it explicitly.
+PUSH_TO_TALK = {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
 # A wait fails when nothing arrived for TIMEOUT_S *and* this process did almost
 # no work meanwhile (a hang), never merely because a loaded 2-core machine made
 # the engines slow: Whisper, onnxruntime, llama.cpp and Piper run in this
@@ -179,8 +184,13 @@ async def session(
     headers: Mapping[str, str] | None = None,
     subprotocols: Sequence[str] | None = None,
     greet: bool = True,
+    push_to_talk: bool = True,
 ) -> AsyncIterator[RawClient]:
-    """A connected client; with ``greet`` the session.created/conversation.created are read."""
+    """A connected client; with ``greet`` the session.created/conversation.created are read.
+
+    With ``greet`` and ``push_to_talk`` (and no secret, whose own config rules) a
+    realtime session is also switched to push-to-talk (see :data:`PUSH_TO_TALK`).
+    """
     all_headers = dict(headers or {})
     if key is not None or (headers is None and subprotocols is None):
         all_headers.setdefault("Authorization", f"Bearer {key or server.api_key}")
@@ -192,15 +202,17 @@ async def session(
     ) as ws:
         client = RawClient(ws)
         if greet:
-            created = await client.recv()
-            assert created.type == "session.created"
-            assert (await client.recv()).type == "conversation.created"
+            await _greet(client, push_to_talk=push_to_talk and key is None)
         yield client
 
 
 @asynccontextmanager
 async def memory_session(
-    server: RunningServer, *, query: str = "model=gpt-realtime", greet: bool = True
+    server: RunningServer,
+    *,
+    query: str = "model=gpt-realtime",
+    greet: bool = True,
+    push_to_talk: bool = True,
 ) -> AsyncIterator[RawClient]:
     """Like :func:`session`, minus the socket: a host of ``server``'s own state, in memory.
 
@@ -211,12 +223,22 @@ async def memory_session(
     try:
         client = RawClient(await opener.open(f"ws://memory.invalid/v1/realtime?{query}"))
         if greet:
-            created = await client.recv()
-            assert created.type == "session.created"
-            assert (await client.recv()).type == "conversation.created"
+            await _greet(client, push_to_talk=push_to_talk)
         yield client
     finally:
         await opener.close()
+
+
+async def _greet(client: RawClient, *, push_to_talk: bool) -> None:
+    """Read session.created and conversation.created; then go push-to-talk if asked."""
+    created = await client.recv()
+    assert created.type == "session.created"
+    assert (await client.recv()).type == "conversation.created"
+    if push_to_talk and created.session.type == "realtime":
+        if created.session.audio.input.turn_detection is not None:
+            await client.roundtrip(
+                {"type": "session.update", "session": PUSH_TO_TALK}, "session.updated"
+            )
 
 
 async def mint(

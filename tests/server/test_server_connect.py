@@ -44,7 +44,17 @@ async def test_api_key_session_greets_with_full_config(server: RunningServer) ->
     assert config.output_modalities == ["audio"]
     assert config.audio.output.voice == "alloy"
     assert config.audio.input.format.type == "audio/pcm" and config.audio.input.format.rate == 24000
-    assert config.audio.input.turn_detection is None  # no VAD engine: push-to-talk
+    # Turn detection as the hosted API starts a realtime session: server_vad, its defaults.
+    detection = config.audio.input.turn_detection
+    assert detection.model_dump() == {
+        "type": "server_vad",
+        "threshold": 0.5,
+        "prefix_padding_ms": 300,
+        "silence_duration_ms": 500,
+        "idle_timeout_ms": None,
+        "create_response": True,
+        "interrupt_response": True,
+    }
     assert config.tools == [] and config.tool_choice == "auto"
     assert config.model_extra["expires_at"] > 0
     assert conversation.type == "conversation.created"

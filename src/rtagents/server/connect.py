@@ -167,7 +167,9 @@ def _initial_config(websocket: WebSocket, state: ServerState, bound: Any) -> Ses
         return validated(dict(bound), vad_available=state.vad_available, limits=state.config.limits)
     intent = websocket.query_params.get("intent")
     kind: Kind = "transcription" if intent == "transcription" else "realtime"
-    return SessionConfig.initial(kind, model or state.config.model)
+    return SessionConfig.initial(
+        kind, model or state.config.model, vad_available=state.vad_available
+    )
 
 
 async def _deny(websocket: WebSocket, refusal: Refusal) -> None:

@@ -108,7 +108,7 @@ def session_for_secret(
     if request.session is not None:
         update = request.session.model_dump(mode="json", exclude_unset=True, by_alias=True)
         kind = request.session.type
-    base = default_config(kind, model)
+    base = default_config(kind, model, vad_available=vad_available)
     if policy is None:
         return validated(merge_update(base, update), vad_available=vad_available, limits=limits)
     quote_chars = (limits or Limits()).quoted_chars

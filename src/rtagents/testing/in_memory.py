@@ -100,7 +100,9 @@ class MemoryServer:
         model = query.get("model", [None])[0] or self.state.config.model
         intent = query.get("intent", [None])[0]
         return SessionConfig.initial(
-            "transcription" if intent == "transcription" else "realtime", model
+            "transcription" if intent == "transcription" else "realtime",
+            model,
+            vad_available=self.state.vad_available,
         )
 
     async def close(self) -> None:

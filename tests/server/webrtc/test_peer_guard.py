@@ -75,7 +75,9 @@ def _vanish(pc: RTCPeerConnection) -> None:
 
 async def test_closing_after_aiortc_fails_to_answer_is_contained(server: RunningServer) -> None:
     state = server.app.state.rtagents
-    config = validated(default_config("realtime", "gpt-realtime"), vad_available=False)
+    config = validated(
+        default_config("realtime", "gpt-realtime", vad_available=False), vad_available=False
+    )
     broken = (await _offer()).replace("a=mid:0", "a=mid:7")  # what the endpoint would refuse
     async with no_background_errors():
         call = AnsweredCall(state, config)

@@ -111,6 +111,32 @@ async def test_a_spoken_turn_is_heard_and_answered_with_audio_on_the_track(call:
 
 
 @pytest.mark.conformance(
+    "audio.input.turn_detection[server_vad]",
+    status="supported",
+    client="raw",
+    transport="webrtc",
+    note="the default of a new realtime session, as hosted: a bare offer's caller is answered",
+)
+async def test_a_call_from_a_bare_offer_answers_when_the_caller_talks(
+    server: RunningServer,
+) -> None:
+    """The browser quickstart: an SDP offer and nothing else; the caller just talks."""
+    call = await RawCall.open(server)  # application/sdp, no session config
+    try:
+        created = (await call.until("session.created"))[-1]
+        assert created.session.audio.input.turn_detection.type == "server_vad"
+        call.track.enqueue(scripted_speech("good evening") + bytes(48_00 * 2 * 10))  # + 1 s quiet
+        events = await call.until("response.done")
+        types = [e.type for e in events]
+        for kind in ("speech_started", "speech_stopped", "committed"):
+            assert f"input_audio_buffer.{kind}" in types
+        reply = events[-1].response.output[0].content[0].transcript
+        assert reply == "You said: good evening"
+    finally:
+        await call.close()
+
+
+@pytest.mark.conformance(
     "output_audio_buffer.clear",
     "output_audio_buffer.cleared",
     "conversation.item.truncated",

@@ -59,14 +59,22 @@ def session_adapter() -> TypeAdapter[SessionModel]:
     return adapter
 
 
-def default_config(kind: Kind, model: str) -> dict[str, Any]:
-    """What a session starts with before any secret or ``session.update``."""
+def default_config(kind: Kind, model: str, *, vad_available: bool = True) -> dict[str, Any]:
+    """What a session starts with before any secret or ``session.update``.
+
+    A realtime session listens for turns (``server_vad`` with the hosted
+    defaults), as the hosted API's does, so a caller who just talks gets an
+    answer; a server without a VAD engine starts it with ``null`` (push-to-talk)
+    instead of refusing every session. A transcription session starts ``null``.
+    """
     audio_input: dict[str, Any] = {
         "format": PCM16_24K.to_wire(),
         "transcription": None,
         "noise_reduction": None,
         "turn_detection": None,
     }
+    if kind == "realtime" and vad_available:
+        audio_input["turn_detection"] = default_turn_detection()
     if kind == "transcription":
         audio_input["transcription"] = {"model": "whisper-1"}
         return {"type": "transcription", "audio": {"input": audio_input}, "include": None}
@@ -89,6 +97,13 @@ def default_config(kind: Kind, model: str) -> dict[str, Any]:
     }
 
 
+def default_turn_detection() -> dict[str, Any]:
+    """The hosted API's default for a realtime session, every field explicit."""
+    settings = TurnSettings.from_wire({"type": "server_vad"})
+    assert settings is not None
+    return settings.to_wire()
+
+
 @dataclass(frozen=True, slots=True)
 class SessionConfig:
     """One immutable snapshot of a session's effective config (wire JSON)."""
@@ -96,8 +111,8 @@ class SessionConfig:
     data: Mapping[str, Any]
 
     @classmethod
-    def initial(cls, kind: Kind, model: str) -> SessionConfig:
-        return cls(default_config(kind, model))
+    def initial(cls, kind: Kind, model: str, *, vad_available: bool = True) -> SessionConfig:
+        return cls(default_config(kind, model, vad_available=vad_available))
 
     @property
     def kind(self) -> Kind:
@@ -135,6 +150,11 @@ class SessionConfig:
     @property
     def transcription(self) -> Mapping[str, Any] | None:
         value = self._audio("input").get("transcription")
+        return value if isinstance(value, Mapping) else None
+
+    @property
+    def noise_reduction(self) -> Mapping[str, Any] | None:
+        value = self._audio("input").get("noise_reduction")
         return value if isinstance(value, Mapping) else None
 
     @property

@@ -188,7 +188,12 @@ def call_config(
     query: Mapping[str, str],
 ) -> SessionConfig:
     """The call's session config: the secret's (or the defaults), overlaid with ``session``."""
-    base = dict(bound) if bound is not None else default_config("realtime", state.config.model)
+    vad = state.vad_available
+    base = (
+        dict(bound)
+        if bound is not None
+        else default_config("realtime", state.config.model, vad_available=vad)
+    )
     update: dict[str, Any] = {}
     if session is not None:
         update = _session_update(session)
