@@ -66,6 +66,8 @@ async def create_call(request: Request) -> Response:
     except BadOffer as exc:
         return Refusal(400, "invalid_offer", str(exc), "sdp").response()
     state.calls[call.id] = call
+    if state.shared is not None:  # --redis: sidebands may reach any node (stores/redis_calls.py)
+        state.shared.calls.hold(call)
     log.info("call %s created", call.id)
     return Response(
         answer,

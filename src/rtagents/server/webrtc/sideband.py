@@ -5,7 +5,9 @@ caller's device by attaching here with the API key: it receives every server
 event the call's session emits and may send client events (``session.update``,
 tool outputs, ``response.create``) into the same session. The socket closes
 with 1000 and a reason when the call ends; closing the socket leaves the call
-running. An unknown call id is refused with 404 before the upgrade.
+running. An unknown call id is refused with 404 before the upgrade. With
+``--redis`` a call held by another node is found in the call registry and
+the sideband is bridged to that node (server/stores/redis_calls.py).
 """
 
 from __future__ import annotations
@@ -51,11 +53,22 @@ async def serve_sideband(
                 "the caller's device, the sideband on your backend.",
             )
         call = state.calls.get(call_id)
-        if call is None or call.ended.is_set():
+        remote = None
+        if call is None and state.shared is not None:  # --redis: held by another node?
+            remote = await state.shared.calls.holder(call_id)
+        if remote is None and (call is None or call.ended.is_set()):
             raise unknown_call(call_id)
     except Refusal as exc:
         log.info("refused a sideband for %s: %s %s", call_id, exc.status, exc.code)
         await deny(websocket, exc)
+        return
+    if call is None:  # held by another node: bridged to it through Redis
+        assert state.shared is not None
+        await websocket.accept(
+            subprotocol=BROWSER_PROTOCOL if BROWSER_PROTOCOL in offered else None
+        )
+        log.info("sideband for call %s bridged to node %s", call_id, remote)
+        await state.shared.calls.bridge(StarletteTransport(websocket), call_id)
         return
     await websocket.accept(subprotocol=BROWSER_PROTOCOL if BROWSER_PROTOCOL in offered else None)
     sideband = StarletteTransport(websocket)
