@@ -29,6 +29,7 @@ from ...protocol.limit_refusals import conversation_full_refusal
 from ...protocol.resample import StreamResampler
 from ..host.wire_events import build
 from .item_builders import user_audio_item
+from .noise_reduction import StreamingDenoiser, noise_kind
 from .responder import Responder
 from .session_context import SessionContext
 from .transcription import start_transcription
@@ -45,6 +46,7 @@ class AudioIn:
         self.buffer = ctx.input
         self.turns = Turns(ctx, responder, commit=self.commit_audio)
         self._resamplers: dict[int, StreamResampler] = {}  # a call's track rate -> PCM_RATE
+        self._denoiser: StreamingDenoiser | None = None
 
     async def append(self, event: InputAudioBufferAppendEvent) -> None:
         """``input_audio_buffer.append`` (size and buffer limits: the rules table)."""
@@ -67,13 +69,26 @@ class AudioIn:
         """Input audio (pcm16, 24 kHz) into the buffer and through turn detection.
 
         Every way audio reaches a session (appends, a WebRTC call's track) comes
-        here, so the VAD hears all of it and audio time counts all of it.
+        here, so the VAD hears all of it and audio time counts all of it. With
+        ``audio.input.noise_reduction`` set, it is denoised first: the VAD, the
+        STT and the buffer all get the denoised audio (same length, no delay).
         """
+        pcm16 = self._denoised(pcm16)
         if not self.buffer.append(pcm16):
             # Turn detection still hears it (a turn that never ends, or a call
             # without turn detection); the buffer just keeps what it holds.
             log.debug("input audio buffer full; %d bytes not buffered", len(pcm16))
         await self.turns.on_audio(pcm16)
+
+    def _denoised(self, pcm16: bytes) -> bytes:
+        """``pcm16`` through the session's denoiser (made anew when the setting changes)."""
+        kind = noise_kind(self.ctx.config.noise_reduction)
+        if kind is None:
+            self._denoiser = None
+            return pcm16
+        if self._denoiser is None or self._denoiser.kind != kind:
+            self._denoiser = StreamingDenoiser(kind)
+        return self._denoiser.process(pcm16)
 
     def decode(self, audio: str, *, param: str) -> bytes:
         """Base64 audio in the session's input format -> pcm16 at the internal rate."""
