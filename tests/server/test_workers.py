@@ -2,7 +2,8 @@
 
 Checked: the workers share the port (connections land on both), a secret minted
 through either is good on the other, a worker killed with SIGKILL is replaced,
-and SIGTERM on the parent drains every worker (sessions closed 1012) and exits 0.
+and SIGTERM on the parent drains every worker (sessions closed 1012) and exits 0;
+workers whose parent was killed (nothing forwarded) drain and exit on their own.
 """
 
 from __future__ import annotations
@@ -131,3 +132,26 @@ async def test_two_workers_share_port_and_secrets_replace_a_dead_one_and_drain_o
     log = server.tail(1_000_000)
     assert "restarting" in log and "workers stopped (1 restarts)" in log
     assert not server.crash_lines()
+
+
+def test_workers_drain_and_exit_when_their_parent_is_killed(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    server = ServerProcess(tmp_path / "serve.log", args=["--workers", "2", "--redis", redis.url])
+    server.start()
+    try:
+        until(lambda: serving_lines(server) == 2, "both workers serving")
+        workers = children(server.pid)
+        server.kill9()  # no signal is forwarded: the workers see their stdin pipe close
+        until(lambda: not any(_running(pid) for pid in workers), "the workers to exit")
+    finally:
+        server.stop()
+    assert server.tail().count("the --workers parent is gone; draining") == 2
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's exit status waits for init to reap it)."""
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
