@@ -149,3 +149,15 @@ def _credential(value: str) -> object:
 def _url(redis: Redis) -> str:
     kwargs = redis.get_connection_kwargs()
     return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
+
+
+async def test_a_full_redis_refuses_a_mint_with_a_retry_not_a_crash(redis: Redis) -> None:
+    clock = FakeClock(1_000_000.0)
+    issuer = SecretIssuer(b"k" * 32, RedisSecretStore(redis, clock), clock)
+    await redis.config_set("maxmemory", "1")  # every write is refused (OOM)
+    try:
+        with pytest.raises(StoreFull) as full:
+            await issuer.mint({"instructions": "x" * 1000}, 60)
+    finally:
+        await redis.config_set("maxmemory", "0")
+    assert full.value.retry_after_s == 5 and "maxmemory" in full.value.message

@@ -20,9 +20,13 @@ from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from .client_secrets import IssuedSecret, StoreFull, secret_ident
 from .mint_rate import RateLimited
+
+# What a mint refused by Redis itself (out of memory) is told to wait.
+RETRY_AFTER_REFUSED_S = 5
 
 # KEYS: secret hash, index zset, bytes counter. ARGV: now, expires_at, value json, size,
 # max count, max bytes, member, seconds to live. Returns {0} stored, or {1, why, soonest expiry}.
@@ -111,7 +115,14 @@ class RedisSecretStore:
             member,
             max(1, math.ceil(secret.expires_at - now)),
         ]
-        answer: list[Any] = await self._put(keys=keys, args=args)
+        try:
+            answer: list[Any] = await self._put(keys=keys, args=args)
+        except ResponseError as exc:  # e.g. OOM: Redis at maxmemory refuses writes
+            raise StoreFull(
+                f"The shared client secret store (Redis) refused to store the secret: {exc}. "
+                "Retry later; the operator should give Redis more memory (maxmemory).",
+                RETRY_AFTER_REFUSED_S,
+            ) from exc
         if int(answer[0]) == 0:
             return
         kind, _, held = _text(answer[1]).partition(":")

@@ -69,6 +69,14 @@ async def claim_elsewhere(
     registry: SharedResumeRegistry, token: str, owner: str, last_seq: int
 ) -> Takeover:
     """Claim the session ``token`` names from its (dead) node; a :class:`Refusal` if not."""
+    if getattr(registry.node.config, "upstream", None) is not None:
+        # A relayed session's state is upstream, with a connection this node cannot adopt.
+        raise Refusal(
+            409,
+            "resume_not_movable",
+            "This session was relayed to an upstream server by another node and cannot be "
+            "moved to this one; start a new session (the client rebuilds it).",
+        )
     redis = registry.node.redis
     raw_id = await redis.get(registry.token_key(token))
     info = await redis.hgetall(registry.session_key(_text(raw_id))) if raw_id else {}
