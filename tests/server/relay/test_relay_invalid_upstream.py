@@ -1,4 +1,4 @@
-"""An upstream whose ``response.done`` does not fit the schema: the client's response still ends.
+"""An upstream newer than this server: unknown events pass, an unreadable response.done ends.
 
 The upstream here is a few lines of ``websockets`` that speak just enough GA
 to open a session and then send what no rtagents server would: a
@@ -9,6 +9,7 @@ not leave the client's response hanging either.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,8 +31,12 @@ CREATED = {
 RESPONSE = {"id": "resp_up", "object": "realtime.response"}
 
 
+NEW_KIND = {"type": "session.something_new", "event_id": "up_new", "detail": {"n": 1}}
+
+
 async def _drifted_upstream(connection: ServerConnection) -> None:
     await connection.send(json.dumps(CREATED))
+    await connection.send(json.dumps(NEW_KIND))  # right away: it must follow the greeting
     async for message in connection:
         if json.loads(message).get("type") == "response.create":
             created = {"type": "response.created", "event_id": "up_2", "response": RESPONSE}
@@ -56,6 +61,8 @@ async def test_an_unreadable_response_done_ends_the_response_as_failed() -> None
         async with running_server(config) as relay, session(relay, greet=False) as client:
             assert (await client.recv()).type == "session.created"
             assert (await client.recv()).type == "conversation.created"
+            passed_on = await asyncio.wait_for(client.recv_raw(), 10)
+            assert json.loads(passed_on) == NEW_KIND  # passed on as it came
             await client.send({"type": "response.create"})
             created = await client.recv()
             assert created.type == "response.created"

@@ -12,9 +12,10 @@ on the call's track instead of going out as deltas.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from openai.types.realtime import SessionUpdatedEvent
+from pydantic import BaseModel
 
 from ...protocol.codec import InvalidEvent, UnknownEvent
 from ...protocol.errors import RealtimeError, error_from_payload
@@ -147,8 +148,11 @@ class Forwarder:
         self.forwarding = True
         try:
             if isinstance(event, UnknownEvent):
-                # A type this version does not know: passed on as the upstream sent it.
-                await self.port.emit(event, error=error)  # type: ignore[arg-type]
+                # A type this version does not know: passed on as the upstream sent it (the
+                # codec encodes it back to its raw fields; the mirror ignores its type). Not
+                # a model, so it goes as a builder, which emit calls.
+                unknown = cast(BaseModel, event)
+                await self.port.emit(lambda: unknown, error=error)
             else:
                 await self.port.emit(event, error=error)
         finally:

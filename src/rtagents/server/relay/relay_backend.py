@@ -93,9 +93,11 @@ class RelayBackend:
     # --- Backend -----------------------------------------------------------------
 
     async def start(self) -> None:
-        started = await self.keeper.open_first()
-        if started is None:
-            return  # the keeper is closing the session, saying why
+        # When no upstream can be had, the keeper closes the session, saying why.
+        await self.keeper.open_first(self._greet)
+
+    async def _greet(self) -> None:
+        """``session.created`` (the upstream's session as this one), ``conversation.created``."""
         self.port.conversation.set_output_format(self.view.output_format.to_wire())
         log.info(
             "relay answers with an upstream session",

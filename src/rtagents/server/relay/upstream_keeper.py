@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ...protocol.errors import ConnectionFailure, RemoteProtocolError
@@ -73,14 +74,20 @@ class UpstreamKeeper:
 
     # --- opening -------------------------------------------------------------------
 
-    async def open_first(self) -> UpstreamSession | None:
-        """The first upstream session, with the initial config; None if it cannot be had."""
+    async def open_first(self, greet: Callable[[], Awaitable[None]]) -> bool:
+        """The first upstream session, with the initial config; False if it cannot be had.
+
+        ``greet`` (the downstream ``session.created``) runs once the upstream is
+        ready and before its events are read, so nothing can come before it.
+        """
         async with self._lock:
             built = await self._build_with_retries(None)
             if built is None:
-                return None
+                return False
+            self.view.session = built[1].session
+            await greet()
             await self._go_live(*built)
-            return built[1]
+            return True
 
     async def _build(self, restore_items: bool) -> tuple[UpstreamLink, UpstreamSession]:
         """Dial, greet and restore one upstream session (closed again if that fails)."""
