@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 from ...transports.base import NORMAL_CLOSURE, Transport, TransportClosed
 
 if TYPE_CHECKING:
-    from .redis_node import RedisNode
+    from .redis_link import RedisLink
 
 log = logging.getLogger("rtagents.server.redis")
 MAX_CLOSE_REASON_BYTES = 123
@@ -41,7 +41,7 @@ MAX_CLOSE_REASON_BYTES = 123
 class RemoteSideband:
     """A sideband attached on another node, seen by the call's node as a transport."""
 
-    def __init__(self, node: RedisNode, sideband_id: str) -> None:
+    def __init__(self, node: RedisLink, sideband_id: str) -> None:
         self._node = node
         self._channel = f"{node.prefix}call_out:{sideband_id}"
         self._closed = False
@@ -69,7 +69,7 @@ class RemoteSideband:
 class CallRegistry:
     """This node's calls in Redis, and its bridges to calls held elsewhere."""
 
-    def __init__(self, node: RedisNode) -> None:
+    def __init__(self, node: RedisLink) -> None:
         self.node = node
         self._tasks: set[asyncio.Task[Any]] = set()
 

@@ -21,13 +21,13 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from . import SharedStateUnavailable
+from .redis_calls import CallRegistry
+from .redis_resume import SharedResumeRegistry
 from .redis_secrets import RedisMintRate, RedisSecretStore
 
 if TYPE_CHECKING:
     from ..config import ServerConfig
     from .client_secrets import SecretIssuer
-    from .redis_calls import CallRegistry
-    from .redis_resume import SharedResumeRegistry
 
 log = logging.getLogger("rtagents.server.redis")
 
@@ -45,16 +45,8 @@ class RedisNode:
         self.node_id = "node_" + secrets.token_hex(8)
         self.ttl_s = config.redis_node_ttl_s
         self._heartbeat: asyncio.Task[None] | None = None
-        self._calls: CallRegistry | None = None
-
-    @property
-    def calls(self) -> CallRegistry:
-        """Which node holds each WebRTC call; sidebands bridged to it (``redis_calls.py``)."""
-        if self._calls is None:
-            from .redis_calls import CallRegistry
-
-            self._calls = CallRegistry(self)
-        return self._calls
+        # Which node holds each WebRTC call; sidebands bridged to it (``redis_calls.py``).
+        self.calls = CallRegistry(self)
 
     def node_key(self, node_id: str) -> str:
         return f"{self.prefix}node:{node_id}"
@@ -75,8 +67,6 @@ class RedisNode:
         )
 
     def resume_registry(self) -> SharedResumeRegistry:
-        from .redis_resume import SharedResumeRegistry
-
         return SharedResumeRegistry(self)
 
     async def start(self, issuer: SecretIssuer) -> None:
@@ -101,8 +91,7 @@ class RedisNode:
         return bool(await self.redis.exists(self.node_key(node_id)))
 
     async def close(self) -> None:
-        if self._calls is not None:
-            await self._calls.close()
+        await self.calls.close()
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             await asyncio.gather(self._heartbeat, return_exceptions=True)

@@ -24,7 +24,7 @@ from ..host.session_resume import FrameLog, Resumable, ResumableHost, ResumeRegi
 from .redis_resume_log import APPEND, SharedFrameLog
 
 if TYPE_CHECKING:
-    from .redis_node import RedisNode
+    from .redis_link import RedisLink
 
 log = logging.getLogger("rtagents.server.redis")
 
@@ -75,7 +75,7 @@ class HandledFrames:
 class SharedResumeRegistry(ResumeRegistry):
     """:class:`ResumeRegistry` whose sessions are also known to every node through Redis."""
 
-    def __init__(self, node: RedisNode) -> None:
+    def __init__(self, node: RedisLink) -> None:
         super().__init__()
         self.node = node
         redis = node.redis
