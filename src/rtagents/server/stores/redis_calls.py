@@ -30,6 +30,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from ...transports.base import NORMAL_CLOSURE, Transport, TransportClosed
+from .redis_secrets import unavailable
 
 if TYPE_CHECKING:
     from .redis_link import RedisLink
@@ -145,21 +146,25 @@ class CallRegistry:
 
     async def holder(self, call_id: str) -> str | None:
         """The live node holding ``call_id``, if any does."""
-        node_id = await self.node.redis.get(self.key(call_id))
-        if node_id is None:
-            return None
-        text = node_id.decode() if isinstance(node_id, bytes) else str(node_id)
-        return text if await self.node.alive(text) else None
+        try:
+            node_id = await self.node.redis.get(self.key(call_id))
+            if node_id is None:
+                return None
+            text = node_id.decode() if isinstance(node_id, bytes) else str(node_id)
+            return text if await self.node.alive(text) else None
+        except (RedisError, OSError) as exc:
+            raise unavailable(exc) from exc
 
     async def bridge(self, sideband: Transport, call_id: str) -> None:
         """Relay ``sideband`` (accepted here) to the node holding the call, until either ends."""
         sideband_id = "sb_" + secrets.token_hex(8)
         redis = self.node.redis
         pubsub = redis.pubsub()
-        await pubsub.subscribe(f"{self.node.prefix}call_out:{sideband_id}")
         inbound = self.inbound(call_id)
-        forward = asyncio.create_task(_forward(pubsub, sideband), name=f"{call_id}-bridge")
+        forward: asyncio.Task[None] | None = None
         try:
+            await pubsub.subscribe(f"{self.node.prefix}call_out:{sideband_id}")
+            forward = asyncio.create_task(_forward(pubsub, sideband), name=f"{call_id}-bridge")
             await redis.publish(inbound, f"{sideband_id} attach")
             while not forward.done():
                 receiving = asyncio.ensure_future(sideband.recv())
@@ -171,11 +176,13 @@ class CallRegistry:
                 message = receiving.result()
                 text = message if isinstance(message, str) else message.decode(errors="replace")
                 await redis.publish(inbound, f"{sideband_id} frame {text}")
-        except TransportClosed:
-            pass
+        except (TransportClosed, RedisError, OSError) as exc:
+            if not isinstance(exc, TransportClosed):
+                log.error("bridging a sideband to call %s failed: %s", call_id, exc)
         finally:
-            forward.cancel()
-            await asyncio.gather(forward, return_exceptions=True)
+            if forward is not None:
+                forward.cancel()
+                await asyncio.gather(forward, return_exceptions=True)
             with contextlib.suppress(RedisError, OSError):
                 await redis.publish(inbound, f"{sideband_id} detach")
                 await pubsub.aclose()

@@ -103,9 +103,16 @@ class RedisNode:
         await self.redis.set(self.node_key(self.node_id), "1", px=int(self.ttl_s * 1000))
 
     async def _beat(self) -> None:
+        failing = False  # said once per outage, not every beat
         while True:
             await asyncio.sleep(self.ttl_s / 4)
             try:
                 await self._renew()
             except (RedisError, OSError) as exc:
-                log.error("cannot renew this node's liveness in Redis: %s", exc)
+                if not failing:
+                    log.error("cannot renew this node's liveness in Redis: %s", exc)
+                failing = True
+                continue
+            if failing:
+                log.warning("Redis answers again; this node is live again")
+            failing = False

@@ -15,15 +15,19 @@ stored value is compared in full on every lookup.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError
 
+from ..auth import Refusal
 from .client_secrets import IssuedSecret, StoreFull, secret_ident
 from .mint_rate import RateLimited
+
+log = logging.getLogger("rtagents.server.redis")
 
 # What a mint refused by Redis itself (out of memory) is told to wait.
 RETRY_AFTER_REFUSED_S = 5
@@ -117,10 +121,10 @@ class RedisSecretStore:
         ]
         try:
             answer: list[Any] = await self._put(keys=keys, args=args)
-        except ResponseError as exc:  # e.g. OOM: Redis at maxmemory refuses writes
+        except (RedisError, OSError) as exc:  # OOM at maxmemory, or Redis unreachable
             raise StoreFull(
-                f"The shared client secret store (Redis) refused to store the secret: {exc}. "
-                "Retry later; the operator should give Redis more memory (maxmemory).",
+                f"The shared client secret store (Redis) could not store the secret: {exc}. "
+                "Retry later; the operator should check Redis (reachable, maxmemory).",
                 RETRY_AFTER_REFUSED_S,
             ) from exc
         if int(answer[0]) == 0:
@@ -141,7 +145,10 @@ class RedisSecretStore:
         )
 
     async def get(self, value: str) -> IssuedSecret | None:
-        stored = await self._redis.hget(self._key(value), "secret")
+        try:
+            stored = await self._redis.hget(self._key(value), "secret")
+        except (RedisError, OSError) as exc:
+            raise unavailable(exc) from exc
         if stored is None:
             return None
         data = json.loads(stored)
@@ -157,7 +164,10 @@ class RedisSecretStore:
         )
 
     async def open_session(self, value: str) -> int:
-        count = await self._open(keys=[self._key(value)], args=[value])
+        try:
+            count = await self._open(keys=[self._key(value)], args=[value])
+        except (RedisError, OSError) as exc:
+            raise unavailable(exc) from exc
         return int(count)
 
 
@@ -184,7 +194,13 @@ class RedisMintRate:
     async def take(self, minter: str) -> None:
         """Count one mint for ``minter``, or raise :class:`RateLimited` saying when to retry."""
         key = f"{self._prefix}mint_rate:{minter}"
-        wait = float(_text(await self._take(keys=[key], args=[self._clock(), self.per_minute])))
+        try:
+            answer = await self._take(keys=[key], args=[self._clock(), self.per_minute])
+        except (RedisError, OSError) as exc:
+            # Fails open: the mint itself needs Redis and is refused (503) if it is down.
+            log.warning("the shared mint rate cannot be checked: %s", exc)
+            return
+        wait = float(_text(answer))
         if wait > 0:
             retry_after = max(1, math.ceil(wait))
             raise RateLimited(
@@ -193,6 +209,16 @@ class RedisMintRate:
                 f"server sharing this Redis. Retry in {retry_after} s.",
                 retry_after,
             )
+
+
+def unavailable(exc: BaseException) -> Refusal:
+    """A request that needs the shared Redis while it fails: 503, retry (never a crash)."""
+    return Refusal(
+        503,
+        "shared_state_unavailable",
+        f"The server cannot reach the state its nodes share (Redis): {exc}. Retry shortly.",
+        headers={"Retry-After": str(RETRY_AFTER_REFUSED_S)},
+    )
 
 
 def _record(secret: IssuedSecret) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from openai.types.realtime import ResponseDoneEvent, ResponseOutputItemDoneEvent
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocket
 
 from ...protocol.codec import decode_server_event
@@ -35,6 +36,7 @@ from ..local.pipeline import local_backend
 from ..local.session_config import SessionConfig
 from ..ws import StarletteTransport
 from .redis_resume import SharedResumeRegistry
+from .redis_secrets import unavailable
 
 if TYPE_CHECKING:
     from ..state import ServerState
@@ -69,6 +71,13 @@ async def claim_elsewhere(
     registry: SharedResumeRegistry, token: str, owner: str, last_seq: int
 ) -> Takeover:
     """Claim the session ``token`` names from its (dead) node; a :class:`Refusal` if not."""
+    try:
+        return await _claim(registry, token, owner, last_seq)
+    except (RedisError, OSError) as exc:
+        raise unavailable(exc) from exc
+
+
+async def _claim(registry: SharedResumeRegistry, token: str, owner: str, last_seq: int) -> Takeover:
     if getattr(registry.node.config, "upstream", None) is not None:
         # A relayed session's state is upstream, with a connection this node cannot adopt.
         raise Refusal(
