@@ -1,6 +1,6 @@
 """deploy/: the compose file agrees with the server and the balancer, and the balancer's
 config, run by a real HAProxy in front of two real nodes and Redis, moves every session
-off a node that drains (a redeploy) with none failing."""
+off a node that drains (a redeploy) with none failing: each resumes on the other node."""
 
 from __future__ import annotations
 
@@ -120,13 +120,14 @@ def deployment(tmp_path: Path, haproxy_binary: str, redis: RedisServer) -> Itera
     listen = free_port()
     config = tmp_path / "haproxy.cfg"
     config.write_text(_local_haproxy_config(listen, nodes))
-    with (tmp_path / "haproxy.log").open("wb") as log:
-        balancer = subprocess.Popen(
-            [haproxy_binary, "-db", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT
-        )
+    balancer: subprocess.Popen[bytes] | None = None
     try:
-        for node in nodes:
+        for node in nodes:  # serving before the balancer's first check, which then finds them up
             node.start()
+        with (tmp_path / "haproxy.log").open("wb") as log:
+            balancer = subprocess.Popen(
+                [haproxy_binary, "-db", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + WAIT_S
         while not _accepting(listen):
             assert balancer.poll() is None, (tmp_path / "haproxy.log").read_text()
@@ -134,8 +135,9 @@ def deployment(tmp_path: Path, haproxy_binary: str, redis: RedisServer) -> Itera
             time.sleep(0.05)
         yield Deployment(nodes, f"ws://127.0.0.1:{listen}/v1/realtime")
     finally:
-        balancer.terminate()
-        balancer.wait(10)
+        if balancer is not None:
+            balancer.terminate()
+            balancer.wait(10)
         for node in nodes:
             node.stop()
 
@@ -201,5 +203,6 @@ async def test_a_redeployed_node_drains_through_haproxy_and_no_session_fails(
     assert all(outcome[:2] == ["completed", "completed"] for outcome in outcomes), outcomes
     moves = [outcome[2:] for outcome in outcomes]
     assert sum(len(m) for m in moves) == on_first  # node1's sessions moved, once each
+    assert {how for m in moves for how in m} == {"resumed"}  # handed off, resumed on node2
     assert "drained: every session has left this node" in nodes[0].tail(1_000_000)
     assert not nodes[0].crash_lines() and not nodes[1].crash_lines()

@@ -3,7 +3,9 @@
 Two ``rtagents serve`` processes stand for two nodes behind a load balancer;
 the balancer is the clients' opener, which (like a balancer's health check)
 routes each connection to the first node that takes it: A while it serves, B
-once A refuses (503 ``server_draining``) or is gone.
+once A refuses (503 ``server_draining``) or is gone. Without shared state B
+cannot resume A's sessions and each client rebuilds its session there; with
+both nodes on one Redis each session is handed off and resumed on B.
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from rtagents import connect
 from rtagents.client import ReconnectPolicy, Session
 from rtagents.client.opening import open_transport
 from rtagents.protocol.errors import ConnectionFailure
+from rtagents.testing.redis_server import MISSING_REASON, RedisServer, redis_binary
 from rtagents.testing.server_process import ServerProcess
 from rtagents.transports.base import Transport
 
@@ -101,10 +106,22 @@ async def _call(node_a: ServerProcess, balancer: Balancer, on_air: asyncio.Queue
         return caller
 
 
+@pytest.fixture(params=["memory", "redis"])
+def shared_state(request: pytest.FixtureRequest) -> Iterator[list[str]]:
+    """The nodes' flags: nothing shared, or one real Redis (skipped where it is missing)."""
+    if request.param == "memory":
+        yield []
+        return
+    if redis_binary() is None:
+        pytest.skip(MISSING_REASON)
+    with RedisServer() as redis:
+        yield ["--redis", redis.url]
+
+
 async def test_sigterm_moves_50_live_sessions_to_the_other_node_and_exits_0(
-    tmp_path: Path,
+    tmp_path: Path, shared_state: list[str]
 ) -> None:
-    grace = ["--drain-grace", str(GRACE_S)]
+    grace = ["--drain-grace", str(GRACE_S), *shared_state]
     node_a = ServerProcess(tmp_path / "a.log", args=grace)
     node_b = ServerProcess(tmp_path / "b.log", api_key=node_a.api_key, args=grace)
     node_a.start()
@@ -125,7 +142,8 @@ async def test_sigterm_moves_50_live_sessions_to_the_other_node_and_exits_0(
         node_b.stop()
     assert exit_code == 0
     assert all(c.answers == ["completed", "completed"] for c in callers)
-    assert sum(len(c.how) for c in callers) == SESSIONS  # each moved exactly once
+    moved = [c.how for c in callers]
+    assert moved == [["resumed" if shared_state else "rebuilt"]] * SESSIONS  # once each
     assert balancer.routed[node_b.port] >= SESSIONS
     log_a = node_a.log_path.read_text()
     assert "drained: every session has left this node" in log_a

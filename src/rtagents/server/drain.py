@@ -103,7 +103,9 @@ async def drain(state: ServerState, grace_s: float) -> DrainOutcome:
         grace_s,
         extra={"sessions": len(hosts), "calls": len(calls), "grace_s": grace_s},
     )
-    moves = [_move_session(host, quiet_by) for host in hosts]
+    # --redis: the registry can hand a session to whichever node the client reaches next.
+    hand_off = getattr(state.resumes, "hand_off", None)
+    moves = [_move_session(host, quiet_by, hand_off) for host in hosts]
     moves += [_end_call(call, quiet_by) for call in calls]
     moving = asyncio.gather(*moves, return_exceptions=True)
     try:
@@ -121,9 +123,21 @@ async def drain(state: ServerState, grace_s: float) -> DrainOutcome:
     return DrainOutcome(told=told, left_open=left)
 
 
-async def _move_session(host: SessionHost, quiet_by: float) -> None:
-    """Close ``host``'s session with 1012 at its next quiet moment (or at ``quiet_by``)."""
+async def _move_session(
+    host: SessionHost, quiet_by: float, hand_off: Callable[[Any], Awaitable[bool]] | None
+) -> None:
+    """Close ``host``'s session with 1012 at its next quiet moment (or at ``quiet_by``).
+
+    With shared resume logs the session is handed off first (its log made
+    durable, its owner cleared), so another node resumes it at once with
+    nothing lost; without, the client's resume is refused there and it rebuilds.
+    """
     await _until_quiet(lambda: host.backend.facts().responses, quiet_by)
+    if hand_off is not None and host.resume is not None:
+        try:
+            await hand_off(host.resume)
+        except Exception:  # a failed hand-off costs a resume, not the drain
+            log.exception("handing session %s off failed; its client rebuilds", host.id)
     await host.shutdown(SERVICE_RESTART, DRAIN_REASON)
     await host.wait_closed()
 
