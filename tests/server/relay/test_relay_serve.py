@@ -6,11 +6,21 @@ import pytest
 from server_harness import session
 
 from rtagents.cli.failures import CliError
+from rtagents.cli.main import build_parser
 from rtagents.cli.serve import server_config
-from rtagents.cli.settings import ServeSettings
+from rtagents.cli.settings import ServeSettings, load_serve_settings
 from rtagents.server.config import ServerConfig
 from rtagents.server.relay.settings import API_KEY_ENV
 from rtagents.server.serving import running_server
+
+
+def test_the_upstream_flag_is_read_from_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(API_KEY_ENV, "sk-upstream")
+    args = build_parser().parse_args(["serve", "--upstream", "wss://up.example/v1/realtime"])
+    config = server_config(load_serve_settings(args), "sk-local")
+    assert config.upstream is not None
+    assert config.upstream.url == "wss://up.example/v1/realtime"
+    assert config.upstream.api_key == "sk-upstream"
 
 
 def test_without_upstream_the_server_answers_locally() -> None:
