@@ -7,7 +7,7 @@ from server_harness import session
 
 from rtagents.cli.failures import CliError
 from rtagents.cli.main import build_parser
-from rtagents.cli.serve import server_config
+from rtagents.cli.serve import engines_for, server_config
 from rtagents.cli.settings import ServeSettings, load_serve_settings
 from rtagents.server.config import ServerConfig
 from rtagents.server.relay.settings import API_KEY_ENV
@@ -21,6 +21,12 @@ def test_the_upstream_flag_is_read_from_the_command_line(monkeypatch: pytest.Mon
     assert config.upstream is not None
     assert config.upstream.url == "wss://up.example/v1/realtime"
     assert config.upstream.api_key == "sk-upstream"
+
+
+async def test_relay_mode_loads_no_local_models() -> None:
+    settings = ServeSettings(upstream="wss://up.example/v1/realtime", engine="local")
+    async with engines_for(settings) as engines:
+        assert engines.name == "scripted"  # nothing to load: the upstream answers
 
 
 def test_without_upstream_the_server_answers_locally() -> None:
