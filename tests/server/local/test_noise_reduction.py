@@ -48,6 +48,14 @@ def _stream(denoiser: StreamingDenoiser, pcm16: bytes) -> bytes:
     return b"".join(denoiser.process(pcm16[i : i + CHUNK]) for i in range(0, len(pcm16), CHUNK))
 
 
+@pytest.mark.conformance(
+    "audio.input.noise_reduction.type=near_field",
+    "audio.input.noise_reduction.type=far_field",
+    status="supported",
+    client="none",
+    transport="in-process",
+    note="the spectral gate itself, each tuning (unit level)",
+)
 @pytest.mark.parametrize("kind", ["near_field", "far_field"])
 def test_noise_is_gated_and_the_louder_signal_kept(kind: str) -> None:
     pcm, voiced = _noisy_tone_burst()
@@ -60,6 +68,13 @@ def test_noise_is_gated_and_the_louder_signal_kept(kind: str) -> None:
     assert _rms(out[voiced]) > _rms(pcm[voiced]) * 0.6  # the signal mostly kept
 
 
+@pytest.mark.conformance(
+    "audio.input.noise_reduction.type=far_field",
+    status="supported",
+    client="none",
+    transport="in-process",
+    note="far_field is tuned apart from near_field (unit level)",
+)
 def test_the_two_settings_are_tuned_apart_and_anything_else_is_off() -> None:
     near, far = TUNINGS["near_field"], TUNINGS["far_field"]
     assert far.n_fft > near.n_fft and far.threshold_std < near.threshold_std
@@ -76,6 +91,13 @@ def test_odd_and_empty_chunks_pass_through_whole() -> None:
     assert len(out) == len(pcm)
 
 
+@pytest.mark.conformance(
+    "audio.input.noise_reduction.type=near_field",
+    status="supported",
+    client="raw",
+    transport="in-process",
+    note="the buffered input audio is denoised (before VAD and STT)",
+)
 async def test_a_session_with_noise_reduction_buffers_denoised_audio(client: RawClient) -> None:
     pcm, _ = _noisy_tone_burst(2.0)
     noise = pcm[: int(1.4 * PCM_RATE) * 2]  # the noise-only part
