@@ -11,13 +11,16 @@ Whisper (as the server runs it): word error rate without noise reduction,
 with ``near_field`` and with ``far_field``.
 
 False turns: 20 s of each noise alone, as loud as the speech (0 dB) and
-10 dB louder, go through the server's turn detection (Silero VAD and the ``server_vad``
-defaults: threshold 0.5, 500 ms silence) with and without the denoiser;
+10 dB louder, plus "babble" (four of the sentences played backwards at once,
+over and over: speech-like, but nobody talking to the agent), go through
+the server's turn detection (Silero VAD and the ``server_vad`` defaults:
+threshold 0.5, 500 ms silence) with and without the denoiser;
 every ``speech_started`` there is a turn nobody spoke.
 
 Also reported: the denoiser's time per 20 ms chunk (median, p99).
 
-Run: ``.venv/bin/python bench/noise_reduction.py`` (``--quick``: fewer clips)
+Run: ``.venv/bin/python bench/noise_reduction.py`` (``--quick``: fewer clips;
+``--false-turns``: only the false-turn table and the timing)
 """
 
 from __future__ import annotations
@@ -75,6 +78,17 @@ def noise(kind: str, samples: int, rng: np.random.Generator) -> np.ndarray[Any, 
     return np.asarray(out / np.sqrt(np.mean(out**2)), dtype=np.float64)
 
 
+def babble(clips: list[bytes], samples: int) -> np.ndarray[Any, Any]:
+    """Unit-RMS overlay of the clips played backwards, each looped from its own offset."""
+    out = np.zeros(samples)
+    for n, clip in enumerate(clips):
+        voice = to_float(clip)[::-1]
+        looped = np.tile(voice, samples // len(voice) + 2)
+        start = n * len(voice) // len(clips)
+        out += looped[start : start + samples]
+    return out / np.sqrt(np.mean(out**2))
+
+
 def to_float(pcm16: bytes) -> np.ndarray[Any, Any]:
     return np.frombuffer(pcm16, dtype="<i2").astype(np.float64) / 32768
 
@@ -116,16 +130,29 @@ def false_turns(pcm16: bytes, vad: SileroVAD) -> int:
     return starts
 
 
-async def run(quick: bool) -> None:
+async def run(quick: bool, only_false_turns: bool) -> None:
     LIBRARY.load_now()
     sentences = SENTENCES[:3] if quick else SENTENCES
-    clips = await spoken(sentences, rate=PCM_RATE)
-    stt = WhisperSTT()
-    stt.load()
+    clips = await spoken(SENTENCES, rate=PCM_RATE)
     vad = SileroVAD()
     vad.load()
     kinds = ["white", "pink", "hum", "bursty"]
     chunk_ms: list[float] = []
+    if not only_false_turns:
+        await word_errors(clips, sentences, kinds, chunk_ms)
+    false_turn_table(clips, sentences, kinds, vad, chunk_ms)
+    p99 = float(np.percentile(chunk_ms, 99))
+    print(
+        f"\nDenoiser per 20 ms chunk: median {statistics.median(chunk_ms):.2f} ms, "
+        f"p99 {p99:.2f} ms over {len(chunk_ms)} chunks"
+    )
+
+
+async def word_errors(
+    clips: dict[str, bytes], sentences: list[str], kinds: list[str], chunk_ms: list[float]
+) -> None:
+    stt = WhisperSTT()
+    stt.load()
     print(f"{len(sentences)} sentences per cell; WER without / near_field / far_field\n")
     print("| noise | SNR | off | near_field | far_field |")
     print("|---|---:|---:|---:|---:|")
@@ -147,6 +174,16 @@ async def run(quick: bool) -> None:
                 cells.append(f"{wer(pairs):.1%}")
             print(f"| {kind} | {snr} dB | " + " | ".join(cells) + " |")
     print("| all | | " + " | ".join(f"{wer(totals[s]):.1%}" for s in SETTINGS) + " |")
+    stt.close()
+
+
+def false_turn_table(
+    clips: dict[str, bytes],
+    sentences: list[str],
+    kinds: list[str],
+    vad: SileroVAD,
+    chunk_ms: list[float],
+) -> None:
     print("\nFalse turns (speech_started) in 20 s of noise alone:\n")
     print("| noise | level | off | near_field | far_field |")
     print("|---|---|---:|---:|---:|")
@@ -159,15 +196,17 @@ async def run(quick: bool) -> None:
             counts = [false_turns(denoised(alone, s, chunk_ms), vad) for s in SETTINGS]
             level = "speech level" if snr == 0 else f"{-snr} dB above"
             print(f"| {kind} | {level} | " + " | ".join(map(str, counts)) + " |")
-    p99 = float(np.percentile(chunk_ms, 99))
-    print(
-        f"\nDenoiser per 20 ms chunk: median {statistics.median(chunk_ms):.2f} ms, "
-        f"p99 {p99:.2f} ms over {len(chunk_ms)} chunks"
-    )
-    stt.close()
+    others = [clips[text] for text in SENTENCES[-4:]]
+    for snr in (10, 0):
+        alone = to_pcm16(babble(others, PCM_RATE * 20) * speech_rms / 10 ** (snr / 20))
+        counts = [false_turns(denoised(alone, s, chunk_ms), vad) for s in SETTINGS]
+        level = "speech level" if snr == 0 else "10 dB below speech"
+        print(f"| babble | {level} | " + " | ".join(map(str, counts)) + " |")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="three sentences per cell")
-    asyncio.run(run(parser.parse_args().quick))
+    parser.add_argument("--false-turns", action="store_true", help="only the false turns")
+    args = parser.parse_args()
+    asyncio.run(run(args.quick, args.false_turns))
