@@ -130,6 +130,11 @@ class SharedFrameLog:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
+                # Work a handled frame spawned takes its first step before the batch is cut:
+                # response.create's task emits response.created there, which must land with
+                # the frame's count (else a node taking over would have neither response
+                # nor the frame to handle again).
+                await asyncio.sleep(0)
                 if self._reading() > self._handled:
                     continue  # a client frame is mid-handling: frame_handled wakes us
                 batch, self._queued = self._queued, []
