@@ -7,6 +7,8 @@ from typing import Any
 from relay_harness import RelayRig, relay_rig
 from server_harness import RawClient, session, types
 
+from rtagents.server.config import ServerConfig
+from rtagents.server.host.limits import Limits
 from rtagents.server.serving import RunningServer
 
 TEXT_ONLY = {
@@ -77,3 +79,19 @@ async def test_an_upstream_refusal_reaches_the_client_with_its_event_id() -> Non
         assert host.conversation.truncated_ms(item_id) is None
     assert error.event_id == "evt_truncate_1"
     assert error.param is not None or error.code
+
+
+async def test_the_hosts_limits_refuse_before_anything_goes_upstream() -> None:
+    config = ServerConfig(port=0, limits=Limits(instructions_bytes=100))
+    async with relay_rig(relay_config=config) as rig, session(rig.relay, greet=False) as client:
+        assert (await client.recv()).type == "session.created"
+        assert (await client.recv()).type == "conversation.created"
+        update = {
+            "type": "session.update",
+            "event_id": "evt_big",
+            "session": {"type": "realtime", "instructions": "x" * 200},
+        }
+        error = await client.error(update)
+        assert (error.code, error.event_id) == ("instructions_too_large", "evt_big")
+        (upstream,) = rig.upstream_hosts()
+        assert upstream.received_frames == 0  # the upstream never saw it

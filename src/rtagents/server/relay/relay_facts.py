@@ -31,13 +31,19 @@ class RelayView:
         self.buffered_bytes = 0  # appended since the last commit/clear
         self.plays_audio = False
         self.pending_bytes = 0  # client events held while the upstream is rebuilt
+        self._input_of: Any = None
+        self._input: AudioFormat | None = None
 
     def audio_config(self, direction: str) -> Any:
         return getattr(getattr(self.session, "audio", None), direction, None)
 
     @property
     def input_format(self) -> AudioFormat:
-        return AudioFormat.from_wire(getattr(self.audio_config("input"), "format", None))
+        """Parsed once per session config: the rules read it for every append."""
+        if self._input_of is not self.session or self._input is None:
+            self._input_of = self.session
+            self._input = AudioFormat.from_wire(getattr(self.audio_config("input"), "format", None))
+        return self._input
 
     @property
     def output_format(self) -> AudioFormat:
