@@ -25,6 +25,7 @@ from rtagents.server.serving import RunningServer, running_server
 from rtagents.server.stores.redis_resume import MirroredFrameLog, SharedResumeRegistry
 
 TIMEOUT_S = 10.0
+PUSH_TO_TALK = {"audio": {"input": {"turn_detection": None}}}
 LONG = " ".join(f"word{i}" for i in range(40))
 RULES = [Rule(when="slowly", then=Say(LONG, token_delay_s=0.01))]
 
@@ -86,6 +87,8 @@ async def test_a_session_resumes_on_another_node_with_nothing_lost_or_twice(
     session_id = ws.response.headers["X-Rtagents-Session-Id"]
     seen: list[str] = []
     await until(ws, "conversation.created", seen)
+    session = {"type": "realtime", "instructions": "Be brief.", **PUSH_TO_TALK}
+    await ws.send(json.dumps({"type": "session.update", "session": session}))
     await ws.send(user_text("hello there"))
     await ws.send(json.dumps({"type": "response.create"}))
     await until(ws, "response.done", seen)
@@ -95,7 +98,7 @@ async def test_a_session_resumes_on_another_node_with_nothing_lost_or_twice(
     headers = {"X-Rtagents-Resume-Token": token, "X-Rtagents-Last-Seq": str(kept)}
     async with await open_ws(node_b, headers) as again:
         assert again.response.headers["X-Rtagents-Session-Id"] == session_id
-        assert again.response.headers["X-Rtagents-Received"] == "2"
+        assert again.response.headers["X-Rtagents-Received"] == "3"
         assert again.response.headers["X-Rtagents-Resume-Token"] not in ("", token)
         replayed = [await asyncio.wait_for(again.recv(), TIMEOUT_S) for _ in range(3)]
         assert replayed == seen[kept:]  # exactly the missed frames, byte for byte
@@ -113,6 +116,9 @@ async def test_a_session_resumes_on_another_node_with_nothing_lost_or_twice(
         assert "session.created" not in types(later)
         host_b = [h for h in server_state(node_b.app).sessions if h.id == session_id]
         assert len(host_b) == 1 and len(host_b[0].conversation.items) == 4
+        config = host_b[0].backend.config  # type: ignore[attr-defined]
+        assert config.instructions == "Be brief."  # A's last session.updated, as it was
+        assert config.data["audio"]["input"]["turn_detection"] is None  # push-to-talk kept
 
 
 async def test_a_response_streaming_on_the_dead_node_ends_failed_on_the_new_one(

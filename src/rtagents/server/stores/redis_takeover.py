@@ -209,7 +209,9 @@ def _last_config(frames: list[str], state: ServerState) -> SessionConfig:
     for text in reversed(frames):
         event = decode_server_event(text)
         if getattr(event, "type", None) in ("session.created", "session.updated"):
-            data = event.session.model_dump(mode="json", exclude_none=True, by_alias=True)  # type: ignore[union-attr]
+            # exclude_unset: the fields the frame carried, an explicit null included
+            # (turn_detection: null is push-to-talk, not "use the default")
+            data = event.session.model_dump(mode="json", exclude_unset=True, by_alias=True)  # type: ignore[union-attr]
             return SessionConfig({k: v for k, v in data.items() if k not in _SESSION_FIELDS})
     return SessionConfig.initial("realtime", state.config.model)
 
