@@ -26,6 +26,7 @@ from ..host.backend import HostPort
 from .response_failure import failed_responses, lost_error
 from .upstream_link import UpstreamLink
 from .upstream_rebuild import UpstreamSession, greet, restore
+from .upstream_rollover import Rollover
 
 if TYPE_CHECKING:
     from ..config import ServerConfig
@@ -36,9 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rtagents.server.relay")
 MAX_BACKOFF_S = 8.0
-# The least time an upstream session serves before a rollover (guards against clock skew).
-MIN_UPSTREAM_LIFE_S = 60.0
-_DIAL_FAILURES = (ConnectionFailure, OSError)  # TransportClosed is a ConnectionFailure
+DIAL_FAILURES = (ConnectionFailure, OSError)  # TransportClosed is a ConnectionFailure
 
 
 class UpstreamKeeper:
@@ -64,11 +63,14 @@ class UpstreamKeeper:
         self.rebuilds = 0
         self._dials = 0
         self._pending: deque[str] = deque()
-        self._lock = asyncio.Lock()
-        self._closed = False
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._timer: asyncio.Task[Any] | None = None
+        self.lock = asyncio.Lock()
+        self.closed = False
+        self.idle = asyncio.Event()
+        self.idle.set()
+        # Events of the current link held back (not forwarded) while a rollover builds the
+        # next session: if any arrive, the old session moved on and the rollover waits.
+        self.holding: list[Any] | None = None
+        self.rollover = Rollover(self)
         self._fatal: asyncio.Task[Any] | None = None
         self.forwarder.on_idle = self._note_responses
 
@@ -80,16 +82,16 @@ class UpstreamKeeper:
         ``greet`` (the downstream ``session.created``) runs once the upstream is
         ready and before its events are read, so nothing can come before it.
         """
-        async with self._lock:
+        async with self.lock:
             built = await self._build_with_retries(None)
             if built is None:
                 return False
             self.view.session = built[1].session
             await greet()
-            await self._go_live(*built)
+            await self.go_live(*built)
             return True
 
-    async def _build(self, restore_items: bool) -> tuple[UpstreamLink, UpstreamSession]:
+    async def build(self, restore_items: bool) -> tuple[UpstreamLink, UpstreamSession]:
         """Dial, greet and restore one upstream session (closed again if that fails)."""
         self._dials += 1
         link = await UpstreamLink.open(self.settings, self.model, self._dials)
@@ -112,11 +114,11 @@ class UpstreamKeeper:
                 await asyncio.sleep(
                     min(self.settings.backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S)
                 )
-            if self._closed:
+            if self.closed:
                 return None
             try:
-                return await self._build(restore_items=reason is not None)
-            except _DIAL_FAILURES as exc:
+                return await self.build(restore_items=reason is not None)
+            except DIAL_FAILURES as exc:
                 failure = exc
                 log.warning(
                     "relay: upstream dial %d failed: %s",
@@ -127,14 +129,14 @@ class UpstreamKeeper:
         self._give_up(failure)
         return None
 
-    async def _go_live(self, link: UpstreamLink, started: UpstreamSession) -> None:
+    async def go_live(self, link: UpstreamLink, started: UpstreamSession) -> None:
         self.link = link
         self.view.session = started.session
         self.port.spawn(self._pump(link), f"upstream-{link.number}")
-        self._arm_rollover(link, started.expires_at)
-        await self._release_pending(link)
+        self.rollover.arm(link, started.expires_at)
+        await self.release_pending(link)
 
-    async def _release_pending(self, link: UpstreamLink) -> None:
+    async def release_pending(self, link: UpstreamLink) -> None:
         """Held client events go out in order, before anything newer; then sends go direct."""
         while self._pending:
             text = self._pending[0]
@@ -178,21 +180,25 @@ class UpstreamKeeper:
             try:
                 event = await link.recv()
             except TransportClosed as closed:
-                if not self._closed and link is self.link:
+                if not self.closed and link is self.link:
                     await self._after_drop(link, closed)
                 return
             if link is not self.link:
                 return  # rolled over: the new upstream session speaks from now on
-            try:
-                await self.forwarder.forward(event)
-            except Exception:  # one event the relay fails on must not end the session
-                log.exception(
-                    "relay: forwarding an upstream %s failed", getattr(event, "type", "?")
-                )
+            if self.holding is not None:
+                self.holding.append(event)
+            else:
+                await self._forward(event)
+
+    async def _forward(self, event: Any) -> None:
+        try:
+            await self.forwarder.forward(event)
+        except Exception:  # one event the relay fails on must not end the session
+            log.exception("relay: forwarding an upstream %s failed", getattr(event, "type", "?"))
 
     async def _after_drop(self, link: UpstreamLink, closed: TransportClosed) -> None:
-        async with self._lock:
-            if self._closed or link is not self.link:
+        async with self.lock:
+            if self.closed or link is not self.link:
                 return
             self.ready = False
             self.rebuilds += 1
@@ -210,12 +216,12 @@ class UpstreamKeeper:
             self._note_responses()
             built = await self._build_with_retries("drop")
             if built is not None:
-                await self._go_live(*built)
-                self._log_rebuilt("drop", built[0])
+                await self.go_live(*built)
+                self.log_rebuilt("drop", built[0])
 
     def _give_up(self, failure: Exception | None) -> None:
         """No upstream: close the downstream session saying why (from a task of its own)."""
-        if self._closed or self._fatal is not None:
+        if self.closed or self._fatal is not None:
             return
         message = (
             f"The relay could not reach its upstream Realtime server after "
@@ -228,57 +234,25 @@ class UpstreamKeeper:
             self.port.shutdown(INTERNAL_ERROR, "upstream unavailable", notice=notice)
         )
 
-    # --- rollover -------------------------------------------------------------------
+    # --- for the rollover ---------------------------------------------------------
 
     def _note_responses(self) -> None:
         running = any(r.status == "in_progress" for r in self.port.conversation.responses.values())
         if running:
-            self._idle.clear()
+            self.idle.clear()
         else:
-            self._idle.set()
+            self.idle.set()
 
-    def _arm_rollover(self, link: UpstreamLink, expires_at: float | None) -> None:
-        timer = self._timer
-        if timer is not None and timer is not asyncio.current_task():
-            timer.cancel()
-        self._timer = None
-        if expires_at is not None:
-            when = expires_at - self.settings.rollover_margin_s
-            self._timer = self.port.spawn(self._rollover_at(link, when), "upstream-rollover")
+    def stop_holding(self) -> list[Any]:
+        """Forward normally again; the events held meanwhile (the caller forwards them)."""
+        held, self.holding = self.holding or [], None
+        return held
 
-    async def _rollover_at(self, link: UpstreamLink, when: float) -> None:
-        delay = when - self.config.clock()
-        if delay < MIN_UPSTREAM_LIFE_S:
-            # An expires_at this close (or past) on a fresh session means the clocks
-            # disagree; rolling over at once would only repeat on the next session.
-            log.warning(
-                "relay: the upstream session expires in %.0f s by this server's clock; "
-                "rolling over after %.0f s instead (check both clocks)",
-                delay + self.settings.rollover_margin_s,
-                MIN_UPSTREAM_LIFE_S,
-                extra={"session_id": self.port.session_id},
-            )
-            delay = MIN_UPSTREAM_LIFE_S
-        await self.config.sleep(delay)
-        await self._idle.wait()
-        async with self._lock:
-            if self._closed or link is not self.link:
-                return
-            self.ready = False  # client events wait for the new upstream session
-            try:
-                new, started = await self._build(restore_items=True)
-            except _DIAL_FAILURES as exc:
-                log.warning("relay: rollover failed (%s); the current upstream goes on", exc)
-                await self._release_pending(link)
-                return
-            self.rebuilds += 1
-            self.config.metrics.count_upstream_rebuild("rollover")
-            self.link = new  # the old pump stops forwarding from here on
-            await link.close("rolled over to a new upstream session")
-            await self._go_live(new, started)
-            self._log_rebuilt("rollover", new)
+    async def forward_held(self, events: list[Any]) -> None:
+        for event in events:
+            await self._forward(event)
 
-    def _log_rebuilt(self, reason: str, link: UpstreamLink) -> None:
+    def log_rebuilt(self, reason: str, link: UpstreamLink) -> None:
         log.info(
             "relay: upstream session %d is live after a %s (%d items restored)",
             link.number,
@@ -290,7 +264,8 @@ class UpstreamKeeper:
     # --- ending ---------------------------------------------------------------------
 
     async def close(self) -> None:
-        self._closed = True
+        self.closed = True
         self.ready = False
+        self.rollover.cancel()
         if self.link is not None:
             await self.link.close("session ended")
