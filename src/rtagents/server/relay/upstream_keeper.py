@@ -9,7 +9,8 @@ arrive meanwhile are held (bounded) and sent, in order, once it is live. The
 downstream connection never notices more than the failed response. Before the
 upstream's own cap (``expires_at`` in its ``session.created``) the same
 rebuild runs at the first moment no response is in progress, and the old
-upstream session is closed once the new one is live (a rollover).
+upstream session is closed once the new one is live (a rollover,
+``upstream_rollover.py``, which holds this link's events back meanwhile).
 """
 
 from __future__ import annotations
