@@ -171,6 +171,10 @@ class Weights:
         for path in directory.glob("*.jsonl"):
             for line in path.read_text().splitlines()[1:]:
                 record = json.loads(line)
+                if record["kind"] == "appends":  # a run: one line, ``n`` appends
+                    self.bytes["append"] += len(line) + 1
+                    self.lines["append"] += record["n"]
+                    continue
                 kind = (record.get("event") or {}).get("type")
                 key = {"input_audio_buffer.append": "append"}.get(kind, "other")
                 if kind == "response.output_audio.delta":

@@ -46,7 +46,7 @@ def test_header_and_every_kind_of_record(tmp_path: Path) -> None:
     writer.event("sent", "{}", event_type="x")  # after close: dropped, no error
 
     header, *records = _lines(path)
-    assert header["format"] == "rtagents.recording" and header["version"] == 1
+    assert header["format"] == "rtagents.recording" and header["version"] == 2
     assert header["side"] == "client" and header["part"] == 0 and header["audio"] == "elided"
     assert "sk-abc" not in str(header["url"]) and "model=m" in str(header["url"])
     kinds = [r["kind"] for r in records]
@@ -130,8 +130,8 @@ def test_a_bad_line_in_the_middle_is_an_error_naming_the_line(tmp_path: Path) ->
         (b'{"hello": 1}\n', "is not an rtagents recording"),
         (b"", "is not an rtagents recording"),
         (
-            b'{"format": "rtagents.recording", "version": 2, "rtagents_version": "9.0"}\n',
-            r"version 2 recording; this rtagents reads version 1 only.*9\.0",
+            b'{"format": "rtagents.recording", "version": 3, "rtagents_version": "9.0"}\n',
+            r"version 3 recording; this rtagents reads versions 1 and 2.*9\.0",
         ),
         (
             b'{"format": "rtagents.recording", "version": 1, "side": "x"}\n',

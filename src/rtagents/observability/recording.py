@@ -32,6 +32,7 @@ from .recording_format import (
     redact_url,
 )
 from .recording_reader import RecordingReader, first_part, part_path, read_records
+from .recording_runs import APPEND, AppendRun
 
 log = logging.getLogger("rtagents.recording")
 
@@ -104,6 +105,8 @@ class RecordingWriter:
         self._pending: list[str] = []  # lines not written yet (written in batches)
         self._pending_chars = 0
         self._closed = False  # the file opens with the first record (or at close)
+        self._runs = audio == "elided"  # appends go in runs (recording_runs.py)
+        self._run: AppendRun | None = None
 
     # --- what is recorded ------------------------------------------------------------
 
@@ -118,6 +121,7 @@ class RecordingWriter:
     @session_id.setter
     def session_id(self, value: str | None) -> None:
         """A client learns its session id from ``session.created``: later records carry it."""
+        self._end_run()
         self._header = _replace(self._header, session_id=value)
         self._session_json = json.dumps(value)
         self._prefix = self._prefixes()
@@ -144,12 +148,21 @@ class RecordingWriter:
         if seq is None and not isinstance(wire, bytes):  # text frames are numbered
             counts = self._seq
             seq = counts[direction] = counts[direction] + 1
+        t = self._clock() - self._origin
+        if event_type == APPEND and self._runs and isinstance(wire, str) and seq is not None:
+            if audio is not None and transport is None:
+                run = self._run
+                if run is None or not run.takes(direction, seq):
+                    self._end_run()
+                    run = self._run = AppendRun(direction, seq)
+                if run.add(t, wire, audio):
+                    return
+        self._end_run()  # whatever comes next follows the appends before it
         body = None
         if audio is not None and event_type is not None and self.audio == "elided":
             body = compact_elided(wire, event_type, audio)  # appends: most of a voice call
         if body is None:
             body = self._bodies.body(wire, event_type, audio)
-        t = self._clock() - self._origin
         line = (
             f'{{"t":{t:.6f},"wall":{self._started + t:.6f}{self._prefix[direction]}'
             f'{"null" if seq is None else seq},"transport":'
@@ -256,6 +269,7 @@ class RecordingWriter:
     def _record(self, fields: dict[str, Any], *, at: float | None = None) -> None:
         if self._closed:
             return
+        self._end_run()
         t = (self._clock() if at is None else at) - self._origin
         line = {
             "t": round(t, 6),
@@ -272,9 +286,18 @@ class RecordingWriter:
         if self._pending_chars >= _BATCH_CHARS:
             self._drain()
 
+    def _end_run(self) -> None:
+        """The appends run in progress becomes a line of the batch."""
+        run, self._run = self._run, None
+        if run is not None and run.times:
+            line = run.line(self._started, self._session_json, self._transport_json)
+            self._pending.append(line)
+            self._pending_chars += len(line)
+
     def _drain(self) -> None:
         """Write the pending lines. A write that fails (disk full, file gone) ends the
         recording with one warning: recording never breaks the session it records."""
+        self._end_run()
         lines, self._pending, self._pending_chars = self._pending, [], 0
         try:
             self._write_lines(lines)

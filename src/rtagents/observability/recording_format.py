@@ -18,7 +18,9 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 FORMAT = "rtagents.recording"
-VERSION = 1
+VERSION = 2
+# Version 1 is version 2 without ``appends`` records: this reader reads both.
+READABLE_VERSIONS = (1, 2)
 DEFAULT_ROTATE_BYTES = 64 * 1024 * 1024
 RAW_CHARS = 1000  # characters of an unreadable frame kept in its record
 
@@ -84,11 +86,11 @@ class Header:
                 "or rtagents serve --record DIR)"
             )
         version = data.get("version")
-        if version != VERSION:
+        if version not in READABLE_VERSIONS:
             raise RecordingError(
-                f"{where} is a version {version!r} recording; this rtagents reads version "
-                f"{VERSION} only: use the rtagents version that wrote it "
-                f"({data.get('rtagents_version', 'unknown')})"
+                f"{where} is a version {version!r} recording; this rtagents reads versions "
+                f"{' and '.join(map(str, READABLE_VERSIONS))}: use the rtagents version "
+                f"that wrote it ({data.get('rtagents_version', 'unknown')})"
             )
         side, audio, part = data.get("side"), data.get("audio"), data.get("part")
         if side not in ("client", "server"):

@@ -1,6 +1,6 @@
 """Reading a recording: its header checked, then its records across its rotated parts.
 
-Format v1 (``recording_format.py``, docs/recording.md); ``rtagents trace``
+Format v2 (``recording_format.py``, docs/recording.md); ``rtagents trace``
 and ``rtagents replay`` read through :class:`RecordingReader`.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .recording_format import Header, RecordingError, decode_audio
+from .recording_runs import expand_appends
 
 _PART_NAME = re.compile(r"^(?P<base>.+)\.(?P<part>\d+)\.jsonl$")
 
@@ -63,7 +64,9 @@ class RecordingReader:
                 )
             for number, line in enumerate(file, start=2):
                 record = _json_or_none(line)
-                if isinstance(record, dict) and "kind" in record:
+                if isinstance(record, dict) and record.get("kind") == "appends":
+                    yield from expand_appends(record, f"{path}:{number}")
+                elif isinstance(record, dict) and "kind" in record:
                     yield record
                 elif not line.endswith(b"\n"):
                     self.truncated = True  # the writer stopped in the middle of this line

@@ -1,0 +1,91 @@
+"""Appends written in runs read back exactly as appends written one line each."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rtagents.observability.recording import RecordingWriter, read_records
+from rtagents.observability.recording_format import RecordingError
+from rtagents.observability.recording_runs import RUN_APPENDS, expand_appends
+
+APPEND = "input_audio_buffer.append"
+
+
+def _append(data: bytes, event_id: str | None, compact: bool) -> tuple[str, str]:
+    audio = base64.b64encode(data).decode()
+    fields = {"type": APPEND, "audio": audio, **({"event_id": event_id} if event_id else {})}
+    separators = (",", ":") if compact else (", ", ": ")
+    return json.dumps(fields, separators=separators), audio
+
+
+# One step of a session: an append (compact or not, either direction), another event,
+# a lifecycle record or a mark: everything but an append ends the run in progress.
+STEPS = st.one_of(
+    st.tuples(
+        st.just("append"),
+        st.sampled_from(["sent", "received"]),
+        st.binary(max_size=64),
+        st.one_of(st.none(), st.text(max_size=8)),
+        st.booleans(),
+    ),
+    st.tuples(st.just("event"), st.sampled_from(["sent", "received"])),
+    st.tuples(st.just("lifecycle")),
+    st.tuples(st.just("mark")),
+)
+
+
+def _write(path: Path, steps: list[tuple[object, ...]], *, runs: bool) -> list[dict[str, object]]:
+    ticks = itertools.count()
+    writer = RecordingWriter(
+        path, side="client", clock=lambda: next(ticks) / 1024, wall_clock=lambda: 1.7e9
+    )
+    writer._runs = runs  # the same records, in runs or one line each
+    for step in steps:
+        if step[0] == "append":
+            _, direction, data, event_id, compact = step
+            wire, audio = _append(data, event_id, compact)  # type: ignore[arg-type]
+            writer.event(direction, wire, event_type=APPEND, audio=audio)  # type: ignore[arg-type]
+        elif step[0] == "event":
+            writer.event(step[1], '{"type":"response.create"}', event_type="response.create")  # type: ignore[arg-type]
+        elif step[0] == "lifecycle":
+            writer.lifecycle("open", "reconnecting", "drop")
+        else:
+            writer.mark("first_audio", response_id="resp_1")
+    writer.close()
+    return list(read_records(path))
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(STEPS, max_size=140))
+def test_runs_read_back_as_the_lines_they_replace(tmp_path: Path, steps: list) -> None:
+    with_runs = _write(tmp_path / "runs.jsonl", steps, runs=True)
+    one_each = _write(tmp_path / "lines.jsonl", steps, runs=False)
+    assert len(with_runs) == len(one_each)
+    for ran, single in zip(with_runs, one_each, strict=True):
+        assert ran["t"] == pytest.approx(single["t"], abs=2e-6)
+        assert ran["wall"] == pytest.approx(single["wall"], abs=2e-6)
+        assert {**ran, "t": 0, "wall": 0} == {**single, "t": 0, "wall": 0}
+
+
+def test_a_run_holds_at_most_a_second_of_appends(tmp_path: Path) -> None:
+    path = tmp_path / "long.jsonl"
+    steps = [("append", "sent", bytes(48), f"evt_{i}", True) for i in range(RUN_APPENDS * 2 + 1)]
+    records = _write(path, steps, runs=True)
+    kinds = [json.loads(line)["kind"] for line in path.read_text().splitlines()[1:]]
+    assert kinds == ["appends", "appends", "appends"]
+    assert [r["seq"] for r in records] == list(range(1, RUN_APPENDS * 2 + 2))
+    assert [r["event"]["event_id"] for r in records] == [f"evt_{i}" for i in range(101)]
+
+
+def test_a_broken_appends_record_says_where(tmp_path: Path) -> None:
+    record = {"t": 0.0, "wall": 1.0, "kind": "appends", "session_id": None, "dir": "sent"}
+    record |= {"seq": 1, "transport": "websocket", "n": 2, "dt_us": [0], "heads": [], "tails": []}
+    with pytest.raises(RecordingError, match=r"here:3: a broken appends record"):
+        list(expand_appends(record, "here:3"))
