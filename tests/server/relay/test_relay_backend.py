@@ -64,21 +64,31 @@ async def test_the_downstream_session_keeps_its_own_id_and_cap() -> None:
 
 
 async def test_an_upstream_refusal_reaches_the_client_with_its_event_id() -> None:
-    """The host's rules accept a truncate of a known item; the upstream refuses a user one."""
-    async with relay_rig() as rig, session(rig.relay) as client:
-        item_id = await client.user_text("no audio here")
-        truncate = {
-            "type": "conversation.item.truncate",
-            "event_id": "evt_truncate_1",
-            "item_id": item_id,
-            "content_index": 0,
-            "audio_end_ms": 0,
-        }
-        error = await client.error(truncate)
-        (host,) = rig.relay_hosts()
-        assert host.conversation.truncated_ms(item_id) is None
+    """The host's rules accept a truncate of a known item; the upstream refuses a user one,
+    and the client reads the same error as it would directly, counted by its category."""
+    async with relay_rig() as rig:
+        async with session(rig.upstream) as direct:
+            direct_error = await _refused_truncate(direct)
+        async with session(rig.relay) as client:
+            error = await _refused_truncate(client)
+        exposition = rig.relay.config.metrics.exposition().decode()
     assert error.event_id == "evt_truncate_1"
-    assert error.param is not None or error.code
+    assert (error.code, error.param) == (direct_error.code, direct_error.param)
+    # The same words (each names its own item id).
+    assert error.message.split("'")[0] == direct_error.message.split("'")[0]
+    assert f'rtagents_errors_total{{category="protocol",code="{error.code}"}} 1.0' in exposition
+
+
+async def _refused_truncate(client: RawClient) -> Any:
+    item_id = await client.user_text("no audio here")
+    truncate = {
+        "type": "conversation.item.truncate",
+        "event_id": "evt_truncate_1",
+        "item_id": item_id,
+        "content_index": 0,
+        "audio_end_ms": 0,
+    }
+    return await client.error(truncate)
 
 
 async def test_the_hosts_limits_refuse_before_anything_goes_upstream() -> None:

@@ -10,10 +10,12 @@ items with the same ids, on which the next turn completes. The relay's own
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from relay_harness import RelayRig, relay_rig, until
 from server_harness import RawClient, session
 
@@ -43,7 +45,10 @@ def _rebuilt_upstream(rig: RelayRig) -> Any:
     return live[-1] if live else None
 
 
-async def test_a_cut_mid_response_fails_it_and_the_next_turn_works(tmp_path: Path) -> None:
+async def test_a_cut_mid_response_fails_it_and_the_next_turn_works(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="rtagents.server.relay")
     config = ServerConfig(port=0, observers=(session_recorders(str(tmp_path)),))
     async with relay_rig(proxy=True, relay_config=config) as rig, session(rig.relay) as client:
         user_item = await client.user_text("tell me something long")
@@ -77,6 +82,9 @@ async def test_a_cut_mid_response_fails_it_and_the_next_turn_works(tmp_path: Pat
         exposition = await _metrics(rig)
     assert 'rtagents_upstream_rebuilds_total{reason="drop"} 1.0' in exposition
     assert "upstream_connection_lost" in _recorded(tmp_path)
+    said = [r.getMessage() for r in caplog.records if r.name == "rtagents.server.relay"]
+    assert any("dropped" in line and "rebuilding" in line for line in said), said
+    assert any("is live after a drop (2 items restored)" in line for line in said), said
 
 
 def _recorded(directory: Path) -> str:
