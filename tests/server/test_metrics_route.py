@@ -162,3 +162,36 @@ def test_engines_that_queue_jobs_report_their_waits() -> None:
     labels = {"engine": "stt"}
     assert registry.get_sample_value("rtagents_engine_queue_wait_seconds_count", labels) == 1.0
     assert registry.get_sample_value("rtagents_engine_queue_wait_seconds_sum", labels) == 0.5
+
+
+async def test_secrets_refused_at_use_are_counted_beside_those_minted(
+    server: RunningServer,
+) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    async def open_with(secret: str, model: str = "gpt-realtime") -> int:
+        headers = {"Authorization": f"Bearer {secret}"}
+        try:
+            async with connect(f"{server.ws_url}?model={model}", additional_headers=headers):
+                return 101
+        except InvalidStatus as refused:
+            return refused.response.status_code
+
+    secret = (await mint(server, {"session": {"type": "realtime", "model": "gpt-realtime"}})).json()
+    assert await open_with(secret["value"], "gpt-realtime-mini") == 403  # another model
+    assert await open_with(secret["value"]) == 101
+    assert await open_with(secret["value"]) == 403  # one session per secret
+    assert await open_with("ek_" + "x" * 40) == 401  # not a secret this server signed
+    found = samples((await scrape(server, server.api_key)).text)
+    uses = {
+        labels[0][1]: value
+        for (name, labels), value in found.items()
+        if name == "rtagents_client_secret_uses_total"
+    }
+    assert uses == {
+        "accepted": 1.0,
+        "model_mismatch": 1.0,
+        "secret_already_used": 1.0,
+        "invalid_client_secret": 1.0,
+    }

@@ -94,6 +94,12 @@ class ServerMetrics:
             ["result"],
             registry=r,
         )
+        self.secret_uses = Counter(
+            "rtagents_client_secret_uses",
+            "Sessions and calls opened with a client secret: accepted, or refused with the reason",
+            ["result"],
+            registry=r,
+        )
         self.turn_latency = Histogram(
             "rtagents_turn_latency_seconds",
             "Seconds from the end of the user's speech (speech_stopped) to each stage of the reply",
@@ -163,6 +169,10 @@ class ServerMetrics:
     def count_secret(self, result: str) -> None:
         """``minted``, or a refusal's code (a server-chosen, closed set)."""
         self.secrets.labels(result=result).inc()
+
+    def count_secret_use(self, result: str) -> None:
+        """``accepted``, or the refusal's code at use (a server-chosen, closed set)."""
+        self.secret_uses.labels(result=result).inc()
 
     def observe_turn(self, marks: LatencyMarks) -> None:
         """A finished voice turn: each stage it reached, in seconds after speech_stopped."""

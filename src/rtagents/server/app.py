@@ -71,7 +71,12 @@ def create_app(
         config=config,
         engines=engines,
         issuer=issuer,
-        authenticator=Authenticator(config.effective_api_key, issuer, limits),
+        authenticator=Authenticator(
+            config.effective_api_key,
+            issuer,
+            limits,
+            secret_used=config.metrics.count_secret_use,  # refused at use, beside at mint
+        ),
         scenario=scenario,
     )
     if shared is not None:

@@ -16,7 +16,7 @@ it; a secret opens sessions only for the model it was minted for, and at most
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -125,10 +125,20 @@ def subprotocol_credential(subprotocols: Iterable[str]) -> Credential | None:
 class Authenticator:
     """Checks credentials against the API key and the secret issuer."""
 
-    def __init__(self, api_key: str, issuer: SecretIssuer, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        issuer: SecretIssuer,
+        limits: Limits | None = None,
+        *,
+        secret_used: Callable[[str], None] | None = None,
+    ) -> None:
         self._api_key = api_key
         self._issuer = issuer
         self._limits = limits or Limits()
+        # Told each use of a client secret: "accepted", or the refusal's code (the
+        # /metrics counter of secrets refused at use, beside those refused at mint).
+        self._secret_used = secret_used or _ignore
 
     async def authenticate(
         self, credential: Credential | None, *, allow_secret: bool = True
@@ -152,6 +162,7 @@ class Authenticator:
             try:
                 secret = await self._issuer.verify(credential.value)
             except SecretRejected as exc:
+                self._secret_used("invalid_client_secret")
                 raise Refusal(401, "invalid_client_secret", exc.message) from exc
             return Principal(kind="client_secret", secret=secret, ident=secret.ident)
         return self._api_key_principal(credential)
@@ -167,6 +178,7 @@ class Authenticator:
             try:
                 ident = self._issuer.identify(credential.value)
             except SecretRejected as exc:
+                self._secret_used("invalid_client_secret")
                 raise Refusal(401, "invalid_client_secret", exc.message) from exc
             return Principal(kind="client_secret", ident=ident)
         if credential is None:
@@ -186,6 +198,7 @@ class Authenticator:
         bound = secret.session.get("model")
         for model in models:
             if bound is not None and model and model != bound:
+                self._secret_used("model_mismatch")
                 raise Refusal(
                     403,
                     "model_mismatch",
@@ -197,12 +210,14 @@ class Authenticator:
         opened = await self._issuer.open_session(secret.value)
         allowed = self._limits.sessions_per_secret
         if opened > allowed:
+            self._secret_used("secret_already_used")
             raise Refusal(
                 403,
                 "secret_already_used",
                 f"This client secret has already opened {allowed} session(s), as many as one "
                 "secret may (limits.sessions_per_secret): mint a new secret for each session.",
             )
+        self._secret_used("accepted")
 
     def _api_key_principal(self, credential: Credential) -> Principal:
         if hmac.compare_digest(credential.value.encode(), self._api_key.encode()):
@@ -213,3 +228,7 @@ class Authenticator:
             "Incorrect API key: it is neither this server's API key nor a client secret "
             "(ek_...). Check the key the server printed at start (or --api-key).",
         )
+
+
+def _ignore(result: str) -> None:
+    """No one counts secret uses (an Authenticator built without ``secret_used``)."""
