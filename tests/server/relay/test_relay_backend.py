@@ -9,6 +9,7 @@ from server_harness import RawClient, session, types
 
 from rtagents.server.config import ServerConfig
 from rtagents.server.host.limits import Limits
+from rtagents.server.local.pipeline import LocalBackend
 from rtagents.server.serving import RunningServer
 
 TEXT_ONLY = {
@@ -105,3 +106,15 @@ async def test_the_hosts_limits_refuse_before_anything_goes_upstream() -> None:
         assert (error.code, error.event_id) == ("instructions_too_large", "evt_big")
         (upstream,) = rig.upstream_hosts()
         assert upstream.received_frames == 0  # the upstream never saw it
+
+
+async def test_a_transcription_session_is_one_upstream_too() -> None:
+    async with (
+        relay_rig() as rig,
+        session(rig.relay, query="intent=transcription", greet=False) as client,
+    ):
+        created = await client.recv()
+        assert created.session.type == "transcription"
+        (upstream,) = rig.upstream_hosts()
+        assert isinstance(upstream.backend, LocalBackend)
+        assert upstream.backend.config.kind == "transcription"

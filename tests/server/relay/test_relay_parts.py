@@ -41,6 +41,9 @@ def test_the_upstream_url_gets_the_model_unless_it_names_one() -> None:
     )
     pinned = UpstreamSettings(url="ws://h:1/v1/realtime?model=fixed", api_key="k")
     assert pinned.session_url("other") == "ws://h:1/v1/realtime?model=fixed"
+    assert pinned.session_url(None, "transcription") == (
+        "ws://h:1/v1/realtime?model=fixed&intent=transcription"
+    )
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,10 @@ def relay_backend(state: ServerState, config: SessionConfig, *, bound: bool) -> 
     initial = dict(config.data) if bound else None
 
     def build_backend(port: HostPort) -> RelayBackend:
-        return RelayBackend(port, state, config.model, initial)
+        backend = RelayBackend(port, state, config.model, initial)
+        if config.kind == "transcription":  # the upstream opens one from the start
+            backend.keeper.intent = "transcription"
+        return backend
 
     return build_backend
 

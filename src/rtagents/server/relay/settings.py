@@ -55,11 +55,14 @@ class UpstreamSettings:
                 "sent to clients; they get this server's own ephemeral secrets)"
             )
 
-    def session_url(self, model: str | None) -> str:
-        """The WebSocket URL of one upstream session, with ``?model=`` unless the URL has one."""
+    def session_url(self, model: str | None, intent: str | None = None) -> str:
+        """The WebSocket URL of one upstream session: ``?model=`` unless the URL has one, and
+        ``intent=transcription`` for a transcription session."""
         parts = urlsplit(self.url)
         query = parse_qsl(parts.query, keep_blank_values=True)
         if model and not any(key == "model" for key, _ in query):
             query.append(("model", model))
+        if intent and not any(key == "intent" for key, _ in query):
+            query.append(("intent", intent))
         scheme = _SCHEMES[parts.scheme.lower()]
         return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))

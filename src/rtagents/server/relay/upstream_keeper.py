@@ -57,6 +57,7 @@ class UpstreamKeeper:
         self.config = config
         self.settings = settings
         self.model = model
+        self.intent: str | None = None  # "transcription" for a transcription session
         self.asked, self.forwarder, self.view = parts
         self.conversation_id = conversation_id
         self.link: UpstreamLink | None = None
@@ -95,7 +96,7 @@ class UpstreamKeeper:
     async def build(self, restore_items: bool) -> tuple[UpstreamLink, UpstreamSession]:
         """Dial, greet and restore one upstream session (closed again if that fails)."""
         self._dials += 1
-        link = await UpstreamLink.open(self.settings, self.model, self._dials)
+        link = await UpstreamLink.open(self.settings, self.model, self._dials, self.intent)
         try:
             timeout = self.settings.ack_timeout_s
             started = await greet(link, timeout)

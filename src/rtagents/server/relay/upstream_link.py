@@ -26,10 +26,12 @@ class UpstreamLink:
         self.number = number  # 1 for the first upstream session of a relayed session
 
     @classmethod
-    async def open(cls, settings: UpstreamSettings, model: str | None, number: int) -> UpstreamLink:
+    async def open(
+        cls, settings: UpstreamSettings, model: str | None, number: int, intent: str | None = None
+    ) -> UpstreamLink:
         """Dial the upstream with the server-held key (raises ConnectionFailure on failure)."""
         transport = await connect_websocket(
-            settings.session_url(model),
+            settings.session_url(model, intent),
             headers={"Authorization": f"Bearer {settings.api_key}"},
             open_timeout=settings.open_timeout_s,
             close_timeout=settings.close_timeout_s,
