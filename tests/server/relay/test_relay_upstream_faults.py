@@ -78,3 +78,22 @@ def _user_text(text: str) -> dict[str, object]:
             "content": [{"type": "input_text", "text": text}],
         },
     }
+
+
+async def test_call_audio_past_the_rebuild_queue_is_dropped_and_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A call's audio is not a client event: past the bound it is dropped, never raised
+    into the call's audio task (which would stop hearing the caller)."""
+    async with relay_rig(pending_bytes=3000) as rig, session(rig.relay) as client:
+        await client.user_text("a call, say")
+        (relayed,) = rig.relay_hosts()
+        backend = relayed.backend
+        assert isinstance(backend, RelayBackend)
+        backend.keeper.ready = False  # as while the upstream is being rebuilt
+        twenty_ms = bytes(48_000 // 50 * 2)
+        for _ in range(10):
+            await backend.receive_pcm(twenty_ms, 48_000)
+        assert 0 < backend.view.pending_bytes <= 3000
+    dropped = [r for r in caplog.records if "dropping the call's" in r.getMessage()]
+    assert len(dropped) == 1

@@ -91,6 +91,7 @@ class RelayBackend:
             port, state.config, settings, model, parts, self.conversation_id
         )
         self._facts = RelayFacts(port, self.view, state.config.limits)
+        self._dropping = False  # own events are being dropped (the rebuild queue is full)
         port.add_observer(self)  # truncates the call's playback emits go upstream too
 
     # --- Backend -----------------------------------------------------------------
@@ -160,10 +161,22 @@ class RelayBackend:
         """Client events reach the upstream through :meth:`handle`."""
 
     async def _send_own(self, event: dict[str, Any]) -> None:
-        """An event the relay sends upstream on its own (its answers are not the client's)."""
+        """An event the relay sends upstream on its own (its answers are not the client's).
+
+        A call's audio and truncates come from the call's tasks, not from a client
+        event: when the rebuild queue is full, the event is dropped (and said once per
+        rebuild) instead of failing the call's audio.
+        """
         event_id = "relay_" + ids.event_id()
         self.forwarder.remember_own(event_id)
-        await self.keeper.send(encode_event({**event, "event_id": event_id}))
+        try:
+            await self.keeper.send(encode_event({**event, "event_id": event_id}))
+        except RealtimeError as exc:
+            if not self._dropping:
+                log.warning("relay: dropping the call's %s: %s", event["type"], exc.message)
+            self._dropping = True
+            return
+        self._dropping = False
 
 
 def _decoded_length(text: str) -> int:
