@@ -26,6 +26,9 @@ from typing import Any, Final
 from ..base import TokenLogprob, TranscriptionHints
 
 MAX_CONTEXT_TOKENS: Final = 223  # half of Whisper's 448-token window, less the marker
+# Tokens are rarely under 2 characters, so the newest 2,000 hold the 223 kept; a
+# session's huge keyword list is not tokenized whole on every transcription.
+MAX_CONTEXT_CHARS: Final = 2000
 _MIN_PROBABILITY: Final = 1e-30  # a probability of 0 still gets a finite log
 
 
@@ -48,7 +51,7 @@ def prompt_tokens(tokenizer: Any, hints: TranscriptionHints | None) -> list[int]
     text = context_text(hints)
     if not text:
         return start
-    context = tokenizer.encode(" " + text)[-MAX_CONTEXT_TOKENS:]
+    context = tokenizer.encode(" " + text[-MAX_CONTEXT_CHARS:])[-MAX_CONTEXT_TOKENS:]
     return [tokenizer.sot_prev, *context, *start]
 
 
