@@ -145,13 +145,6 @@ async def test_a_long_keyword_list_leaves_the_transcript_its_room(stt: WhisperST
     assert words(heard.text) == words(NAMED)
 
 
-@pytest.mark.conformance(
-    "include=item.input_audio_transcription.logprobs",
-    status="supported",
-    client="none",
-    transport="in-process",
-    note="Whisper's own per-token logprobs (engine level)",
-)
 async def test_a_megabyte_of_keywords_is_cut_to_the_newest_context(stt: WhisperSTT) -> None:
     keywords = ("Quetzalcoatl",) * 80_000 + ("Siobhan Nakashima",)  # ~1.1 MB of text
     heard = await stt.transcribe(
@@ -160,6 +153,13 @@ async def test_a_megabyte_of_keywords_is_cut_to_the_newest_context(stt: WhisperS
     assert words(heard.text) == words(NAMED)
 
 
+@pytest.mark.conformance(
+    "include=item.input_audio_transcription.logprobs",
+    status="supported",
+    client="none",
+    transport="in-process",
+    note="Whisper's own per-token logprobs (engine level)",
+)
 async def test_logprobs_are_the_decoders_for_each_token(stt: WhisperSTT) -> None:
     text = SENTENCES[0]
     heard = await stt.transcribe(
