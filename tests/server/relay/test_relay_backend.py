@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from relay_harness import RelayRig, relay_rig
 from server_harness import RawClient, session, types
 
 from rtagents.server.config import ServerConfig
 from rtagents.server.host.limits import Limits
 from rtagents.server.local.pipeline import LocalBackend
+from rtagents.server.relay.relay_backend import RelayBackend
 from rtagents.server.serving import RunningServer
+from rtagents.transports.websocket import WebSocketTransport
 
 TEXT_ONLY = {
     "type": "session.update",
@@ -118,3 +121,15 @@ async def test_a_transcription_session_is_one_upstream_too() -> None:
         (upstream,) = rig.upstream_hosts()
         assert isinstance(upstream.backend, LocalBackend)
         assert upstream.backend.config.kind == "transcription"
+
+
+@pytest.mark.parametrize("compress", [False, True])
+async def test_deflate_on_the_upstream_hop_is_a_setting(compress: bool) -> None:
+    async with relay_rig(compress=compress) as rig, session(rig.relay) as client:
+        await client.user_text("hello")
+        (relayed,) = rig.relay_hosts()
+        assert isinstance(relayed.backend, RelayBackend)
+        link = relayed.backend.keeper.link
+        assert link is not None and isinstance(link.transport, WebSocketTransport)
+        extensions = link.transport.response_headers.get("sec-websocket-extensions", "")
+        assert ("permessage-deflate" in extensions) is compress

@@ -35,6 +35,7 @@ class UpstreamLink:
             headers={"Authorization": f"Bearer {settings.api_key}"},
             open_timeout=settings.open_timeout_s,
             close_timeout=settings.close_timeout_s,
+            compression="deflate" if settings.compress else None,
         )
         return cls(transport, number)
 
