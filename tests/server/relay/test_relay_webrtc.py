@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "webrtc"))
 
@@ -24,15 +27,38 @@ from rtagents.engines.scripted import (  # noqa: E402
     scripted_speech,
 )
 from rtagents.server.config import ServerConfig  # noqa: E402
+from rtagents.server.local.pipeline import LocalBackend  # noqa: E402
 
 LONG_REPLY = "This reply is long enough to be interrupted while it is still playing out."
-PTT = {"type": "realtime", "audio": {"input": {"turn_detection": None, "transcription": {}}}}
+PTT = {
+    "type": "realtime",
+    "audio": {
+        "input": {
+            "format": {"type": "audio/pcm", "rate": 24000},
+            "turn_detection": None,
+            "transcription": {},
+        }
+    },
+}
 
 
-async def test_a_call_through_the_relay_is_heard_and_answered_on_the_track() -> None:
+G711 = {
+    "type": "realtime",
+    "audio": {
+        "input": {"format": {"type": "audio/pcmu"}, "turn_detection": None, "transcription": {}},
+        "output": {"format": {"type": "audio/pcmu"}},
+    },
+}
+
+
+@pytest.mark.parametrize("config", [PTT, G711], ids=["pcm16", "g711-ulaw"])
+async def test_a_call_through_the_relay_is_heard_and_answered_on_the_track(
+    config: dict[str, Any],
+) -> None:
+    """The session's formats are the upstream hop's: pcm16, or G.711 both ways."""
     relay_config = ServerConfig(port=0, webrtc_loopback=True)
     async with relay_rig(relay_config=relay_config) as rig:
-        call = await RawCall.open(rig.relay, session=PTT)
+        call = await RawCall.open(rig.relay, session=config)
         try:
             await call.until("conversation.created")
             call.track.enqueue(scripted_speech("hello there") + bytes(4800 * 2 * 5))
@@ -51,6 +77,9 @@ async def test_a_call_through_the_relay_is_heard_and_answered_on_the_track() -> 
             (upstream,) = rig.upstream_hosts()
             (relayed,) = rig.relay_hosts()
             assert upstream.conversation.item_ids == relayed.conversation.item_ids
+            assert isinstance(upstream.backend, LocalBackend)
+            wire = config["audio"]["input"]["format"]["type"]
+            assert upstream.backend.config.input_format.to_wire()["type"] == wire
         finally:
             await call.close()
 
