@@ -21,7 +21,10 @@ Per step of N sessions it reports, besides the server's CPU% and RSS:
 A step passes with p99 < 50 ms for both and nothing lost; the ratios compare
 each step's p99 with a 1-session baseline measured in the same run.
 ``--soak S --sessions N`` instead runs N sessions (each reconnecting every
-30 s) for S seconds and samples the server's RSS every 30 s.
+30 s) for S seconds and samples the server's RSS every 30 s. ``--workers N``
+ramps one worker and N workers in the same sitting, in ABBA order, and
+reports the ratio of their largest passing N (``bench/load_workers.py``);
+``--kills K`` then times cross-node resume after ``kill -9``.
 
 Run: ``.venv/bin/python bench/load.py`` (``--quick`` for a smoke run).
 """
@@ -39,6 +42,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -53,8 +57,9 @@ TICK = os.sysconf("SC_CLK_TCK")
 class ServerProcess:
     """``load_server.py`` in a child process; stops when we close its stdin."""
 
-    def __init__(self, *, stamps: bool) -> None:
+    def __init__(self, *, stamps: bool, extra: list[str] | None = None) -> None:
         args = [sys.executable, str(HERE / "load_server.py")] + ([] if stamps else ["--no-stamps"])
+        args += extra or []
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -64,6 +69,7 @@ class ServerProcess:
         self.ws_url: str = info["ws_url"] + "?model=gpt-realtime"
         self.http_url: str = info["http_url"]
         self.api_key: str = info["api_key"]
+        self.control_port: int = info["control_port"]
 
     def cpu_s(self) -> float:
         return cpu_seconds(self.proc.pid)
@@ -180,26 +186,39 @@ def row(step: Step, baseline: Step) -> str:
 
 
 async def ramp(steps: list[int], duration_s: float, rcvbuf: int) -> None:
-    turns = max(1, round(duration_s / (TURN_CHUNKS * 0.1)))
-    frames = turn_frames()
     server = ServerProcess(stamps=True)
     try:
-        await run_step(server, 1, 1, frames, rcvbuf)  # warm-up: first-use imports and caches
-        baseline = await run_step(server, 1, turns, frames, rcvbuf)
-        print(f"{turns} turns of 2 s per session; goal p99 < {GOAL_MS:.0f} ms, nothing lost")
-        print(f"client receive buffer: {rcvbuf or 'kernel default'}; {os.cpu_count()} CPUs")
-        print(HEADER)
-        print(row(baseline, baseline), flush=True)
-        best = 0
-        for n in steps:
-            step = await run_step(server, n, turns, frames, rcvbuf)
-            print(row(step, baseline), flush=True)
-            if step.lost_by_kind:
-                print(f"{'':>6}lost: {step.lost_by_kind}", flush=True)
-            best = n if step.passed and n > best else best
-        print(f"largest N passing: {best}")
+        await ramp_on(server, steps, duration_s, rcvbuf)
     finally:
         server.stop()
+
+
+async def ramp_on(
+    server: Any, steps: list[int], duration_s: float, rcvbuf: int, *, stop_at_fail: bool = False
+) -> int:
+    """Run ``steps`` against ``server`` (a process or a worker group); the largest N passing.
+
+    ``stop_at_fail``: stop after the first failing step (a larger N would fail too).
+    """
+    turns = max(1, round(duration_s / (TURN_CHUNKS * 0.1)))
+    frames = turn_frames()
+    await run_step(server, 1, 1, frames, rcvbuf)  # warm-up: first-use imports and caches
+    baseline = await run_step(server, 1, turns, frames, rcvbuf)
+    print(f"{turns} turns of 2 s per session; goal p99 < {GOAL_MS:.0f} ms, nothing lost")
+    print(f"client receive buffer: {rcvbuf or 'kernel default'}; {os.cpu_count()} CPUs")
+    print(HEADER)
+    print(row(baseline, baseline), flush=True)
+    best = 0
+    for n in steps:
+        step = await run_step(server, n, turns, frames, rcvbuf)
+        print(row(step, baseline), flush=True)
+        if step.lost_by_kind:
+            print(f"{'':>6}lost: {step.lost_by_kind}", flush=True)
+        best = n if step.passed and n > best else best
+        if stop_at_fail and not step.passed:
+            break
+    print(f"largest N passing: {best}")
+    return best
 
 
 def main() -> None:
@@ -209,7 +228,7 @@ def main() -> None:
     # process is left exactly as shipped.
     gc.freeze()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", default="50,100,150,200,250,300")
+    parser.add_argument("--steps", dest="steps_given", default=None, help="N per step, commas")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per step")
     parser.add_argument("--soak", type=float, default=0.0, help="soak for this many seconds")
     parser.add_argument("--sessions", type=int, default=100, help="sessions during the soak")
@@ -218,13 +237,32 @@ def main() -> None:
     parser.add_argument(
         "--rcvbuf", type=int, default=RCVBUF, help="client SO_RCVBUF bytes (0: kernel default)"
     )
+    parser.add_argument(
+        "--workers", type=int, default=0, help="compare 1 worker with this many (ABBA)"
+    )
+    parser.add_argument("--kills", type=int, default=0, help="cross-node resume: kill -9 rounds")
+    parser.add_argument("--no-redis", action="store_true", help="--workers without Redis")
     args = parser.parse_args()
+    if args.workers or args.kills:
+        from load_workers import compare_workers
+
+        default = "100,150,200,250,300,350,400,450,500"
+        steps = [2, 4] if args.quick else [int(x) for x in (args.steps_given or default).split(",")]
+        duration = 2.0 if args.quick else args.duration
+        sessions = 8 if args.quick else 40  # resumable sessions during the kills
+        asyncio.run(
+            compare_workers(
+                args.workers, steps, duration, args.rcvbuf, args.kills, args.no_redis, sessions
+            )
+        )
+        return
     if args.soak:
         from load_soak import soak
 
         asyncio.run(soak(args.soak, args.sessions, args.sample_every, ServerProcess))
         return
-    steps = [2, 4] if args.quick else [int(x) for x in args.steps.split(",")]
+    steps_text = args.steps_given or "50,100,150,200,250,300"
+    steps = [2, 4] if args.quick else [int(x) for x in steps_text.split(",")]
     asyncio.run(ramp(steps, 2.0 if args.quick else args.duration, args.rcvbuf))
 
 

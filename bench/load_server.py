@@ -11,6 +11,13 @@ the same machine, subtracts that from the time it read the frame:
 It prints one JSON line (urls, key, pid) once listening, and stops when its
 stdin closes. ``--no-stamps`` leaves the server untouched (the soak run, where
 stamps would grow memory on their own).
+
+For ``bench/load.py --workers N`` several of these serve one port as
+``rtagents serve --workers N``'s workers do (``--port P --reuse-port``,
+``SO_REUSEPORT``; ``--redis URL`` shares state as they do). A request to the
+shared port reaches any one of them, so each also hands its stamps over on a
+control port of its own (``control_port`` in its JSON line): connect, read
+the JSON until the connection closes.
 """
 
 from __future__ import annotations
@@ -59,19 +66,41 @@ async def stamps(request: Request) -> JSONResponse:
     return JSONResponse(body)
 
 
+async def hand_over_stamps(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """The control port: this process's stamps as JSON, then close (and forget them)."""
+    body = json.dumps(dict(STAMPS)).encode()
+    STAMPS.clear()
+    writer.write(body)
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+
+
 async def stdin_closed() -> None:
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.read)
 
 
-async def serve(with_stamps: bool) -> None:
+async def serve(args: argparse.Namespace) -> None:
+    shared: dict[str, Any] = {"redis_url": args.redis} if args.redis else {}
     config = ServerConfig(
-        port=0, session_cap_s=24 * 3600, observers=[Stamper] if with_stamps else []
+        port=args.port,
+        api_key=args.api_key,
+        session_cap_s=24 * 3600,
+        observers=[] if args.no_stamps else [Stamper],
+        reuse_port=args.reuse_port,
+        **shared,
     )
-    async with running_server(config, scripted_engines()) as server:
+    control = await asyncio.start_server(hand_over_stamps, "127.0.0.1", 0)
+    async with control, running_server(config, scripted_engines()) as server:
         server.app.router.routes.append(Route("/bench/stamps", stamps, methods=["GET"]))
         gc.freeze()  # as `rtagents serve` does once started
-        info = {"ws_url": server.ws_url, "http_url": server.http_url, "api_key": server.api_key}
+        info = {
+            "ws_url": server.ws_url,
+            "http_url": server.http_url,
+            "api_key": server.api_key,
+            "control_port": control.sockets[0].getsockname()[1],
+        }
         print(json.dumps(info), flush=True)
         await stdin_closed()
 
@@ -79,8 +108,12 @@ async def serve(with_stamps: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-stamps", action="store_true")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--reuse-port", action="store_true", help="share --port (SO_REUSEPORT)")
+    parser.add_argument("--api-key", default=None, help="the same key for every worker")
+    parser.add_argument("--redis", default=None, help="redis:// URL of shared state")
     args = parser.parse_args()
-    asyncio.run(serve(not args.no_stamps))
+    asyncio.run(serve(args))
 
 
 if __name__ == "__main__":
