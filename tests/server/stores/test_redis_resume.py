@@ -26,7 +26,7 @@ from rtagents.server.stores.redis_resume import MirroredFrameLog, SharedResumeRe
 
 TIMEOUT_S = 10.0
 PUSH_TO_TALK = {"audio": {"input": {"turn_detection": None}}}
-LONG = " ".join(f"word{i}" for i in range(40))
+LONG = " ".join(f"word{i}" for i in range(150))  # streams for over a second
 RULES = [Rule(when="slowly", then=Say(LONG, token_delay_s=0.01))]
 
 
