@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,6 +24,8 @@ from rtagents.engines.scripted import scripted_engines
 from rtagents.protocol.codec import decode_server_event, encode_event
 from rtagents.server.config import ServerConfig
 from rtagents.server.serving import RunningServer, running_server
+from rtagents.testing.redis_server import RedisServer
+from rtagents.testing.server_process import ServerProcess
 
 PTT = {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
 
@@ -129,3 +132,32 @@ async def test_a_call_no_node_holds_is_refused_before_accept(
 
 def _user_text(text: str) -> dict[str, object]:
     return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+
+
+async def test_across_processes_a_sideband_on_b_steers_a_call_on_a(
+    tmp_path: Path,
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    """The same with two ``rtagents serve --redis`` processes: the bridge crosses processes."""
+    args = ["--redis", redis_server.url, "--webrtc-loopback"]
+    with (
+        ServerProcess(tmp_path / "a.log", api_key="sk-p", args=args) as node_a,
+        ServerProcess(tmp_path / "b.log", api_key="sk-p", args=args) as node_b,
+    ):
+        call = await RawCall.open(node_a, session=PTT)  # type: ignore[arg-type]
+        try:
+            await call.until("conversation.created")
+            headers = {"Authorization": f"Bearer {node_b.api_key}"}
+            url = f"{node_b.ws_url}?call_id={call.call_id}"
+            async with connect(url, additional_headers=headers) as ws:
+                update = {"type": "session.update", "session": {**PTT, "instructions": "B"}}
+                # sent at once: the bridge attaches before it relays (pub/sub keeps order)
+                await ws.send(encode_event(update))
+                on_sideband = await _next(ws, "session.updated")
+                assert on_sideband.session.instructions == "B"  # type: ignore[attr-defined]
+                on_call = (await call.until("session.updated"))[-1]
+                assert on_call.session.instructions == "B"
+        finally:
+            await call.close()
+        for node in (node_a, node_b):
+            assert node.crash_lines() == [], node.crash_report()
