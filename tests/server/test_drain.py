@@ -17,6 +17,8 @@ from rtagents.server.app import server_state
 from rtagents.server.config import ServerConfig
 from rtagents.server.drain import DRAIN_REASON, SERVICE_RESTART, StopSignals, drain
 from rtagents.server.serving import RunningServer, running_server
+from rtagents.testing.in_memory import MemoryServer
+from rtagents.transports.base import TransportClosed
 
 # Every answer streams for about a second, so a drain surely meets one running.
 SLOW = Rule(when=lambda request: True, then=Say("one two three four five six", token_delay_s=0.2))
@@ -90,6 +92,36 @@ async def test_a_session_in_the_middle_of_a_response_is_closed_once_the_response
         assert ws.close_code == SERVICE_RESTART
         assert done == ["completed"]  # the answer ran to its end before the close
         assert (await draining).complete
+
+
+async def test_a_session_that_got_past_the_door_as_the_drain_began_is_told_in_a_later_round(
+    server: RunningServer,
+) -> None:
+    state = server_state(server.app)
+    headers = {"Authorization": f"Bearer {server.api_key}"}
+    async with ws_connect(f"{server.ws_url}?model=gpt-realtime", additional_headers=headers) as ws:
+        await ws.recv()  # session.created
+        await ws.send(json.dumps({"type": "response.create"}))
+        while json.loads(await ws.recv())["type"] != "response.created":
+            pass
+        draining = asyncio.create_task(drain(state, grace_s=30.0))
+        await asyncio.sleep(0)  # the first round starts, waiting for the answer to end
+        # A host that never met the door's check, as one whose handshake was already
+        # past it when the drain began (the memory opener has no door at all).
+        opener = MemoryServer(state)
+        late = await opener.open()
+        try:
+            with pytest.raises(TransportClosed) as closed:
+                while True:
+                    await late.recv()
+            outcome = await draining
+        finally:
+            await opener.close()
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await ws.recv()
+    assert (ws.close_code, closed.value.close_code) == (SERVICE_RESTART, SERVICE_RESTART)
+    assert outcome.told == 2 and outcome.complete
 
 
 def test_signals_first_sigterm_drains_then_sigint_or_a_second_sigterm_stops_now() -> None:

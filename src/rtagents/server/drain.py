@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -87,40 +87,55 @@ class DrainOutcome:
 
 
 async def drain(state: ServerState, grace_s: float) -> DrainOutcome:
-    """Stop taking new work, move every session off this node, wait for them (``grace_s``)."""
+    """Stop taking new work, move every session off this node, wait for them (``grace_s``).
+
+    Sessions are told in rounds: one admitted while the refusal was being
+    switched on (its handshake already past the check) is found in the next.
+    """
     state.draining = True
     loop = asyncio.get_running_loop()
     deadline = loop.time() + grace_s
     quiet_by = loop.time() + grace_s / 2
-    calls = list(state.calls.values())
-    call_hosts = {id(call.host) for call in calls if getattr(call, "host", None) is not None}
-    hosts = [host for host in state.sessions if id(host) not in call_hosts]
-    told = len(calls) + len(hosts)
-    log.info(
-        "draining: %d sessions and %d calls told to resume elsewhere (grace %.0f s)",
-        len(hosts),
-        len(calls),
-        grace_s,
-        extra={"sessions": len(hosts), "calls": len(calls), "grace_s": grace_s},
-    )
-    # --redis: the registry can hand a session to whichever node the client reaches next.
-    hand_off = getattr(state.resumes, "hand_off", None)
-    moves = [_move_session(host, quiet_by, hand_off) for host in hosts]
-    moves += [_end_call(call, quiet_by) for call in calls]
-    moving = asyncio.gather(*moves, return_exceptions=True)
-    try:
-        await asyncio.wait_for(asyncio.shield(moving), max(deadline - loop.time(), 0))
-    except TimeoutError:
-        pass  # the caller's shutdown closes what is left (1001)
+    seen: set[object] = set()  # the objects, not id()s: an id can be reused
+    told = 0
+    while loop.time() < deadline:
+        moves = _untold_moves(state, seen, quiet_by, first=not told)
+        if not moves:
+            break
+        told += len(moves)
+        moving = asyncio.gather(*moves, return_exceptions=True)
+        try:
+            await asyncio.wait_for(asyncio.shield(moving), max(deadline - loop.time(), 0))
+        except TimeoutError:
+            moving.cancel()  # the caller's shutdown closes what is left (1001)
+            await asyncio.gather(moving, return_exceptions=True)
     left = len(state.sessions) + len(state.calls)
     if left:
         log.warning("drain grace over with %d sessions still open; closing them", left)
     else:
         log.info("drained: every session has left this node")
-    if not moving.done():
-        moving.cancel()
-        await asyncio.gather(moving, return_exceptions=True)
     return DrainOutcome(told=told, left_open=left)
+
+
+def _untold_moves(
+    state: ServerState, seen: set[object], quiet_by: float, *, first: bool
+) -> list[Coroutine[Any, Any, None]]:
+    """Moves for the sessions and calls not told yet (``seen`` holds those told)."""
+    calls = [call for call in state.calls.values() if call not in seen]
+    call_hosts = {call.host for call in state.calls.values() if call.host is not None}
+    hosts = [h for h in state.sessions if h not in seen and h not in call_hosts]
+    seen.update([*calls, *hosts])
+    if first or hosts or calls:
+        log.info(
+            "draining: %d sessions and %d calls told to resume elsewhere",
+            len(hosts),
+            len(calls),
+            extra={"sessions": len(hosts), "calls": len(calls)},
+        )
+    # --redis: the registry can hand a session to whichever node the client reaches next.
+    hand_off = getattr(state.resumes, "hand_off", None)
+    moves = [_move_session(host, quiet_by, hand_off) for host in hosts]
+    return moves + [_end_call(call, quiet_by) for call in calls]
 
 
 async def _move_session(
