@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 from server_harness import memory_session
 
-from rtagents.engines.base import ChatMessage, Engines, LLMRequest, ToolCall, Usage
+from rtagents.engines.base import Engines
 from rtagents.engines.local.embedded_llm import EmbeddedLLM
 from rtagents.engines.scripted import ScriptedSTT, ScriptedTTS
 from rtagents.server.config import ServerConfig
@@ -40,38 +40,6 @@ async def llm() -> AsyncIterator[EmbeddedLLM]:
     await engine.warm_up()
     yield engine
     await engine.aclose()
-
-
-async def test_the_servers_count_is_the_models_own(llm: EmbeddedLLM) -> None:
-    """measure() agrees with the prompt_tokens llama.cpp reports for the same request."""
-    histories = [
-        ("You are a helpful assistant.", [ChatMessage(role="user", content="Capital of France?")]),
-        ("", [ChatMessage(role="user", content="Hi there!")]),  # the template's default system
-        (
-            "Be brief.",
-            [
-                ChatMessage(role="user", content="one two three"),
-                ChatMessage(role="assistant", content="Four, five. Six!"),
-                ChatMessage(role="user", content="  spaced   text \n with a newline "),
-            ],
-        ),
-    ]
-    for instructions, messages in histories:
-        size = await llm.measure(instructions, messages, ())
-        request = LLMRequest(instructions=instructions, messages=messages, max_output_tokens=1)
-        usage = [c async for c in llm.stream(request) if isinstance(c, Usage)]
-        assert usage[0].input_tokens == size.total, (instructions, size)
-    # Tool turns are flattened to text for SmolLM2; counted within a token.
-    call = ToolCall(call_id="c", name="weather", arguments='{"city": "Paris"}')
-    messages = [
-        ChatMessage(role="user", content="weather?"),
-        ChatMessage(role="assistant", tool_calls=(call,)),
-        ChatMessage(role="tool", content="sunny", tool_call_id="c"),
-    ]
-    size = await llm.measure("Tools.", messages, ())
-    request = LLMRequest(instructions="Tools.", messages=messages, max_output_tokens=1)
-    usage = [c async for c in llm.stream(request) if isinstance(c, Usage)]
-    assert abs(usage[0].input_tokens - size.total) <= 1
 
 
 async def test_a_long_session_keeps_answering(llm: EmbeddedLLM) -> None:

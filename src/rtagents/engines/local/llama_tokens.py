@@ -40,7 +40,7 @@ class LlamaTokenCounter:
             timeout=30.0, trust_env=False, limits=httpx.Limits(max_keepalive_connections=0)
         )
         self._texts: OrderedDict[str, int] = OrderedDict()
-        self._wrap: int | None = None  # template tokens around one message's content
+        self._wraps: dict[str, int] = {}  # template tokens around one turn's content, by role
         self._fixed: OrderedDict[str, int] = OrderedDict()
 
     async def aclose(self) -> None:
@@ -63,25 +63,33 @@ class LlamaTokenCounter:
         self, instructions: str, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
     ) -> PromptSize:
         """The prompt as SmolLM2 reads it (tools are never sent to it, see embedded_llm)."""
-        wrap = await self._message_wrap()
-        sizes = [wrap + await self.count_text(_rendered(m)) for m in messages]
+        sizes = []
+        for message in messages:
+            role = "user" if message.role == "tool" else message.role  # as embedded_llm sends it
+            sizes.append(await self._message_wrap(role) + await self.count_text(_rendered(message)))
         return PromptSize(await self._fixed_part(instructions), tuple(sizes))
 
-    async def _message_wrap(self) -> int:
-        """Template tokens one message adds around its content (system+user minus system)."""
-        if self._wrap is None:
+    async def _message_wrap(self, role: str) -> int:
+        """Template tokens one ``role`` turn adds around its content.
+
+        Measured with a user turn after it: a trailing assistant turn is a
+        prefill to llama.cpp (no end marker, no generation prompt).
+        """
+        wrap = self._wraps.get(role)
+        if wrap is None:
             system = {"role": "system", "content": _PROBE}
-            both = await self._template_tokens([system, {"role": "user", "content": _PROBE}])
-            alone = await self._template_tokens([system])
-            self._wrap = max(0, both - alone - await self.count_text(_PROBE))
-        return self._wrap
+            user = {"role": "user", "content": _PROBE}
+            both = await self._template_tokens([system, {"role": role, "content": _PROBE}, user])
+            alone = await self._template_tokens([system, user])
+            wrap = self._wraps[role] = max(0, both - alone - await self.count_text(_PROBE))
+        return wrap
 
     async def _fixed_part(self, instructions: str) -> int:
         """The prompt without messages: system turn (or the default one) and generation prompt."""
         cached = self._fixed.get(instructions)
         if cached is not None:
             return cached
-        wrap = await self._message_wrap()
+        wrap = await self._message_wrap("user")
         turns: list[dict[str, str]] = []
         if instructions:
             turns.append({"role": "system", "content": instructions})
