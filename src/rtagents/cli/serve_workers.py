@@ -16,7 +16,8 @@ from typing import Any
 
 from ..server.workers import WorkerGroup, reserve_port
 from .failures import CliError, bind_failure
-from .settings import ServeSettings
+from .policy_settings import add_policy_flags
+from .settings import ServeSettings, add_serve_flags
 
 log = logging.getLogger("rtagents.workers")
 # Flags the parent sets for each worker itself.
@@ -26,15 +27,13 @@ _OWN_FLAGS = frozenset({"workers", "port", "help"})
 def worker_flags(args: argparse.Namespace) -> list[str]:
     """The ``serve`` flags this process was given, rebuilt for a worker's command line.
 
-    Read from the parser itself, so every flag (settings, limits, policy) goes
-    along. Only flags set on the command line are present in ``args`` (their
-    defaults are suppressed), so a worker reads the same variables and config
-    files as the parent, with the same precedence.
+    Read from the flag definitions themselves, so every flag (settings,
+    limits, policy) goes along. Only flags set on the command line are present
+    in ``args`` (their defaults are suppressed), so a worker reads the same
+    variables and config files as the parent, with the same precedence.
     """
-    from .main import build_parser
-
     flags: list[str] = []
-    for action in _serve_parser(build_parser())._actions:
+    for action in serve_parser()._actions:
         if not action.option_strings or action.dest in _OWN_FLAGS or action.dest not in args:
             continue
         flag, value = action.option_strings[0], getattr(args, action.dest)
@@ -49,12 +48,12 @@ def worker_flags(args: argparse.Namespace) -> list[str]:
     return flags
 
 
-def _serve_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            chosen: argparse.ArgumentParser = action.choices["serve"]
-            return chosen
-    raise LookupError("the rtagents parser has no serve command")
+def serve_parser() -> argparse.ArgumentParser:
+    """The flags of ``rtagents serve``, as ``cli/main.py`` adds them (a test keeps them equal)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_serve_flags(parser)
+    add_policy_flags(parser)
+    return parser
 
 
 def run_workers(settings: ServeSettings, args: argparse.Namespace, api_key: str) -> int:
