@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from rtagents.protocol.replay import NO_TRANSCRIPT, replay_config, replay_events, replay_item
+from rtagents.protocol.item_replay import NO_TRANSCRIPT, replay_config, replay_events, replay_item
 
 
 def _part(kind: str, **fields: str) -> SimpleNamespace:

@@ -22,7 +22,7 @@ from rtagents.server.config import ServerConfig
 from rtagents.server.host.backend import ReceivedEvent
 from rtagents.server.host.session_host import SessionHost
 from rtagents.server.policy.table import Policy
-from rtagents.server.relay.settings import UpstreamSettings
+from rtagents.server.relay.upstream_settings import UpstreamSettings
 from rtagents.server.serving import RunningServer, running_server
 
 PREFIX = "Gateway: "

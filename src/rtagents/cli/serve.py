@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ..server.host.backend import HostPort, Observer
     from ..server.metrics_route import MetricsListener
     from ..server.policy.table import Policy
-    from ..server.relay.settings import UpstreamSettings
+    from ..server.relay.upstream_settings import UpstreamSettings
 
 log = logging.getLogger("rtagents.serve")
 
@@ -140,16 +140,16 @@ def _server_config(settings: ServeSettings, api_key: str, policy: Policy | None)
         call_connect_timeout_s=settings.call_connect_timeout,
         call_peer_timeout_s=settings.call_peer_timeout,
         resume_grace_s=settings.resume_grace,
-        redis_url=settings.redis,
-        rate_limit_tokens=settings.rate_limit_tokens,
-        rate_limit_window_s=settings.rate_limit_window,
         upstream=upstream_settings(settings),
+        redis_url=settings.redis,
         scenario_rules=settings.scenario_rules,
         scenario_rules_forced=settings.force_scenario_rules,
         chat_max_request_bytes=settings.chat_max_request_bytes,
         chat_max_concurrent=settings.chat_max_concurrent,
         mcp_allow=tuple(settings.mcp_allow),
         mcp_timeout_s=settings.mcp_timeout,
+        rate_limit_tokens=settings.rate_limit_tokens,
+        rate_limit_window_s=settings.rate_limit_window,
         limits=limits_from(settings),
         policy=policy or Policy(),
         observers=recorders(settings),
@@ -162,7 +162,7 @@ def upstream_settings(settings: ServeSettings) -> UpstreamSettings | None:
     """``--upstream URL``: relay mode, with the key from ``RTAGENTS_UPSTREAM_API_KEY``."""
     if settings.upstream is None:
         return None
-    from ..server.relay.settings import API_KEY_ENV, UpstreamSettings, UpstreamUrlError
+    from ..server.relay.upstream_settings import API_KEY_ENV, UpstreamSettings, UpstreamUrlError
 
     try:
         return UpstreamSettings(url=settings.upstream, api_key=os.environ.get(API_KEY_ENV, ""))

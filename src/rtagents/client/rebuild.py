@@ -9,12 +9,18 @@ conversation mirror. Replaying the mirror as
 app holds valid. Audio cannot be re-sent as the model heard it, so user audio
 turns go back as their transcripts (``input_text``) and assistant audio as its
 (possibly truncated) transcript (``output_text``). The functions live in
-:mod:`rtagents.protocol.replay`: the server's relay rebuilds its upstream
+:mod:`rtagents.protocol.item_replay`: the server's relay rebuilds its upstream
 sessions with the same ones.
 """
 
 from __future__ import annotations
 
-from ..protocol.replay import NO_TRANSCRIPT, merge_config, replay_config, replay_events, replay_item
+from ..protocol.item_replay import (
+    NO_TRANSCRIPT,
+    merge_config,
+    replay_config,
+    replay_events,
+    replay_item,
+)
 
 __all__ = ["NO_TRANSCRIPT", "merge_config", "replay_config", "replay_events", "replay_item"]

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-log = logging.getLogger("rtagents.protocol.replay")
+log = logging.getLogger("rtagents.protocol.item_replay")
 
 NO_TRANSCRIPT = "[audio without a transcript]"
 # Fields a session.update may carry that are fixed at creation on the server.

@@ -21,7 +21,7 @@ from ..observability.telemetry import Telemetry, TracingMode
 from ..observability.telemetry_observer import SessionTracer
 from .host.limits import Limits
 from .policy.table import Policy
-from .relay.settings import UpstreamSettings
+from .relay.upstream_settings import UpstreamSettings
 
 if TYPE_CHECKING:
     from .host.backend import HostPort, Observer

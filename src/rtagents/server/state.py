@@ -12,7 +12,7 @@ from .config import ServerConfig
 from .host.admission import Admission
 from .host.session_resume import ResumeRegistry
 from .local.rate_limits import TokenBudgets
-from .policy.admission import GatewayAdmission
+from .policy.door import GatewayAdmission
 from .stores.client_secrets import SecretIssuer
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from rtagents.engines.base import Engines
 from rtagents.server.app import server_state
 from rtagents.server.config import ServerConfig
 from rtagents.server.host.session_host import SessionHost
-from rtagents.server.relay.settings import UpstreamSettings
+from rtagents.server.relay.upstream_settings import UpstreamSettings
 from rtagents.server.serving import RunningServer, running_server
 from rtagents.testing.faults import FaultProxy
 

@@ -20,7 +20,7 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from rtagents.server.config import ServerConfig
 from rtagents.server.relay.response_failure import INVALID_CODE
-from rtagents.server.relay.settings import UpstreamSettings
+from rtagents.server.relay.upstream_settings import UpstreamSettings
 from rtagents.server.serving import running_server
 
 CREATED = {

@@ -6,13 +6,13 @@ import pytest
 from openai.types.realtime import ResponseCreatedEvent, ResponseOutputItemAddedEvent
 
 from rtagents.protocol.conversation import Conversation
-from rtagents.server.relay.asked_config import MAX_PENDING, AskedConfig
+from rtagents.server.relay.asked_config import MAX_PENDING, UpstreamAskedConfig
 from rtagents.server.relay.response_failure import LOST_CODE, failed_responses, lost_error
-from rtagents.server.relay.settings import UpstreamSettings, UpstreamUrlError
+from rtagents.server.relay.upstream_settings import UpstreamSettings, UpstreamUrlError
 
 
 def test_a_refused_update_leaves_the_asked_config() -> None:
-    asked = AskedConfig({"type": "realtime", "instructions": "be brief"})
+    asked = UpstreamAskedConfig({"type": "realtime", "instructions": "be brief"})
     asked.sent("e1", {"audio": {"output": {"voice": "marin"}}})
     asked.sent("e2", {"instructions": "x" * 10})
     assert asked.refused("e2") is True
@@ -27,7 +27,7 @@ def test_a_refused_update_leaves_the_asked_config() -> None:
 
 
 def test_pending_updates_count_until_answered_and_stay_bounded() -> None:
-    asked = AskedConfig(None)
+    asked = UpstreamAskedConfig(None)
     for n in range(MAX_PENDING + 5):
         asked.sent(f"e{n}", {"instructions": str(n)})
     assert asked.current == {"instructions": str(MAX_PENDING + 4)}

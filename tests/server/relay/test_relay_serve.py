@@ -10,7 +10,7 @@ from rtagents.cli.main import build_parser
 from rtagents.cli.serve import engines_for, server_config
 from rtagents.cli.settings import ServeSettings, load_serve_settings
 from rtagents.server.config import ServerConfig
-from rtagents.server.relay.settings import API_KEY_ENV
+from rtagents.server.relay.upstream_settings import API_KEY_ENV
 from rtagents.server.serving import running_server
 
 

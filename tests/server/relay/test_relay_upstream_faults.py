@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from rtagents.server.config import ServerConfig
 from rtagents.server.relay.relay_backend import RelayBackend
-from rtagents.server.relay.settings import UpstreamSettings
+from rtagents.server.relay.upstream_settings import UpstreamSettings
 from rtagents.server.serving import running_server
 from rtagents.testing.faults import Fault
 from rtagents.testing.server_process import free_port

@@ -12,13 +12,13 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from ...protocol.replay import merge_config
+from ...protocol.item_replay import merge_config
 
 # Updates awaiting the upstream's answer; more means the upstream stopped answering.
 MAX_PENDING = 256
 
 
-class AskedConfig:
+class UpstreamAskedConfig:
     """The merged config, with updates the upstream has not answered yet kept apart."""
 
     def __init__(self, initial: Mapping[str, Any] | None) -> None:

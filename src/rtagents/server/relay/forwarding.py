@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from ...protocol.codec import InvalidEvent, UnknownEvent
 from ...protocol.errors import RealtimeError, error_from_payload
 from ..host.backend import HostPort
-from .asked_config import AskedConfig
+from .asked_config import UpstreamAskedConfig
 from .relay_facts import RelayView
 from .response_failure import INVALID_CODE, failed_response
 
@@ -45,7 +45,7 @@ class Forwarder:
         self,
         port: HostPort,
         view: RelayView,
-        asked: AskedConfig,
+        asked: UpstreamAskedConfig,
         media: RelayMedia,
         conversation_id: str,
     ) -> None:

@@ -13,7 +13,7 @@ with the server-held key and kept alive across drops and its cap by the
 
 Where policy plugs in: every client event reaches :meth:`RelayBackend.handle`
 only after the host's rules gate (``host/rules_gate.py``) accepted it, and a
-``session.update`` is recorded in :class:`AskedConfig` before it goes
+``session.update`` is recorded in :class:`UpstreamAskedConfig` before it goes
 upstream; a gateway policy (allowed models, tools, forced fields, sizes)
 refuses or rewrites events there, by raising a ``RealtimeError`` (the host
 answers it with the event's ``event_id``) or by changing the event before
@@ -35,7 +35,7 @@ from ...protocol.server_facts import SessionFacts
 from .. import ids
 from ..host.backend import BackendFactory, HostPort, PcmSink, ReceivedEvent
 from ..host.wire_events import build
-from .asked_config import AskedConfig
+from .asked_config import UpstreamAskedConfig
 from .forwarding import Forwarder
 from .relay_facts import RelayFacts, RelayView
 from .relay_media import RelayMedia
@@ -82,7 +82,7 @@ class RelayBackend:
         assert settings is not None, "relay_backend needs ServerConfig.upstream"
         self.port = port
         self.view = RelayView()
-        self.asked = AskedConfig(initial)
+        self.asked = UpstreamAskedConfig(initial)
         self.media = RelayMedia(port, self.view, self._send_own)
         self.conversation_id = ids.conversation_id()
         self.forwarder = Forwarder(port, self.view, self.asked, self.media, self.conversation_id)

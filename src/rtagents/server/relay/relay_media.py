@@ -15,13 +15,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ...protocol.audio import b64decode_audio, b64encode_audio, pcm16_to_wire, wire_to_pcm16
+from ...protocol.audio import (
+    PCM_RATE,  # what upstream formats are converted through, and what the sink gets
+    b64decode_audio,
+    b64encode_audio,
+    pcm16_to_wire,
+    wire_to_pcm16,
+)
 from ...protocol.errors import RealtimeError
 from ...protocol.resample import StreamResampler
 from ..host.backend import HostPort, PcmSink
 from .relay_facts import RelayView
 
-PCM_RATE = 24_000  # what upstream formats are converted through, and what the sink gets
 SendEvent = Callable[[dict[str, Any]], Awaitable[None]]
 
 

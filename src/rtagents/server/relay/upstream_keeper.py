@@ -21,24 +21,23 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ...protocol.errors import ConnectionFailure, RemoteProtocolError
+from ...protocol.errors import RemoteProtocolError
 from ...transports.base import INTERNAL_ERROR, TransportClosed
 from ..host.backend import HostPort
 from .response_failure import failed_responses, lost_error
-from .upstream_link import UpstreamLink
+from .upstream_link import DIAL_FAILURES, UpstreamLink
 from .upstream_rebuild import UpstreamSession, greet, restore
 from .upstream_rollover import Rollover
 
 if TYPE_CHECKING:
     from ..config import ServerConfig
-    from .asked_config import AskedConfig
+    from .asked_config import UpstreamAskedConfig
     from .forwarding import Forwarder
     from .relay_facts import RelayView
-    from .settings import UpstreamSettings
+    from .upstream_settings import UpstreamSettings
 
 log = logging.getLogger("rtagents.server.relay")
 MAX_BACKOFF_S = 8.0
-DIAL_FAILURES = (ConnectionFailure, OSError)  # TransportClosed is a ConnectionFailure
 
 
 class UpstreamKeeper:
@@ -50,7 +49,7 @@ class UpstreamKeeper:
         config: ServerConfig,
         settings: UpstreamSettings,
         model: str | None,
-        parts: tuple[AskedConfig, Forwarder, RelayView],
+        parts: tuple[UpstreamAskedConfig, Forwarder, RelayView],
         conversation_id: str,
     ) -> None:
         self.port = port

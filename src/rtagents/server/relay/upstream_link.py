@@ -13,9 +13,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from ...protocol.codec import Decoded, UnknownEvent, decode_server_event, encode_event
+from ...protocol.errors import ConnectionFailure
 from ...transports.base import NORMAL_CLOSURE, Transport
 from ...transports.websocket import connect_websocket
-from .settings import UpstreamSettings
+from .upstream_settings import UpstreamSettings
+
+DIAL_FAILURES = (ConnectionFailure, OSError)  # TransportClosed is a ConnectionFailure
 
 
 class UpstreamLink:

@@ -1,7 +1,7 @@
 """Making a fresh upstream session into the lost one: config, then items with the same ids.
 
 The same steps as the client SDK's rebuild (``client/rebuild_run.py``), with
-the same pure functions (:mod:`rtagents.protocol.replay`): wait for
+the same pure functions (:mod:`rtagents.protocol.item_replay`): wait for
 ``session.created``, send ``session.update`` with the asked config, replay
 the conversation mirror as ``conversation.item.create`` events (the same item
 ids, audio as transcripts), and read until the upstream confirmed each one.
@@ -19,7 +19,7 @@ from typing import Any
 from ...protocol.codec import InvalidEvent
 from ...protocol.conversation import Conversation
 from ...protocol.errors import ConnectionFailure, Origin
-from ...protocol.replay import replay_config, replay_events
+from ...protocol.item_replay import replay_config, replay_events
 from .. import ids
 from .upstream_link import UpstreamLink
 

@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from .upstream_link import DIAL_FAILURES
 
 if TYPE_CHECKING:
-    from .upstream_keeper import UpstreamKeeper
+    from ..config import ServerConfig
+    from ..host.backend import HostPort
     from .upstream_link import UpstreamLink
+    from .upstream_rebuild import UpstreamSession
+    from .upstream_settings import UpstreamSettings
 
 log = logging.getLogger("rtagents.server.relay")
 # The least time an upstream session serves before a rollover (guards against clock skew).
@@ -30,10 +35,37 @@ RETRY_S = 1.0
 Outcome = Literal["done", "busy", "failed", "gone"]
 
 
+class RolloverKeeper(Protocol):
+    """What a rollover uses of its keeper (an ``UpstreamKeeper``)."""
+
+    port: HostPort
+    config: ServerConfig
+    settings: UpstreamSettings
+    link: UpstreamLink | None
+    ready: bool
+    rebuilds: int
+    lock: asyncio.Lock
+    closed: bool
+    idle: asyncio.Event
+    holding: list[Any] | None
+
+    async def build(self, restore_items: bool) -> tuple[UpstreamLink, UpstreamSession]: ...
+
+    async def go_live(self, link: UpstreamLink, started: UpstreamSession) -> None: ...
+
+    def stop_holding(self) -> list[Any]: ...
+
+    async def forward_held(self, held: list[Any]) -> None: ...
+
+    def log_rebuilt(self, reason: str, link: UpstreamLink) -> None: ...
+
+    async def release_pending(self, link: UpstreamLink) -> None: ...
+
+
 class Rollover:
     """The rollover timer of one keeper (re-armed for each new upstream session)."""
 
-    def __init__(self, keeper: UpstreamKeeper) -> None:
+    def __init__(self, keeper: RolloverKeeper) -> None:
         self.keeper = keeper
         self._timer: asyncio.Task[Any] | None = None
 
@@ -76,8 +108,6 @@ class Rollover:
 
     async def attempt(self, link: UpstreamLink) -> Outcome:
         """One try: build the next session while ``link``'s events are held back."""
-        from .upstream_keeper import DIAL_FAILURES
-
         keeper = self.keeper
         async with keeper.lock:
             if keeper.closed or link is not keeper.link:
