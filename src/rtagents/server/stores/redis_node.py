@@ -47,6 +47,7 @@ class RedisNode:
         self._heartbeat: asyncio.Task[None] | None = None
         # Which node holds each WebRTC call; sidebands bridged to it (``redis_calls.py``).
         self.calls = CallRegistry(self)
+        self.resumes = SharedResumeRegistry(self)
 
     def node_key(self, node_id: str) -> str:
         return f"{self.prefix}node:{node_id}"
@@ -67,7 +68,7 @@ class RedisNode:
         )
 
     def resume_registry(self) -> SharedResumeRegistry:
-        return SharedResumeRegistry(self)
+        return self.resumes
 
     async def start(self, issuer: SecretIssuer) -> None:
         """Agree on the signing key and start renewing this node's liveness."""
@@ -92,6 +93,7 @@ class RedisNode:
 
     async def close(self) -> None:
         await self.calls.close()
+        await self.resumes.settle()  # the last sessions' keys, before the connection goes
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             await asyncio.gather(self._heartbeat, return_exceptions=True)

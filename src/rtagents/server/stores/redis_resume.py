@@ -192,6 +192,8 @@ class SharedResumeRegistry(ResumeRegistry):
 
     async def _rotated(self, resumable: Resumable, presented: str, dead: list[str]) -> None:
         host = resumable.host
+        if isinstance(resumable.log, MirroredFrameLog):  # after the hash it updates exists
+            await resumable.log.shared.announced.wait()
         ttl = self.ttl_s(host)
         async with self.node.redis.pipeline(transaction=True) as pipe:
             pipe.hset(
@@ -224,6 +226,15 @@ class SharedResumeRegistry(ResumeRegistry):
 
     async def _delete(self, key: str) -> None:
         await self.node.redis.delete(key)
+
+    async def settle(self, within_s: float = 2.0) -> None:
+        """Let the Redis updates under way finish (a shutdown), cancelling what is left."""
+        pending = list(self._tasks)
+        if pending:
+            await asyncio.wait(pending, timeout=within_s)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(_logged(work), name="rtagents-redis-resume")

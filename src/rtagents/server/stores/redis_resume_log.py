@@ -81,6 +81,8 @@ class SharedFrameLog:
         self.broken = False  # Redis failed: the log stopped, frames go out unlogged
         self.lost = False  # another node owns the session now: send nothing more
         self.closing = False  # the session ended or was handed off: its keys are settled
+        # Set once the session's hash is written (or could not be): later writes wait for it.
+        self.announced = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
 
     def start(self, first: Coroutine[Any, Any, None] | None) -> None:
@@ -127,6 +129,9 @@ class SharedFrameLog:
                     log.error("cannot register a resumable session in Redis: %s", exc)
                     self.broken = True
                     return
+                finally:
+                    self.announced.set()
+            self.announced.set()
             while True:
                 await self._wake.wait()
                 self._wake.clear()
