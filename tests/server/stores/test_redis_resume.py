@@ -22,6 +22,7 @@ from rtagents.engines.scripted import Rule, Say, scripted_engines
 from rtagents.server.app import server_state
 from rtagents.server.config import ServerConfig
 from rtagents.server.serving import RunningServer, running_server
+from rtagents.server.stores import redis_takeover
 from rtagents.server.stores.redis_resume import MirroredFrameLog, SharedResumeRegistry
 
 TIMEOUT_S = 10.0
@@ -249,3 +250,60 @@ async def test_a_handed_off_session_resumes_elsewhere_at_once(
         await until(again, "response.done", after)
         assert json.loads(after[-1])["response"]["status"] == "completed"
     assert await registry.hand_off(host_a.resume) is False  # ended: nothing to hand off
+
+
+async def test_a_long_log_is_read_in_chunks(
+    nodes: tuple[RunningServer, RunningServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new node rebuilds from the log a few entries at a time (memory stays bounded)."""
+    monkeypatch.setattr(redis_takeover, "READ_CHUNK", 5)
+    node_a, node_b = nodes
+    ws = await open_ws(node_a, {"X-Rtagents-Resume": "1"})
+    token = ws.response.headers["X-Rtagents-Resume-Token"]
+    seen: list[str] = []
+    await until(ws, "conversation.created", seen)
+    for turn in range(3):
+        await ws.send(user_text(f"turn {turn}"))
+        await ws.send(json.dumps({"type": "response.create"}))
+        await until(ws, "response.done", seen)
+    ws.transport.abort()
+    await stop_liveness(node_a)
+    headers = {"X-Rtagents-Resume-Token": token, "X-Rtagents-Last-Seq": str(len(seen) - 4)}
+    async with await open_ws(node_b, headers) as again:
+        replayed = [await asyncio.wait_for(again.recv(), TIMEOUT_S) for _ in range(4)]
+        assert replayed == seen[-4:]
+        (host_b,) = [h for h in server_state(node_b.app).sessions]
+        texts = [
+            item.content[0].text  # type: ignore[union-attr]
+            for item in host_b.conversation.items
+            if getattr(item, "role", None) == "user"
+        ]
+        assert texts == ["turn 0", "turn 1", "turn 2"]
+        assert host_b.resume is not None  # numbering goes on where A's log ends
+        assert host_b.frames_emitted == host_b.resume.log.last_seq >= len(seen)
+
+
+async def test_a_log_trimmed_past_its_first_frame_cannot_move(redis_url: str) -> None:  # noqa: F811
+    config = ServerConfig(
+        port=0, resume_grace_s=30, redis_url=redis_url, redis_node_ttl_s=0.5, resume_log_frames=10
+    )
+    async with (
+        running_server(config, scripted_engines(RULES)) as node_a,
+        running_server(ServerConfig(port=0, redis_url=redis_url, api_key=config.api_key)) as node_b,
+    ):
+        ws = await open_ws(node_a, {"X-Rtagents-Resume": "1"})
+        token = ws.response.headers["X-Rtagents-Resume-Token"]
+        seen: list[str] = []
+        await until(ws, "conversation.created", seen)
+        await ws.send(user_text("please answer slowly"))
+        await ws.send(json.dumps({"type": "response.create"}))
+        await until(ws, "response.done", seen)
+        assert len(seen) > 300  # MAXLEN ~ trims whole blocks of about a hundred entries
+        ws.transport.abort()
+        await stop_liveness(node_a)
+        headers = {"X-Rtagents-Resume-Token": token, "X-Rtagents-Last-Seq": str(len(seen))}
+        with pytest.raises(InvalidStatus) as refused:
+            await open_ws(node_b, headers)
+        assert refused.value.response.status_code == 409  # the client rebuilds
+        body = json.loads(refused.value.response.body or b"")
+        assert body["error"]["code"] == "resume_gap" and "first frame" in body["error"]["message"]

@@ -101,6 +101,12 @@ class FrameLog:
             self.size -= self._frames.popleft()[1]
         return self.last_seq
 
+    def take_over(self, other: FrameLog) -> None:
+        """Hold what ``other`` holds, numbering included (a session moved between nodes)."""
+        self.last_seq = other.last_seq
+        self.size = other.size
+        self._frames = other._frames
+
     def holds_after(self, seq: int) -> bool:
         """Whether every frame after ``seq`` (the client's count) can be replayed."""
         return 0 <= seq <= self.last_seq and seq + 1 >= self.first_seq

@@ -99,25 +99,25 @@ class SharedResumeRegistry(ResumeRegistry):
 
     def open(self, host: ResumableHost, owner: str) -> Resumable:
         resumable = super().open(host, owner)
-        self.attach(resumable, frames=[], received=0, fresh=True)
+        self.attach(resumable, held=None, received=0, fresh=True)
         return resumable
 
     def adopt(
-        self, host: ResumableHost, owner: str, frames: list[str], received: int, presented: str
+        self, host: ResumableHost, owner: str, held: FrameLog, received: int, presented: str
     ) -> Resumable:
         """A session taken over from another node: its log refilled, its token rotated."""
         resumable = super().open(host, owner)
-        self.attach(resumable, frames=frames, received=received, fresh=False)
+        self.attach(resumable, held=held, received=received, fresh=False)
         self.rotate(resumable, presented)
         self._sessions[presented] = resumable  # valid until the client shows the new one
         return resumable
 
     def attach(
-        self, resumable: Resumable, *, frames: list[str], received: int, fresh: bool
+        self, resumable: Resumable, *, held: FrameLog | None, received: int, fresh: bool
     ) -> None:
-        """Give ``resumable`` its Redis log (after ``frames``, already there) and hooks."""
+        """Give ``resumable`` its Redis log (after the frames ``held``, already there)."""
         host = resumable.host
-        last_seq = len(frames)
+        last_seq = held.last_seq if held is not None else 0
         shared = SharedFrameLog(
             self.node.redis,
             self._append,
@@ -131,8 +131,8 @@ class SharedResumeRegistry(ResumeRegistry):
             reading=lambda: host.received_frames,
         )
         mirrored = MirroredFrameLog(resumable.log.limit_bytes, shared)
-        for text in frames:  # held here too, for a later resume on this node
-            FrameLog.append(mirrored, text)
+        if held is not None:  # held here too, for a later resume on this node
+            mirrored.take_over(held)
         resumable.log = mirrored
         resumable.before_send = shared.durable
         add_observer = getattr(host, "add_observer", None)

@@ -29,8 +29,10 @@ from redis.exceptions import RedisError
 from starlette.websockets import WebSocket
 
 from ...protocol.codec import decode_server_event
+from ...protocol.conversation import Conversation
 from ..auth import Refusal
 from ..host.session_host import SessionHost
+from ..host.session_resume import FrameLog
 from ..host.wire_events import build
 from ..local.pipeline import local_backend
 from ..local.session_config import SessionConfig
@@ -52,19 +54,28 @@ redis.call('HSET', KEYS[1], 'node', ARGV[3])
 return 1
 """
 POLL_S = 0.05
+READ_CHUNK = 512  # log entries read at once while rebuilding
 _SESSION_FIELDS = ("id", "object", "expires_at")
 
 
 @dataclass(frozen=True, slots=True)
 class Takeover:
-    """A session claimed from a dead node, ready to be rebuilt on this connection."""
+    """A session claimed from a dead node and rebuilt from its log, to run on this connection.
+
+    ``held`` is the end of its log as this node keeps it (bounded like any
+    session's, ``resume_log_bytes``), ``conversation`` what every logged frame
+    made of it, ``config`` its last ``session.created``/``updated`` as sent.
+    """
 
     session_id: str
     owner: str
-    frames: list[str]
     received: int
     last_seq: int
     presented: str
+    held: FrameLog
+    conversation: Conversation
+    config: dict[str, Any] | None
+    conversation_id: str | None
 
 
 async def claim_elsewhere(
@@ -113,19 +124,56 @@ async def _claim(registry: SharedResumeRegistry, token: str, owner: str, last_se
             "Another node is taking this session over at the same moment; retry the resume.",
             headers={"Retry-After": "1"},
         )
-    entries: list[Any] = await redis.xrange(registry.stream_key(session_id)) or []
-    frames = [_text(data[b"f"]) for _, data in entries]
-    first = _text(entries[0][0]) if entries else ""
-    if first != "1-0" or not 0 <= last_seq <= len(frames):
-        raise Refusal(
-            409,
-            "resume_gap",
-            f"Cannot resume after frame {last_seq} on this node: the session's shared log "
-            f"holds {len(frames)} frames from {first or 'none'} and must reach back to its "
-            "first frame to rebuild it here. Start a new session.",
-        )
+    rebuilt = await _rebuild(registry, session_id, last_seq)
     received = int(fields.get("received") or 0)
-    return Takeover(session_id, owner, frames, received, last_seq, token)
+    return Takeover(session_id, owner, received, last_seq, token, *rebuilt)
+
+
+async def _rebuild(
+    registry: SharedResumeRegistry, session_id: str, last_seq: int
+) -> tuple[FrameLog, Conversation, dict[str, Any] | None, str | None]:
+    """Read the log in chunks (memory stays bounded): the conversation every frame made,
+    the last config and conversation id, and the log's end held as this node holds one."""
+    held = FrameLog(registry.node.config.resume_log_bytes)
+    conversation = Conversation()
+    config: dict[str, Any] | None = None
+    conversation_id: str | None = None
+    start = "-"
+    while True:
+        read = await registry.node.redis.xrange(
+            registry.stream_key(session_id), min=start, max="+", count=READ_CHUNK
+        )
+        chunk: list[Any] = list(read or [])
+        for entry_id, data in chunk:
+            if _text(entry_id) != f"{held.last_seq + 1}-0":
+                raise _gap(last_seq, f"frame {held.last_seq + 1} is missing (the log was trimmed)")
+            text = _text(data[b"f"])
+            event = decode_server_event(text)
+            conversation.apply(event)
+            held.append(text)
+            kind = getattr(event, "type", None)
+            if kind in ("session.created", "session.updated"):
+                # exclude_unset: the fields the frame carried, an explicit null included
+                # (turn_detection: null is push-to-talk, not "use the default")
+                data_ = event.session.model_dump(mode="json", exclude_unset=True, by_alias=True)  # type: ignore[union-attr]
+                config = {k: v for k, v in data_.items() if k not in _SESSION_FIELDS}
+            elif kind == "conversation.created":
+                conversation_id = event.conversation.id  # type: ignore[union-attr]
+        if not chunk or len(chunk) < READ_CHUNK:
+            break
+        start = "(" + _text(chunk[-1][0])
+    if held.last_seq == 0 or not held.holds_after(last_seq):
+        raise _gap(last_seq, f"this node can replay frames {held.first_seq}..{held.last_seq}")
+    return held, conversation, config, conversation_id
+
+
+def _gap(last_seq: int, why: str) -> Refusal:
+    return Refusal(
+        409,
+        "resume_gap",
+        f"Cannot resume after frame {last_seq} on this node: {why}. The session's shared log "
+        "must reach back to its first frame to rebuild it here. Start a new session.",
+    )
 
 
 async def _until_dead(registry: SharedResumeRegistry, node: str) -> None:
@@ -152,7 +200,10 @@ async def serve_takeover(
     registry = state.resumes
     assert isinstance(registry, SharedResumeRegistry)
     transport = StarletteTransport(websocket)
-    config = _last_config(takeover.frames, state)
+    if takeover.config is not None:
+        config = SessionConfig(takeover.config)
+    else:
+        config = SessionConfig.initial("realtime", state.config.model)
     backend = local_backend(state, config)
     host = SessionHost(
         transport,
@@ -161,20 +212,22 @@ async def serve_takeover(
         roster=state.sessions,
         session_id=takeover.session_id,
     )
-    for text in takeover.frames:
-        host.conversation.apply(decode_server_event(text))
+    host.conversation = takeover.conversation  # before anything reads it
+    missed = takeover.held.after(takeover.last_seq)
     resumable = registry.adopt(
-        host, takeover.owner, takeover.frames, takeover.received, takeover.presented
+        host, takeover.owner, takeover.held, takeover.received, takeover.presented
     )
     host.resume = resumable
     expires_at = int(state.config.clock() + state.config.session_cap_s)
-    last = len(takeover.frames)
+    last = resumable.log.last_seq
     host.restore(frames_emitted=last, received_frames=takeover.received, expires_at=expires_at)
-    _keep_conversation_id(host, takeover.frames)
+    ctx = getattr(host.backend, "ctx", None)
+    if ctx is not None and takeover.conversation_id is not None:
+        ctx.conversation_id = takeover.conversation_id
     await websocket.accept(
         subprotocol=subprotocol, headers=resumable.response_headers(received=takeover.received)
     )
-    for text in takeover.frames[takeover.last_seq :]:
+    for text in missed:
         await transport.send(text)
     for response_id in list(_in_progress(host)):
         await _fail_response(host, response_id)
@@ -203,25 +256,6 @@ async def _fail_response(host: SessionHost, response_id: str) -> None:
             )
         output.append(data)
     await host.emit(_failed(response_id, output))
-
-
-def _last_config(frames: list[str], state: ServerState) -> SessionConfig:
-    for text in reversed(frames):
-        event = decode_server_event(text)
-        if getattr(event, "type", None) in ("session.created", "session.updated"):
-            # exclude_unset: the fields the frame carried, an explicit null included
-            # (turn_detection: null is push-to-talk, not "use the default")
-            data = event.session.model_dump(mode="json", exclude_unset=True, by_alias=True)  # type: ignore[union-attr]
-            return SessionConfig({k: v for k, v in data.items() if k not in _SESSION_FIELDS})
-    return SessionConfig.initial("realtime", state.config.model)
-
-
-def _keep_conversation_id(host: SessionHost, frames: list[str]) -> None:
-    ctx = getattr(host.backend, "ctx", None)
-    for text in frames[:4]:
-        event = decode_server_event(text)
-        if getattr(event, "type", None) == "conversation.created" and ctx is not None:
-            ctx.conversation_id = event.conversation.id  # type: ignore[union-attr]
 
 
 def _in_progress(host: SessionHost) -> list[str]:
