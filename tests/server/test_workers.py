@@ -12,6 +12,9 @@ import asyncio
 import json
 import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +26,9 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from rtagents.server.drain import SERVICE_RESTART
+from rtagents.server.workers import WORKER_ENV
 from rtagents.testing.redis_server import MISSING_REASON, RedisServer, redis_binary
-from rtagents.testing.server_process import ServerProcess
+from rtagents.testing.server_process import ServerProcess, free_port
 
 pytestmark = pytest.mark.skipif(redis_binary() is None, reason=MISSING_REASON)
 WAIT_S = 90.0  # two workers start at once on CI's two loaded cores
@@ -60,6 +64,15 @@ def until(check: object, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
 
 
 def serving_lines(server: ServerProcess) -> int:
@@ -155,3 +168,28 @@ def _running(pid: int) -> bool:
         return "zombie" not in Path(f"/proc/{pid}/status").read_text()
     except FileNotFoundError:
         return False
+
+
+def test_a_worker_serves_its_metrics_on_the_metrics_port_plus_its_index(tmp_path: Path) -> None:
+    """Workers cannot share --metrics-port (each has its own registry): worker i takes PORT + i."""
+    metrics = free_port()
+    while _port_taken(metrics + 1):
+        metrics = free_port()
+    port = free_port()
+    command = [sys.executable, "-m", "rtagents.cli.main", "serve", "--engine", "scripted"]
+    command += ["--port", str(port), "--metrics-port", str(metrics), "--api-key", "sk-test"]
+    env = {**os.environ, WORKER_ENV: "1"}
+    with (tmp_path / "worker.log").open("wb") as log:
+        # stdin is the parent's pipe: a worker whose stdin closes drains and exits.
+        worker = subprocess.Popen(
+            command, env=env, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        until(lambda: _port_taken(metrics + 1) and _port_taken(port), "the worker listening")
+        answer = httpx.get(f"http://127.0.0.1:{metrics + 1}/metrics", timeout=10)
+        assert answer.status_code == 200 and "rtagents_" in answer.text
+        assert not _port_taken(metrics)
+    finally:
+        assert worker.stdin is not None
+        worker.stdin.close()  # as if the parent died: the worker drains and exits
+        assert worker.wait(WAIT_S) == 0

@@ -188,7 +188,10 @@ async def serve_until_stopped(
     from ..server.workers import watch_parent, worker_index
 
     config = server_config(settings, api_key, policy)
-    config.reuse_port = worker_index() is not None  # --workers: the siblings share the port
+    index = worker_index()
+    config.reuse_port = index is not None  # --workers: the siblings share the port
+    if index is not None and config.metrics_port:  # each worker's own registry: PORT + index
+        config.metrics_port += index
     # SIGTERM drains (server/drain.py) for --drain-grace s; SIGINT stops at once.
     signals = StopSignals(settings.drain_grace).install(asyncio.get_running_loop())
     async with engines_for(settings) as engines:
