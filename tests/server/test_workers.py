@@ -109,6 +109,19 @@ def test_workers_without_redis_is_refused_with_what_to_do(tmp_path: Path) -> Non
     assert "--workers 2 needs --redis URL" in server.tail()
 
 
+def test_workers_that_cannot_start_stop_the_group_at_once(tmp_path: Path) -> None:
+    """A worker refusing its settings (here: no Redis at --redis) is not restarted in a loop."""
+    nothing_there = f"redis://127.0.0.1:{free_port()}/0"
+    server = ServerProcess(
+        tmp_path / "serve.log", args=["--workers", "2", "--redis", nothing_there]
+    )
+    with pytest.raises(RuntimeError, match="exited with 1"):
+        server.start()
+    log = server.tail(1_000_000)
+    assert "cannot use Redis at" in log and "could not start (status 2)" in log
+    assert "restarting" not in log
+
+
 async def test_two_workers_share_port_and_secrets_replace_a_dead_one_and_drain_on_sigterm(
     tmp_path: Path, redis: RedisServer
 ) -> None:

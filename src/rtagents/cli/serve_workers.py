@@ -77,7 +77,13 @@ def run_workers(settings: ServeSettings, args: argparse.Namespace, api_key: str)
     if settings.api_key is None:  # one generated key for all (a flag would show in ps)
         env["RTAGENTS_API_KEY"] = api_key
         log.warning("no --api-key given; this run's API key is %s", api_key)
-    group = WorkerGroup(base, settings.workers, env, stop_within_s=settings.drain_grace)
+    group = WorkerGroup(
+        base,
+        settings.workers,
+        env,
+        stop_within_s=settings.drain_grace,
+        unfixable_status=CliError("").exit_code,  # a setting the worker refused
+    )
     try:
         log.info(
             "%d workers serving on %s:%d (SO_REUSEPORT)", settings.workers, settings.host, port

@@ -11,7 +11,8 @@ worker needs it.
 
 The parent serves nothing itself. It holds the port (so ``--port 0`` picks one
 port for all), starts the workers, restarts one that dies (with a growing
-pause when it keeps dying young, and gives up on a crash loop), and forwards
+pause when it keeps dying young; it gives up on a crash loop, or at once when
+a worker cannot start because of its configuration), and forwards
 SIGTERM (each worker drains: server/drain.py) and SIGINT. A worker's stdin is
 a pipe from the parent that is never written: if the parent dies, the workers
 read EOF and drain instead of living on unsupervised.
@@ -89,9 +90,18 @@ class WorkerGroup:
     """N worker processes kept alive until a signal stops them all."""
 
     def __init__(
-        self, command: list[str], count: int, env: dict[str, str], *, stop_within_s: float
+        self,
+        command: list[str],
+        count: int,
+        env: dict[str, str],
+        *,
+        stop_within_s: float,
+        unfixable_status: int | None = None,
     ) -> None:
         self.command = command
+        # A worker whose first life ends with this status was misconfigured (the
+        # command line's error status): restarting it cannot help, so the group stops.
+        self.unfixable_status = unfixable_status
         self.count = count
         self.env = env
         self.stop_within_s = stop_within_s + STOP_MARGIN_S
@@ -129,11 +139,18 @@ class WorkerGroup:
         """Run worker ``index``, again after each death, until stopped; its last exit status."""
         young_deaths = 0
         loop = asyncio.get_running_loop()
+        first_life = True
         while True:
             started = loop.time()
             proc = await self._start(index)
             code = await self._wait(proc)
             if self.stopping:
+                return code
+            if first_life and code == self.unfixable_status:
+                log.error(
+                    "worker %d could not start (status %d); stopping every worker", index, code
+                )
+                self.stop(signal.SIGTERM)
                 return code
             young = loop.time() - started < YOUNG_DEATH_S
             young_deaths = young_deaths + 1 if young else 0
@@ -155,6 +172,7 @@ class WorkerGroup:
                 if self.stopping:
                     return code
             self.restarts += 1
+            first_life = False
 
     async def _start(self, index: int) -> asyncio.subprocess.Process:
         env = {**self.env, WORKER_ENV: str(index)}
