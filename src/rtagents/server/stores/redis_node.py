@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("rtagents.server.redis")
 
 PREFIX = "rtagents:"
+CLOSE_S = 2.0  # the longest a stopping node waits for each Redis step
 
 
 class RedisNode:
@@ -97,9 +98,11 @@ class RedisNode:
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             await asyncio.gather(self._heartbeat, return_exceptions=True)
-        with contextlib.suppress(RedisError, OSError):
-            await self.redis.delete(self.node_key(self.node_id))
-        await self.redis.aclose()
+        # A stopping node never waits long on Redis: its liveness key expires anyway.
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            await asyncio.wait_for(self.redis.delete(self.node_key(self.node_id)), CLOSE_S)
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            await asyncio.wait_for(self.redis.aclose(), CLOSE_S)
 
     async def _renew(self) -> None:
         await self.redis.set(self.node_key(self.node_id), "1", px=int(self.ttl_s * 1000))
