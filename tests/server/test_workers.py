@@ -26,7 +26,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from rtagents.server.drain import SERVICE_RESTART
-from rtagents.server.workers import WORKER_ENV
+from rtagents.server.workers import CRASH_LOOP_DEATHS, WORKER_ENV, WorkerGroup
 from rtagents.testing.redis_server import MISSING_REASON, RedisServer, redis_binary
 from rtagents.testing.server_process import ServerProcess, free_port
 
@@ -206,3 +206,10 @@ def test_a_worker_serves_its_metrics_on_the_metrics_port_plus_its_index(tmp_path
         assert worker.stdin is not None
         worker.stdin.close()  # as if the parent died: the worker drains and exits
         assert worker.wait(WAIT_S) == 0
+
+
+async def test_a_worker_that_keeps_dying_young_stops_the_group_after_five_deaths() -> None:
+    dies = [sys.executable, "-c", "raise SystemExit(3)"]
+    group = WorkerGroup(dies, 1, dict(os.environ), stop_within_s=1.0, restart_pause_s=0.01)
+    assert await group.run() == 1
+    assert group.restarts == CRASH_LOOP_DEATHS - 1  # five lives, the last not restarted

@@ -97,11 +97,13 @@ class WorkerGroup:
         *,
         stop_within_s: float,
         unfixable_status: int | None = None,
+        restart_pause_s: float = RESTART_PAUSE_S,
     ) -> None:
         self.command = command
         # A worker whose first life ends with this status was misconfigured (the
         # command line's error status): restarting it cannot help, so the group stops.
         self.unfixable_status = unfixable_status
+        self.restart_pause_s = restart_pause_s
         self.count = count
         self.env = env
         self.stop_within_s = stop_within_s + STOP_MARGIN_S
@@ -112,13 +114,18 @@ class WorkerGroup:
         self._signal: int | None = None  # what stop() forwarded last
 
     async def run(self) -> int:
+        """Keep every worker running until a signal or a give-up; 0 if all exited cleanly."""
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.stop, signal.SIGTERM)
         loop.add_signal_handler(signal.SIGINT, self.stop, signal.SIGINT)
-        keepers = [
-            asyncio.create_task(self._keep(i), name=f"worker-{i}") for i in range(self.count)
-        ]
-        codes = await asyncio.gather(*keepers)
+        try:
+            keepers = [
+                asyncio.create_task(self._keep(i), name=f"worker-{i}") for i in range(self.count)
+            ]
+            codes = await asyncio.gather(*keepers)
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+            loop.remove_signal_handler(signal.SIGINT)
         failed = [code for code in codes if code != 0]
         log.info("workers stopped (%d restarts)", self.restarts)
         return 1 if failed else 0
@@ -166,7 +173,7 @@ class WorkerGroup:
                 self.stop(signal.SIGTERM)
                 return code or 1
             if young_deaths:
-                pause = min(RESTART_PAUSE_S * 2 ** (young_deaths - 1), RESTART_PAUSE_MAX_S)
+                pause = min(self.restart_pause_s * 2 ** (young_deaths - 1), RESTART_PAUSE_MAX_S)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopped.wait(), pause)
                 if self.stopping:
