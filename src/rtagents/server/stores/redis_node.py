@@ -33,6 +33,7 @@ log = logging.getLogger("rtagents.server.redis")
 
 PREFIX = "rtagents:"
 CLOSE_S = 2.0  # the longest a stopping node waits for each Redis step
+SOCKET_TIMEOUT_S = 5.0
 
 
 class RedisNode:
@@ -42,7 +43,11 @@ class RedisNode:
         self.url = url
         self.config = config
         self.prefix = prefix
-        self.redis: Redis = Redis.from_url(url)
+        # Timeouts: a Redis that hangs (rather than refuses) must surface as an error
+        # (503, a log that stops) instead of stalling sessions on it forever.
+        self.redis: Redis = Redis.from_url(
+            url, socket_connect_timeout=SOCKET_TIMEOUT_S, socket_timeout=SOCKET_TIMEOUT_S
+        )
         self.node_id = "node_" + secrets.token_hex(8)
         self.ttl_s = config.redis_node_ttl_s
         self._heartbeat: asyncio.Task[None] | None = None
