@@ -4,11 +4,12 @@ Whisper was trained on 30 s windows and faster-whisper always pads the log-mel
 features to 3000 frames, so a 1 s "yes" costs the encoder as much as 30 s of
 speech (~0.45 s on 2 cores). The server transcribes partial audio while the
 user speaks and again at the end of the turn, so that cost is paid many times.
-CTranslate2 accepts a shorter encoder input, so for clips up to 30 s we call it
+CTranslate2 accepts a shorter encoder input, so for clips up to 12 s we call it
 directly with the smallest window from :data:`WINDOWS_S` that holds the clip
 plus a margin: ~0.1-0.2 s per call for 1-5 s utterances, with the same words on
-our test sentences (figures and method in docs/engines.md). Longer audio goes
-through faster-whisper's normal 30 s sliding window (with its VAD filter).
+our test sentences (figures and method in docs/engines.md). Audio longer than
+12 s is cut at pauses into pieces of at most 12 s, transcribed in order (see
+:mod:`.long_audio`; word error rates in docs/benchmarks.md, bench/wer.py).
 
 Calls run on a small private thread pool (``workers`` threads, each running
 CTranslate2 with ``cpu_threads`` threads), so the event loop never blocks and
@@ -24,14 +25,15 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Final
 
 import numpy as np
 
 from ...protocol.audio import pcm16_to_float32
 from ..base import EngineFailure, TokenLogprob, Transcription, TranscriptionHints
-from . import assets
-from .whisper_hints import context_text, pick_language, prompt_tokens, token_logprobs
+from . import assets, long_audio
+from .whisper_hints import pick_language, prompt_tokens, token_logprobs
 
 SAMPLE_RATE: Final = 16_000
 WINDOWS_S: Final = (10, 20, 30)  # encoder windows tried in order (seconds)
@@ -40,6 +42,9 @@ _FRAMES_PER_S: Final = 100  # log-mel hop is 10 ms
 _NO_SPEECH_PROB: Final = 0.6  # faster-whisper's thresholds for "this was not speech"
 _LOW_LOGPROB: Final = -1.0
 _TOKENS_PER_S: Final = 8  # generous ceiling on speech rate: stops repetition loops early
+# Words of the piece before that a long clip's next piece gets as context: enough
+# to continue the sentence, little enough to leave the transcript its room.
+_PREVIOUS_WORDS: Final = 40
 
 
 class WhisperSTT:
@@ -133,7 +138,7 @@ class WhisperSTT:
         seconds = len(audio) / SAMPLE_RATE
         window = next((w for w in self._windows if seconds + WINDOW_MARGIN_S <= w), None)
         try:
-            if window is None:
+            if window is None or seconds > long_audio.MAX_PIECE_S:
                 return self._transcribe_long(audio, language, hints)
             return self._transcribe_window(model, audio, (window, seconds), language, hints)
         except EngineFailure:
@@ -186,36 +191,29 @@ class WhisperSTT:
     def _transcribe_long(
         self, audio: np.ndarray[Any, Any], lang: str | None, hints: TranscriptionHints | None
     ) -> Transcription:
-        """Past 30 s: faster-whisper's own loop, the context as its ``initial_prompt``.
+        """Past 12 s: pieces cut at pauses (:mod:`.long_audio`), transcribed in order.
 
-        Logprobs there are per *word* (its word timestamps keep no per-token
-        figure): the log of the word's probability, the mean of its tokens'.
+        Each piece goes through the same window path as a short clip, with the
+        session's hints plus the newest words of the piece before it as context
+        (Whisper continues a transcript it has "just seen"); the first piece's
+        language holds for the rest. Logprobs are the pieces' tokens, in order.
         """
-        if lang is None and hints and len(hints.languages) == 1:
-            lang = hints.languages[0]
-        wants_logprobs = bool(hints and hints.logprobs)
-        segments, info = self._model.transcribe(
-            audio,
-            language=lang,
-            initial_prompt=context_text(hints) or None,
-            beam_size=1,
-            # Past 30 s a turn holds pauses, where Whisper "hears" stock phrases;
-            # the VAD filter (Silero v6, packaged in faster-whisper) cuts them out.
-            vad_filter=True,
-            without_timestamps=not wants_logprobs,
-            word_timestamps=wants_logprobs,
-            condition_on_previous_text=False,
+        texts: list[str] = []
+        logprobs: list[TokenLogprob] = []
+        for piece in long_audio.voiced_pieces(audio, SAMPLE_RATE):
+            seconds = len(piece) / SAMPLE_RATE
+            window = next((w for w in self._windows if seconds + WINDOW_MARGIN_S <= w), 30)
+            heard = self._transcribe_window(
+                self._model, piece, (window, seconds), lang, _with_previous(hints, texts)
+            )
+            lang = heard.language
+            if heard.text:
+                texts.append(heard.text)
+            logprobs.extend(heard.logprobs or ())
+        wanted = hints is not None and hints.logprobs
+        return Transcription(
+            text=" ".join(texts), language=lang, logprobs=tuple(logprobs) if wanted else None
         )
-        segments = list(segments)
-        text = " ".join(segment.text.strip() for segment in segments).strip()
-        if not wants_logprobs:
-            return Transcription(text=text, language=info.language)
-        words = [word for segment in segments for word in segment.words or ()]
-        logprobs = tuple(
-            TokenLogprob(w.word, w.word.encode(), math.log(max(w.probability, 1e-30)))
-            for w in words
-        )
-        return Transcription(text=text, language=info.language, logprobs=logprobs)
 
     def _tokenizer(self, model: Any, language: str) -> tuple[Any, list[int]]:
         """The tokenizer for ``language`` and its suppressed tokens (built once per language)."""
@@ -255,3 +253,11 @@ class WhisperSTT:
                     f"CTranslate2 could not load the packaged Whisper model: {exc}",
                     hint=assets.LOCAL_EXTRA_HINT,
                 ) from exc
+
+
+def _with_previous(hints: TranscriptionHints | None, texts: list[str]) -> TranscriptionHints:
+    """``hints`` with the newest words heard so far appended to its prompt."""
+    base = hints or TranscriptionHints()
+    previous = " ".join(" ".join(texts).split()[-_PREVIOUS_WORDS:])
+    prompt = f"{base.prompt.strip()} {previous}".strip()
+    return replace(base, prompt=prompt)

@@ -24,6 +24,9 @@ class Limits:
     input_buffer_bytes: int = 15 * MIB
     # One input_audio_buffer.append (decoded bytes), hosted parity.
     append_bytes: int = 15 * MIB
+    # Seconds of audio one input transcription takes in (a turn or an audio
+    # item); a longer one fails (…input_audio_transcription.failed) unheard.
+    transcription_seconds: int = 180
     # session.instructions (and a response's instructions), UTF-8 bytes.
     instructions_bytes: int = 256 * KIB
     # The JSON of every tool definition of a session or response, together.

@@ -46,6 +46,20 @@ NO_STT = (
 _UNSTABLE = ("\ufffd", "[unintelligible")  # marks of a cut-off ending, never shown early
 
 
+class TranscriptionTooLong(EngineFailure):
+    """The audio is past ``limits.transcription_seconds``: refused before the engine runs."""
+
+    code = "transcription_too_long"
+
+    def __init__(self, seconds: float, limit: int) -> None:
+        super().__init__(
+            f"The audio is {seconds:.1f} s long, past the limit transcription_seconds "
+            f"({limit} s), so it was not transcribed.",
+            hint="Speak shorter turns (turn detection ends a turn at a pause), commit the "
+            "buffer more often, or raise --limit-transcription-seconds on the server.",
+        )
+
+
 def start_transcription(
     ctx: SessionContext, item_id: str, pcm16: bytes
 ) -> asyncio.Task[str | None]:
@@ -65,6 +79,10 @@ async def stt_heard(ctx: SessionContext, pcm16: bytes, *, partial: bool = False)
     stt = ctx.state.engines.stt
     if stt is None:
         raise EngineFailure(NO_STT)
+    limit = ctx.state.config.limits.transcription_seconds
+    seconds = len(pcm16) / BYTES_PER_MS / 1000
+    if seconds > limit:
+        raise TranscriptionTooLong(seconds, limit)
     language = language_of(ctx.config.transcription)
     hints = hints_for(ctx.config, partial=partial)
     audio = resample_pcm16(pcm16, PCM_RATE, stt.sample_rate)
@@ -106,7 +124,8 @@ async def report(
     except asyncio.CancelledError:
         raise
     except EngineFailure as exc:
-        await _failed(ctx, item_id, settings, f"{exc} {exc.hint}".strip())
+        code = exc.code if isinstance(exc, TranscriptionTooLong) else "transcription_failed"
+        await _failed(ctx, item_id, settings, f"{exc} {exc.hint}".strip(), code)
         return None
     except Exception as exc:
         log.exception("STT engine failed on %s", item_id)
@@ -142,17 +161,23 @@ async def report(
 
 
 async def _failed(
-    ctx: SessionContext, item_id: str, settings: Mapping[str, Any] | None, message: str
+    ctx: SessionContext,
+    item_id: str,
+    settings: Mapping[str, Any] | None,
+    message: str,
+    code: str = "transcription_failed",
 ) -> None:
     """Tell the client a transcription it asked for failed (silence if it did not ask)."""
     if settings is None:
         return
+    kind = "invalid_request_error" if code == TranscriptionTooLong.code else "server_error"
     await ctx.emit(
         build(
             ConversationItemInputAudioTranscriptionFailedEvent,
             item_id=item_id,
             content_index=0,
-            error={"type": "server_error", "code": "transcription_failed", "message": message},
+            # Past a limit the request was at fault, not the server.
+            error={"type": kind, "code": code, "message": message},
         )
     )
 
