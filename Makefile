@@ -11,7 +11,7 @@ TOOLS  := .tools
 UV     := $(TOOLS)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test setup lint typecheck unit coverage bench bench-load clean browser redis lock soak node fuzz chaos bounds
+.PHONY: demo test setup lint typecheck unit coverage bench bench-load clean browser redis haproxy lock soak node fuzz chaos bounds
 
 $(UV): tools/uv-requirements.txt
 	$(PYTHON) -c 'import sys; sys.exit("rtagents needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -58,8 +58,9 @@ unit: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider --cov=rtagents --cov-branch --cov-report=term --cov-report=json:.coverage.json
 	$(BIN)/python tools/check_coverage.py .coverage.json rtagents/protocol 95
 
-# Debian packages the tests use: chromium (the console's browser test, tests/web)
-# and redis-server (the multi-node tests start their own on a free loopback port).
+# Debian packages the tests use: chromium (the console's browser test, tests/web),
+# redis-server (the multi-node tests start their own on a free loopback port) and
+# haproxy (tests/test_deploy.py runs deploy/haproxy.cfg in front of two nodes).
 # CI runs as root, elsewhere sudo is used when it needs no password. Without
 # apt-get those tests are skipped and say why.
 define apt_install
@@ -78,7 +79,10 @@ browser:
 redis:
 	$(call apt_install,redis-server,--no-install-recommends redis-server)
 
-test: lint typecheck browser redis node unit
+haproxy:
+	$(call apt_install,haproxy,--no-install-recommends haproxy)
+
+test: lint typecheck browser redis haproxy node unit
 
 # Each benchmark measures rtagents and its baseline in one run (docs/benchmarks.md).
 bench: $(STAMP)
