@@ -36,6 +36,7 @@ from .live_facts import LiveFacts
 from .responder import Responder
 from .session_config import SessionConfig
 from .session_context import SessionContext
+from .speculation import CONVERSATION_CHANGES
 from .turns import Turns
 
 if TYPE_CHECKING:
@@ -98,6 +99,8 @@ class LocalBackend:
         await ctx.mcp.list_initial(ctx.config.tools)  # MCP tools of a client secret's config
 
     async def handle(self, event: Any) -> None:
+        if event.type in CONVERSATION_CHANGES:  # a held reply would answer another conversation
+            self.turns.speculation.cancel()
         await self._table[event.type](event)
 
     def facts(self) -> SessionFacts:
@@ -130,6 +133,7 @@ class LocalBackend:
         mcp_servers = ctx.mcp.accept(config.tools, "session.tools")  # URLs allowed?
         ctx.config = config
         self.audio_in.turns.configure()  # a changed turn_detection restarts the detector
+        self.turns.speculation.config_changed()  # a held reply for another plan is dropped
         ctx.conversation.set_output_format(config.output_format)
         session = config.to_model(ctx.id, expires_at=ctx.port.expires_at)
         await ctx.emit(build(SessionUpdatedEvent, session=session))

@@ -26,6 +26,7 @@ from .session_rules import (
     check_tools,
     check_voice,
 )
+from .speculation import HeldReply
 
 
 class Responder:
@@ -47,9 +48,12 @@ class Responder:
         """``response.create`` (the rules table already refused what it must)."""
         self.start(_overrides(event))
 
-    def start(self, overrides: dict[str, Any]) -> ResponseRun:
-        """Plan and start a response (also what turn detection does at the end of a turn)."""
-        run = ResponseRun(self.ctx, self.plan_for(overrides), self.audio_out, self.runs)
+    def start(self, overrides: dict[str, Any], held: HeldReply | None = None) -> ResponseRun:
+        """Plan and start a response (also what turn detection does at the end of a turn).
+
+        ``held``: the turn's speculative reply, used if it answers this very request.
+        """
+        run = ResponseRun(self.ctx, self.plan_for(overrides), self.audio_out, self.runs, held)
         run.start()
         return run
 

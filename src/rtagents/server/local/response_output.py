@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from .audio_out import AudioOut
     from .response_plan import ResponsePlan
     from .session_context import SessionContext
+    from .speculation import HeldReply
 
 # Speech is synthesised per clause: long enough to sound natural, short
 # enough that audio starts before the model has finished writing.
@@ -66,6 +67,9 @@ class ResponseView(Protocol):
 
     @property
     def audio_out(self) -> AudioOut: ...
+
+    @property
+    def held(self) -> HeldReply | None: ...
 
 
 class _Writer:
@@ -177,7 +181,9 @@ class MessageWriter(_Writer):
         self.text = spoken.text
         plan = self.run.plan
         tts = self.ctx.state.engines.tts
-        stream = tts.synthesize(text, voice=plan.voice, speed=plan.speed)
+        held = self.run.held
+        speech = held.speech(text, plan.voice, plan.speed) if held is not None else None
+        stream = speech or tts.synthesize(text, voice=plan.voice, speed=plan.speed)
         try:
             await self.ctx.emit(
                 build(ResponseAudioTranscriptDeltaEvent, **self.where, content_index=0, delta=text)

@@ -38,6 +38,7 @@ from .usage import TokenCounts, UsageTally
 
 if TYPE_CHECKING:
     from .session_context import SessionContext
+    from .speculation import HeldReply
 
 log = logging.getLogger("rtagents.server.responses")
 Status = Literal["completed", "cancelled", "failed", "incomplete"]
@@ -60,6 +61,7 @@ class ResponseRun:
         plan: ResponsePlan,
         audio_out: AudioOut,
         registry: dict[str, ResponseRun],
+        held: HeldReply | None = None,
     ) -> None:
         self.id = ids.response_id()
         self.ctx = ctx
@@ -78,6 +80,9 @@ class ResponseRun:
         self._started = False
         self._finishing = False  # past generation: a cancel no longer interrupts
         self.first_token_at: float | None = None  # perf_counter of the first LLM chunk (marks)
+        # A reply prepared during the turn's end silence (speculation.py): used only if
+        # this response's request is the one it answers.
+        self.held = held
 
     def start(self) -> None:
         self._registry[self.id] = self
@@ -111,6 +116,8 @@ class ResponseRun:
             await self._run_to_done()
         finally:
             self._registry.pop(self.id, None)
+            if self.held is not None:
+                self.held.discard()
 
     async def _run_to_done(self) -> None:
         status: Status = "completed"
@@ -162,7 +169,8 @@ class ResponseRun:
     async def _stream_model(self) -> bool:
         """One pass of the model into output items; True if cut by max_output_tokens."""
         request = await self._request()
-        stream = self.ctx.state.engines.llm.stream(request)
+        held = await self.held.claim(request) if self.held is not None else None
+        stream = held or self.ctx.state.engines.llm.stream(request)
         limit = self.plan.max_output_tokens
         try:
             async for chunk in stream:

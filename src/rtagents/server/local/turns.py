@@ -8,7 +8,9 @@ turns its verdicts into protocol events and actions:
 - speech starts: ``input_audio_buffer.speech_started`` (with the id the user
   item will get); with ``interrupt_response`` an active response is stopped
   *before* the event is queued, so no audio delta follows it;
-- silence begins: the final transcription starts speculatively;
+- silence begins: the final transcription starts speculatively, and so
+  does the reply's first clause (:mod:`.speculation`), held until the turn
+  ends and discarded when speech resumes;
 - the turn ends: ``speech_stopped``, the commit (the same events as a manual
   ``input_audio_buffer.commit``, keeping only the audio from the speech start
   minus the prefix padding), the transcript, and with ``create_response`` a
@@ -43,6 +45,7 @@ from .. import ids
 from ..host.backend import ReceivedEvent
 from ..host.wire_events import build
 from .responder import Responder
+from .speculation import HeldReply, Speculation
 from .transcription import StreamingTranscriber, start_transcription
 from .turn_detection import (
     IdleTimeout,
@@ -107,6 +110,7 @@ class Turns:
         self._vad_origin = 0.0  # audio time of the VAD's time 0
         self._item_id: str | None = None  # promised by speech_started to the coming commit
         self.transcriber = StreamingTranscriber(ctx)
+        self.speculation = Speculation(ctx, responder)
         self.book = MarkBook(
             ctx.id,
             first_token=self._first_token_at,
@@ -138,6 +142,7 @@ class Turns:
     def _restart(self, settings: TurnSettings | None) -> None:
         self.settings = settings
         self.transcriber.reset()
+        self.speculation.cancel()
         self._item_id = None
         prototype = self._ctx.state.engines.vad
         if settings is None or prototype is None:
@@ -168,6 +173,7 @@ class Turns:
             await self._act(event)
         self._drop_old_silence(detector)
         if detector.speaking and not detector.pausing:  # silence has its own (speculative) job
+            self.speculation.cancel()  # speech resumed: the turn did not end there
             start = detector.audio_start_ms
             self.transcriber.speaking(
                 lambda: self._peek(start, detector.now_ms), detector.now_ms - detector.onset_ms
@@ -206,6 +212,7 @@ class Turns:
         self._item_id = None
         self._buffer_start = self.stream_ms
         self.transcriber.reset()
+        self.speculation.cancel()
         if self._detector is not None:
             self._detector.buffer_taken(self.stream_ms)
         return item_id
@@ -229,6 +236,8 @@ class Turns:
         elif isinstance(event, SilenceBegan):
             audio = self._peek(event.audio_start_ms, event.speech_end_ms)
             self.transcriber.speculate(audio, event.speech_end_ms)
+            if self.settings is not None and self.settings.create_response:
+                self.speculation.begin(self._item_id, self.transcriber)
         elif isinstance(event, SpeechStopped):
             await self._speech_stopped(event)
         else:
@@ -237,6 +246,7 @@ class Turns:
     async def _speech_started(self, event: SpeechStarted) -> None:
         ctx = self._ctx
         self.transcriber.reset()
+        self.speculation.cancel()
         self._item_id = item_id = ids.item_id()
         interrupted = None
         if self.settings is not None and self.settings.interrupt_response:
@@ -257,6 +267,7 @@ class Turns:
         ctx = self._ctx
         item_id = self._item_id or ids.item_id()
         self._item_id = None
+        held = self.speculation.hand_over(item_id)  # the turn is confirmed: ours to use or drop
         stopped = build(
             InputAudioBufferSpeechStoppedEvent, audio_end_ms=event.audio_end_ms, item_id=item_id
         )
@@ -265,13 +276,15 @@ class Turns:
         self.book.turn_ended(item_id, mode, event.audio_end_ms)
         pcm16 = self._take(event.audio_start_ms, event.decided_ms)
         if not await self._commit(item_id, pcm16):
+            if held is not None:
+                held.discard()
             return  # no room for the turn's item: nothing to transcribe or answer
 
         def final(text: str) -> None:  # also when no transcript is sent (transcription off)
             self.book.transcript_final(item_id)
 
         self.transcriber.finish(item_id, pcm16, event.speech_end_ms, on_text=final)
-        self._respond(item_id)
+        self._respond(item_id, held)
 
     async def _idle_timeout(self, event: IdleTimeout) -> None:
         ctx = self._ctx
@@ -291,13 +304,18 @@ class Turns:
         start_transcription(ctx, item_id, pcm16)
         self._respond(item_id)
 
-    def _respond(self, item_id: str) -> None:
+    def _respond(self, item_id: str, held: HeldReply | None = None) -> None:
         """Start the reply to a finished turn, if the session wants one and none is running."""
         ctx = self._ctx
         settings = self.settings
-        if settings is None or not settings.create_response or ctx.config.kind != "realtime":
+        wanted = settings is not None and settings.create_response and ctx.config.kind == "realtime"
+        active = self._responder.active() if wanted else None
+        if wanted and active is None:
+            run = self._responder.start({}, held)
+            self.book.answer(item_id, run.id)
             return
-        active = self._responder.active()
+        if held is not None:
+            held.discard()  # no response to use it
         if active is not None:
             log.info(
                 "turn %s: no response, %s is still active (interrupt_response is off)",
@@ -305,9 +323,6 @@ class Turns:
                 active.id,
                 extra={"session_id": ctx.id},
             )
-            return
-        run = self._responder.start({})
-        self.book.answer(item_id, run.id)
 
     # --- what the host emits (an observer of the host) ---------------------------------
 
@@ -331,6 +346,7 @@ class Turns:
 
     def on_closed(self, code: int | None, reason: str | None, by: str) -> None:
         """The session ended: marks still open or waiting for a stage are logged as they are."""
+        self.speculation.cancel()
         self.book.close()
 
     def _first_token_at(self, response_id: str) -> float | None:
