@@ -36,7 +36,7 @@ from .paths import (
 )
 from .references import stand_in_for_references
 from .tuning import tag_nested_unions
-from .type_peek import peek_type
+from .type_peek import AUDIO_DELTA_MARKS, peek_type
 
 if TYPE_CHECKING:
     from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
@@ -176,10 +176,18 @@ def _as_bytes(data: bytes | bytearray | memoryview | str) -> bytes:
 
 def _peek(raw: bytes) -> tuple[Mapping[str, Any] | None, str | None, str | None]:
     """Best-effort (json, type, event_id) of bytes that failed validation."""
+    return _fields_of(_parsed(raw))
+
+
+def _parsed(raw: bytes) -> Any:
     try:
-        data = from_json(raw)
+        return from_json(raw)
     except ValueError:
-        return None, None, None
+        return None
+
+
+def _fields_of(data: Any) -> tuple[Mapping[str, Any] | None, str | None, str | None]:
+    """(json, type, event_id) of parsed JSON, where it is an object with such strings."""
     if not isinstance(data, dict):
         return None, None, None
     etype = data.get("type")
@@ -277,36 +285,55 @@ def _describe(
 def decode_server_event(data: bytes | bytearray | memoryview | str) -> Decoded:
     """Parse an event received *from a server* (the client's read path).
 
-    The ``type`` is guessed from the frame's text first (:func:`.type_peek.peek_type`):
-    a known server type goes straight to the tuned validator, on the frame as it
-    came (a ``str`` is not re-encoded); anything else is parsed once and
-    dispatched on its real ``type``, so an unknown type never costs a
-    validation error or a second parse.
+    The ``type`` is guessed from the frame's text first (:mod:`.type_peek`;
+    audio deltas, most of the traffic, by one prefix or suffix test): a known
+    server type goes straight to the tuned validator, on the frame as it came
+    (a ``str`` is not re-encoded); anything else is parsed once and dispatched
+    on its real ``type``, so an unknown type never costs a validation error or
+    a second parse.
     """
-    raw = data if isinstance(data, str | bytes) else bytes(data)
-    if peek_type(raw) in (_SERVER_TYPE_NAMES or _server_type_names()):
+    raw = data if type(data) is str or type(data) is bytes else _frame(data)
+    heads, tails = AUDIO_DELTA_MARKS[type(raw) is str]
+    tried_fast = (
+        raw.startswith(heads)
+        or raw.endswith(tails)
+        or peek_type(raw) in (_SERVER_TYPE_NAMES or _server_type_names())
+    )
+    if tried_fast:
         try:
             # The fast path is not the judge: whatever it rejects goes on below.
             event: Decoded = (_FAST_SERVER or _server_validator()).validate_json(raw)
             return event
         except ValidationError:
-            return _decode_parsed(_wire_bytes(raw), tried_fast=True)
-    return _decode_parsed(_wire_bytes(raw), tried_fast=False)
+            pass
+    # Parsed once from here on. Inline, not in helpers: unknown types can be
+    # as frequent as any event. surrogatepass: a str holding a lone surrogate
+    # becomes bytes the parser refuses (an InvalidEvent), not an exception.
+    wire = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    try:
+        parsed = from_json(wire)
+    except ValueError:
+        parsed = None
+    if type(parsed) is dict:
+        etype = parsed.get("type")
+        if type(etype) is str and etype not in (_ALL_TYPES or _all_types()):
+            event_id = parsed.get("event_id")
+            unknown = _unknown_event(
+                etype, event_id if type(event_id) is str else None, parsed, wire
+            )
+            return _map_beta(unknown) if etype in BETA_SERVER_EVENT_TYPES else unknown
+    return _judge(wire, parsed, tried_fast=tried_fast)
 
 
-def _wire_bytes(raw: bytes | str) -> bytes:
-    # surrogatepass: a str holding a lone surrogate becomes bytes the parser
-    # refuses (an InvalidEvent) instead of an exception here.
-    return raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+def _frame(data: bytes | bytearray | memoryview | str) -> str | bytes:
+    """Any accepted input as exactly ``str`` or ``bytes``."""
+    return str(data) if isinstance(data, str) else bytes(data)
 
 
-def _decode_parsed(raw: bytes, *, tried_fast: bool) -> Decoded:
-    """Parse ``raw`` once and dispatch on its ``type``; the plain adapter judges the rest."""
-    peeked = _peek(raw)
-    parsed, etype, event_id = peeked
-    if etype is not None and etype not in (_ALL_TYPES or _all_types()):
-        unknown = _unknown_event(etype, event_id, parsed, raw)
-        return _map_beta(unknown) if etype in BETA_SERVER_EVENT_TYPES else unknown
+def _judge(raw: bytes, parsed: Any, *, tried_fast: bool) -> Decoded:
+    """A known type, or no type: the validators decide, the plain adapter last."""
+    peeked = _fields_of(parsed)
+    etype = peeked[1]
     if not tried_fast and etype in known_types("server"):
         # A known type the text peek could not see (``type`` mid-object).
         try:

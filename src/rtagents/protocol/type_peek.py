@@ -38,6 +38,21 @@ _STR_MARKS = _Marks('{"type":', '"type":', '"', '"}')
 _BYTES_MARKS = _Marks(b'{"type":', b'"type":', b'"', b'"}')
 
 
+def _audio_delta_marks(as_text: type[str] | type[bytes]) -> tuple[Any, Any]:
+    name = "response.output_audio.delta"
+    heads = (f'{{"type":"{name}"', f'{{"type": "{name}"')
+    tails = (f'"type":"{name}"}}', f'"type": "{name}"}}')
+    if as_text is str:
+        return heads, tails
+    return tuple(h.encode() for h in heads), tuple(t.encode() for t in tails)
+
+
+# (heads, tails) of an audio delta's text, indexed by ``type(text) is str``: the
+# codec tests these first, at the cost of one startswith/endswith, because
+# audio deltas are most of what a server sends.
+AUDIO_DELTA_MARKS = (_audio_delta_marks(bytes), _audio_delta_marks(str))
+
+
 def peek_type(raw: str | bytes) -> str | bytes | None:
     """The ``type`` an event's text appears to carry first or last, else ``None``.
 
