@@ -36,7 +36,7 @@ from cross_node_kit import RULES, App
 from redis_kit import redis_server  # noqa: F401  (fixture)
 
 from rtagents.testing.redis_server import RedisServer
-from rtagents.testing.server_process import ServerProcess
+from rtagents.testing.server_process import ServerProcess, free_port
 
 FULL = os.environ.get("RTAGENTS_CROSS_NODE") == "full"
 KILLS = int(os.environ.get("RTAGENTS_CROSS_NODE_KILLS", "100" if FULL else "10"))
@@ -94,7 +94,7 @@ async def test_a_session_survives_kill_9_of_its_node_every_time(
             while len(app.resumed_at) == resumes:  # noqa: ASYNC110 (the SDK tells by event)
                 await asyncio.sleep(0.01)
             # back as a fresh node (a new node id) while the session goes on elsewhere
-            restarts.append(asyncio.create_task(asyncio.to_thread(holder.start)))
+            restarts.append(asyncio.create_task(asyncio.to_thread(_restart, holder, app)))
             await _without_a_failed_restart(restarts)
         await app.verify(session)
         await asyncio.gather(*restarts)
@@ -109,6 +109,22 @@ async def test_a_session_survives_kill_9_of_its_node_every_time(
     assert app.stats["turns"] == KILLS
     for node in nodes:
         assert node.crash_lines() == [], node.crash_report()
+
+
+def _restart(node: ServerProcess, app: App) -> None:
+    """Start ``node`` again on its port, or on a new one if that port was taken meanwhile
+    (free ports are ephemeral ones: a client connection may have got it as its own)."""
+    try:
+        node.start()
+    except RuntimeError:
+        if node.process is not None:  # exited, or never listened: gone either way
+            node.process.kill()
+            node.process.wait()
+            node.process = None
+        old = node.port
+        node.port = free_port()
+        app.opener.ports[app.opener.ports.index(old)] = node.port
+        node.start()
 
 
 async def _without_a_failed_restart(restarts: list[asyncio.Task[None]]) -> None:
