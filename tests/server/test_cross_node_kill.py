@@ -121,6 +121,7 @@ def _restart(node: ServerProcess, app: App) -> None:
             node.process.kill()
             node.process.wait()
             node.process = None
+        app.stats["restarted on a new port"] += 1  # printed with the run's counts
         old = node.port
         node.port = free_port()
         app.opener.ports[app.opener.ports.index(old)] = node.port
