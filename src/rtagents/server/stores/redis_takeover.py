@@ -30,6 +30,7 @@ from starlette.websockets import WebSocket
 
 from ...protocol.codec import decode_server_event
 from ...protocol.conversation import Conversation
+from ...transports.base import TransportClosed
 from ..auth import Refusal
 from ..host.session_host import SessionHost
 from ..host.session_resume import FrameLog
@@ -227,8 +228,11 @@ async def serve_takeover(
     await websocket.accept(
         subprotocol=subprotocol, headers=resumable.response_headers(received=takeover.received)
     )
-    for text in missed:
-        await transport.send(text)
+    try:
+        for text in missed:
+            await transport.send(text)
+    except TransportClosed:
+        pass  # gone again: the host detaches and waits for the next resume, here
     for response_id in list(_in_progress(host)):
         await _fail_response(host, response_id)
     await host.run()
