@@ -10,6 +10,10 @@ const CONNECTION_CODES = new Set([
   "invalid_client_secret",
   "session_closed",
   "webrtc_connection_failed",
+  // A relay's upstream (docs/relay.md): lost mid-response, being rebuilt, unreachable.
+  "upstream_connection_lost",
+  "upstream_reconnecting",
+  "upstream_unavailable",
 ]);
 const TOOL_CODES = new Set(["tool_timeout", "tool_failed", "unknown_tool"]);
 const SERVER_SIDE_TYPES = new Set(["server_error", "api_error", "model_error"]);
