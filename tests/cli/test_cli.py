@@ -243,7 +243,11 @@ def test_serve_starts_prints_its_key_and_answers_healthz() -> None:
     assert proc.returncode == 0
 
 
-def test_serve_closes_open_sessions_with_1001_on_sigterm() -> None:
+@pytest.mark.parametrize(
+    ("grace", "code"),
+    [(None, 1012), ("0", 1001)],  # a drain tells clients to resume elsewhere; no grace: going away
+)
+def test_serve_closes_open_sessions_on_sigterm(grace: str | None, code: int) -> None:
     import time
 
     from websockets.exceptions import ConnectionClosed
@@ -253,7 +257,8 @@ def test_serve_closes_open_sessions_with_1001_on_sigterm() -> None:
     script = Path(sys.executable).with_name("rtagents")
     proc = subprocess.Popen(
         [str(script), "serve", "--port", str(port), "--api-key", "sk-cli", "--engine", "scripted"]
-        + ["--log-level", "ERROR"],
+        + ["--log-level", "ERROR"]
+        + ([] if grace is None else ["--drain-grace", grace]),
         stderr=subprocess.DEVNULL,
     )
     url = f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime"
@@ -272,7 +277,7 @@ def test_serve_closes_open_sessions_with_1001_on_sigterm() -> None:
             with pytest.raises(ConnectionClosed) as closed:
                 while True:
                     ws.recv(timeout=10)
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == code
     finally:
         proc.terminate()
         proc.wait(timeout=15)
