@@ -22,7 +22,7 @@ from vad_harness import Streamer, configure, speech
 from rtagents.engines.base import Engines, LLMChunk, LLMRequest
 from rtagents.engines.scripted import Rule, Say, scripted_engines
 from rtagents.server.config import ServerConfig
-from rtagents.server.local.speculation import Speculation
+from rtagents.server.local.speculation import SETTLE_MS, Speculation
 from rtagents.server.serving import RunningServer, running_server
 
 REPLY = "Hi there, nice to meet you. How are you today?"
@@ -220,7 +220,7 @@ async def test_a_change_during_the_silence_discards_the_held_reply(
         await configure(client, {"type": "server_vad", "silence_duration_ms": SILENCE_MS})
         streamer = Streamer(client)
         recorder.streamer = streamer
-        await streamer.send(speech("hello", lead_ms=200, tail_ms=100))
+        await streamer.send(speech("hello", lead_ms=200, tail_ms=SETTLE_MS + 50))
         assert len(recorder.llm) == 1  # held for "hello"
         if change == "item":
             item = {"type": "message", "role": "user", "content": [{"type": "input_text"}]}
@@ -249,7 +249,7 @@ async def test_a_session_update_that_keeps_the_plan_keeps_the_held_reply(
         await configure(client, {"type": "server_vad", "silence_duration_ms": SILENCE_MS})
         streamer = Streamer(client)
         recorder.streamer = streamer
-        await streamer.send(speech("hello", lead_ms=200, tail_ms=100))
+        await streamer.send(speech("hello", lead_ms=200, tail_ms=SETTLE_MS + 50))
         await client.send({"type": "session.update", "session": {"type": "realtime"}})
         await streamer.mark()
         await streamer.quiet_until("input_audio_buffer.speech_stopped", limit_ms=SILENCE_MS + 500)
@@ -297,3 +297,19 @@ async def test_a_transcript_that_comes_after_the_commit_still_uses_the_held_repl
     done = streamer.events("response.done")[0].response
     assert done.status == "completed"
     assert done.output[0].content[0].transcript == REPLY
+
+
+async def test_a_gap_between_words_prepares_no_reply(
+    server: RunningServer, recorder: Recorder
+) -> None:
+    async with memory_session(server) as client:
+        await configure(client, {"type": "server_vad", "silence_duration_ms": SILENCE_MS})
+        streamer = Streamer(client)
+        recorder.streamer = streamer
+        await streamer.send(speech("hello", lead_ms=200, tail_ms=SETTLE_MS - 50))
+        await streamer.send(speech(" there"))
+        assert recorder.llm == []  # the gap was shorter than SETTLE_MS: no request began
+        await streamer.quiet_until("input_audio_buffer.speech_stopped", limit_ms=SILENCE_MS + 500)
+        await streamer.until("response.done")
+    assert len(recorder.llm) == 1  # the reply to the whole turn, prepared in its silence
+    assert recorder.llm[0].sent_ms < streamer.first("input_audio_buffer.speech_stopped").sent_ms

@@ -62,6 +62,12 @@ CONVERSATION_CHANGES = frozenset(
         "response.create",
     }
 )
+# Silence (audio ms past the last voiced window) before a reply is prepared. The gaps
+# between words that a VAD reports as silence end sooner (64-96 ms from the speech end
+# on bench/felt_latency.py's Piper clips); each would otherwise start an LLM request
+# that a single-slot engine must finish its prompt for before the real one can run.
+# The transcript it waits for takes longer than this anyway.
+SETTLE_MS = 150
 MAX_HELD_CHUNKS = 256  # the LLM chunks held before the first clause ends (a bound, not a goal)
 
 

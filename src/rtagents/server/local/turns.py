@@ -45,7 +45,7 @@ from .. import ids
 from ..host.backend import ReceivedEvent
 from ..host.wire_events import build
 from .responder import Responder
-from .speculation import HeldReply, Speculation
+from .speculation import SETTLE_MS, HeldReply, Speculation
 from .transcription import StreamingTranscriber, start_transcription
 from .turn_detection import (
     IdleTimeout,
@@ -111,6 +111,7 @@ class Turns:
         self._item_id: str | None = None  # promised by speech_started to the coming commit
         self.transcriber = StreamingTranscriber(ctx)
         self.speculation = Speculation(ctx, responder)
+        self._pause_from: float | None = None  # speech end of a pause that may get a reply
         self.book = MarkBook(
             ctx.id,
             first_token=self._first_token_at,
@@ -143,6 +144,7 @@ class Turns:
         self.settings = settings
         self.transcriber.reset()
         self.speculation.cancel()
+        self._pause_from = None
         self._item_id = None
         prototype = self._ctx.state.engines.vad
         if settings is None or prototype is None:
@@ -172,7 +174,12 @@ class Turns:
         for event in detector.feed(self._score(pcm16)):
             await self._act(event)
         self._drop_old_silence(detector)
+        pause = self._pause_from
+        if pause is not None and detector.pausing and detector.now_ms - pause >= SETTLE_MS:
+            self._pause_from = None  # a real pause, not a gap between words: prepare a reply
+            self.speculation.begin(self._item_id, self.transcriber)
         if detector.speaking and not detector.pausing:  # silence has its own (speculative) job
+            self._pause_from = None
             self.speculation.cancel()  # speech resumed: the turn did not end there
             start = detector.audio_start_ms
             self.transcriber.speaking(
@@ -213,6 +220,7 @@ class Turns:
         self._buffer_start = self.stream_ms
         self.transcriber.reset()
         self.speculation.cancel()
+        self._pause_from = None
         if self._detector is not None:
             self._detector.buffer_taken(self.stream_ms)
         return item_id
@@ -237,7 +245,7 @@ class Turns:
             audio = self._peek(event.audio_start_ms, event.speech_end_ms)
             self.transcriber.speculate(audio, event.speech_end_ms)
             if self.settings is not None and self.settings.create_response:
-                self.speculation.begin(self._item_id, self.transcriber)
+                self._pause_from = event.speech_end_ms  # a reply once it lasts SETTLE_MS
         elif isinstance(event, SpeechStopped):
             await self._speech_stopped(event)
         else:
@@ -247,6 +255,7 @@ class Turns:
         ctx = self._ctx
         self.transcriber.reset()
         self.speculation.cancel()
+        self._pause_from = None
         self._item_id = item_id = ids.item_id()
         interrupted = None
         if self.settings is not None and self.settings.interrupt_response:
@@ -267,6 +276,7 @@ class Turns:
         ctx = self._ctx
         item_id = self._item_id or ids.item_id()
         self._item_id = None
+        self._pause_from = None
         held = self.speculation.hand_over(item_id)  # the turn is confirmed: ours to use or drop
         stopped = build(
             InputAudioBufferSpeechStoppedEvent, audio_end_ms=event.audio_end_ms, item_id=item_id
