@@ -51,6 +51,7 @@ class RedisNode:
         self.node_id = "node_" + secrets.token_hex(8)
         self.ttl_s = config.redis_node_ttl_s
         self._heartbeat: asyncio.Task[None] | None = None
+        self._stopping = False  # the heartbeat's own stop: redis-py may swallow a cancel
         # Which node holds each WebRTC call; sidebands bridged to it (``redis_calls.py``).
         self.calls = CallRegistry(self)
         self.resumes = SharedResumeRegistry(self)
@@ -100,9 +101,12 @@ class RedisNode:
     async def close(self) -> None:
         await self.calls.close()
         await self.resumes.settle()  # the last sessions' keys, before the connection goes
+        self._stopping = True
         if self._heartbeat is not None:
+            # A cancel that lands inside a Redis call can be swallowed there; the flag
+            # ends the loop anyway, and the wait is bounded (a stopping node never hangs).
             self._heartbeat.cancel()
-            await asyncio.gather(self._heartbeat, return_exceptions=True)
+            await asyncio.wait({self._heartbeat}, timeout=CLOSE_S)
         # A stopping node never waits long on Redis: its liveness key expires anyway.
         with contextlib.suppress(RedisError, OSError, TimeoutError):
             await asyncio.wait_for(self.redis.delete(self.node_key(self.node_id)), CLOSE_S)
@@ -114,7 +118,7 @@ class RedisNode:
 
     async def _beat(self) -> None:
         failing = False  # said once per outage, not every beat
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.ttl_s / 4)
             try:
                 await self._renew()
