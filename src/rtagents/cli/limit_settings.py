@@ -9,9 +9,7 @@ second list; ``--help`` shows the comment written above the limit's field.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-import inspect
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, create_model
@@ -19,35 +17,14 @@ from pydantic_settings import BaseSettings
 
 from ..server.host import limits as limits_module
 from ..server.host.limits import Limits
+from .field_comments import field_comments
 
 PREFIX = "limit_"
 
 
 def limit_comments() -> dict[str, str]:
     """Each limit's comment in limits.py (the lines just above its field), as one line."""
-    try:
-        source = inspect.getsource(limits_module)
-    except OSError:  # no source shipped: the flags still work, with shorter help
-        return {}
-    lines = source.splitlines()
-    comments: dict[str, str] = {}
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ClassDef) and node.name == Limits.__name__:
-            for statement in node.body:
-                if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
-                    comments[statement.target.id] = _comment_above(lines, statement.lineno - 1)
-    return comments
-
-
-def _comment_above(lines: list[str], index: int) -> str:
-    words: list[str] = []
-    while index > 0 and lines[index - 1].strip().startswith("#"):
-        index -= 1
-        text = lines[index].strip().lstrip("#").strip()
-        if text.startswith("---"):  # a section heading, not this field's comment
-            break
-        words.insert(0, text)
-    return " ".join(words)
+    return field_comments(limits_module, Limits.__name__)
 
 
 def _limit_fields() -> dict[str, Any]:

@@ -14,10 +14,8 @@ the server before it starts, with a one-line message naming the setting.
 from __future__ import annotations
 
 import argparse
-import ast
 import contextvars
 import dataclasses
-import inspect
 import json
 import os
 import tomllib
@@ -39,6 +37,7 @@ from ..server.host.limits import Limits
 from ..server.policy import table as table_module
 from ..server.policy.table import Policy
 from .failures import CliError
+from .field_comments import field_comments
 
 FLAG_PREFIX = "policy_"
 ENV_PREFIX = "RTAGENTS_POLICY_"
@@ -52,29 +51,7 @@ _policy_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
 
 def policy_comments() -> dict[str, str]:
     """Each field's comment in table.py (the lines just above it), as one line."""
-    try:
-        source = inspect.getsource(table_module)
-    except OSError:  # no source shipped: the flags still work, with shorter help
-        return {}
-    lines = source.splitlines()
-    comments: dict[str, str] = {}
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ClassDef) and node.name == Policy.__name__:
-            for statement in node.body:
-                if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
-                    comments[statement.target.id] = _comment_above(lines, statement.lineno - 1)
-    return comments
-
-
-def _comment_above(lines: list[str], index: int) -> str:
-    words: list[str] = []
-    while index > 0 and lines[index - 1].strip().startswith("#"):
-        index -= 1
-        text = lines[index].strip().lstrip("#").strip()
-        if text.startswith("---"):  # a section heading, not this field's comment
-            break
-        words.insert(0, text)
-    return " ".join(words)
+    return field_comments(table_module, Policy.__name__)
 
 
 def _fields() -> dict[str, Any]:
