@@ -16,12 +16,13 @@ chunk minus the samples after it in that chunk. The clock stops at the first
 ``response.output_audio.delta``; ``speech_stopped`` splits it into the wait
 for the end of the turn and the reply after it.
 
-The two arms alternate turn by turn in one run on one server: speculative
-replies on (the shipped default, ``server/local/speculation.py``) and off
-(the same server without them), so they share the machine's load.
+The two arms alternate in one run on one server, in ABBA order so both get
+every position in a session: speculative replies on (the shipped default,
+``server/local/speculation.py``) and off (the same server without them), so
+they share the machine's load.
 
 Run: ``.venv/bin/python bench/felt_latency.py`` (``--turns 20`` per arm;
-``--quick`` for 3).
+``--quick`` for 2).
 """
 
 from __future__ import annotations
@@ -69,6 +70,15 @@ def last_voiced_sample(pcm16: bytes) -> int:
     samples = np.abs(np.frombuffer(pcm16, dtype=np.int16).astype(np.int32))
     threshold = max(1, int(samples.max() * VOICING_FRACTION))
     return int(np.flatnonzero(samples >= threshold)[-1])
+
+
+def abba(turn: int) -> bool:
+    """Whether turn ``turn`` speculates: on, off, off, on, then off, on, on, off, ...
+
+    Both arms get every position in a session equally often (the first turn of a
+    session has a colder prompt cache than the ones after it).
+    """
+    return (turn % 4 in (0, 3)) != (turn // 4 % 2 == 1)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -191,7 +201,7 @@ async def main(args: argparse.Namespace) -> int:
                 async with connect(server.ws_url, credentials=server.api_key) as session:
                     await session.update_session(config)
                     for _ in range(min(TURNS_PER_SESSION, 2 * args.turns - turn)):
-                        speculative = turn % 2 == 0
+                        speculative = abba(turn)
                         Speculation.enabled = speculative
                         marks = await one_turn(session, clips[(turn // 2) % len(clips)])
                         arms[speculative].append(marks)
@@ -225,10 +235,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--turns", type=int, default=20, help="turns per arm")
     parser.add_argument("--llm-url", default=None)
     parser.add_argument("--machine", default="this machine")
-    parser.add_argument("--quick", action="store_true", help="3 turns per arm")
+    parser.add_argument("--quick", action="store_true", help="2 turns per arm")
     args = parser.parse_args()
     if args.quick:
-        args.turns = 3
+        args.turns = 2
     return args
 
 

@@ -211,9 +211,7 @@ class HeldReply:
             stages["speech"] = time.perf_counter()
         if log.isEnabledFor(logging.DEBUG):  # where a speculation's time goes (the bench reads it)
             spent = ", ".join(f"{k} {(t - began) * 1000:.0f}" for k, t in stages.items())
-            log.debug(
-                "held reply for %s prepared (ms after silence onset): %s", self.item_id, spent
-            )
+            log.debug("held reply for %s prepared (ms after it began): %s", self.item_id, spent)
 
     async def _replay(self) -> AsyncIterator[LLMChunk]:
         stream, self._stream = self._stream, None
