@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from typing import Any
 
@@ -11,9 +12,13 @@ from rtagents.client.outgoing import Outgoing, encode_checked
 from rtagents.protocol.codec import decode_server_event
 from rtagents.protocol.conversation import Conversation
 
+_EVENT_IDS = itertools.count(1)
+
 
 def _event(data: dict[str, Any]) -> object:
-    return decode_server_event(json.dumps({"event_id": f"e_{id(data)}", **data}))
+    # A counter, not id(data): a freed dict's address comes back, and the mirror
+    # drops an event whose event_id it has seen as a replay.
+    return decode_server_event(json.dumps({"event_id": f"e_{next(_EVENT_IDS)}", **data}))
 
 
 def _created(response_id: str, *, out_of_band: bool = False) -> object:
