@@ -12,9 +12,9 @@ over still holds its own, and a sideband rides on its call's.
 from __future__ import annotations
 
 import asyncio
-from types import TracebackType
 
 from ..auth import Refusal
+from ..held_place import HeldPlace
 
 # Seconds a refused client is told to wait: sessions last minutes, so a slot
 # rarely frees sooner, but a prompt retry costs the server only a refusal.
@@ -68,12 +68,17 @@ class Admission:
         )
 
 
-class Slot:
+class Slot(HeldPlace):
     """One connection's place under the cap; releasing twice gives back one place."""
 
     def __init__(self, admission: Admission) -> None:
+        super().__init__(admission._watchers)
         self._admission = admission
         self.taken = False
+
+    @property
+    def holding(self) -> bool:
+        return self.taken
 
     def take(self) -> None:
         if self.taken:
@@ -88,28 +93,3 @@ class Slot:
         if self.taken:
             self.taken = False
             self._admission.open -= 1
-
-    def release_when(self, ended: asyncio.Event) -> None:
-        """Give the slot back once ``ended`` is set (a WebRTC call's end, whatever ends it)."""
-
-        async def release_at_end() -> None:
-            try:
-                await ended.wait()
-            finally:
-                self.release()
-
-        watchers = self._admission._watchers
-        task = asyncio.create_task(release_at_end(), name="rtagents-admission-release")
-        watchers.add(task)
-        task.add_done_callback(watchers.discard)
-
-    def __enter__(self) -> Slot:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.release()

@@ -15,9 +15,9 @@ import asyncio
 import math
 from collections import deque
 from collections.abc import Callable
-from types import TracebackType
 
 from ..auth import Refusal
+from ..held_place import HeldPlace
 from .table import Policy
 
 
@@ -106,45 +106,23 @@ class QuotaBook:
             self._open.pop(principal, None)
 
 
-class QuotaTicket:
+class QuotaTicket(HeldPlace):
     """One session's place in its principal's quota; releasing twice gives back one place."""
 
     def __init__(self, book: QuotaBook, principal: str) -> None:
+        super().__init__(book._watchers)
         self._book = book
         self.principal = principal
         self.held = False
+
+    @property
+    def holding(self) -> bool:
+        return self.held
 
     def release(self) -> None:
         if self.held:
             self.held = False
             self._book._give_back(self.principal)
-
-    def release_when(self, ended: asyncio.Event) -> None:
-        """Give the place back once ``ended`` is set (a WebRTC call's end, whatever ends it)."""
-        if not self.held:
-            return
-
-        async def release_at_end() -> None:
-            try:
-                await ended.wait()
-            finally:
-                self.release()
-
-        watchers = self._book._watchers
-        task = asyncio.create_task(release_at_end(), name="rtagents-quota-release")
-        watchers.add(task)
-        task.add_done_callback(watchers.discard)
-
-    def __enter__(self) -> QuotaTicket:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.release()
 
 
 def _who(principal: str) -> str:
