@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rtagents.protocol.type_peek import AUDIO_DELTA_HEADS, peek_type
+from rtagents.protocol.type_peek import AUDIO_DELTA_ENDS, peek_type
 
 
 @pytest.mark.parametrize(
@@ -33,11 +33,17 @@ def test_a_long_frame_is_read_at_its_ends_only() -> None:
     assert peek_type('{"e":1' + middle + ',"type":"a.b"}') == "a.b"
 
 
-def test_audio_delta_heads_match_both_spacings_and_kinds() -> None:
+def test_audio_delta_ends_match_both_spacings_kinds_and_ends() -> None:
+    (bytes_heads, bytes_tails), (str_heads, str_tails) = AUDIO_DELTA_ENDS
     for text in (
         '{"type":"response.output_audio.delta","delta":"AA"}',
         '{"type": "response.output_audio.delta", "delta": "AA"}',
     ):
-        assert text.startswith(AUDIO_DELTA_HEADS[True])
-        assert text.encode().startswith(AUDIO_DELTA_HEADS[False])
-    assert not '{"type":"response.output_audio.delta_v2"}'.startswith(AUDIO_DELTA_HEADS[True])
+        assert text.startswith(str_heads) and text.encode().startswith(bytes_heads)
+    for text in (
+        '{"delta":"AA","type":"response.output_audio.delta"}',
+        '{"delta": "AA", "type": "response.output_audio.delta"}',
+    ):
+        assert text.endswith(str_tails) and text.encode().endswith(bytes_tails)
+    assert not '{"type":"response.output_audio.delta_v2"}'.startswith(str_heads)
+    assert not '{"a":"x","type":"xresponse.output_audio.delta"}'.endswith(str_tails)

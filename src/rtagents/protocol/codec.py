@@ -36,7 +36,7 @@ from .paths import (
 )
 from .references import stand_in_for_references
 from .tuning import tag_nested_unions
-from .type_peek import AUDIO_DELTA_HEADS, peek_type
+from .type_peek import AUDIO_DELTA_ENDS, peek_type
 
 if TYPE_CHECKING:
     from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
@@ -286,15 +286,18 @@ def decode_server_event(data: bytes | bytearray | memoryview | str) -> Decoded:
     """Parse an event received *from a server* (the client's read path).
 
     The ``type`` is guessed from the frame's text first (:mod:`.type_peek`;
-    audio deltas, most of the traffic, by one prefix test): a known
+    audio deltas, most of the traffic, by a prefix and a suffix test): a known
     server type goes straight to the tuned validator, on the frame as it came
     (a ``str`` is not re-encoded); anything else is parsed once and dispatched
     on its real ``type``, so an unknown type never costs a validation error or
     a second parse.
     """
     raw = data if type(data) is str or type(data) is bytes else _frame(data)
-    tried_fast = raw.startswith(AUDIO_DELTA_HEADS[type(raw) is str]) or peek_type(raw) in (
-        _SERVER_TYPE_NAMES or _server_type_names()
+    heads, tails = AUDIO_DELTA_ENDS[type(raw) is str]
+    tried_fast = (
+        raw.startswith(heads)
+        or raw.endswith(tails)
+        or peek_type(raw) in (_SERVER_TYPE_NAMES or _server_type_names())
     )
     if tried_fast:
         try:

@@ -38,16 +38,21 @@ _STR_MARKS = _Marks('"', "type", (":", ": "))
 _BYTES_MARKS = _Marks(b'"', b"type", (b":", b": "))
 
 
-def _audio_delta_heads(as_text: type[str] | type[bytes]) -> tuple[Any, ...]:
+def _audio_delta_ends(as_text: type[str] | type[bytes]) -> tuple[tuple[Any, ...], ...]:
     name = "response.output_audio.delta"
     heads = (f'{{"type":"{name}"', f'{{"type": "{name}"')
-    return heads if as_text is str else tuple(head.encode() for head in heads)
+    tails = (f',"type":"{name}"}}', f', "type": "{name}"}}')
+    if as_text is str:
+        return heads, tails
+    return tuple(head.encode() for head in heads), tuple(tail.encode() for tail in tails)
 
 
-# How an audio delta's text starts when the server writes ``type`` first, as
-# OpenAI does; indexed by ``type(text) is str``. The codec tests these before
-# anything else, one startswith, because audio deltas are most of the traffic.
-AUDIO_DELTA_HEADS = (_audio_delta_heads(bytes), _audio_delta_heads(str))
+# How an audio delta's text starts when ``type`` comes first (OpenAI) and ends
+# when it comes last (a pydantic dump, as rtagents' server sends), as
+# (heads, tails), indexed by ``type(text) is str``. The codec tests these before
+# anything else, one startswith and one endswith, because audio deltas are most
+# of the traffic.
+AUDIO_DELTA_ENDS = (_audio_delta_ends(bytes), _audio_delta_ends(str))
 
 
 def peek_type(raw: str | bytes) -> str | bytes | None:
