@@ -16,6 +16,19 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
+def readable_file(value: str | None, what: str) -> Path | None:
+    """``value`` as a path when set, after checking it can be read (else a CliError
+    naming ``what``: "config file", "policy file")."""
+    if not value:
+        return None
+    path = Path(value)
+    try:
+        path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read the {what} {value}: {exc.strerror or exc}") from exc
+    return path
+
+
 def report(command: str, message: str) -> None:
     print(f"rtagents {command}: {message}", file=sys.stderr, flush=True)
 

@@ -36,7 +36,7 @@ from pydantic_settings import (
 from ..server.host.limits import Limits
 from ..server.policy import table as table_module
 from ..server.policy.table import Policy
-from .failures import CliError
+from .failures import CliError, readable_file
 from .field_comments import field_comments
 
 FLAG_PREFIX = "policy_"
@@ -185,7 +185,9 @@ def load_policy(args: argparse.Namespace) -> Policy:
         for name in PolicySettings.model_fields
         if FLAG_PREFIX + name in args
     }
-    path = _policy_path(getattr(args, "policy_file", None) or os.environ.get(FILE_ENV))
+    path = readable_file(
+        getattr(args, "policy_file", None) or os.environ.get(FILE_ENV), "policy file"
+    )
     token = _policy_file.set(path)
     try:
         settings = PolicySettings(**flags)
@@ -206,17 +208,6 @@ def policy_from(settings: BaseSettings) -> Policy:
         if values[name] is not None:
             values[name] = tuple(values[name])
     return Policy(**values)
-
-
-def _policy_path(value: str | None) -> Path | None:
-    if not value:
-        return None
-    path = Path(value)
-    try:
-        path.read_bytes()
-    except OSError as exc:
-        raise CliError(f"cannot read the policy file {value}: {exc.strerror or exc}") from exc
-    return path
 
 
 def _describe(exc: ValidationError, flags: dict[str, Any], path: Path | None) -> str:

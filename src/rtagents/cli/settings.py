@@ -26,7 +26,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from .failures import CliError
+from .failures import CliError, readable_file
 from .limit_settings import PREFIX as LIMIT_PREFIX
 from .limit_settings import LimitSettings, limit_metavar
 
@@ -62,16 +62,16 @@ class ServeSettings(LimitSettings):
     resume_grace: float = Field(
         30.0, ge=0, description="seconds a dropped session waits for its client to resume (0: off)"
     )
-    redis: str | None = Field(
-        None,
-        description="redis:// URL of the state nodes share (redis extra): client secrets, mint "
-        "rates, resume logs, so a session resumes on any node; unset: all in this process",
-    )
     upstream: str | None = Field(
         None,
         description="relay mode (docs/relay.md): answer every session with a session on this GA "
         "Realtime server (wss://api.openai.com/v1/realtime, or another rtagents), opened with "
         "the key in RTAGENTS_UPSTREAM_API_KEY; the local engines are not loaded",
+    )
+    redis: str | None = Field(
+        None,
+        description="redis:// URL of the state nodes share (redis extra): client secrets, mint "
+        "rates, resume logs, so a session resumes on any node; unset: all in this process",
     )
     drain_grace: float = Field(
         25.0,
@@ -257,7 +257,9 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
 def load_serve_settings(args: argparse.Namespace) -> ServeSettings:
     """The effective settings, or a :class:`CliError` naming the setting and its source."""
     flags = {name: getattr(args, name) for name in ServeSettings.model_fields if name in args}
-    config_file = _config_path(getattr(args, "config", None) or os.environ.get(CONFIG_ENV))
+    config_file = readable_file(
+        getattr(args, "config", None) or os.environ.get(CONFIG_ENV), "config file"
+    )
     token = _config_file.set(config_file)
     try:
         return ServeSettings(**flags)
@@ -267,17 +269,6 @@ def load_serve_settings(args: argparse.Namespace) -> ServeSettings:
         raise CliError(f"the config file {config_file} is not valid TOML: {exc}") from exc
     finally:
         _config_file.reset(token)
-
-
-def _config_path(value: str | None) -> Path | None:
-    if not value:
-        return None
-    path = Path(value)
-    try:
-        path.read_bytes()
-    except OSError as exc:
-        raise CliError(f"cannot read the config file {value}: {exc.strerror or exc}") from exc
-    return path
 
 
 def _describe(exc: ValidationError, flags: dict[str, Any], config_file: Path | None) -> str:
