@@ -3,7 +3,8 @@
 The script (tests/node/tool_turn.mjs) runs a handoff and a function tool
 over WebSocket with an API key, checks every server event against the SDK's
 own schema, and prints a JSON summary; scenario rules (tests/node/rules.toml)
-choose the calls on the scripted engine.
+choose the calls on the scripted engine. The same script runs downstream of a
+relay (``serve --upstream``) whose upstream has the rules.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from rtagents.server.config import ServerConfig
+from rtagents.server.relay.upstream_settings import UpstreamSettings
 from rtagents.server.serving import running_server
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
@@ -100,3 +102,21 @@ async def test_node_agents_realtime_runs_a_handoff_and_a_tool_turn() -> None:
     assert summary["transcripts"][-1] == "assistant: It is sunny in Paris."
     assert summary["errors"] == [] and summary["invalidEvents"] == []
     assert summary["eventsChecked"] > 20  # every server event went through the SDK's schema
+
+
+async def test_node_agents_realtime_runs_the_same_turn_through_the_relay() -> None:
+    """The Node SDK downstream of ``serve --upstream``: it talks to the relay only, with
+    the relay's key; the upstream (with the scenario rules) answers through it."""
+    await asyncio.to_thread(_installed)
+    rules = ServerConfig(port=0, scenario_rules=str(NODE_DIR / "rules.toml"))
+    async with running_server(rules) as upstream:
+        settings = UpstreamSettings(url=upstream.ws_url, api_key=upstream.api_key)
+        async with running_server(ServerConfig(port=0, upstream=settings)) as relay:
+            code, summary, stderr = await _run_script(
+                f"{relay.ws_url}?model=gpt-realtime", relay.api_key
+            )
+    assert code == 0, (summary, stderr)
+    assert summary["handoffs"] == ["greeter->weather_expert"]
+    assert summary["toolCalls"] == ["Paris"]  # exactly once
+    assert summary["transcripts"][-1] == "assistant: It is sunny in Paris."
+    assert summary["errors"] == [] and summary["invalidEvents"] == []
