@@ -24,6 +24,7 @@ import concurrent.futures
 import math
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Final
@@ -45,6 +46,7 @@ _TOKENS_PER_S: Final = 8  # generous ceiling on speech rate: stops repetition lo
 # Words of the piece before that a long clip's next piece gets as context: enough
 # to continue the sentence, little enough to leave the transcript its room.
 _PREVIOUS_WORDS: Final = 40
+_LOOP_COMPRESSION: Final = 2.4  # faster-whisper's threshold for "this is a repetition loop"
 
 
 class WhisperSTT:
@@ -203,9 +205,14 @@ class WhisperSTT:
         for piece in long_audio.voiced_pieces(audio, SAMPLE_RATE):
             seconds = len(piece) / SAMPLE_RATE
             window = next((w for w in self._windows if seconds + WINDOW_MARGIN_S <= w), 30)
+            sizes = (window, seconds)
             heard = self._transcribe_window(
-                self._model, piece, (window, seconds), lang, _with_previous(hints, texts)
+                self._model, piece, sizes, lang, _with_previous(hints, texts)
             )
+            if texts and _looks_wrong(heard.text):
+                # The context can lead Whisper astray (a loop, or nothing where Silero
+                # heard speech): hear the piece again without it, as its own fallback.
+                heard = self._transcribe_window(self._model, piece, sizes, lang, hints)
             lang = heard.language
             if heard.text:
                 texts.append(heard.text)
@@ -253,6 +260,12 @@ class WhisperSTT:
                     f"CTranslate2 could not load the packaged Whisper model: {exc}",
                     hint=assets.LOCAL_EXTRA_HINT,
                 ) from exc
+
+
+def _looks_wrong(text: str) -> bool:
+    """Nothing, or a repetition loop: text that compresses like Whisper's loops do."""
+    raw = text.encode()
+    return not raw or len(raw) / len(zlib.compress(raw)) > _LOOP_COMPRESSION
 
 
 def _with_previous(hints: TranscriptionHints | None, texts: list[str]) -> TranscriptionHints:
