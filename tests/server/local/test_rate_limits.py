@@ -9,7 +9,7 @@ from server_harness import RawClient, memory_session
 
 from rtagents.engines.scripted import scripted_engines
 from rtagents.server.config import ServerConfig
-from rtagents.server.local.rate_limits import RateLimited, TokenBudget, TokenBudgets
+from rtagents.server.local.rate_limits import TokenBudget, TokenBudgetExceeded, TokenBudgets
 from rtagents.server.serving import RunningServer, running_server
 from rtagents.testing.clock import FakeClock
 
@@ -27,7 +27,8 @@ def test_a_budget_reserves_settles_and_comes_back_when_its_window_ends() -> None
     assert budget.remaining == 55
     clock.advance(20)
     assert budget.reset_seconds == 40.0
-    with pytest.raises(RateLimited, match=r"limit 100, used 45, requested 60.*try again in 40\.0s"):
+    refusal = r"limit 100, used 45, requested 60.*try again in 40\.0s"
+    with pytest.raises(TokenBudgetExceeded, match=refusal):
         budget.reserve(60)
     late = budget.reserve(50)
     clock.advance(40)  # the window ends while that response runs

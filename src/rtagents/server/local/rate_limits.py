@@ -27,7 +27,7 @@ from typing import Any
 RATE_LIMITED = "rate_limit_exceeded"
 
 
-class RateLimited(Exception):
+class TokenBudgetExceeded(Exception):
     """A response would go past its key's token budget."""
 
     def __init__(self, message: str) -> None:
@@ -71,12 +71,12 @@ class TokenBudget:
         return 0.0 if self._window_ends is None else round(self._window_ends - now, 3)
 
     def reserve(self, tokens: int) -> Reservation:
-        """Hold ``tokens`` for a response, or raise :class:`RateLimited`."""
+        """Hold ``tokens`` for a response, or raise :class:`TokenBudgetExceeded`."""
         now = self._roll()
         remaining = self.limit - self._used
         if tokens > remaining or remaining <= 0:
             wait = 0.0 if self._window_ends is None else self._window_ends - now
-            raise RateLimited(
+            raise TokenBudgetExceeded(
                 f"Rate limit reached for tokens per {self.window_s:g} s: limit {self.limit}, "
                 f"used {self._used}, requested {tokens}. Please try again in {wait:.1f}s "
                 "(the budget is set with rtagents serve --rate-limit-tokens)."

@@ -30,7 +30,7 @@ from ..mcp.turn import McpTurn, McpWriter
 from .audio_out import AudioOut
 from .images import IMAGES_NOT_SUPPORTED, ImagesNotSupported
 from .prompt import build_prompt
-from .rate_limits import RATE_LIMITED, RateLimited, Reservation
+from .rate_limits import RATE_LIMITED, Reservation, TokenBudgetExceeded
 from .response_output import FunctionCallWriter, MessageWriter, close_stream
 from .response_plan import ResponsePlan
 from .truncation import CONTEXT_LENGTH_EXCEEDED, ContextOverflow
@@ -296,5 +296,5 @@ class ResponseRun:
 _REFUSED: dict[type[Exception], str] = {
     ContextOverflow: CONTEXT_LENGTH_EXCEEDED,
     ImagesNotSupported: IMAGES_NOT_SUPPORTED,
-    RateLimited: RATE_LIMITED,
+    TokenBudgetExceeded: RATE_LIMITED,
 }
