@@ -108,11 +108,6 @@ class HeldReply:
         self._task = ctx.spawn(self._life(transcript), "speculation")
         self._task.add_done_callback(lambda _: self._prepared.set())
 
-    @property
-    def ready(self) -> bool:
-        """The first clause's speech (or the whole reply, for text) is held."""
-        return self._prepared.is_set() and not self._failed and self.request is not None
-
     # --- the response's side ----------------------------------------------------------
 
     async def claim(self, request: LLMRequest) -> AsyncIterator[LLMChunk] | None:
