@@ -42,9 +42,9 @@ from .spoken_text import SpokenText
 if TYPE_CHECKING:
     from ..host.backend import PcmSink
     from .audio_out import AudioOut
+    from .prepared_reply import PreparedReply
     from .response_plan import ResponsePlan
     from .session_context import SessionContext
-    from .speculation import HeldReply
 
 # Speech is synthesised per clause: long enough to sound natural, short
 # enough that audio starts before the model has finished writing.
@@ -69,7 +69,7 @@ class ResponseView(Protocol):
     def audio_out(self) -> AudioOut: ...
 
     @property
-    def held(self) -> HeldReply | None: ...
+    def held(self) -> PreparedReply | None: ...
 
 
 class _Writer:

@@ -37,8 +37,8 @@ from .truncation import CONTEXT_LENGTH_EXCEEDED, ContextOverflow
 from .usage import TokenCounts, UsageTally
 
 if TYPE_CHECKING:
+    from .prepared_reply import PreparedReply
     from .session_context import SessionContext
-    from .speculation import HeldReply
 
 log = logging.getLogger("rtagents.server.responses")
 Status = Literal["completed", "cancelled", "failed", "incomplete"]
@@ -61,7 +61,7 @@ class ResponseRun:
         plan: ResponsePlan,
         audio_out: AudioOut,
         registry: dict[str, ResponseRun],
-        held: HeldReply | None = None,
+        held: PreparedReply | None = None,
     ) -> None:
         self.id = ids.response_id()
         self.ctx = ctx

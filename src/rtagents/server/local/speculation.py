@@ -34,7 +34,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ...engines.base import LLMChunk, LLMRequest, TextDelta, ToolCallDelta, Transcription
 from ...protocol.errors import RealtimeError
@@ -44,7 +44,6 @@ from .response_output import CLAUSE_ENDS, MAX_CLAUSE_CHARS, close_stream
 from .truncation import HistoryWindow
 
 if TYPE_CHECKING:
-    from .responder import Responder
     from .response_plan import ResponsePlan
     from .session_context import SessionContext
     from .transcription import StreamingTranscriber
@@ -69,6 +68,14 @@ CONVERSATION_CHANGES = frozenset(
 # The transcript it waits for takes longer than this anyway.
 SETTLE_MS = 150
 MAX_HELD_CHUNKS = 256  # the LLM chunks held before the first clause ends (a bound, not a goal)
+
+
+class PlanSource(Protocol):
+    """What a speculation asks of the session's responder (a ``Responder``)."""
+
+    def active(self) -> object | None: ...
+
+    def plan_for(self, overrides: Any) -> ResponsePlan: ...
 
 
 def clause_complete(pending: str) -> bool:
@@ -251,7 +258,7 @@ class Speculation:
 
     enabled: ClassVar[bool] = True  # benches switch it off for the before/after comparison
 
-    def __init__(self, ctx: SessionContext, responder: Responder) -> None:
+    def __init__(self, ctx: SessionContext, responder: PlanSource) -> None:
         self._ctx = ctx
         self._responder = responder
         self._held: HeldReply | None = None
@@ -307,13 +314,5 @@ class Speculation:
 
 
 def speculative_transcript(transcriber: StreamingTranscriber) -> asyncio.Task[Transcription] | None:
-    """The transcription :meth:`StreamingTranscriber.speculate` just started, if any.
-
-    Read from the transcriber's state (it offers no accessor yet); None if the
-    transcriber has none, so speculation simply does not happen.
-    """
-    speculative = getattr(transcriber, "_speculative", None)
-    if speculative is None:
-        return None
-    task = getattr(speculative[1], "task", None)
-    return task if isinstance(task, asyncio.Task) else None
+    """The transcription :meth:`StreamingTranscriber.speculate` just started, if any."""
+    return transcriber.speculative_task()

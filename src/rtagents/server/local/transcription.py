@@ -286,6 +286,10 @@ class StreamingTranscriber:
         self._speculative = (speech_end_ms, job)
         self._last = job
 
+    def speculative_task(self) -> asyncio.Task[Transcription] | None:
+        """The transcription :meth:`speculate` started for the current silence, if any."""
+        return self._speculative[1].task if self._speculative is not None else None
+
     def finish(
         self,
         item_id: str,
