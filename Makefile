@@ -94,10 +94,16 @@ bench: $(STAMP)
 	$(BIN)/python bench/webrtc_call.py
 	$(BIN)/python bench/recording.py
 	$(BIN)/python bench/metrics_cost.py
+	$(BIN)/python bench/relay.py
+	$(BIN)/python bench/redis_resume.py
+	$(BIN)/python bench/felt_latency.py
+	$(BIN)/python bench/transcription_keywords.py
+	$(BIN)/python bench/noise_reduction.py
 
 bench-load: $(STAMP)
 	$(BIN)/python bench/load.py --steps 100,200,250,300,350,400 --duration 10
 	$(BIN)/python bench/load.py --soak 300 --sessions 200
+	$(BIN)/python bench/load.py --workers 2 --steps 100,150,200,250,300,350,400,450,500 --duration 10
 
 # Full-size exactness runs (docs/reliability.md): 500-turn text and 30-minute
 # voice sessions, thousands of model-based conversation sequences. make test
