@@ -85,7 +85,7 @@ haproxy:
 test: lint typecheck browser redis haproxy node unit
 
 # Each benchmark measures rtagents and its baseline in one run (docs/benchmarks.md).
-bench: $(STAMP)
+bench: $(STAMP) redis
 	$(BIN)/python bench/codec.py
 	$(BIN)/python bench/ids.py
 	$(BIN)/python bench/agents.py
@@ -100,7 +100,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/transcription_keywords.py
 	$(BIN)/python bench/noise_reduction.py
 
-bench-load: $(STAMP)
+bench-load: $(STAMP) redis
 	$(BIN)/python bench/load.py --steps 100,200,250,300,350,400 --duration 10
 	$(BIN)/python bench/load.py --soak 300 --sessions 200
 	$(BIN)/python bench/load.py --workers 2 --steps 100,150,200,250,300,350,400,450,500 --duration 10
