@@ -145,7 +145,7 @@ def length_table(results: list[dict[str, Any]]) -> None:
     buckets: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in results:
         seconds = row["seconds"]
-        edges = ((3, "< 3 s"), (6, "3-6 s"), (12, "6-12 s"), (45, "30-45 s"), (90, "45-90 s"))
+        edges = ((3, "< 3 s"), (6, "3-6 s"), (12, "6-12 s"), (45, "12-45 s"), (90, "45-90 s"))
         name = next((label for edge, label in edges if seconds < edge), "90-130 s")
         buckets[name].append(row)
     head = f"{'length':<10}{'clips':>6}{'shipped':>9}{'30 s':>7}"
