@@ -99,6 +99,7 @@ bench: $(STAMP) redis
 	$(BIN)/python bench/felt_latency.py
 	$(BIN)/python bench/transcription_keywords.py
 	$(BIN)/python bench/noise_reduction.py
+	$(BIN)/python bench/wer.py
 
 bench-load: $(STAMP) redis
 	$(BIN)/python bench/load.py --steps 100,200,250,300,350,400 --duration 10
