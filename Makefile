@@ -11,7 +11,7 @@ TOOLS  := .tools
 UV     := $(TOOLS)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test setup lint typecheck unit coverage bench bench-load clean browser redis haproxy lock soak node fuzz chaos bounds
+.PHONY: demo test setup lint typecheck unit coverage bench bench-load clean browser redis haproxy conformance lock soak node fuzz chaos bounds
 
 $(UV): tools/uv-requirements.txt
 	$(PYTHON) -c 'import sys; sys.exit("rtagents needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -83,6 +83,11 @@ haproxy:
 	$(call apt_install,haproxy,--no-install-recommends haproxy)
 
 test: lint typecheck browser redis haproxy node unit
+
+# docs/conformance.md is generated from the tests' conformance markers; make test
+# fails when it is stale (tests/test_conformance_matrix.py).
+conformance: $(STAMP)
+	$(BIN)/python tools/conformance_matrix.py
 
 # Each benchmark measures rtagents and its baseline in one run (docs/benchmarks.md).
 bench: $(STAMP) redis
