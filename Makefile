@@ -55,7 +55,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src
 
 unit: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider --cov=rtagents --cov-branch --cov-report=term --cov-report=json:.coverage.json
+	$(BIN)/pytest -q -p no:cacheprovider --durations=30 --cov=rtagents --cov-branch --cov-report=term --cov-report=json:.coverage.json
 	$(BIN)/python tools/check_coverage.py .coverage.json rtagents/protocol 95
 
 # Debian packages the tests use: chromium (the console's browser test, tests/web),
