@@ -54,7 +54,7 @@ async def serve(upstream: str | None, upstream_key: str | None) -> None:
 
     config = ServerConfig(port=0, resume_grace_s=0)
     if upstream is not None:
-        from rtagents.server.relay.settings import UpstreamSettings
+        from rtagents.server.relay.upstream_settings import UpstreamSettings
 
         config.upstream = UpstreamSettings(url=upstream, api_key=upstream_key or "")
     async with running_server(config, scripted_engines()) as server:
