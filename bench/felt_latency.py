@@ -40,23 +40,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from voice_latency import QUESTIONS  # noqa: E402  (bench/: the same ten questions)
+
 from rtagents import connect  # noqa: E402
 from rtagents.cli.demo import session_config  # noqa: E402
 from rtagents.protocol.audio import PCM_RATE  # noqa: E402
 from rtagents.server.local.speculation import Speculation  # noqa: E402
 
-QUESTIONS = (
-    "What is the capital of France?",
-    "Can you name three colors of the rainbow?",
-    "How many days are there in a week?",
-    "What do bees make?",
-    "Tell me something about the moon.",
-    "Which animal says moo?",
-    "What is two plus two?",
-    "What season comes after winter?",
-    "Where does the sun rise?",
-    "What do you call a baby cat?",
-)
 SILENCE_MS = 500
 CHUNK_MS = 20
 VOICING_FRACTION = 0.02  # of the clip's peak magnitude: Piper's tail is far below it
