@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-import zlib
 from pathlib import Path
 
+import google_crc32c
 import pytest
 
 from rtagents.observability.recording import RecordingReader, RecordingWriter, read_records
@@ -46,7 +46,7 @@ def test_header_and_every_kind_of_record(tmp_path: Path) -> None:
     writer.event("sent", "{}", event_type="x")  # after close: dropped, no error
 
     header, *records = _lines(path)
-    assert header["format"] == "rtagents.recording" and header["version"] == 2
+    assert header["format"] == "rtagents.recording" and header["version"] == 3
     assert header["side"] == "client" and header["part"] == 0 and header["audio"] == "elided"
     assert "sk-abc" not in str(header["url"]) and "model=m" in str(header["url"])
     kinds = [r["kind"] for r in records]
@@ -73,8 +73,8 @@ def test_audio_modes(tmp_path: Path) -> None:
         reader = RecordingReader(path)
         first, second = (r["event"] for r in reader)
         if mode == "elided":
-            crc = f"{zlib.crc32(B64.encode()):08x}"  # of the base64 text as sent
-            assert first["audio"] == {"elided": True, "bytes": len(AUDIO), "crc32": crc}
+            crc = f"{google_crc32c.value(B64.encode()):08x}"  # of the base64 text as sent
+            assert first["audio"] == {"elided": True, "bytes": len(AUDIO), "crc32c": crc}
             assert reader.audio(first["audio"]) is None
         elif mode == "inline":
             assert first["audio"] == B64
@@ -130,8 +130,8 @@ def test_a_bad_line_in_the_middle_is_an_error_naming_the_line(tmp_path: Path) ->
         (b'{"hello": 1}\n', "is not an rtagents recording"),
         (b"", "is not an rtagents recording"),
         (
-            b'{"format": "rtagents.recording", "version": 3, "rtagents_version": "9.0"}\n',
-            r"version 3 recording; this rtagents reads versions 1 and 2.*9\.0",
+            b'{"format": "rtagents.recording", "version": 4, "rtagents_version": "9.0"}\n',
+            r"version 4 recording; this rtagents reads versions 1, 2 and 3.*9\.0",
         ),
         (
             b'{"format": "rtagents.recording", "version": 1, "side": "x"}\n',

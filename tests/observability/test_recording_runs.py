@@ -89,3 +89,22 @@ def test_a_broken_appends_record_says_where(tmp_path: Path) -> None:
     record |= {"seq": 1, "transport": "websocket", "n": 2, "dt_us": [0], "heads": [], "tails": []}
     with pytest.raises(RecordingError, match=r"here:3: a broken appends record"):
         list(expand_appends(record, "here:3"))
+
+
+def test_a_version_2_run_reads_back_with_its_crc32_column() -> None:
+    """Version 2 wrote zlib's CRC-32 (``crc32``); its records read back as written."""
+    record = {"t": 0.5, "wall": 1.5, "kind": "appends", "session_id": "sess_1", "dir": "sent"}
+    record |= {"seq": 4, "transport": "websocket", "n": 2, "dt_us": [0, 20000]}
+    record |= {"heads": ['{"type":"input_audio_buffer.append","audio":', None]}
+    record |= {"tails": ["}", None], "bytes": [3, 3], "crc32": ["0000abcd", "0000abce"]}
+    events = [r["event"] for r in expand_appends(record, "old.jsonl:2")]
+    assert [e["audio"]["crc32"] for e in events] == ["0000abcd", "0000abce"]
+    assert [r["seq"] for r in expand_appends(record, "old.jsonl:2")] == [4, 5]
+
+
+def test_a_heads_column_longer_than_n_is_a_broken_record() -> None:
+    record = {"t": 0.0, "wall": 1.0, "kind": "appends", "session_id": None, "dir": "sent"}
+    record |= {"seq": 1, "transport": "websocket", "n": 1, "dt_us": [0], "bytes": [3]}
+    record |= {"heads": ['{"audio":', '{"audio":'], "tails": ["}"], "crc32c": [7]}
+    with pytest.raises(RecordingError, match=r"x:2: a broken appends record \(a heads or tails"):
+        list(expand_appends(record, "x:2"))

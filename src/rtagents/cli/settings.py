@@ -162,7 +162,7 @@ class ServeSettings(LimitSettings):
     )
     record_audio: Literal["elided", "inline", "beside"] = Field(
         "elided",
-        description="audio in recordings: elided (length and CRC-32), inline, or beside "
+        description="audio in recordings: elided (length and CRC-32C), inline, or beside "
         "(raw bytes in NAME.audio)",
     )
     metrics_port: int | None = Field(

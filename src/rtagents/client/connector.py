@@ -66,7 +66,7 @@ def connect(
     ``record``: a file path; the session's every frame sent and received, its
     lifecycle, classified failures, latency marks and close are written there
     (docs/recording.md); ``record_audio`` keeps audio ``elided`` (length and
-    CRC-32), ``inline`` or ``beside`` the file. Credentials are never written.
+    CRC-32C), ``inline`` or ``beside`` the file. Credentials are never written.
 
     ``call_id`` (an ``rtc_…`` id from a call's ``Location``) attaches a sideband
     WebSocket to that live call (``?call_id=``; authenticate with the API key):

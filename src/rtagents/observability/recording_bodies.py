@@ -12,13 +12,22 @@ from __future__ import annotations
 
 import json
 import logging
-import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from google_crc32c import value as crc32c
+
 from ..protocol.client_text import one_line
-from .recording_format import AUDIO_FIELDS, RAW_CHARS, AudioMode, decode_audio, elide, elided_json
+from .recording_format import (
+    AUDIO_FIELDS,
+    CHECKSUM,
+    RAW_CHARS,
+    AudioMode,
+    decode_audio,
+    elide,
+    elided_json,
+)
 
 log = logging.getLogger("rtagents.recording")
 # The key before each audio event's payload, as an encoder writes it (no spaces).
@@ -31,8 +40,9 @@ def compact_elided(wire: object, event_type: str, audio: str) -> str | None:
     """The event's body with ``audio`` elided, when ``wire`` is compact, one-line JSON with
     a canonical base64 payload (what encoders send); None to take the general path.
 
-    One search, one comparison and one checksum: this runs for every append and
-    audio delta of a recorded voice call, so it avoids the general path's calls.
+    One search, one comparison and one checksum: this runs for every audio delta
+    of a recorded voice call (10 KB each), so it reads the payload twice (the
+    comparison, the checksum) and only the short rest of the frame for newlines.
     """
     key = _COMPACT_KEYS.get(event_type)
     if key is None or not isinstance(wire, str):
@@ -41,20 +51,20 @@ def compact_elided(wire: object, event_type: str, audio: str) -> str | None:
     if start < 0:
         return None
     start += len(key)
-    end = start + len(audio)
     size = len(audio)
-    if (
-        wire[end : end + 1] != '"'
-        or not wire.startswith(audio, start)
-        or size % 4
-        or not audio.isascii()
-        or "\n" in wire
-        or "\r" in wire
-    ):
+    end = start + size
+    if wire[end : end + 1] != '"' or size % 4 or not audio.isascii():
+        return None
+    head, tail = wire[: start - 1], wire[end + 1 :]
+    if not wire.startswith(audio, start) or _has_newline(head) or _has_newline(tail):
         return None
     size = size // 4 * 3 - (audio[-2:] == "==") - (audio[-1:] == "=")
-    elided = f'{{"elided":true,"bytes":{size},"crc32":"{zlib.crc32(audio.encode()):08x}"}}'
-    return f"{wire[: start - 1]}{elided}{wire[end + 1 :]}"
+    checksum = "%08x" % crc32c(audio.encode())  # noqa: UP031 (half the cost of :08x)
+    return f'{head}{{"elided":true,"bytes":{size},"{CHECKSUM}":"{checksum}"}}{tail}'
+
+
+def _has_newline(text: str) -> bool:
+    return "\n" in text or "\r" in text
 
 
 class EventBodies:

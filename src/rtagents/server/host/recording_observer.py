@@ -27,7 +27,7 @@ from ...observability.recording_format import (
     tool_output_error,
     transport_kind,
 )
-from ...observability.recording_marks import MARKING, LiveMarks
+from ...observability.recording_marks import MARKING, LiveMarks, Mark
 from ...protocol.errors import RealtimeError, error_from_payload
 from .backend import HostPort, Observer, ReceivedEvent
 
@@ -84,8 +84,12 @@ class SessionRecorder:
             writer.event("received", host.frame)
         model: Any = event
         event_type = model.type
-        audio = model.delta if event_type == "response.output_audio.delta" else None
-        writer.event("sent", host.sent_frame, event_type=event_type, audio=audio)
+        if event_type == "response.output_audio.delta":  # a reply's audio: the hot path
+            writer.sent_audio(host.sent_frame, event_type, model.delta)
+            if model.response_id not in self._marks.audio_marked:
+                self._mark(writer, self._marks.see(event_type, event))
+            return
+        writer.event("sent", host.sent_frame, event_type=event_type)
         if error is not None:
             if error is not self._refused:
                 writer.error(error)
@@ -101,7 +105,12 @@ class SessionRecorder:
                     event_id=payload.event_id,
                 )
             )
-        if event_type in MARKING and (mark := self._marks.see(event_type, event)) is not None:
+        if event_type in MARKING:
+            self._mark(writer, self._marks.see(event_type, event))
+
+    @staticmethod
+    def _mark(writer: RecordingWriter, mark: Mark | None) -> None:
+        if mark is not None:
             writer.mark(mark.name, response_id=mark.response_id, item_id=mark.item_id)
 
     def on_received(self, inbound: ReceivedEvent) -> None:
@@ -115,8 +124,10 @@ class SessionRecorder:
             if inbound.outcome == "ok":
                 # The codec accepted it: one JSON object, not parsed again.
                 kind = inbound.type
-                audio = inbound.event.audio if kind == "input_audio_buffer.append" else None
-                writer.event("received", frame, event_type=kind, audio=audio)
+                if kind == "input_audio_buffer.append" and isinstance(frame, str):
+                    writer.append("received", frame, inbound.event.audio)  # the hot path
+                    return
+                writer.event("received", frame, event_type=kind)
             else:
                 writer.event("received", frame)
         if inbound.error is not None:
