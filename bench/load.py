@@ -26,6 +26,10 @@ ramps one worker and N workers in the same sitting, in ABBA order, and
 reports the ratio of their largest passing N (``bench/load_workers.py``);
 ``--kills K`` then times cross-node resume after ``kill -9``.
 
+``--client`` picks the load generator's WebSocket client: ``raw`` (the
+default, ``bench/load_wire.py``: a fraction of the CPU per frame, left to the
+servers) or ``websockets`` (the library's client); the output names it.
+
 Run: ``.venv/bin/python bench/load.py`` (``--quick`` for a smoke run).
 """
 
@@ -46,7 +50,7 @@ from typing import Any
 
 import httpx
 import numpy as np
-from load_client import CHUNK_MS, RCVBUF, TURN_CHUNKS, Caller, run_caller, turn_frames
+from load_client import CHUNK_MS, CLIENTS, RCVBUF, TURN_CHUNKS, Caller, run_caller, turn_frames
 
 GOAL_MS = 50.0
 GREETING = 2
@@ -124,7 +128,12 @@ class Step:
 
 
 async def run_step(
-    server: ServerProcess, n: int, turns: int, frames: list[str], rcvbuf: int = RCVBUF
+    server: ServerProcess,
+    n: int,
+    turns: int,
+    frames: list[str],
+    rcvbuf: int = RCVBUF,
+    client: str = CLIENTS[0],
 ) -> Step:
     callers = [Caller() for _ in range(n)]
     start = time.monotonic() + 1.0 + n * 0.01  # every session connected before the first chunk
@@ -135,7 +144,7 @@ async def run_step(
     cpu0, own0, wall0 = server.cpu_s(), cpu_seconds("self"), time.monotonic()
     await asyncio.gather(
         *(
-            run_caller(server.ws_url, server.api_key, frames, at, turns, caller, rcvbuf)
+            run_caller(server.ws_url, server.api_key, frames, at, turns, caller, rcvbuf, client)
             for at, caller in zip(starts, callers, strict=True)
         )
     )
@@ -185,32 +194,42 @@ def row(step: Step, baseline: Step) -> str:
     )
 
 
-async def ramp(steps: list[int], duration_s: float, rcvbuf: int) -> None:
+async def ramp(steps: list[int], duration_s: float, rcvbuf: int, client: str) -> None:
     server = ServerProcess(stamps=True)
     try:
-        await ramp_on(server, steps, duration_s, rcvbuf)
+        await ramp_on(server, steps, duration_s, rcvbuf, client=client)
     finally:
         server.stop()
 
 
 async def ramp_on(
-    server: Any, steps: list[int], duration_s: float, rcvbuf: int, *, stop_at_fail: bool = False
+    server: Any,
+    steps: list[int],
+    duration_s: float,
+    rcvbuf: int,
+    *,
+    stop_at_fail: bool = False,
+    client: str = CLIENTS[0],
 ) -> int:
     """Run ``steps`` against ``server`` (a process or a worker group); the largest N passing.
 
     ``stop_at_fail``: stop after the first failing step (a larger N would fail too).
+    ``client``: the load generator's WebSocket client (``load_client.CLIENTS``).
     """
     turns = max(1, round(duration_s / (TURN_CHUNKS * 0.1)))
     frames = turn_frames()
-    await run_step(server, 1, 1, frames, rcvbuf)  # warm-up: first-use imports and caches
-    baseline = await run_step(server, 1, turns, frames, rcvbuf)
+    await run_step(server, 1, 1, frames, rcvbuf, client)  # warm-up: imports and caches
+    baseline = await run_step(server, 1, turns, frames, rcvbuf, client)
     print(f"{turns} turns of 2 s per session; goal p99 < {GOAL_MS:.0f} ms, nothing lost")
-    print(f"client receive buffer: {rcvbuf or 'kernel default'}; {os.cpu_count()} CPUs")
+    print(
+        f"load generator client: {client}; client receive buffer: "
+        f"{rcvbuf or 'kernel default'}; {os.cpu_count()} CPUs"
+    )
     print(HEADER)
     print(row(baseline, baseline), flush=True)
     best = 0
     for n in steps:
-        step = await run_step(server, n, turns, frames, rcvbuf)
+        step = await run_step(server, n, turns, frames, rcvbuf, client)
         print(row(step, baseline), flush=True)
         if step.lost_by_kind:
             print(f"{'':>6}lost: {step.lost_by_kind}", flush=True)
@@ -242,6 +261,12 @@ def main() -> None:
     )
     parser.add_argument("--kills", type=int, default=0, help="cross-node resume: kill -9 rounds")
     parser.add_argument("--no-redis", action="store_true", help="--workers without Redis")
+    parser.add_argument(
+        "--client",
+        choices=CLIENTS,
+        default=CLIENTS[0],
+        help="the load generator's WebSocket client: raw (bench/load_wire.py) or websockets",
+    )
     args = parser.parse_args()
     if args.workers or args.kills:
         from load_workers import compare_workers
@@ -252,7 +277,14 @@ def main() -> None:
         sessions = 8 if args.quick else 40  # resumable sessions during the kills
         asyncio.run(
             compare_workers(
-                args.workers, steps, duration, args.rcvbuf, args.kills, args.no_redis, sessions
+                args.workers,
+                steps,
+                duration,
+                args.rcvbuf,
+                args.kills,
+                args.no_redis,
+                sessions,
+                client=args.client,
             )
         )
         return
@@ -263,7 +295,7 @@ def main() -> None:
         return
     steps_text = args.steps_given or "50,100,150,200,250,300"
     steps = [2, 4] if args.quick else [int(x) for x in steps_text.split(",")]
-    asyncio.run(ramp(steps, 2.0 if args.quick else args.duration, args.rcvbuf))
+    asyncio.run(ramp(steps, 2.0 if args.quick else args.duration, args.rcvbuf, args.client))
 
 
 if __name__ == "__main__":

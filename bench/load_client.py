@@ -10,6 +10,9 @@ frame; :mod:`load` compares those with the server's emit times.
 Frames are classified by their top-level ``type`` without a JSON parse (it is
 the last key of every GA event as the server encodes them), so the load
 generator spends its CPU on the socket, not on decoding audio it ignores.
+Two WebSocket clients keep the same books (``run_caller(client=...)``):
+``raw``, the lean one of :mod:`load_wire` (the default: it leaves the servers
+more of the machine), and ``websockets``, the library's client.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ import json
 import math
 import socket
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from load_wire import client_frames, open_wire
 from websockets.asyncio.client import ClientConnection, connect
 
 from rtagents.engines.scripted import scripted_speech
@@ -131,23 +137,32 @@ class Caller:
         }
 
 
+CLIENTS = ("raw", "websockets")  # bench/load_wire.py, or the websockets library's client
+
+
+def note_frame(caller: Caller, now: float, frame: str) -> bool:
+    """Write down one frame read at ``now``; True when it ends a reply."""
+    caller.recv_at.append(now)
+    kind = frame_type(frame)
+    caller.counts[kind] = caller.counts.get(kind, 0) + 1
+    if kind == "response.output_audio.delta":
+        start = frame.index('"delta":"') + 9
+        caller.reply_bytes += decoded_len(frame[start : frame.index('"', start)])
+    elif kind == SPEECH_STOPPED:
+        caller.stopped.append((float(json.loads(frame)["audio_end_ms"]), now))
+    elif kind == "response.done":
+        caller.statuses.append(json.loads(frame)["response"]["status"])
+        return True
+    elif kind == "session.created":
+        caller.session_id = json.loads(frame)["session"]["id"]
+    return False
+
+
 async def read_frames(ws: ClientConnection, caller: Caller, replied: asyncio.Event) -> None:
     async for frame in ws:
-        now = time.monotonic()
-        caller.recv_at.append(now)
         assert isinstance(frame, str)
-        kind = frame_type(frame)
-        caller.counts[kind] = caller.counts.get(kind, 0) + 1
-        if kind == "response.output_audio.delta":
-            start = frame.index('"delta":"') + 9
-            caller.reply_bytes += decoded_len(frame[start : frame.index('"', start)])
-        elif kind == SPEECH_STOPPED:
-            caller.stopped.append((float(json.loads(frame)["audio_end_ms"]), now))
-        elif kind == "response.done":
-            caller.statuses.append(json.loads(frame)["response"]["status"])
+        if note_frame(caller, time.monotonic(), frame):
             replied.set()
-        elif kind == "session.created":
-            caller.session_id = json.loads(frame)["session"]["id"]
 
 
 async def run_caller(
@@ -158,33 +173,91 @@ async def run_caller(
     turns: int,
     caller: Caller,
     rcvbuf: int = RCVBUF,
+    client: str = "raw",
 ) -> None:
     """Stream ``turns`` turns from ``start_at`` (monotonic), then wait for the last reply.
 
     ``rcvbuf`` (0: the kernel's default) sizes the socket's receive buffer: see RCVBUF.
+    ``client`` (one of CLIENTS) picks the WebSocket client; both keep the same books.
     """
-    headers = {"Authorization": f"Bearer {key}"}
     try:
-        async with connect(url, additional_headers=headers, compression=None) as ws:
-            if rcvbuf:
-                sock = ws.transport.get_extra_info("socket")
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-            replied = asyncio.Event()
-            reader = asyncio.create_task(read_frames(ws, caller, replied))
-            await ws.send(SESSION_UPDATE)
-            for k in range(turns * len(frames)):
-                await asyncio.sleep(max(0.0, start_at + k * CHUNK_MS / 1000 - time.monotonic()))
-                caller.sent_at.append(time.monotonic())
-                await ws.send(frames[k % len(frames)])
-                caller.turns_sent = (k + 1) // len(frames)
-            try:
-                await asyncio.wait_for(_replies(caller, replied, turns), REPLY_TIMEOUT_S)
-            except TimeoutError:
-                caller.error = "timed out waiting for the last reply"
+        if client == "raw":
+            await _run_raw(url, key, frames, start_at, turns, caller, rcvbuf)
+        elif client == "websockets":
+            await _run_websockets(url, key, frames, start_at, turns, caller, rcvbuf)
+        else:
+            raise ValueError(f"client {client!r}: choose one of {CLIENTS}")
+    except Exception as exc:  # a failed caller is a result, not a crash
+        caller.error = caller.error or f"{type(exc).__name__}: {exc}"
+
+
+async def _run_websockets(
+    url: str, key: str, frames: list[str], start_at: float, turns: int, caller: Caller, rcvbuf: int
+) -> None:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with connect(url, additional_headers=headers, compression=None) as ws:
+        if rcvbuf:
+            sock = ws.transport.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        replied = asyncio.Event()
+        reader = asyncio.create_task(read_frames(ws, caller, replied))
+        try:
+            await _converse(ws.send, SESSION_UPDATE, frames, start_at, turns, caller, replied)
+        finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
-    except Exception as exc:  # a failed caller is a result, not a crash
-        caller.error = f"{type(exc).__name__}: {exc}"
+
+
+async def _run_raw(
+    url: str, key: str, frames: list[str], start_at: float, turns: int, caller: Caller, rcvbuf: int
+) -> None:
+    replied = asyncio.Event()
+
+    def on_text(now: float, frame: str) -> None:
+        if note_frame(caller, now, frame):
+            replied.set()
+
+    wire = await open_wire(url, key, on_text, rcvbuf)
+    try:
+        update, appends = _wire_frames(frames)
+        await _converse(wire.send, update, appends, start_at, turns, caller, replied)
+    finally:
+        await wire.close()
+    if wire.error:
+        caller.error = caller.error or wire.error
+
+
+_wire_cache: list[tuple[list[str], tuple[bytes, list[bytes]]]] = []
+
+
+def _wire_frames(frames: list[str]) -> tuple[bytes, list[bytes]]:
+    """``SESSION_UPDATE`` and ``frames`` masked once, shared while the same list is in use."""
+    if not _wire_cache or _wire_cache[0][0] is not frames:
+        update, *appends = client_frames([SESSION_UPDATE, *frames])
+        _wire_cache[:] = [(frames, (update, appends))]
+    return _wire_cache[0][1]
+
+
+async def _converse(
+    send: Callable[[Any], Awaitable[None]],
+    update: Any,
+    frames: Sequence[Any],
+    start_at: float,
+    turns: int,
+    caller: Caller,
+    replied: asyncio.Event,
+) -> None:
+    """Configure, stream the turns at real-time pace, then wait for the last reply."""
+    await send(update)
+    for k in range(turns * len(frames)):
+        await asyncio.sleep(max(0.0, start_at + k * CHUNK_MS / 1000 - time.monotonic()))
+        caller.sent_at.append(time.monotonic())
+        await send(frames[k % len(frames)])
+        caller.turns_sent = (k + 1) // len(frames)
+    try:
+        await asyncio.wait_for(_replies(caller, replied, turns), REPLY_TIMEOUT_S)
+    except TimeoutError:
+        caller.error = "timed out waiting for the last reply"
 
 
 async def _replies(caller: Caller, replied: asyncio.Event, turns: int) -> None:

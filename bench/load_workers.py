@@ -92,12 +92,14 @@ async def compare_workers(
     kills: int,
     no_redis: bool,
     sessions: int = 40,
+    *,
+    client: str = "raw",
 ) -> None:
     redis = None if no_redis else _redis()
     url = redis.url if redis else None
     try:
         if workers:
-            await _abba(workers, steps, duration_s, rcvbuf, url)
+            await _abba(workers, steps, duration_s, rcvbuf, url, client)
         if kills:
             if url is None:
                 print("cross-node resume needs Redis: skipped")
@@ -109,16 +111,26 @@ async def compare_workers(
 
 
 async def _abba(
-    workers: int, steps: list[int], duration_s: float, rcvbuf: int, redis_url: str | None
+    workers: int,
+    steps: list[int],
+    duration_s: float,
+    rcvbuf: int,
+    redis_url: str | None,
+    client: str,
 ) -> None:
     best: dict[int, list[int]] = {1: [], workers: []}
     load = os.getloadavg()
-    print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; Redis: {redis_url}")
+    print(
+        f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; Redis: {redis_url}; "
+        f"load generator client: {client}"
+    )
     for count in (1, workers, workers, 1):
         print(f"\n== {count} worker{'s' if count > 1 else ''} ==", flush=True)
         group = WorkerGroup(count, redis_url)
         try:
-            best[count].append(await ramp_on(group, steps, duration_s, rcvbuf, stop_at_fail=True))
+            best[count].append(
+                await ramp_on(group, steps, duration_s, rcvbuf, stop_at_fail=True, client=client)
+            )
         finally:
             group.stop()
     one, many = statistics.mean(best[1]), statistics.mean(best[workers])
