@@ -106,5 +106,24 @@ def test_a_heads_column_longer_than_n_is_a_broken_record() -> None:
     record = {"t": 0.0, "wall": 1.0, "kind": "appends", "session_id": None, "dir": "sent"}
     record |= {"seq": 1, "transport": "websocket", "n": 1, "dt_us": [0], "bytes": [3]}
     record |= {"heads": ['{"audio":', '{"audio":'], "tails": ["}"], "crc32c": [7]}
-    with pytest.raises(RecordingError, match=r"x:2: a broken appends record \(a heads or tails"):
+    with pytest.raises(
+        RecordingError, match=r"x:2: a broken appends record \(a heads, tails or bytes"
+    ):
         list(expand_appends(record, "x:2"))
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [[3] * 60, [1] * 60, [2, 1] * 30, [960] * 49 + [480], [0] * 5],
+    ids=["one size", "padded", "padding varies", "a short last chunk", "empty payloads"],
+)
+def test_runs_of_one_payload_size_read_back_as_single_lines(
+    tmp_path: Path, sizes: list[int]
+) -> None:
+    """A client's fixed-size chunks take the run's one-length path (one decoded length
+    for the run); padding and a differing chunk must still read back exactly."""
+    steps = [("append", "received", bytes([n % 251]) * n, None, True) for n in sizes]
+    with_runs = _write(tmp_path / "runs.jsonl", steps, runs=True)
+    one_each = _write(tmp_path / "lines.jsonl", steps, runs=False)
+    assert [r["event"] for r in with_runs] == [r["event"] for r in one_each]
+    assert [r["event"]["audio"]["bytes"] for r in with_runs] == sizes

@@ -10,6 +10,7 @@ lifecycle, failure and close records, and when the file closes.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from typing import IO, Any
 from ..protocol.errors import RealtimeError
 from .recording_bodies import EventBodies, compact_elided
 from .recording_format import (
+    AUDIO_FIELDS,
     DEFAULT_ROTATE_BYTES,
     AudioMode,
     CloseBy,
@@ -159,24 +161,33 @@ class RecordingWriter:
             body = self._bodies.body(wire, event_type, audio)
         self._add_line(direction, seq, transport, body)
 
-    def sent_audio(self, wire: str, event_type: str, audio: str) -> None:
-        """A sent audio event (``output_audio.delta``: a reply's audio, 10 KB each) and its
-        base64 payload: :meth:`event` with fewer steps, for the server's hottest events."""
+    def sent(self, wire: str, event_type: str, audio: str | None = None) -> None:
+        """An event this side encoded and sent: compact JSON of type ``event_type``, and
+        for an audio event its base64 payload. :meth:`event` with fewer steps, for a
+        server's every emit (a reply's audio deltas are 10 KB each, dozens a reply)."""
         if self._closed:
             return
         counts = self._seq
         seq = counts["sent"] = counts["sent"] + 1
-        body = compact_elided(wire, event_type, audio) if self.audio == "elided" else None
-        if body is None:
-            body = self._bodies.body(wire, event_type, audio)
-        self._add_line("sent", seq, None, body)
+        body: str | None = None
+        if audio is None:
+            if event_type not in AUDIO_FIELDS and "\n" not in wire and "\r" not in wire:
+                body = wire  # as it went out: most events
+        elif self.audio == "elided":
+            body = compact_elided(wire, event_type, audio)
+        self._add_line("sent", seq, None, body or self._bodies.body(wire, event_type, audio))
 
     def _add_line(self, direction: str, seq: int | None, transport: str | None, body: str) -> None:
         """The event line of ``body``, stamped now, after the appends run in progress."""
         t = self._clock() - self._origin
         if self._run is not None:
             self._end_run()  # whatever comes next follows the appends before it
-        line = self._event_line(direction, t, seq, transport, body)
+        line = (  # _event_line, inlined: this runs for every event
+            f'{{"t":{t:.6f},"wall":{self._started + t:.6f}{self._prefix[direction]}'
+            f'{"null" if seq is None else seq},"transport":'
+            f"{self._transport_json if transport is None else json.dumps(transport)},"
+            f'"event":{body}}}\n'
+        )
         self._pending.append(line)
         self._pending_chars += len(line)
         if self._pending_chars >= _BATCH_CHARS:
@@ -395,7 +406,10 @@ def _replace(header: Header, **changes: Any) -> Header:
     return Header(**{**fields, **changes})
 
 
+@functools.cache
 def _version() -> str:
+    """The installed rtagents version: looked up once a process (it reads package metadata
+    from disk, which cost more than a whole recorded turn)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:

@@ -159,28 +159,37 @@ def _uniform(run: AppendRun) -> _Columns | None:
     client's appends), checked and built a column at a time; None for any other run.
 
     Each check and column is one ``map`` over the run, so the per-append cost is
-    that of the C calls: this is the writer's hottest path.
+    that of the C calls: this is the writer's hottest path. Payloads of one
+    length (a client's fixed-size chunks) take one length check for the run.
     """
     frames, payloads = run.frames, run.payloads
     columns = _Columns(run.seq)
     if not columns.add(run.times[0], frames[0], payloads[0]):
         return None
     opening, closing = columns._open, columns._close
-    frames, payloads = frames[1:], payloads[1:]
-    sizes = list(map(len, payloads))
+    count, size = len(payloads), len(payloads[0])
+    sizes, lengths = list(map(len, payloads)), list(map(len, frames))
+    same_size = sizes.count(size) == count
+    extra = len(opening) + len(closing)
+    if same_size:  # the first frame passed: every length is right
+        fits = lengths.count(size + extra) == count
+    else:  # canonical base64 (a multiple of 4), and frames that hold nothing else
+        fits = not any(map((3).__and__, sizes)) and lengths == list(map(extra.__add__, sizes))
     if (
-        not all(map(str.isascii, payloads))
-        or any(map((3).__and__, sizes))  # not a multiple of 4: not canonical base64
-        or list(map(len, frames)) != list(map((len(opening) + len(closing)).__add__, sizes))
+        not fits
+        or not all(map(str.isascii, payloads))
         or not all(map(str.startswith, frames, repeat(opening)))
         or not all(map(str.endswith, frames, repeat(closing)))
         or not all(map(str.startswith, frames, payloads, repeat(len(opening))))
     ):
         return None
     columns.times = run.times  # heads and tails stay one long: the rest repeat them
-    unpadded = map(len, map(str.rstrip, payloads, repeat("=")))
-    columns.sizes += [size * 3 // 4 for size in unpadded]
-    columns.checksums += map(crc32c, map(str.encode, payloads))
+    if same_size and not any(map(str.endswith, payloads, repeat("="))):
+        columns.sizes = [size // 4 * 3]  # one decoded length, repeated like the heads
+    else:
+        unpadded = map(len, map(str.rstrip, payloads, repeat("=")))
+        columns.sizes = [length * 3 // 4 for length in unpadded]
+    columns.checksums = list(map(crc32c, map(str.encode, payloads)))
     return columns
 
 
@@ -189,9 +198,9 @@ def expand_appends(record: dict[str, Any], where: str) -> Iterator[dict[str, Any
     try:
         count, offsets = int(record["n"]), record["dt_us"]
         key = CHECKSUM if CHECKSUM in record else "crc32"  # version 2 wrote CRC-32
-        heads, tails = _padded(record["heads"], count), _padded(record["tails"], count)
-        sizes, checksums = record["bytes"], record[key]
-        if any(len(column) != count for column in (offsets, sizes, checksums)):
+        heads, tails, sizes = (_padded(record[name], count) for name in ("heads", "tails", "bytes"))
+        checksums = record[key]
+        if any(len(column) != count for column in (offsets, checksums)):
             raise ValueError("its columns differ in length from n")
         head = tail = ""
         for index in range(count):
@@ -215,8 +224,9 @@ def expand_appends(record: dict[str, Any], where: str) -> Iterator[dict[str, Any
         raise RecordingError(f"{where}: a broken appends record ({exc})") from exc
 
 
-def _padded(column: list[str | None], count: int) -> list[str | None]:
-    """A ``heads`` or ``tails`` column to ``n`` values: missing ones repeat the last."""
+def _padded(column: list[Any], count: int) -> list[Any]:
+    """A ``heads``, ``tails`` or ``bytes`` column to ``n`` values: missing ones repeat the
+    last (version 3 writes one value where all are the same)."""
     if not 1 <= len(column) <= count:
-        raise ValueError(f"a heads or tails column holds 1 to n values, not {len(column)}")
-    return column + [None] * (count - len(column))
+        raise ValueError(f"a heads, tails or bytes column holds 1 to n values, not {len(column)}")
+    return column + column[-1:] * (count - len(column))

@@ -85,11 +85,11 @@ class SessionRecorder:
         model: Any = event
         event_type = model.type
         if event_type == "response.output_audio.delta":  # a reply's audio: the hot path
-            writer.sent_audio(host.sent_frame, event_type, model.delta)
+            writer.sent(host.sent_frame, event_type, model.delta)
             if model.response_id not in self._marks.audio_marked:
                 self._mark(writer, self._marks.see(event_type, event))
             return
-        writer.event("sent", host.sent_frame, event_type=event_type)
+        writer.sent(host.sent_frame, event_type)
         if error is not None:
             if error is not self._refused:
                 writer.error(error)
