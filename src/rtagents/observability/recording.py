@@ -50,6 +50,9 @@ __all__ = [
 ]
 
 _BATCH_CHARS = 1 << 16  # lines are written in batches of about this many characters
+# An event line: t, wall, the prefix up to "seq":, seq, transport, event. %-formatting,
+# not an f-string: a third cheaper for the two floats, and this runs for every event.
+_EVENT_LINE = '{"t":%.6f,"wall":%.6f%s%s,"transport":%s,"event":%s}\n'
 
 
 class RecordingWriter:
@@ -182,11 +185,13 @@ class RecordingWriter:
         t = self._clock() - self._origin
         if self._run is not None:
             self._end_run()  # whatever comes next follows the appends before it
-        line = (  # _event_line, inlined: this runs for every event
-            f'{{"t":{t:.6f},"wall":{self._started + t:.6f}{self._prefix[direction]}'
-            f'{"null" if seq is None else seq},"transport":'
-            f"{self._transport_json if transport is None else json.dumps(transport)},"
-            f'"event":{body}}}\n'
+        line = _EVENT_LINE % (  # _event_line, inlined: this runs for every event
+            t,
+            self._started + t,
+            self._prefix[direction],
+            "null" if seq is None else seq,
+            self._transport_json if transport is None else json.dumps(transport),
+            body,
         )
         self._pending.append(line)
         self._pending_chars += len(line)
@@ -346,11 +351,13 @@ class RecordingWriter:
     def _event_line(
         self, direction: str, t: float, seq: int | None, transport: str | None, body: str
     ) -> str:
-        return (
-            f'{{"t":{t:.6f},"wall":{self._started + t:.6f}{self._prefix[direction]}'
-            f'{"null" if seq is None else seq},"transport":'
-            f"{self._transport_json if transport is None else json.dumps(transport)},"
-            f'"event":{body}}}\n'
+        return _EVENT_LINE % (
+            t,
+            self._started + t,
+            self._prefix[direction],
+            "null" if seq is None else seq,
+            self._transport_json if transport is None else json.dumps(transport),
+            body,
         )
 
     def _drain(self) -> None:
