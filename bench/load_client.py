@@ -223,8 +223,8 @@ async def _run_raw(
         await _converse(wire.send, update, appends, start_at, turns, caller, replied)
     finally:
         await wire.close()
-    if wire.error:
-        caller.error = caller.error or wire.error
+    if wire.error:  # the cause first: a dropped connection also times out the reply wait
+        caller.error = "; ".join(x for x in (wire.error, caller.error) if x)
 
 
 _wire_cache: list[tuple[list[str], tuple[bytes, list[bytes]]]] = []

@@ -212,3 +212,14 @@ async def test_both_clients_see_the_same_sitting_of_the_real_bench_server() -> N
         assert caller.counts == reference.counts
         assert caller.reply_bytes == reference.reply_bytes
         assert caller.turns_sent == 2 and len(caller.stopped) == 2
+
+
+async def test_a_caller_whose_server_closes_early_reports_why_instead_of_crashing() -> None:
+    async def closer(ws: ServerConnection) -> None:
+        await ws.close(1011, "overloaded")
+
+    async with serve(closer, "127.0.0.1", 0) as server:
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+        caller = Caller()
+        await run_caller(url, "k", turn_frames(), time.monotonic(), 1, caller, client="raw")
+    assert "closed by the server: 1011" in caller.error and caller.turns_sent == 0
