@@ -299,3 +299,39 @@ def test_semantic_stops_wait_exactly_the_policy_window(
     for event in detector.feed(windows(pattern)):
         if isinstance(event, SpeechStopped):
             assert event.decided_ms - event.speech_end_ms == semantic_silence_ms(eagerness, "and")
+
+
+def test_a_transcript_of_earlier_speech_says_nothing_about_this_silence() -> None:
+    detector = TurnDetector(TurnSettings(mode="semantic_vad", eagerness="medium"))
+    detector.feed(windows([(1.0, 400), (0.0, 100), (1.0, 300)]))  # a pause, then more speech
+    detector.heard("Book me a table.", through_ms=400.0)  # of the speech before the pause
+    events = detector.feed(windows([(0.0, 2000)], start_ms=800.0))
+    stopped = events[-1]
+    assert isinstance(stopped, SpeechStopped)
+    assert stopped.decided_ms - stopped.speech_end_ms == SEMANTIC_SILENCE_MS["medium"]["neutral"]
+
+
+def test_the_transcript_of_the_speech_up_to_the_silence_ends_the_turn_when_complete() -> None:
+    detector = TurnDetector(TurnSettings(mode="semantic_vad", eagerness="medium"))
+    detector.feed(windows([(1.0, 400), (0.0, 100)]))
+    detector.heard("Book me a table.", through_ms=400.0)
+    events = detector.feed(windows([(0.0, 2000)], start_ms=500.0))
+    stopped = events[-1]
+    assert isinstance(stopped, SpeechStopped)
+    assert stopped.decided_ms - stopped.speech_end_ms == SEMANTIC_SILENCE_MS["medium"]["complete"]
+
+
+@given(
+    pattern=runs,
+    eagerness=st.sampled_from(["low", "medium", "high", "auto"]),
+    text=st.sampled_from(["Thanks.", "Paris", "and", "the?"]),
+)
+def test_a_stale_transcript_counts_as_none(
+    pattern: list[tuple[float, int]], eagerness: str, text: str
+) -> None:
+    settings = TurnSettings(mode="semantic_vad", eagerness=eagerness)  # type: ignore[arg-type]
+    detector = TurnDetector(settings)
+    detector.heard(text, through_ms=-1.0)  # older than any speech of the pattern
+    for event in detector.feed(windows(pattern)):
+        if isinstance(event, SpeechStopped):
+            assert event.decided_ms - event.speech_end_ms == semantic_silence_ms(eagerness, "")

@@ -241,7 +241,8 @@ class StreamingTranscriber:
     the user speaks, :meth:`speculate` at each silence onset, :meth:`finish`
     when the turn is committed and :meth:`reset` when a turn is abandoned.
     ``latest_text`` is the newest transcript of the current turn, for
-    ``semantic_vad``'s end-of-turn policy.
+    ``semantic_vad``'s end-of-turn policy; ``latest_through_ms`` is where the
+    speech it heard ends (audio time; minus infinity for a partial transcript).
     """
 
     def __init__(self, ctx: SessionContext) -> None:
@@ -252,6 +253,7 @@ class StreamingTranscriber:
         self._partial = ""  # stable prefix of the latest partial transcript
         self._generation = 0  # bumped per turn: a late result of an old turn is ignored
         self.latest_text = ""
+        self.latest_through_ms = float("-inf")
 
     @property
     def _stt_ready(self) -> bool:
@@ -263,6 +265,7 @@ class StreamingTranscriber:
         self._covered_ms = 0.0
         self._partial = ""
         self.latest_text = ""
+        self.latest_through_ms = float("-inf")
         speculative, self._speculative = self._speculative, None
         if speculative is not None and not speculative[1].started:
             speculative[1].task.cancel()
@@ -282,7 +285,7 @@ class StreamingTranscriber:
             return
         if self._speculative is not None and not self._speculative[1].started:
             self._speculative[1].task.cancel()  # superseded before it ran
-        job = self._job(audio, partial=False)
+        job = self._job(audio, partial=False, through_ms=speech_end_ms)
         self._speculative = (speech_end_ms, job)
         self._last = job
 
@@ -321,12 +324,13 @@ class StreamingTranscriber:
         ctx.input.transcripts[item_id] = task
         return task
 
-    def _job(self, audio: bytes, *, partial: bool) -> _Job:
+    def _job(self, audio: bytes, *, partial: bool, through_ms: float = float("-inf")) -> _Job:
         generation = self._generation
 
         def on_text(text: str) -> None:
             if generation == self._generation:
                 self.latest_text = text
+                self.latest_through_ms = through_ms
                 if partial:
                     self._partial = stable_prefix(text)
 

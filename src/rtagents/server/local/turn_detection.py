@@ -15,34 +15,32 @@ eagerness *and* on whether the latest transcript looks finished; the policy
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
 from ...engines.base import SpeechProbability
+from .turn_words import TRAILING_WORDS as TRAILING_WORDS  # re-exported: the policy's words
+from .turn_words import TranscriptState
+from .turn_words import transcript_state as transcript_state  # re-exported: tests, docs
 
 Mode = Literal["server_vad", "semantic_vad"]
 Eagerness = Literal["low", "medium", "high", "auto"]
-TranscriptState = Literal["complete", "neutral", "unfinished"]
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_PREFIX_PADDING_MS = 300
 DEFAULT_SILENCE_MS = 500
 # semantic_vad: silence (ms) that ends a turn, by eagerness and by how the
-# transcript ends. "unfinished" is the hosted API's max wait (8 s, 4 s, 2 s).
+# transcript ends (turn_words.py). "unfinished" is the hosted API's max wait (8 s,
+# 4 s, 2 s); "neutral" outlasts a thinking pause of up to 600 ms at medium. The
+# medium "complete" wait outlasts the comma pauses of Piper's speech (Silero hears
+# 160-256 ms) yet ends the turn before the reply prepared in the silence is ready
+# (about 450 ms after the last voiced sample here), so it costs no latency.
 SEMANTIC_SILENCE_MS: Mapping[str, Mapping[TranscriptState, int]] = {
     "low": {"complete": 800, "neutral": 1500, "unfinished": 8000},
-    "medium": {"complete": 400, "neutral": 800, "unfinished": 4000},
+    "medium": {"complete": 300, "neutral": 800, "unfinished": 4000},
     "high": {"complete": 200, "neutral": 500, "unfinished": 2000},
 }
-# A transcript ending in one of these words is a sentence still being said.
-TRAILING_WORDS = frozenset(
-    "and or but so because cause then um uh er erm hmm mm like the a an to of with if "
-    "that which well also plus my your".split()
-)
-_TERMINAL = re.compile(r"[.!?。？！]['\")\]]*$")
-_DANGLING = re.compile(r"(\.\.\.|…|[,;:\-–—])$")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,21 +131,6 @@ class IdleTimeout:
 TurnEvent: TypeAlias = SpeechStarted | SilenceBegan | SpeechStopped | IdleTimeout
 
 
-def transcript_state(text: str) -> TranscriptState:
-    """Whether a (partial) transcript reads as a finished sentence."""
-    stripped = text.strip()
-    if not stripped:
-        return "neutral"
-    if _DANGLING.search(stripped):
-        return "unfinished"
-    if _TERMINAL.search(stripped):
-        return "complete"
-    last = re.sub(r"[^\w']+", " ", stripped).split()
-    if last and last[-1].casefold() in TRAILING_WORDS:
-        return "unfinished"
-    return "neutral"
-
-
 def semantic_silence_ms(eagerness: str, text: str) -> int:
     table = SEMANTIC_SILENCE_MS["medium" if eagerness == "auto" else eagerness]
     return table[transcript_state(text)]
@@ -158,7 +141,9 @@ class TurnDetector:
 
     Window times must be audio times (the glue adds the offset of the VAD's
     own stream) and increase. ``transcript`` is read by ``semantic_vad`` at
-    each window; the glue updates it as transcriptions finish.
+    each window; the glue updates it with :meth:`heard` as transcriptions
+    finish. A transcript of less speech than was said (an older pause's, a
+    partial one's) says nothing about the silence now: it counts as none.
     """
 
     def __init__(
@@ -166,6 +151,7 @@ class TurnDetector:
     ) -> None:
         self.settings = settings
         self.transcript = ""
+        self.transcript_through_ms: float | None = None  # None: set by hand, taken as current
         self._now = now_ms
         self._buffer_start = now_ms if buffer_start_ms is None else buffer_start_ms
         self._speaking = False
@@ -198,10 +184,17 @@ class TurnDetector:
         """Where the current utterance's audio begins (valid while speaking)."""
         return self._audio_start
 
+    def heard(self, text: str, through_ms: float) -> None:
+        """The latest transcript of the turn, of the speech up to ``through_ms`` (audio time)."""
+        self.transcript = text
+        self.transcript_through_ms = through_ms
+
     def required_silence_ms(self) -> int:
         settings = self.settings
         if settings.mode == "semantic_vad":
-            return semantic_silence_ms(settings.eagerness, self.transcript)
+            through = self.transcript_through_ms
+            current = through is None or through >= self._last_voiced_end
+            return semantic_silence_ms(settings.eagerness, self.transcript if current else "")
         return settings.silence_duration_ms
 
     def feed(self, windows: Iterable[SpeechProbability]) -> list[TurnEvent]:

@@ -71,6 +71,11 @@ Commit = Callable[[str, bytes], Awaitable[bool]]  # False: the item had no room
 # silent for an hour must not hold an hour of audio).
 SILENCE_KEPT_MS = 10_000
 _SILENCE_MARGIN_MS = 1_000  # kept beyond the prefix padding, for VAD lag
+# semantic_vad may end a turn as soon as its transcript is in (~100-200 ms into the
+# silence with Whisper base), before speculation.SETTLE_MS would have let a reply be
+# prepared: it starts at once instead. The reply waits for that same transcript, so a
+# gap between words (which ends sooner) is discarded before the LLM is asked anything.
+SEMANTIC_SETTLE_MS = 0
 _UNSET: Any = object()
 
 
@@ -170,12 +175,12 @@ class Turns:
         detector = self._detector
         if detector is None:
             return
-        detector.transcript = self.transcriber.latest_text
+        detector.heard(self.transcriber.latest_text, self.transcriber.latest_through_ms)
         for event in detector.feed(self._score(pcm16)):
             await self._act(event)
         self._drop_old_silence(detector)
         pause = self._pause_from
-        if pause is not None and detector.pausing and detector.now_ms - pause >= SETTLE_MS:
+        if pause is not None and detector.pausing and detector.now_ms - pause >= self._settle_ms:
             self._pause_from = None  # a real pause, not a gap between words: prepare a reply
             self.speculation.begin(self._item_id, self.transcriber)
         if detector.speaking and not detector.pausing:  # silence has its own (speculative) job
@@ -185,6 +190,12 @@ class Turns:
             self.transcriber.speaking(
                 lambda: self._peek(start, detector.now_ms), detector.now_ms - detector.onset_ms
             )
+
+    @property
+    def _settle_ms(self) -> float:
+        """Silence before a reply is prepared (see :data:`SEMANTIC_SETTLE_MS`)."""
+        semantic = self.settings is not None and self.settings.mode == "semantic_vad"
+        return SEMANTIC_SETTLE_MS if semantic else SETTLE_MS
 
     def _drop_old_silence(self, detector: TurnDetector) -> None:
         """Let go of buffered silence no turn can use (see :data:`SILENCE_KEPT_MS`)."""
