@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from load_wire import client_frames, open_wire
+from load_wire import WireConnection, WireError, client_frames, open_wire
 from websockets.asyncio.client import ClientConnection, connect
 
 from rtagents.engines.scripted import scripted_speech
@@ -220,7 +220,9 @@ async def _run_raw(
     wire = await open_wire(url, key, on_text, rcvbuf)
     try:
         update, appends = _wire_frames(frames)
-        await _converse(wire.send, update, appends, start_at, turns, caller, replied)
+        await wire.send(update)
+        await paced_writes(wire, appends, start_at, turns, caller)
+        await _await_replies(caller, replied, turns)
     finally:
         await wire.close()
     if wire.error:  # the cause first: a dropped connection also times out the reply wait
@@ -236,6 +238,44 @@ def _wire_frames(frames: list[str]) -> tuple[bytes, list[bytes]]:
         update, *appends = client_frames([SESSION_UPDATE, *frames])
         _wire_cache[:] = [(frames, (update, appends))]
     return _wire_cache[0][1]
+
+
+def paced_writes(
+    wire: WireConnection, frames: list[bytes], start_at: float, turns: int, caller: Caller
+) -> asyncio.Future[None]:
+    """The raw client's appends, each written by a timer callback at its deadline.
+
+    The same absolute deadlines as ``_converse``, without a task waking per
+    chunk: one ``call_at`` per append, the least the event loop can do for
+    hundreds of callers each on its own clock (``loop.time()`` is monotonic).
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    total, step = turns * len(frames), CHUNK_MS / 1000
+    sent = 0
+
+    def write_next() -> None:
+        nonlocal sent
+        if done.done():
+            return
+        if wire.paused:  # the server is not reading: wait for room, as a drain would
+            wire.on_resume(write_next)
+            return
+        caller.sent_at.append(time.monotonic())
+        try:
+            wire.write(frames[sent % len(frames)])
+        except WireError as exc:
+            done.set_exception(exc)
+            return
+        sent += 1
+        caller.turns_sent = sent // len(frames)
+        if sent < total:
+            loop.call_at(start_at + sent * step, write_next)
+        else:
+            done.set_result(None)
+
+    loop.call_at(start_at, write_next)
+    return done
 
 
 async def _converse(
@@ -254,6 +294,10 @@ async def _converse(
         caller.sent_at.append(time.monotonic())
         await send(frames[k % len(frames)])
         caller.turns_sent = (k + 1) // len(frames)
+    await _await_replies(caller, replied, turns)
+
+
+async def _await_replies(caller: Caller, replied: asyncio.Event, turns: int) -> None:
     try:
         await asyncio.wait_for(_replies(caller, replied, turns), REPLY_TIMEOUT_S)
     except TimeoutError:

@@ -279,12 +279,25 @@ class WireConnection(asyncio.Protocol):
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
 
-    async def send(self, frame: bytes) -> None:
-        """Write a ready frame; waits while the kernel's buffer is full (flow control)."""
+    @property
+    def paused(self) -> bool:
+        """The transport's buffer is over its high-water mark (the peer reads too slowly)."""
+        return self._writable is not None and not self._writable.done()
+
+    def on_resume(self, callback: Callable[[], None]) -> None:
+        assert self._writable is not None
+        self._writable.add_done_callback(lambda _: callback())
+
+    def write(self, frame: bytes) -> None:
+        """Write a ready frame now (the caller minds ``paused``)."""
         if self.closed.done() or self._close_sent:
             raise WireError(self.error or "the connection is closed")
         assert self._transport is not None
         self._transport.write(frame)
+
+    async def send(self, frame: bytes) -> None:
+        """Write a ready frame; waits while the kernel's buffer is full (flow control)."""
+        self.write(frame)
         if self._writable is not None and not self._writable.done():
             await self._writable
 
