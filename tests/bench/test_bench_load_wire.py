@@ -23,7 +23,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
 from load import ServerProcess  # noqa: E402
-from load_client import Caller, run_caller, turn_frames  # noqa: E402
+from load_client import Caller, paced_writes, run_caller, turn_frames  # noqa: E402
 from load_wire import (  # noqa: E402
     BINARY,
     CLOSE,
@@ -32,6 +32,7 @@ from load_wire import (  # noqa: E402
     TEXT,
     FrameReader,
     WireError,
+    accept_for,
     apply_mask,
     client_frame,
     open_wire,
@@ -223,3 +224,41 @@ async def test_a_caller_whose_server_closes_early_reports_why_instead_of_crashin
         caller = Caller()
         await run_caller(url, "k", turn_frames(), time.monotonic(), 1, caller, client="raw")
     assert "closed by the server: 1011" in caller.error and caller.turns_sent == 0
+
+
+async def test_paced_writes_wait_while_the_server_does_not_read_then_send_everything() -> None:
+    size = 1 << 20  # 6 MiB in all: more than the kernel buffers for a peer that does not read
+    frames = [client_frame(BINARY, bytes(size))] * 3
+    total = 2 * len(frames) * (size + 14)  # 64-bit length header and mask: 14 bytes
+    reading, all_read = asyncio.Event(), asyncio.Event()
+
+    async def slow_reader(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        key = next(x for x in head.split("\r\n") if x.startswith("Sec-WebSocket-Key:"))
+        accept = accept_for(key.split(":", 1)[1].strip()).encode()
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+        await reading.wait()
+        await reader.readexactly(total)
+        all_read.set()
+        writer.close()
+
+    server = await asyncio.start_server(slow_reader, "127.0.0.1", 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        wire = await open_wire(f"ws://127.0.0.1:{port}/", "k", lambda _t, _s: None)
+        caller = Caller()
+        done = paced_writes(wire, frames, time.monotonic() - 1, 2, caller)  # all due now
+        for _ in range(600):  # until the first write fills the buffers (progress, not time)
+            if wire.paused:
+                break
+            await asyncio.sleep(0.05)
+        assert wire.paused and not done.done()
+        assert len(caller.sent_at) < 2 * len(frames)  # the rest waits for room
+        reading.set()
+        await asyncio.wait_for(done, 60)
+        await asyncio.wait_for(all_read.wait(), 60)
+        await wire.close()
+    assert len(caller.sent_at) == 2 * len(frames) and caller.turns_sent == 2
