@@ -52,7 +52,7 @@ class Turn:
     def __init__(self, offset_ms: float) -> None:
         self.offset_ms = offset_ms  # where the utterance's first sample sits in audio time
         self.stops: list[float] = []  # audio_end_ms of each speech_stopped
-        self.responses_after_stop = 0
+        self.early_responses = 0  # responses to a turn that stopped inside the pause
         self.ended = asyncio.Event()  # a turn stopped after the whole utterance
         self.final_response: str | None = None  # the reply to that turn
 
@@ -71,9 +71,10 @@ async def stream_one(session: Any, clip: PauseClip, sent_ms: float) -> tuple[Tur
                 if event.audio_end_ms >= pause_end:
                     turn.ended.set()
             elif kind == "response.created" and turn.stops:
-                turn.responses_after_stop += 1
                 if turn.ended.is_set():
                     turn.final_response = event.response.id
+                else:
+                    turn.early_responses += 1
             elif kind == "response.done" and event.response.id == turn.final_response:
                 done.set()
 
@@ -107,7 +108,7 @@ async def stream_one(session: Any, clip: PauseClip, sent_ms: float) -> tuple[Tur
 def premature(turn: Turn, clip: PauseClip) -> bool:
     """The turn was ended (and answered) before the pause was over."""
     pause_end = turn.offset_ms + clip.pause_end_ms
-    return any(stop < pause_end for stop in turn.stops) and turn.responses_after_stop > 0
+    return any(stop < pause_end for stop in turn.stops) and turn.early_responses > 0
 
 
 async def main(args: argparse.Namespace) -> int:
