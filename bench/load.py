@@ -27,8 +27,8 @@ reports the ratio of their largest passing N (``bench/load_workers.py``);
 ``--kills K`` then times cross-node resume after ``kill -9``.
 
 ``--client`` picks the load generator's WebSocket client: ``raw`` (the
-default, ``bench/load_wire.py``: a fraction of the CPU per frame, left to the
-servers) or ``websockets`` (the library's client); the output names it.
+default, ``bench/load_wire.py``: about half the CPU per frame, so more is left
+to the servers) or ``websockets`` (the library's client); the output names it.
 
 Run: ``.venv/bin/python bench/load.py`` (``--quick`` for a smoke run).
 """
