@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union, cas
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic_core import SchemaValidator, from_json
 
+from .audio_delta_validator import audio_delta_validator
 from .beta import BETA_SERVER_EVENT_TYPES
 from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from .json_depth import top_level_strings
@@ -136,8 +137,17 @@ def _server_validator() -> SchemaValidator:
     return _FAST_SERVER
 
 
-# Both bound after first use so the hot path skips the cache lookup.
+# Bound after first use so the hot path skips the cache lookup.
 _FAST_SERVER: SchemaValidator | None = None
+_DELTA: SchemaValidator | None = None
+
+
+def _delta_validator() -> SchemaValidator:
+    global _DELTA
+    _DELTA = cast(SchemaValidator, audio_delta_validator())
+    return _DELTA
+
+
 _SERVER_TYPE_NAMES: frozenset[str | bytes | None] = frozenset()
 
 
@@ -294,11 +304,13 @@ def decode_server_event(data: bytes | bytearray | memoryview | str) -> Decoded:
     """
     raw = data if type(data) is str or type(data) is bytes else _frame(data)
     heads, tails = AUDIO_DELTA_ENDS[type(raw) is str]
-    tried_fast = (
-        raw.startswith(heads)
-        or raw.endswith(tails)
-        or peek_type(raw) in (_SERVER_TYPE_NAMES or _server_type_names())
-    )
+    if raw.startswith(heads) or raw.endswith(tails):
+        try:  # most of the traffic: the delta's own validator (audio_delta_validator.py)
+            delta: Decoded = (_DELTA or _delta_validator()).validate_json(raw)
+            return delta
+        except ValidationError:
+            pass
+    tried_fast = peek_type(raw) in (_SERVER_TYPE_NAMES or _server_type_names())
     if tried_fast:
         try:
             # The fast path is not the judge: whatever it rejects goes on below.
