@@ -179,7 +179,7 @@ async def main(args: argparse.Namespace) -> int:
     from rtagents.server.config import ServerConfig
     from rtagents.server.serving import running_server
 
-    engines = local_engines(llm_url=args.llm_url)
+    engines = local_engines(llm_url=args.llm_url, llm_threads=args.llm_threads)
     config = session_config()
     config["audio"]["input"]["turn_detection"] = turn_detection(args.turn_detection)
     arms: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
@@ -239,6 +239,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=20, help="turns per arm")
     parser.add_argument("--llm-url", default=None)
+    parser.add_argument(
+        "--llm-threads", type=int, default=None, help="embedded LLM threads (default: the server's)"
+    )
     parser.add_argument("--machine", default="this machine")
     parser.add_argument("--quick", action="store_true", help="2 turns per arm")
     parser.add_argument(
