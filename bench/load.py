@@ -24,7 +24,10 @@ each step's p99 with a 1-session baseline measured in the same run.
 30 s) for S seconds and samples the server's RSS every 30 s. ``--workers N``
 ramps one worker and N workers in the same sitting, in ABBA order, and
 reports the ratio of their largest passing N (``bench/load_workers.py``);
-``--kills K`` then times cross-node resume after ``kill -9``.
+``--kills K`` then times cross-node resume after ``kill -9``. ``--bare`` runs
+each step against the real server and a bare ``websockets`` server sending the
+same frames (``bench/load_bare.py``), alternating, and reports the server CPU
+per streamed audio second of each and their ratio (``bench/load_baseline.py``).
 
 ``--client`` picks the load generator's WebSocket client: ``raw`` (the
 default, ``bench/load_wire.py``: about half the CPU per frame, so more is left
@@ -61,8 +64,10 @@ TICK = os.sysconf("SC_CLK_TCK")
 class ServerProcess:
     """``load_server.py`` in a child process; stops when we close its stdin."""
 
+    SCRIPT = "load_server.py"
+
     def __init__(self, *, stamps: bool, extra: list[str] | None = None) -> None:
-        args = [sys.executable, str(HERE / "load_server.py")] + ([] if stamps else ["--no-stamps"])
+        args = [sys.executable, str(HERE / self.SCRIPT)] + ([] if stamps else ["--no-stamps"])
         args += extra or []
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
@@ -104,7 +109,8 @@ def cpu_seconds(pid: int | str) -> float:
 @dataclass
 class Step:
     n: int
-    server_cpu: float
+    server_cpu: float  # % of one core, over the step's wall time
+    server_cpu_s: float
     load_cpu: float
     rss_mib: float
     eos: list[float]
@@ -165,6 +171,7 @@ async def run_step(
     return Step(
         n=n,
         server_cpu=cpu,
+        server_cpu_s=cpu * wall / 100,
         load_cpu=own,
         rss_mib=server.rss_mib(),
         eos=[x for c in callers for x in c.eos_latencies_ms()],
@@ -262,6 +269,11 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=0, help="cross-node resume: kill -9 rounds")
     parser.add_argument("--no-redis", action="store_true", help="--workers without Redis")
     parser.add_argument(
+        "--bare",
+        action="store_true",
+        help="each step against a bare websockets server too (bench/load_bare.py)",
+    )
+    parser.add_argument(
         "--client",
         choices=CLIENTS,
         default=CLIENTS[0],
@@ -287,6 +299,15 @@ def main() -> None:
                 client=args.client,
             )
         )
+        return
+    if args.bare:
+        from load_baseline import compare_bare
+
+        steps = (
+            [2, 4] if args.quick else [int(x) for x in (args.steps_given or "50,200").split(",")]
+        )
+        duration = 2.0 if args.quick else args.duration
+        asyncio.run(compare_bare(steps, duration, args.rcvbuf, args.client))
         return
     if args.soak:
         from load_soak import soak
