@@ -102,6 +102,8 @@ bench: $(STAMP) redis
 	$(BIN)/python bench/relay.py
 	$(BIN)/python bench/redis_resume.py
 	$(BIN)/python bench/felt_latency.py
+	$(BIN)/python bench/felt_latency.py --turn-detection semantic_vad
+	$(BIN)/python bench/premature_replies.py
 	$(BIN)/python bench/transcription_keywords.py
 	$(BIN)/python bench/noise_reduction.py
 	$(BIN)/python bench/wer.py
@@ -109,7 +111,8 @@ bench: $(STAMP) redis
 bench-load: $(STAMP) redis
 	$(BIN)/python bench/load.py --steps 100,200,250,300,350,400 --duration 10
 	$(BIN)/python bench/load.py --soak 300 --sessions 200
-	$(BIN)/python bench/load.py --workers 2 --steps 100,150,200,250,300,350,400,450,500 --duration 10
+	$(BIN)/python bench/load.py --workers 2 --steps 300,320,340,360,380,400,450,500,520,540,560,580,600,650,700 --duration 10
+	$(BIN)/python bench/load.py --bare --steps 50,200,400 --duration 10
 
 # Full-size exactness runs (docs/reliability.md): 500-turn text and 30-minute
 # voice sessions, thousands of model-based conversation sequences. make test
