@@ -29,10 +29,10 @@ import json
 import re
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
 from load_client import CHUNK_MS, SESSION_UPDATE, TURN_CHUNKS, turn_frames
+from load_server import STAMPS, hand_over_stamps
 from websockets.asyncio.server import ServerConnection, serve
 
 from rtagents.engines.scripted import scripted_engines
@@ -43,7 +43,6 @@ from rtagents.transports.base import Transport
 
 KEY = "sk-bench-bare"
 QUIET_S = 0.05  # no frame for this long after an append: the server has said all it will
-STAMPS: defaultdict[str, list[float]] = defaultdict(list)
 
 
 _AUDIO_MS = re.compile(r'"audio_(start|end)_ms":(\d+)')
@@ -129,15 +128,6 @@ def handler(script: Script) -> Callable[[ServerConnection], Awaitable[None]]:
                 await ws.send(frame)
 
     return serve_one
-
-
-async def hand_over_stamps(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    body = json.dumps(dict(STAMPS)).encode()
-    STAMPS.clear()
-    writer.write(body)
-    await writer.drain()
-    writer.close()
-    await writer.wait_closed()
 
 
 async def main() -> None:
