@@ -1,15 +1,15 @@
 """Session recordings: the writer that appends JSON-lines records (the reader is re-exported).
 
-One session per recording, format v3 (``recording_format.py``,
-docs/recording.md). The writer is on the hot path of every event when
-recording is on, so an event it is told the type of (the caller encoded or
-decoded it) is written as it is, not parsed again, and an audio payload is
-elided by slicing around it. Lines are written in batches, and flushed at
+One session per recording, format v3 (docs/recording.md). The writer is on
+the hot path of every event, so an event of a type it is told is written as
+it is, not parsed again, and audio is elided by slicing around it. Lines go
+out in batches (``recording_parts.py`` rotates the files), flushed at
 lifecycle, failure and close records, and when the file closes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from ..protocol.errors import RealtimeError
 from .recording_bodies import EventBodies, compact_elided
@@ -33,6 +33,7 @@ from .recording_format import (
     redact_text,
     redact_url,
 )
+from .recording_parts import RecordingParts
 from .recording_reader import RecordingReader, first_part, part_path, read_records
 from .recording_runs import APPEND, AppendRun, LinePrefix
 
@@ -85,8 +86,6 @@ class RecordingWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.audio: AudioMode = audio
-        self.rotate_bytes = rotate_bytes
-        self.parts: list[Path] = []
         self._clock = clock
         self._origin = clock()
         self._header = Header(
@@ -105,8 +104,9 @@ class RecordingWriter:
         self._prefix = self._prefixes()
         self._started = self._header.started_at  # wall = started_at + t (one clock read a line)
         self._bodies = EventBodies(audio, self.path.with_suffix(".audio"))
-        self._file: IO[bytes] | None = None
-        self._written = self._header_bytes = 0
+        self._files = RecordingParts(
+            self.path, rotate_bytes, lambda part: dataclasses.replace(self._header, part=part)
+        )
         self._pending: list[str] = []  # lines not written yet (written in batches)
         self._pending_chars = 0
         self._closed = False  # the file opens with the first record (or at close)
@@ -120,6 +120,20 @@ class RecordingWriter:
         return self._closed
 
     @property
+    def rotate_bytes(self) -> int:
+        """Where a part ends: the next line that would pass it starts a new part."""
+        return self._files.rotate_bytes
+
+    @rotate_bytes.setter
+    def rotate_bytes(self, value: int) -> None:
+        self._files.rotate_bytes = value
+
+    @property
+    def parts(self) -> list[Path]:
+        """The files written so far: ``NAME.jsonl``, then ``NAME.1.jsonl``..."""
+        return self._files.paths
+
+    @property
     def session_id(self) -> str | None:
         return self._header.session_id
 
@@ -127,7 +141,7 @@ class RecordingWriter:
     def session_id(self, value: str | None) -> None:
         """A client learns its session id from ``session.created``: later records carry it."""
         self._end_run()
-        self._header = _replace(self._header, session_id=value)
+        self._header = dataclasses.replace(self._header, session_id=value)
         self._session_json = json.dumps(value)
         self._prefix = self._prefixes()
 
@@ -300,9 +314,7 @@ class RecordingWriter:
         if not self._closed:
             self._drain()
         self._closed = True
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        self._files.close()
         self._bodies.close()
 
     # --- lines and parts ---------------------------------------------------------------
@@ -366,51 +378,14 @@ class RecordingWriter:
         self._end_run()
         lines, self._pending, self._pending_chars = self._pending, [], 0
         try:
-            self._write_lines(lines)
+            self._files.write(lines)
         except OSError as exc:
             log.warning("recording to %s stopped: %s", self.path, exc)
             self._closed = True
 
-    def _write_lines(self, lines: list[str]) -> None:
-        """One write, or line by line where a part ends (lone surrogates become '?')."""
-        if self._file is None:
-            self._open_part(0)
-        assert self._file is not None
-        data = "".join(lines).encode("utf-8", "replace")
-        if self._written + len(data) <= self.rotate_bytes:
-            self._file.write(data)
-            self._written += len(data)
-            return
-        for line in lines:
-            chunk = line.encode("utf-8", "replace")
-            if (
-                self._written + len(chunk) > self.rotate_bytes
-                and self._written > self._header_bytes
-            ):
-                self._open_part(len(self.parts))
-                assert self._file is not None
-            self._file.write(chunk)
-            self._written += len(chunk)
-
     def _flush(self) -> None:
         if not self._closed:
             self._drain()
-
-    def _open_part(self, part: int) -> None:
-        if self._file is not None:
-            self._file.close()
-        path = self.path if part == 0 else part_path(self.path, part)
-        self.parts.append(path)
-        self._file = open(path, "wb", buffering=0)  # noqa: SIM115 (closed in close; batched)
-        header = _replace(self._header, part=part)
-        data = (json.dumps(header.to_dict(), separators=(",", ":")) + "\n").encode()
-        self._file.write(data)
-        self._header_bytes = self._written = len(data)
-
-
-def _replace(header: Header, **changes: Any) -> Header:
-    fields = {name: getattr(header, name) for name in header.__dataclass_fields__}
-    return Header(**{**fields, **changes})
 
 
 @functools.cache
