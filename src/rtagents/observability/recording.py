@@ -199,14 +199,7 @@ class RecordingWriter:
         t = self._clock() - self._origin
         if self._run is not None:
             self._end_run()  # whatever comes next follows the appends before it
-        line = _EVENT_LINE % (  # _event_line, inlined: this runs for every event
-            t,
-            self._started + t,
-            self._prefix[direction],
-            "null" if seq is None else seq,
-            self._transport_json if transport is None else json.dumps(transport),
-            body,
-        )
+        line = self._event_line(direction, t, seq, transport, body)
         self._pending.append(line)
         self._pending_chars += len(line)
         if self._pending_chars >= _BATCH_CHARS:
@@ -233,9 +226,7 @@ class RecordingWriter:
         if run is None or not run.takes(direction, seq):
             self._end_run()
             run = self._run = AppendRun(direction, seq)
-        run.times.append(self._clock() - self._origin)  # AppendRun.add, inlined: 50 a second
-        run.frames.append(wire)
-        run.payloads.append(audio)
+        run.add(self._clock() - self._origin, wire, audio)
 
     def lifecycle(self, source: str, target: str, trigger: str) -> None:
         self._record({"kind": "lifecycle", "from": source, "to": target, "trigger": trigger})

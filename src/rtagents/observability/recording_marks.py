@@ -36,12 +36,6 @@ class LiveMarks:
         self._text: set[str] = set()
         self._audio: set[str] = set()
 
-    @property
-    def audio_marked(self) -> set[str]:
-        """The responses whose first audio was marked: a cheap test before :meth:`see`,
-        for the audio deltas that follow (a reply has dozens)."""
-        return self._audio
-
     def see(self, event_type: str | None, event: Any) -> Mark | None:
         """The mark ``event`` (a model or a dict) makes, if any."""
         if event_type == "response.output_audio.delta":

@@ -20,6 +20,7 @@ from typing import Any
 
 from google_crc32c import value as crc32c
 
+from ..protocol.audio import b64_decoded_length
 from .recording_format import CHECKSUM, RecordingError
 
 APPEND = "input_audio_buffer.append"
@@ -132,7 +133,7 @@ class _Columns:
         self.times.append(t)
         self.heads.append(head)
         self.tails.append(tail)
-        self.sizes.append(size // 4 * 3 - (audio[-2:] == "==") - (audio[-1:] == "="))
+        self.sizes.append(b64_decoded_length(audio))
         self.checksums.append(crc32c(audio.encode()))
         return True
 
@@ -185,10 +186,9 @@ def _uniform(run: AppendRun) -> _Columns | None:
         return None
     columns.times = run.times  # heads and tails stay one long: the rest repeat them
     if same_size and not any(map(str.endswith, payloads, repeat("="))):
-        columns.sizes = [size // 4 * 3]  # one decoded length, repeated like the heads
+        columns.sizes = [b64_decoded_length(payloads[0])]  # one length, repeated like the heads
     else:
-        unpadded = map(len, map(str.rstrip, payloads, repeat("=")))
-        columns.sizes = [length * 3 // 4 for length in unpadded]
+        columns.sizes = list(map(b64_decoded_length, payloads))
     columns.checksums = list(map(crc32c, map(str.encode, payloads)))
     return columns
 

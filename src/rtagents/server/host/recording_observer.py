@@ -86,8 +86,7 @@ class SessionRecorder:
         event_type = model.type
         if event_type == "response.output_audio.delta":  # a reply's audio: the hot path
             writer.sent(host.sent_frame, event_type, model.delta)
-            if model.response_id not in self._marks.audio_marked:
-                self._mark(writer, self._marks.see(event_type, event))
+            self._mark(writer, self._marks.see(event_type, event))
             return
         writer.sent(host.sent_frame, event_type)
         if error is not None:
