@@ -127,3 +127,14 @@ def test_runs_of_one_payload_size_read_back_as_single_lines(
     one_each = _write(tmp_path / "lines.jsonl", steps, runs=False)
     assert [r["event"] for r in with_runs] == [r["event"] for r in one_each]
     assert [r["event"]["audio"]["bytes"] for r in with_runs] == sizes
+
+
+def test_a_heads_column_that_is_not_a_list_is_a_broken_record() -> None:
+    record = {"t": 0.0, "wall": 1.0, "kind": "appends", "session_id": None, "dir": "sent"}
+    record |= {"seq": 1, "transport": "websocket", "n": 2, "dt_us": [0, 1], "bytes": [3]}
+    record |= {"heads": '{"audio":', "tails": ["}"], "crc32c": [7, 8]}
+    with pytest.raises(
+        RecordingError,
+        match=r"x:2: a broken appends record \(a heads, tails or bytes column is a list, not str",
+    ):
+        list(expand_appends(record, "x:2"))

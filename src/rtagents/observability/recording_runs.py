@@ -227,6 +227,8 @@ def expand_appends(record: dict[str, Any], where: str) -> Iterator[dict[str, Any
 def _padded(column: list[Any], count: int) -> list[Any]:
     """A ``heads``, ``tails`` or ``bytes`` column to ``n`` values: missing ones repeat the
     last (version 3 writes one value where all are the same)."""
+    if not isinstance(column, list):
+        raise ValueError(f"a heads, tails or bytes column is a list, not {type(column).__name__}")
     if not 1 <= len(column) <= count:
         raise ValueError(f"a heads, tails or bytes column holds 1 to n values, not {len(column)}")
     return column + column[-1:] * (count - len(column))
