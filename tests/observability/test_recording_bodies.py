@@ -44,3 +44,6 @@ def test_frames_it_cannot_slice_take_the_general_path() -> None:
     assert compact_elided('{"audio":"YWJj"}', "session.update", audio) is None
     assert compact_elided('{"audio":"YWJ"}', kind, "YWJ") is None  # not canonical base64
     assert compact_elided('{"audio":"other"}', kind, audio) is None  # not the payload given
+    assert compact_elided('{"audio":"YW\nJj"}', kind, "YW\nJj") is None  # a newline in it
+    # An escaped quote puts a quote where the payload would end: still not the payload.
+    assert compact_elided('{"audio":"AAA\\""}', kind, 'AAA"') is None

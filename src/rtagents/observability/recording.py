@@ -19,23 +19,21 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..protocol.errors import RealtimeError
 from .recording_bodies import EventBodies, compact_elided
 from .recording_format import (
     AUDIO_FIELDS,
     DEFAULT_ROTATE_BYTES,
     AudioMode,
-    CloseBy,
     Direction,
     Header,
     RecordingError,
     Side,
-    redact_text,
     redact_url,
 )
 from .recording_parts import RecordingParts
 from .recording_reader import RecordingReader, first_part, part_path, read_records
-from .recording_runs import APPEND, AppendRun, LinePrefix
+from .recording_records import OtherRecords
+from .recording_runs import APPEND, RUN_APPENDS, AppendRun, LinePrefix
 
 log = logging.getLogger("rtagents.recording")
 
@@ -56,7 +54,7 @@ _BATCH_CHARS = 1 << 16  # lines are written in batches of about this many charac
 _EVENT_LINE = '{"t":%.6f,"wall":%.6f%s%s,"transport":%s,"event":%s}\n'
 
 
-class RecordingWriter:
+class RecordingWriter(OtherRecords):
     """Writes one session's records to ``path`` (``NAME.jsonl``), rotating at ``rotate_bytes``.
 
     Parts after the first are ``NAME.1.jsonl``, ``NAME.2.jsonl``..., each opening
@@ -102,6 +100,7 @@ class RecordingWriter:
         self._transport_json = json.dumps(transport)
         self._session_json = json.dumps(session_id)
         self._prefix = self._prefixes()
+        self._sent_prefix = self._prefix["sent"]
         self._started = self._header.started_at  # wall = started_at + t (one clock read a line)
         self._bodies = EventBodies(audio, self.path.with_suffix(".audio"))
         self._files = RecordingParts(
@@ -144,6 +143,7 @@ class RecordingWriter:
         self._header = dataclasses.replace(self._header, session_id=value)
         self._session_json = json.dumps(value)
         self._prefix = self._prefixes()
+        self._sent_prefix = self._prefix["sent"]
 
     def event(
         self,
@@ -181,7 +181,12 @@ class RecordingWriter:
     def sent(self, wire: str, event_type: str, audio: str | None = None) -> None:
         """An event this side encoded and sent: compact JSON of type ``event_type``, and
         for an audio event its base64 payload. :meth:`event` with fewer steps, for a
-        server's every emit (a reply's audio deltas are 10 KB each, dozens a reply)."""
+        server's every emit (a reply's audio deltas are 10 KB each, dozens a reply).
+
+        One call, no helpers on the usual paths: between the server's own work each
+        Python call here costs several times its micro-benchmark (cold caches), and
+        this runs for every event a server sends (``bench/recording.py``).
+        """
         if self._closed:
             return
         counts = self._seq
@@ -192,7 +197,17 @@ class RecordingWriter:
                 body = wire  # as it went out: most events
         elif self.audio == "elided":
             body = compact_elided(wire, event_type, audio)
-        self._add_line("sent", seq, None, body or self._bodies.body(wire, event_type, audio))
+        if body is None:
+            body = self._bodies.body(wire, event_type, audio)
+        t = self._clock() - self._origin
+        if self._run is not None:
+            self._end_run()  # whatever comes next follows the appends before it
+        wall = self._started + t
+        line = _EVENT_LINE % (t, wall, self._sent_prefix, seq, self._transport_json, body)
+        self._pending.append(line)
+        self._pending_chars += len(line)
+        if self._pending_chars >= _BATCH_CHARS:
+            self._drain()
 
     def _add_line(self, direction: str, seq: int | None, transport: str | None, body: str) -> None:
         """The event line of ``body``, stamped now, after the appends run in progress."""
@@ -223,79 +238,18 @@ class RecordingWriter:
             self.event(direction, wire, event_type=APPEND, audio=audio, seq=seq)
             return
         run = self._run
-        if run is None or not run.takes(direction, seq):
+        if run is not None:
+            # AppendRun.takes and .add, inline: this is the writer's most frequent call.
+            times = run.times
+            count = len(times)
+            if direction == run.direction and seq == run.seq + count and count < RUN_APPENDS:
+                times.append(self._clock() - self._origin)
+                run.frames.append(wire)
+                run.payloads.append(audio)
+                return
             self._end_run()
-            run = self._run = AppendRun(direction, seq)
+        run = self._run = AppendRun(direction, seq)
         run.add(self._clock() - self._origin, wire, audio)
-
-    def lifecycle(self, source: str, target: str, trigger: str) -> None:
-        self._record({"kind": "lifecycle", "from": source, "to": target, "trigger": trigger})
-        self._flush()
-
-    def failure(
-        self,
-        category: str,
-        message: str,
-        *,
-        code: str | None = None,
-        origin: str | None = None,
-        event_id: str | None = None,
-        detail: Mapping[str, Any] | None = None,
-    ) -> None:
-        """A classified failure (``connection``, ``protocol``, ``model`` or ``tool``)."""
-        self._record(
-            {
-                "kind": "failure",
-                "category": category,
-                "code": code,
-                "message": redact_text(message),
-                "origin": origin,
-                "event_id": event_id,
-                "detail": dict(detail or {}),
-            }
-        )
-        self._flush()
-
-    def error(self, error: RealtimeError, **detail: Any) -> None:
-        """A failure record for an error of the SDK's taxonomy (its category and origin)."""
-        if error.param is not None:
-            detail.setdefault("param", error.param)
-        self.failure(
-            str(error.category),
-            error.message,
-            code=error.code,
-            origin=str(error.origin),
-            event_id=error.event_id,
-            detail=detail,
-        )
-
-    def mark(
-        self,
-        name: str,
-        *,
-        response_id: str | None = None,
-        item_id: str | None = None,
-        transport: str | None = None,
-        at: float | None = None,
-    ) -> None:
-        """A latency mark: ``name`` happened now, or at ``at`` on the writer's clock (a mark
-        learnt after the fact: its record then comes later than its ``t`` says)."""
-        self._record(
-            {
-                "kind": "mark",
-                "name": name,
-                "response_id": response_id,
-                "item_id": item_id,
-                "transport": transport or self._header.transport,
-            },
-            at=at,
-        )
-
-    def connection_closed(self, code: int | None, reason: str | None, by: CloseBy) -> None:
-        """The connection closed (a ``close`` record); the file stays open for what follows."""
-        reason = redact_text(reason) if reason else reason
-        self._record({"kind": "close", "code": code, "reason": reason, "by": by})
-        self._flush()
 
     def close(self) -> None:
         """Flush and close the file (idempotent); later records are dropped.
@@ -381,8 +335,8 @@ class RecordingWriter:
 
 @functools.cache
 def _version() -> str:
-    """The installed rtagents version: looked up once a process (it reads package metadata
-    from disk, which cost more than a whole recorded turn)."""
+    """The installed rtagents version, looked up once a process: reading package metadata
+    costs more than a whole recorded turn."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:

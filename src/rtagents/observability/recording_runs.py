@@ -36,6 +36,9 @@ class AppendRun:
     Adding an append stores its time, frame and payload, nothing else: the
     checks and the columns are made once for the whole run, in :meth:`lines`,
     so a voice call's fifty appends a second each cost three list appends.
+    The next append of a run has the same direction and the next number, while
+    the run holds fewer than :data:`RUN_APPENDS` (``RecordingWriter.append``
+    tests this inline).
     """
 
     __slots__ = ("direction", "seq", "times", "frames", "payloads")
@@ -46,11 +49,6 @@ class AppendRun:
         self.times: list[float] = []
         self.frames: list[str] = []
         self.payloads: list[str] = []
-
-    def takes(self, direction: str, seq: int) -> bool:
-        """The next append of this run: same direction, the next number, room left."""
-        count = len(self.times)
-        return direction == self.direction and seq == self.seq + count and count < RUN_APPENDS
 
     def add(self, t: float, wire: str, audio: str) -> None:
         self.times.append(t)
