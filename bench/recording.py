@@ -15,8 +15,13 @@ rounds alternating off and on in the same run, best round of each kept:
   is the largest it can be (a worst case, not a deployment).
 
 CPU seconds (``time.process_time``), not wall time: other work on a shared
-machine then changes the figures less. It also weighs the recording of that
-traffic (elided audio) and scales it to one hour of a voice call.
+machine then changes the figures less. Sessions of the same code still vary
+by ±10-20 % from round to round on this machine, more than the cost measured,
+so two more estimates come with each setup: the median of the rounds' paired
+on/off ratios, and the time spent inside the recorder's hooks as a share of
+the same sessions' CPU (:class:`HookClock`), which the load moves least. It
+also weighs the recording of that traffic (elided audio) and scales it to
+one hour of a voice call.
 
 Run: ``.venv/bin/python bench/recording.py`` (``--rounds N --turns N --chunk-ms N --quick``).
 """
@@ -27,6 +32,7 @@ import argparse
 import asyncio
 import base64
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -36,7 +42,7 @@ from pathlib import Path
 from rtagents.engines.scripted import Rule, Say, scripted_engines
 from rtagents.server.app import create_app, server_state
 from rtagents.server.config import ServerConfig
-from rtagents.server.host.recording_observer import session_recorders
+from rtagents.server.host.recording_observer import SessionRecorder, session_recorders
 from rtagents.server.serving import running_server
 from rtagents.testing.in_memory import MemoryServer
 from rtagents.transports.base import Transport
@@ -199,16 +205,61 @@ class Weights:
 Runner = Callable[[Path | None, int], Awaitable[tuple[int, float]]]
 
 
-async def compare(run: Runner, rounds: int, turns: int, tmp: Path) -> tuple[float, float, int]:
-    """Best events per CPU second off and on, alternating; and the events of a session."""
-    best = {"off": 0.0, "on": 0.0}
-    events = 0
+class HookClock:
+    """Time spent inside the recorder's hooks (``SessionRecorder``'s observer methods),
+    read with ``perf_counter`` around each call: what recording costs the server,
+    measured in the same sessions as their CPU time (so load on the machine moves
+    both alike). The clock's own ~0.1 µs a call is counted too (it errs high)."""
+
+    HOOKS = ("on_sent", "on_received", "on_turn", "on_closed")
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        for name in self.HOOKS:
+            setattr(SessionRecorder, name, self._timed(getattr(SessionRecorder, name)))
+
+    def _timed(self, hook: Callable[..., None]) -> Callable[..., None]:
+        clock = time.perf_counter
+
+        def timed(*args: object) -> None:
+            began = clock()
+            try:
+                hook(*args)
+            finally:
+                self.seconds += clock() - began
+
+        return timed
+
+
+class Comparison:
+    """Events per CPU second of each round, off and on in alternation, and the hooks' share."""
+
+    def __init__(self) -> None:
+        self.rates: dict[str, list[float]] = {"off": [], "on": []}
+        self.hook_shares: list[float] = []
+        self.events = 0
+
+    def best(self, mode: str) -> float:
+        return max(self.rates[mode])
+
+    def paired_cost(self) -> float:
+        """The median over rounds of 1 - on/off, each round's two sessions side by side."""
+        ratios = [on / off for off, on in zip(self.rates["off"], self.rates["on"], strict=True)]
+        return 100 * (1 - statistics.median(ratios))
+
+
+async def compare(run: Runner, rounds: int, turns: int, tmp: Path, hooks: HookClock) -> Comparison:
+    """Events per CPU second off and on, alternating, and the hooks' share of the on rounds."""
+    result = Comparison()
     await run(None, 1)  # warm up: imports, adapters, engine caches
     for index in range(rounds):
         for mode in ("off", "on") if index % 2 == 0 else ("on", "off"):
-            events, seconds = await run(tmp / mode if mode == "on" else None, turns)
-            best[mode] = max(best[mode], events / seconds)
-    return best["off"], best["on"], events
+            hooks.seconds = 0.0
+            result.events, seconds = await run(tmp / mode if mode == "on" else None, turns)
+            result.rates[mode].append(result.events / seconds)
+            if mode == "on":
+                result.hook_shares.append(100 * hooks.seconds / seconds)
+    return result
 
 
 async def measure(rounds: int, turns: int) -> None:
@@ -220,11 +271,20 @@ async def measure(rounds: int, turns: int) -> None:
     print(f"best of {rounds} rounds each, events per CPU second of the server")
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
+        hooks = HookClock()
         for name, run in (("websocket", websocket_session), ("memory", one_session)):
-            off, on, events = await compare(run, rounds, turns, tmp / name)
+            result = await compare(run, rounds, turns, tmp / name, hooks)
+            off, on = result.best("off"), result.best("on")
             print(
-                f"{name:<9}  {events} events a session: off {off:>9,.0f}/s  on {on:>9,.0f}/s  "
-                f"on/off {on / off:.3f}x -> recording costs {100 * (1 - on / off):.1f} %"
+                f"{name:<9}  {result.events} events a session: off {off:>9,.0f}/s  "
+                f"on {on:>9,.0f}/s  on/off {on / off:.3f}x -> recording costs "
+                f"{100 * (1 - on / off):.1f} %"
+            )
+            share = statistics.median(result.hook_shares)
+            print(
+                f"{'':<9}  median of the rounds' on/off pairs: costs {result.paired_cost():.1f} %; "
+                f"inside the recorder's hooks: {share:.1f} % of the server's CPU "
+                f"(costs {100 * share / (100 - share):.1f} %)"
             )
         weights = Weights(tmp / "memory" / "on")
         sessions = len(list((tmp / "memory" / "on").glob("*.jsonl")))

@@ -8,8 +8,15 @@ collection switched on only around the measured session (imports and a
 warm-up session are not counted). The counts repeat to a fraction of a
 percent, so a change of the recorder shows as it is.
 
-Run: ``.venv/bin/python bench/recording_instructions.py`` (``--turns N``);
-needs valgrind (Debian's ``valgrind`` package). Takes a few minutes.
+``--setup websocket`` counts the deployment's setup instead: the real server
+(uvicorn, a loopback WebSocket) in the counted process and the client in a
+process of its own, not counted, as ``bench/recording.py``'s ``websocket``
+rows. The host's own work is then a smaller part of what the server does, so
+recording's share is smaller than in memory.
+
+Run: ``.venv/bin/python bench/recording_instructions.py`` (``--turns N``,
+``--setup memory|websocket``); needs valgrind (Debian's ``valgrind`` package).
+Takes a few minutes.
 """
 
 from __future__ import annotations
@@ -27,12 +34,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def count(mode: str, turns: int, folder: Path) -> int:
+def count(mode: str, turns: int, folder: Path, setup: str = "memory") -> int:
     """Instructions of one measured session, ``mode`` ``off`` or ``on``."""
     out = folder / f"callgrind.{mode}"
     command = [
         "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
-        sys.executable, __file__, "--child", mode, str(turns), str(folder / mode),
+        sys.executable, __file__, "--child", mode, str(turns), str(folder / mode), setup,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
@@ -42,16 +49,17 @@ def count(mode: str, turns: int, folder: Path) -> int:
     return int(found.group(1))
 
 
-async def child(mode: str, turns: int, folder: Path) -> None:
+async def child(mode: str, turns: int, folder: Path, setup: str) -> None:
     """Inside valgrind: warm up, then count one session only."""
     sys.path.insert(0, str(HERE))
     import recording  # bench/recording.py: the same session as the CPU-seconds bench
 
     target = folder if mode == "on" else None
-    await recording.one_session(None, 1)
-    await recording.one_session(target, 1)
+    session = recording.websocket_session if setup == "websocket" else recording.one_session
+    await session(None, 1)
+    await session(target, 1)
     collect("on")
-    await recording.one_session(target, turns)
+    await session(target, turns)
     collect("off")
 
 
@@ -65,18 +73,21 @@ def collect(state: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=6)
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--setup", choices=("memory", "websocket"), default="memory")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        mode, turns, folder = args.child
-        asyncio.run(child(mode, int(turns), Path(folder)))
+        mode, turns, folder, setup = args.child
+        asyncio.run(child(mode, int(turns), Path(folder), setup))
         return
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (Debian: apt-get install valgrind)")
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        off, on = count("off", args.turns, folder), count("on", args.turns, folder)
-    print(f"one in-memory session, {args.turns} turns, server VAD on, scripted engines")
+        off = count("off", args.turns, folder, args.setup)
+        on = count("on", args.turns, folder, args.setup)
+    where = "over a loopback WebSocket" if args.setup == "websocket" else "in memory"
+    print(f"one session {where}, {args.turns} turns, server VAD on, scripted engines")
     print(f"instructions: off {off:,}  on {on:,}  -> recording costs {100 * (on / off - 1):.1f} %")
 
 

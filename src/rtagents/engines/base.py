@@ -196,6 +196,11 @@ class SpeechProbability(NamedTuple):
     start_ms: float
     end_ms: float
     probability: float
+    # Where the window's sound ends, when the VAD measures it: the end of its last
+    # sub-frame loud enough to be speech (``start_ms``: none is). A model's verdict
+    # trails the end of speech (its windows are coarse, its state decays), so turn
+    # detection counts silence from here. None: the whole window counts as sound.
+    loud_until_ms: float | None = None
 
 
 @runtime_checkable

@@ -12,7 +12,7 @@ from local_speech import SENTENCES, Utterance, padded
 from rtagents.engines.base import VAD, EngineFailure, SpeechProbability
 from rtagents.engines.local import assets
 from rtagents.engines.local.loadable import Loadable
-from rtagents.engines.local.silero_vad import WINDOW, WINDOW_MS, SileroVAD
+from rtagents.engines.local.silero_vad import SUBFRAME_MS, WINDOW, WINDOW_MS, SileroVAD
 
 THRESHOLD = 0.5
 TOLERANCE_MS = 100
@@ -131,3 +131,26 @@ def test_streams_share_the_model_but_not_the_state(
     two_verdicts = two.score(pcm)
     vad.reset()
     assert [v.probability for v in two_verdicts] == [v.probability for v in vad.score(pcm)]
+
+
+def test_a_window_says_where_its_sound_ends(vad: SileroVAD) -> None:
+    tone = (np.sin(np.arange(WINDOW + 200) * 2 * np.pi * 220 / 16_000) * 8_000).astype(np.int16)
+    pcm = np.concatenate([tone, np.zeros(2 * WINDOW, dtype=np.int16)])
+    vad.reset()
+    loud, partly, quiet = (v.loud_until_ms for v in vad.score(pcm.tobytes()))
+    assert loud == WINDOW_MS  # sound to its end
+    # 200 samples (12.5 ms) of tone: the sub-frame holding its end is the last loud one.
+    assert partly == WINDOW_MS + 16.0
+    assert quiet == 2 * WINDOW_MS  # nothing loud: its start
+
+
+def test_the_sound_end_of_real_speech_is_where_the_speech_ends(
+    vad: SileroVAD, utterances: list[Utterance]
+) -> None:
+    for utterance in utterances:
+        vad.reset()
+        voiced = [v for v in vad.score(utterance.pcm16) if v.probability > THRESHOLD]
+        ends = [v.loud_until_ms for v in voiced if v.loud_until_ms and v.loud_until_ms > v.start_ms]
+        # Never before the last sample over 1 % of full scale (less a sub-frame), and
+        # never after the last window the VAD calls speech.
+        assert utterance.speech_end_ms - SUBFRAME_MS <= max(ends) <= voiced[-1].end_ms

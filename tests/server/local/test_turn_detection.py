@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from rtagents.engines.base import SpeechProbability
 from rtagents.server.local.turn_detection import (
+    QUIET_TAIL_MS,
     SEMANTIC_SILENCE_MS,
     IdleTimeout,
     SilenceBegan,
@@ -335,3 +337,43 @@ def test_a_stale_transcript_counts_as_none(
     for event in detector.feed(windows(pattern)):
         if isinstance(event, SpeechStopped):
             assert event.decided_ms - event.speech_end_ms == semantic_silence_ms(eagerness, "")
+
+
+def _with_sound_end(window: SpeechProbability, loud_until_ms: float) -> SpeechProbability:
+    return window._replace(loud_until_ms=loud_until_ms)
+
+
+def test_silence_is_counted_from_where_the_sound_ended_inside_the_last_voiced_window() -> None:
+    detector = TurnDetector(TurnSettings(mode="server_vad", silence_duration_ms=300))
+    scored = windows([(1.0, 200), (0.0, 400)])
+    scored[19] = _with_sound_end(scored[19], 192.0)  # the last voiced window: quiet after 192
+    stopped = [e for e in detector.feed(scored) if isinstance(e, SpeechStopped)]
+    # The turn's audio is still whole windows; only the wait starts at the sound's end.
+    assert stopped == [
+        SpeechStopped(audio_start_ms=0, audio_end_ms=200, speech_end_ms=200.0, decided_ms=500.0)
+    ]  # 192 + 300 = 492: decided at the end of the window holding 492
+
+
+def test_voiced_windows_that_are_quiet_count_as_silence_for_at_most_the_quiet_tail() -> None:
+    detector = TurnDetector(TurnSettings(mode="server_vad", silence_duration_ms=300))
+    scored = windows([(1.0, 300), (0.0, 400)])
+    for index in range(10, 30):  # the VAD says voiced from 100 ms on; the sound ended at 100
+        scored[index] = _with_sound_end(scored[index], scored[index].start_ms)
+    stopped = [e for e in detector.feed(scored) if isinstance(e, SpeechStopped)]
+    # Counted from 300 - QUIET_TAIL_MS, not from 100; decided at the end of the window
+    # that completes 300 ms of it.
+    assert [e.decided_ms for e in stopped] == [math.ceil((600 - QUIET_TAIL_MS) / STEP) * STEP]
+    assert stopped[0].speech_end_ms == 300.0
+
+
+@given(pattern=runs, silence=st.integers(0, 60).map(lambda n: n * 10), data=st.data())
+def test_a_measured_sound_end_only_ever_brings_the_stop_earlier_by_the_quiet_tail(
+    pattern: list[tuple[float, int]], silence: int, data: st.DataObject
+) -> None:
+    settings = TurnSettings(mode="server_vad", silence_duration_ms=silence)
+    plain = windows(pattern)
+    measured = [_with_sound_end(w, data.draw(st.floats(w.start_ms, w.end_ms))) for w in plain]
+    before = [e for e in TurnDetector(settings).feed(plain) if isinstance(e, SpeechStopped)]
+    after = [e for e in TurnDetector(settings).feed(measured) if isinstance(e, SpeechStopped)]
+    for early, late in zip(after, before, strict=False):
+        assert late.decided_ms - QUIET_TAIL_MS - STEP <= early.decided_ms <= late.decided_ms

@@ -30,6 +30,14 @@ SAMPLE_RATE: Final = 16_000
 WINDOW: Final = 512  # samples per verdict: 32 ms at 16 kHz (the model's fixed size)
 CONTEXT: Final = 64  # samples of the previous window the model sees again
 WINDOW_MS: Final = WINDOW * 1000 / SAMPLE_RATE
+# Where a window's sound ends is measured on 8 ms sub-frames: the last one whose
+# RMS is within LOUD_DB of the stream's speech level (its loudest recent
+# sub-frame, falling ~20 dB over 3 s) and above an absolute floor (-70 dBFS).
+SUBFRAME: Final = 128
+SUBFRAME_MS: Final = SUBFRAME * 1000 / SAMPLE_RATE
+LOUD_RATIO: Final = 10 ** (-30 / 20)  # -30 dB: quieter than any consonant of the speech
+LEVEL_DECAY: Final = 10 ** (-20 / 20 / (3000 / WINDOW_MS))  # per window
+SILENT_RMS: Final = 10 ** (-70 / 20)
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -84,6 +92,7 @@ class SileroVAD:
         self._context = np.zeros(CONTEXT, dtype=np.float32)
         self._state: dict[str, FloatArray] = {}
         self._windows = 0  # windows scored since the last reset (the clock of start_ms)
+        self._level = 0.0  # the stream's speech level (RMS): see LOUD_RATIO
 
     @property
     def sample_rate(self) -> int:
@@ -123,6 +132,7 @@ class SileroVAD:
         self._odd = b""
         self._context = np.zeros(CONTEXT, dtype=np.float32)
         self._windows = 0
+        self._level = 0.0
         self._state = self._graph.initial_state() if self._graph is not None else {}
 
     def score(self, pcm16: bytes) -> list[SpeechProbability]:
@@ -150,10 +160,16 @@ class SileroVAD:
             start = self._windows * WINDOW_MS
             self._windows += 1
             probability = graph.run(frame, self._state)
-            verdicts.append(
-                SpeechProbability(start_ms=start, end_ms=start + WINDOW_MS, probability=probability)
-            )
+            loud_until = self._loud_until(window, start)
+            verdicts.append(SpeechProbability(start, start + WINDOW_MS, probability, loud_until))
         return verdicts
+
+    def _loud_until(self, window: FloatArray, start_ms: float) -> float:
+        """The end of ``window``'s last sub-frame loud enough to be speech (see LOUD_RATIO)."""
+        rms = np.sqrt(np.mean(np.square(window.reshape(-1, SUBFRAME)), axis=1))
+        self._level = max(self._level * LEVEL_DECAY, float(rms.max()))
+        loud = np.flatnonzero(rms >= max(self._level * LOUD_RATIO, SILENT_RMS))
+        return start_ms + (int(loud[-1]) + 1) * SUBFRAME_MS if len(loud) else start_ms
 
     def _open(self) -> _Graph:
         path = self._model_path or assets.silero_vad_model()

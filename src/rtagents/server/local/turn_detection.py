@@ -30,6 +30,13 @@ Eagerness = Literal["low", "medium", "high", "auto"]
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_PREFIX_PADDING_MS = 300
 DEFAULT_SILENCE_MS = 500
+# How far before a voiced window's end the silence may be counted from, when the
+# VAD measured the window's sound (SpeechProbability.loud_until_ms). Silero's
+# verdict stays above 0.5 for 25-64 ms after the last voiced sample of the
+# bench's clips. One Silero window at most: a stop consonant's closure is quiet
+# but is speech, and 64 ms ended one of bench/pause_clips.py's utterances after
+# its first word ("Add | apples, ...").
+QUIET_TAIL_MS = 32.0
 # semantic_vad: silence (ms) that ends a turn, by eagerness and by how the
 # transcript ends (turn_words.py). "unfinished" is the hosted API's max wait (8 s,
 # 4 s, 2 s); "neutral" outlasts a thinking pause of up to 600 ms at medium. The
@@ -131,6 +138,16 @@ class IdleTimeout:
 TurnEvent: TypeAlias = SpeechStarted | SilenceBegan | SpeechStopped | IdleTimeout
 
 
+def _sound_end(window: SpeechProbability) -> float:
+    """Where a voiced window's sound ends, for counting the silence after it: the VAD's
+    measure (``loud_until_ms``; its ``start_ms`` when nothing in it was loud), never
+    more than QUIET_TAIL_MS before the window's end; the window's end when unmeasured."""
+    loud, end = window.loud_until_ms, window.end_ms
+    if loud is None:
+        return end
+    return max(loud, end - QUIET_TAIL_MS) if loud > window.start_ms else end - QUIET_TAIL_MS
+
+
 def semantic_silence_ms(eagerness: str, text: str) -> int:
     table = SEMANTIC_SILENCE_MS["medium" if eagerness == "auto" else eagerness]
     return table[transcript_state(text)]
@@ -157,7 +174,8 @@ class TurnDetector:
         self._speaking = False
         self._onset = 0.0
         self._audio_start = 0
-        self._last_voiced_end = 0.0
+        self._last_voiced_end = 0.0  # the audio of a turn ends here (whole windows)
+        self._silence_from = 0.0  # silence is counted from here (where the sound ended)
         self._silence_reported = False
         self._idle_from: float | None = now_ms if settings.idle_timeout_ms is not None else None
 
@@ -218,11 +236,12 @@ class TurnDetector:
         if not self._silence_reported:
             self._silence_reported = True
             events.append(SilenceBegan(self._last_voiced_end, self._audio_start))
-        if self._now - self._last_voiced_end >= self.required_silence_ms():
+        if self._now - self._silence_from >= self.required_silence_ms():
             events.append(self._stop())
 
     def _voiced(self, window: SpeechProbability) -> SpeechStarted | None:
         self._last_voiced_end = window.end_ms
+        self._silence_from = max(self._silence_from, _sound_end(window))
         self._silence_reported = False
         if self._speaking:
             return None

@@ -215,7 +215,10 @@ class Turns:
             return windows
         return [
             SpeechProbability(
-                start_ms=w.start_ms + origin, end_ms=w.end_ms + origin, probability=w.probability
+                start_ms=w.start_ms + origin,
+                end_ms=w.end_ms + origin,
+                probability=w.probability,
+                loud_until_ms=None if w.loud_until_ms is None else w.loud_until_ms + origin,
             )
             for w in windows
         ]
