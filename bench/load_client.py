@@ -31,6 +31,7 @@ from load_wire import WireConnection, WireError, client_frames, open_wire
 from websockets.asyncio.client import ClientConnection, connect
 
 from rtagents.engines.scripted import scripted_speech
+from rtagents.protocol.audio import b64_decoded_length
 
 CHUNK_MS = 100
 CHUNK_BYTES = 24_000 * 2 * CHUNK_MS // 1000  # pcm16 24 kHz
@@ -95,10 +96,6 @@ def frame_type(frame: str) -> str:
     return str(json.loads(frame)["type"])
 
 
-def decoded_len(b64: str) -> int:
-    return len(b64) * 3 // 4 - b64.count("=", len(b64) - 2)
-
-
 @dataclass
 class Caller:
     """What one caller sent and saw; ``recv_at`` holds one time per frame read."""
@@ -147,7 +144,7 @@ def note_frame(caller: Caller, now: float, frame: str) -> bool:
     caller.counts[kind] = caller.counts.get(kind, 0) + 1
     if kind == "response.output_audio.delta":
         start = frame.index('"delta":"') + 9
-        caller.reply_bytes += decoded_len(frame[start : frame.index('"', start)])
+        caller.reply_bytes += b64_decoded_length(frame[start : frame.index('"', start)])
     elif kind == SPEECH_STOPPED:
         caller.stopped.append((float(json.loads(frame)["audio_end_ms"]), now))
     elif kind == "response.done":

@@ -234,6 +234,7 @@ def test_base64_round_trip_and_length(data: bytes) -> None:
 
 def test_decoded_length_of_unpadded_text() -> None:
     assert b64_decoded_length("QQ") == 1 and b64_decoded_length("") == 0
+    assert b64_decoded_length("=") == 0 and b64_decoded_length("==") == 0  # never negative
 
 
 @pytest.mark.parametrize("text", ["abc", "ab!=", "QQ==QQ==", "é", "QQ= ="])

@@ -286,4 +286,4 @@ def b64_decoded_length(text: str) -> int:
     padding = 0
     if size and text[-1] == "=":
         padding = 2 if size > 1 and text[-2] == "=" else 1
-    return (size * 3) // 4 - padding
+    return max(0, (size * 3) // 4 - padding)  # a lone "=" is no bytes, not -1

@@ -17,6 +17,7 @@ from typing import Any, Final, NamedTuple, Protocol
 
 from pydantic import BaseModel
 
+from .audio import b64_decoded_length
 from .errors import RemoteProtocolError
 
 # The least audio a manual commit may carry (the hosted API's figure).
@@ -158,7 +159,7 @@ class Request(NamedTuple):
 
 def _append(kind: str, event: Any) -> Request:
     audio = _get(event, "audio")
-    appended = _decoded_length(audio) if isinstance(audio, str) else 0
+    appended = b64_decoded_length(audio) if isinstance(audio, str) else 0
     return Request(type=kind, appended_bytes=appended)
 
 
@@ -284,7 +285,7 @@ def item_content_bytes(item: Any) -> int:
     for part in _get(item, "content") or ():
         audio = _get(part, "audio")
         if isinstance(audio, str):
-            size += _decoded_length(audio)
+            size += b64_decoded_length(audio)
     return size
 
 
@@ -297,10 +298,3 @@ def item_text_bytes(item: Any) -> int:
 
 def _text_bytes(source: Any) -> int:
     return sum(len(value) for name in _TEXT_FIELDS if isinstance(value := _get(source, name), str))
-
-
-def _decoded_length(text: str) -> int:
-    """Bytes a base64 text decodes to, without decoding it."""
-    # Only the last two characters can be padding; stripping would copy the whole text.
-    padding = (text[-1:] == "=") + (text[-2:] == "==")
-    return max(0, len(text) * 3 // 4 - padding)

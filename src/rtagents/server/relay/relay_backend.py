@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from openai.types.realtime import ConversationCreatedEvent, SessionCreatedEvent
 from pydantic import BaseModel
 
+from ...protocol.audio import b64_decoded_length
 from ...protocol.codec import encode_event
 from ...protocol.errors import RealtimeError
 from ...protocol.server_facts import SessionFacts
@@ -121,7 +122,7 @@ class RelayBackend:
             update = event.session.model_dump(mode="json", exclude_unset=True, by_alias=True)
             self.asked.sent(event.event_id, update)
         elif kind == "input_audio_buffer.append":
-            self.view.buffered_bytes += _decoded_length(event.audio)
+            self.view.buffered_bytes += b64_decoded_length(event.audio)
         await self.keeper.send(encode_event(event))
 
     def facts(self) -> SessionFacts:
@@ -177,8 +178,3 @@ class RelayBackend:
             self._dropping = True
             return
         self._dropping = False
-
-
-def _decoded_length(text: str) -> int:
-    padding = (text[-1:] == "=") + (text[-2:] == "==")
-    return max(0, len(text) * 3 // 4 - padding)
