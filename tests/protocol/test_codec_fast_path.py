@@ -202,7 +202,7 @@ def test_a_str_with_a_lone_surrogate_is_invalid_not_an_exception() -> None:
 
 
 def test_an_unknown_event_is_built_equal_to_the_dataclass() -> None:
-    fast = codec._unknown_event("x.y", None, {"a": 1}, b"{}")
+    fast = codec.unknown_event("x.y", None, {"a": 1}, b"{}")
     assert fast == UnknownEvent(type="x.y", event_id=None, data={"a": 1}, raw=b"{}")
     assert repr(fast) == repr(UnknownEvent(type="x.y", event_id=None, data={"a": 1}, raw=b""))
 

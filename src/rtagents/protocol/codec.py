@@ -17,8 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import typing
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union, cast
 
@@ -27,10 +26,19 @@ from pydantic_core import SchemaValidator, from_json
 
 from .audio_delta_validator import audio_delta_validator
 from .beta import BETA_SERVER_EVENT_TYPES
-from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from .json_depth import top_level_strings
+from .decoded import (
+    InvalidEvent,
+    UnknownEvent,
+    describe_failure,
+    fields_of,
+    peek_fields,
+    readable_ids,
+    too_deep,
+    too_deep_event,
+    unknown_event,
+)
+from .errors import LocalProtocolError, RemoteProtocolError
 from .paths import (
-    describe_validation_error,
     first_error,
     unknown_field_error,
     unknown_field_paths,
@@ -48,57 +56,25 @@ else:
     ServerEvent = Any
     ClientEvent = Any
 
+# Decoding's results live in decoded.py; they are part of this module's interface.
+__all__ = [
+    "ClientEvent",
+    "Decoded",
+    "DecodedClient",
+    "InvalidEvent",
+    "ServerEvent",
+    "Side",
+    "UnknownEvent",
+    "decode_client_event",
+    "decode_server_event",
+    "encode_event",
+    "known_types",
+    "validate_client_event",
+    "warm_up",
+]
+
 Side = Literal["client", "server"]
 log = logging.getLogger("rtagents.protocol.codec")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class UnknownEvent:
-    """An event whose ``type`` this version does not know: delivered, never fatal."""
-
-    type: str
-    event_id: str | None
-    data: Mapping[str, Any]
-    raw: bytes = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class InvalidEvent:
-    """Bytes that are not a valid event; ``error`` names the offending field.
-
-    ``type``/``event_id``/``data`` are filled in as far as the bytes allow, so
-    state bookkeeping can go on (a bad ``response.done`` still ends a response).
-    """
-
-    type: str | None
-    event_id: str | None
-    data: Mapping[str, Any] | None
-    raw: bytes = field(repr=False)
-    error: ProtocolError
-
-
-def _slot_setters() -> tuple[Callable[[UnknownEvent, Any], None], ...]:
-    names = tuple(f.name for f in fields(UnknownEvent))
-    assert names == ("type", "event_id", "data", "raw"), names  # keep in step with the class
-    return tuple(getattr(UnknownEvent, name).__set__ for name in names)
-
-
-_set_type, _set_event_id, _set_data, _set_raw = _slot_setters()
-
-
-def _unknown_event(etype: str, event_id: str | None, data: Any, raw: bytes) -> UnknownEvent:
-    """``UnknownEvent(...)`` at under half the cost, for the decode path.
-
-    A frozen dataclass's ``__init__`` goes through ``object.__setattr__`` per
-    field; filling the slots directly gives the same, equal object. Unknown
-    types can arrive as often as any event, so this is on a hot path.
-    """
-    event = object.__new__(UnknownEvent)
-    _set_type(event, etype)
-    _set_event_id(event, event_id)
-    _set_data(event, data)
-    _set_raw(event, raw)
-    return event
 
 
 Decoded: TypeAlias = "ServerEvent | UnknownEvent | InvalidEvent"
@@ -184,31 +160,6 @@ def _as_bytes(data: bytes | bytearray | memoryview | str) -> bytes:
     return data.encode() if isinstance(data, str) else bytes(data)
 
 
-def _peek(raw: bytes) -> tuple[Mapping[str, Any] | None, str | None, str | None]:
-    """Best-effort (json, type, event_id) of bytes that failed validation."""
-    return _fields_of(_parsed(raw))
-
-
-def _parsed(raw: bytes) -> Any:
-    try:
-        return from_json(raw)
-    except ValueError:
-        return None
-
-
-def _fields_of(data: Any) -> tuple[Mapping[str, Any] | None, str | None, str | None]:
-    """(json, type, event_id) of parsed JSON, where it is an object with such strings."""
-    if not isinstance(data, dict):
-        return None, None, None
-    etype = data.get("type")
-    event_id = data.get("event_id")
-    return (
-        data,
-        etype if isinstance(etype, str) else None,
-        event_id if isinstance(event_id, str) else None,
-    )
-
-
 def _invalid(
     raw: bytes,
     exc: ValidationError,
@@ -217,14 +168,14 @@ def _invalid(
 ) -> InvalidEvent | UnknownEvent:
     """Classify bytes that failed validation as sent by ``sender``.
 
-    ``peeked`` is :func:`_peek`'s result when the caller already has it, so the
+    ``peeked`` is :func:`.decoded.peek_fields`' result when the caller already has it, so the
     bytes are not parsed a second time.
     """
-    data, etype, event_id = peeked if peeked is not None else _peek(raw)
+    data, etype, event_id = peeked if peeked is not None else peek_fields(raw)
     if data is None:
-        if _too_deep(exc):
-            return _too_deep_event(raw)
-        etype, event_id = _readable_ids(raw)
+        if too_deep(exc):
+            return too_deep_event(raw)
+        etype, event_id = readable_ids(raw)
     if data is not None and etype is not None and etype not in known_types(sender):
         other: Side = "server" if sender == "client" else "client"
         if etype not in known_types(other):
@@ -234,62 +185,9 @@ def _invalid(
         message = f"'{etype}' is a {other} event; a {sender} must not send it."
         err = RemoteProtocolError(message, code="invalid_event", param="type", event_id=event_id)
         return InvalidEvent(type=etype, event_id=event_id, data=data, raw=raw, error=err)
-    code, param, message = _describe(first_error(exc), data, etype)
+    code, param, message = describe_failure(first_error(exc), data, etype)
     err = RemoteProtocolError(message, code=code, param=param, event_id=event_id)
     return InvalidEvent(type=etype, event_id=event_id, data=data, raw=raw, error=err)
-
-
-def _too_deep(exc: ValidationError) -> bool:
-    error = first_error(exc)
-    return bool(error["type"] == "json_invalid" and "recursion limit" in str(error["msg"]))
-
-
-def _readable_ids(raw: bytes) -> tuple[str | None, str | None]:
-    """The ``type`` and ``event_id`` of bytes the parser refused, where they can be read.
-
-    The refusal then still names the client's event (a lone surrogate escape
-    or a stray byte after the ``event_id`` must not cost the client its
-    correlation key). Values that cannot be sent back as UTF-8 are left out.
-    """
-    fields = top_level_strings(raw, ("type", "event_id"))
-    etype, event_id = fields.get("type"), fields.get("event_id")
-    return _sendable(etype), _sendable(event_id)
-
-
-def _sendable(text: str | None) -> str | None:
-    if text is None or text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate
-        return None
-    return text
-
-
-def _too_deep_event(raw: bytes) -> InvalidEvent:
-    """Bytes nested past the parser's depth: refused, with the event_id if it can be read."""
-    etype, event_id = _readable_ids(raw)
-    err = RemoteProtocolError(
-        "The event nests objects and arrays deeper than the JSON parser reads (about 200 "
-        "levels); no Realtime event needs more than a few. Send it without the deep nesting.",
-        code="json_too_deep",
-        event_id=event_id,
-    )
-    return InvalidEvent(type=etype, event_id=event_id, data=None, raw=raw, error=err)
-
-
-def _describe(
-    error: Mapping[str, Any], data: Mapping[str, Any] | None, etype: str | None
-) -> tuple[str, str | None, str]:
-    """(code, param path, message) for the first validation error."""
-    kind = error["type"]
-    if data is None:
-        if kind == "json_invalid":
-            return "invalid_json", None, f"The message is not valid JSON: {error['msg']}."
-        return "invalid_event", None, "An event must be a JSON object with a 'type' field."
-    if kind in ("union_tag_not_found", "union_tag_invalid"):
-        return "invalid_event", "type", "The event has no string 'type' field; add one."
-    return describe_validation_error(error, etype)
 
 
 def decode_server_event(data: bytes | bytearray | memoryview | str) -> Decoded:
@@ -330,7 +228,7 @@ def decode_server_event(data: bytes | bytearray | memoryview | str) -> Decoded:
         etype = parsed.get("type")
         if type(etype) is str and etype not in (_ALL_TYPES or _all_types()):
             event_id = parsed.get("event_id")
-            unknown = _unknown_event(
+            unknown = unknown_event(
                 etype, event_id if type(event_id) is str else None, parsed, wire
             )
             return _map_beta(unknown) if etype in BETA_SERVER_EVENT_TYPES else unknown
@@ -344,7 +242,7 @@ def _frame(data: bytes | bytearray | memoryview | str) -> str | bytes:
 
 def _judge(raw: bytes, parsed: Any, *, tried_fast: bool) -> Decoded:
     """A known type, or no type: the validators decide, the plain adapter last."""
-    peeked = _fields_of(parsed)
+    peeked = fields_of(parsed)
     etype = peeked[1]
     if not tried_fast and etype in known_types("server"):
         # A known type the text peek could not see (``type`` mid-object).
