@@ -7,6 +7,7 @@ share nothing with the event paths but the line writer underneath
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,16 +15,18 @@ from ..protocol.errors import RealtimeError
 from .recording_format import CloseBy, Header, redact_text
 
 
-class OtherRecords:
+class OtherRecords(ABC):
     """Lifecycle, failure, mark and close records, over the writer's ``_record``."""
 
     _header: Header
 
+    @abstractmethod
     def _record(self, fields: dict[str, Any], *, at: float | None = None) -> None:
-        raise NotImplementedError  # the writer's: one line, stamped now or at ``at``
+        """Write one record: ``fields`` (with its ``kind``), stamped now or at ``at``."""
 
+    @abstractmethod
     def _flush(self) -> None:
-        raise NotImplementedError  # the writer's: write the batch out now
+        """Write out the batch now (after the records that must not wait in it)."""
 
     def lifecycle(self, source: str, target: str, trigger: str) -> None:
         self._record({"kind": "lifecycle", "from": source, "to": target, "trigger": trigger})
