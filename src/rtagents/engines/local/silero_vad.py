@@ -31,11 +31,13 @@ WINDOW: Final = 512  # samples per verdict: 32 ms at 16 kHz (the model's fixed s
 CONTEXT: Final = 64  # samples of the previous window the model sees again
 WINDOW_MS: Final = WINDOW * 1000 / SAMPLE_RATE
 # Where a window's sound ends is measured on 8 ms sub-frames: the last one whose
-# RMS is within LOUD_DB of the stream's speech level (its loudest recent
-# sub-frame, falling ~20 dB over 3 s) and above an absolute floor (-70 dBFS).
+# RMS is within 30 dB (LOUD_RATIO) of the stream's speech level (its loudest
+# recent sub-frame, falling ~20 dB over 3 s) and above an absolute floor (-70 dBFS).
 SUBFRAME: Final = 128
 SUBFRAME_MS: Final = SUBFRAME * 1000 / SAMPLE_RATE
-LOUD_RATIO: Final = 10 ** (-30 / 20)  # -30 dB: quieter than any consonant of the speech
+# -30 dB: a word's fading tail. A consonant quieter than that costs at most what
+# TurnDetector lets a measured end take back (one window, QUIET_TAIL_MS).
+LOUD_RATIO: Final = 10 ** (-30 / 20)
 LEVEL_DECAY: Final = 10 ** (-20 / 20 / (3000 / WINDOW_MS))  # per window
 SILENT_RMS: Final = 10 ** (-70 / 20)
 
