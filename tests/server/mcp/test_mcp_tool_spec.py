@@ -8,7 +8,7 @@ import pytest
 
 from rtagents.protocol.errors import RemoteProtocolError
 from rtagents.server.mcp.allowlist import McpAllowlist
-from rtagents.server.mcp.tool_spec import mcp_specs
+from rtagents.server.mcp.tool_spec import ToolFilter, mcp_specs
 
 URL = "http://127.0.0.1:8123/mcp"
 
@@ -58,6 +58,25 @@ def test_approval_filters() -> None:
     )
     assert always_fail.needs_approval("fail", None)
     assert not always_fail.needs_approval("add", None)
+
+
+@pytest.mark.conformance(
+    "tools[mcp].require_approval.always.read_only",
+    status="supported",
+    client="none",
+    transport="in-process",
+    note="unit level: read and applied; tools it does not name ask too (the default)",
+)
+def test_an_always_filter_on_read_only_asks_for_the_tools_it_names() -> None:
+    always_read_only = spec(require_approval={"always": {"read_only": True}})
+    assert always_read_only.approval_needed == ToolFilter(read_only=True)
+    assert always_read_only.needs_approval("look", {"readOnlyHint": True})
+    assert always_read_only.needs_approval("drop", {"readOnlyHint": False})  # unnamed: asks
+    # Beside a never filter: the tools it names ask, the never filter's do not.
+    mixed = spec(require_approval={"always": {"read_only": False}, "never": {"read_only": True}})
+    assert mixed.needs_approval("drop", {"readOnlyHint": False})
+    assert mixed.needs_approval("drop", None)  # no annotations: not read-only
+    assert not mixed.needs_approval("look", {"readOnlyHint": True})
 
 
 @pytest.mark.conformance(
