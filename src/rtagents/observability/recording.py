@@ -100,7 +100,6 @@ class RecordingWriter(OtherRecords):
         self._transport_json = json.dumps(transport)
         self._session_json = json.dumps(session_id)
         self._prefix = self._prefixes()
-        self._sent_prefix = self._prefix["sent"]
         self._started = self._header.started_at  # wall = started_at + t (one clock read a line)
         self._bodies = EventBodies(audio, self.path.with_suffix(".audio"))
         self._files = RecordingParts(
@@ -143,7 +142,6 @@ class RecordingWriter(OtherRecords):
         self._header = dataclasses.replace(self._header, session_id=value)
         self._session_json = json.dumps(value)
         self._prefix = self._prefixes()
-        self._sent_prefix = self._prefix["sent"]
 
     def event(
         self,
@@ -182,10 +180,6 @@ class RecordingWriter(OtherRecords):
         """An event this side encoded and sent: compact JSON of type ``event_type``, and
         for an audio event its base64 payload. :meth:`event` with fewer steps, for a
         server's every emit (a reply's audio deltas are 10 KB each, dozens a reply).
-
-        One call, no helpers on the usual paths: between the server's own work each
-        Python call here costs several times its micro-benchmark (cold caches), and
-        this runs for every event a server sends (``bench/recording.py``).
         """
         if self._closed:
             return
@@ -197,17 +191,7 @@ class RecordingWriter(OtherRecords):
                 body = wire  # as it went out: most events
         elif self.audio == "elided":
             body = compact_elided(wire, event_type, audio)
-        if body is None:
-            body = self._bodies.body(wire, event_type, audio)
-        t = self._clock() - self._origin
-        if self._run is not None:
-            self._end_run()  # whatever comes next follows the appends before it
-        wall = self._started + t
-        line = _EVENT_LINE % (t, wall, self._sent_prefix, seq, self._transport_json, body)
-        self._pending.append(line)
-        self._pending_chars += len(line)
-        if self._pending_chars >= _BATCH_CHARS:
-            self._drain()
+        self._add_line("sent", seq, None, body or self._bodies.body(wire, event_type, audio))
 
     def _add_line(self, direction: str, seq: int | None, transport: str | None, body: str) -> None:
         """The event line of ``body``, stamped now, after the appends run in progress."""
@@ -239,16 +223,14 @@ class RecordingWriter(OtherRecords):
             return
         run = self._run
         if run is not None:
-            # AppendRun.takes and .add, inline: this is the writer's most frequent call.
-            times = run.times
-            count = len(times)
-            if direction == run.direction and seq == run.seq + count and count < RUN_APPENDS:
-                times.append(self._clock() - self._origin)
-                run.frames.append(wire)
-                run.payloads.append(audio)
-                return
-            self._end_run()
-        run = self._run = AppendRun(direction, seq)
+            # The run takes the next append of its direction while it has room (tested
+            # here, not by a method: this is the writer's most frequent call).
+            count = len(run.times)
+            if direction != run.direction or seq != run.seq + count or count >= RUN_APPENDS:
+                self._end_run()
+                run = None
+        if run is None:
+            run = self._run = AppendRun(direction, seq)
         run.add(self._clock() - self._origin, wire, audio)
 
     def close(self) -> None:

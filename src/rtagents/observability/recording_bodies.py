@@ -18,10 +18,11 @@ from typing import IO, Any
 
 from google_crc32c import value as _crc32c
 
+from ..protocol.audio import b64_decoded_length
 from ..protocol.client_text import one_line
 from .recording_format import (
     AUDIO_FIELDS,
-    CHECKSUM,
+    ELIDED_JSON,
     RAW_CHARS,
     AudioMode,
     decode_audio,
@@ -34,8 +35,8 @@ log = logging.getLogger("rtagents.recording")
 _FIELD_KEYS = {kind: f'"{field}"' for kind, field in AUDIO_FIELDS.items()}
 # The same with the colon and the value's opening quote: compact JSON, the usual case.
 _COMPACT_KEYS = {kind: f'"{field}":"' for kind, field in AUDIO_FIELDS.items()}
-# A body with its payload elided: what is before it, its length, its CRC-32C, what is after.
-_ELIDED_BODY = '%s{"elided":true,"bytes":%d,"' + CHECKSUM + '":"%08x"}%s'
+# A body with its payload elided: what is before it, the elided payload, what is after.
+_ELIDED_BODY = "%s" + ELIDED_JSON + "%s"
 
 
 def compact_elided(wire: object, event_type: str, audio: str) -> str | None:
@@ -44,8 +45,9 @@ def compact_elided(wire: object, event_type: str, audio: str) -> str | None:
 
     Flat on purpose: this runs for every audio delta of a recorded voice call
     (10 KB each, dozens a reply) between the server's own work, where each Python
-    call costs several times what a micro-benchmark shows (cold caches), so the
-    length and the checksum of :func:`.elided_json` are computed here, inline.
+    call costs several times what a micro-benchmark shows (cold caches). The
+    payload is known canonical here, so :func:`.elided_json`'s checks are not
+    made again: the length comes from the padding, the checksum from the text.
     It reads the payload three times, all in C: the comparison, the newline test,
     the checksum; and only the short rest of the frame for newlines.
     """
@@ -69,10 +71,8 @@ def compact_elided(wire: object, event_type: str, audio: str) -> str | None:
         or "\r" in tail
     ):
         return None
-    # Canonical base64 (a multiple of 4, ASCII, one line): the length from the padding.
-    decoded = size * 3 // 4 - (audio.endswith("==") + audio.endswith("="))
     checksum = _crc32c(audio.encode("ascii"))
-    return _ELIDED_BODY % (head, decoded, checksum, tail)
+    return _ELIDED_BODY % (head, b64_decoded_length(audio), checksum, tail)
 
 
 class EventBodies:

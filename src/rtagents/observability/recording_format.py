@@ -141,9 +141,13 @@ def elide(b64: str) -> dict[str, Any]:
     return {"elided": True, "bytes": decoded_length(b64), CHECKSUM: checksum(b64)}
 
 
+# An elided payload as compact JSON: its decoded length and its CRC-32C (a number).
+ELIDED_JSON = '{"elided":true,"bytes":%d,"' + CHECKSUM + '":"%08x"}'
+
+
 def elided_json(b64: str) -> str:
     """:func:`elide` as compact JSON, built without ``json.dumps``."""
-    return f'{{"elided":true,"bytes":{decoded_length(b64)},"{CHECKSUM}":"{checksum(b64)}"}}'
+    return ELIDED_JSON % (decoded_length(b64), _crc32c(b64.encode("ascii", "replace")))
 
 
 def checksum(b64: str) -> str:

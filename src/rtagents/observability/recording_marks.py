@@ -36,12 +36,6 @@ class LiveMarks:
         self._text: set[str] = set()
         self._audio: set[str] = set()
 
-    @property
-    def audio_responses(self) -> set[str]:
-        """The responses whose first audio is marked: for a caller that tests membership
-        inline, once per audio delta (read it, never change it)."""
-        return self._audio
-
     def see(self, event_type: str | None, event: Any) -> Mark | None:
         """The mark ``event`` (a model or a dict) makes, if any."""
         if event_type == "response.output_audio.delta":

@@ -68,7 +68,6 @@ class SessionRecorder:
         self._writer: RecordingWriter | None = None
         self._ended = False
         self._marks = LiveMarks()
-        self._audio_marked = self._marks.audio_responses
         self._refused: RealtimeError | None = None  # recorded with the frame it refused
         self._recorded_number = 0  # host.frames_read of the client frame last written
 
@@ -87,8 +86,7 @@ class SessionRecorder:
         event_type = model.type
         if event_type == "response.output_audio.delta":  # a reply's audio: the hot path
             writer.sent(host.sent_frame, event_type, model.delta)
-            if model.response_id not in self._audio_marked:  # only its response's first
-                self._mark(writer, self._marks.see(event_type, event))
+            self._mark(writer, self._marks.see(event_type, event))
             return
         writer.sent(host.sent_frame, event_type)
         if error is not None:
