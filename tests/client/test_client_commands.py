@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Any
 
 import pytest
 from openai.types.realtime import InputAudioBufferClearEvent
+from resilience_kit import TEXT, proxied, until
 from scripted_peer import ScriptedPeer
 
 from rtagents import connect
-from rtagents.client import commands, realtime_url
+from rtagents.client import ReconnectPolicy, commands, realtime_url
 from rtagents.protocol.errors import ConnectionFailure, LocalProtocolError
+from rtagents.protocol.lifecycle import State
 
 
 def _without_id(event: dict[str, Any]) -> dict[str, Any]:
@@ -176,3 +179,31 @@ def test_realtime_url_rejects_what_is_not_a_websocket_url(url: str) -> None:
     with pytest.raises(ConnectionFailure, match="not a Realtime URL") as caught:
         realtime_url(url)
     assert caught.value.code == "invalid_url"
+
+
+async def test_an_outage_pauses_the_update_deadline_and_the_resumed_server_answers() -> None:
+    """The server cannot answer while it is unreachable, so the ack deadline counts only
+    time on a live connection: an update lost in an outage longer than the deadline is
+    re-sent by the resume and answered there, instead of timing out while reconnecting."""
+    slow = ReconnectPolicy(
+        max_attempts=3, base_delay=0.6, max_delay=0.6, random=lambda: 1.0, rollover_margin=None
+    )
+    async with (
+        proxied() as (server, proxy),
+        connect(proxy.url(), credentials=server.api_key, session=TEXT, reconnect=slow) as session,
+    ):
+        resumed: list[Any] = []
+        session.on("rtagents.resumed", resumed.append)
+        first = await proxy.connection()
+        first.stall(direction="up")  # the update never reaches this server session...
+        update = asyncio.create_task(
+            session.update_session({"type": "realtime", "instructions": "after"}, timeout=0.3)
+        )
+        up = first.pipes[0]
+        await until(lambda: up.read_bytes > up.forwarded, "the update held by the proxy")
+        first.cut()  # ...and is lost with the connection; the reconnect waits 0.6 s
+        updated = await asyncio.wait_for(update, 10)
+        assert updated.session.instructions == "after"
+        assert len(proxy.connections) == 2 and session.state is State.ACTIVE
+        await until(lambda: bool(resumed), "the resumed event")
+        assert not resumed[0].rebuilt  # the same server session took the re-sent update

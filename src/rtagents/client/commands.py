@@ -11,7 +11,8 @@ naming its ``event_id``), which the reader matches in :mod:`.inbound`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -32,6 +33,31 @@ if TYPE_CHECKING:
 # text, 4/3 of the audio) under it satisfies either reading of that limit; chunks
 # end on a whole 16-bit sample and whole base64 quanta (a multiple of 6 bytes).
 MAX_APPEND_BYTES = ((15 * 2**20 - 2**16) * 3 // 4) // 6 * 6
+OUTAGE_CHECK_S = 0.05  # how often a paused ack deadline looks for the new connection
+
+
+async def answered_while_connected(
+    future: asyncio.Future[Any],
+    limit: float | None,
+    outbound: Outbound,
+    on_timeout: Callable[[], Exception],
+) -> Any:
+    """``future``'s result, or ``on_timeout()`` once ``limit`` seconds of one live
+    connection passed without it (see ``update_session``)."""
+    if limit is None:
+        return await result_within(future, None, on_timeout)
+    since, installs = time.monotonic(), outbound.installs
+    while not future.done():
+        if not outbound.live or outbound.installs != installs:
+            since, installs = time.monotonic(), outbound.installs  # the clock starts again
+            if not outbound.live:
+                await asyncio.wait({future}, timeout=OUTAGE_CHECK_S)
+                continue
+        remaining = since + limit - time.monotonic()
+        if remaining <= 0:
+            raise on_timeout()
+        await asyncio.wait({future}, timeout=remaining)
+    return future.result()
 
 
 def _required_str(value: object, param: str) -> str:
@@ -179,7 +205,11 @@ class SessionCommands:
 
         Raises the classified error the server answered with (its ``param``
         names the field), or :class:`EventTimeout` after ``timeout`` seconds
-        (default: the session's ``ack_timeout``).
+        (default: the session's ``ack_timeout``) of a live connection: an outage
+        pauses that clock and a resumed or rebuilt connection starts it again,
+        because an unreachable server cannot answer (the reconnect events report
+        the outage; a rebuild restores the update and answers it). Reconnecting
+        is bounded by the policy, and giving up fails this call with its error.
         """
         event_id = new_event_id()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -195,7 +225,9 @@ class SessionCommands:
 
         try:
             await self.send({"type": "session.update", "event_id": event_id, "session": config})
-            result: SessionUpdatedEvent = await result_within(future, limit, timed_out)
+            result: SessionUpdatedEvent = await answered_while_connected(
+                future, limit, self._outbound, timed_out
+            )
             return result
         except BaseException:
             # Refused, timed out or abandoned: as far as the app knows it did not apply,

@@ -44,6 +44,8 @@ class Outbound:
     ) -> None:
         self.connection: Connection | None = None
         """The connection sends go to (and the reader reads); None between connections."""
+        self.installs = 0
+        """Connections made current so far (a resume, rebuild or rollover adds one)."""
         self.queue = queue
         self.resilient = resilient
         """Reconnect is on: without a live connection frames queue instead of failing."""
@@ -109,7 +111,13 @@ class Outbound:
     async def install(self, connection: Connection) -> None:
         """Make ``connection`` current: send what queued, then let sends go straight to it."""
         self.connection = connection
+        self.installs += 1
         await connection.go_live(self.queue, self._log)
+
+    @property
+    def live(self) -> bool:
+        """A connection takes sends now (False while reconnecting or before the first)."""
+        return self.connection is not None and self.connection.live
 
     def detach(self) -> Connection | None:
         """Stop sending on the current connection (sends queue); the connection let go of."""
