@@ -34,17 +34,6 @@ WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}}
 POLICY = ReconnectPolicy(max_attempts=40, base_delay=0.05, max_delay=0.5, rollover_margin=None)
 
 
-def fired_faults(proxy: FaultProxy) -> Counter[str]:
-    """Faults whose trigger byte was reached, by kind."""
-    fired: Counter[str] = Counter()
-    for connection in proxy.connections:
-        for fault in connection.plan:
-            pipes = [p for p in connection.pipes if fault.direction in ("both", p.name)]
-            if any(p.forwarded >= (fault.at_byte or 0) for p in pipes) or connection.was_cut:
-                fired[fault.kind] += 1
-    return fired
-
-
 async def until(check: Callable[[], bool], what: str, session: Session | None = None) -> None:
     deadline = time.monotonic() + WAIT_S
     while not check():

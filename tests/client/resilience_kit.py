@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,6 +47,27 @@ async def fast_opener(url: str, headers: Mapping[str, str], open_timeout: float)
         ping_timeout=0.3,
         close_timeout=0.1,
     )
+
+
+def fired_faults(proxy: FaultProxy) -> Counter[str]:
+    """Faults whose trigger byte was reached, by kind."""
+    fired: Counter[str] = Counter()
+    for connection in proxy.connections:
+        for fault in connection.plan:
+            pipes = [p for p in connection.pipes if fault.direction in ("both", p.name)]
+            if any(p.forwarded >= (fault.at_byte or 0) for p in pipes) or connection.was_cut:
+                fired[fault.kind] += 1
+    return fired
+
+
+@contextmanager
+def replayable(seed: int) -> Iterator[None]:
+    """A chaos run that fails says how to replay its fault plans (the seed is random)."""
+    try:
+        yield
+    except BaseException as error:
+        error.add_note(f"replay the fault plans with RTAGENTS_CHAOS_SEED={seed}")
+        raise
 
 
 def host_of(server: RunningServer, session_id: str | None) -> SessionHost:

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from resilience_kit import RULES, fast_opener
+from resilience_kit import RULES, fast_opener, fired_faults, replayable
 
 from rtagents import connect
 from rtagents.client import ReconnectPolicy, Session
@@ -166,39 +166,29 @@ async def _conversation(server: RunningServer, proxy: FaultProxy, seed: int) -> 
     return stats
 
 
-def _fired(proxy: FaultProxy) -> Counter[str]:
-    """Faults whose trigger byte was reached, by kind."""
-    fired: Counter[str] = Counter()
-    for connection in proxy.connections:
-        for fault in connection.plan:
-            pipes = [p for p in connection.pipes if fault.direction in ("both", p.name)]
-            if any(p.forwarded >= (fault.at_byte or 0) for p in pipes) or connection.was_cut:
-                fired[fault.kind] += 1
-    return fired
-
-
 @pytest.mark.timeout(max(300, FAULTS // 5))
 async def test_every_conversation_survives_random_faults(server: RunningServer) -> None:
-    port = urlsplit(server.ws_url).port
-    assert port is not None
-    chaos: Any = TwoFaults(SEED)  # duck-typed like RandomFaults: plan() per connection
-    totals: Counter[str] = Counter()
-    started = time.monotonic()
-    async with FaultProxy(("127.0.0.1", port), chaos=chaos) as proxy:
-        rounds = 0
-        while sum(_fired(proxy).values()) < FAULTS:
-            seeds = [SEED + rounds * PARALLEL + i for i in range(PARALLEL)]
-            results = await asyncio.gather(*(_conversation(server, proxy, s) for s in seeds))
-            for stats in results:
-                totals.update(stats)
-            totals["conversations"] += PARALLEL
-            rounds += 1
-        fired = _fired(proxy)
-        connections = len(proxy.connections)
-    elapsed = time.monotonic() - started
-    print(
-        f"\nchaos seed={SEED}: {sum(fired.values())} faults fired ({dict(fired)}) over "
-        f"{connections} connections in {elapsed:.1f} s; {dict(totals)}"
-    )
-    assert sum(fired.values()) >= FAULTS
-    assert totals["resumed"] + totals["rebuilt"] > 0
+    with replayable(SEED):
+        port = urlsplit(server.ws_url).port
+        assert port is not None
+        chaos: Any = TwoFaults(SEED)  # duck-typed like RandomFaults: plan() per connection
+        totals: Counter[str] = Counter()
+        started = time.monotonic()
+        async with FaultProxy(("127.0.0.1", port), chaos=chaos) as proxy:
+            rounds = 0
+            while sum(fired_faults(proxy).values()) < FAULTS:
+                seeds = [SEED + rounds * PARALLEL + i for i in range(PARALLEL)]
+                results = await asyncio.gather(*(_conversation(server, proxy, s) for s in seeds))
+                for stats in results:
+                    totals.update(stats)
+                totals["conversations"] += PARALLEL
+                rounds += 1
+            fired = fired_faults(proxy)
+            connections = len(proxy.connections)
+        elapsed = time.monotonic() - started
+        print(
+            f"\nchaos seed={SEED}: {sum(fired.values())} faults fired ({dict(fired)}) over "
+            f"{connections} connections in {elapsed:.1f} s; {dict(totals)}"
+        )
+        assert sum(fired.values()) >= FAULTS
+        assert totals["resumed"] + totals["rebuilt"] > 0

@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chaos_kill_kit import Conversation, fired_faults
+from chaos_kill_kit import Conversation
+from resilience_kit import fired_faults, replayable
 
 from rtagents.testing.faults import FaultProxy, RandomFaults
 from rtagents.testing.server_process import ServerProcess
@@ -90,37 +91,40 @@ async def _unless_killer_fails(
 
 @pytest.mark.timeout(3600 if FULL else 600)
 async def test_conversations_survive_faults_and_kills(server: ServerProcess) -> None:
-    rng = random.Random(SEED)
-    chaos = RandomFaults(
-        rng=random.Random(SEED + 1),
-        probability=0.8,
-        kinds=("cut", "half_close", "stall"),
-        max_byte=30_000,
-        max_stall_ms=1500,
-    )
-    kills: Counter[str] = Counter()
-    totals: Counter[str] = Counter()
-    started = time.monotonic()
-    async with FaultProxy(("127.0.0.1", server.port), chaos=chaos) as proxy:
-        killer = asyncio.create_task(_killer(server, rng, kills))
-        try:
-            rounds = 0
-            while sum(fired_faults(proxy).values()) + kills["kill -9"] < FAULTS:
-                seeds = [SEED + rounds * PARALLEL + i for i in range(PARALLEL)]
-                conversations = [Conversation(server, proxy, seed) for seed in seeds]
-                for stats in await _unless_killer_fails(killer, [c.run() for c in conversations]):
-                    totals.update(stats)
-                rounds += 1
-        finally:
-            killer.cancel()
-            await asyncio.gather(killer, return_exceptions=True)
-        fired = fired_faults(proxy) + kills
-    elapsed = time.monotonic() - started
-    print(
-        f"\nchaos with kills (RTAGENTS_CHAOS_SEED={SEED}): {sum(fired.values())} faults "
-        f"({dict(fired)}) over {len(proxy.connections)} connections, {server.starts} server "
-        f"starts, in {elapsed:.1f} s; {dict(totals)}"
-    )
-    assert sum(fired.values()) >= FAULTS
-    assert kills["kill -9"] > 0 and totals["rebuilt"] > 0 and totals["resumed"] > 0
-    assert server.crash_lines() == [], server.crash_report()
+    with replayable(SEED):
+        rng = random.Random(SEED)
+        chaos = RandomFaults(
+            rng=random.Random(SEED + 1),
+            probability=0.8,
+            kinds=("cut", "half_close", "stall"),
+            max_byte=30_000,
+            max_stall_ms=1500,
+        )
+        kills: Counter[str] = Counter()
+        totals: Counter[str] = Counter()
+        started = time.monotonic()
+        async with FaultProxy(("127.0.0.1", server.port), chaos=chaos) as proxy:
+            killer = asyncio.create_task(_killer(server, rng, kills))
+            try:
+                rounds = 0
+                while sum(fired_faults(proxy).values()) + kills["kill -9"] < FAULTS:
+                    seeds = [SEED + rounds * PARALLEL + i for i in range(PARALLEL)]
+                    conversations = [Conversation(server, proxy, seed) for seed in seeds]
+                    for stats in await _unless_killer_fails(
+                        killer, [c.run() for c in conversations]
+                    ):
+                        totals.update(stats)
+                    rounds += 1
+            finally:
+                killer.cancel()
+                await asyncio.gather(killer, return_exceptions=True)
+            fired = fired_faults(proxy) + kills
+        elapsed = time.monotonic() - started
+        print(
+            f"\nchaos with kills (RTAGENTS_CHAOS_SEED={SEED}): {sum(fired.values())} faults "
+            f"({dict(fired)}) over {len(proxy.connections)} connections, {server.starts} server "
+            f"starts, in {elapsed:.1f} s; {dict(totals)}"
+        )
+        assert sum(fired.values()) >= FAULTS
+        assert kills["kill -9"] > 0 and totals["rebuilt"] > 0 and totals["resumed"] > 0
+        assert server.crash_lines() == [], server.crash_report()
