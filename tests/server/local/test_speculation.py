@@ -27,7 +27,8 @@ from rtagents.server.serving import RunningServer, running_server
 
 REPLY = "Hi there, nice to meet you. How are you today?"
 FIRST_CLAUSE = "Hi there, "  # the writer cuts after the comma, space and all
-RULES = [Rule("stop", Say("Stopping now.")), Rule("hello", Say(REPLY))]
+PLAIN = "The capital of France is Paris."  # no clause ends before its last word
+RULES = [Rule("stop", Say("Stopping now.")), Rule("hello", Say(REPLY)), Rule("paris", Say(PLAIN))]
 SILENCE_MS = 600  # the window; the scripted engines finish well inside it
 
 
@@ -184,6 +185,20 @@ async def test_a_confirmed_turn_releases_the_held_reply_unchanged(
     assert fast.types().index("response.created") > fast.types().index(
         "input_audio_buffer.committed"
     )
+
+
+async def test_a_reply_without_an_early_clause_end_holds_its_first_words(
+    server: RunningServer, recorder: Recorder
+) -> None:
+    """The held speech is the writer's first speech: its first words, not a whole clause."""
+    async with memory_session(server) as client:
+        streamer = await turn(client, recorder, speech("paris", lead_ms=200))
+    stopped = streamer.first("input_audio_buffer.speech_stopped").sent_ms
+    spoken = [(c.what, c.sent_ms < stopped) for c in recorder.tts]
+    assert spoken == [("The capital of", True), (" France is Paris.", False)]
+    done = streamer.events("response.done")[0].response
+    assert done.status == "completed"
+    assert done.output[0].content[0].transcript == PLAIN
 
 
 async def test_speech_resuming_discards_the_held_reply_unseen(

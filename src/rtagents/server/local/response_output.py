@@ -12,6 +12,7 @@ lists. Items reach the conversation only for ``conversation: "auto"``.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -50,6 +51,31 @@ if TYPE_CHECKING:
 # enough that audio starts before the model has finished writing.
 CLAUSE_ENDS = frozenset(".!?;:,\n")
 MAX_CLAUSE_CHARS = 48
+# A message's first speech is what the caller waits for, and Piper's time grows
+# with the text (a 6-word clause ~2x three words), so it goes out once this many
+# words are complete (a word is complete when the next one has begun), unless a
+# clause ends sooner. The join costs a slight prosodic break after those words.
+FIRST_SPEECH_WORDS = 3
+_FIRST_WORDS = re.compile(rf"\s*(?:\S+\s+){{{FIRST_SPEECH_WORDS - 1}}}\S+(?=\s+\S)")
+
+
+def speech_cut(pending: str, *, first: bool) -> int:
+    """How much of ``pending`` (text not spoken yet) to speak now; 0 waits for more.
+
+    A clause end or ``MAX_CLAUSE_CHARS`` speaks all of it; the ``first`` speech
+    of a message speaks its first ``FIRST_SPEECH_WORDS`` words as soon as they
+    are complete and keeps the rest pending. The speculative reply cuts its
+    held clause with this same rule, so the writer asks for exactly that text.
+    """
+    stripped = pending.rstrip()
+    if not stripped:
+        return 0
+    if stripped[-1] in CLAUSE_ENDS or len(pending) >= MAX_CLAUSE_CHARS:
+        return len(pending)
+    words = _FIRST_WORDS.match(pending) if first else None
+    return words.end() if words is not None else 0
+
+
 DELTA_MS = 200  # audio per output_audio.delta
 
 
@@ -165,9 +191,10 @@ class MessageWriter(_Writer):
             )
             return
         self._pending += delta
-        stripped = self._pending.rstrip()
-        if stripped and (stripped[-1] in CLAUSE_ENDS or len(self._pending) >= MAX_CLAUSE_CHARS):
-            await self.flush()
+        cut = speech_cut(self._pending, first=not self.text)
+        if cut:
+            text, self._pending = self._pending[:cut], self._pending[cut:]
+            await self._speak(text)
 
     async def flush(self) -> None:
         """Speak whatever text is still pending (the end of the message)."""

@@ -40,7 +40,7 @@ from ...engines.base import LLMChunk, LLMRequest, TextDelta, ToolCallDelta, Tran
 from ...protocol.errors import RealtimeError
 from ..host.wire_events import item_dict
 from .prompt import build_prompt
-from .response_output import CLAUSE_ENDS, MAX_CLAUSE_CHARS, close_stream
+from .response_output import close_stream, speech_cut
 from .truncation import HistoryWindow
 
 if TYPE_CHECKING:
@@ -76,12 +76,6 @@ class PlanSource(Protocol):
     def active(self) -> object | None: ...
 
     def plan_for(self, overrides: Any) -> ResponsePlan: ...
-
-
-def clause_complete(pending: str) -> bool:
-    """Whether the writer would speak ``pending`` now (its rule, :class:`MessageWriter.add`)."""
-    stripped = pending.rstrip()
-    return bool(stripped) and (stripped[-1] in CLAUSE_ENDS or len(pending) >= MAX_CLAUSE_CHARS)
 
 
 class HeldReply:
@@ -195,8 +189,9 @@ class HeldReply:
                 break  # no speech to prepare: the chunks alone are held
             if isinstance(chunk, TextDelta):
                 pending += chunk.text
-                if clause_complete(pending):
-                    self.clause = pending
+                cut = speech_cut(pending, first=True)
+                if cut:
+                    self.clause = pending[:cut]
                     break
         else:  # the whole reply came before a clause end: the writer speaks it at the end
             self._stream = None
