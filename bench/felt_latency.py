@@ -103,6 +103,8 @@ async def one_turn(session: Any, pcm16: bytes) -> dict[str, Any]:
                 marks.setdefault("first_audio", time.perf_counter())
             elif kind == "response.done":
                 marks["status"] = event.response.status
+                details = event.response.status_details
+                marks["reason"] = getattr(details, "reason", None) if details else None
                 done.set()
                 return
 

@@ -24,12 +24,20 @@ import argparse
 import asyncio
 import random
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from felt_latency import delta, one_turn, percentile, spoken_clips, turn_detection  # noqa: E402
+from felt_latency import (  # noqa: E402
+    TURNS_PER_SESSION,
+    delta,
+    one_turn,
+    percentile,
+    spoken_clips,
+    turn_detection,
+)
 
 from rtagents import connect  # noqa: E402
 from rtagents.cli.demo import session_config  # noqa: E402
@@ -48,19 +56,26 @@ async def caller(
     turns: int,
     delay: float,
 ) -> list[dict[str, Any]]:
-    """One session: wait ``delay``, then ``turns`` questions from clip ``first`` on."""
+    """One caller: wait ``delay``, then ``turns`` questions from clip ``first`` on, in
+    sessions of ``TURNS_PER_SESSION`` (as felt_latency.py: a 135M model's history stays
+    conversation-sized, else its long replies measure the model, not the server)."""
     await asyncio.sleep(delay)
-    rows = []
-    async with connect(url, credentials=key) as session:
-        await session.update_session(config)
-        for turn in range(turns):
-            rows.append(await one_turn(session, clips[(first + turn) % len(clips)]))
-            await asyncio.sleep(0.3)  # the reply's tail leaves the loop
+    rows: list[dict[str, Any]] = []
+    while len(rows) < turns:
+        async with connect(url, credentials=key) as session:
+            await session.update_session(config)
+            for _ in range(min(TURNS_PER_SESSION, turns - len(rows))):
+                clip = clips[(first + len(rows)) % len(clips)]
+                rows.append(await one_turn(session, clip))
+                await asyncio.sleep(0.3)  # the reply's tail leaves the loop
     return rows
 
 
 def report(sessions: int, rows: list[dict[str, Any]]) -> float | None:
     ok = [r for r in rows if r.get("status") == "completed" and "first_audio" in r]
+    missed = Counter(f"{r.get('status')} ({r.get('reason')})" for r in rows if r not in ok)
+    if missed:
+        print(f"  turns without reply audio, by status: {dict(missed)}", flush=True)
     felt = [d for r in ok if (d := delta(r, "last_voiced", "first_audio")) is not None]
     wait = [d for r in ok if (d := delta(r, "last_voiced", "speech_stopped")) is not None]
     reply = [d for r in ok if (d := delta(r, "speech_stopped", "first_audio")) is not None]
@@ -82,7 +97,7 @@ async def main(args: argparse.Namespace) -> int:
     from rtagents.server.config import ServerConfig
     from rtagents.server.serving import running_server
 
-    engines = local_engines(llm_url=args.llm_url)
+    engines = local_engines(llm_url=args.llm_url, llm_threads=args.llm_threads)
     config = session_config()
     config["audio"]["input"]["turn_detection"] = turn_detection(args.turn_detection)
     rng = random.Random(SEED)
@@ -91,7 +106,8 @@ async def main(args: argparse.Namespace) -> int:
         await WarmUp(engines, progress=lambda line: print(f"  {line}", flush=True)).wait()
         clips = await spoken_clips()
         async with running_server(ServerConfig(port=0), engines) as server:
-            print(f"\nvoices at once, {args.turn_detection}; {args.machine}")
+            threads = args.llm_threads or "the server's default"
+            print(f"\nvoices at once, {args.turn_detection}, LLM threads {threads}; {args.machine}")
             print(
                 "| sessions | turns with audio | felt p50 ms | felt p95 ms | "
                 "last voiced → speech_stopped p50 | speech_stopped → first audio p50 / p95 |"
@@ -129,6 +145,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sessions", default="1,2,4,8", help="comma-separated session counts")
     parser.add_argument("--turns", type=int, default=5, help="turns per session")
     parser.add_argument("--llm-url", default=None)
+    parser.add_argument(
+        "--llm-threads", type=int, default=None, help="embedded LLM threads (default: the server's)"
+    )
     parser.add_argument("--machine", default="this machine")
     parser.add_argument("--quick", action="store_true", help="1 and 2 sessions, 2 turns each")
     parser.add_argument(

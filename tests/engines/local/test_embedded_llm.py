@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,7 +21,12 @@ from rtagents.engines.base import (
     ToolSpec,
     Usage,
 )
-from rtagents.engines.local.embedded_llm import MODEL_FILE, EmbeddedLLM, smollm2_path
+from rtagents.engines.local.embedded_llm import (
+    MODEL_FILE,
+    EmbeddedLLM,
+    default_threads,
+    smollm2_path,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -146,3 +152,11 @@ async def test_closing_its_stream_closes_the_request_at_once() -> None:
     assert await anext(stream) == TextDelta("la ")
     await stream.aclose()  # max_output_tokens reached: llama.cpp must stop now
     assert inner.closed
+
+
+@pytest.mark.parametrize(("cores", "threads"), [(1, 1), (2, 1), (3, 1), (8, 4), (64, 4)])
+async def test_the_default_threads_leave_half_the_usable_cores_to_the_other_engines(
+    monkeypatch: pytest.MonkeyPatch, cores: int, threads: int
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)), raising=False)
+    assert default_threads() == threads

@@ -68,6 +68,20 @@ def smollm2_path() -> Path:
     return path
 
 
+def default_threads() -> int:
+    """llama.cpp threads: half the cores this process may use, 1 to 4.
+
+    The LLM shares the cores with Whisper and Piper working for other turns
+    and sessions, and llama.cpp's threads wait for each other by spinning: one
+    thread short of a core stalls the rest for whole time slices. With 4 local
+    voice sessions on 2 cores, 1 thread gave a felt p50 of 668-765 ms where 2
+    gave 1,082-1,469 ms (docs/benchmarks.md, "Many voices at once"); alone on
+    idle cores a turn's first audio did not change.
+    """
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(4, max(1, (usable or 2) // 2))
+
+
 class EmbeddedLLM:
     """Implements the LLM protocol with SmolLM2 in-process; ``warm_up`` starts the server.
 
@@ -86,7 +100,7 @@ class EmbeddedLLM:
         repeat_penalty: float = 1.05,
     ) -> None:
         self._model_path = model_path
-        self._threads = threads or min(4, os.cpu_count() or 2)
+        self._threads = threads or default_threads()
         self._context_tokens = context_tokens
         self._cache_ram_mib = cache_ram_mib
         # Greedy by default: sampled at temperature > 0, a 135M model drifts (into
