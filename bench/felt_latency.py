@@ -237,18 +237,23 @@ def turn_detection(mode: str) -> dict[str, Any]:
     return {"type": "server_vad", "silence_duration_ms": SILENCE_MS}
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=20, help="turns per arm")
+def add_setup_options(parser: argparse.ArgumentParser) -> None:
+    """The engines, turn detection and machine label, shared with bench/voices.py."""
     parser.add_argument("--llm-url", default=None)
     parser.add_argument(
         "--llm-threads", type=int, default=None, help="embedded LLM threads (default: the server's)"
     )
     parser.add_argument("--machine", default="this machine")
-    parser.add_argument("--quick", action="store_true", help="2 turns per arm")
     parser.add_argument(
         "--turn-detection", choices=("server_vad", "semantic_vad"), default="server_vad"
     )
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=20, help="turns per arm")
+    parser.add_argument("--quick", action="store_true", help="2 turns per arm")
+    add_setup_options(parser)
     args = parser.parse_args()
     if args.quick:
         args.turns = 2

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from felt_latency import (  # noqa: E402
     TURNS_PER_SESSION,
+    add_setup_options,
     delta,
     one_turn,
     percentile,
@@ -143,16 +144,9 @@ async def main(args: argparse.Namespace) -> int:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", default="1,2,4,8", help="comma-separated session counts")
-    parser.add_argument("--turns", type=int, default=5, help="turns per session")
-    parser.add_argument("--llm-url", default=None)
-    parser.add_argument(
-        "--llm-threads", type=int, default=None, help="embedded LLM threads (default: the server's)"
-    )
-    parser.add_argument("--machine", default="this machine")
+    parser.add_argument("--turns", type=int, default=8, help="turns per session")
     parser.add_argument("--quick", action="store_true", help="1 and 2 sessions, 2 turns each")
-    parser.add_argument(
-        "--turn-detection", choices=("server_vad", "semantic_vad"), default="server_vad"
-    )
+    add_setup_options(parser)
     args = parser.parse_args()
     args.sessions = [int(n) for n in ("1,2" if args.quick else args.sessions).split(",")]
     if args.quick:
