@@ -76,7 +76,8 @@ def report(sessions: int, rows: list[dict[str, Any]]) -> float | None:
     ok = [r for r in rows if r.get("status") == "completed" and "first_audio" in r]
     missed = Counter(f"{r.get('status')} ({r.get('reason')})" for r in rows if r not in ok)
     if missed:
-        print(f"  turns without reply audio, by status: {dict(missed)}", flush=True)
+        # As in felt_latency.py, only completed replies with audio are counted.
+        print(f"  turns left out (not completed with audio): {dict(missed)}", flush=True)
     felt = [d for r in ok if (d := delta(r, "last_voiced", "first_audio")) is not None]
     wait = [d for r in ok if (d := delta(r, "last_voiced", "speech_stopped")) is not None]
     reply = [d for r in ok if (d := delta(r, "speech_stopped", "first_audio")) is not None]
