@@ -43,7 +43,9 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+# Last, not first: a PYTHONPATH (another tree, for a before/after) and the installed
+# package win; this tree's src only serves a checkout without the package.
+sys.path.append(str(Path(__file__).resolve().parents[1] / "src"))
 
 from voice_latency import QUESTIONS  # noqa: E402  (bench/: the same ten questions)
 

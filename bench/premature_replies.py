@@ -31,7 +31,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+# Last, not first: a PYTHONPATH (another tree, for a before/after) and the installed
+# package win; this tree's src only serves a checkout without the package.
+sys.path.append(str(Path(__file__).resolve().parents[1] / "src"))
 
 from pause_clips import PAUSES_MS, PauseClip, differences, make_clips  # noqa: E402
 

@@ -29,7 +29,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+# Last, not first: a PYTHONPATH (another tree, for a before/after) and the installed
+# package win; this tree's src only serves a checkout without the package.
+sys.path.append(str(Path(__file__).resolve().parents[1] / "src"))
 
 from rtagents import connect  # noqa: E402
 from rtagents.cli.demo import session_config  # noqa: E402

@@ -39,7 +39,7 @@ def local_engines(
 
     ``llm_url`` None means the embedded SmolLM2; ``llm_model`` defaults to
     ``$RTAGENTS_LLM_MODEL``, else ``llama3.2``; ``llm_threads`` (embedded
-    only) defaults to up to 4 cores; ``vad=False`` gives a push-to-talk-only
+    only) defaults to half the usable cores (1 to 4); ``vad=False`` gives a push-to-talk-only
     server.
     """
     llm, llm_label = _llm(llm_url, llm_model, llm_threads)
