@@ -183,7 +183,9 @@ async def main(args: argparse.Namespace) -> int:
     from rtagents.server.config import ServerConfig
     from rtagents.server.serving import running_server
 
-    engines = local_engines(llm_url=args.llm_url, llm_threads=args.llm_threads)
+    engines = local_engines(
+        llm_url=args.llm_url, llm_threads=args.llm_threads, llm_slots=args.llm_slots
+    )
     config = session_config()
     config["audio"]["input"]["turn_detection"] = turn_detection(args.turn_detection)
     arms: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
@@ -244,6 +246,9 @@ def add_setup_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--llm-url", default=None)
     parser.add_argument(
         "--llm-threads", type=int, default=None, help="embedded LLM threads (default: the server's)"
+    )
+    parser.add_argument(
+        "--llm-slots", type=int, default=1, help="embedded LLM requests batched at once"
     )
     parser.add_argument("--machine", default="this machine")
     parser.add_argument(

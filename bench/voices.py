@@ -101,7 +101,9 @@ async def main(args: argparse.Namespace) -> int:
     from rtagents.server.config import ServerConfig
     from rtagents.server.serving import running_server
 
-    engines = local_engines(llm_url=args.llm_url, llm_threads=args.llm_threads)
+    engines = local_engines(
+        llm_url=args.llm_url, llm_threads=args.llm_threads, llm_slots=args.llm_slots
+    )
     config = session_config()
     config["audio"]["input"]["turn_detection"] = turn_detection(args.turn_detection)
     rng = random.Random(SEED)
@@ -111,7 +113,10 @@ async def main(args: argparse.Namespace) -> int:
         clips = await spoken_clips()
         async with running_server(ServerConfig(port=0), engines) as server:
             threads = args.llm_threads or "the server's default"
-            print(f"\nvoices at once, {args.turn_detection}, LLM threads {threads}; {args.machine}")
+            print(
+                f"\nvoices at once, {args.turn_detection}, LLM threads {threads}, "
+                f"LLM slots {args.llm_slots}; {args.machine}"
+            )
             print(
                 "| sessions | turns with audio | felt p50 ms | felt p95 ms | "
                 "last voiced → speech_stopped p50 | speech_stopped → first audio p50 / p95 |"

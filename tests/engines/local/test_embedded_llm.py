@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -160,3 +161,39 @@ async def test_the_default_threads_leave_half_the_usable_cores_to_the_other_engi
 ) -> None:
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)), raising=False)
     assert default_threads() == threads
+
+
+async def _arrivals(engine: EmbeddedLLM, name: str, order: list[str]) -> None:
+    async for chunk in engine.stream(LONG_QUESTION):
+        if isinstance(chunk, TextDelta):
+            order.append(name)
+
+
+LONG_QUESTION = LLMRequest(
+    instructions="Answer in two sentences.",
+    messages=[ChatMessage(role="user", content="Tell me about the moon.")],
+    max_output_tokens=24,
+)
+
+
+@pytest.mark.parametrize(("slots", "interleaved"), [(1, False), (2, True)])
+async def test_slots_decide_whether_two_requests_stream_at_once(
+    slots: int, interleaved: bool
+) -> None:
+    engine = EmbeddedLLM(threads=1, slots=slots, context_tokens=512)
+    await engine.warm_up()
+    try:
+        order: list[str] = []
+        await asyncio.gather(_arrivals(engine, "a", order), _arrivals(engine, "b", order))
+    finally:
+        await engine.aclose()
+    # One slot: the second request waits until the first is done. Two: their tokens mix.
+    first_done = max(order.index("a"), order.index("b"))
+    last_of_first = max(i for i, name in enumerate(order) if name == order[0])
+    assert order.count("a") > 1 and order.count("b") > 1
+    assert (first_done < last_of_first) is interleaved, order
+
+
+async def test_zero_slots_is_refused_with_the_reason() -> None:
+    with pytest.raises(ValueError, match="slots must be at least 1, got 0"):
+        EmbeddedLLM(slots=0)

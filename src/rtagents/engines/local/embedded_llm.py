@@ -86,7 +86,8 @@ class EmbeddedLLM:
     """Implements the LLM protocol with SmolLM2 in-process; ``warm_up`` starts the server.
 
     A request that arrives before warm-up waits for the load (about half a
-    second). ``aclose`` stops the server and frees the model.
+    second). ``aclose`` stops the server and frees the model. ``slots``
+    requests run at once (batched), each with ``context_tokens`` of context.
     """
 
     def __init__(
@@ -94,6 +95,7 @@ class EmbeddedLLM:
         *,
         model_path: Path | None = None,
         threads: int | None = None,
+        slots: int = 1,
         context_tokens: int = 4096,
         cache_ram_mib: int = 256,
         temperature: float = 0.0,
@@ -101,6 +103,9 @@ class EmbeddedLLM:
     ) -> None:
         self._model_path = model_path
         self._threads = threads or default_threads()
+        if slots < 1:
+            raise ValueError(f"slots must be at least 1, got {slots}")
+        self._slots = slots
         self._context_tokens = context_tokens
         self._cache_ram_mib = cache_ram_mib
         # Greedy by default: sampled at temperature > 0, a 135M model drifts (into
@@ -119,7 +124,7 @@ class EmbeddedLLM:
 
     @property
     def context_tokens(self) -> int:
-        """The context window llama.cpp is started with (n_ctx)."""
+        """The context window of one request (llama.cpp's n_ctx per slot)."""
         return self._context_tokens
 
     async def measure(
@@ -186,8 +191,14 @@ class EmbeddedLLM:
         params.offline = True
         params.cache_prompt = True
         params.cache_ram_mib = self._cache_ram_mib
-        params.n_ctx = self._context_tokens
-        params.n_parallel = 1  # one slot: concurrent sessions queue instead of splitting the cores
+        # Each slot is one request at a time with its own context_tokens window, so
+        # the truncation rule holds per request; llama.cpp splits n_ctx evenly.
+        # One slot (the default): concurrent requests queue. More slots batch
+        # their tokens together, which helps many sessions (8 voices on 2 cores:
+        # p50 -35 % with 4 slots) and costs each slot's KV cache (~70 MB for
+        # SmolLM2 at 4096 tokens); docs/benchmarks.md, "Many voices at once".
+        params.n_ctx = self._context_tokens * self._slots
+        params.n_parallel = self._slots
         params.cpuparams.n_threads = self._threads
         params.cpuparams_batch.n_threads = self._threads
         params.verbosity = 0

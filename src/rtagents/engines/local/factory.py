@@ -33,16 +33,18 @@ def local_engines(
     llm_model: str | None = None,
     stt_threads: int = 2,
     llm_threads: int | None = None,
+    llm_slots: int = 1,
     vad: bool = True,
 ) -> Engines:
     """The local engine set, not yet loaded (the server warms it: ``WarmUp(engines)``).
 
     ``llm_url`` None means the embedded SmolLM2; ``llm_model`` defaults to
     ``$RTAGENTS_LLM_MODEL``, else ``llama3.2``; ``llm_threads`` (embedded
-    only) defaults to half the usable cores (1 to 4); ``vad=False`` gives a push-to-talk-only
-    server.
+    only) defaults to half the usable cores (1 to 4), and ``llm_slots`` is
+    how many requests it batches at once (see ``EmbeddedLLM``); ``vad=False``
+    gives a push-to-talk-only server.
     """
-    llm, llm_label = _llm(llm_url, llm_model, llm_threads)
+    llm, llm_label = _llm(llm_url, llm_model, llm_threads, llm_slots)
     labels = {
         "stt": f"whisper base (int8, {stt_threads} threads)",
         "llm": llm_label,
@@ -60,9 +62,9 @@ def local_engines(
     )
 
 
-def _llm(url: str | None, model: str | None, threads: int | None) -> tuple[LLM, str]:
+def _llm(url: str | None, model: str | None, threads: int | None, slots: int) -> tuple[LLM, str]:
     if url is None:
-        return EmbeddedLLM(threads=threads), f"{MODEL_NAME} (embedded llama.cpp)"
+        return EmbeddedLLM(threads=threads, slots=slots), f"{MODEL_NAME} (embedded llama.cpp)"
     model = model or os.environ.get(LLM_MODEL_ENV) or DEFAULT_LLM_MODEL
     llm = OpenAICompatLLM(url=url, model=model)
     return llm, f"{model} at {llm.url}"
