@@ -92,8 +92,13 @@ async def spoken_clips() -> list[bytes]:
 
 
 async def one_turn(session: Any, pcm16: bytes) -> dict[str, Any]:
-    """Speak ``pcm16`` at real-time pace, then silence until the reply is done."""
-    marks: dict[str, float] = {}
+    """Speak ``pcm16`` at real-time pace, then silence until the reply is done.
+
+    The marks: perf_counter times of the last voiced sample, ``speech_stopped``
+    and the first audio; the reply's status (and reason); what the server
+    heard and what it said (``heard``, ``reply``).
+    """
+    marks: dict[str, Any] = {"heard": "", "reply": ""}
     done = asyncio.Event()
 
     async def listen() -> None:
@@ -103,6 +108,10 @@ async def one_turn(session: Any, pcm16: bytes) -> dict[str, Any]:
                 marks.setdefault("speech_stopped", time.perf_counter())
             elif kind == "response.output_audio.delta":
                 marks.setdefault("first_audio", time.perf_counter())
+            elif kind == "conversation.item.input_audio_transcription.completed":
+                marks["heard"] = event.transcript
+            elif kind == "response.output_audio_transcript.done":
+                marks["reply"] = event.transcript
             elif kind == "response.done":
                 marks["status"] = event.response.status
                 details = event.response.status_details

@@ -33,14 +33,13 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1] / "src")]
 
-from felt_latency import CHUNK_MS, MAX_TAIL_S, last_voiced_sample  # noqa: E402
+from felt_latency import last_voiced_sample, one_turn  # noqa: E402
 from peer_turns import abba_order, p50_p90, verdict  # noqa: E402
 from voice_latency import QUESTIONS  # noqa: E402
 
@@ -61,53 +60,9 @@ def load() -> str:
 
 
 async def rtagents_turn(session: Any, pcm16: bytes) -> dict[str, Any]:
-    """felt_latency's turn, also keeping what the server heard and said."""
-    marks: dict[str, Any] = {"heard": "", "reply": ""}
-    done = asyncio.Event()
-
-    async def listen() -> None:
-        async for event in session:
-            kind = getattr(event, "type", "")
-            now = time.perf_counter()
-            if kind == "input_audio_buffer.speech_stopped":
-                marks.setdefault("speech_stopped", now)
-            elif kind == "response.output_audio.delta":
-                marks.setdefault("first_audio", now)
-            elif kind == "conversation.item.input_audio_transcription.completed":
-                marks["heard"] = event.transcript
-            elif kind == "response.output_audio_transcript.done":
-                marks["reply"] = event.transcript
-            elif kind == "response.done":
-                marks["status"] = event.response.status
-                done.set()
-                return
-
-    step = PCM_RATE * CHUNK_MS // 1000
-    voiced = last_voiced_sample(pcm16)
-    listener = asyncio.create_task(listen())
-    began = time.perf_counter()
-    index = 0
-    try:
-        while (
-            not done.is_set() and index * CHUNK_MS / 1000 < len(pcm16) / 2 / PCM_RATE + MAX_TAIL_S
-        ):
-            chunk = pcm16[index * step * 2 : (index + 1) * step * 2]
-            chunk += bytes(step * 2 - len(chunk))
-            await asyncio.sleep(
-                max(0.0, began + (index + 1) * CHUNK_MS / 1000 - time.perf_counter())
-            )
-            await session.append_audio(chunk)
-            if index == voiced // step:
-                after = (index + 1) * step - 1 - voiced  # samples after it in the chunk
-                marks["last_voiced"] = time.perf_counter() - after / PCM_RATE
-            index += 1
-        await asyncio.wait_for(done.wait(), 30)
-    except TimeoutError:
-        marks["status"] = "timed out"
-    finally:
-        listener.cancel()
-        await asyncio.gather(listener, return_exceptions=True)
-    result = {k: marks[k] for k in ("heard", "reply")} | {"status": marks.get("status")}
+    """felt_latency's turn, its marks as ms after the last voiced sample."""
+    marks = await one_turn(session, pcm16)
+    result = {"heard": marks["heard"], "reply": marks["reply"], "status": marks.get("status")}
     for name in ("speech_stopped", "first_audio"):
         if name in marks and "last_voiced" in marks:
             result[f"{name}_ms"] = round((marks[name] - marks["last_voiced"]) * 1000, 1)
