@@ -79,6 +79,9 @@ def abba(turn: int) -> bool:
 
 
 def percentile(values: list[float], q: float) -> float:
+    """The value at index round(q/100 * (n-1)) of the sorted values (ValueError if none)."""
+    if not values:
+        raise ValueError("no values")
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]

@@ -1,7 +1,8 @@
 """Pure helpers of the peer bench: turn order, statistics, the pinned requirements.
 
-Kept free of rtagents and pipecat imports so ``make test`` can check them
-(tests/bench/test_bench_peers.py) without the peer virtualenv.
+Kept free of pipecat imports so ``make test`` can check them
+(tests/bench/test_bench_peers.py) without the peer virtualenv. The turn order
+and the percentiles are ``bench/felt_latency.py``'s own (bench/ on ``sys.path``).
 """
 
 from __future__ import annotations
@@ -9,34 +10,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from felt_latency import abba, percentile
+
+__all__ = ["abba_order", "p50_p90", "percentile", "unpinned", "verdict"]
+
 SYSTEMS = ("rtagents", "pipecat")
 GOAL_RATIO = 2.5  # issue 15: rtagents' p50 at least 2.5x lower than pipecat's
 _PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9_,-]+\])?==[A-Za-z0-9.+!-]+$")
 
 
 def abba_order(turns_per_system: int) -> list[str]:
-    """Which system speaks each turn: A B B A, then B A A B, and again.
-
-    Each system gets every position of a four-turn block equally often over
-    eight turns, so neither always follows the other (whose process may still
-    be finishing a reply's tail, or whose caches the other one just evicted).
-    """
-    order = []
-    for turn in range(2 * turns_per_system):
-        first = turn % 4 in (0, 3)
-        if turn // 4 % 2 == 1:
-            first = not first
-        order.append(SYSTEMS[0] if first else SYSTEMS[1])
-    return order
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile, the way bench/felt_latency.py reports them."""
-    if not values:
-        raise ValueError("no values")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
+    """Which system speaks each turn: A B B A, then B A A B, and again (felt_latency's
+    order), so each gets every position of a four-turn block equally often and
+    neither always follows the other."""
+    return [SYSTEMS[0] if abba(turn) else SYSTEMS[1] for turn in range(2 * turns_per_system)]
 
 
 def p50_p90(values: list[float]) -> tuple[float, float]:

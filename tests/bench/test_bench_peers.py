@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PEERS = ROOT / "bench" / "peers"
 
+sys.path.insert(0, str(ROOT / "bench"))  # peer_turns builds on felt_latency
 _spec = importlib.util.spec_from_file_location("peer_turns", PEERS / "peer_turns.py")
 assert _spec is not None and _spec.loader is not None
 peer_turns = importlib.util.module_from_spec(_spec)
