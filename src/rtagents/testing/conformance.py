@@ -33,6 +33,7 @@ from .conformance_checks import (
     check_binary_frames,
     check_both_ends_closing_at_once,
     check_close_wakes_waiters,
+    check_closed_errors_stay_small,
     check_is_a_transport,
     check_local_close,
     check_messages_cross_in_order,
@@ -63,6 +64,7 @@ CHECKS: tuple[Check, ...] = (
     check_oversized_incoming,
     check_oversized_outgoing,
     check_backpressure,
+    check_closed_errors_stay_small,
 )
 
 

@@ -166,3 +166,32 @@ async def check_oversized_outgoing(make_pair: PairFactory) -> None:
         expect_close(closed, MESSAGE_TOO_BIG, None, Origin.LOCAL, "an oversized send()")
         expect(pair.near.closed, "closed is False after an oversized send()")
         await closed_error(pair.far.recv(), "the peer's recv() after our oversized send()")
+
+
+async def check_closed_errors_stay_small(make_pair: PairFactory) -> None:
+    """Calls on a closed end keep failing with an error whose traceback does not grow.
+
+    An owner may poll a closed transport in a loop (a writer draining its
+    queue, a reader retrying). If each failure re-raises one kept exception
+    with its old traceback, every call adds its frames to it: memory grows
+    with the calls, and the frames pin whatever they reference.
+    """
+    async with make_pair() as pair:
+        await within(pair.near.close(CLOSE_CODE, CLOSE_REASON), "close()")
+        for step, call in (("recv()", pair.near.recv), ("send()", lambda: pair.near.send("x"))):
+            first = traceback_depth(await closed_error(call(), f"the first {step} after close()"))
+            for _ in range(20):
+                later = await closed_error(call(), f"a repeated {step} after close()")
+            depth = traceback_depth(later)
+            expect(
+                depth <= first,
+                f"{step} after close(): the error's traceback grew from {first} to {depth} "
+                "frames over 20 calls (a kept exception re-raised with its old traceback)",
+            )
+
+
+def traceback_depth(error: BaseException) -> int:
+    depth, entry = 0, error.__traceback__
+    while entry is not None:
+        depth, entry = depth + 1, entry.tb_next
+    return depth

@@ -38,6 +38,12 @@ class ClosedLatch:
     Every transport needs the same rule: once closed, by either side, every
     ``send``/``recv`` raises the one :class:`TransportClosed` that says how, and
     ``close`` does nothing more. Each used to keep its own copy of this latch.
+
+    The one error is handed out with its traceback cleared each time. Raising
+    an exception object again prepends that raise's frames to the traceback it
+    already has, so a closed transport polled in a loop grew its error by every
+    raise's frames, and those frames (and the session they reference) stayed
+    alive in a cycle that only a full collection frees.
     """
 
     __slots__ = ("error",)
@@ -65,17 +71,17 @@ class ClosedLatch:
         """Latch this close unless one is already latched; return the latched one."""
         if self.error is None:
             self.error = TransportClosed(code, reason, origin=origin)
-        return self.error
+        return self.error.with_traceback(None)
 
     def adopt(self, error: TransportClosed) -> TransportClosed:
         """Latch ``error`` unless a close is already latched; return the latched one."""
         if self.error is None:
             self.error = error
-        return self.error
+        return self.error.with_traceback(None)
 
     def raise_if_closed(self) -> None:
         if self.error is not None:
-            raise self.error
+            raise self.error.with_traceback(None)
 
 
 @runtime_checkable
