@@ -16,7 +16,10 @@ Per step of N sessions it reports, besides the server's CPU% and RSS:
   load_server.py);
 - ``lost``: frames the server emitted that never arrived, plus expected
   per-turn events (speech started/stopped, a completed reply with all its
-  audio) that never came.
+  audio) that never came;
+- ``gc max``: the longest garbage-collection pause in the server process(es)
+  during the step, in ms (a full collection stops every session at once, so
+  a step that fails with CPU to spare has usually met one).
 
 A step passes with p99 < 50 ms for both and nothing lost; the ratios compare
 each step's p99 with a 1-session baseline measured in the same run.
@@ -119,6 +122,7 @@ class Step:
     lost: int
     errors: list[str]
     lost_by_kind: dict[str, int]
+    gc_pauses: list[float]  # ms, every collection in the server processes during the step
 
     def p(self, values: list[float], q: float) -> float:
         return float(np.percentile(values, q)) if values else float("nan")
@@ -158,6 +162,7 @@ async def run_step(
     cpu = (server.cpu_s() - cpu0) / wall * 100
     own = (cpu_seconds("self") - own0) / wall * 100
     stamps = await server.stamps()
+    pauses = [ms for key in [k for k in stamps if k.startswith("gc/")] for ms in stamps.pop(key)]
     delivery: list[float] = []
     lost: Counter[str] = Counter()
     for caller in callers:
@@ -180,12 +185,14 @@ async def run_step(
         lost=sum(lost.values()),
         errors=[c.error for c in callers if c.error],
         lost_by_kind={kind: count for kind, count in lost.items() if count},
+        gc_pauses=pauses,
     )
 
 
 HEADER = (
     f"{'N':>5} {'srv cpu%':>8} {'gen cpu%':>8} {'rss MiB':>8} {'eos p50':>8} {'eos p99':>8} "
-    f"{'dlv p50':>8} {'dlv p99':>8} {'p99 ratio':>9} {'frames':>8} {'lost':>5}  result"
+    f"{'dlv p50':>8} {'dlv p99':>8} {'p99 ratio':>9} {'frames':>8} {'lost':>5} {'gc max':>7}"
+    "  result"
 )
 
 
@@ -197,7 +204,8 @@ def row(step: Step, baseline: Step) -> str:
         f"{step.n:>5} {step.server_cpu:>8.0f} {step.load_cpu:>8.0f} {step.rss_mib:>8.0f} "
         f"{step.p(step.eos, 50):>8.1f} {step.p(step.eos, 99):>8.1f} "
         f"{step.p(step.delivery, 50):>8.1f} {step.p(step.delivery, 99):>8.1f} "
-        f"{worst / base:>8.1f}x {step.frames:>8} {step.lost:>5}  {verdict}"
+        f"{worst / base:>8.1f}x {step.frames:>8} {step.lost:>5} "
+        f"{max(step.gc_pauses, default=0.0):>7.1f}  {verdict}"
     )
 
 

@@ -32,7 +32,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from load_client import CHUNK_MS, SESSION_UPDATE, TURN_CHUNKS, turn_frames
-from load_server import STAMPS, hand_over_stamps
+from load_server import STAMPS, hand_over_stamps, time_collections
 from websockets.asyncio.server import ServerConnection, serve
 
 from rtagents.engines.scripted import scripted_engines
@@ -136,6 +136,7 @@ async def main() -> None:
     async with control, serve(handler(script), "127.0.0.1", 0, compression=None) as server:
         port = server.sockets[0].getsockname()[1] if server.sockets else 0
         gc.freeze()
+        time_collections()
         info = {
             "ws_url": f"ws://127.0.0.1:{port}/v1/realtime",
             "http_url": f"http://127.0.0.1:{port}",

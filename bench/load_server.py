@@ -18,6 +18,9 @@ For ``bench/load.py --workers N`` several of these serve one port as
 shared port reaches any one of them, so each also hands its stamps over on a
 control port of its own (``control_port`` in its JSON line): connect, read
 the JSON until the connection closes.
+
+With the stamps it hands over the pause of every garbage collection since the
+last hand-over (key ``gc/<pid>``), so each step can show its longest pause.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import sys
 import time
 from collections import defaultdict
@@ -41,6 +45,31 @@ from rtagents.server.host.backend import HostPort
 from rtagents.server.serving import running_server
 
 STAMPS: defaultdict[str, list[float]] = defaultdict(list)
+# Every garbage collection's pause in ms, handed over with the stamps under
+# GC_KEY: a step that fails with the CPU half idle has usually met a full
+# collection (it stops every session of the process at once).
+PAUSES: list[float] = []
+GC_KEY = f"gc/{os.getpid()}"  # a session id never starts with "gc/"
+
+
+def time_collections() -> None:
+    started = [0.0]
+
+    def pause(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            PAUSES.append((time.perf_counter() - started[0]) * 1000)
+
+    gc.callbacks.append(pause)
+
+
+def handed_over() -> dict[str, list[float]]:
+    """The stamps and pauses so far (then forgotten: each step gets its own)."""
+    body = {**STAMPS, GC_KEY: list(PAUSES)}
+    STAMPS.clear()
+    PAUSES.clear()
+    return body
 
 
 class Stamper:
@@ -61,15 +90,12 @@ class Stamper:
 
 
 async def stamps(request: Request) -> JSONResponse:
-    body = dict(STAMPS)
-    STAMPS.clear()
-    return JSONResponse(body)
+    return JSONResponse(handed_over())
 
 
 async def hand_over_stamps(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """The control port: this process's stamps as JSON, then close (and forget them)."""
-    body = json.dumps(dict(STAMPS)).encode()
-    STAMPS.clear()
+    body = json.dumps(handed_over()).encode()
     writer.write(body)
     await writer.drain()
     writer.close()
@@ -95,6 +121,7 @@ async def serve(args: argparse.Namespace) -> None:
     async with control, running_server(config, scripted_engines()) as server:
         server.app.router.routes.append(Route("/bench/stamps", stamps, methods=["GET"]))
         gc.freeze()  # as `rtagents serve` does once started
+        time_collections()
         info = {
             "ws_url": server.ws_url,
             "http_url": server.http_url,

@@ -17,7 +17,8 @@ from rtagents.testing.redis_server import MISSING_REASON, redis_binary
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "load.py"
 ROW = re.compile(
-    r"^\s+(\d+)\s+\d+\s+\d+\s+\d+(?:\s+\S+){4}\s+\S+x\s+(\d+)\s+(\d+)\s+(\S+)", re.MULTILINE
+    r"^\s+(\d+)\s+\d+\s+\d+\s+\d+(?:\s+\S+){4}\s+\S+x\s+(\d+)\s+(\d+)\s+([\d.]+)\s+(\S+)",
+    re.MULTILINE,
 )
 
 
@@ -28,6 +29,7 @@ def test_load_ramp_reports_a_row_per_step_and_loses_nothing() -> None:
     assert result.returncode == 0, result.stderr
     rows = {int(m[1]): m for m in ROW.finditer(result.stdout) if m}
     assert sorted(rows) == [1, 2, 4], result.stdout
+    assert re.search(r"lost\s+gc max\s+result$", result.stdout, re.MULTILINE)  # pauses, ms
     for match in rows.values():
         assert int(match[2]) > 0  # frames arrived
         assert int(match[3]) == 0, result.stdout  # and none was lost
