@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 
 from ..protocol.codec import known_types
 from ..protocol.errors import Category
+from .gc_pauses import PauseCollector, process_pauses
 
 __all__ = ["CONTENT_TYPE_LATEST", "LatencyMarks", "ServerMetrics"]
 
@@ -68,6 +69,7 @@ class ServerMetrics:
         # prometheus Counter takes a lock per increment, ~1 us on every audio delta.
         self.events = EventCounts(known_types("client"), known_types("server"))
         r.register(self.events)
+        r.register(PauseCollector(process_pauses()))
         self.errors = Counter(
             "rtagents_errors",
             "Error events sent to clients, by category and code",
