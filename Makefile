@@ -99,6 +99,7 @@ bench: $(STAMP) redis
 	$(BIN)/python bench/webrtc_call.py
 	$(BIN)/python bench/recording.py
 	$(BIN)/python bench/metrics_cost.py
+	$(BIN)/python bench/gc_census.py
 	$(BIN)/python bench/relay.py
 	$(BIN)/python bench/redis_resume.py
 	$(BIN)/python bench/felt_latency.py
