@@ -38,21 +38,16 @@ import logging
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+import this_tree  # noqa: F401  (this checkout's src, last on sys.path)
+from voice_latency import QUESTIONS  # (bench/: the same ten questions)
 
-# Last, not first: a PYTHONPATH (another tree, for a before/after) and the installed
-# package win; this tree's src only serves a checkout without the package.
-sys.path.append(str(Path(__file__).resolve().parents[1] / "src"))
-
-from voice_latency import QUESTIONS  # noqa: E402  (bench/: the same ten questions)
-
-from rtagents import connect  # noqa: E402
-from rtagents.cli.demo import session_config  # noqa: E402
-from rtagents.protocol.audio import PCM_RATE  # noqa: E402
-from rtagents.server.local.speculation import Speculation  # noqa: E402
+from rtagents import connect
+from rtagents.cli.demo import session_config
+from rtagents.protocol.audio import PCM_RATE
+from rtagents.server.local.speculation import Speculation
 
 SILENCE_MS = 500
 CHUNK_MS = 20
@@ -268,15 +263,25 @@ def add_setup_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=20, help="turns per arm")
-    parser.add_argument("--quick", action="store_true", help="2 turns per arm")
-    add_setup_options(parser)
+def add_turn_options(parser: argparse.ArgumentParser, per: str) -> None:
+    """``--turns`` (20) per ``per``, and ``--quick`` for 2: see :func:`parsed_turns`."""
+    parser.add_argument("--turns", type=int, default=20, help=f"turns per {per}")
+    parser.add_argument("--quick", action="store_true", help=f"2 turns per {per}")
+
+
+def parsed_turns(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The parsed arguments, with ``--quick`` applied to ``--turns``."""
     args = parser.parse_args()
     if args.quick:
         args.turns = 2
     return args
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_turn_options(parser, "arm")
+    add_setup_options(parser)
+    return parsed_turns(parser)
 
 
 if __name__ == "__main__":

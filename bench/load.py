@@ -162,7 +162,8 @@ async def run_step(
     cpu = (server.cpu_s() - cpu0) / wall * 100
     own = (cpu_seconds("self") - own0) / wall * 100
     stamps = await server.stamps()
-    pauses = [ms for key in [k for k in stamps if k.startswith("gc/")] for ms in stamps.pop(key)]
+    pause_keys = [key for key in stamps if key.startswith("gc/")]  # load_server.GC_KEY
+    pauses = [ms for key in pause_keys for ms in stamps.pop(key)]
     delivery: list[float] = []
     lost: Counter[str] = Counter()
     for caller in callers:

@@ -40,6 +40,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from rtagents.engines.scripted import scripted_engines
+from rtagents.observability.gc_pauses import PauseTally
 from rtagents.server.config import ServerConfig
 from rtagents.server.host.backend import HostPort
 from rtagents.server.serving import running_server
@@ -52,16 +53,16 @@ PAUSES: list[float] = []
 GC_KEY = f"gc/{os.getpid()}"  # a session id never starts with "gc/"
 
 
+class StepPauses(PauseTally):
+    """The server's own pause timing (``/metrics``), each pause also kept for the step."""
+
+    def observe(self, generation: int, pause: float) -> None:
+        super().observe(generation, pause)
+        PAUSES.append(pause * 1000)
+
+
 def time_collections() -> None:
-    started = [0.0]
-
-    def pause(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            started[0] = time.perf_counter()
-        else:
-            PAUSES.append((time.perf_counter() - started[0]) * 1000)
-
-    gc.callbacks.append(pause)
+    gc.callbacks.append(StepPauses())
 
 
 def handed_over() -> dict[str, list[float]]:

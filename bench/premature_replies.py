@@ -28,18 +28,14 @@ import asyncio
 import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
-# Last, not first: a PYTHONPATH (another tree, for a before/after) and the installed
-# package win; this tree's src only serves a checkout without the package.
-sys.path.append(str(Path(__file__).resolve().parents[1] / "src"))
+import this_tree  # noqa: F401  (this checkout's src, last on sys.path)
+from pause_clips import PAUSES_MS, PauseClip, differences, make_clips
 
-from pause_clips import PAUSES_MS, PauseClip, differences, make_clips  # noqa: E402
-
-from rtagents import connect  # noqa: E402
-from rtagents.cli.demo import session_config  # noqa: E402
-from rtagents.protocol.audio import PCM_RATE  # noqa: E402
+from rtagents import connect
+from rtagents.cli.demo import session_config
+from rtagents.protocol.audio import PCM_RATE
 
 CHUNK_MS = 20
 GOAL_RATE = 0.05

@@ -26,18 +26,15 @@ import asyncio
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-# Last, not first: a PYTHONPATH (another tree, for a before/after) and the installed
-# package win; this tree's src only serves a checkout without the package.
-sys.path.append(str(Path(__file__).resolve().parents[1] / "src"))
+import this_tree  # noqa: F401  (this checkout's src, last on sys.path)
 
-from rtagents import connect  # noqa: E402
-from rtagents.cli.demo import session_config  # noqa: E402
-from rtagents.engines.base import ChatMessage, Engines, LLMRequest, TextDelta  # noqa: E402
-from rtagents.protocol.audio import resample_pcm16  # noqa: E402
-from rtagents.testing.spoken import server_latencies, spoken_turn  # noqa: E402
+from rtagents import connect
+from rtagents.cli.demo import session_config
+from rtagents.engines.base import ChatMessage, Engines, LLMRequest, TextDelta
+from rtagents.protocol.audio import resample_pcm16
+from rtagents.testing.spoken import server_latencies, spoken_turn
 
 QUESTIONS = (
     "What is the capital of France?",

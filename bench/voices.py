@@ -25,14 +25,10 @@ import asyncio
 import random
 import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-# Last, not first: a PYTHONPATH (another tree, for a before/after) and the installed
-# package win; this tree's src only serves a checkout without the package.
-sys.path.append(str(Path(__file__).resolve().parents[1] / "src"))
-
-from felt_latency import (  # noqa: E402
+import this_tree  # noqa: F401  (this checkout's src, last on sys.path)
+from felt_latency import (
     TURNS_PER_SESSION,
     add_setup_options,
     delta,
@@ -42,8 +38,8 @@ from felt_latency import (  # noqa: E402
     turn_detection,
 )
 
-from rtagents import connect  # noqa: E402
-from rtagents.cli.demo import session_config  # noqa: E402
+from rtagents import connect
+from rtagents.cli.demo import session_config
 
 GOAL_P50_MS = 900.0  # at 4 sessions
 STAGGER_S = 2.0

@@ -37,9 +37,17 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1] / "src")]
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # the peer's modules and bench/'s
 
-from felt_latency import last_voiced_sample, one_turn  # noqa: E402
+import this_tree  # noqa: E402, F401  (this checkout's src, last on sys.path)
+from felt_latency import (  # noqa: E402
+    SILENCE_MS,
+    TURNS_PER_SESSION,
+    add_turn_options,
+    last_voiced_sample,
+    one_turn,
+    parsed_turns,
+)
 from peer_turns import abba_order, p50_p90, verdict  # noqa: E402
 from voice_latency import QUESTIONS  # noqa: E402
 
@@ -49,10 +57,8 @@ from rtagents.protocol.audio import PCM_RATE  # noqa: E402
 
 PEER_PYTHON = HERE.parents[1] / ".bench-peers" / "pipecat" / "bin" / "python"
 PIPECAT_RATE = 16_000
-SILENCE_MS = 500
 VAD_STOP_SECS = 0.2  # pipecat's default Silero stop_secs (VAD_STOP_SECS in 1.14)
 TURN_TIMER_SECS = 0.3  # SpeechTimeoutUserTurnStopStrategy: the rest of the 500 ms
-TURNS_PER_SESSION = 4  # as bench/felt_latency.py: history stays conversation-sized
 
 
 def load() -> str:
@@ -256,13 +262,9 @@ def report(args: argparse.Namespace, settings: dict[str, Any], rows: dict[str, l
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=20, help="measured turns per system")
-    parser.add_argument("--quick", action="store_true", help="2 turns per system")
+    add_turn_options(parser, "system")
     parser.add_argument("--machine", default="this machine")
-    args = parser.parse_args()
-    if args.quick:
-        args.turns = 2
-    return args
+    return parsed_turns(parser)
 
 
 if __name__ == "__main__":

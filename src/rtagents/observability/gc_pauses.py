@@ -40,8 +40,10 @@ class PauseTally:
         if phase == "start":
             self._started = time.perf_counter()
             return
-        pause = time.perf_counter() - self._started
-        generation = info.get("generation", 2)
+        self.observe(info.get("generation", 2), time.perf_counter() - self._started)
+
+    def observe(self, generation: int, pause: float) -> None:
+        """One collection of ``generation`` that stopped the process for ``pause`` seconds."""
         self.buckets[generation][bisect.bisect_left(PAUSE_BUCKETS, pause)] += 1
         self.sums[generation] += pause
 

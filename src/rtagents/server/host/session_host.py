@@ -193,9 +193,7 @@ class SessionHost:
                 else:
                     message = await self.resume.receive(self.transport)
             except TransportClosed as closed:
-                # Kept for how it closed, not where: its traceback holds this
-                # frame, and so this host, in a cycle (see ClosedLatch).
-                self.transport_closed = closed.with_traceback(None)
+                self.transport_closed = closed
                 attachment = None
                 if self.resume is not None and not self._closing:
                     attachment = await self.resume.reattach(closed, self.transport)
