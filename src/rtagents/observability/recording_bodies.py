@@ -20,6 +20,7 @@ from google_crc32c import value as _crc32c
 
 from ..protocol.audio import b64_decoded_length
 from ..protocol.client_text import one_line
+from ..protocol.json_depth import parse_untrusted
 from .recording_format import (
     AUDIO_FIELDS,
     ELIDED_JSON,
@@ -113,7 +114,7 @@ class EventBodies:
             return json.dumps(self._with_audio(dict(wire)), separators=(",", ":"))
         text = wire if isinstance(wire, str) else wire.decode("utf-8", "replace")
         try:
-            parsed = json.loads(text)
+            parsed = parse_untrusted(text)
         except ValueError:
             parsed = None
         if not isinstance(parsed, dict):
