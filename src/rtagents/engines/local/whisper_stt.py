@@ -184,6 +184,10 @@ class WhisperSTT:
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         if result.no_speech_prob > _NO_SPEECH_PROB and result.scores[0] < _LOW_LOGPROB:
             tokens = []  # Whisper "hears" stock phrases in noise; this is its own guard
+        if not any(ch.isalnum() for ch in tokenizer.decode(tokens)):
+            # Punctuation alone ("...") is Whisper's filler for silence: on some CPUs
+            # 2 s of zeros scores no_speech 0.56, just under the guard above.
+            tokens = []
         logprobs = None
         if hints is not None and hints.logprobs:
             logprobs = token_logprobs(model, encoded, prompt, tokens, tokenizer, mel.shape[1])
