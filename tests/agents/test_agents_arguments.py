@@ -34,7 +34,11 @@ def test_arguments_are_validated_and_a_mistake_names_the_field() -> None:
 
 @pytest.mark.parametrize(
     ("arguments", "why"),
-    [("{not json", "not valid JSON"), ("[1, 2]", "must be a JSON object, got list")],
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "must be a JSON object, got list"),
+        ('{"a": ' + "[" * 5000 + "]" * 5000 + "}", "nested deeper than 201 levels"),
+    ],
 )
 def test_arguments_that_are_not_a_json_object_are_refused(arguments: str, why: str) -> None:
     with pytest.raises(ToolError, match=why):

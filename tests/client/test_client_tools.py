@@ -30,6 +30,8 @@ RULES = [
     Rule(when=re.compile("missing"), then=CallTool("no_such_tool", {})),
     Rule(when=re.compile("garbled"), then=CallTool("get_weather", "{not json")),
     Rule(when=re.compile("broken"), then=CallTool("broken_tool", {})),
+    # A model's arguments nested past any parser's stack: refused, not a crashed runner.
+    Rule(when=re.compile("nested"), then=CallTool("get_weather", "[" * 5000 + "]" * 5000)),
 ]
 CITY = {"type": "object", "properties": {"city": {"type": "string"}}}
 
@@ -112,6 +114,7 @@ async def test_a_tool_past_its_deadline_tells_the_model_it_timed_out(
     [
         ("missing tool", "there is no tool 'no_such_tool'"),
         ("garbled args", "not valid JSON"),
+        ("nested args", "nested deeper than 201 levels"),
         ("broken", "RuntimeError: disk on fire"),
     ],
 )

@@ -47,3 +47,11 @@ def test_frames_it_cannot_slice_take_the_general_path() -> None:
     assert compact_elided('{"audio":"YW\nJj"}', kind, "YW\nJj") is None  # a newline in it
     # An escaped quote puts a quote where the payload would end: still not the payload.
     assert compact_elided('{"audio":"AAA\\""}', kind, 'AAA"') is None
+
+
+def test_a_frame_nested_past_any_stack_is_kept_as_raw_text() -> None:
+    deep = '{"type": "x", "a": ' + "[" * 5000 + "]" * 5000 + "}"
+    line = EventBodies("elided", Path("unused.audio")).body(deep, None, None)
+    record = json.loads("{" + '"event":' + line + "}")
+    assert record["event"] is None and record["raw_bytes"] == len(deep)
+    assert record["raw"].startswith('{"type": "x"')

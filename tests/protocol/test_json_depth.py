@@ -8,7 +8,12 @@ import pytest
 
 from rtagents.protocol import json_depth
 from rtagents.protocol.codec import InvalidEvent, decode_client_event, decode_server_event
-from rtagents.protocol.json_depth import nesting_depth, top_level_strings
+from rtagents.protocol.json_depth import (
+    MAX_DEPTH,
+    nesting_depth,
+    parse_untrusted,
+    top_level_strings,
+)
 from rtagents.protocol.server_rules import Facts, Refuse, Request, decide
 
 WANTED = ("type", "event_id")
@@ -85,3 +90,33 @@ def test_tools_nesting_past_json_depth_are_refused() -> None:
     response = Request(type="response.create", response={"tools": tools})
     refused = decide(Facts(max_json_depth=20), response)
     assert isinstance(refused, Refuse) and refused.param == "response.tools"
+
+
+@pytest.mark.parametrize("levels", [MAX_DEPTH + 1, 5_000, 200_000])
+def test_untrusted_json_past_the_depth_is_a_value_error_saying_so(levels: int) -> None:
+    with pytest.raises(ValueError, match=f"nested deeper than {MAX_DEPTH} levels"):
+        parse_untrusted(_deep(levels))
+    with pytest.raises(ValueError, match="nested deeper"):
+        parse_untrusted('{"a":' * levels + "1" + "}" * levels)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type": "x", "n": [1, 2.5, null, true], "s": "\\u00e9"}',
+        "[]",
+        "3",
+        '"s"',
+        _deep(MAX_DEPTH),
+    ],
+)
+def test_untrusted_json_parses_as_the_stdlib_does(text: str) -> None:
+    assert parse_untrusted(text) == json.loads(text)
+    assert parse_untrusted(text.encode()) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", ["{", "[1,]", "1 2", "", '"\\ud800"', "{'a': 1}"])
+def test_untrusted_json_that_is_not_one_value_is_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        parse_untrusted(text)
+    assert "nested deeper" not in str(refused.value)

@@ -9,19 +9,19 @@ session sends back to the model as the call's output.
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..protocol.errors import Origin, ToolError
+from ..protocol.json_depth import parse_untrusted
 
 
 def parse_arguments(model: type[BaseModel], arguments: str, tool: str) -> BaseModel:
     """The model's arguments validated, or a ToolError that names what is wrong."""
     try:
-        raw = json.loads(arguments or "{}")
+        raw = parse_untrusted(arguments or "{}")
     except ValueError as exc:
         raise _bad(tool, f"arguments are not valid JSON: {exc}") from None
     if not isinstance(raw, dict):

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..protocol.bounded import RecentDict
 from ..protocol.errors import Origin, RealtimeError, ToolError
+from ..protocol.json_depth import parse_untrusted
 from .agent import Agent, FunctionTool, Handoff, ToolContext
 from .agent_events import Error, ToolApprovalRequired, ToolEnd, ToolStart
 from .arguments import resolve_flag
@@ -205,7 +206,7 @@ class CallDispatcher:
         if tool.name in self.always_approved:
             return
         try:
-            parsed = json.loads(call.arguments or "{}")
+            parsed = parse_untrusted(call.arguments or "{}")
         except ValueError:
             parsed = {}
         if not await resolve_flag(tool.needs_approval, ctx, parsed, call.call_id):

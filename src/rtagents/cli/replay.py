@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from ..observability.recording_diff import IdMap, compare
 from ..observability.recording_format import RecordingError
 from ..protocol.errors import ConnectionFailure
+from ..protocol.json_depth import parse_untrusted
 from ..transports.base import Transport, TransportClosed
 from .failures import CliError
 from .replay_plan import MILESTONES, ReplayPlan, encode_frame, plan_from
@@ -197,7 +197,7 @@ class Receiver:
 
     def _take(self, frame: str | bytes) -> None:
         try:
-            event = json.loads(frame)
+            event = parse_untrusted(frame)
         except ValueError:
             return
         if not isinstance(event, dict):

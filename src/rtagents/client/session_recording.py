@@ -11,7 +11,6 @@ the client sees. The file closes when the session ends (CLOSED or FAILED).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +28,7 @@ from ..observability.recording_format import (
 )
 from ..observability.recording_marks import LiveMarks
 from ..protocol.errors import RealtimeError, error_from_payload
+from ..protocol.json_depth import parse_untrusted
 from ..protocol.lifecycle import State, Transition
 from ..transports.base import ABNORMAL_CLOSURE, NORMAL_CLOSURE, Transport, TransportClosed
 from .opening import TransportOpener
@@ -208,7 +208,7 @@ class RecordingTransport:
 
 def _parsed(frame: str) -> dict[str, Any]:
     try:
-        value = json.loads(frame)
+        value = parse_untrusted(frame)
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..protocol.bounded import RecentDict
 from ..protocol.errors import ToolError
+from ..protocol.json_depth import parse_untrusted
 from .events import type_of
 
 if TYPE_CHECKING:
@@ -274,7 +275,7 @@ class ToolRunner:
             known = ", ".join(sorted(self._tools)) or "none"
             return _report(call, "unknown_tool", f"there is no tool {call.name!r} (known: {known})")
         try:
-            args = json.loads(arguments or "{}")
+            args = parse_untrusted(arguments or "{}")
         except ValueError as exc:
             return _report(call, "invalid_arguments", f"arguments are not valid JSON: {exc}")
         if not isinstance(args, dict):

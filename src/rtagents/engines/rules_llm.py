@@ -17,6 +17,7 @@ import secrets
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
+from ..protocol.json_depth import parse_untrusted
 from .base import LLM, LLMChunk, LLMRequest, TextDelta, ToolCallDelta, Usage, close_stream
 from .scenario_rules import PLACEHOLDER, ScenarioRule, ScenarioRules
 
@@ -152,7 +153,7 @@ def _fill_json(value: Any, values: Mapping[str, str]) -> Any:
 def _output_values(output: str) -> dict[str, str]:
     """``output`` (a JSON string decoded) and ``output.<field>`` for a JSON object's fields."""
     try:
-        decoded = json.loads(output)
+        decoded = parse_untrusted(output)
     except ValueError:
         return {"output": output}
     if isinstance(decoded, str):

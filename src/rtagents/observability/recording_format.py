@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from google_crc32c import value as _crc32c
 
 from ..protocol.audio import b64_decoded_length
+from ..protocol.json_depth import parse_untrusted
 
 FORMAT = "rtagents.recording"
 VERSION = 3
@@ -234,7 +234,7 @@ def tool_output_error(event: Any) -> tuple[str | None, str] | None:
     if not isinstance(output, str) or '"error"' not in output:
         return None
     try:
-        parsed = json.loads(output)
+        parsed = parse_untrusted(output)
     except ValueError:
         return None
     if not isinstance(parsed, dict) or not isinstance(parsed.get("error"), str):

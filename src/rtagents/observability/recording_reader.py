@@ -6,13 +6,13 @@ and ``rtagents replay`` read through :class:`RecordingReader`.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..protocol.json_depth import parse_untrusted
 from .recording_format import Header, RecordingError, decode_audio
 from .recording_runs import expand_appends
 
@@ -105,6 +105,6 @@ def _parts(path: Path) -> list[Path]:
 
 def _json_or_none(line: bytes) -> Any:
     try:
-        return json.loads(line)
+        return parse_untrusted(line)
     except ValueError:
         return None

@@ -21,6 +21,7 @@ from typing import Any
 from google_crc32c import value as crc32c
 
 from ..protocol.audio import b64_decoded_length
+from ..protocol.json_depth import parse_untrusted
 from .recording_format import CHECKSUM, RecordingError
 
 APPEND = "input_audio_buffer.append"
@@ -216,7 +217,7 @@ def expand_appends(record: dict[str, Any], where: str) -> Iterator[dict[str, Any
                 "dir": record["dir"],
                 "seq": record["seq"] + index,
                 "transport": record["transport"],
-                "event": json.loads(f"{head}{elided}{tail}"),
+                "event": parse_untrusted(f"{head}{elided}{tail}"),
             }
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise RecordingError(f"{where}: a broken appends record ({exc})") from exc

@@ -12,11 +12,11 @@ failure's ``error`` and its failed ``response.done``): they are reported once.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..protocol.errors import Category, classify_error_payload
+from ..protocol.json_depth import parse_untrusted
 from ..protocol.server_rules import ANY_EVENT, RULES
 from .trace_events import EventIndex, text
 from .trace_hints import CLEAN_CLOSES, CLOSE_HINTS, hint_for
@@ -192,7 +192,7 @@ def _tool_output(
     if item.get("type") != "function_call_output":
         return
     try:
-        output = json.loads(text(item.get("output")) or "")
+        output = parse_untrusted(text(item.get("output")) or "")
     except ValueError:
         return
     message = text(output.get("error")) if isinstance(output, dict) else None

@@ -13,12 +13,12 @@ or its first line is no v1 header) is refused with :class:`RecordingError`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..protocol.json_depth import parse_untrusted
 from .recording import first_part, part_path
 from .recording_format import Header, RecordingError
 
@@ -125,7 +125,7 @@ def _header(part: Path, first: tuple[int, str] | None) -> Mapping[str, Any]:
     if first is None:
         raise RecordingError(f"{part} is empty: a recording starts with its header line")
     try:
-        data = json.loads(first[1])
+        data = parse_untrusted(first[1])
     except ValueError:
         data = None
     where = f"{part}:{first[0]}"
@@ -143,7 +143,7 @@ def _read_records(
     for number, line in lines:
         where = f"{part.name}:{number}"
         try:
-            data = json.loads(line)
+            data = parse_untrusted(line)
         except ValueError:
             recording.set_aside(where, "not JSON (a line cut short by a crash?)")
             continue

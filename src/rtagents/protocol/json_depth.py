@@ -1,4 +1,13 @@
-"""JSON nesting: how deep a value goes, and an object's top-level strings read without recursion.
+"""JSON nesting: parsing text from outside without recursion, how deep a value goes, and an
+object's top-level strings read without recursion.
+
+The stdlib parser recurses once per level of nesting, so a few KiB of brackets
+from a peer raise ``RecursionError``, which is not a ``ValueError`` and so
+escapes every ``except ValueError`` written for bad JSON; and a garbage
+collection that starts at the bottom of that stack makes any ``gc`` callback
+(the server's pause timer) fail too. :func:`parse_untrusted` parses with
+pydantic-core's parser instead, which does not recurse and stops at
+:data:`MAX_DEPTH` levels with a ``ValueError``.
 
 The wire parser stops at a fixed depth (``recursion limit exceeded``) and then
 nothing of the event would be known. :func:`top_level_strings` reads the
@@ -15,6 +24,8 @@ import re
 from collections.abc import Iterable
 from typing import Any, Final
 
+from pydantic_core import from_json
+
 # Tokens a skipped value is made of: whole strings (brackets in them do not
 # count) and brackets. Past this many the scan gives up: it stays cheap
 # however large the frame.
@@ -23,6 +34,25 @@ _TOKEN: Final = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 _KEY: Final = re.compile(r'\s*("[^"\\]*(?:\\.[^"\\]*)*")\s*:\s*')
 _SPACE: Final = re.compile(r"\s*")
 _SCALARS: Final = json.JSONDecoder()
+# pydantic-core's parser takes 201 levels and refuses the 202nd ("recursion limit exceeded").
+MAX_DEPTH: Final = 201
+_TOO_DEEP: Final = "recursion limit exceeded"
+
+
+def parse_untrusted(text: str | bytes | bytearray) -> Any:
+    """One JSON value from a peer, a model or a file, without recursing.
+
+    Raises ``ValueError`` for anything that is not one valid JSON value, with the
+    parser's reason; a value nested deeper than :data:`MAX_DEPTH` levels is
+    refused by saying so. Unlike ``json.loads``, an unpaired surrogate escape
+    (``"\\ud800"``) is refused too: it cannot be encoded as UTF-8 anyway.
+    """
+    try:
+        return from_json(text)
+    except ValueError as exc:
+        if str(exc).startswith(_TOO_DEEP):
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels ({exc})") from None
+        raise
 
 
 def top_level_strings(raw: bytes | str, names: Iterable[str]) -> dict[str, str]:

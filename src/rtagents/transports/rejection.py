@@ -7,11 +7,11 @@ plain text from a proxy). Reading it in one place keeps both errors alike.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from ..protocol.errors import Origin
+from ..protocol.json_depth import parse_untrusted
 
 # Codes for statuses whose body gave none, named like the hosted API's own.
 _STATUS_CODES = {401: "invalid_api_key", 403: "forbidden", 404: "not_found"}
@@ -55,7 +55,7 @@ def _error_object(body: bytes | bytearray | None) -> Any:
     if not body:
         return None
     try:
-        data: Any = json.loads(body)
+        data: Any = parse_untrusted(body)
     except ValueError:
         return None
     return data.get("error") if isinstance(data, dict) else None

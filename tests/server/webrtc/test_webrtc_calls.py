@@ -342,6 +342,29 @@ async def test_bad_credentials_and_configs_are_refused(
     assert hangup.status_code == 404 and "rtc_nope" in hangup.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("opener", ["[", '{"a":'])
+async def test_a_session_part_nested_too_deep_is_refused_not_crashed(
+    server: RunningServer, opener: str
+) -> None:
+    closer = "]" if opener == "[" else "}"
+    nested = (opener * 1000 + "1" + closer * 1000).encode()
+    files = {
+        "sdp": (None, (await _offer_sdp()).encode(), "application/sdp"),
+        "session": (None, nested, "application/json"),
+    }
+    async with httpx.AsyncClient() as http:
+        reply = await http.post(
+            f"{server.http_url}/v1/realtime/calls",
+            files=files,
+            headers={"Authorization": f"Bearer {server.api_key}"},
+        )
+    assert reply.status_code == 400
+    error = reply.json()["error"]
+    assert error["code"] == "invalid_json" and error["param"] == "session"
+    assert "nested" in error["message"]
+    assert not server.app.state.rtagents.calls
+
+
 async def test_hangup_ends_the_call_and_frees_everything(server: RunningServer) -> None:
     gc.collect()
     tasks_before = len(asyncio.all_tasks())

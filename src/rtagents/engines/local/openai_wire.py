@@ -9,12 +9,12 @@ vLLM and OpenAI all accept.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...protocol.json_depth import parse_untrusted
 from ..base import ChatMessage, LLMChunk, LLMRequest, TextDelta, ToolCallDelta, ToolSpec, Usage
 
 _EMPTY_SCHEMA: Mapping[str, Any] = {"type": "object", "properties": {}}
@@ -149,9 +149,9 @@ class ChunkMapper:
 
     def map(self, data: str) -> Iterator[LLMChunk]:
         try:
-            chunk = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise MalformedStream(f"not JSON ({exc.msg}): {data[:120]!r}") from None
+            chunk = parse_untrusted(data)
+        except ValueError as exc:
+            raise MalformedStream(f"not JSON ({exc}): {data[:120]!r}") from None
         if not isinstance(chunk, dict):
             raise MalformedStream(f"expected a JSON object, got {data[:120]!r}")
         if chunk.get("error"):
@@ -217,7 +217,7 @@ def _error_text(error: Any) -> str:
 def error_message(body: bytes) -> str:
     """The ``error.message`` of an HTTP error body, or the start of the body."""
     try:
-        parsed = json.loads(body)
+        parsed = parse_untrusted(body)
     except ValueError:
         return body[:200].decode("utf-8", "replace").strip()
     if isinstance(parsed, dict) and "error" in parsed:

@@ -13,7 +13,6 @@ the item, or ``.failed`` with the item's ``error``. An
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,7 @@ from openai.types.realtime import (
     ResponseMcpCallInProgress,
 )
 
+from ...protocol.json_depth import parse_untrusted
 from ..host.wire_events import build
 from ..local.response_output import ResponseView, _Writer
 from . import remote
@@ -171,10 +171,10 @@ class ApprovalRequestWriter(_Writer):
 def _arguments(text: str) -> dict[str, Any]:
     """The model's arguments as the JSON object an MCP call takes."""
     try:
-        value = json.loads(text) if text.strip() else {}
-    except json.JSONDecodeError as exc:
+        value = parse_untrusted(text) if text.strip() else {}
+    except ValueError as exc:
         raise McpFailure(
-            "tool_execution_error", f"The call's arguments are not valid JSON ({exc.msg})."
+            "tool_execution_error", f"The call's arguments are not valid JSON ({exc})."
         ) from exc
     if not isinstance(value, dict):
         raise McpFailure("tool_execution_error", "The call's arguments must be a JSON object.")
