@@ -81,9 +81,13 @@ class FrameOutbox:
 
     async def stop(self) -> None:
         """Cancel the writer (it may be stuck sending to a peer that never reads)."""
-        if self._writer is not None:
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.cancel()
+            # Not kept: its CancelledError's traceback holds the writer's frame, and
+            # through it the session, in a cycle only a full collection would free.
+            await asyncio.gather(writer, return_exceptions=True)
+        self._on_overflow = _stopped  # the host's method: a cycle through the host
 
     def skip_sent(self) -> None:
         """Everything numbered so far was replayed by resume: the writer skips it."""
@@ -101,3 +105,7 @@ class FrameOutbox:
                 pass  # the receive loop sees the close and ends the session
             finally:
                 self._queue.task_done()
+
+
+def _stopped(queued_bytes: int) -> None:
+    """A stopped outbox reports no overflow."""

@@ -35,9 +35,14 @@ class SessionCap:
         """Stop waiting; once reached, it is closing the session: let it finish."""
         if self._task is None:
             return
+        task, self._task = self._task, None
         if not self.reached:
-            self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+            task.cancel()
+        # Dropped before it is awaited: a cancelled task keeps its CancelledError,
+        # whose traceback holds _enforce's frame, and so this cap, the host and the
+        # whole session, in a cycle that only a full collection would free.
+        await asyncio.gather(task, return_exceptions=True)
+        self._shutdown = _stopped  # a bound method of the host: a cycle through it
 
     async def _enforce(self) -> None:
         cap_s = self._limits.session_length_s  # the gateway policy's, when shorter
@@ -53,6 +58,10 @@ class SessionCap:
         await self._shutdown(
             GOING_AWAY, reason, RemoteProtocolError(message, code="session_expired")
         )
+
+
+async def _stopped(code: int, reason: str, notice: RemoteProtocolError) -> None:
+    """A stopped cap closes nothing."""
 
 
 def duration_text(seconds: float) -> str:

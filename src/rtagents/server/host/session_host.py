@@ -163,6 +163,9 @@ class SessionHost:
             self._roster.discard(self)
             self.event_log.close()  # summaries of the records its log budget held back
             self._tell_closed()
+            let_go = getattr(self.backend, "let_go", None)
+            if let_go is not None:  # optional: a backend that forms no cycles needs none
+                let_go()
             self._done.set()
             log.info(
                 "session ended after %.1f s",
@@ -193,7 +196,9 @@ class SessionHost:
                 else:
                     message = await self.resume.receive(self.transport)
             except TransportClosed as closed:
-                self.transport_closed = closed
+                # Kept for how it closed, not where: its traceback holds this frame,
+                # and so this host, in a cycle (bench/gc_census.py counts them).
+                self.transport_closed = closed.with_traceback(None)
                 attachment = None
                 if self.resume is not None and not self._closing:
                     attachment = await self.resume.reattach(closed, self.transport)

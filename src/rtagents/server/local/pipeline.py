@@ -109,6 +109,18 @@ class LocalBackend:
     async def close(self) -> None:
         """Nothing to release: the work it started runs as the host's tasks."""
 
+    def let_go(self) -> None:
+        """The host has ended (its observers told): break this session's reference cycles.
+
+        The parts hold each other's bound methods and the host's; left as they
+        are, an ended session waits for a full collection, which stops every
+        session of the process for tens of ms per hundred live sessions
+        (docs/benchmarks.md, "A new machine"). Nothing is handled after this.
+        """
+        self._table = {}
+        self.turns.let_go()
+        self.ctx.let_go()
+
     # --- MediaBackend --------------------------------------------------------------
 
     async def receive_pcm(self, pcm16: bytes, rate: int) -> None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Literal
+import weakref
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from openai.types.realtime import RateLimitsUpdatedEvent, ResponseCreatedEvent, ResponseDoneEvent
 
@@ -69,7 +70,9 @@ class ResponseRun:
         self.audio_out = audio_out
         self._registry = registry  # the responder's runs: this one is in it until done
         self._writers: list[MessageWriter | FunctionCallWriter | McpWriter] = []
-        self._mcp = McpTurn(ctx.mcp, self, plan.tools)  # inert without MCP tools
+        # Inert without MCP tools. It points back through a proxy: a run that held its
+        # turn while the turn held the run would wait for a full collection to be freed.
+        self._mcp = McpTurn(ctx.mcp, cast("ResponseRun", weakref.proxy(self)), plan.tools)
         self._tally = UsageTally()  # usage.py: tokenizer counts, audio at the hosted rates
         self._counts = TokenCounts()
         self._budget = ctx.state.token_budgets.for_key(API_KEY_OWNER)  # rate_limits.py
@@ -118,6 +121,14 @@ class ResponseRun:
             self._registry.pop(self.id, None)
             if self.held is not None:
                 self.held.discard()
+            self._let_go()
+
+    def _let_go(self) -> None:
+        """Break the run's cycles once it is over, so dropping it frees it at once: its
+        writers point back at it, and a task that ended in an exception keeps that
+        exception, whose traceback holds this run's frames."""
+        self._writers = []
+        self._task = None
 
     async def _run_to_done(self) -> None:
         status: Status = "completed"

@@ -9,8 +9,9 @@ Only :meth:`LocalBackend.update_session` replaces the config.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ...protocol.conversation import Conversation
 from .. import ids
@@ -42,7 +43,21 @@ class SessionContext:
         self.reply_error = port.reply_error
         # Which oldest turns the model no longer sees (session.truncation).
         self.history_window = HistoryWindow()
-        self.mcp = McpSession(self)  # its MCP servers and their cached tool listings
+        # Its MCP servers and their cached tool listings. It holds this context
+        # weakly: each holding the other would be a cycle (freed by full collections only).
+        self.mcp = McpSession(cast("SessionContext", weakref.proxy(self)))
+
+    def let_go(self) -> None:
+        """The host has ended: hold it weakly and emit nothing more.
+
+        Every part of the session holds this context and the host holds the
+        parts, so the bound methods above close a cycle through the host; broken
+        here, an ended session is freed as soon as it is dropped instead of
+        waiting for a full collection, which stops every session of the process.
+        """
+        self.port = cast("HostPort", weakref.proxy(self.port))
+        self.emit = self.emit_all = _not_sent
+        self.reply_error = _ended
 
     @property
     def id(self) -> str:
@@ -54,3 +69,12 @@ class SessionContext:
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         return self.port.spawn(coro, name)
+
+
+async def _not_sent(*_: Any, **__: Any) -> bool:
+    """What an ended session's parts emit into: nothing reaches a closed transport."""
+    return False
+
+
+async def _ended(*_: Any, **__: Any) -> None:
+    """An ended session's error replies go nowhere, as its events do."""

@@ -57,6 +57,11 @@ class MarkBook:
         self.open: dict[str, TurnMarks] = {}  # response id -> marks until response.done
         self._waiting: dict[str, TurnMarks] = {}  # response id -> done, a stage still to come
 
+    def let_go(self) -> None:
+        """The session ended: drop the callbacks, bound to the session's turns (a cycle)."""
+        self._first_token = _no_first_token
+        self._report = _no_report
+
     def snapshot(self) -> list[TurnMarks]:
         """The finished records, then those still open or waiting (status None: in progress).
 
@@ -255,3 +260,11 @@ def _no_audio(response: Any, messages: list[Any], spoken: bool, status: str) -> 
     if not messages:
         return "no audio: the response has no message (function calls only)"
     return "" if spoken else f"the response was {status} before any audio"
+
+
+def _no_first_token(_: str) -> float | None:
+    return None
+
+
+def _no_report(_: TurnMarks) -> None:
+    """An ended session reports no more turns."""

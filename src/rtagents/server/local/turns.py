@@ -373,6 +373,11 @@ class Turns:
         self.speculation.cancel()
         self.book.close()
 
+    def let_go(self) -> None:
+        """After :meth:`on_closed`: drop the callbacks that point back here (cycles)."""
+        self.book.let_go()
+        self._commit = _no_commit
+
     def _first_token_at(self, response_id: str) -> float | None:
         run = self._responder.runs.get(response_id)  # still registered at its response.done
         return run.first_token_at if run is not None else None
@@ -384,3 +389,8 @@ class Turns:
         """How long the client will play the response's audio (it was all sent already)."""
         conversation = self._ctx.conversation
         return sum(conversation.audio_ms(str(item.id)) for item in response.output or ())
+
+
+async def _no_commit(_: str, __: bytes) -> bool:
+    """What an ended session's turns commit into: nothing (the item has no room)."""
+    return False
