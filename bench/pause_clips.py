@@ -12,9 +12,12 @@ end of speech), so the pause is exactly the silence inserted. The second
 half keeps Piper's own tail.
 
 ``bench/pause_manifest.json`` is committed: each utterance's text, kind, pause
-position (ms from the utterance's first sample) and length, and the sha256 of
-its 24 kHz pcm16 samples. ``bench/premature_replies.py`` checks every clip
-against it before streaming, so a figure always belongs to the committed set.
+position (ms from the utterance's first sample) and length, its number of
+24 kHz pcm16 samples, their loudness contour and their sha256 on the machine
+that wrote it. ``bench/premature_replies.py`` checks every clip against it
+before streaming, so a figure always belongs to the committed set: the same
+samples, or on a CPU that rounds Piper's floats otherwise, the same number of
+samples, pause and contour (``bench/clip_contour.py``).
 
 Run: ``.venv/bin/python bench/pause_clips.py --write`` (re)writes the manifest;
 ``--check`` only compares.
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from clip_contour import as_text, contour, same_contour
 
 from rtagents.engines.local.piper_tts import PiperTTS
 from rtagents.protocol.audio import PCM_RATE, resample_pcm16
@@ -126,7 +130,8 @@ async def make_clips(
 def manifest(clips: list[PauseClip]) -> dict[str, object]:
     return {
         "rate": PCM_RATE,
-        "format": "pcm16 mono little-endian; sha256 over the samples",
+        "format": "pcm16 mono little-endian; sha256 over the samples (bit-exact on the "
+        "CPU that wrote this); contour: dBFS per 100 ms (bench/clip_contour.py)",
         "clips": [
             {
                 "name": clip.name,
@@ -136,7 +141,9 @@ def manifest(clips: list[PauseClip]) -> dict[str, object]:
                 "pause_at_ms": round(clip.pause_at_ms, 3),
                 "pause_ms": clip.pause_ms,
                 "seconds": round(len(clip.pcm16) / 2 / PCM_RATE, 3),
+                "samples": len(clip.pcm16) // 2,
                 "sha256": clip.sha256,
+                "contour": as_text(contour(clip.pcm16, PCM_RATE)),
             }
             for clip in clips
         ],
@@ -151,8 +158,12 @@ def differences(clips: list[PauseClip]) -> list[str]:
         entry = committed.get(clip.name)
         if (
             entry is None
-            or entry["sha256"] != clip.sha256
+            or entry["samples"] != len(clip.pcm16) // 2
             or abs(entry["pause_at_ms"] - clip.pause_at_ms) > 0.01
+            or not (
+                entry["sha256"] == clip.sha256
+                or same_contour(contour(clip.pcm16, PCM_RATE), entry["contour"])
+            )
         ):
             wrong.append(clip.name)
     return wrong

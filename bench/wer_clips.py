@@ -12,14 +12,17 @@ spoken in one go (about 30 s, 60 s and 120 s), so a long turn's word error
 rate can be compared with that of the same words in short clips.
 
 ``bench/wer_manifest.json`` is committed: each clip's condition, text, word
-count, length and the sha256 of its 16 kHz pcm16 samples. ``bench/wer.py``
-checks every clip against it before transcribing, so a figure always belongs
-to the committed set (a different onnxruntime build may render different
-samples; the check then says which clips differ). Piper clips must match to
-the bit. espeak-ng does not render the same text to the same samples twice
-(its Klatt variants add random flutter and timing; seeding libc's ``rand`` or
-``espeak_ng_SetRandSeed`` does not fix it), so its clips are held to their
-length (within 2 %) instead, and their figures move a little between runs.
+count, length, number of 16 kHz pcm16 samples, loudness contour and the
+sha256 of the samples on the machine that wrote it. ``bench/wer.py`` checks
+every clip against it before transcribing, so a figure always belongs to the
+committed set (a different onnxruntime build may render different samples;
+the check then says which clips differ). Piper clips must match to the bit,
+or on a CPU that rounds Piper's floats otherwise, have the same number of
+samples and the same contour (``bench/clip_contour.py``). espeak-ng does
+not render the same text to the same samples twice (its Klatt variants add
+random flutter and timing; seeding libc's ``rand`` or ``espeak_ng_SetRandSeed``
+does not fix it), so its clips are held to their length (within 2 %) instead,
+and their figures move a little between runs.
 
 Run: ``.venv/bin/python bench/wer_clips.py --write`` (re)writes the manifest;
 ``--check`` only compares; ``--wav DIR`` also saves the clips as WAV files.
@@ -34,8 +37,10 @@ import json
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from clip_contour import as_text, contour, same_contour
 
 from rtagents.engines.base import TTS
 from rtagents.engines.local.espeak_tts import EspeakTTS
@@ -183,7 +188,8 @@ def manifest(clips: list[Clip]) -> dict[str, object]:
 
     return {
         "rate": RATE,
-        "format": "pcm16 mono little-endian; sha256 over the samples",
+        "format": "pcm16 mono little-endian; sha256 over the samples (bit-exact on the "
+        "CPU that wrote this); contour: dBFS per 100 ms (bench/clip_contour.py)",
         "conditions": [vars(c) for c in CONDITIONS],
         "clips": [
             {
@@ -192,7 +198,9 @@ def manifest(clips: list[Clip]) -> dict[str, object]:
                 "text": c.text,
                 "words": len(words(c.text)),
                 "seconds": round(c.seconds, 2),
+                "samples": len(c.pcm16) // 2,
                 "sha256": c.sha256,
+                "contour": as_text(contour(c.pcm16, RATE)),
             }
             for c in clips
         ],
@@ -200,30 +208,26 @@ def manifest(clips: list[Clip]) -> dict[str, object]:
 
 
 def differences(clips: list[Clip], *, subset: bool = False) -> list[str]:
-    """Names of clips whose samples differ from the committed manifest (or are missing).
+    """Names of clips that differ from the committed manifest (or are missing).
 
     With ``subset`` only the clips made are compared (a quick run makes a few).
     """
-    committed = {c["name"]: c["sha256"] for c in json.loads(MANIFEST.read_text())["clips"]}
-    made = {c.name: c.sha256 for c in clips}
-    seconds = {c["name"]: c["seconds"] for c in json.loads(MANIFEST.read_text())["clips"]}
+    committed = {c["name"]: c for c in json.loads(MANIFEST.read_text())["clips"]}
+    made = {c.name: c for c in clips}
     names = made.keys() if subset else committed.keys() | made.keys()
-    return sorted(n for n in names if not _same(n, committed, made, seconds, clips))
+    return sorted(
+        n for n in names if n not in committed or n not in made or not _same(made[n], committed[n])
+    )
 
 
-def _same(
-    name: str,
-    committed: dict[str, str],
-    made: dict[str, str],
-    seconds: dict[str, float],
-    clips: list[Clip],
-) -> bool:
-    if name not in committed or name not in made:
-        return False
-    if not name.startswith("espeak/"):
-        return committed[name] == made[name]
-    clip = next(c for c in clips if c.name == name)
-    return abs(clip.seconds - seconds[name]) <= 0.02 * seconds[name]
+def _same(clip: Clip, entry: dict[str, Any]) -> bool:
+    if clip.name.startswith("espeak/"):  # never the same samples twice: its length
+        return abs(clip.seconds - entry["seconds"]) <= 0.02 * entry["seconds"]
+    if entry["sha256"] == clip.sha256:
+        return True
+    return entry["samples"] == len(clip.pcm16) // 2 and same_contour(
+        contour(clip.pcm16, RATE), entry["contour"]
+    )
 
 
 def save_wav(clip: Clip, folder: Path) -> None:
