@@ -101,43 +101,52 @@ async def running_server(
     try:
         sock.bind((config.host, config.port))
         port = sock.getsockname()[1]
-        server = _InLoopServer(
-            uvicorn.Config(
-                app,
-                # h11 and websockets-sansio, with a header read timeout and closes
-                # that never wait on a client that stopped reading.
-                http=http_protocol(config.limits.header_read_timeout_s),
-                ws=PromptCloseWebSocketProtocol,
-                ws_max_size=config.limits.frame_bytes,
-                ws_ping_interval=None,
-                lifespan="off",
-                log_config=None,
-                access_log=False,
-            )
-        )
-        task = asyncio.create_task(server.serve(sockets=[sock]), name="rtagents-uvicorn")
-        warmup = server_state(app).warmup
+        # --redis: checked before the port listens. A node that cannot share its
+        # state must not take connections first (with --workers the kernel would
+        # hand it some) and then exit.
+        await server_state(app).start_shared()
         try:
-            await server_state(app).start_shared()  # --redis: before the first session
-            await _until_started(server, task)
-            warmup.start()  # lifespan is off here; the port is already open
-            base = f"{config.host}:{port}"
-            yield RunningServer(
-                http_url=f"http://{base}",
-                ws_url=f"ws://{base}/v1/realtime",
-                api_key=config.effective_api_key,
-                app=app,
-                config=config,
-            )
+            server = _uvicorn(app, config)
+            task = asyncio.create_task(server.serve(sockets=[sock]), name="rtagents-uvicorn")
+            warmup = server_state(app).warmup
+            try:
+                await _until_started(server, task)
+                warmup.start()  # lifespan is off here; the port is already open
+                base = f"{config.host}:{port}"
+                yield RunningServer(
+                    http_url=f"http://{base}",
+                    ws_url=f"ws://{base}/v1/realtime",
+                    api_key=config.effective_api_key,
+                    app=app,
+                    config=config,
+                )
+            finally:
+                await warmup.stop()
+                await server_state(app).close_all(GOING_AWAY, "server shutting down")
+                server.request_exit()
+                await task
         finally:
-            await warmup.stop()
-            await server_state(app).close_all(GOING_AWAY, "server shutting down")
-            server.request_exit()
-            await task
             await server_state(app).close_shared()
             await asyncio.to_thread(config.telemetry.shutdown)  # flush buffered spans
     finally:
         sock.close()
+
+
+def _uvicorn(app: Starlette, config: ServerConfig) -> _InLoopServer:
+    return _InLoopServer(
+        uvicorn.Config(
+            app,
+            # h11 and websockets-sansio, with a header read timeout and closes
+            # that never wait on a client that stopped reading.
+            http=http_protocol(config.limits.header_read_timeout_s),
+            ws=PromptCloseWebSocketProtocol,
+            ws_max_size=config.limits.frame_bytes,
+            ws_ping_interval=None,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+        )
+    )
 
 
 async def _until_started(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
