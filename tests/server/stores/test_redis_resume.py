@@ -72,7 +72,14 @@ async def stop_liveness(server: RunningServer) -> None:
     shared = server_state(server.app).shared
     assert shared is not None and shared._heartbeat is not None
     shared._heartbeat.cancel()
-    await shared.redis.delete(shared.node_key(shared.node_id))
+    await asyncio.gather(shared._heartbeat, return_exceptions=True)
+    # A renewal sent just before the cancel travels on another pooled connection
+    # and may reach Redis after the first delete (seen from a fresh clone on a
+    # busy machine: the node still looked live); the second delete comes later.
+    key = shared.node_key(shared.node_id)
+    await shared.redis.delete(key)
+    await asyncio.sleep(0.05)
+    await shared.redis.delete(key)
 
 
 def types(frames: list[str]) -> list[str]:
