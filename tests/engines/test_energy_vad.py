@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 from rtagents.engines.base import VAD
 from rtagents.engines.energy_vad import EnergyVAD
 from rtagents.engines.scripted import scripted_speech
+from rtagents.protocol.audio import PCM_RATE
 from rtagents.protocol.resample import StreamResampler
 
 
@@ -78,3 +81,24 @@ def test_partial_windows_wait_and_reset_restarts_the_clock() -> None:
 def test_bad_settings_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         EnergyVAD(**kwargs)  # type: ignore[arg-type]
+
+
+def test_it_takes_the_servers_rate_so_the_server_does_not_resample() -> None:
+    assert EnergyVAD().sample_rate == PCM_RATE
+    assert StreamResampler(PCM_RATE, EnergyVAD().sample_rate).passthrough
+
+
+@given(
+    energy=st.one_of(
+        st.integers(0, 240 * 32768**2),
+        st.sampled_from([0, 1, 240, 2 * 240 * 32768**2]),
+    ),
+    floor=st.integers(-90, -30),
+    span=st.integers(1, 30),
+)
+def test_the_shortcuts_score_as_the_formula_does(energy: int, floor: int, span: int) -> None:
+    """Below the floor and above the ceiling no logarithm is taken; the score is the same."""
+    vad = EnergyVAD(window_ms=10, floor_db=floor, ceiling_db=floor + span)
+    level = 10.0 * math.log10(energy / (240 * 32768.0**2) + 1e-12)
+    expected = min(1.0, max(0.0, (level - floor) / span))
+    assert vad._probability(energy) == pytest.approx(expected, abs=1e-9)

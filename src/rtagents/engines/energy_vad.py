@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import repeat
 
 import numpy as np
 
+from ..protocol.audio import PCM_RATE
 from .base import VAD, SpeechProbability
 
-DEFAULT_RATE = 16_000  # the rate model VADs use, so the server resamples as it would for them
+# The server's internal rate: loudness needs no particular rate, so the server feeds
+# this VAD its stream as it is. A model VAD (Silero: 16 kHz) gets its own rate through a
+# resampler, which cost 10 % of a loaded bench server's CPU (docs/benchmarks.md).
+DEFAULT_RATE = PCM_RATE
 DEFAULT_WINDOW_MS = 10
 _TINY = 1e-12  # keeps log10 finite on digital silence
 
@@ -58,6 +63,10 @@ class EnergyVAD(VAD):
         self._span = ceiling_db - floor_db
         # A window's summed squared samples -> its mean power relative to full scale.
         self._per_energy = 1.0 / (self._window * 32768.0 * 32768.0)
+        # Energies at or below the floor score 0, at or above the ceiling 1 (the tiny
+        # term below moves the level by far less than a window's rounding).
+        self._silent_energy = 10.0 ** (floor_db / 10.0) / self._per_energy
+        self._loud_energy = 10.0 ** (ceiling_db / 10.0) / self._per_energy
         self._pending = b""
         self._windows_done = 0
 
@@ -85,16 +94,20 @@ class EnergyVAD(VAD):
         first = self._windows_done
         self._windows_done += count
         step = self.window_ms
-        return [
-            SpeechProbability(
-                start_ms=(first + i) * step,
-                end_ms=(first + i + 1) * step,
-                probability=self._probability(energy),
+        bounds = [(first + i) * step for i in range(count + 1)]
+        return list(
+            map(
+                SpeechProbability._make,
+                zip(bounds, bounds[1:], map(self._probability, energies), repeat(None)),
             )
-            for i, energy in enumerate(energies)
-        ]
+        )
 
     def _probability(self, energy: int) -> float:
+        # Silence and the loud tone code, most windows, need no logarithm.
+        if energy <= self._silent_energy:
+            return 0.0
+        if energy >= self._loud_energy:
+            return 1.0
         level_db = 10.0 * math.log10(energy * self._per_energy + _TINY)
         return min(1.0, max(0.0, (level_db - self._floor) / self._span))
 

@@ -43,6 +43,8 @@ class StreamResampler:
 
     def process(self, pcm16: bytes) -> bytes:
         """Resample the next chunk; returns the output that is ready so far."""
+        if self.passthrough and not self._odd and not len(pcm16) % 2:
+            return pcm16  # the common case of a rate-agnostic consumer: no copies
         data = self._odd + pcm16
         whole = len(data) - len(data) % 2
         self._odd = data[whole:]
