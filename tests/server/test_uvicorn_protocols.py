@@ -14,10 +14,12 @@ import gc
 import json
 import socket
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import uvicorn
 from server_harness import wait_following_progress
 from websockets.asyncio.client import connect
 
@@ -25,7 +27,11 @@ from rtagents.server.app import server_state
 from rtagents.server.config import ServerConfig
 from rtagents.server.host.limits import Limits
 from rtagents.server.serving import RunningServer, running_server
-from rtagents.server.uvicorn_protocols import PromptCloseWebSocketProtocol
+from rtagents.server.uvicorn_protocols import (
+    READ_AHEAD_BYTES,
+    READ_AHEAD_MESSAGES,
+    PromptCloseWebSocketProtocol,
+)
 from rtagents.testing.raw_websocket import open_raw_websocket
 
 HEADER_TIMEOUT_S = 1.0
@@ -165,3 +171,74 @@ async def test_a_peer_that_never_reads_even_the_close_is_aborted(
     assert not state.sessions, "the server kept serving a client that never reads"
     await _until(lambda: server_socket.fileno() < 0)  # closed though never read
     ws.abort()
+
+
+class _Watched(PromptCloseWebSocketProtocol):
+    """The protocol under test, each connection's instance kept where the test can see it."""
+
+    made: list[PromptCloseWebSocketProtocol] = []
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        _Watched.made.append(self)
+
+
+@contextlib.asynccontextmanager
+async def _held_app_server(gate: asyncio.Event, got: list[str]) -> AsyncIterator[str]:
+    """uvicorn with the protocol under test and an app that reads only once ``gate`` is set."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        await gate.wait()
+        while (message := await receive())["type"] == "websocket.receive":
+            got.append(message["text"])
+
+    sock = socket.create_server(("127.0.0.1", 0))
+    config = uvicorn.Config(app, ws=_Watched, lifespan="off", log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    task = asyncio.ensure_future(server.serve(sockets=[sock]))
+    try:
+        await _until(lambda: server.started)
+        yield f"ws://127.0.0.1:{sock.getsockname()[1]}/"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def test_reading_pauses_only_once_enough_messages_wait_for_the_app() -> None:
+    """uvicorn paused the socket after every message (two epoll calls an append)."""
+    gate, got = asyncio.Event(), []
+    _Watched.made.clear()
+    async with _held_app_server(gate, got) as url, connect(url) as ws:
+        await _until(lambda: bool(_Watched.made))
+        protocol = _Watched.made[0]
+        texts = [f"m{n}" for n in range(10)]
+        for n, text in enumerate(texts[:READ_AHEAD_MESSAGES], start=1):
+            await ws.send(text)
+            await _until(lambda n=n: protocol.queue.qsize() == n)  # type: ignore[misc]
+            reading = protocol.transport.is_reading()
+            assert reading == (n < READ_AHEAD_MESSAGES), f"after {n} messages"
+        for text in texts[READ_AHEAD_MESSAGES:]:
+            await ws.send(text)  # they wait in the socket, not in the server's memory
+        assert protocol.queue.qsize() == READ_AHEAD_MESSAGES
+        gate.set()
+        await _until(lambda: len(got) == len(texts))
+        assert got == texts, "every message, in order"
+        assert protocol.transport.is_reading()
+
+
+async def test_one_large_message_pauses_reading_at_once() -> None:
+    gate, got = asyncio.Event(), []
+    _Watched.made.clear()
+    async with _held_app_server(gate, got) as url, connect(url, max_size=None) as ws:
+        await _until(lambda: bool(_Watched.made))
+        protocol = _Watched.made[0]
+        await ws.send("x" * READ_AHEAD_BYTES)
+        await _until(lambda: protocol.queue.qsize() == 1)
+        assert not protocol.transport.is_reading()
+        await ws.send("after")
+        gate.set()
+        await _until(lambda: len(got) == 2)
+        assert got[1] == "after" and len(got[0]) == READ_AHEAD_BYTES
