@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import math
 
 import numpy as np
@@ -235,6 +236,34 @@ def test_base64_round_trip_and_length(data: bytes) -> None:
 def test_decoded_length_of_unpadded_text() -> None:
     assert b64_decoded_length("QQ") == 1 and b64_decoded_length("") == 0
     assert b64_decoded_length("=") == 0 and b64_decoded_length("==") == 0  # never negative
+
+
+_B64_TEXT = st.text(
+    alphabet=st.sampled_from(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/====  \n-_.\x00é"
+    ),
+    max_size=24,
+)
+
+
+@given(
+    text=st.one_of(_B64_TEXT, st.binary(max_size=18).map(lambda b: base64.b64encode(b).decode()))
+)
+def test_decoding_accepts_and_refuses_exactly_what_binascii_strict_mode_does(text: str) -> None:
+    """The SIMD decoder is a fast path only: strict mode stays the judge, byte for byte."""
+    try:
+        expected: bytes | None = binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        expected = None
+    if expected is None:
+        with pytest.raises(RemoteProtocolError):
+            b64decode_audio(text)
+    else:
+        assert b64decode_audio(text) == expected
+
+
+def test_a_padding_only_strict_mode_accepts_still_decodes() -> None:
+    assert b64decode_audio("QUAZ=") == b"A@\x19"  # pybase64 refuses it; binascii decides
 
 
 @pytest.mark.parametrize("text", ["abc", "ab!=", "QQ==QQ==", "é", "QQ= ="])

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
+import pybase64
 import soxr
 
 from .errors import RemoteProtocolError
@@ -264,11 +265,21 @@ def float32_to_pcm16(samples: npt.NDArray[Any]) -> bytes:
 
 def b64encode_audio(data: bytes) -> str:
     """Audio bytes -> the base64 text of an ``audio``/``delta`` field."""
-    return binascii.b2a_base64(data, newline=False).decode("ascii")
+    return pybase64.b64encode_as_string(data)
 
 
 def b64decode_audio(text: str, *, param: str = "audio") -> bytes:
-    """Base64 text of a wire field -> bytes; a clear error names ``param`` if it is not base64."""
+    """Base64 text of a wire field -> bytes; a clear error names ``param`` if it is not base64.
+
+    pybase64 (SIMD) decodes a valid payload about 18 times faster than
+    ``binascii``: this runs on every append. What it refuses goes to
+    ``binascii``'s strict mode, which decides (pybase64 also refuses a few
+    paddings strict mode accepts, such as ``"QUAZ="``) and words the error.
+    """
+    try:
+        return pybase64.b64decode(text, validate=True)
+    except ValueError:  # binascii.Error is one; so is a str that is not ASCII
+        pass
     try:
         return binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
