@@ -21,6 +21,9 @@ the JSON until the connection closes.
 
 With the stamps it hands over the pause of every garbage collection since the
 last hand-over (key ``gc/<pid>``), so each step can show its longest pause.
+The collector runs on ``rtagents serve``'s schedule (``server/collector.py``);
+``RTAGENTS_GC_SWEEP=0`` in the environment gives Python's own, as
+``serve --gc-sweep 0`` does.
 """
 
 from __future__ import annotations
@@ -39,8 +42,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from rtagents.cli.serve import start_collector
 from rtagents.engines.scripted import scripted_engines
 from rtagents.observability.gc_pauses import PauseTally
+from rtagents.server.collector import SWEEP_EVERY_S
 from rtagents.server.config import ServerConfig
 from rtagents.server.host.backend import HostPort
 from rtagents.server.serving import running_server
@@ -51,6 +56,7 @@ STAMPS: defaultdict[str, list[float]] = defaultdict(list)
 # collection (it stops every session of the process at once).
 PAUSES: list[float] = []
 GC_KEY = f"gc/{os.getpid()}"  # a session id never starts with "gc/"
+GC_SWEEP_ENV = "RTAGENTS_GC_SWEEP"  # serve --gc-sweep's variable
 
 
 class StepPauses(PauseTally):
@@ -121,8 +127,9 @@ async def serve(args: argparse.Namespace) -> None:
     control = await asyncio.start_server(hand_over_stamps, "127.0.0.1", 0)
     async with control, running_server(config, scripted_engines()) as server:
         server.app.router.routes.append(Route("/bench/stamps", stamps, methods=["GET"]))
-        gc.freeze()  # as `rtagents serve` does once started
+        gc.freeze()  # as `rtagents serve` does once started, with its collector schedule
         time_collections()
+        collector = start_collector(float(os.environ.get(GC_SWEEP_ENV, SWEEP_EVERY_S)), server.app)
         info = {
             "ws_url": server.ws_url,
             "http_url": server.http_url,
@@ -131,6 +138,8 @@ async def serve(args: argparse.Namespace) -> None:
         }
         print(json.dumps(info), flush=True)
         await stdin_closed()
+        if collector is not None:
+            collector.cancel()
 
 
 def main() -> None:

@@ -98,6 +98,7 @@ def test_every_serve_setting_can_come_from_the_environment(
         "REDIS": "redis://127.0.0.1:6390/0",
         "RATE_LIMIT_TOKENS": "1000",
         "RATE_LIMIT_WINDOW": "30",
+        "GC_SWEEP": "120",
     }
     assert set(values) == {name.upper() for name in _ORDINARY}  # limits: tested below
     for name, value in values.items():
@@ -137,6 +138,7 @@ def test_every_serve_setting_can_come_from_the_environment(
         "redis": "redis://127.0.0.1:6390/0",
         "rate_limit_tokens": 1000,
         "rate_limit_window": 30.0,
+        "gc_sweep": 120.0,
     }
 
 

@@ -172,6 +172,13 @@ class ServeSettings(LimitSettings):
         description="serve Prometheus /metrics on this port, without auth (keep it private); "
         "unset: /metrics on the main port, behind the API key",
     )
+    gc_sweep: float = Field(
+        600.0,
+        ge=0,
+        description="keep full garbage collections off live sessions (docs/configuration.md): "
+        "survivors are frozen every second and swept when no session is live or after this "
+        "many seconds (0: Python's own collector schedule)",
+    )
     tracing: Literal["off", "session", "all"] = Field(
         "session",
         description="OpenTelemetry spans (telemetry extra; OTEL_* variables): session: sessions "
