@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -52,3 +53,36 @@ async def test_metrics_port_serves_metrics_there_and_not_on_the_main_port(
     assert {"rtagents_sessions_active", "rtagents_turn_latency_seconds"} <= names
     assert main.status_code == 404
     assert f"Prometheus metrics on http://127.0.0.1:{metrics_port}/metrics" in server.tail()
+
+
+async def _sweep_logged(server: ServerProcess, *, hold_s: float) -> bool:
+    """Hold one session ``hold_s``, close it, then wait for the collector's idle sweep."""
+    headers = {"Authorization": f"Bearer {server.api_key}"}
+    async with connect(server.ws_url, additional_headers=headers) as ws:
+        await ws.recv()
+        await asyncio.sleep(hold_s)  # a second's tick freezes the live session's objects
+    for _ in range(100):  # the sweep comes on the next tick with no session; 10 s at most
+        if "collector sweep" in server.log_path.read_text():
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def test_serve_sweeps_the_collector_once_its_sessions_have_ended(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "serve.log", args=["--log-level", "debug"])
+    server.start()
+    try:
+        assert await _sweep_logged(server, hold_s=1.5)
+    finally:
+        server.stop()
+    assert "0 live sessions" in server.log_path.read_text()
+
+
+async def test_gc_sweep_0_leaves_the_collector_alone(tmp_path: Path) -> None:
+    args = ["--log-level", "debug", "--gc-sweep", "0"]
+    server = ServerProcess(tmp_path / "serve.log", args=args)
+    server.start()
+    try:
+        assert not await _sweep_logged(server, hold_s=1.5)
+    finally:
+        server.stop()
