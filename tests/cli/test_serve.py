@@ -72,7 +72,7 @@ async def test_serve_sweeps_the_collector_once_its_sessions_have_ended(tmp_path:
     server = ServerProcess(tmp_path / "serve.log", args=["--log-level", "debug"])
     server.start()
     try:
-        assert await _sweep_logged(server, hold_s=1.5)
+        assert await _sweep_logged(server, hold_s=2.5)  # two ticks at least, one live
     finally:
         server.stop()
     assert "0 live sessions" in server.log_path.read_text()

@@ -25,10 +25,22 @@ class _Node:
 
 
 def _watched_cycle() -> list[bool]:
-    """Make a garbage cycle right away; the list turns [True] when it is freed."""
+    """Make a garbage cycle right away; the list turns [True] when it is freed.
+
+    The collector is off meanwhile: an automatic collection of the middle
+    generation while the node is still referenced would move it to the oldest
+    one, where a tick's young collection does not look.
+    """
     freed: list[bool] = []
-    node = _Node()
-    weakref.finalize(node, freed.append, True)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        node = _Node()
+        weakref.finalize(node, freed.append, True)
+        del node
+    finally:
+        if enabled:
+            gc.enable()
     return freed
 
 
