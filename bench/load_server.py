@@ -42,10 +42,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from rtagents.cli.serve import start_collector
+from rtagents.cli.settings import ENV_PREFIX
 from rtagents.engines.scripted import scripted_engines
 from rtagents.observability.gc_pauses import PauseTally
-from rtagents.server.collector import SWEEP_EVERY_S
+from rtagents.server.app import server_state
+from rtagents.server.collector import SWEEP_EVERY_S, start_schedule
 from rtagents.server.config import ServerConfig
 from rtagents.server.host.backend import HostPort
 from rtagents.server.serving import running_server
@@ -56,7 +57,7 @@ STAMPS: defaultdict[str, list[float]] = defaultdict(list)
 # collection (it stops every session of the process at once).
 PAUSES: list[float] = []
 GC_KEY = f"gc/{os.getpid()}"  # a session id never starts with "gc/"
-GC_SWEEP_ENV = "RTAGENTS_GC_SWEEP"  # serve --gc-sweep's variable
+GC_SWEEP_ENV = f"{ENV_PREFIX}GC_SWEEP"  # serve --gc-sweep's variable
 
 
 class StepPauses(PauseTally):
@@ -129,7 +130,9 @@ async def serve(args: argparse.Namespace) -> None:
         server.app.router.routes.append(Route("/bench/stamps", stamps, methods=["GET"]))
         gc.freeze()  # as `rtagents serve` does once started, with its collector schedule
         time_collections()
-        collector = start_collector(float(os.environ.get(GC_SWEEP_ENV, SWEEP_EVERY_S)), server.app)
+        sweep_every_s = float(os.environ.get(GC_SWEEP_ENV, SWEEP_EVERY_S))
+        sessions = server_state(server.app).sessions
+        collector = start_schedule(sweep_every_s, lambda: len(sessions))
         info = {
             "ws_url": server.ws_url,
             "http_url": server.http_url,

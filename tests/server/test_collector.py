@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from rtagents.server.collector import CollectorSchedule
+from rtagents.server.collector import CollectorSchedule, start_schedule
 
 
 class _Node:
@@ -139,3 +139,12 @@ async def test_run_ticks_until_cancelled() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert schedule.sweeps and schedule.sweeps[-1].live_sessions == 0
+
+
+async def test_start_schedule_runs_one_unless_it_is_turned_off() -> None:
+    assert start_schedule(0, lambda: 0) is None  # --gc-sweep 0: Python's own schedule
+    task = start_schedule(0.5, lambda: 0)  # below a freeze period: one sweep a second at most
+    assert task is not None and not task.done()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

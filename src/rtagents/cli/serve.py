@@ -18,7 +18,7 @@ import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..server.stores import SharedStateUnavailable
 from .failures import CliError, bind_failure
@@ -183,6 +183,7 @@ async def serve_until_stopped(
     settings: ServeSettings, api_key: str, policy: Policy | None = None
 ) -> None:
     from ..server.app import server_state
+    from ..server.collector import start_schedule
     from ..server.drain import StopSignals, drain_unless_stopped
     from ..server.serving import running_server
     from ..server.workers import watch_parent, worker_index
@@ -207,7 +208,8 @@ async def serve_until_stopped(
             # process: moving it out of the collector's reach cuts full-collection
             # pauses under many sessions from ~100 ms to ~30 ms (bench/load.py).
             gc.freeze()
-            collector = start_collector(settings.gc_sweep, server.app)
+            state = server_state(server.app)
+            collector = start_schedule(settings.gc_sweep, lambda: len(state.sessions))
             if not settings.api_key:
                 # Said once, after the port is ours, so the operator can mint
                 # secrets; never logged again.
@@ -224,7 +226,7 @@ async def serve_until_stopped(
             watch_parent(signals.on_term)
             try:
                 await signals.requested.wait()
-                await drain_unless_stopped(server_state(server.app), signals)
+                await drain_unless_stopped(state, signals)
             finally:
                 if collector is not None:
                     collector.cancel()
@@ -233,20 +235,6 @@ async def serve_until_stopped(
             log.info("shutting down; closing sessions with 1001")
         finally:
             await serving.__aexit__(None, None, None)
-
-
-def start_collector(sweep_every_s: float, app: Any) -> asyncio.Task[None] | None:
-    """``--gc-sweep``'s collector schedule (server/collector.py) for this process; None if 0."""
-    if not sweep_every_s:
-        return None
-    from ..server.app import server_state
-    from ..server.collector import FREEZE_EVERY_S, CollectorSchedule
-
-    state = server_state(app)
-    schedule = CollectorSchedule(
-        lambda: len(state.sessions), sweep_every_s=max(sweep_every_s, FREEZE_EVERY_S)
-    )
-    return asyncio.get_running_loop().create_task(schedule.run(), name="collector schedule")
 
 
 def metrics_listener(config: ServerConfig) -> MetricsListener | None:

@@ -104,3 +104,15 @@ class CollectorSchedule:
             extra={"collected": collected, "pause_ms": done.pause_s * 1000, "sessions": live},
         )
         return done
+
+
+def start_schedule(
+    sweep_every_s: float, live_sessions: Callable[[], int]
+) -> asyncio.Task[None] | None:
+    """Run a schedule in the current loop (``serve --gc-sweep``); None when ``sweep_every_s``
+    is 0, which leaves Python's own schedule. A sweep is never due more often than the
+    freezes that would make it needed."""
+    if not sweep_every_s:
+        return None
+    schedule = CollectorSchedule(live_sessions, sweep_every_s=max(sweep_every_s, FREEZE_EVERY_S))
+    return asyncio.get_running_loop().create_task(schedule.run(), name="collector schedule")
