@@ -191,7 +191,10 @@ async def main(args: argparse.Namespace) -> int:
     from rtagents.server.serving import running_server
 
     engines = local_engines(
-        llm_url=args.llm_url, llm_threads=args.llm_threads, llm_slots=args.llm_slots
+        llm_url=args.llm_url,
+        llm_threads=args.llm_threads,
+        llm_slots=args.llm_slots,
+        cpu_gate=not args.no_cpu_gate,
     )
     config = session_config()
     config["audio"]["input"]["turn_detection"] = turn_detection(args.turn_detection)
@@ -258,6 +261,11 @@ def add_setup_options(parser: argparse.ArgumentParser) -> None:
         "--llm-slots", type=int, default=1, help="embedded LLM requests batched at once"
     )
     parser.add_argument("--machine", default="this machine")
+    parser.add_argument(
+        "--no-cpu-gate",
+        action="store_true",
+        help="Whisper and the TTS each on their own threads, unqueued (engines/local/cpu_gate.py)",
+    )
     parser.add_argument(
         "--turn-detection", choices=("server_vad", "semantic_vad"), default="server_vad"
     )

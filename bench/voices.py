@@ -98,7 +98,10 @@ async def main(args: argparse.Namespace) -> int:
     from rtagents.server.serving import running_server
 
     engines = local_engines(
-        llm_url=args.llm_url, llm_threads=args.llm_threads, llm_slots=args.llm_slots
+        llm_url=args.llm_url,
+        llm_threads=args.llm_threads,
+        llm_slots=args.llm_slots,
+        cpu_gate=not args.no_cpu_gate,
     )
     config = session_config()
     config["audio"]["input"]["turn_detection"] = turn_detection(args.turn_detection)
@@ -111,7 +114,8 @@ async def main(args: argparse.Namespace) -> int:
             threads = args.llm_threads or "the server's default"
             print(
                 f"\nvoices at once, {args.turn_detection}, LLM threads {threads}, "
-                f"LLM slots {args.llm_slots}; {args.machine}"
+                f"LLM slots {args.llm_slots}, CPU gate {engines.labels.get('cpu', 'off')}; "
+                f"{args.machine}"
             )
             print(
                 "| sessions | turns with audio | felt p50 ms | felt p95 ms | "

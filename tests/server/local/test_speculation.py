@@ -21,6 +21,7 @@ from vad_harness import Streamer, configure, speech
 
 from rtagents.engines.base import Engines, LLMChunk, LLMRequest
 from rtagents.engines.scripted import Rule, Say, scripted_engines
+from rtagents.engines.stage import Stage, current_stage
 from rtagents.server.config import ServerConfig
 from rtagents.server.local.speculation import SETTLE_MS, Speculation
 from rtagents.server.serving import RunningServer, running_server
@@ -37,6 +38,7 @@ class Call:
     sent_ms: float  # audio the client had appended when the call began
     what: Any
     closed: bool = False
+    stage: Stage | None = None  # what the call serves (engines/stage.py), read as it ran
 
 
 @dataclass
@@ -81,6 +83,7 @@ class RecordingTTS:
 
 async def _closing(stream: Any, call: Call) -> AsyncIterator[Any]:
     try:
+        call.stage = current_stage()  # the stage of the task iterating the stream
         async for item in stream:
             yield item
     finally:
@@ -95,11 +98,13 @@ class GatedSTT:
         self._inner = inner
         self.gate = asyncio.Event()
         self.gate.set()
+        self.stages: list[Stage] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
     async def transcribe(self, audio: bytes, **options: Any) -> Any:
+        self.stages.append(current_stage())
         await self.gate.wait()
         return await self._inner.transcribe(audio, **options)
 
@@ -185,6 +190,26 @@ async def test_a_confirmed_turn_releases_the_held_reply_unchanged(
     assert fast.types().index("response.created") > fast.types().index(
         "input_audio_buffer.committed"
     )
+
+
+async def test_engine_calls_say_how_near_they_are_to_first_audio(
+    server: RunningServer, recorder: Recorder, stt: GatedSTT, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shared engines order their work by it (engines/local/cpu_gate.py): the turn's
+    transcript and the reply's first speech, held or not, before the rest of the reply."""
+    async with memory_session(server) as client:
+        await turn(client, recorder, speech("hello", lead_ms=200))
+    assert stt.stages and set(stt.stages) == {Stage.TURN_END}
+    held = [(c.what, c.stage) for c in recorder.tts]
+    assert held[0] == (FIRST_CLAUSE, Stage.FIRST_SPEECH)
+    assert held[1:] and {stage for _, stage in held[1:]} == {Stage.SPEECH}
+
+    monkeypatch.setattr(Speculation, "enabled", False)
+    recorder.tts.clear()
+    async with memory_session(server) as client:
+        await turn(client, recorder, speech("hello", lead_ms=200))
+    spoken = [c.stage for c in recorder.tts]
+    assert spoken[0] is Stage.FIRST_SPEECH and set(spoken[1:]) == {Stage.SPEECH}
 
 
 async def test_a_reply_without_an_early_clause_end_holds_its_first_words(

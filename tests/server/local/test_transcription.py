@@ -17,6 +17,7 @@ from vad_harness import Streamer, configure, silence, speech
 from rtagents.engines.base import EngineFailure, Engines, Transcription
 from rtagents.engines.energy_vad import EnergyVAD
 from rtagents.engines.scripted import ScriptedLLM, ScriptedSTT, ScriptedTTS
+from rtagents.engines.stage import Stage, current_stage
 from rtagents.server.config import ServerConfig
 from rtagents.server.local.transcription import stable_prefix
 from rtagents.server.serving import running_server
@@ -34,12 +35,14 @@ class WatchedSTT(ScriptedSTT):
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[float] = []
+        self.stages: list[Stage] = []  # what each call serves (engines/stage.py)
         self.gate = asyncio.Event()
         self.gate.set()
         self.hold_from = 0  # calls from this one on wait for the gate
 
     async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcription:
         self.calls.append(len(pcm16) / 48)
+        self.stages.append(current_stage())
         if len(self.calls) > self.hold_from:
             await self.gate.wait()
         return await super().transcribe(pcm16, language=language)
@@ -157,6 +160,8 @@ async def test_a_partial_transcript_is_sent_early_when_the_final_is_late() -> No
             await stream.until("conversation.item.input_audio_transcription.completed")
         ).event
     assert len(stt.calls) == 3
+    # The partials are only shown; the last call is the turn's own transcript.
+    assert stt.stages == [Stage.PARTIAL, Stage.PARTIAL, Stage.TURN_END]
     # Whole words heard by the last partial (~2 s of speech) went out at the commit.
     assert early.delta.endswith(" ") and LONG.startswith(early.delta) and len(early.delta) > 30
     deltas = stream.events("conversation.item.input_audio_transcription.delta")

@@ -123,6 +123,11 @@ class EmbeddedLLM:
     accepts_images = False
 
     @property
+    def threads(self) -> int:
+        """llama.cpp's threads: the cores it keeps busy while it generates."""
+        return self._threads
+
+    @property
     def context_tokens(self) -> int:
         """The context window of one request (llama.cpp's n_ctx per slot)."""
         return self._context_tokens

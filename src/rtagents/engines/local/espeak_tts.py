@@ -23,6 +23,7 @@ from ...protocol.audio import PCM_RATE, float32_to_pcm16
 from ..base import TTS, EngineFailure, close_stream, speakable_voices
 from . import assets
 from .clauses import split_clauses
+from .cpu_gate import CpuGate, rendered_clauses
 from .loadable import Loadable
 from .voices import VOICES, VoiceStyle, check_speed, voice_style
 
@@ -96,7 +97,14 @@ _ENGINE: _Espeak | None = None
 
 
 class EspeakTTS:
-    """Implements the :class:`~rtagents.engines.base.TTS` protocol (pcm16, 24 kHz)."""
+    """Implements the :class:`~rtagents.engines.base.TTS` protocol (pcm16, 24 kHz).
+
+    ``gate``, when given, is the CPU queue it shares with the other local engines
+    (:mod:`.cpu_gate`).
+    """
+
+    def __init__(self, *, gate: CpuGate | None = None) -> None:
+        self._gate = gate
 
     @property
     def sample_rate(self) -> int:
@@ -126,10 +134,11 @@ class EspeakTTS:
         """Yield pcm16 (24 kHz) per clause."""
         style = voice_style(voice)
         check_speed(speed)
-        for clause in split_clauses(text):
-            pcm = await asyncio.to_thread(self._render, clause, style, speed)
-            if pcm:
-                yield pcm
+        clauses = rendered_clauses(
+            self._gate, lambda clause: self._render(clause, style, speed), split_clauses(text)
+        )
+        async for pcm in clauses:
+            yield pcm
 
     def _render(self, clause: str, style: VoiceStyle, speed: float) -> bytes:
         self.load()

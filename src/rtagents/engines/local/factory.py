@@ -16,6 +16,7 @@ import os
 from typing import Final
 
 from ..base import LLM, Engines
+from .cpu_gate import CpuGate, gate_capacity
 from .embedded_llm import MODEL_NAME, EmbeddedLLM
 from .espeak_tts import EspeakTTS, FallbackTTS
 from .openai_compat import OpenAICompatLLM
@@ -35,6 +36,7 @@ def local_engines(
     llm_threads: int | None = None,
     llm_slots: int = 1,
     vad: bool = True,
+    cpu_gate: bool = True,
 ) -> Engines:
     """The local engine set, not yet loaded (the server warms it: ``WarmUp(engines)``).
 
@@ -42,7 +44,9 @@ def local_engines(
     ``$RTAGENTS_LLM_MODEL``, else ``llama3.2``; ``llm_threads`` (embedded
     only) defaults to half the usable cores (1 to 4), and ``llm_slots`` is
     how many requests it batches at once (see ``EmbeddedLLM``); ``vad=False``
-    gives a push-to-talk-only server.
+    gives a push-to-talk-only server. ``cpu_gate`` (on by default) makes Whisper
+    and the TTS share one queue for the cores the embedded LLM leaves, the call
+    nearest to a caller hearing audio first (:mod:`.cpu_gate`).
     """
     llm, llm_label = _llm(llm_url, llm_model, llm_threads, llm_slots)
     labels = {
@@ -52,10 +56,14 @@ def local_engines(
     }
     if vad:
         labels["vad"] = "silero vad (onnxruntime)"
+    gate = None
+    if cpu_gate:
+        gate = CpuGate(gate_capacity(llm.threads if isinstance(llm, EmbeddedLLM) else 0))
+        labels["cpu"] = f"one queue for {gate.capacity} thread(s), nearest audio first"
     return Engines(
         llm=llm,
-        tts=FallbackTTS(PiperTTS(), EspeakTTS()),
-        stt=WhisperSTT(cpu_threads=stt_threads),
+        tts=FallbackTTS(PiperTTS(gate=gate), EspeakTTS(gate=gate)),
+        stt=WhisperSTT(cpu_threads=stt_threads, gate=gate),
         vad=SileroVAD() if vad else None,
         name="local",
         labels=labels,

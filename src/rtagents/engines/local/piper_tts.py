@@ -24,6 +24,7 @@ from ...protocol.audio import PCM_RATE, float32_to_pcm16
 from ..base import EngineFailure
 from . import assets
 from .clauses import split_clauses
+from .cpu_gate import CpuGate, rendered_clauses
 from .voices import VOICES, VoiceStyle, check_speed, voice_style
 
 
@@ -37,6 +38,7 @@ class PiperTTS:
         config_path: Path | None = None,
         threads: int = 1,
         variation: float = 1.0,
+        gate: CpuGate | None = None,
     ) -> None:
         self._model_path = model_path
         # Piper samples noise for timbre and phoneme lengths; `variation` scales it
@@ -44,6 +46,7 @@ class PiperTTS:
         self._variation = variation
         self._config_path = config_path
         self._threads = threads
+        self._gate = gate  # shared with the other local engines (cpu_gate.py)
         self._voice: Any = None  # piper.PiperVoice once loaded
         self._load_lock = threading.Lock()
 
@@ -81,10 +84,14 @@ class PiperTTS:
         check_speed(speed)
         if self._voice is None:
             await asyncio.to_thread(self.load)
-        for clause in split_clauses(text):
-            pcm = await asyncio.to_thread(self._render, clause, style, speed)
-            if pcm:
-                yield pcm
+        clauses = rendered_clauses(
+            self._gate,
+            lambda clause: self._render(clause, style, speed),
+            split_clauses(text),
+            threads=self._threads,
+        )
+        async for pcm in clauses:
+            yield pcm
 
     def _render(self, clause: str, style: VoiceStyle, speed: float) -> bytes:
         from piper import SynthesisConfig

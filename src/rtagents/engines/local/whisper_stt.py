@@ -14,7 +14,9 @@ our test sentences (figures and method in docs/engines.md). Audio longer than
 Calls run on a small private thread pool (``workers`` threads, each running
 CTranslate2 with ``cpu_threads`` threads), so the event loop never blocks and
 concurrent sessions queue instead of oversubscribing the CPU. A call that is
-cancelled before its turn is dropped from the queue.
+cancelled before its turn is dropped from the queue. Given a ``gate``
+(:mod:`.cpu_gate`), calls queue there first, with the TTS's: the call nearest
+to a caller hearing audio goes first.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import numpy as np
 from ...protocol.audio import pcm16_to_float32
 from ..base import EngineFailure, TokenLogprob, Transcription, TranscriptionHints
 from . import assets, long_audio
+from .cpu_gate import CpuGate
 from .whisper_hints import pick_language, prompt_tokens, token_logprobs
 
 SAMPLE_RATE: Final = 16_000
@@ -59,8 +62,10 @@ class WhisperSTT:
         workers: int = 1,
         language: str | None = None,
         min_window_s: int = WINDOWS_S[0],
+        gate: CpuGate | None = None,
     ) -> None:
         self._cpu_threads = cpu_threads
+        self._gate = gate  # shared with the other local engines (cpu_gate.py)
         self._workers = workers
         self._language = language  # default when a call names none; None = detect
         self._windows = tuple(w for w in WINDOWS_S if w >= min_window_s) or (30,)
@@ -125,7 +130,9 @@ class WhisperSTT:
                 report(time.perf_counter() - queued)
             return func(*args)
 
-        return await loop.run_in_executor(self._pool, timed)
+        if self._gate is None:
+            return await loop.run_in_executor(self._pool, timed)
+        return await self._gate.run(self._pool, timed, threads=self._cpu_threads)
 
     # --- inference (worker threads) -------------------------------------------
 

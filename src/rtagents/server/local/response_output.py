@@ -34,6 +34,7 @@ from openai.types.realtime import (
 )
 from pydantic import BaseModel
 
+from ...engines.stage import Stage, engine_stage
 from ...protocol.audio import b64encode_audio, pcm16_to_wire
 from .. import ids
 from ..host.wire_events import build
@@ -204,6 +205,9 @@ class MessageWriter(_Writer):
 
     async def _speak(self, text: str) -> None:
         spoken = self._spoken
+        # The first speech of the message is what its caller waits to hear: shared
+        # engines render it before more speech of replies already playing.
+        stage = Stage.SPEECH if self.text else Stage.FIRST_SPEECH
         spoken.begin_clause(text)
         self.text = spoken.text
         plan = self.run.plan
@@ -215,12 +219,13 @@ class MessageWriter(_Writer):
             await self.ctx.emit(
                 build(ResponseAudioTranscriptDeltaEvent, **self.where, content_index=0, delta=text)
             )
-            async for pcm16 in stream:
-                sink = self.run.audio_out.sink
-                if sink is not None:  # a WebRTC call: PCM to its track, no wire event at all
-                    await self._play(sink, pcm16, tts.sample_rate)
-                else:
-                    await self._send_audio(pcm16, tts.sample_rate)
+            with engine_stage(stage):
+                async for pcm16 in stream:
+                    sink = self.run.audio_out.sink
+                    if sink is not None:  # a WebRTC call: PCM to its track, no wire event
+                        await self._play(sink, pcm16, tts.sample_rate)
+                    else:
+                        await self._send_audio(pcm16, tts.sample_rate)
         except BaseException:
             # Cut mid-clause (cancel, barge-in, TTS failure): the transcript
             # ends where the produced audio ends, not where the model's text did.

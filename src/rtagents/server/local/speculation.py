@@ -37,6 +37,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ...engines.base import LLMChunk, LLMRequest, TextDelta, ToolCallDelta, Transcription
+from ...engines.stage import Stage, engine_stage
 from ...protocol.errors import RealtimeError
 from ..host.wire_events import item_dict
 from .prompt import build_prompt
@@ -202,7 +203,8 @@ class HeldReply:
             plan = self.plan
             speech = engines.tts.synthesize(self.clause, voice=plan.voice, speed=plan.speed)
             try:
-                self._speech = [pcm async for pcm in speech]
+                with engine_stage(Stage.FIRST_SPEECH):  # released, it is the reply's first
+                    self._speech = [pcm async for pcm in speech]
             finally:
                 await close_stream(speech)
             stages["speech"] = time.perf_counter()

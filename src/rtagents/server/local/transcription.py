@@ -29,6 +29,7 @@ from openai.types.realtime import (
 )
 
 from ...engines.base import EngineFailure, Transcription
+from ...engines.stage import Stage, engine_stage
 from ...protocol.audio import PCM_RATE, resample_pcm16
 from ..host.wire_events import build
 from .input_audio import BYTES_PER_MS
@@ -86,9 +87,11 @@ async def stt_heard(ctx: SessionContext, pcm16: bytes, *, partial: bool = False)
     language = language_of(ctx.config.transcription)
     hints = hints_for(ctx.config, partial=partial)
     audio = resample_pcm16(pcm16, PCM_RATE, stt.sample_rate)
-    if hints is None:
-        return await stt.transcribe(audio, language=language)
-    return await stt.transcribe(audio, language=language, hints=hints)
+    # A turn's transcript holds up its reply; a partial one is only shown.
+    with engine_stage(Stage.PARTIAL if partial else Stage.TURN_END):
+        if hints is None:
+            return await stt.transcribe(audio, language=language)
+        return await stt.transcribe(audio, language=language, hints=hints)
 
 
 async def report(

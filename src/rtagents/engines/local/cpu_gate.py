@@ -1,0 +1,166 @@
+"""One queue for the CPU work of the local engines: no oversubscription, nearest audio first.
+
+Whisper, Piper and espeak-ng each run a call on worker threads. Unchecked,
+four sessions put Whisper's threads, several Piper renders and llama.cpp's
+threads on two cores at once: every call slows down, and the one a caller is
+waiting to hear is slowed as much as a partial transcript nobody waits on.
+
+A :class:`CpuGate` admits calls while their threads fit in its ``capacity``
+(cores, less those the embedded LLM keeps busy while it generates). Waiting
+calls are admitted by :class:`rtagents.engines.stage.Stage` first (a reply's
+first speech, then a turn's transcript, then more speech, then partial
+transcripts) and in arrival order within a stage. The head of the queue is
+never overtaken: a smaller call behind it waits too, so a first speech is
+never starved by a stream of smaller work.
+
+A call whose caller is cancelled while it waits leaves the queue; one that
+already runs keeps its threads until its thread returns (a thread cannot be
+stopped), and only then are they given to the next call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import heapq
+import itertools
+import os
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, TypeVar
+
+from ..stage import Stage, current_stage
+
+T = TypeVar("T")
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity where the platform tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def gate_capacity(llm_threads: int, cores: int | None = None) -> int:
+    """Threads the gated engines may use at once: the cores the LLM leaves, at least one."""
+    return max(1, (usable_cores() if cores is None else cores) - llm_threads)
+
+
+class CpuGate:
+    """Admits engine calls on threads while they fit in ``capacity`` (see the module doc)."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1 thread, not {capacity}")
+        self.capacity = capacity
+        self._busy = 0  # threads of the calls running now
+        self._order = itertools.count()  # arrival order within a stage
+        # (stage, arrival, threads, ticket): the heap's head is the next call admitted.
+        self._waiting: list[tuple[int, int, int, asyncio.Future[None]]] = []
+
+    @property
+    def busy(self) -> int:
+        """Threads of the calls running now."""
+        return self._busy
+
+    @property
+    def waiting(self) -> int:
+        """Calls waiting to be admitted."""
+        return sum(1 for *_, ticket in self._waiting if not ticket.done())
+
+    async def run(
+        self,
+        executor: concurrent.futures.Executor | None,
+        func: Callable[..., T],
+        *args: Any,
+        threads: int = 1,
+        stage: Stage | None = None,
+    ) -> T:
+        """``func(*args)`` on ``executor`` once admitted, as a call of ``stage`` (by default
+        the current one: :func:`rtagents.engines.stage.current_stage`).
+
+        ``threads`` is how many threads the call keeps busy (a gate smaller than
+        that admits it alone).
+        """
+        need = min(max(1, threads), self.capacity)
+        await self._admit(current_stage() if stage is None else stage, need)
+        try:
+            work = asyncio.get_running_loop().run_in_executor(executor, func, *args)
+        except BaseException:  # the executor is shut down: the share goes back at once
+            self._release(need)
+            raise
+        work.add_done_callback(lambda done: self._finished(done, need))
+        # Shielded: a cancelled caller stops waiting, the thread runs on and holds
+        # its share of the gate until it returns (_finished).
+        return await asyncio.shield(work)
+
+    async def _admit(self, stage: Stage, need: int) -> None:
+        if not self._waiting and self._busy + need <= self.capacity:
+            self._busy += need
+            return
+        ticket = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (int(stage), next(self._order), need, ticket))
+        self._admit_next()  # the queue may hold only calls whose callers left
+        try:
+            await ticket
+        except BaseException:
+            if ticket.done() and not ticket.cancelled():
+                self._release(need)  # admitted, then cancelled before it ran
+            else:
+                self._admit_next()  # it may have been the head the others waited behind
+            raise
+
+    def _finished(self, work: asyncio.Future[Any], need: int) -> None:
+        if not work.cancelled():
+            work.exception()  # retrieved: a cancelled caller never reads what its call raised
+        self._release(need)
+
+    def _release(self, need: int) -> None:
+        self._busy -= need
+        self._admit_next()
+
+    def _admit_next(self) -> None:
+        """Admit waiting calls in order while the head fits."""
+        waiting = self._waiting
+        while waiting:
+            need, ticket = waiting[0][2:]
+            if ticket.done():  # its caller was cancelled while it waited
+                heapq.heappop(waiting)
+                continue
+            if self._busy + need > self.capacity:
+                return
+            heapq.heappop(waiting)
+            self._busy += need
+            ticket.set_result(None)
+
+
+async def on_threads(
+    gate: CpuGate | None,
+    func: Callable[..., T],
+    *args: Any,
+    threads: int = 1,
+    stage: Stage | None = None,
+) -> T:
+    """``func(*args)`` on the default executor: through ``gate`` when there is one."""
+    if gate is None:
+        return await asyncio.to_thread(func, *args)
+    return await gate.run(None, func, *args, threads=threads, stage=stage)
+
+
+async def rendered_clauses(
+    gate: CpuGate | None,
+    render: Callable[[str], bytes],
+    clauses: Iterable[str],
+    *,
+    threads: int = 1,
+) -> AsyncIterator[bytes]:
+    """Each clause's audio from ``render`` on a thread, yielded as soon as it is ready.
+
+    The first clause serves the caller's stage; the rest are more speech of a
+    reply already playing (``Stage.SPEECH``) unless the caller's stage is lower still.
+    """
+    stage = current_stage()
+    for index, clause in enumerate(clauses):
+        at = stage if index == 0 else max(stage, Stage.SPEECH)
+        pcm = await on_threads(gate, render, clause, threads=threads, stage=at)
+        if pcm:
+            yield pcm
