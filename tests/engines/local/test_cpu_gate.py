@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from rtagents.engines.local.cpu_gate import CpuGate, gate_capacity, rendered_clauses
+from rtagents.engines.local.cpu_gate import SLACK_S, CpuGate, gate_capacity, rendered_clauses
 from rtagents.engines.stage import Stage, current_stage, engine_stage
 
 WAIT_S = 10.0
@@ -89,6 +89,23 @@ async def test_waiting_calls_run_nearest_audio_first_then_in_arrival_order() -> 
         "partial",
     ]
     assert gate.busy == 0 and gate.waiting == 0
+
+
+async def test_a_call_that_waited_past_its_slack_goes_before_fresher_urgent_work() -> None:
+    """Earliest deadline first: a stage's slack bounds how long newer, more urgent calls
+    can keep it waiting (so a reply's later speech or a partial transcript never starves)."""
+    now = [100.0]
+    gate, calls = CpuGate(1, clock=lambda: now[0]), Calls()
+    holder, release = await holding(gate, calls)
+    partial = await queued(gate, calls.named("old partial"), Stage.PARTIAL)
+    speech = await queued(gate, calls.named("old speech"), Stage.SPEECH)
+    now[0] += SLACK_S[Stage.PARTIAL] + 0.01  # both have waited longer than their slack
+    first = await queued(gate, calls.named("new first speech"), Stage.FIRST_SPEECH)
+    now[0] += 0.01
+    fresher = await queued(gate, calls.named("newer speech"), Stage.SPEECH)
+    release.set()
+    await asyncio.gather(holder, partial, speech, first, fresher)
+    assert calls.ran == ["holder", "old speech", "old partial", "new first speech", "newer speech"]
 
 
 async def test_threads_never_exceed_the_capacity() -> None:

@@ -7,11 +7,17 @@ waiting to hear is slowed as much as a partial transcript nobody waits on.
 
 A :class:`CpuGate` admits calls while their threads fit in its ``capacity``
 (cores, less those the embedded LLM keeps busy while it generates). Waiting
-calls are admitted by :class:`rtagents.engines.stage.Stage` first (a reply's
-first speech, then a turn's transcript, then more speech, then partial
-transcripts) and in arrival order within a stage. The head of the queue is
-never overtaken: a smaller call behind it waits too, so a first speech is
-never starved by a stream of smaller work.
+calls are admitted earliest deadline first: a call's deadline is its arrival
+plus the slack of its :class:`rtagents.engines.stage.Stage` (:data:`SLACK_S`):
+none for a reply's first speech, a little for a turn's transcript, more for
+speech of a reply already playing (its caller has audio buffered), most for
+partial transcripts. So the call nearest to first audio goes first, and no
+call waits behind fresher, more urgent work for longer than its slack: with
+strict stage order, eight sessions' first speeches and transcripts starved the
+later speech of replies already playing, and a turn's transcript that waits
+for the partial one before it starved with it (bench/voices.py: p95 11.9 s).
+The head of the queue is never overtaken: a smaller call behind it waits too,
+so a first speech is never starved by a stream of smaller work.
 
 A call whose caller is cancelled while it waits leaves the queue; one that
 already runs keeps its threads until its thread returns (a thread cannot be
@@ -25,12 +31,22 @@ import concurrent.futures
 import heapq
 import itertools
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, TypeVar
 
 from ..stage import Stage, current_stage
 
 T = TypeVar("T")
+
+
+# How long a call of each stage may wait behind fresher calls of more urgent stages.
+SLACK_S: dict[Stage, float] = {
+    Stage.FIRST_SPEECH: 0.0,
+    Stage.TURN_END: 0.1,
+    Stage.SPEECH: 0.5,
+    Stage.PARTIAL: 1.0,
+}
 
 
 def usable_cores() -> int:
@@ -48,14 +64,15 @@ def gate_capacity(llm_threads: int, cores: int | None = None) -> int:
 class CpuGate:
     """Admits engine calls on threads while they fit in ``capacity`` (see the module doc)."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1 thread, not {capacity}")
         self.capacity = capacity
+        self._clock = clock
         self._busy = 0  # threads of the calls running now
-        self._order = itertools.count()  # arrival order within a stage
-        # (stage, arrival, threads, ticket): the heap's head is the next call admitted.
-        self._waiting: list[tuple[int, int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()  # arrival order among equal deadlines
+        # (deadline, arrival, threads, ticket): the heap's head is the next call admitted.
+        self._waiting: list[tuple[float, int, int, asyncio.Future[None]]] = []
 
     @property
     def busy(self) -> int:
@@ -98,7 +115,8 @@ class CpuGate:
             self._busy += need
             return
         ticket = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (int(stage), next(self._order), need, ticket))
+        deadline = self._clock() + SLACK_S[stage]
+        heapq.heappush(self._waiting, (deadline, next(self._order), need, ticket))
         self._admit_next()  # the queue may hold only calls whose callers left
         try:
             await ticket
