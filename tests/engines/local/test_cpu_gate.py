@@ -264,3 +264,29 @@ def test_the_gate_gets_the_cores_the_llm_leaves_and_at_least_one() -> None:
     assert gate_capacity(0) >= 1
     with pytest.raises(ValueError, match="at least 1 thread"):
         CpuGate(0)
+
+
+def test_a_call_whose_event_loop_closed_still_gives_its_thread_back() -> None:
+    """A test's or an embedding program's loop may end while an engine thread runs: the
+    thread frees its share when it returns, so the next loop's calls are not locked out."""
+    gate = CpuGate(1)
+    started, release = threading.Event(), threading.Event()
+
+    def long_call() -> str:
+        started.set()
+        assert release.wait(WAIT_S)
+        return "done"
+
+    async def leave_it_running() -> None:
+        asyncio.create_task(gate.run(None, long_call))  # noqa: RUF006 (left to asyncio.run)
+        assert await asyncio.to_thread(started.wait, WAIT_S)
+
+    asyncio.run(leave_it_running())  # cancels the caller and closes its loop
+    assert gate.busy == 1
+    release.set()
+
+    async def next_loop() -> int:
+        return await asyncio.wait_for(gate.run(None, lambda: 7), WAIT_S)
+
+    assert asyncio.run(next_loop()) == 7
+    assert gate.busy == 0

@@ -31,6 +31,7 @@ import concurrent.futures
 import heapq
 import itertools
 import os
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, TypeVar
@@ -62,17 +63,25 @@ def gate_capacity(llm_threads: int, cores: int | None = None) -> int:
 
 
 class CpuGate:
-    """Admits engine calls on threads while they fit in ``capacity`` (see the module doc)."""
+    """Admits engine calls on threads while they fit in ``capacity`` (see the module doc).
+
+    Its books are kept under a lock and a call gives its threads back from the
+    thread it ran on, so a call whose event loop has closed meanwhile (a test's,
+    an embedding program's) still frees them for the next loop.
+    """
 
     def __init__(self, capacity: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1 thread, not {capacity}")
         self.capacity = capacity
         self._clock = clock
+        self._lock = threading.Lock()
         self._busy = 0  # threads of the calls running now
         self._order = itertools.count()  # arrival order among equal deadlines
         # (deadline, arrival, threads, ticket): the heap's head is the next call admitted.
         self._waiting: list[tuple[float, int, int, asyncio.Future[None]]] = []
+        # Calls given no executor of their own (the TTS engines) run here.
+        self._pool = concurrent.futures.ThreadPoolExecutor(capacity, thread_name_prefix="engine")
 
     @property
     def busy(self) -> int:
@@ -82,7 +91,8 @@ class CpuGate:
     @property
     def waiting(self) -> int:
         """Calls waiting to be admitted."""
-        return sum(1 for *_, ticket in self._waiting if not ticket.done())
+        with self._lock:
+            return sum(1 for *_, ticket in self._waiting if not ticket.done())
 
     async def run(
         self,
@@ -92,62 +102,80 @@ class CpuGate:
         threads: int = 1,
         stage: Stage | None = None,
     ) -> T:
-        """``func(*args)`` on ``executor`` once admitted, as a call of ``stage`` (by default
-        the current one: :func:`rtagents.engines.stage.current_stage`).
+        """``func(*args)`` on ``executor`` (the gate's own threads if None) once admitted,
+        as a call of ``stage`` (by default the current one:
+        :func:`rtagents.engines.stage.current_stage`).
 
         ``threads`` is how many threads the call keeps busy (a gate smaller than
-        that admits it alone).
+        that admits it alone). A caller cancelled while its call runs stops
+        waiting; the thread runs on and holds its share until it returns.
         """
         need = min(max(1, threads), self.capacity)
         await self._admit(current_stage() if stage is None else stage, need)
         try:
-            work = asyncio.get_running_loop().run_in_executor(executor, func, *args)
+            work = (executor or self._pool).submit(func, *args)
         except BaseException:  # the executor is shut down: the share goes back at once
             self._release(need)
             raise
-        work.add_done_callback(lambda done: self._finished(done, need))
-        # Shielded: a cancelled caller stops waiting, the thread runs on and holds
-        # its share of the gate until it returns (_finished).
-        return await asyncio.shield(work)
+        work.add_done_callback(lambda _: self._release(need))  # on the call's own thread
+        return await asyncio.wrap_future(work)
 
     async def _admit(self, stage: Stage, need: int) -> None:
-        if not self._waiting and self._busy + need <= self.capacity:
-            self._busy += need
-            return
         ticket = asyncio.get_running_loop().create_future()
-        deadline = self._clock() + SLACK_S[stage]
-        heapq.heappush(self._waiting, (deadline, next(self._order), need, ticket))
-        self._admit_next()  # the queue may hold only calls whose callers left
+        with self._lock:
+            deadline = self._clock() + SLACK_S[stage]
+            heapq.heappush(self._waiting, (deadline, next(self._order), need, ticket))
+            granted = self._choose()
+        if (ticket, need) in granted:  # admitted at once: no need to wait for a wake-up
+            granted.remove((ticket, need))
+            self._wake(granted)
+            return
+        self._wake(granted)
         try:
             await ticket
         except BaseException:
             if ticket.done() and not ticket.cancelled():
                 self._release(need)  # admitted, then cancelled before it ran
-            else:
-                self._admit_next()  # it may have been the head the others waited behind
+            else:  # it may have been the head the others waited behind
+                with self._lock:
+                    granted = self._choose()
+                self._wake(granted)
             raise
 
-    def _finished(self, work: asyncio.Future[Any], need: int) -> None:
-        if not work.cancelled():
-            work.exception()  # retrieved: a cancelled caller never reads what its call raised
-        self._release(need)
-
     def _release(self, need: int) -> None:
-        self._busy -= need
-        self._admit_next()
+        """Give ``need`` threads back and admit whoever now fits (from any thread)."""
+        with self._lock:
+            self._busy -= need
+            granted = self._choose()
+        self._wake(granted)
 
-    def _admit_next(self) -> None:
-        """Admit waiting calls in order while the head fits."""
-        waiting = self._waiting
+    def _choose(self) -> list[tuple[asyncio.Future[None], int]]:
+        """Under the lock: take waiting calls in order while the head fits."""
+        waiting, granted = self._waiting, []
         while waiting:
             need, ticket = waiting[0][2:]
             if ticket.done():  # its caller was cancelled while it waited
                 heapq.heappop(waiting)
                 continue
             if self._busy + need > self.capacity:
-                return
+                break
             heapq.heappop(waiting)
             self._busy += need
+            granted.append((ticket, need))
+        return granted
+
+    def _wake(self, granted: list[tuple[asyncio.Future[None], int]]) -> None:
+        for ticket, need in granted:
+            try:
+                ticket.get_loop().call_soon_threadsafe(self._grant, ticket, need)
+            except RuntimeError:  # its loop has closed: nobody is left to run the call
+                self._release(need)
+
+    def _grant(self, ticket: asyncio.Future[None], need: int) -> None:
+        """On the caller's loop: let it run, unless it was cancelled after being chosen."""
+        if ticket.done():
+            self._release(need)
+        else:
             ticket.set_result(None)
 
 
