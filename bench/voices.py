@@ -101,7 +101,7 @@ async def main(args: argparse.Namespace) -> int:
         llm_url=args.llm_url,
         llm_threads=args.llm_threads,
         llm_slots=args.llm_slots,
-        cpu_gate=not args.no_cpu_gate,
+        engine_threads=0 if args.no_cpu_gate else None,
     )
     config = session_config()
     config["audio"]["input"]["turn_detection"] = turn_detection(args.turn_detection)

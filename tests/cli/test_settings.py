@@ -81,6 +81,7 @@ def test_every_serve_setting_can_come_from_the_environment(
         "LLM_URL": "http://127.0.0.1:9/v1",
         "LLM_MODEL": "qwen3",
         "STT_THREADS": "1",
+        "ENGINE_THREADS": "0",
         "SCENARIO_RULES": "rules.toml",
         "FORCE_SCENARIO_RULES": "1",
         "CHAT_MAX_REQUEST_BYTES": "65536",
@@ -121,6 +122,7 @@ def test_every_serve_setting_can_come_from_the_environment(
         "llm_url": "http://127.0.0.1:9/v1",
         "llm_model": "qwen3",
         "stt_threads": 1,
+        "engine_threads": 0,
         "scenario_rules": "rules.toml",
         "force_scenario_rules": True,
         "chat_max_request_bytes": 65536,
@@ -170,6 +172,7 @@ def test_help_shows_each_default_and_its_variable() -> None:
         (["--limit-conversation-items", "0"], {}, "invalid --limit-conversation-items"),
         ([], {"RTAGENTS_LIMIT_JSON_DEPTH": "deep"}, "invalid RTAGENTS_LIMIT_JSON_DEPTH"),
         (["--stt-threads", "0"], {}, "invalid --stt-threads"),
+        (["--engine-threads", "-1"], {}, "invalid --engine-threads"),
         ([], {"RTAGENTS_ENGINE": "gpu"}, "invalid RTAGENTS_ENGINE: Input should be 'local'"),
     ],
 )

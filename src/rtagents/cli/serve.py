@@ -64,7 +64,10 @@ async def engines_for(choice: EngineChoice) -> AsyncIterator[Engines]:
         from ..engines.local.factory import local_engines
 
         engines = local_engines(
-            llm_url=choice.llm_url, llm_model=choice.llm_model, stt_threads=choice.stt_threads
+            llm_url=choice.llm_url,
+            llm_model=choice.llm_model,
+            stt_threads=choice.stt_threads,
+            engine_threads=getattr(choice, "engine_threads", None),  # serve only
         )
     else:
         from ..engines.scripted import scripted_engines

@@ -125,6 +125,13 @@ class ServeSettings(LimitSettings):
     )
     llm_model: str | None = Field(None, description="model name at --llm-url (unset: llama3.2)")
     stt_threads: int = Field(2, ge=1, le=64, description="CPU threads for Whisper")
+    engine_threads: int | None = Field(
+        None,
+        ge=0,
+        le=256,
+        description="threads Whisper and the TTS share through one queue, the call nearest "
+        "to a caller hearing audio first (unset: the cores the embedded LLM leaves; 0: no queue)",
+    )
     scenario_rules: str | None = Field(
         None,
         description="a TOML/JSON file of scenario rules that choose tool calls from the user's "

@@ -130,3 +130,15 @@ async def test_a_dead_llm_degrades_the_server_but_sessions_still_open(engines: E
     assert status == "failed"
     assert classify_error_payload(error.type, error.code) is Category.MODEL
     assert "nothing listens at" in error.message
+
+
+async def test_whisper_and_the_tts_share_one_queue_sized_to_the_cores_the_llm_leaves() -> None:
+    from rtagents.engines.local.cpu_gate import gate_capacity
+
+    default = local_engines(llm_threads=1)
+    leaves = gate_capacity(1)
+    assert default.labels["cpu"] == f"one queue for {leaves} thread(s), nearest audio first"
+    assert local_engines(engine_threads=3).labels["cpu"].startswith("one queue for 3 thread(s)")
+    external = local_engines(llm_url="http://127.0.0.1:9/v1")  # its LLM runs elsewhere
+    assert external.labels["cpu"].startswith(f"one queue for {gate_capacity(0)} thread(s)")
+    assert "cpu" not in local_engines(engine_threads=0).labels  # no queue

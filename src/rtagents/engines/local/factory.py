@@ -36,7 +36,7 @@ def local_engines(
     llm_threads: int | None = None,
     llm_slots: int = 1,
     vad: bool = True,
-    cpu_gate: bool = True,
+    engine_threads: int | None = None,
 ) -> Engines:
     """The local engine set, not yet loaded (the server warms it: ``WarmUp(engines)``).
 
@@ -44,9 +44,10 @@ def local_engines(
     ``$RTAGENTS_LLM_MODEL``, else ``llama3.2``; ``llm_threads`` (embedded
     only) defaults to half the usable cores (1 to 4), and ``llm_slots`` is
     how many requests it batches at once (see ``EmbeddedLLM``); ``vad=False``
-    gives a push-to-talk-only server. ``cpu_gate`` (on by default) makes Whisper
-    and the TTS share one queue for the cores the embedded LLM leaves, the call
-    nearest to a caller hearing audio first (:mod:`.cpu_gate`).
+    gives a push-to-talk-only server. Whisper and the TTS share one queue for
+    ``engine_threads`` threads, the call nearest to a caller hearing audio first
+    (:mod:`.cpu_gate`); None sizes it to the cores the embedded LLM leaves, 0
+    gives no queue (each engine on its own threads).
     """
     llm, llm_label = _llm(llm_url, llm_model, llm_threads, llm_slots)
     labels = {
@@ -57,9 +58,11 @@ def local_engines(
     if vad:
         labels["vad"] = "silero vad (onnxruntime)"
     gate = None
-    if cpu_gate:
-        gate = CpuGate(gate_capacity(llm.threads if isinstance(llm, EmbeddedLLM) else 0))
-        labels["cpu"] = f"one queue for {gate.capacity} thread(s), nearest audio first"
+    if engine_threads is None:
+        engine_threads = gate_capacity(llm.threads if isinstance(llm, EmbeddedLLM) else 0)
+    if engine_threads:
+        gate = CpuGate(engine_threads)
+        labels["cpu"] = f"one queue for {engine_threads} thread(s), nearest audio first"
     return Engines(
         llm=llm,
         tts=FallbackTTS(PiperTTS(gate=gate), EspeakTTS(gate=gate)),
