@@ -105,6 +105,7 @@ bench: $(STAMP) redis
 	$(BIN)/python bench/felt_latency.py
 	$(BIN)/python bench/felt_latency.py --turn-detection semantic_vad
 	$(BIN)/python bench/voices.py
+	$(BIN)/python bench/whisper_batching.py
 	$(BIN)/python bench/premature_replies.py
 	$(BIN)/python bench/transcription_keywords.py
 	$(BIN)/python bench/noise_reduction.py
