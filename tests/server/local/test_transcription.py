@@ -168,39 +168,6 @@ async def test_a_partial_transcript_is_sent_early_when_the_final_is_late() -> No
     assert len(deltas) == 2 and "".join(d.delta for d in deltas) == completed.transcript == LONG
 
 
-class StuckPartialSTT(ScriptedSTT):
-    """The scripted STT whose second call (a partial transcript) never answers."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
-        self.stuck_cancelled = asyncio.Event()
-
-    async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcription:
-        self.calls += 1
-        if self.calls == 2:
-            try:
-                await asyncio.Event().wait()  # a partial stuck behind other sessions' work
-            except asyncio.CancelledError:
-                self.stuck_cancelled.set()
-                raise
-        return await super().transcribe(pcm16, language=language)
-
-
-async def test_the_turns_transcript_does_not_wait_for_a_partial_one_still_pending() -> None:
-    stt = StuckPartialSTT()
-    async with voice_client(stt) as client:
-        await configure(client, {"type": "server_vad"}, **TRANSCRIBED)
-        stream = Streamer(client)
-        await stream.send(speech(LONG, lead_ms=300))  # partials at 1 s and 2 s of speech
-        await stream.quiet_until("input_audio_buffer.speech_stopped")
-        completed = await asyncio.wait_for(
-            stream.until("conversation.item.input_audio_transcription.completed"), 10
-        )
-    assert completed.event.transcript == LONG
-    assert stt.stuck_cancelled.is_set()  # dropped: the turn's own job heard all of it
-
-
 @pytest.mark.conformance(
     "conversation.item.input_audio_transcription.failed",
     status="supported",

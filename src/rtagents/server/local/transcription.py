@@ -211,7 +211,6 @@ class _Job:
         partial: bool,
     ) -> None:
         self.started = False
-        self.partial = partial
         run = self._run(ctx, audio, after, on_text, partial)
         self.task: asyncio.Task[Transcription] = ctx.spawn(run, "stt-job")
         self.task.add_done_callback(_retrieve)
@@ -289,7 +288,6 @@ class StreamingTranscriber:
             return
         if self._speculative is not None and not self._speculative[1].started:
             self._speculative[1].task.cancel()  # superseded before it ran
-        self._supersede_partial()
         job = self._job(audio, partial=False, through_ms=speech_end_ms)
         self._speculative = (speech_end_ms, job)
         self._last = job
@@ -317,7 +315,6 @@ class StreamingTranscriber:
         if reuse and speculative is not None:
             source = speculative[1].task
         elif self._stt_ready:
-            self._supersede_partial()
             source = self._job(pcm16, partial=False).task
         else:
             source = stt_heard(self._ctx, pcm16)  # reports the missing engine
@@ -329,17 +326,6 @@ class StreamingTranscriber:
         task = ctx.spawn(coro, f"stt-{item_id}")
         ctx.input.transcripts[item_id] = task
         return task
-
-    def _supersede_partial(self) -> None:
-        """A transcription of the whole turn so far is about to start: a partial one not done
-        yet is dropped, since the new job hears all it would and more. Jobs run one after
-        the other, so the turn's transcript would otherwise wait for it, queued behind other
-        sessions' work as a partial (engines/stage.py). One whose engine thread already runs
-        finishes there unheard; the new job's engine call waits for that thread as before.
-        """
-        last = self._last
-        if last is not None and last.partial and not last.task.done():
-            last.task.cancel()
 
     def _job(self, audio: bytes, *, partial: bool, through_ms: float = float("-inf")) -> _Job:
         generation = self._generation
