@@ -179,19 +179,6 @@ class CpuGate:
             ticket.set_result(None)
 
 
-async def on_threads(
-    gate: CpuGate | None,
-    func: Callable[..., T],
-    *args: Any,
-    threads: int = 1,
-    stage: Stage | None = None,
-) -> T:
-    """``func(*args)`` on the default executor: through ``gate`` when there is one."""
-    if gate is None:
-        return await asyncio.to_thread(func, *args)
-    return await gate.run(None, func, *args, threads=threads, stage=stage)
-
-
 async def rendered_clauses(
     gate: CpuGate | None,
     render: Callable[[str], bytes],
@@ -206,7 +193,10 @@ async def rendered_clauses(
     """
     stage = current_stage()
     for index, clause in enumerate(clauses):
-        at = stage if index == 0 else max(stage, Stage.SPEECH)
-        pcm = await on_threads(gate, render, clause, threads=threads, stage=at)
+        if gate is None:
+            pcm = await asyncio.to_thread(render, clause)
+        else:
+            at = stage if index == 0 else max(stage, Stage.SPEECH)
+            pcm = await gate.run(None, render, clause, threads=threads, stage=at)
         if pcm:
             yield pcm

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
-import os
 import secrets
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -34,6 +33,7 @@ import httpx
 
 from ..base import ChatMessage, EngineFailure, LLMChunk, LLMRequest, ToolSpec, close_stream
 from ..token_count import PromptSize
+from .cpu_gate import usable_cores
 from .llama_tokens import LlamaTokenCounter
 from .openai_compat import OpenAICompatLLM
 
@@ -78,8 +78,7 @@ def default_threads() -> int:
     gave 1,082-1,469 ms (docs/benchmarks.md, "Many voices at once"); alone on
     idle cores a turn's first audio did not change.
     """
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return min(4, max(1, (usable or 2) // 2))
+    return min(4, max(1, usable_cores() // 2))
 
 
 class EmbeddedLLM:
