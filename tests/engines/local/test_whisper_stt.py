@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -187,3 +188,50 @@ async def test_languages_bound_what_detection_may_choose(stt: WhisperSTT) -> Non
     heard = await stt.transcribe(pcm, hints=TranscriptionHints(languages=("de", "fr")))
     assert heard.language in ("de", "fr")
     assert (await stt.transcribe(pcm)).language == "en"
+
+
+class _HeldEncoder:
+    """The real CTranslate2 model, watched: ``encode`` waits for ``go`` before it returns,
+    and every decoding call is counted (the model still does all the work it is given)."""
+
+    def __init__(self, model: object) -> None:
+        self._model = model
+        self.encoding = threading.Event()
+        self.go = threading.Event()
+        self.decodes = 0
+
+    def encode(self, *args: object, **kwargs: object) -> object:
+        self.encoding.set()
+        encoded = self._model.encode(*args, **kwargs)  # type: ignore[attr-defined]
+        self.go.wait(30)
+        return encoded
+
+    def generate(self, *args: object, **kwargs: object) -> object:
+        self.decodes += 1
+        return self._model.generate(*args, **kwargs)  # type: ignore[attr-defined]
+
+    def detect_language(self, *args: object, **kwargs: object) -> object:
+        self.decodes += 1
+        return self._model.detect_language(*args, **kwargs)  # type: ignore[attr-defined]
+
+
+async def test_a_call_cancelled_while_encoding_skips_decoding(speech: dict[str, bytes]) -> None:
+    """A caller that stops waiting frees the worker early: nothing is decoded for nobody,
+    and the next call runs normally on the same worker."""
+    engine = WhisperSTT(workers=1)
+    engine.load()
+    watched = _HeldEncoder(engine._model.model)
+    engine._model.model = watched
+    text = SENTENCES[0]
+    try:
+        call = asyncio.create_task(engine.transcribe(speech[text], language="en"))
+        assert await asyncio.to_thread(watched.encoding.wait, 30)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        watched.go.set()  # the encoder returns after its caller left
+        heard = await engine.transcribe(speech[text], language="en")
+    finally:
+        engine.close()
+    assert watched.decodes == 1  # the second call's only
+    assert words(heard.text) == words(text)

@@ -39,12 +39,19 @@ class WatchedSTT(ScriptedSTT):
         self.gate = asyncio.Event()
         self.gate.set()
         self.hold_from = 0  # calls from this one on wait for the gate
+        self.hold_only: int | None = None  # or only this call (counted from 1) waits
+        self.cancelled = 0  # calls whose caller stopped waiting
 
     async def transcribe(self, pcm16: bytes, *, language: str | None = None) -> Transcription:
         self.calls.append(len(pcm16) / 48)
         self.stages.append(current_stage())
-        if len(self.calls) > self.hold_from:
-            await self.gate.wait()
+        held = self.hold_only
+        if (len(self.calls) == held) if held is not None else len(self.calls) > self.hold_from:
+            try:
+                await self.gate.wait()
+            except asyncio.CancelledError:
+                self.cancelled += 1
+                raise
         return await super().transcribe(pcm16, language=language)
 
 
@@ -110,6 +117,26 @@ async def test_a_pause_shorter_than_the_turn_gap_is_not_the_end() -> None:
     assert len(stream.events("input_audio_buffer.speech_started")) == 1
     assert completed.event.transcript == "hello world."
     assert done.event.response.output[0].content[0].text == "You said: hello world."
+
+
+async def test_speech_after_a_pause_cancels_the_pauses_running_transcription() -> None:
+    """The pause's speculative job is running (held) when speech resumes: it is cancelled,
+    and the turn's own transcription does not wait for it (before, jobs ran in order, so
+    this turn's transcript waited for a result nobody would read)."""
+    stt = WatchedSTT()
+    stt.gate.clear()
+    stt.hold_only = 1  # "hello" is under a second: the pause's job is the first call
+    async with voice_client(stt) as client:
+        await configure(client, {"type": "server_vad"}, **TRANSCRIBED)
+        stream = Streamer(client)
+        await stream.send(speech("hello", lead_ms=200, tail_ms=300))
+        assert len(stt.calls) == 1 and stt.cancelled == 0  # running, held
+        await stream.send(speech("world.", tail_ms=500))
+        await stream.quiet_until("input_audio_buffer.speech_stopped")
+        completed = await stream.until("conversation.item.input_audio_transcription.completed")
+    assert stt.cancelled == 1
+    assert completed.event.transcript == "hello world."
+    assert len(stt.calls) == 2  # the held one, then the turn's (nothing waited behind it)
 
 
 async def test_turns_inside_one_large_append_keep_their_own_words() -> None:

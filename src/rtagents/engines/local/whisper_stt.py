@@ -14,7 +14,11 @@ our test sentences (figures and method in docs/engines.md). Audio longer than
 Calls run on a small private thread pool (``workers`` threads, each running
 CTranslate2 with ``cpu_threads`` threads), so the event loop never blocks and
 concurrent sessions queue instead of oversubscribing the CPU. A call that is
-cancelled before its turn is dropped from the queue. Given a ``gate``
+cancelled before its turn is dropped from the queue; one cancelled while it
+runs stops at the next step boundary (before the encoder, before decoding,
+between the pieces of a long clip), so a transcription nobody waits for any more
+(a pause's speculative one, once speech resumes) gives its thread back early
+instead of decoding for nobody. Given a ``gate``
 (:mod:`.cpu_gate`), calls queue there first, with the TTS's: the call nearest
 to a caller hearing audio goes first.
 """
@@ -50,6 +54,15 @@ _TOKENS_PER_S: Final = 8  # generous ceiling on speech rate: stops repetition lo
 # to continue the sentence, little enough to leave the transcript its room.
 _PREVIOUS_WORDS: Final = 40
 _LOOP_COMPRESSION: Final = 2.4  # faster-whisper's threshold for "this is a repetition loop"
+
+
+class Abandoned(Exception):
+    """Raised on a worker thread when the caller stopped waiting: the rest is skipped."""
+
+
+def _check(stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise Abandoned
 
 
 class WhisperSTT:
@@ -113,7 +126,14 @@ class WhisperSTT:
             return Transcription(
                 text="", language=lang, logprobs=() if hints and hints.logprobs else None
             )
-        transcript: Transcription = await self._run(self._transcribe_sync, audio, lang, hints)
+        stop = threading.Event()
+        try:
+            transcript: Transcription = await self._run(
+                self._transcribe_sync, audio, lang, hints, stop
+            )
+        except asyncio.CancelledError:
+            stop.set()  # the thread skips what is left (see the module doc)
+            raise
         return transcript
 
     def close(self) -> None:
@@ -141,6 +161,7 @@ class WhisperSTT:
         audio: np.ndarray[Any, Any],
         language: str | None,
         hints: TranscriptionHints | None = None,
+        stop: threading.Event | None = None,
     ) -> Transcription:
         self.load()
         model = self._model
@@ -148,9 +169,9 @@ class WhisperSTT:
         window = next((w for w in self._windows if seconds + WINDOW_MARGIN_S <= w), None)
         try:
             if window is None or seconds > long_audio.MAX_PIECE_S:
-                return self._transcribe_long(audio, language, hints)
-            return self._transcribe_window(model, audio, (window, seconds), language, hints)
-        except EngineFailure:
+                return self._transcribe_long(audio, language, hints, stop)
+            return self._transcribe_window(model, audio, (window, seconds), language, hints, stop)
+        except (EngineFailure, Abandoned):
             raise
         except Exception as exc:  # CTranslate2 raises plain RuntimeError/ValueError
             raise EngineFailure(f"Whisper failed on {seconds:.1f} s of audio: {exc}") from exc
@@ -162,15 +183,18 @@ class WhisperSTT:
         sizes: tuple[int, float],
         lang: str | None,
         hints: TranscriptionHints | None,
+        stop: threading.Event | None = None,
     ) -> Transcription:
         import ctranslate2
 
+        _check(stop)  # cancelled while it waited for the thread, or between two pieces
         window, seconds = sizes
         frames = window * _FRAMES_PER_S
         mel = model.feature_extractor(audio)[:, :frames]
         features = np.zeros((1, mel.shape[0], frames), dtype=np.float32)
         features[0, :, : mel.shape[1]] = mel  # zero padding, exactly as faster-whisper pads
         encoded = model.model.encode(ctranslate2.StorageView.from_array(features))
+        _check(stop)  # decoding is the other half of the work
         if lang is None:
             candidates = hints.languages if hints else ()
             lang = pick_language(model.model.detect_language(encoded)[0], candidates)
@@ -202,7 +226,11 @@ class WhisperSTT:
         return Transcription(text=text, language=lang, logprobs=logprobs)
 
     def _transcribe_long(
-        self, audio: np.ndarray[Any, Any], lang: str | None, hints: TranscriptionHints | None
+        self,
+        audio: np.ndarray[Any, Any],
+        lang: str | None,
+        hints: TranscriptionHints | None,
+        stop: threading.Event | None = None,
     ) -> Transcription:
         """Past 12 s: pieces cut at pauses (:mod:`.long_audio`), transcribed in order.
 
@@ -218,12 +246,12 @@ class WhisperSTT:
             window = next((w for w in self._windows if seconds + WINDOW_MARGIN_S <= w), 30)
             sizes = (window, seconds)
             heard = self._transcribe_window(
-                self._model, piece, sizes, lang, _with_previous(hints, texts)
+                self._model, piece, sizes, lang, _with_previous(hints, texts), stop
             )
             if texts and _looks_wrong(heard.text):
                 # The context can lead Whisper astray (a loop, or nothing where Silero
                 # heard speech): hear the piece again without it, as its own fallback.
-                heard = self._transcribe_window(self._model, piece, sizes, lang, hints)
+                heard = self._transcribe_window(self._model, piece, sizes, lang, hints, stop)
             lang = heard.language
             if heard.text:
                 texts.append(heard.text)

@@ -241,7 +241,7 @@ class StreamingTranscriber:
     """Transcribes the turn in progress ahead of its end (one per session).
 
     The glue in :mod:`.turns` calls :meth:`speaking` on every append while
-    the user speaks, :meth:`speculate` at each silence onset, :meth:`finish`
+    the user speaks (after :meth:`resumed`), :meth:`speculate` at each silence onset, :meth:`finish`
     when the turn is committed and :meth:`reset` when a turn is abandoned.
     ``latest_text`` is the newest transcript of the current turn, for
     ``semantic_vad``'s end-of-turn policy; ``latest_through_ms`` is where the
@@ -271,6 +271,18 @@ class StreamingTranscriber:
         self.latest_through_ms = float("-inf")
         speculative, self._speculative = self._speculative, None
         if speculative is not None and not speculative[1].started:
+            speculative[1].task.cancel()
+
+    def resumed(self) -> None:
+        """Speech went on after a pause: the pause's speculative job cannot be the turn's.
+
+        It is cancelled even while it runs (the STT engine may then stop early,
+        see :class:`~rtagents.engines.local.whisper_stt.WhisperSTT`): the jobs run
+        one at a time, so the turn's real transcription would otherwise wait for
+        a result nobody will read. Called on every voiced chunk, so cheap when idle.
+        """
+        speculative, self._speculative = self._speculative, None
+        if speculative is not None:
             speculative[1].task.cancel()
 
     def speaking(self, audio: Callable[[], bytes], speech_ms: float) -> None:

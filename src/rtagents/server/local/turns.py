@@ -186,6 +186,7 @@ class Turns:
         if detector.speaking and not detector.pausing:  # silence has its own (speculative) job
             self._pause_from = None
             self.speculation.cancel()  # speech resumed: the turn did not end there
+            self.transcriber.resumed()  # nor will the pause's transcript be the turn's
             start = detector.audio_start_ms
             self.transcriber.speaking(
                 lambda: self._peek(start, detector.now_ms), detector.now_ms - detector.onset_ms
