@@ -197,3 +197,61 @@ async def test_slots_decide_whether_two_requests_stream_at_once(
 async def test_zero_slots_is_refused_with_the_reason() -> None:
     with pytest.raises(ValueError, match="slots must be at least 1, got 0"):
         EmbeddedLLM(slots=0)
+
+
+ELSEWHERE = LLMRequest(
+    instructions="You translate English words into French.",
+    messages=[ChatMessage(role="user", content="Translate: good morning")],
+    max_output_tokens=2,
+)
+WHOLE_TURN = LLMRequest(
+    instructions=QUESTION.instructions,
+    messages=[
+        ChatMessage(role="user", content="Hello there."),
+        ChatMessage(role="assistant", content="Hello! How can I help you today?"),
+        ChatMessage(role="user", content="Please tell me, what is the capital city of France?"),
+    ],
+    max_output_tokens=2,
+)
+BEFORE_TURN = LLMRequest(instructions=WHOLE_TURN.instructions, messages=WHOLE_TURN.messages[:-1])
+SO_FAR = "Please tell me, what is the capital city of"
+
+
+async def _usage(llm: EmbeddedLLM, request: LLMRequest) -> Usage:
+    chunks = [chunk async for chunk in llm.stream(request)]
+    return next(c for c in chunks if isinstance(c, Usage))
+
+
+async def test_a_prefill_reads_the_words_so_far_so_the_turn_reuses_them(llm: EmbeddedLLM) -> None:
+    """The turn's request finds the history and the words a prefill read in the cache."""
+    await _usage(llm, ELSEWHERE)  # the only slot now holds another conversation
+    cold = await _usage(llm, WHOLE_TURN)
+    await _usage(llm, ELSEWHERE)
+    assert await llm.prefill(BEFORE_TURN, SO_FAR)
+    warm = await _usage(llm, WHOLE_TURN)
+    assert warm.input_tokens == cold.input_tokens
+    # The instructions, the first exchange and ten words of the question, at least.
+    assert warm.cached_tokens >= cold.cached_tokens + 30
+    assert warm.cached_tokens < warm.input_tokens  # "France?" and the reply's opening were not
+
+
+async def test_a_prefill_never_waits_for_a_request_or_another_prefill(llm: EmbeddedLLM) -> None:
+    stream = llm.stream(WHOLE_TURN)
+    await anext(stream)  # a request is being answered
+    try:
+        assert not await llm.prefill(BEFORE_TURN, SO_FAR)
+    finally:
+        await stream.aclose()
+    first = asyncio.ensure_future(llm.prefill(BEFORE_TURN, SO_FAR))
+    await asyncio.sleep(0)  # the first has started its HTTP exchange
+    assert not await llm.prefill(BEFORE_TURN, "")
+    assert await first
+    assert not await EmbeddedLLM().prefill(BEFORE_TURN, SO_FAR)  # not loaded: nowhere to read
+
+
+async def test_a_prefill_with_no_words_yet_reads_the_user_turns_opening(llm: EmbeddedLLM) -> None:
+    await _usage(llm, ELSEWHERE)
+    assert await llm.prefill(BEFORE_TURN, "")
+    warm = await _usage(llm, WHOLE_TURN)
+    history = await _usage(llm, BEFORE_TURN)  # its prompt ends with the assistant's turn
+    assert warm.cached_tokens > history.input_tokens - 5  # all but its generation prompt

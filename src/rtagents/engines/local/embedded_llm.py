@@ -34,8 +34,10 @@ import httpx
 from ..base import ChatMessage, EngineFailure, LLMChunk, LLMRequest, ToolSpec, close_stream
 from ..token_count import PromptSize
 from .cpu_gate import usable_cores
+from .llama_prefill import PromptPrefill
 from .llama_tokens import LlamaTokenCounter
 from .openai_compat import OpenAICompatLLM
+from .openai_wire import request_body
 
 log = logging.getLogger("rtagents.engines.embedded_llm")
 
@@ -115,6 +117,8 @@ class EmbeddedLLM:
         self._server: Any = None
         self._client: OpenAICompatLLM | None = None
         self._counter: LlamaTokenCounter | None = None
+        self._prefill: PromptPrefill | None = None
+        self._streams = 0  # requests being answered now (a prefill waits for none)
         self._warned_tools = False
 
     # SmolLM2 reads text only: a request with input_image parts fails with a
@@ -174,6 +178,7 @@ class EmbeddedLLM:
                 extra_body=self._sampling,
             )
             self._counter = LlamaTokenCounter(url, key, self._context_tokens)
+            self._prefill = PromptPrefill(url, key)
             log.info("embedded LLM %s serving on %s", MODEL_NAME, url)
 
     def _start_server(self, key: str) -> Any:
@@ -236,18 +241,20 @@ class EmbeddedLLM:
         await asyncio.to_thread(self.load)
 
     async def aclose(self) -> None:
-        client, counter = self._client, self._counter
+        client, counter, prefill = self._client, self._counter, self._prefill
         if client is not None:
             await client.aclose()
         if counter is not None:
             await counter.aclose()
+        if prefill is not None:
+            await prefill.aclose()
         await asyncio.to_thread(self.close)
 
     def close(self) -> None:
         """Stop the server (its destructor joins llama.cpp's threads)."""
         with self._lock:
             server, self._server, self._client = self._server, None, None
-            self._counter = None
+            self._counter = self._prefill = None
         del server
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
@@ -257,11 +264,28 @@ class EmbeddedLLM:
         if client is None:
             raise EngineFailure("the embedded LLM was closed", hint="restart the server")
         chunks = client.stream(self._without_tools(request))
+        self._streams += 1
         try:
             async for chunk in chunks:
                 yield chunk
         finally:  # else llama.cpp's only slot generates on until the GC closes it
+            self._streams -= 1
             await close_stream(chunks)
+
+    async def prefill(self, request: LLMRequest, words: str) -> bool:
+        """Read ``request``'s prompt (the conversation so far), then a user turn's
+        opening and ``words``, into llama.cpp's cache without answering
+        (:mod:`.llama_prefill`): the user is still speaking that turn.
+
+        Only on an idle engine: False (nothing done) while a request or another
+        prefill runs, or before the model is loaded. A request that arrives while
+        a prefill runs waits for it (a few tokens' reading).
+        """
+        prefill = self._prefill
+        if prefill is None or self._streams or prefill.running:
+            return False
+        body = request_body(self._without_tools(request), model=MODEL_NAME)
+        return await prefill.read(body["messages"], words)
 
     def _without_tools(self, request: LLMRequest) -> LLMRequest:
         """The request as SmolLM2 can take it: no tools, tool turns as plain text."""

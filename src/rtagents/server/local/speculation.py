@@ -232,9 +232,10 @@ async def _replayed(pieces: Iterable[bytes]) -> AsyncIterator[bytes]:
 
 
 async def predicted_request(
-    ctx: SessionContext, plan: ResponsePlan, item_id: str, text: str
+    ctx: SessionContext, plan: ResponsePlan, item_id: str, text: str | None
 ) -> LLMRequest:
-    """The request a response would send once ``item_id`` is committed with transcript ``text``.
+    """The request a response would send once ``item_id`` is committed with transcript ``text``
+    (None: the conversation before that item alone, what a prompt prefill reads first).
 
     The conversation plus the coming user item, fitted on a fresh history
     window (the session's is not touched): when the session's window has cut
@@ -244,8 +245,9 @@ async def predicted_request(
     # Once the turn is committed its item is already there (its text still to come):
     # it is left out, so the coming item is counted once, as the last.
     items: list[Any] = [item_dict(item) for item in ctx.conversation.items if item.id != item_id]
-    coming = {"type": "message", "role": "user", "id": item_id}
-    items.append({**coming, "content": [{"type": "input_text", "text": text}]})
+    if text is not None:
+        coming = {"type": "message", "role": "user", "id": item_id}
+        items.append({**coming, "content": [{"type": "input_text", "text": text}]})
     prompt = await build_prompt(ctx, dataclasses.replace(plan, input=items), HistoryWindow())
     return prompt.request
 
@@ -268,20 +270,14 @@ class Speculation:
         """Silence began in a turn that will get a response: prepare its first clause."""
         self.cancel()
         ctx = self._ctx
-        if not self.enabled or item_id is None or ctx.config.kind != "realtime":
+        if not self.enabled or item_id is None:
             return
-        if self._responder.active() is not None or ctx.state.engines.stt is None:
-            return  # no response would start now (or nothing heard the turn)
+        if ctx.state.engines.stt is None:
+            return  # nothing heard the turn
         transcript = speculative_transcript(transcriber)
-        if transcript is None:
-            return
-        try:
-            plan = self._responder.plan_for({})
-        except RealtimeError:
-            return  # the response itself will report it
-        if any(tool.get("type", "function") != "function" for tool in plan.tools):
-            return  # MCP tools are listed per response: no request to predict
-        self._held = HeldReply(ctx, plan, item_id, transcript)
+        plan = predictable_plan(ctx, self._responder)
+        if transcript is not None and plan is not None:
+            self._held = HeldReply(ctx, plan, item_id, transcript)
 
     def cancel(self) -> None:
         """Discard the held reply, if any (speech resumed, a new turn, the session ended...)."""
@@ -308,6 +304,20 @@ class Speculation:
             unchanged = False
         if not unchanged:
             self.cancel()
+
+
+def predictable_plan(ctx: SessionContext, responder: PlanSource) -> ResponsePlan | None:
+    """The plan of the response a turn ending now would start, if its request can be
+    predicted: none while a response runs, for a transcription session, or with MCP tools."""
+    if ctx.config.kind != "realtime" or responder.active() is not None:
+        return None
+    try:
+        plan = responder.plan_for({})
+    except RealtimeError:
+        return None  # the response itself will report it
+    if any(tool.get("type", "function") != "function" for tool in plan.tools):
+        return None  # MCP tools are listed per response: no request to predict
+    return plan
 
 
 def speculative_transcript(transcriber: StreamingTranscriber) -> asyncio.Task[Transcription] | None:

@@ -248,8 +248,11 @@ class StreamingTranscriber:
     speech it heard ends (audio time; minus infinity for a partial transcript).
     """
 
-    def __init__(self, ctx: SessionContext) -> None:
+    def __init__(
+        self, ctx: SessionContext, on_partial: Callable[[str], None] | None = None
+    ) -> None:
         self._ctx = ctx
+        self._on_partial = on_partial  # told each partial transcript's stable words
         self._last: _Job | None = None  # the newest job, running or waiting
         self._speculative: tuple[float, _Job] | None = None
         self._covered_ms = 0.0  # speech the latest partial job was given
@@ -348,5 +351,7 @@ class StreamingTranscriber:
                 self.latest_through_ms = through_ms
                 if partial:
                     self._partial = stable_prefix(text)
+                    if self._on_partial is not None:
+                        self._on_partial(self._partial)
 
         return _Job(self._ctx, audio, self._last, on_text, partial)

@@ -44,6 +44,7 @@ from ...protocol.resample import StreamResampler
 from .. import ids
 from ..host.backend import ReceivedEvent
 from ..host.wire_events import build
+from .prompt_warming import PromptWarmer
 from .responder import Responder
 from .speculation import SETTLE_MS, HeldReply, Speculation
 from .transcription import StreamingTranscriber, start_transcription
@@ -114,8 +115,9 @@ class Turns:
         self._resampler: StreamResampler | None = None
         self._vad_origin = 0.0  # audio time of the VAD's time 0
         self._item_id: str | None = None  # promised by speech_started to the coming commit
-        self.transcriber = StreamingTranscriber(ctx)
+        self.transcriber = StreamingTranscriber(ctx, on_partial=self._warm)
         self.speculation = Speculation(ctx, responder)
+        self.warmer = PromptWarmer(ctx, responder)
         self._pause_from: float | None = None  # speech end of a pause that may get a reply
         self.book = MarkBook(
             ctx.id,
@@ -286,6 +288,12 @@ class Turns:
         )
         if interrupted is not None:
             await interrupted.cancel("turn_detected")  # waits for its response.done
+        self._warm("")  # the history and the user turn's opening, before any word
+
+    def _warm(self, words: str) -> None:
+        """Let the LLM read the coming response's prompt up to ``words`` (prompt_warming.py)."""
+        if self.settings is not None and self.settings.create_response:
+            self.warmer.warm(self._item_id, words)
 
     async def _speech_stopped(self, event: SpeechStopped) -> None:
         ctx = self._ctx
