@@ -13,6 +13,7 @@ import contextlib
 import gc
 import json
 import socket
+import weakref
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
@@ -107,6 +108,8 @@ def shrink_server_send_buffers(server: RunningServer) -> None:
     """
     port = urlsplit(server.http_url).port
     for obj in gc.get_objects():
+        if type(obj) in weakref.ProxyTypes:
+            continue  # a dead proxy raises ReferenceError on any isinstance() check
         if isinstance(obj, asyncio.Transport) and not obj.is_closing():
             sock = obj.get_extra_info("socket")
             if sock is not None and sock.getsockname()[1] == port:
