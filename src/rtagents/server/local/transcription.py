@@ -276,6 +276,10 @@ class StreamingTranscriber:
         if speculative is not None and not speculative[1].started:
             speculative[1].task.cancel()
 
+    def let_go(self) -> None:
+        """The session ended: drop ``on_partial`` (bound to the session's turns, a cycle)."""
+        self._on_partial = None
+
     def resumed(self) -> None:
         """Speech went on after a pause: the pause's speculative job cannot be the turn's.
 

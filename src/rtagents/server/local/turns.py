@@ -385,6 +385,7 @@ class Turns:
     def let_go(self) -> None:
         """After :meth:`on_closed`: drop the callbacks that point back here (cycles)."""
         self.book.let_go()
+        self.transcriber.let_go()
         self._commit = _no_commit
 
     def _first_token_at(self, response_id: str) -> float | None:
