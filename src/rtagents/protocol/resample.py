@@ -8,14 +8,7 @@ calls instead, so chunk after chunk comes out as one continuous signal.
 libsoxr holds back a few milliseconds of filter delay: a call may return fewer
 samples than its input implies (even none), and :meth:`StreamResampler.flush`
 returns what is left at the end of the stream. The totals always add up to
-``round(n * dst / src)`` samples. How much is held back depends on ``quality``:
-the default ``"HQ"`` filters in blocks and holds back 7-37 ms of a stream of
-20 ms chunks at 24 -> 16 kHz; ``"QQ"`` (cubic interpolation, libsoxr's quick
-setting) holds back one sample and costs less, at the price of weaker
-anti-aliasing. A VAD wants the latter: it can only score audio that has come
-out, and it is indifferent to what little aliasing gets through (Silero's
-probabilities moved by 0.02 on average, the same as with a proper 50 dB FIR;
-docs/benchmarks.md, "The VAD hears the end of speech sooner").
+``round(n * dst / src)`` samples.
 """
 
 from __future__ import annotations
@@ -36,12 +29,11 @@ class StreamResampler:
     starts a new stream, so one instance can serve utterance after utterance.
     """
 
-    def __init__(self, src_rate: int, dst_rate: int, *, quality: str = "HQ") -> None:
+    def __init__(self, src_rate: int, dst_rate: int) -> None:
         if src_rate <= 0 or dst_rate <= 0:
             raise ValueError(f"Sample rates must be positive, got {src_rate} -> {dst_rate}.")
         self.src_rate = src_rate
         self.dst_rate = dst_rate
-        self.quality = quality  # libsoxr's: "QQ", "LQ", "MQ", "HQ" or "VHQ"
         self._odd = b""  # half a sample left over from a chunk split mid-sample
         self._stream: soxr.ResampleStream | None = None
 
@@ -79,7 +71,7 @@ class StreamResampler:
     def _resampler(self) -> soxr.ResampleStream:
         if self._stream is None:
             self._stream = soxr.ResampleStream(
-                self.src_rate, self.dst_rate, 1, dtype="int16", quality=self.quality
+                self.src_rate, self.dst_rate, 1, dtype="int16", quality="HQ"
             )
         return self._stream
 

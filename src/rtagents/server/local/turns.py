@@ -160,8 +160,7 @@ class Turns:
         if self._vad is None:
             self._vad = session_vad(prototype)
         self._vad.reset()
-        # Quick quality: the VAD scores audio as it arrives, not 7-37 ms later (resample.py).
-        self._resampler = StreamResampler(PCM_RATE, self._vad.sample_rate, quality="QQ")
+        self._resampler = StreamResampler(PCM_RATE, self._vad.sample_rate)
         self._vad_origin = self.stream_ms
         self._detector = TurnDetector(
             settings, now_ms=self.stream_ms, buffer_start_ms=self._buffer_start
