@@ -4,8 +4,8 @@ An LLM engine that can (one with ``prefill``: the embedded llama.cpp's, see
 ``engines/local/llama_prefill.py``) is handed the conversation the turn's
 response will send and the user's words heard so far: none at speech start
 (the history and the user turn's opening), then the stable words of each
-partial transcript.
-When the turn ends, only the rest of the prompt is read before the first token.
+partial transcript. When the turn ends, only the rest of the prompt is read
+before the first token.
 
 It only warms the engine's cache: nothing reaches the wire or the conversation,
 and the response builds its own request as always. Best effort and bounded: at

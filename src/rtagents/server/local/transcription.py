@@ -240,9 +240,10 @@ def _retrieve(task: asyncio.Task[Transcription]) -> None:
 class StreamingTranscriber:
     """Transcribes the turn in progress ahead of its end (one per session).
 
-    The glue in :mod:`.turns` calls :meth:`speaking` on every append while
-    the user speaks (after :meth:`resumed`), :meth:`speculate` at each silence onset, :meth:`finish`
-    when the turn is committed and :meth:`reset` when a turn is abandoned.
+    The glue in :mod:`.turns` calls :meth:`resumed` and :meth:`speaking` on
+    every append while the user speaks, :meth:`speculate` at each silence
+    onset, :meth:`finish` when the turn is committed and :meth:`reset` when a
+    turn is abandoned.
     ``latest_text`` is the newest transcript of the current turn, for
     ``semantic_vad``'s end-of-turn policy; ``latest_through_ms`` is where the
     speech it heard ends (audio time; minus infinity for a partial transcript).
