@@ -48,6 +48,8 @@ class EngineChoice(Protocol):
     def llm_model(self) -> str | None: ...
     @property
     def stt_threads(self) -> int: ...
+    @property
+    def engine_threads(self) -> int | None: ...
 
 
 @contextlib.asynccontextmanager
@@ -67,7 +69,7 @@ async def engines_for(choice: EngineChoice) -> AsyncIterator[Engines]:
             llm_url=choice.llm_url,
             llm_model=choice.llm_model,
             stt_threads=choice.stt_threads,
-            engine_threads=getattr(choice, "engine_threads", None),  # serve only
+            engine_threads=choice.engine_threads,
         )
     else:
         from ..engines.scripted import scripted_engines

@@ -178,7 +178,7 @@ class EmbeddedLLM:
                 extra_body=self._sampling,
             )
             self._counter = LlamaTokenCounter(url, key, self._context_tokens)
-            self._prefill = PromptPrefill(url, key)
+            self._prefill = PromptPrefill(self._counter)
             log.info("embedded LLM %s serving on %s", MODEL_NAME, url)
 
     def _start_server(self, key: str) -> Any:
@@ -241,13 +241,11 @@ class EmbeddedLLM:
         await asyncio.to_thread(self.load)
 
     async def aclose(self) -> None:
-        client, counter, prefill = self._client, self._counter, self._prefill
+        client, counter = self._client, self._counter
         if client is not None:
             await client.aclose()
         if counter is not None:
             await counter.aclose()
-        if prefill is not None:
-            await prefill.aclose()
         await asyncio.to_thread(self.close)
 
     def close(self) -> None:
@@ -282,7 +280,7 @@ class EmbeddedLLM:
         a prefill runs waits for it (a few tokens' reading).
         """
         prefill = self._prefill
-        if prefill is None or self._streams or prefill.running:
+        if prefill is None or self._streams:
             return False
         body = request_body(self._without_tools(request), model=MODEL_NAME)
         return await prefill.read(body["messages"], words)

@@ -24,28 +24,20 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Final
 
-import httpx
+from ..base import EngineFailure
+from .llama_tokens import LlamaTokenCounter
 
 log = logging.getLogger("rtagents.engines.embedded_llm")
 
 CUT: Final = "\u2063rtagents-prefill-cut\u2063"  # in no transcript; the template copies it
-TIMEOUT_S: Final = 10.0
 
 
 class PromptPrefill:
-    """Sends known prompt prefixes to one llama.cpp server (``url``, bearer ``key``)."""
+    """Sends known prompt prefixes through the server the ``counter`` talks to."""
 
-    def __init__(self, url: str, key: str) -> None:
-        self._url = url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {key}"}
-        # No pooled connection: the engine may serve several event loops (see openai_compat).
-        self._http = httpx.AsyncClient(
-            timeout=TIMEOUT_S, trust_env=False, limits=httpx.Limits(max_keepalive_connections=0)
-        )
+    def __init__(self, counter: LlamaTokenCounter) -> None:
+        self._server = counter  # its HTTP client, its chat template rendering
         self.running = False  # one at a time: a second would only queue behind the first
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def read(self, messages: Sequence[dict[str, Any]], words: str) -> bool:
         """Read ``messages`` (the conversation so far, chat-completions shaped), then a
@@ -55,28 +47,16 @@ class PromptPrefill:
             return False
         self.running = True
         try:
-            prefix = await self._prefix([*messages, {"role": "user", "content": words + CUT}])
-            if prefix is None:
-                return False
-            body = {"prompt": prefix, "n_predict": 0, "cache_prompt": True}
-            await self._post("/completion", body)
+            turn = {"role": "user", "content": words + CUT}
+            rendered = await self._server.rendered([*messages, turn])
+            cut = rendered.find(CUT)
+            if cut <= 0:
+                return False  # a template that drops or rewrites the text: nothing to cut
+            body = {"prompt": rendered[:cut], "n_predict": 0, "cache_prompt": True}
+            await self._server.post("/completion", body)
             return True
-        except (httpx.HTTPError, ValueError) as exc:
-            log.debug("prompt prefill failed: %r", exc)
+        except EngineFailure as exc:
+            log.debug("prompt prefill failed: %s", exc)
             return False
         finally:
             self.running = False
-
-    async def _prefix(self, messages: list[dict[str, Any]]) -> str | None:
-        rendered = (await self._post("/apply-template", {"messages": messages})).get("prompt")
-        if not isinstance(rendered, str) or (cut := rendered.find(CUT)) <= 0:
-            return None  # a template that drops or rewrites the text: nothing to cut
-        return rendered[:cut]
-
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        response = await self._http.post(self._url + path, json=body, headers=self._headers)
-        response.raise_for_status()
-        answer = response.json()
-        if not isinstance(answer, dict):
-            raise ValueError(f"llama.cpp's {path} answered {type(answer).__name__}")
-        return answer

@@ -54,7 +54,7 @@ class LlamaTokenCounter:
         if cached is not None:
             self._texts.move_to_end(text)
             return cached
-        body = await self._post("/tokenize", {"content": text, "add_special": False})
+        body = await self.post("/tokenize", {"content": text, "add_special": False})
         count = len(body.get("tokens") or [])
         _remember(self._texts, text, count)
         return count
@@ -99,24 +99,30 @@ class LlamaTokenCounter:
         _remember(self._fixed, instructions, fixed, limit=64)
         return fixed
 
-    async def _template_tokens(self, turns: list[dict[str, str]]) -> int:
-        rendered = await self._post("/apply-template", {"messages": turns})
-        prompt = rendered.get("prompt")
+    async def rendered(self, messages: list[dict[str, Any]]) -> str:
+        """``messages`` as the model reads them: llama.cpp's own chat template applied."""
+        answer = await self.post("/apply-template", {"messages": messages})
+        prompt = answer.get("prompt")
         if not isinstance(prompt, str):
             raise EngineFailure("llama.cpp's /apply-template returned no prompt")
-        body = await self._post(
+        return prompt
+
+    async def _template_tokens(self, turns: list[dict[str, Any]]) -> int:
+        prompt = await self.rendered(turns)
+        body = await self.post(
             "/tokenize", {"content": prompt, "add_special": True, "parse_special": True}
         )
         return len(body.get("tokens") or [])
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST ``body`` to the server's ``path``; its JSON object, or :class:`EngineFailure`."""
         try:
             response = await self._http.post(self._url + path, json=body, headers=self._headers)
             response.raise_for_status()
             answer = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise EngineFailure(
-                f"the embedded model's tokenizer did not answer {path} ({exc!r})",
+                f"the embedded model's server did not answer {path} ({exc!r})",
                 hint="restart the server; if it persists, run `rtagents setup --check`",
             ) from None
         if not isinstance(answer, dict):

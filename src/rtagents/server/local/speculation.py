@@ -275,8 +275,10 @@ class Speculation:
         if ctx.state.engines.stt is None:
             return  # nothing heard the turn
         transcript = speculative_transcript(transcriber)
+        if transcript is None:
+            return
         plan = predictable_plan(ctx, self._responder)
-        if transcript is not None and plan is not None:
+        if plan is not None:
             self._held = HeldReply(ctx, plan, item_id, transcript)
 
     def cancel(self) -> None:
