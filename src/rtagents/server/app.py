@@ -82,6 +82,7 @@ def create_app(
     if shared is not None:
         state.shared = shared
         state.resumes = shared.resume_registry()
+        state.gateway.shared = shared.quotas  # per-key quotas counted across the nodes
     app = Starlette(
         routes=[
             Route("/v1/realtime/client_secrets", _client_secrets, methods=["POST"]),

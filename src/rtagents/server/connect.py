@@ -19,10 +19,10 @@ from ..protocol.beta import BETA_HEADER
 from ..transports.base import GOING_AWAY, POLICY_VIOLATION
 from .auth import BROWSER_PROTOCOL, Refusal, bearer_credential, subprotocol_credential
 from .drain import draining_refusal
+from .held_place import HeldPlace
 from .host.session_host import SessionHost
 from .host.session_resume import TOKEN_HEADER, Claim, resume_request, wants_resume
 from .local.session_config import Kind, SessionConfig, validated
-from .policy.quotas import QuotaTicket
 from .policy.session_configs import admitted_config
 from .session_backend import session_backend
 from .state import ServerState
@@ -129,7 +129,7 @@ async def _resume(websocket: WebSocket, claim: Claim, subprotocol: str | None) -
 
 async def _admit(
     websocket: WebSocket, state: ServerState, offered: list[str]
-) -> tuple[SessionConfig, str, QuotaTicket]:
+) -> tuple[SessionConfig, str, HeldPlace]:
     """The new session's config, its owner (the principal that opens it), its quota ticket.
 
     The gateway policy (server/policy) is asked before a secret's use is spent:
@@ -148,7 +148,7 @@ async def _admit(
     principal = await state.authenticator.authenticate(credential)
     config = _initial_config(websocket, state, principal.bound_session)
     asked = websocket.query_params.get("model")
-    quota = state.gateway.admit(principal.owner, asked, config.model)
+    quota = await state.gateway.admit(principal.owner, asked, config.model)
     try:
         limits = state.config.limits
         vad = state.vad_available

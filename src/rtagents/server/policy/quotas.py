@@ -75,28 +75,13 @@ class QuotaBook:
     def _check_concurrent(self, principal: str) -> None:
         limit, held = self.policy.concurrent_sessions, self._open.get(principal, 0)
         if limit and held >= limit:
-            raise Refusal(
-                429,
-                "concurrent_session_quota_exceeded",
-                f"{_who(principal)} already holds {held} open session(s), as many as this "
-                f"gateway's policy allows at once (policy.concurrent_sessions = {limit}); end "
-                "one of them (or wait for it to end), then try again.",
-                headers={"Retry-After": "1"},
-            )
+            raise concurrent_refusal(principal, held, limit)
 
     def _check_window(self, principal: str, starts: deque[float], now: float) -> None:
         limit, window = self.policy.sessions_per_window, self.policy.quota_window_s
         if not limit or len(starts) < limit:
             return
-        retry_s = max(1, math.ceil(starts[0] + window - now))
-        raise Refusal(
-            429,
-            "session_quota_exceeded",
-            f"{_who(principal)} opened {len(starts)} sessions in the last {window:g} s, as many "
-            f"as this gateway's policy allows (policy.sessions_per_window = {limit} per "
-            f"policy.quota_window_s = {window:g}); try again in {retry_s} s.",
-            headers={"Retry-After": str(retry_s)},
-        )
+        raise window_refusal(principal, len(starts), self.policy, starts[0] + window - now)
 
     def _give_back(self, principal: str) -> None:
         held = self._open.get(principal, 0) - 1
@@ -123,6 +108,40 @@ class QuotaTicket(HeldPlace):
         if self.held:
             self.held = False
             self._book._give_back(self.principal)
+
+
+def concurrent_refusal(principal: str, held: int, limit: int, *, shared: bool = False) -> Refusal:
+    """429: ``principal`` holds ``held`` open sessions, ``limit`` or more."""
+    where = _counted_where(shared)
+    return Refusal(
+        429,
+        "concurrent_session_quota_exceeded",
+        f"{_who(principal)} already holds {held} open session(s){where}, as many as this "
+        f"gateway's policy allows at once (policy.concurrent_sessions = {limit}); end "
+        "one of them (or wait for it to end), then try again.",
+        headers={"Retry-After": "1"},
+    )
+
+
+def window_refusal(
+    principal: str, count: int, policy: Policy, frees_in_s: float, *, shared: bool = False
+) -> Refusal:
+    """429: ``principal`` opened ``count`` sessions in the window (one leaves in ``frees_in_s``)."""
+    limit, window = policy.sessions_per_window, policy.quota_window_s
+    retry_s = max(1, math.ceil(frees_in_s))
+    where = _counted_where(shared)
+    return Refusal(
+        429,
+        "session_quota_exceeded",
+        f"{_who(principal)} opened {count} sessions in the last {window:g} s{where}, as many "
+        f"as this gateway's policy allows (policy.sessions_per_window = {limit} per "
+        f"policy.quota_window_s = {window:g}); try again in {retry_s} s.",
+        headers={"Retry-After": str(retry_s)},
+    )
+
+
+def _counted_where(shared: bool) -> str:
+    return " (counted across every server sharing this Redis)" if shared else ""
 
 
 def _who(principal: str) -> str:

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from . import SharedStateUnavailable
 from .redis_calls import CallRegistry
+from .redis_quotas import SharedQuotaBook
 from .redis_resume import SharedResumeRegistry
 from .redis_secrets import RedisMintRate, RedisSecretStore
 
@@ -55,6 +56,8 @@ class RedisNode:
         # Which node holds each WebRTC call; sidebands bridged to it (``redis_calls.py``).
         self.calls = CallRegistry(self)
         self.resumes = SharedResumeRegistry(self)
+        # The gateway policy's quotas, counted with the other nodes (``redis_quotas.py``).
+        self.quotas = SharedQuotaBook(self, config.policy)
 
     def node_key(self, node_id: str) -> str:
         return f"{self.prefix}node:{node_id}"
@@ -100,6 +103,7 @@ class RedisNode:
 
     async def close(self) -> None:
         await self.calls.close()
+        await self.quotas.close()  # the last releases, before the liveness key goes
         await self.resumes.settle()  # the last sessions' keys, before the connection goes
         self._stopping = True
         if self._heartbeat is not None:

@@ -45,7 +45,7 @@ async def create_call(request: Request) -> Response:
         config = call_config(state, principal.bound_session, session, request.query_params)
         state.admission.check()  # 503 too_many_connections (host/admission.py)
         models = (request.query_params.get("model"), config.data.get("model"))
-        quota = state.gateway.admit(principal.owner, *models)  # the gateway policy's door
+        quota = await state.gateway.admit(principal.owner, *models)  # the gateway policy's door
     except Refusal as exc:
         return exc.response()
     try:
