@@ -11,7 +11,13 @@ from __future__ import annotations
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..protocol.errors import Origin
-from ..transports.base import ABNORMAL_CLOSURE, NORMAL_CLOSURE, ClosedLatch, TransportClosed
+from ..transports.base import (
+    ABNORMAL_CLOSURE,
+    NORMAL_CLOSURE,
+    ClosedLatch,
+    TransportClosed,
+    frameless,
+)
 
 NO_STATUS = 1005  # RFC 6455: "no status code was present"; never sent on the wire
 
@@ -39,14 +45,14 @@ class StarletteTransport:
             # OSError covers uvicorn's ClientDisconnected; RuntimeError is
             # Starlette's "send after close". Either way the peer is gone.
             code = exc.code if isinstance(exc, WebSocketDisconnect) else ABNORMAL_CLOSURE
-            raise self._mark_closed(code, "connection lost while sending") from exc
+            raise self._mark_closed(code, "connection lost while sending") from frameless(exc)
 
     async def recv(self) -> str | bytes:
         self._latch.raise_if_closed()
         try:
             message = await self._ws.receive()
         except (RuntimeError, OSError) as exc:
-            raise self._mark_closed(ABNORMAL_CLOSURE, "connection lost") from exc
+            raise self._mark_closed(ABNORMAL_CLOSURE, "connection lost") from frameless(exc)
         if message["type"] == "websocket.disconnect":
             if message.get("code") == NO_STATUS and "reason" not in message:
                 # uvicorn's word for a connection lost without any close frame.

@@ -84,6 +84,18 @@ class ClosedLatch:
             raise self.error.with_traceback(None)
 
 
+def frameless(cause: BaseException) -> BaseException:
+    """``cause`` with its traceback dropped, to chain a latched close to (``raise ... from``).
+
+    A latched :class:`TransportClosed` lives as long as its transport. Chained to
+    an exception that kept its traceback, it would hold the frame that raised
+    it, that frame the transport, and the transport the latch: a cycle only a
+    full collection frees, with the whole session in it. The cause's type and
+    message stay.
+    """
+    return cause.with_traceback(None)
+
+
 @runtime_checkable
 class Transport(Protocol):
     """A bidirectional message pipe.

@@ -20,7 +20,14 @@ import aioice.ice
 from aiortc import RTCConfiguration, RTCDataChannel, RTCIceServer, RTCPeerConnection
 
 from ..protocol.errors import Origin
-from .base import INTERNAL_ERROR, MESSAGE_TOO_BIG, NORMAL_CLOSURE, ClosedLatch, TransportClosed
+from .base import (
+    INTERNAL_ERROR,
+    MESSAGE_TOO_BIG,
+    NORMAL_CLOSURE,
+    ClosedLatch,
+    TransportClosed,
+    frameless,
+)
 
 log = logging.getLogger("rtagents.transports.webrtc")
 
@@ -159,7 +166,7 @@ class DataChannelTransport:
         try:
             self.channel.send(message)
         except Exception as exc:  # aiortc raises InvalidStateError/ConnectionError when gone
-            raise self.lost(NORMAL_CLOSURE, f"the data channel failed: {exc}") from exc
+            raise self.lost(NORMAL_CLOSURE, f"the data channel failed: {exc}") from frameless(exc)
         if self.channel.bufferedAmount > SEND_HIGH_WATER:
             self._drained.clear()
             await self._drained.wait()

@@ -25,7 +25,7 @@ from websockets.exceptions import (
 from websockets.typing import Subprotocol
 
 from ..protocol.errors import ConnectionFailure, Origin
-from .base import ABNORMAL_CLOSURE, NORMAL_CLOSURE, ClosedLatch, TransportClosed
+from .base import ABNORMAL_CLOSURE, NORMAL_CLOSURE, ClosedLatch, TransportClosed, frameless
 from .rejection import read_rejection
 
 DEFAULT_MAX_SIZE = 32 * 2**20
@@ -80,14 +80,14 @@ class WebSocketTransport:
         try:
             await self._ws.send(message)
         except ConnectionClosed as exc:
-            raise self._record(exc) from exc
+            raise self._record(exc) from frameless(exc)
 
     async def recv(self) -> str | bytes:
         self._latch.raise_if_closed()
         try:
             return await self._ws.recv()
         except ConnectionClosed as exc:
-            raise self._record(exc) from exc
+            raise self._record(exc) from frameless(exc)
         except ConcurrencyError as exc:
             # Two tasks reading one connection: a bug in the caller, never the peer's.
             raise ConnectionFailure(

@@ -23,6 +23,7 @@ from rtagents.engines.scripted import scripted_engines, scripted_speech
 from rtagents.server.config import ServerConfig
 from rtagents.server.host.session_host import SessionHost
 from rtagents.server.serving import RunningServer, running_server
+from rtagents.transports.memory import MemoryTransport
 
 CHUNK = 9600  # 200 ms of pcm16 at 24 kHz
 
@@ -108,3 +109,21 @@ async def test_a_session_the_server_closes_is_freed_too(collector_off: None) -> 
         await _ended(host)
         assert host() is None
         assert _cyclic_server_objects() == []
+
+
+async def test_a_session_whose_client_vanished_mid_reply_is_freed_too(
+    server: RunningServer, collector_off: None
+) -> None:
+    async with session(server, push_to_talk=False) as client:
+        [live] = server.app.state.rtagents.sessions
+        host = weakref.ref(live)
+        del live
+        await client.user_text("tell me about the weather")
+        await client.send({"type": "response.create"})
+        await client.until("response.output_audio.delta")
+        ws = client.ws
+        assert not isinstance(ws, MemoryTransport)
+        ws.transport.abort()  # no close frame: the server's next send finds the peer gone
+        await _ended(host)
+    assert host() is None, "the ended session is still held (or waits for a collection)"
+    assert _cyclic_server_objects() == []

@@ -59,6 +59,11 @@ class Forwarder:
         self.forwarding = False  # an upstream event is being emitted now (observers read it)
         self.on_idle: Any = None  # called when no response is in progress any more
 
+    def let_go(self, port: HostPort) -> None:
+        """The session ended: hold the host weakly (``port``) and call back no one."""
+        self.port = port
+        self.on_idle = None
+
     def remember_own(self, event_id: str) -> None:
         self.own_ids[event_id] = None
         if len(self.own_ids) > OWN_IDS_KEPT:

@@ -24,7 +24,8 @@ answers it with the event's ``event_id``) or by changing the event before
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+import weakref
+from typing import TYPE_CHECKING, Any, cast
 
 from openai.types.realtime import ConversationCreatedEvent, SessionCreatedEvent
 from pydantic import BaseModel
@@ -130,6 +131,20 @@ class RelayBackend:
 
     async def close(self) -> None:
         await self.keeper.close()
+
+    def let_go(self) -> None:
+        """The host has ended (its observers told): break this session's reference cycles.
+
+        Its parts hold the host and each other's bound methods; left so, an ended
+        relayed session waits for a full collection, which stops every session of
+        the process (docs/benchmarks.md, "A new machine"). Nothing runs after this.
+        """
+        port = cast("HostPort", weakref.proxy(self.port))
+        self.port = port
+        self.media.let_go(port)
+        self.forwarder.let_go(port)
+        self.keeper.let_go(port)
+        self._facts.let_go(port)
 
     # --- MediaBackend --------------------------------------------------------------
 

@@ -61,6 +61,10 @@ class RelayFacts:
         self._view = view
         self._limits = limits
 
+    def let_go(self, port: HostPort) -> None:
+        """The session ended: hold the host weakly (``port``)."""
+        self._port = port
+
     @property
     def kind(self) -> str:
         return str(getattr(self._view.session, "type", None) or "realtime")

@@ -40,6 +40,12 @@ class RelayMedia:
         self.sink: PcmSink | None = None
         self._inbound: StreamResampler | None = None
 
+    def let_go(self, port: HostPort) -> None:
+        """The session ended: hold the host weakly (``port``) and send nothing more."""
+        self.port = port
+        self.send_own = _sent_nowhere
+        self.sink = None
+
     def route_to(self, sink: PcmSink | None) -> None:
         self.sink = sink
         self.view.plays_audio = sink is not None
@@ -69,3 +75,7 @@ class RelayMedia:
         sink.play(pcm, PCM_RATE, delta.response_id, delta.item_id)
         self.port.conversation.note_audio(delta.item_id, fmt.duration_ms(len(wire)))
         return True
+
+
+async def _sent_nowhere(event: dict[str, Any]) -> None:
+    """What an ended session's call audio goes to: nothing (the relay has let go)."""

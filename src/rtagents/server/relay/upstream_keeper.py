@@ -181,6 +181,9 @@ class UpstreamKeeper:
             try:
                 event = await link.recv()
             except TransportClosed as closed:
+                # The link's transport keeps this error: with this frame in its traceback
+                # it would hold this keeper (and the session) in a cycle.
+                closed.with_traceback(None)
                 if not self.closed and link is self.link:
                     await self._after_drop(link, closed)
                 return
@@ -263,6 +266,11 @@ class UpstreamKeeper:
         )
 
     # --- ending ---------------------------------------------------------------------
+
+    def let_go(self, port: HostPort) -> None:
+        """The session ended: hold the host weakly (``port``), keep no link."""
+        self.port = port
+        self.link = None
 
     async def close(self) -> None:
         self.closed = True

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+import weakref
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from .upstream_link import DIAL_FAILURES
 
@@ -66,7 +67,9 @@ class Rollover:
     """The rollover timer of one keeper (re-armed for each new upstream session)."""
 
     def __init__(self, keeper: RolloverKeeper) -> None:
-        self.keeper = keeper
+        # Weakly: the keeper owns this timer, and each holding the other would be a
+        # cycle that only a full collection frees.
+        self.keeper = cast("RolloverKeeper", weakref.proxy(keeper))
         self._timer: asyncio.Task[Any] | None = None
 
     def arm(self, link: UpstreamLink, expires_at: float | None) -> None:
