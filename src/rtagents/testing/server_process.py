@@ -86,12 +86,17 @@ class ServerProcess:
                 self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
         self.starts += 1
+        try:
+            self._wait_listening(self.process, ready_within_s)
+        except BaseException:  # a server that never came up is not left running
+            self.stop(within_s=5.0)
+            raise
+
+    def _wait_listening(self, process: subprocess.Popen[bytes], ready_within_s: float) -> None:
         deadline = time.monotonic() + ready_within_s
         while not self._accepting():
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"the server exited with {self.process.returncode}: {self.tail()}"
-                )
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited with {process.returncode}: {self.tail()}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not listen within {ready_within_s} s")
             time.sleep(0.05)
