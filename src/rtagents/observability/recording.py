@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .recording_bodies import EventBodies, compact_elided
+from .recording_bodies import EventBodies, compact_elided, encoded_elided
 from .recording_format import (
     AUDIO_FIELDS,
     DEFAULT_ROTATE_BYTES,
@@ -190,7 +190,7 @@ class RecordingWriter(OtherRecords):
             if event_type not in AUDIO_FIELDS and "\n" not in wire and "\r" not in wire:
                 body = wire  # as it went out: most events
         elif self.audio == "elided":
-            body = compact_elided(wire, event_type, audio)
+            body = encoded_elided(wire, event_type, audio)
         self._add_line("sent", seq, None, body or self._bodies.body(wire, event_type, audio))
 
     def _add_line(self, direction: str, seq: int | None, transport: str | None, body: str) -> None:

@@ -76,6 +76,30 @@ def compact_elided(wire: object, event_type: str, audio: str) -> str | None:
     return _ELIDED_BODY % (head, b64_decoded_length(audio), checksum, tail)
 
 
+def encoded_elided(wire: str, event_type: str, audio: str) -> str | None:
+    """:func:`compact_elided` for a frame this side's encoder wrote from an event whose
+    payload is ``audio`` (``RecordingWriter.sent``); None to take the general path.
+
+    Such a frame (a pydantic model's ``model_dump_json``) is compact JSON with no
+    raw newline, and its first payload key is the event's own field (declared
+    fields come before any extra one, and none before it holds an object), so
+    the frame is not scanned for newlines nor compared with the payload. What is still
+    proved: the value there is exactly ``audio``. With no ``"`` in ``audio``, any
+    escape the encoder had to write would lengthen the value, and the character at
+    the payload's length would then be part of it, not the closing quote.
+    """
+    start = wire.find(_COMPACT_KEYS.get(event_type, '"\x00'))
+    if start < 0:
+        return None
+    start += len(_COMPACT_KEYS[event_type])
+    size = len(audio)
+    end = start + size
+    if wire[end : end + 1] != '"' or size % 4 or not audio.isascii() or '"' in audio:
+        return None
+    checksum = _crc32c(audio.encode("ascii"))
+    return _ELIDED_BODY % (wire[: start - 1], b64_decoded_length(audio), checksum, wire[end + 1 :])
+
+
 class EventBodies:
     """Writes the ``"event"`` value of event lines for one recording."""
 

@@ -39,7 +39,7 @@ class LiveMarks:
     def see(self, event_type: str | None, event: Any) -> Mark | None:
         """The mark ``event`` (a model or a dict) makes, if any."""
         if event_type == "response.output_audio.delta":
-            return self._first(self._audio, "first_audio", event)
+            return self.audio_delta(_field(event, "response_id"), event)
         if event_type in _TEXT_DELTAS:
             return self._first(self._text, "first_text", event)
         if event_type == "input_audio_buffer.speech_stopped":
@@ -52,6 +52,13 @@ class LiveMarks:
             self._audio.discard(response_id or "")
             return Mark("response_done", response_id=response_id)
         return None
+
+    def audio_delta(self, response_id: str | None, event: Any) -> Mark | None:
+        """:meth:`see` for an audio delta of ``response_id``: dozens a reply, all but the
+        first of each response marking nothing, so that test comes first."""
+        if response_id is None or response_id in self._audio:
+            return None
+        return self._first(self._audio, "first_audio", event)
 
     @staticmethod
     def _first(seen: set[str], name: str, event: Any) -> Mark | None:

@@ -86,7 +86,9 @@ class SessionRecorder:
         event_type = model.type
         if event_type == "response.output_audio.delta":  # a reply's audio: the hot path
             writer.sent(host.sent_frame, event_type, model.delta)
-            self._mark(writer, self._marks.see(event_type, event))
+            mark = self._marks.audio_delta(model.response_id, event)
+            if mark is not None:
+                self._mark(writer, mark)
             return
         writer.sent(host.sent_frame, event_type)
         if error is not None:
