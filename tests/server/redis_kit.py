@@ -2,7 +2,8 @@
 
 ``redis_url`` starts one redis-server per test module on a free loopback port
 (skipped, with the reason, where the binary is missing) and flushes it before
-each test, so tests sharing it see none of each other's keys.
+each test, so tests sharing it see none of each other's keys. ``own_redis`` is
+one per test, for a test that stops it.
 """
 
 from __future__ import annotations
@@ -30,3 +31,16 @@ async def redis_url(redis_server: RedisServer) -> AsyncIterator[str]:
     await client.flushall()
     await client.aclose()
     yield redis_server.url
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server for this test alone, which it may stop and start again (an outage)."""
+    if redis_binary() is None:
+        pytest.skip(MISSING_REASON)
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

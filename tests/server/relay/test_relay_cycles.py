@@ -10,12 +10,10 @@ find none of the server's objects in cycles.
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import weakref
-from collections.abc import Iterator
 
 import pytest
+from cycle_kit import collector_off, ended_and_freed, only_host  # noqa: F401  (fixture)
 from relay_harness import RelayRig, relay_rig, until
 from server_harness import RawClient, session
 
@@ -23,52 +21,12 @@ from rtagents.server.host.session_host import SessionHost
 from rtagents.testing.faults import Fault
 
 
-@pytest.fixture
-def collector_off() -> Iterator[None]:
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
-
-
-def cyclic_server_objects() -> list[str]:
-    """Types of the server's objects that only a collection could free."""
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    gc.collect()
-    found = {type(o) for o in gc.garbage}
-    gc.set_debug(0)
-    gc.garbage.clear()
-    return sorted(
-        f"{kind.__module__}.{kind.__qualname__}"
-        for kind in found
-        if kind.__module__.startswith("rtagents.server")
-    )
-
-
-async def ended_and_freed(host: weakref.ref[SessionHost]) -> tuple[bool, list[str]]:
-    """Whether the host is still held once its session ended, and what sits in cycles."""
-    live = host()
-    if live is not None:
-        await asyncio.wait_for(live.wait_closed(), 10)
-    del live
-    for _ in range(30):  # the connection's handler and the relay's tasks wind down
-        await asyncio.sleep(0.01)
-    held = host() is not None  # before any collection: reference counting alone
-    return held, cyclic_server_objects()
-
-
 def the_host(rig: RelayRig) -> weakref.ref[SessionHost]:
-    [live] = rig.relay_hosts()
-    return weakref.ref(live)
+    return only_host(rig.relay_hosts())
 
 
-async def test_an_ended_relayed_session_is_freed_without_the_collector(
-    collector_off: None,
-) -> None:
+@pytest.mark.usefixtures("collector_off")
+async def test_an_ended_relayed_session_is_freed_without_the_collector() -> None:
     async with relay_rig() as rig:
         async with session(rig.relay) as client:
             host = the_host(rig)
@@ -77,7 +35,8 @@ async def test_an_ended_relayed_session_is_freed_without_the_collector(
         assert await ended_and_freed(host) == (False, [])
 
 
-async def test_a_session_whose_upstream_was_rebuilt_is_freed_too(collector_off: None) -> None:
+@pytest.mark.usefixtures("collector_off")
+async def test_a_session_whose_upstream_was_rebuilt_is_freed_too() -> None:
     async with relay_rig(proxy=True) as rig:
         async with session(rig.relay) as client:
             host = the_host(rig)

@@ -13,36 +13,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from redis_kit import own_redis  # noqa: F401  (fixture)
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from rtagents.server.config import ServerConfig
 from rtagents.server.serving import RunningServer, running_server
-from rtagents.testing.redis_server import MISSING_REASON, RedisServer, redis_binary
+from rtagents.testing.redis_server import RedisServer
 
 TIMEOUT_S = 10.0
 
 
 @pytest.fixture
-def redis() -> Iterator[RedisServer]:
-    if redis_binary() is None:
-        pytest.skip(MISSING_REASON)
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def nodes(redis: RedisServer) -> AsyncIterator[tuple[RunningServer, RunningServer]]:
+async def nodes(
+    own_redis: RedisServer,  # noqa: F811
+) -> AsyncIterator[tuple[RunningServer, RunningServer]]:
     def config() -> ServerConfig:
-        return ServerConfig(port=0, redis_url=redis.url, redis_node_ttl_s=0.5, api_key="sk-o")
+        return ServerConfig(port=0, redis_url=own_redis.url, redis_node_ttl_s=0.5, api_key="sk-o")
 
     async with running_server(config()) as node_a, running_server(config()) as node_b:
         yield node_a, node_b
@@ -73,7 +64,8 @@ def refusal(caught: pytest.ExceptionInfo[InvalidStatus]) -> tuple[int, str]:
 
 
 async def test_a_redis_outage_costs_moving_not_the_session(
-    redis: RedisServer, nodes: tuple[RunningServer, RunningServer]
+    own_redis: RedisServer,  # noqa: F811
+    nodes: tuple[RunningServer, RunningServer],
 ) -> None:
     node_a, node_b = nodes
     async with httpx.AsyncClient() as http:
@@ -86,7 +78,7 @@ async def test_a_redis_outage_costs_moving_not_the_session(
     ws = await open_ws(node_a, {"X-Rtagents-Resume": "1"})
     token = ws.response.headers["X-Rtagents-Resume-Token"]
     seen = await until(ws, "conversation.created")
-    await asyncio.to_thread(redis.stop)
+    await asyncio.to_thread(own_redis.stop)
 
     await ws.send(json.dumps({"type": "response.create"}))  # the session goes on
     seen += await until(ws, "response.done")
@@ -114,7 +106,7 @@ async def test_a_redis_outage_costs_moving_not_the_session(
         assert json.loads(cleared[-1])["type"] == "input_audio_buffer.cleared"
         again.transport.abort()
 
-    await asyncio.to_thread(redis.start)  # back, but empty (no persistence)
+    await asyncio.to_thread(own_redis.start)  # back, but empty (no persistence)
     resume["X-Rtagents-Resume-Token"] = token
     with pytest.raises(InvalidStatus) as forgotten:
         await open_ws(node_b, resume)

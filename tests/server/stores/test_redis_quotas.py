@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
 from redis.asyncio import Redis
-from redis_kit import redis_server, redis_url  # noqa: F401  (fixtures)
+from redis_kit import own_redis, redis_server, redis_url  # noqa: F401  (fixtures)
 
 from rtagents.server.auth import Refusal
 from rtagents.server.config import ServerConfig
@@ -27,7 +27,7 @@ from rtagents.server.stores.client_secrets import SecretIssuer
 from rtagents.server.stores.redis_node import RedisNode
 from rtagents.server.stores.redis_quotas import OPEN_TTL_S
 from rtagents.testing.clock import FakeClock
-from rtagents.testing.redis_server import MISSING_REASON, RedisServer, redis_binary
+from rtagents.testing.redis_server import RedisServer
 
 OPEN = "rtagents:quota:open:"
 
@@ -199,20 +199,9 @@ async def test_the_refresh_writes_back_what_redis_lost(redis_url: str, redis: Re
         assert 0 < await redis.pttl(OPEN + "api_key") <= OPEN_TTL_S * 1000
 
 
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    if redis_binary() is None:
-        pytest.skip(MISSING_REASON)
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 async def test_without_redis_a_node_counts_its_own_and_writes_them_back_later(
-    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+    own_redis: RedisServer,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     async with nodes(own_redis.url, Policy(concurrent_sessions=2), count=1) as (node,):
         own_redis.stop()

@@ -37,7 +37,7 @@ class QuotaBook:
 
     def take(self, principal: str) -> QuotaTicket:
         """A ticket for one more session of ``principal``, or :class:`Refusal` 429 saying which."""
-        ticket = QuotaTicket(self, principal)
+        ticket = QuotaTicket(self._watchers, self._give_back, principal)
         if not self.active:
             return ticket
         now = self._clock()
@@ -92,11 +92,19 @@ class QuotaBook:
 
 
 class QuotaTicket(HeldPlace):
-    """One session's place in its principal's quota; releasing twice gives back one place."""
+    """One session's place in its principal's quota; releasing twice gives back one place.
 
-    def __init__(self, book: QuotaBook, principal: str) -> None:
-        super().__init__(book._watchers)
-        self._book = book
+    ``give_back(principal)`` is its book's (this process's, or the one shared in Redis).
+    """
+
+    def __init__(
+        self,
+        watchers: set[asyncio.Task[None]],
+        give_back: Callable[[str], None],
+        principal: str,
+    ) -> None:
+        super().__init__(watchers)
+        self._give_back = give_back
         self.principal = principal
         self.held = False
 
@@ -107,7 +115,7 @@ class QuotaTicket(HeldPlace):
     def release(self) -> None:
         if self.held:
             self.held = False
-            self._book._give_back(self.principal)
+            self._give_back(self.principal)
 
 
 def concurrent_refusal(principal: str, held: int, limit: int, *, shared: bool = False) -> Refusal:

@@ -33,8 +33,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from ..held_place import HeldPlace
-from ..policy.quotas import concurrent_refusal, window_refusal
+from ..policy.quotas import QuotaTicket, concurrent_refusal, window_refusal
 from ..policy.table import Policy
 from .redis_link import RedisLink
 
@@ -129,10 +128,10 @@ class SharedQuotaBook:
     def starts_key(self, principal: str) -> str:
         return f"{self._prefix}quota:starts:{principal}"
 
-    async def take(self, principal: str) -> SharedQuotaTicket:
+    async def take(self, principal: str) -> QuotaTicket:
         """A ticket for one more session of ``principal``, or :class:`Refusal` 429 saying which
         quota, counted over every node."""
-        ticket = SharedQuotaTicket(self, principal)
+        ticket = QuotaTicket(self._watchers, self._give_back, principal)
         if not self.active:
             return ticket
         self._start_refreshing()
@@ -264,22 +263,3 @@ class SharedQuotaBook:
         while True:
             await asyncio.sleep(REFRESH_S)
             await self.refresh()
-
-
-class SharedQuotaTicket(HeldPlace):
-    """One session's place in its principal's shared quota; releasing twice gives back one."""
-
-    def __init__(self, book: SharedQuotaBook, principal: str) -> None:
-        super().__init__(book._watchers)
-        self._book = book
-        self.principal = principal
-        self.held = False
-
-    @property
-    def holding(self) -> bool:
-        return self.held
-
-    def release(self) -> None:
-        if self.held:
-            self.held = False
-            self._book._give_back(self.principal)
