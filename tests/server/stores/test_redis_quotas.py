@@ -14,6 +14,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -175,6 +176,25 @@ async def test_a_place_released_on_a_node_is_free_there_at_once(redis_url: str) 
         for _ in range(20):
             (await node.quotas.take("api_key")).release()  # not written to Redis yet
         assert (await node.quotas.take("api_key")).held
+
+
+async def test_an_admission_cancelled_midway_is_not_left_counted(
+    redis_url: str,  # noqa: F811
+    redis: Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with nodes(redis_url, Policy(concurrent_sessions=5), count=1) as (node,):
+        script = node.quotas._take
+
+        async def ran_then_cancelled(**arguments: Any) -> Any:
+            await script(**arguments)  # Redis took the place...
+            raise asyncio.CancelledError  # ...and the admission was cancelled before the answer
+
+        monkeypatch.setattr(node.quotas, "_take", ran_then_cancelled)
+        with pytest.raises(asyncio.CancelledError):
+            await node.quotas.take("api_key")
+        await node.quotas.settle()  # the count here, written again
+        assert await open_counts(redis, "api_key") == {}  # as the node counts: none open
 
 
 async def test_a_stopped_nodes_places_come_back(redis_url: str, redis: Redis) -> None:  # noqa: F811

@@ -141,6 +141,9 @@ class SharedQuotaBook:
                 answer = await self._take(keys=keys, args=self._take_args(principal))
             except (RedisError, OSError) as exc:
                 self._on_your_own(principal, exc)
+            except BaseException:  # cancelled waiting: the script may have run all the same
+                self._write_soon(principal)  # so the count here is written again
+                raise
             else:
                 self._refuse_if_over(principal, answer)
                 self._stale.discard(principal)  # its field was just set to the count below
@@ -218,9 +221,13 @@ class SharedQuotaBook:
             self._open_here[principal] = left
         else:
             self._open_here.pop(principal, None)
+        self._write_soon(principal)
+
+    def _write_soon(self, principal: str) -> None:
+        """Write the principal's count here to Redis from a task (it may differ there now)."""
         self._stale.add(principal)
         task = asyncio.get_running_loop().create_task(
-            self._written(principal), name="rtagents-quota-release"
+            self._written(principal), name="rtagents-quota-write"
         )
         self._releases.add(task)
         task.add_done_callback(self._releases.discard)
