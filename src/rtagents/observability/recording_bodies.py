@@ -88,10 +88,13 @@ def encoded_elided(wire: str, event_type: str, audio: str) -> str | None:
     escape the encoder had to write would lengthen the value, and the character at
     the payload's length would then be part of it, not the closing quote.
     """
-    start = wire.find(_COMPACT_KEYS.get(event_type, '"\x00'))
+    key = _COMPACT_KEYS.get(event_type)
+    if key is None:
+        return None
+    start = wire.find(key)
     if start < 0:
         return None
-    start += len(_COMPACT_KEYS[event_type])
+    start += len(key)
     size = len(audio)
     end = start + size
     if wire[end : end + 1] != '"' or size % 4 or not audio.isascii() or '"' in audio:
