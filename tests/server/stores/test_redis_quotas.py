@@ -24,6 +24,7 @@ from rtagents.server.auth import Refusal
 from rtagents.server.config import ServerConfig
 from rtagents.server.held_place import HeldPlace
 from rtagents.server.policy.table import Policy
+from rtagents.server.stores import redis_quotas
 from rtagents.server.stores.client_secrets import SecretIssuer
 from rtagents.server.stores.redis_node import RedisNode
 from rtagents.server.stores.redis_quotas import OPEN_TTL_S
@@ -246,3 +247,25 @@ async def test_without_redis_a_node_counts_its_own_and_writes_them_back_later(
         with pytest.raises(Refusal) as shared:
             await node.quotas.take("api_key")
         assert "counted across every server" in shared.value.message
+
+
+async def test_while_redis_fails_admissions_ask_it_once_and_nothing_piles_up(
+    own_redis: RedisServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(redis_quotas, "MAX_STALE", 5)
+    async with nodes(own_redis.url, Policy(concurrent_sessions=2), count=1) as (node,):
+        book = node.quotas
+        script, asked = book._take, []
+
+        async def counted(**arguments: Any) -> Any:
+            asked.append(1)
+            return await script(**arguments)
+
+        monkeypatch.setattr(book, "_take", counted)
+        own_redis.stop()
+        for index in range(40):
+            (await book.take(f"secret:{index}")).release()
+        assert len(asked) == 1  # then counted here until REFRESH_S has passed
+        assert not book._releases  # no write task per release while Redis fails
+        assert len(book._stale) <= 5 + 1  # principals with nothing open here are forgotten

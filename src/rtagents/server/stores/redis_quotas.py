@@ -19,7 +19,9 @@ the shared mint rate's do: nodes keep their clocks in step (NTP).
 
 While Redis fails, a node counts its own sessions against
 ``concurrent_sessions`` (the quota then holds per node, as without Redis)
-and admits without the window (as the mint rate does), saying so once. Every
+and admits without the window (as the mint rate does), saying so once; it
+asks Redis again at most once every ``REFRESH_S``, so a Redis that hangs
+delays one admission in that time, not each of them. Every
 ``REFRESH_S`` it writes its counts again: that repairs what a failed write
 missed and keeps the hashes of long sessions from expiring.
 """
@@ -42,6 +44,10 @@ log = logging.getLogger("rtagents.server.redis")
 REFRESH_S = 10.0  # how often a node writes its open counts again
 OPEN_TTL_S = 6 * REFRESH_S  # a hash no live node refreshes is gone after this
 CLOSE_S = 2.0  # the longest a stopping node waits for its last releases
+# Principals a node keeps to write again while Redis fails. Past it, those with no
+# session here are forgotten: their fields expire OPEN_TTL_S after their last write
+# (unless another node keeps the hash alive), and the memory stays bounded.
+MAX_STALE = 10_000
 
 # KEYS: open hash, starts zset. ARGV: node, node key prefix, concurrent limit, window
 # limit, window (s), now (s), a member naming this start, the open hash's ttl (ms), this
@@ -113,6 +119,7 @@ class SharedQuotaBook:
         self._releases: set[asyncio.Task[None]] = set()
         self._refresher: asyncio.Task[None] | None = None
         self._failing = False
+        self._retry_at = 0.0  # loop time before which a failing Redis is not asked again
 
     @property
     def active(self) -> bool:
@@ -137,20 +144,28 @@ class SharedQuotaBook:
         self._start_refreshing()
         keys = [self.open_key(principal), self.starts_key(principal)]
         async with self._writing:
-            try:
-                answer = await self._take(keys=keys, args=self._take_args(principal))
-            except (RedisError, OSError) as exc:
-                self._on_your_own(principal, exc)
-            except BaseException:  # cancelled waiting: the script may have run all the same
-                self._write_soon(principal)  # so the count here is written again
-                raise
+            if self._failing and asyncio.get_running_loop().time() < self._retry_at:
+                self._on_your_own(principal)  # Redis is tried again once every REFRESH_S
             else:
-                self._refuse_if_over(principal, answer)
-                self._stale.discard(principal)  # its field was just set to the count below
+                await self._shared_take(principal, keys)
             if self.policy.concurrent_sessions:
                 self._open_here[principal] = self.open_here(principal) + 1
         ticket.held = True
         return ticket
+
+    async def _shared_take(self, principal: str, keys: list[str]) -> None:
+        """Run the script that counts and takes the place (under the lock)."""
+        try:
+            answer = await self._take(keys=keys, args=self._take_args(principal))
+        except (RedisError, OSError) as exc:
+            self._say_failing(exc)
+            self._on_your_own(principal)
+        except BaseException:  # cancelled waiting: the script may have run all the same
+            self._write_soon(principal)  # so the count here is written again
+            raise
+        else:
+            self._refuse_if_over(principal, answer)
+            self._stale.discard(principal)  # its field was just set to the count below
 
     async def settle(self, timeout_s: float = CLOSE_S) -> None:
         """Wait (at most ``timeout_s``) until the releases under way are written."""
@@ -195,15 +210,20 @@ class SharedQuotaBook:
             frees_in = float(answer[2])  # text (bytes): float reads both
             raise window_refusal(principal, int(answer[1]), self.policy, frees_in, shared=True)
 
-    def _on_your_own(self, principal: str, exc: BaseException) -> None:
-        """Redis failed: count against this node's own sessions, and write them later."""
-        self._say_failing(exc)
-        self._stale.add(principal)
+    def _on_your_own(self, principal: str) -> None:
+        """Redis fails: count against this node's own sessions, and write them later."""
+        self._mark_stale(principal)
         limit = self.policy.concurrent_sessions
         if limit and self.open_here(principal) >= limit:
             raise concurrent_refusal(principal, self.open_here(principal), limit)
 
+    def _mark_stale(self, principal: str) -> None:
+        self._stale.add(principal)
+        if len(self._stale) > MAX_STALE:
+            self._stale = {p for p in self._stale if p in self._open_here}
+
     def _say_failing(self, exc: BaseException) -> None:
+        self._retry_at = asyncio.get_running_loop().time() + REFRESH_S
         if not self._failing:
             log.error(
                 "cannot count quotas in Redis (%s): this node counts its own sessions until "
@@ -225,7 +245,9 @@ class SharedQuotaBook:
 
     def _write_soon(self, principal: str) -> None:
         """Write the principal's count here to Redis from a task (it may differ there now)."""
-        self._stale.add(principal)
+        self._mark_stale(principal)
+        if self._failing:
+            return  # the refresh writes it once Redis answers: no task piles up meanwhile
         task = asyncio.get_running_loop().create_task(
             self._written(principal), name="rtagents-quota-write"
         )
@@ -253,7 +275,8 @@ class SharedQuotaBook:
             await pipe.execute()
         except (RedisError, OSError) as exc:
             self._say_failing(exc)
-            self._stale |= principals
+            for principal in principals:
+                self._mark_stale(principal)
             return
         self._stale -= principals
         if self._failing:
