@@ -44,41 +44,33 @@ def compact_elided(wire: object, event_type: str, audio: str) -> str | None:
     """The event's body with ``audio`` elided, when ``wire`` is compact, one-line JSON with
     a canonical base64 payload (what encoders send); None to take the general path.
 
-    Flat on purpose: this runs for every audio delta of a recorded voice call
-    (10 KB each, dozens a reply) between the server's own work, where each Python
-    call costs several times what a micro-benchmark shows (cold caches). The
-    payload is known canonical here, so :func:`.elided_json`'s checks are not
-    made again: the length comes from the padding, the checksum from the text.
-    It reads the payload three times, all in C: the comparison, the newline test,
-    the checksum; and only the short rest of the frame for newlines.
+    It runs for an audio event of a recorded voice call, so it does not parse:
+    the payload is known canonical here, so :func:`.elided_json`'s checks are
+    not made again (the length comes from the padding, the checksum from the
+    text). It reads the payload three times, all in C: the newline test, the
+    comparison with the frame, the checksum; and only the short rest of the
+    frame for newlines.
     """
-    key = _COMPACT_KEYS.get(event_type)
-    if key is None or type(wire) is not str:
+    if type(wire) is not str or (end := _payload_end(wire, event_type, audio)) < 0:
         return None
-    start = wire.find(key)
-    if start < 0:
-        return None
-    start += len(key)
-    size = len(audio)
-    end = start + size
-    if wire[end : end + 1] != '"' or size % 4 or not audio.isascii() or "\n" in audio:
-        return None
+    start = end - len(audio)
     head, tail = wire[: start - 1], wire[end + 1 :]
     if (
-        not wire.startswith(audio, start)
+        "\n" in audio
+        or not wire.startswith(audio, start)
         or "\n" in head
         or "\r" in head
         or "\n" in tail
         or "\r" in tail
     ):
         return None
-    checksum = _crc32c(audio.encode("ascii"))
-    return _ELIDED_BODY % (head, b64_decoded_length(audio), checksum, tail)
+    return _elided_body(head, audio, tail)
 
 
 def encoded_elided(wire: str, event_type: str, audio: str) -> str | None:
     """:func:`compact_elided` for a frame this side's encoder wrote from an event whose
-    payload is ``audio`` (``RecordingWriter.sent``); None to take the general path.
+    payload is ``audio`` (``RecordingWriter.sent``, a reply's 10 KB audio deltas);
+    None to take the general path.
 
     Such a frame (a pydantic model's ``model_dump_json``) is compact JSON with no
     raw newline, and its first payload key is the event's own field (declared
@@ -88,19 +80,31 @@ def encoded_elided(wire: str, event_type: str, audio: str) -> str | None:
     escape the encoder had to write would lengthen the value, and the character at
     the payload's length would then be part of it, not the closing quote.
     """
+    end = _payload_end(wire, event_type, audio)
+    if end < 0 or '"' in audio:
+        return None
+    return _elided_body(wire[: end - len(audio) - 1], audio, wire[end + 1 :])
+
+
+def _payload_end(wire: str, event_type: str, audio: str) -> int:
+    """Where ``audio`` would end in ``wire`` after the event's compact payload key, when a
+    closing quote is there and ``audio`` can be canonical base64; else -1."""
     key = _COMPACT_KEYS.get(event_type)
     if key is None:
-        return None
+        return -1
     start = wire.find(key)
     if start < 0:
-        return None
-    start += len(key)
-    size = len(audio)
-    end = start + size
-    if wire[end : end + 1] != '"' or size % 4 or not audio.isascii() or '"' in audio:
-        return None
+        return -1
+    end = start + len(key) + len(audio)
+    if wire[end : end + 1] != '"' or len(audio) % 4 or not audio.isascii():
+        return -1
+    return end
+
+
+def _elided_body(head: str, audio: str, tail: str) -> str:
+    """``head``, then ``audio`` elided to its length and checksum, then ``tail``."""
     checksum = _crc32c(audio.encode("ascii"))
-    return _ELIDED_BODY % (wire[: start - 1], b64_decoded_length(audio), checksum, wire[end + 1 :])
+    return _ELIDED_BODY % (head, b64_decoded_length(audio), checksum, tail)
 
 
 class EventBodies:
