@@ -23,7 +23,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
 from load import ServerProcess  # noqa: E402
-from load_client import Caller, paced_writes, run_caller, turn_frames  # noqa: E402
+from load_client import Caller, note_frame, paced_writes, pacer, run_caller, turn_frames  # noqa: E402
 from load_wire import (  # noqa: E402
     BINARY,
     CLOSE,
@@ -262,3 +262,25 @@ async def test_paced_writes_wait_while_the_server_does_not_read_then_send_everyt
         await asyncio.wait_for(all_read.wait(), 60)
         await wire.close()
     assert len(caller.sent_at) == 2 * len(frames) and caller.turns_sent == 2
+
+
+async def test_callers_due_at_the_same_moment_share_one_timer_and_keep_their_order() -> None:
+    clock, ran = pacer(), []
+    now = asyncio.get_running_loop().time()
+    # 0.1 + 0.2 and 0.3 differ in the last bits, as two callers' deadlines do
+    clock.at(now + 0.1 + 0.2, lambda: ran.append("a"))
+    clock.at(now + 0.3, lambda: ran.append("b"))
+    clock.at(now + 0.05, lambda: ran.append("first"))
+    clock.at(now + 0.3 + 1e-9, lambda: ran.append("c"))
+    assert len(clock._due) == 2  # two moments, two timers
+    await asyncio.sleep(0.4)
+    assert ran == ["first", "a", "b", "c"] and not clock._due
+
+
+@pytest.mark.parametrize("size", range(0, 13))
+def test_reply_audio_is_counted_as_the_payload_decodes(size: int) -> None:
+    payload = base64.b64encode(bytes(range(size))).decode()
+    frame = f'{{"delta":"{payload}","event_id":"e","type":"response.output_audio.delta"}}'
+    caller = Caller()
+    note_frame(caller, 0.0, frame)
+    assert caller.reply_bytes == size == len(base64.b64decode(payload))
