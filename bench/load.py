@@ -30,7 +30,9 @@ reports the ratio of their largest passing N (``bench/load_workers.py``);
 ``--kills K`` then times cross-node resume after ``kill -9``. ``--bare`` runs
 each step against the real server and a bare ``websockets`` server sending the
 same frames (``bench/load_bare.py``), alternating, and reports the server CPU
-per streamed audio second of each and their ratio (``bench/load_baseline.py``).
+per streamed audio second of each and their ratio (``bench/load_baseline.py``);
+``--record`` does the same against a server recording every session, and
+reports what recording costs (``bench/load_recording.py``).
 
 ``--client`` picks the load generator's WebSocket client: ``raw`` (the
 default, ``bench/load_wire.py``: about half the CPU per frame, so more is left
@@ -283,6 +285,11 @@ def main() -> None:
         help="each step against a bare websockets server too (bench/load_bare.py)",
     )
     parser.add_argument(
+        "--record",
+        action="store_true",
+        help="each step against a server recording every session too (bench/load_recording.py)",
+    )
+    parser.add_argument(
         "--client",
         choices=CLIENTS,
         default=CLIENTS[0],
@@ -317,6 +324,13 @@ def main() -> None:
         )
         duration = 2.0 if args.quick else args.duration
         asyncio.run(compare_bare(steps, duration, args.rcvbuf, args.client))
+        return
+    if args.record:
+        from load_recording import compare_recording
+
+        steps = [2, 4] if args.quick else [int(x) for x in (args.steps_given or "200").split(",")]
+        duration = 2.0 if args.quick else args.duration
+        asyncio.run(compare_recording(steps, duration, args.rcvbuf, args.client))
         return
     if args.soak:
         from load_soak import soak

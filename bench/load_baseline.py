@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 
 from load import ServerProcess, Step, run_step
 from load_client import CHUNK_MS, TURN_CHUNKS, turn_frames
@@ -35,10 +36,11 @@ class BareProcess(ServerProcess):
         return body
 
 
-HEADER = (
-    f"{'N':>5} {'rtagents ms/s':>13} {'bare ms/s':>10} {'ratio':>7} "
-    f"{'rtagents p99':>12} {'bare p99':>9} {'lost':>9}"
-)
+def header(first: str, second: str, last: str) -> str:
+    return (
+        f"{'N':>5} {first + ' ms/s':>13} {second + ' ms/s':>13} {last:>8} "
+        f"{first + ' p99':>12} {second + ' p99':>12} {'lost':>9}"
+    )
 
 
 def per_audio_second_ms(step: Step, turns: int) -> float:
@@ -51,27 +53,50 @@ def worst_p99(step: Step) -> float:
     return max(step.p(step.eos, 99), step.p(step.delivery, 99))
 
 
-async def compare_bare(steps: list[int], duration_s: float, rcvbuf: int, client: str) -> None:
+async def alternate(
+    first: ServerProcess,
+    second: ServerProcess,
+    labels: tuple[str, str],
+    last: tuple[str, Callable[[float, float], str]],
+    steps: list[int],
+    duration_s: float,
+    rcvbuf: int,
+    client: str,
+) -> list[tuple[float, float]]:
+    """Each step of N sessions against both servers, the order alternating from step to
+    step; prints a row per step, ``last`` naming and computing its last column from the
+    two servers' CPU ms per audio second. Returns those pairs (first, second)."""
     turns = max(1, round(duration_s / (TURN_CHUNKS * CHUNK_MS / 1000)))
     frames = turn_frames()
+    for server in (first, second):  # warm-up: first-use imports and caches
+        await run_step(server, 1, 1, frames, rcvbuf, client)
+    print(f"{turns} turns of 2 s per session; load generator client: {client}")
+    print("server CPU ms per streamed audio second (user + system), p99 = worst of eos/dlv")
+    print(header(*labels, last[0]), flush=True)
+    pairs = []
+    for index, n in enumerate(steps):
+        order = [first, second] if index % 2 == 0 else [second, first]
+        result = {id(s): await run_step(s, n, turns, frames, rcvbuf, client) for s in order}
+        one, two = result[id(first)], result[id(second)]
+        one_ms, two_ms = per_audio_second_ms(one, turns), per_audio_second_ms(two, turns)
+        pairs.append((one_ms, two_ms))
+        print(
+            f"{n:>5} {one_ms:>13.1f} {two_ms:>13.1f} {last[1](one_ms, two_ms):>8} "
+            f"{worst_p99(one):>12.1f} {worst_p99(two):>12.1f} {one.lost:>4}/{two.lost:<4}",
+            flush=True,
+        )
+    return pairs
+
+
+def _ratio(ours_ms: float, base_ms: float) -> str:
+    return f"{ours_ms / base_ms:.2f}x" if base_ms else "n/a"  # CPU ticks are 10 ms
+
+
+async def compare_bare(steps: list[int], duration_s: float, rcvbuf: int, client: str) -> None:
     real, bare = ServerProcess(stamps=True), BareProcess(stamps=True)
     try:
-        for server in (real, bare):  # warm-up: first-use imports and caches
-            await run_step(server, 1, 1, frames, rcvbuf, client)
-        print(f"{turns} turns of 2 s per session; load generator client: {client}")
-        print("server CPU ms per streamed audio second (user + system), p99 = worst of eos/dlv")
-        print(HEADER, flush=True)
-        for index, n in enumerate(steps):
-            order = [real, bare] if index % 2 == 0 else [bare, real]
-            result = {id(s): await run_step(s, n, turns, frames, rcvbuf, client) for s in order}
-            ours, base = result[id(real)], result[id(bare)]
-            ours_ms, base_ms = per_audio_second_ms(ours, turns), per_audio_second_ms(base, turns)
-            ratio = f"{ours_ms / base_ms:>6.2f}x" if base_ms else "    n/a"  # CPU ticks are 10 ms
-            print(
-                f"{n:>5} {ours_ms:>13.1f} {base_ms:>10.1f} {ratio} "
-                f"{worst_p99(ours):>12.1f} {worst_p99(base):>9.1f} {ours.lost:>4}/{base.lost:<4}",
-                flush=True,
-            )
+        labels = ("rtagents", "bare")
+        await alternate(real, bare, labels, ("ratio", _ratio), steps, duration_s, rcvbuf, client)
     finally:
         real.stop()
         bare.stop()

@@ -10,7 +10,8 @@ the same machine, subtracts that from the time it read the frame:
 
 It prints one JSON line (urls, key, pid) once listening, and stops when its
 stdin closes. ``--no-stamps`` leaves the server untouched (the soak run, where
-stamps would grow memory on their own).
+stamps would grow memory on their own). ``--record DIR`` records every session
+as ``rtagents serve --record DIR`` does (``bench/load.py --record``).
 
 For ``bench/load.py --workers N`` several of these serve one port as
 ``rtagents serve --workers N``'s workers do (``--port P --reuse-port``,
@@ -49,6 +50,7 @@ from rtagents.server.app import server_state
 from rtagents.server.collector import SWEEP_EVERY_S, start_schedule
 from rtagents.server.config import ServerConfig
 from rtagents.server.host.backend import HostPort
+from rtagents.server.host.recording_observer import session_recorders
 from rtagents.server.serving import running_server
 
 STAMPS: defaultdict[str, list[float]] = defaultdict(list)
@@ -117,11 +119,14 @@ async def stdin_closed() -> None:
 
 async def serve(args: argparse.Namespace) -> None:
     shared: dict[str, Any] = {"redis_url": args.redis} if args.redis else {}
+    observers: list[Any] = [] if args.no_stamps else [Stamper]
+    if args.record:  # what `rtagents serve --record DIR` adds (bench/load.py --record)
+        observers.append(session_recorders(args.record))
     config = ServerConfig(
         port=args.port,
         api_key=args.api_key,
         session_cap_s=24 * 3600,
-        observers=[] if args.no_stamps else [Stamper],
+        observers=observers,
         reuse_port=args.reuse_port,
         **shared,
     )
@@ -152,6 +157,7 @@ def main() -> None:
     parser.add_argument("--reuse-port", action="store_true", help="share --port (SO_REUSEPORT)")
     parser.add_argument("--api-key", default=None, help="the same key for every worker")
     parser.add_argument("--redis", default=None, help="redis:// URL of shared state")
+    parser.add_argument("--record", default=None, help="record every session into this folder")
     args = parser.parse_args()
     asyncio.run(serve(args))
 
