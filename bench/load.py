@@ -290,6 +290,9 @@ def main() -> None:
         help="each step against a server recording every session too (bench/load_recording.py)",
     )
     parser.add_argument(
+        "--control", action="store_true", help="with --record: neither server records (A/A)"
+    )
+    parser.add_argument(
         "--client",
         choices=CLIENTS,
         default=CLIENTS[0],
@@ -330,7 +333,8 @@ def main() -> None:
 
         steps = [2, 4] if args.quick else [int(x) for x in (args.steps_given or "200").split(",")]
         duration = 2.0 if args.quick else args.duration
-        asyncio.run(compare_recording(steps, duration, args.rcvbuf, args.client))
+        control = args.control
+        asyncio.run(compare_recording(steps, duration, args.rcvbuf, args.client, control=control))
         return
     if args.soak:
         from load_soak import soak

@@ -54,8 +54,7 @@ def worst_p99(step: Step) -> float:
 
 
 async def alternate(
-    first: ServerProcess,
-    second: ServerProcess,
+    servers: tuple[Callable[[], ServerProcess], Callable[[], ServerProcess]],
     labels: tuple[str, str],
     last: tuple[str, Callable[[float, float], str]],
     steps: list[int],
@@ -63,21 +62,33 @@ async def alternate(
     rcvbuf: int,
     client: str,
 ) -> list[tuple[float, float]]:
-    """Each step of N sessions against both servers, the order alternating from step to
-    step; prints a row per step, ``last`` naming and computing its last column from the
-    two servers' CPU ms per audio second. Returns those pairs (first, second)."""
+    """Each step of N sessions against a fresh process of each of ``servers``, the order
+    alternating from step to step; prints a row per step, ``last`` naming and computing
+    its last column from the two servers' CPU ms per audio second. Returns those pairs.
+
+    Fresh processes each step: two processes of the very same server differ by about
+    5 % in CPU per audio second for as long as they live (an A/A run of
+    ``bench/load.py --record --control`` showed it), so one pair kept for the whole run
+    would carry that difference into every step; new ones make it noise that the
+    steps average out.
+    """
     turns = max(1, round(duration_s / (TURN_CHUNKS * CHUNK_MS / 1000)))
     frames = turn_frames()
-    for server in (first, second):  # warm-up: first-use imports and caches
-        await run_step(server, 1, 1, frames, rcvbuf, client)
     print(f"{turns} turns of 2 s per session; load generator client: {client}")
     print("server CPU ms per streamed audio second (user + system), p99 = worst of eos/dlv")
     print(header(*labels, last[0]), flush=True)
     pairs = []
     for index, n in enumerate(steps):
-        order = [first, second] if index % 2 == 0 else [second, first]
-        result = {id(s): await run_step(s, n, turns, frames, rcvbuf, client) for s in order}
-        one, two = result[id(first)], result[id(second)]
+        pair = [make() for make in servers]
+        try:
+            for server in pair:  # warm-up: first-use imports and caches
+                await run_step(server, 1, 1, frames, rcvbuf, client)
+            order = pair if index % 2 == 0 else pair[::-1]
+            result = {id(s): await run_step(s, n, turns, frames, rcvbuf, client) for s in order}
+        finally:
+            for server in pair:
+                server.stop()
+        one, two = result[id(pair[0])], result[id(pair[1])]
         one_ms, two_ms = per_audio_second_ms(one, turns), per_audio_second_ms(two, turns)
         pairs.append((one_ms, two_ms))
         print(
@@ -93,10 +104,6 @@ def _ratio(ours_ms: float, base_ms: float) -> str:
 
 
 async def compare_bare(steps: list[int], duration_s: float, rcvbuf: int, client: str) -> None:
-    real, bare = ServerProcess(stamps=True), BareProcess(stamps=True)
-    try:
-        labels = ("rtagents", "bare")
-        await alternate(real, bare, labels, ("ratio", _ratio), steps, duration_s, rcvbuf, client)
-    finally:
-        real.stop()
-        bare.stop()
+    servers = (lambda: ServerProcess(stamps=True), lambda: BareProcess(stamps=True))
+    labels = ("rtagents", "bare")
+    await alternate(servers, labels, ("ratio", _ratio), steps, duration_s, rcvbuf, client)
