@@ -66,11 +66,10 @@ async def alternate(
     alternating from step to step; prints a row per step, ``last`` naming and computing
     its last column from the two servers' CPU ms per audio second. Returns those pairs.
 
-    Fresh processes each step: two processes of the very same server differ by about
-    5 % in CPU per audio second for as long as they live (an A/A run of
-    ``bench/load.py --record --control`` showed it), so one pair kept for the whole run
-    would carry that difference into every step; new ones make it noise that the
-    steps average out.
+    Fresh processes each step: in an A/A run with one pair kept for the whole run (the
+    same server twice), one process used 3-7.5 % less CPU per audio second than the
+    other in five steps of six, a difference a kept pair carries into every step; new
+    processes make it noise that more steps average out (docs/benchmarks.md).
     """
     turns = max(1, round(duration_s / (TURN_CHUNKS * CHUNK_MS / 1000)))
     frames = turn_frames()
