@@ -138,3 +138,29 @@ def test_a_heads_column_that_is_not_a_list_is_a_broken_record() -> None:
         match=r"x:2: a broken appends record \(a heads, tails or bytes column is a list, not str",
     ):
         list(expand_appends(record, "x:2"))
+
+
+def test_appends_as_pythons_json_dumps_writes_them_go_in_runs(tmp_path: Path) -> None:
+    """The openai package sends a dict event through ``json.dumps``: ``"audio": "..."``
+    with spaces. Those frames are one line too, so they share a run (one ``appends``
+    line) and read back as they were sent."""
+    steps = [("append", "received", bytes([n]) * 480, None, False) for n in range(30)]
+    with_runs = _write(tmp_path / "runs.jsonl", steps, runs=True)
+    one_each = _write(tmp_path / "lines.jsonl", steps, runs=False)
+    assert [r["event"] for r in with_runs] == [r["event"] for r in one_each]
+    lines = (tmp_path / "runs.jsonl").read_text().splitlines()[1:]
+    assert [json.loads(line)["kind"] for line in lines] == ["appends"]
+    assert json.loads(lines[0])["heads"] == ['{"type": "input_audio_buffer.append", "audio": ']
+
+
+def test_an_append_whose_payload_is_escaped_gets_its_own_line(tmp_path: Path) -> None:
+    """A JSON escape in the payload (legal, if odd) means the text on the wire is not the
+    payload: the frame is written whole, on its own line, and still reads back."""
+    writer = RecordingWriter(tmp_path / "r.jsonl", side="server")
+    wire = '{"type":"input_audio_buffer.append","audio":"AB\\/C"}'  # the payload is AB/C
+    writer.event("received", wire, event_type=APPEND, audio="AB/C")
+    writer.close()
+    lines = (tmp_path / "r.jsonl").read_text().splitlines()[1:]
+    assert [json.loads(line)["kind"] for line in lines] == ["event"]
+    (record,) = read_records(tmp_path / "r.jsonl")
+    assert record["event"]["audio"]["bytes"] == 3

@@ -284,7 +284,8 @@ class RecordingWriter(OtherRecords):
             self._pending_chars += sum(map(len, lines))
 
     def _single_append(self, direction: str, t: float, seq: int, wire: str, audio: str) -> str:
-        """The ``event`` line of an append a run cannot hold (its frame is not compact)."""
+        """The ``event`` line of an append a run cannot hold (its frame spans lines, or its
+        payload is escaped)."""
         return self._event_line(direction, t, seq, None, self._bodies.body(wire, APPEND, audio))
 
     def _event_line(

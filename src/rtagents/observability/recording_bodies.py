@@ -122,7 +122,7 @@ class EventBodies:
         if event_type is None or not isinstance(wire, str):
             return self._parsed(wire)
         if self.audio != "inline" and event_type in AUDIO_FIELDS:
-            span = _payload_span(wire, event_type, audio) if audio else None
+            span = payload_span(wire, event_type, audio) if audio else None
             if span is None:
                 return self._parsed(wire)  # spaces around the colon, or no payload handed over
             assert audio is not None
@@ -180,7 +180,7 @@ class EventBodies:
         return {"file": self.audio_path.name, "offset": offset, "bytes": len(data)}
 
 
-def _payload_span(text: str, event_type: str, audio: str) -> tuple[int, int] | None:
+def payload_span(text: str, event_type: str, audio: str) -> tuple[int, int] | None:
     """Where ``audio`` sits in ``text`` as the string value of its field, or None.
 
     Whitespace around the colon is allowed (Python's ``json.dumps`` writes

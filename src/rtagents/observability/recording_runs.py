@@ -6,9 +6,10 @@ A run keeps every append (its time, number, checksum, decoded length, and the
 frame around its payload, exactly as on the wire) in columns of one
 ``appends`` record; :func:`expand_appends` gives the reader back one ``event``
 record per append, identical to what a line of its own would have held.
-Only ``elided`` mode forms runs. An append whose frame is not compact JSON
-gets its own ``event`` line in its place, and any other record ends the run
-in progress, so records stay in order.
+Only ``elided`` mode forms runs. An append whose frame spans lines (JSON
+whitespace may be a newline) or whose payload is escaped gets its own
+``event`` line in its place, and any other record ends the run in progress,
+so records stay in order.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from google_crc32c import value as crc32c
 
 from ..protocol.audio import b64_decoded_length
 from ..protocol.json_depth import parse_untrusted
+from .recording_bodies import payload_span
 from .recording_format import CHECKSUM, RecordingError
 
 APPEND = "input_audio_buffer.append"
 RUN_APPENDS = 50  # a second of 20 ms appends a line: a run's line stays a few KiB
-_KEY = '"audio":"'
 # An append that cannot go in a run: (direction, t, seq, wire, audio) -> its ``event`` line.
 Single = Callable[[str, float, int, str, str], str]
 
@@ -57,7 +58,7 @@ class AppendRun:
         self.payloads.append(audio)
 
     def lines(self, prefix: LinePrefix, single: Single) -> list[str]:
-        """The run's records in order: ``appends`` lines for its compact frames, and
+        """The run's records in order: ``appends`` lines for its one-line frames, and
         ``single(direction, t, seq, wire, audio)`` (an ``event`` line) for any other frame."""
         uniform = _uniform(self)
         if uniform is not None:
@@ -90,7 +91,7 @@ class LinePrefix:
 
 
 class _Columns:
-    """The columns of one ``appends`` record: consecutive compact appends."""
+    """The columns of one ``appends`` record: consecutive one-line appends."""
 
     __slots__ = ("seq", "times", "heads", "tails", "sizes", "checksums", "_open", "_close")
 
@@ -104,7 +105,7 @@ class _Columns:
         self._open = self._close = ""  # the last head and tail, with the payload's quotes
 
     def add(self, t: float, wire: str, audio: str) -> bool:
-        """Add one compact append frame; False (nothing added) if it is not one."""
+        """Add one append frame on one line; False (nothing added) if it is not one."""
         size = len(audio)
         if size % 4 or not audio.isascii():
             return False
@@ -118,14 +119,12 @@ class _Columns:
         ):
             head = tail = None  # the frame around the payload is the last one's: most frames
         else:
-            start = wire.find(_KEY)
-            if start < 0:
+            # Any JSON spacing: Python's json.dumps (the openai package's dict events)
+            # writes "audio": "..." with a space, and a head holding it is as exact.
+            span = payload_span(wire, APPEND, audio)
+            if span is None:
                 return False
-            start += len(_KEY)
-            end = start + size
-            if wire[end : end + 1] != '"' or not wire.startswith(audio, start):
-                return False
-            head, tail = wire[: start - 1], wire[end + 1 :]
+            head, tail = wire[: span[0] - 1], wire[span[1] + 1 :]
             if "\n" in head or "\r" in head or "\n" in tail or "\r" in tail:
                 return False  # a raw newline (JSON whitespace): the general path
             self._open, self._close = f'{head}"', f'"{tail}'
