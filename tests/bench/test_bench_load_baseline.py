@@ -9,27 +9,14 @@ too: a row with ``0/0`` lost means the baseline moved the same traffic.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-ROW = re.compile(r"^\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+\S+\s+[\d.]+\s+[\d.]+\s+(\d+)/(\d+)", re.M)
+from load_kit import BENCH, quick_rows
 
 
 def test_both_servers_carry_every_step_and_lose_nothing() -> None:
-    result = subprocess.run(
-        [sys.executable, str(BENCH / "load.py"), "--bare", "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    rows = {int(m[1]): m for m in ROW.finditer(result.stdout)}
-    assert sorted(rows) == [2, 4], result.stdout
-    for match in rows.values():
-        assert (int(match[4]), int(match[5])) == (0, 0), result.stdout  # nothing lost, either
+    quick_rows("--bare")
 
 
 def test_the_bare_server_replays_a_whole_reply_per_turn() -> None:

@@ -8,46 +8,26 @@ come from a recorder that never ran; the A/A control records nothing.
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-ROW = re.compile(
-    r"^\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+-?[\d.]+%\s+[\d.]+\s+[\d.]+\s+(\d+)/(\d+)", re.M
-)
+from load_kit import BENCH, quick_rows
+
 sys.path.insert(0, str(BENCH))
 
 from load_recording import throughput_cost  # noqa: E402
 
 
 def test_both_servers_carry_every_step_and_every_session_is_recorded() -> None:
-    result = subprocess.run(
-        [sys.executable, str(BENCH / "load.py"), "--record", "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    rows = {int(m[1]): m for m in ROW.finditer(result.stdout)}
-    assert sorted(rows) == [2, 4], result.stdout
-    for match in rows.values():
-        assert (int(match[4]), int(match[5])) == (0, 0), result.stdout  # nothing lost, either
-    written = re.search(r"recordings written: (\d+) files", result.stdout)
-    assert written is not None and int(written[1]) == (1 + 2) + (1 + 4), result.stdout  # warm-ups
-    assert re.search(r"recording costs: -?[\d.]+ % of throughput", result.stdout)
+    output = quick_rows("--record")
+    written = re.search(r"recordings written: (\d+) files", output)
+    assert written is not None and int(written[1]) == (1 + 2) + (1 + 4), output  # warm-ups
+    assert re.search(r"recording costs: -?[\d.]+ % of throughput", output)
 
 
 def test_the_control_run_records_nothing_and_says_it_measured_the_spread() -> None:
-    result = subprocess.run(
-        [sys.executable, str(BENCH / "load.py"), "--record", "--control", "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "recordings written: 0 files" in result.stdout, result.stdout
-    assert "the A/A control's spread:" in result.stdout
+    output = quick_rows("--record", "--control")
+    assert "recordings written: 0 files" in output, output
+    assert "the A/A control's spread:" in output
 
 
 def test_the_cost_is_the_share_of_sessions_recording_takes() -> None:
