@@ -124,7 +124,7 @@ class EventBodies:
         if self.audio != "inline" and event_type in AUDIO_FIELDS:
             span = payload_span(wire, event_type, audio) if audio else None
             if span is None:
-                return self._parsed(wire)  # spaces around the colon, or no payload handed over
+                return self._parsed(wire)  # the payload escaped in the text, or none handed over
             assert audio is not None
             if self.audio == "elided":
                 moved = elided_json(audio)
