@@ -258,6 +258,13 @@ async def ramp_on(
     return best
 
 
+def comparison_steps(args: argparse.Namespace, default: str) -> tuple[list[int], float]:
+    """``--bare`` and ``--record``'s steps and seconds a step (``--quick``: a smoke run)."""
+    if args.quick:
+        return [2, 4], 2.0
+    return [int(x) for x in (args.steps_given or default).split(",")], args.duration
+
+
 def main() -> None:
     # The load generator's own pauses would be charged to the server: its heap
     # (openai types, numpy) makes a full collection take ~40 ms on this machine,
@@ -322,18 +329,14 @@ def main() -> None:
     if args.bare:
         from load_baseline import compare_bare
 
-        steps = (
-            [2, 4] if args.quick else [int(x) for x in (args.steps_given or "50,200").split(",")]
-        )
-        duration = 2.0 if args.quick else args.duration
+        steps, duration = comparison_steps(args, "50,200")
         asyncio.run(compare_bare(steps, duration, args.rcvbuf, args.client))
         return
     if args.record:
         from load_recording import compare_recording
 
-        steps = [2, 4] if args.quick else [int(x) for x in (args.steps_given or "200").split(",")]
-        duration = 2.0 if args.quick else args.duration
-        control = args.control
+        steps, duration = comparison_steps(args, "200")
+        control = args.control  # --control: neither server records (an A/A run)
         asyncio.run(compare_recording(steps, duration, args.rcvbuf, args.client, control=control))
         return
     if args.soak:

@@ -32,6 +32,7 @@ from load_wire import WireConnection, WireError, client_frames, open_wire
 from websockets.asyncio.client import ClientConnection, connect
 
 from rtagents.engines.scripted import scripted_speech
+from rtagents.protocol.audio import b64_decoded_length
 
 CHUNK_MS = 100
 CHUNK_BYTES = 24_000 * 2 * CHUNK_MS // 1000  # pcm16 24 kHz
@@ -144,9 +145,7 @@ def note_frame(caller: Caller, now: float, frame: str) -> bool:
     caller.counts[kind] = caller.counts.get(kind, 0) + 1
     if kind == "response.output_audio.delta":
         start = frame.index('"delta":"') + 9
-        end = frame.index('"', start)
-        # b64_decoded_length of the payload, from where it lies (no 10 KB copy)
-        caller.reply_bytes += (end - start) * 3 // 4 - frame.count("=", max(start, end - 2), end)
+        caller.reply_bytes += b64_decoded_length(frame[start : frame.index('"', start)])
     elif kind == SPEECH_STOPPED:
         caller.stopped.append((float(json.loads(frame)["audio_end_ms"]), now))
     elif kind == "response.done":
