@@ -146,13 +146,16 @@ async def run_step(
     frames: list[str],
     rcvbuf: int = RCVBUF,
     client: str = CLIENTS[0],
+    offset_s: float = 0.0,
 ) -> Step:
+    """N callers of ``turns`` turns against ``server``; ``offset_s`` shifts every caller's
+    start (two steps run at once interleave their callers' moments with it)."""
     callers = [Caller() for _ in range(n)]
     start = time.monotonic() + 1.0 + n * 0.01  # every session connected before the first chunk
     # Callers are independent: their turns end at evenly spread moments of the
     # 2 s turn, not all in the same 100 ms (which would measure a burst, not a load).
     period = TURN_CHUNKS * CHUNK_MS / 1000
-    starts = [start + i * period / n for i in range(n)]
+    starts = [start + offset_s + i * period / n for i in range(n)]
     cpu0, own0, wall0 = server.cpu_s(), cpu_seconds("self"), time.monotonic()
     await asyncio.gather(
         *(
@@ -300,6 +303,11 @@ def main() -> None:
         "--control", action="store_true", help="with --record: neither server records (A/A)"
     )
     parser.add_argument(
+        "--together",
+        action="store_true",
+        help="with --bare or --record: both servers at once, N sessions each",
+    )
+    parser.add_argument(
         "--client",
         choices=CLIENTS,
         default=CLIENTS[0],
@@ -330,14 +338,24 @@ def main() -> None:
         from load_baseline import compare_bare
 
         steps, duration = comparison_steps(args, "50,200")
-        asyncio.run(compare_bare(steps, duration, args.rcvbuf, args.client))
+        together = args.together
+        asyncio.run(compare_bare(steps, duration, args.rcvbuf, args.client, together=together))
         return
     if args.record:
         from load_recording import compare_recording
 
         steps, duration = comparison_steps(args, "200")
         control = args.control  # --control: neither server records (an A/A run)
-        asyncio.run(compare_recording(steps, duration, args.rcvbuf, args.client, control=control))
+        asyncio.run(
+            compare_recording(
+                steps,
+                duration,
+                args.rcvbuf,
+                args.client,
+                control=control,
+                together=args.together,
+            )
+        )
         return
     if args.soak:
         from load_soak import soak

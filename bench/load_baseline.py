@@ -61,10 +61,17 @@ async def alternate(
     duration_s: float,
     rcvbuf: int,
     client: str,
+    *,
+    together: bool = False,
 ) -> list[tuple[float, float]]:
     """Each step of N sessions against a fresh process of each of ``servers``, the order
     alternating from step to step; prints a row per step, ``last`` naming and computing
     its last column from the two servers' CPU ms per audio second. Returns those pairs.
+
+    ``together``: both servers at once, N sessions each (the generator runs 2N), their
+    callers' moments interleaved. The machine's speed then changes for both alike:
+    on this shared machine it drifts by a third within an hour, and one after the other
+    the two halves of a step see different machines.
 
     Fresh processes each step: in an A/A run with one pair kept for the whole run (the
     same server twice), one process used 3-7.5 % less CPU per audio second than the
@@ -82,8 +89,11 @@ async def alternate(
         try:
             for server in pair:  # warm-up: first-use imports and caches
                 await run_step(server, 1, 1, frames, rcvbuf, client)
-            order = pair if index % 2 == 0 else pair[::-1]
-            result = {id(s): await run_step(s, n, turns, frames, rcvbuf, client) for s in order}
+            if together:
+                result = await _at_once(pair, n, turns, frames, rcvbuf, client)
+            else:
+                order = pair if index % 2 == 0 else pair[::-1]
+                result = {id(s): await run_step(s, n, turns, frames, rcvbuf, client) for s in order}
         finally:
             for server in pair:
                 server.stop()
@@ -98,11 +108,27 @@ async def alternate(
     return pairs
 
 
+async def _at_once(
+    pair: list[ServerProcess], n: int, turns: int, frames: list[str], rcvbuf: int, client: str
+) -> dict[int, Step]:
+    """One step against both servers at the same time; the second's callers start half a
+    caller's spacing after the first's, so the generator's moments stay evenly spread."""
+    half_spacing = TURN_CHUNKS * CHUNK_MS / 1000 / n / 2
+    steps = await asyncio.gather(
+        run_step(pair[0], n, turns, frames, rcvbuf, client),
+        run_step(pair[1], n, turns, frames, rcvbuf, client, offset_s=half_spacing),
+    )
+    return {id(server): step for server, step in zip(pair, steps, strict=True)}
+
+
 def _ratio(ours_ms: float, base_ms: float) -> str:
     return f"{ours_ms / base_ms:.2f}x" if base_ms else "n/a"  # CPU ticks are 10 ms
 
 
-async def compare_bare(steps: list[int], duration_s: float, rcvbuf: int, client: str) -> None:
+async def compare_bare(
+    steps: list[int], duration_s: float, rcvbuf: int, client: str, *, together: bool = False
+) -> None:
     servers = (lambda: ServerProcess(stamps=True), lambda: BareProcess(stamps=True))
     labels = ("rtagents", "bare")
-    await alternate(servers, labels, ("ratio", _ratio), steps, duration_s, rcvbuf, client)
+    last = ("ratio", _ratio)
+    await alternate(servers, labels, last, steps, duration_s, rcvbuf, client, together=together)

@@ -44,7 +44,13 @@ def written(folder: Path) -> tuple[int, int]:
 
 
 async def compare_recording(
-    steps: list[int], duration_s: float, rcvbuf: int, client: str, *, control: bool = False
+    steps: list[int],
+    duration_s: float,
+    rcvbuf: int,
+    client: str,
+    *,
+    control: bool = False,
+    together: bool = False,
 ) -> None:
     """``control``: the second server records nothing either (an A/A run): the costs it
     prints are the method's own spread, what a real cost has to stand out from."""
@@ -56,7 +62,9 @@ async def compare_recording(
         )
         cost = ("cost", lambda off_ms, on_ms: f"{throughput_cost(off_ms, on_ms):.1f}%")
         labels = ("off", "off" if control else "on")
-        pairs = await alternate(servers, labels, cost, steps, duration_s, rcvbuf, client)
+        pairs = await alternate(
+            servers, labels, cost, steps, duration_s, rcvbuf, client, together=together
+        )
         count, size = written(Path(folder))
     costs = [throughput_cost(off_ms, on_ms) for off_ms, on_ms in pairs]
     pooled = throughput_cost(sum(p[0] for p in pairs), sum(p[1] for p in pairs))

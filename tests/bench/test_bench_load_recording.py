@@ -24,6 +24,13 @@ def test_both_servers_carry_every_step_and_every_session_is_recorded() -> None:
     assert re.search(r"recording costs: -?[\d.]+ % of throughput", output)
 
 
+def test_both_servers_at_once_carry_every_step_and_every_session_is_recorded() -> None:
+    """``--together``: each step runs N sessions against both servers at the same time."""
+    output = quick_rows("--record", "--together")
+    written = re.search(r"recordings written: (\d+) files", output)
+    assert written is not None and int(written[1]) == (1 + 2) + (1 + 4), output
+
+
 def test_the_control_run_records_nothing_and_says_it_measured_the_spread() -> None:
     output = quick_rows("--record", "--control")
     assert "recordings written: 0 files" in output, output
