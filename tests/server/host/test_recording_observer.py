@@ -13,11 +13,15 @@ from rtagents import connect
 from rtagents.cli.main import build_parser
 from rtagents.cli.serve import recorders, server_config
 from rtagents.cli.settings import load_serve_settings
+from rtagents.engines.scripted import scripted_engines
+from rtagents.engines.scripted_voice import scripted_speech
 from rtagents.observability.recording import RecordingReader, RecordingWriter
-from rtagents.server.host.recording_observer import SessionRecorder
+from rtagents.server.config import ServerConfig
+from rtagents.server.host.recording_observer import SessionRecorder, session_recorders
+from rtagents.server.serving import running_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "observability"))
-from recording_fixtures import SESSION, record_failures, recording_server  # noqa: E402
+from recording_fixtures import RULES, SESSION, record_failures, recording_server  # noqa: E402
 
 
 def _of(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -123,3 +127,37 @@ async def test_a_session_the_server_closes_says_so(tmp_path: Path) -> None:
     [path] = folder.glob("*.jsonl")
     close = [r for r in RecordingReader(path) if r["kind"] == "close"]
     assert [(c["code"], c["by"]) for c in close] == [(1001, "server")]
+
+
+async def test_appends_that_start_and_end_a_turn_go_in_runs_before_what_they_caused(
+    tmp_path: Path,
+) -> None:
+    """The append whose handling emits speech_started (or speech_stopped) is written before
+    those events, in an ``appends`` run like every other append, not parsed into a line of
+    its own (the server knows it decoded: host.frame_event)."""
+    folder = tmp_path / "server"
+    config = ServerConfig(port=0, observers=(session_recorders(folder),))
+    detection = {"type": "server_vad", "silence_duration_ms": 200, "create_response": False}
+    voice = {**SESSION, "audio": {"input": {"turn_detection": detection}}}
+    silence = bytes(48 * 300)
+    audio = silence + scripted_speech("hi") + silence * 3
+    async with running_server(config, scripted_engines(RULES, vad=True)) as server:
+        async with connect(server.ws_url, credentials=server.api_key, session=voice) as session:
+            stopped = asyncio.create_task(
+                session.wait_for("input_audio_buffer.speech_stopped", timeout=30)
+            )
+            for offset in range(0, len(audio), 4800):  # 100 ms appends
+                await session.append_audio(audio[offset : offset + 4800])
+            await stopped
+    [path] = folder.glob("*.jsonl")
+    lines = path.read_text().splitlines()
+    assert not [line for line in lines if '"type":"input_audio_buffer.append"' in line]
+    assert any('"kind":"appends"' in line for line in lines)
+    order = [(r["dir"], r["event"]["type"]) for r in RecordingReader(path) if r["kind"] == "event"]
+    appends = order.count(("received", "input_audio_buffer.append"))
+    assert appends == -(-len(audio) // 4800)  # every append, once
+    for caused in ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"):
+        assert order[order.index(("sent", caused)) - 1] == (
+            "received",
+            "input_audio_buffer.append",
+        )

@@ -81,7 +81,7 @@ class SessionRecorder:
         if host.frames_read != self._recorded_number and host.frame is not None:
             # The frame being handled caused this: it goes first (it came first).
             self._recorded_number = host.frames_read
-            writer.event("received", host.frame)
+            self._write_frame(writer, host.frame, host.frame_event)
         model: Any = event
         event_type = model.type
         if event_type == "response.output_audio.delta":  # a reply's audio: the hot path
@@ -122,15 +122,9 @@ class SessionRecorder:
         if host.frames_read != self._recorded_number:
             self._recorded_number = host.frames_read
             frame = host.frame if host.frame is not None else "{}"
-            if inbound.outcome == "ok":
-                # The codec accepted it: one JSON object, not parsed again.
-                kind = inbound.type
-                if kind == "input_audio_buffer.append" and isinstance(frame, str):
-                    writer.append("received", frame, inbound.event.audio)  # the hot path
-                    return
-                writer.event("received", frame, event_type=kind)
-            else:
-                writer.event("received", frame)
+            accepted = inbound.event if inbound.outcome == "ok" else None
+            if self._write_frame(writer, frame, accepted):
+                return
         if inbound.error is not None:
             self._refused = inbound.error
             writer.error(inbound.error, outcome=inbound.outcome, event_type=inbound.type)
@@ -145,6 +139,20 @@ class SessionRecorder:
                 event_id=inbound.event_id,
                 detail={"call_id": call_id},
             )
+
+    @staticmethod
+    def _write_frame(writer: RecordingWriter, frame: str | bytes, event: Any) -> bool:
+        """Write a client frame; ``event`` is it decoded, when the codec accepted it (then
+        it is one JSON object of that type, not parsed again). True for an append."""
+        if event is None:
+            writer.event("received", frame)
+            return False
+        kind = event.type
+        if kind == "input_audio_buffer.append" and isinstance(frame, str):
+            writer.append("received", frame, event.audio)  # the hot path
+            return True
+        writer.event("received", frame, event_type=kind)
+        return False
 
     def on_turn(self, marks: Any) -> None:
         """The server's marks of a voice turn: the first LLM token, which no event shows."""

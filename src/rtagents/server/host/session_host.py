@@ -94,6 +94,9 @@ class SessionHost:
         # and the close the read loop saw last (whoever closed: it says).
         self.frame: str | bytes | None = None
         self.frames_read = 0  # every frame, binary ones included (numbers ``frame``)
+        # ``frame`` decoded, once the codec accepted it: a recording observer writes a
+        # frame whose handling emits events without parsing it again (appends start turns).
+        self.frame_event: Any = None
         self.transport_closed: TransportClosed | None = None
         self.sent_frame = ""
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -209,6 +212,7 @@ class SessionHost:
             if isinstance(message, str):
                 self.received_frames += 1
             self.frame = message
+            self.frame_event = None
             self.frames_read += 1
             await self._on_message(message)
 
@@ -266,6 +270,7 @@ class SessionHost:
             await self._dispatch(event)
 
     async def _dispatch(self, event: Any) -> None:
+        self.frame_event = event
         try:
             # The backend gets the event with the gateway policy's forced fields in place.
             await self.backend.handle(self.policy.forced(event))
