@@ -16,6 +16,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
+from json.encoder import encode_basestring_ascii as json_text  # json.dumps' own, for a str
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from .recording_format import (
 from .recording_parts import RecordingParts
 from .recording_reader import RecordingReader, first_part, part_path, read_records
 from .recording_records import OtherRecords
-from .recording_runs import APPEND, RUN_APPENDS, AppendRun, LinePrefix
+from .recording_runs import APPEND, RUN_APPENDS, AppendRun, LinePrefix, json_or_null
 
 log = logging.getLogger("rtagents.recording")
 
@@ -52,6 +53,10 @@ _BATCH_CHARS = 1 << 16  # lines are written in batches of about this many charac
 # An event line: t, wall, the prefix up to "seq":, seq, transport, event. %-formatting,
 # not an f-string: a third cheaper for the two floats, and this runs for every event.
 _EVENT_LINE = '{"t":%.6f,"wall":%.6f%s%s,"transport":%s,"event":%s}\n'
+_MARK_LINE = (
+    '{"t":%.6f,"wall":%.6f,"kind":"mark","session_id":%s,"name":%s,"response_id":%s,'
+    '"item_id":%s,"transport":%s}\n'
+)
 
 
 class RecordingWriter(OtherRecords):
@@ -101,6 +106,7 @@ class RecordingWriter(OtherRecords):
         self._session_json = json.dumps(session_id)
         self._prefix = self._prefixes()
         self._started = self._header.started_at  # wall = started_at + t (one clock read a line)
+        self._line_prefix = LinePrefix(self._started, self._session_json, self._transport_json)
         self._bodies = EventBodies(audio, self.path.with_suffix(".audio"))
         self._files = RecordingParts(
             self.path, rotate_bytes, lambda part: dataclasses.replace(self._header, part=part)
@@ -142,6 +148,7 @@ class RecordingWriter(OtherRecords):
         self._header = dataclasses.replace(self._header, session_id=value)
         self._session_json = json.dumps(value)
         self._prefix = self._prefixes()
+        self._line_prefix = LinePrefix(self._started, self._session_json, self._transport_json)
 
     def event(
         self,
@@ -233,6 +240,38 @@ class RecordingWriter(OtherRecords):
             run = self._run = AppendRun(direction, seq)
         run.add(self._clock() - self._origin, wire, audio)
 
+    def mark(
+        self,
+        name: str,
+        *,
+        response_id: str | None = None,
+        item_id: str | None = None,
+        transport: str | None = None,
+        at: float | None = None,
+    ) -> None:
+        """A latency mark: ``name`` happened now, or at ``at`` on the writer's clock (a mark
+        learnt after the fact: its record then comes later than its ``t`` says).
+
+        The record of :meth:`OtherRecords._record`, formatted directly: a voice turn
+        writes several, and building a dict for ``json.dumps`` was most of their cost.
+        """
+        if self._closed:
+            return
+        self._end_run()
+        t = (self._clock() if at is None else at) - self._origin
+        self._write(
+            _MARK_LINE
+            % (
+                t,
+                self._started + t,
+                self._session_json,
+                json_text(name),
+                json_or_null(response_id),
+                json_or_null(item_id),
+                json_text(transport) if transport else self._transport_json,
+            )
+        )
+
     def close(self) -> None:
         """Flush and close the file (idempotent); later records are dropped.
 
@@ -278,8 +317,7 @@ class RecordingWriter(OtherRecords):
         """The appends run in progress becomes lines of the batch."""
         run, self._run = self._run, None
         if run is not None and run.times:
-            prefix = LinePrefix(self._started, self._session_json, self._transport_json)
-            lines = run.lines(prefix, self._single_append)
+            lines = run.lines(self._line_prefix, self._single_append)
             self._pending += lines
             self._pending_chars += sum(map(len, lines))
 

@@ -1,4 +1,4 @@
-"""The records of a recording that are not events: lifecycle, failure, mark and close.
+"""The records of a recording that are not events: lifecycle, failure and close.
 
 :class:`.recording.RecordingWriter` writes them; they sit here because they
 share nothing with the event paths but the line writer underneath
@@ -16,7 +16,8 @@ from .recording_format import CloseBy, Header, redact_text
 
 
 class OtherRecords(ABC):
-    """Lifecycle, failure, mark and close records, over the writer's ``_record``."""
+    """Lifecycle, failure and close records, over the writer's ``_record`` (marks, written
+    several a turn, are formatted by the writer itself)."""
 
     _header: Header
 
@@ -67,28 +68,6 @@ class OtherRecords(ABC):
             origin=str(error.origin),
             event_id=error.event_id,
             detail=detail,
-        )
-
-    def mark(
-        self,
-        name: str,
-        *,
-        response_id: str | None = None,
-        item_id: str | None = None,
-        transport: str | None = None,
-        at: float | None = None,
-    ) -> None:
-        """A latency mark: ``name`` happened now, or at ``at`` on the writer's clock (a mark
-        learnt after the fact: its record then comes later than its ``t`` says)."""
-        self._record(
-            {
-                "kind": "mark",
-                "name": name,
-                "response_id": response_id,
-                "item_id": item_id,
-                "transport": transport or self._header.transport,
-            },
-            at=at,
         )
 
     def connection_closed(self, code: int | None, reason: str | None, by: CloseBy) -> None:

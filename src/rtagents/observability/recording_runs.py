@@ -14,9 +14,9 @@ so records stay in order.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from itertools import repeat
+from json.encoder import encode_basestring_ascii as json_text  # json.dumps' own, for a str
 from typing import Any
 
 from google_crc32c import value as crc32c
@@ -60,8 +60,9 @@ class AppendRun:
     def lines(self, prefix: LinePrefix, single: Single) -> list[str]:
         """The run's records in order: ``appends`` lines for its one-line frames, and
         ``single(direction, t, seq, wire, audio)`` (an ``event`` line) for any other frame."""
-        uniform = _uniform(self)
+        uniform = _uniform(self, prefix.around.get(self.direction))
         if uniform is not None:
+            prefix.around[self.direction] = (uniform._open, uniform._close)
             return [uniform.line(self.direction, prefix)]
         out: list[str] = []
         columns = _Columns(self.seq)
@@ -80,14 +81,17 @@ class AppendRun:
 
 
 class LinePrefix:
-    """What every line of one recording repeats: its wall-clock origin, session, transport."""
+    """What every line of one recording repeats: its wall-clock origin, session, transport,
+    and the frame around the payloads of its last uniform run, per direction (a caller's
+    appends differ only in their payloads, so the next run checks against it at once)."""
 
-    __slots__ = ("started", "session_json", "transport_json")
+    __slots__ = ("started", "session_json", "transport_json", "around")
 
     def __init__(self, started: float, session_json: str, transport_json: str) -> None:
         self.started = started
         self.session_json = session_json
         self.transport_json = transport_json
+        self.around: dict[str, tuple[str, str]] = {}  # direction -> (opening, closing)
 
 
 class _Columns:
@@ -136,59 +140,84 @@ class _Columns:
         return True
 
     def line(self, direction: str, prefix: LinePrefix) -> str:
-        """The ``appends`` record of these columns."""
+        """The ``appends`` record of these columns, formatted here rather than by
+        ``json.dumps`` (a voice call ends a few runs a second, most of one or two appends:
+        the encoder's set-up was most of such a line's cost)."""
         t0 = self.times[0]
-        fields = {
-            "n": len(self.times),
-            "dt_us": [round((t - t0) * 1e6) for t in self.times],
-            "heads": self.heads,
-            "tails": self.tails,
-            "bytes": self.sizes,
-            CHECKSUM: self.checksums,
-        }
-        return (
-            f'{{"t":{t0:.6f},"wall":{prefix.started + t0:.6f},"kind":"appends",'
-            f'"session_id":{prefix.session_json},"dir":"{direction}","seq":{self.seq},'
-            f'"transport":{prefix.transport_json},{json.dumps(fields, separators=(",", ":"))[1:]}\n'
+        return _APPENDS_LINE % (
+            t0,
+            prefix.started + t0,
+            prefix.session_json,
+            direction,
+            self.seq,
+            prefix.transport_json,
+            len(self.times),
+            ",".join([str(round((t - t0) * 1e6)) for t in self.times]),
+            ",".join(map(json_or_null, self.heads)),
+            ",".join(map(json_or_null, self.tails)),
+            ",".join(map(str, self.sizes)),
+            ",".join(map(str, self.checksums)),
         )
 
 
-def _uniform(run: AppendRun) -> _Columns | None:
-    """The columns of a run whose frames all repeat the first one's head and tail (a
-    client's appends), checked and built a column at a time; None for any other run.
+_APPENDS_LINE = (
+    '{"t":%.6f,"wall":%.6f,"kind":"appends","session_id":%s,"dir":"%s","seq":%d,'
+    '"transport":%s,"n":%d,"dt_us":[%s],"heads":[%s],"tails":[%s],"bytes":[%s],'
+    f'"{CHECKSUM}":[%s]}}\n'
+)
+
+
+def json_or_null(text: str | None) -> str:
+    """``text`` as JSON (as ``json.dumps`` writes it), ``null`` for None."""
+    return "null" if text is None else json_text(text)
+
+
+def _uniform(run: AppendRun, around: tuple[str, str] | None = None) -> _Columns | None:
+    """The columns of a run whose frames all repeat one head and tail around their
+    payloads (a client's appends), checked and built a column at a time; None for any
+    other run. ``around``: the opening and closing of the last uniform run, tried first
+    (a caller's frames keep them from run to run, and finding them is a search).
 
     Each check and column is one ``map`` over the run, so the per-append cost is
-    that of the C calls: this is the writer's hottest path. Payloads of one
-    length (a client's fixed-size chunks) take one length check for the run.
+    that of the C calls: this is the writer's hottest path.
     """
     frames, payloads = run.frames, run.payloads
+    if around is None or not _all_fit(frames, payloads, *around):
+        first = _Columns(run.seq)  # the first frame says where its payload lies
+        if not first.add(run.times[0], frames[0], payloads[0]):
+            return None
+        around = (first._open, first._close)
+        if not _all_fit(frames, payloads, *around):
+            return None
+    opening, closing = around
     columns = _Columns(run.seq)
-    if not columns.add(run.times[0], frames[0], payloads[0]):
-        return None
-    opening, closing = columns._open, columns._close
-    count, size = len(payloads), len(payloads[0])
-    sizes, lengths = list(map(len, payloads)), list(map(len, frames))
-    same_size = sizes.count(size) == count
-    extra = len(opening) + len(closing)
-    if same_size:  # the first frame passed: every length is right
-        fits = lengths.count(size + extra) == count
-    else:  # canonical base64 (a multiple of 4), and frames that hold nothing else
-        fits = not any(map((3).__and__, sizes)) and lengths == list(map(extra.__add__, sizes))
-    if (
-        not fits
-        or not all(map(str.isascii, payloads))
-        or not all(map(str.startswith, frames, repeat(opening)))
-        or not all(map(str.endswith, frames, repeat(closing)))
-        or not all(map(str.startswith, frames, payloads, repeat(len(opening))))
-    ):
-        return None
+    columns._open, columns._close = opening, closing
     columns.times = run.times  # heads and tails stay one long: the rest repeat them
-    if same_size and not any(map(str.endswith, payloads, repeat("="))):
+    columns.heads, columns.tails = [opening[:-1]], [closing[1:]]
+    size = len(payloads[0])
+    if not any(map(str.endswith, payloads, repeat("="))) and all(
+        map(size.__eq__, map(len, payloads))
+    ):
         columns.sizes = [b64_decoded_length(payloads[0])]  # one length, repeated like the heads
     else:
         columns.sizes = list(map(b64_decoded_length, payloads))
     columns.checksums = list(map(crc32c, map(str.encode, payloads)))
     return columns
+
+
+def _all_fit(frames: list[str], payloads: list[str], opening: str, closing: str) -> bool:
+    """Whether every frame is ``opening``, its payload (canonical base64: ASCII, a multiple
+    of 4 long), then ``closing``, and nothing else."""
+    sizes = list(map(len, payloads))
+    extra = len(opening) + len(closing)
+    return (
+        not any(map((3).__and__, sizes))
+        and list(map(len, frames)) == list(map(extra.__add__, sizes))
+        and all(map(str.isascii, payloads))
+        and all(map(str.startswith, frames, repeat(opening)))
+        and all(map(str.endswith, frames, repeat(closing)))
+        and all(map(str.startswith, frames, payloads, repeat(len(opening))))
+    )
 
 
 def expand_appends(record: dict[str, Any], where: str) -> Iterator[dict[str, Any]]:
