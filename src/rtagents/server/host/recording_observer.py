@@ -28,6 +28,7 @@ from ...observability.recording_format import (
     transport_kind,
 )
 from ...observability.recording_marks import MARKING, LiveMarks, Mark
+from ...observability.recording_runs import APPEND
 from ...protocol.errors import RealtimeError, error_from_payload
 from .backend import HostPort, Observer, ReceivedEvent
 
@@ -122,9 +123,13 @@ class SessionRecorder:
         if host.frames_read != self._recorded_number:
             self._recorded_number = host.frames_read
             frame = host.frame if host.frame is not None else "{}"
-            accepted = inbound.event if inbound.outcome == "ok" else None
-            if self._write_frame(writer, frame, accepted):
+            if inbound.outcome != "ok":
+                writer.event("received", frame)
+            elif inbound.type == APPEND and isinstance(frame, str):
+                writer.append("received", frame, inbound.event.audio)  # the hot path
                 return
+            else:  # the codec accepted it: one JSON object, not parsed again
+                writer.event("received", frame, event_type=inbound.type)
         if inbound.error is not None:
             self._refused = inbound.error
             writer.error(inbound.error, outcome=inbound.outcome, event_type=inbound.type)
@@ -141,18 +146,17 @@ class SessionRecorder:
             )
 
     @staticmethod
-    def _write_frame(writer: RecordingWriter, frame: str | bytes, event: Any) -> bool:
-        """Write a client frame; ``event`` is it decoded, when the codec accepted it (then
-        it is one JSON object of that type, not parsed again). True for an append."""
+    def _write_frame(writer: RecordingWriter, frame: str | bytes, event: Any) -> None:
+        """Write the client frame whose handling emits an event; ``event`` is it decoded,
+        once the codec accepted it (then it is one JSON object of that type)."""
         if event is None:
             writer.event("received", frame)
-            return False
+            return
         kind = event.type
-        if kind == "input_audio_buffer.append" and isinstance(frame, str):
-            writer.append("received", frame, event.audio)  # the hot path
-            return True
-        writer.event("received", frame, event_type=kind)
-        return False
+        if kind == APPEND and isinstance(frame, str):
+            writer.append("received", frame, event.audio)
+        else:
+            writer.event("received", frame, event_type=kind)
 
     def on_turn(self, marks: Any) -> None:
         """The server's marks of a voice turn: the first LLM token, which no event shows."""
