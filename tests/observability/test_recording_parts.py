@@ -10,9 +10,7 @@ from rtagents.observability.recording_parts import RecordingParts
 
 
 def _parts(path: Path, rotate_bytes: int) -> RecordingParts:
-    return RecordingParts(
-        path, rotate_bytes, lambda part: Header(side="server", transport="websocket", part=part)
-    )
+    return RecordingParts(path, rotate_bytes, Header(side="server", transport="websocket"))
 
 
 def test_lines_past_the_size_start_a_new_part_with_its_header(tmp_path: Path) -> None:

@@ -109,9 +109,7 @@ class RecordingWriter(OtherRecords):
         self._started = self._header.started_at  # wall = started_at + t (one clock read a line)
         self._line_prefix = LinePrefix(self._started, self._session_json, self._transport_json)
         self._bodies = EventBodies(audio, self.path.with_suffix(".audio"))
-        self._files = RecordingParts(
-            self.path, rotate_bytes, lambda part: dataclasses.replace(self._header, part=part)
-        )
+        self._files = RecordingParts(self.path, rotate_bytes, self._header)
         self._pending: list[str] = []  # lines not written yet (written in batches)
         self._pending_chars = 0
         self._closed = False  # the file opens with the first record (or at close)
@@ -146,7 +144,7 @@ class RecordingWriter(OtherRecords):
     def session_id(self, value: str | None) -> None:
         """A client learns its session id from ``session.created``: later records carry it."""
         self._end_run()
-        self._header = dataclasses.replace(self._header, session_id=value)
+        self._header = self._files.header = dataclasses.replace(self._header, session_id=value)
         self._session_json = json.dumps(value)
         self._prefix = self._prefixes()
         self._sent_prefix = self._prefix["sent"]

@@ -7,8 +7,8 @@ part is cut only between lines, never before its first record: the reader
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -20,11 +20,14 @@ class RecordingParts:
     """Writes batches of lines to ``path`` and its next parts, at most ``rotate_bytes`` each
     (a part also holds at least one record, however long)."""
 
-    def __init__(self, path: Path, rotate_bytes: int, header: Callable[[int], Header]) -> None:
+    def __init__(self, path: Path, rotate_bytes: int, header: Header) -> None:
         self.path = path
         self.rotate_bytes = rotate_bytes
         self.paths: list[Path] = []
-        self._header = header  # part number -> its header (the session id may change)
+        # What each part's header says but its number; the writer replaces it when the
+        # session id becomes known. A value, not a callback into the writer: a callback
+        # made writer and parts a reference cycle, freed only by a full collection.
+        self.header = header
         self._file: IO[bytes] | None = None
         self._written = self._header_bytes = 0
 
@@ -57,7 +60,8 @@ class RecordingParts:
 
     def _open(self, part: int) -> None:
         self.close()
-        header = self._header(part).to_dict()  # before opening: nothing is left open if it fails
+        # Made before opening: nothing is left open if it fails.
+        header = dataclasses.replace(self.header, part=part).to_dict()
         data = (json.dumps(header, separators=(",", ":")) + "\n").encode()
         path = self.path if part == 0 else part_path(self.path, part)
         self.paths.append(path)

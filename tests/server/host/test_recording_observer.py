@@ -77,6 +77,24 @@ def test_a_connection_that_starts_no_session_leaves_no_file(tmp_path: Path) -> N
     assert list(tmp_path.iterdir()) == []
 
 
+def test_hooks_after_the_close_write_nothing_and_do_not_fail(tmp_path: Path) -> None:
+    """The recorder lets go of its host at the close (the pair was a reference cycle):
+    a hook that still comes after it finds nothing to write."""
+    fields = {"session_id": "sess_z", "frames_read": 1, "frame": "{}", "frame_event": None}
+    host: Any = type("Host", (), fields)()
+    host.sent_frame = '{"type":"session.created"}'
+    recorder = SessionRecorder(host, tmp_path)
+    created: Any = type("Created", (), {"type": "session.created"})()
+    recorder.on_sent(created, None)
+    recorder.on_closed(1000, "", "client")
+    recorder.on_sent(created, None)
+    recorder.on_received(None)  # type: ignore[arg-type]
+    recorder.on_turn(None)
+    [path] = tmp_path.glob("*.jsonl")
+    kinds = [r["kind"] for r in RecordingReader(path)]
+    assert kinds == ["event", "event", "close"]  # the frame in hand, the greeting, the close
+
+
 def test_serve_record_flag_adds_the_recording_observer(tmp_path: Path) -> None:
     parse = build_parser().parse_args
     settings = load_serve_settings(

@@ -11,7 +11,9 @@ cycles (asyncio's own socket transport keeps one cycle, which is not ours).
 from __future__ import annotations
 
 import base64
+import gc
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from cycle_kit import collector_off, ended_and_freed, only_host  # noqa: F401  (fixture)
@@ -19,6 +21,7 @@ from server_harness import RawClient, session
 
 from rtagents.engines.scripted import scripted_engines, scripted_speech
 from rtagents.server.config import ServerConfig
+from rtagents.server.host.recording_observer import session_recorders
 from rtagents.server.serving import RunningServer, running_server
 from rtagents.transports.memory import MemoryTransport
 
@@ -78,3 +81,31 @@ async def test_a_session_whose_client_vanished_mid_reply_is_freed_too(
         assert not isinstance(ws, MemoryTransport)
         ws.transport.abort()  # no close frame: the server's next send finds the peer gone
         assert await ended_and_freed(host) == (False, [])
+
+
+@pytest.mark.usefixtures("collector_off")
+async def test_a_recorded_session_is_freed_without_the_collector_too(tmp_path: Path) -> None:
+    """``serve --record``: the recorder is an observer the host holds, so it must not hold
+    the host back once the session ended (it did: every recorded session's state then
+    waited for a full collection), nor its writer sit in a cycle with its files."""
+    config = ServerConfig(port=0, observers=(session_recorders(tmp_path),))
+    async with running_server(config, scripted_engines()) as server:
+        async with session(server, push_to_talk=False) as client:
+            host = only_host(server.app.state.rtagents.sessions)
+            await _a_busy_session(client)
+        assert await ended_and_freed(host) == (False, [])
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        recorded = {type(o).__module__ for o in gc.garbage} & {
+            "rtagents.observability.recording",
+            "rtagents.observability.recording_parts",
+            "rtagents.server.host.recording_observer",
+        }
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert recorded == set()
+    assert len(_recordings(tmp_path)) == 1
+
+
+def _recordings(folder: Path) -> list[Path]:
+    return list(folder.glob("*.jsonl"))

@@ -50,6 +50,17 @@ def session_recorders(
     return make
 
 
+class _Ended:
+    """The host of a recorder whose session ended: what a late hook reads of it."""
+
+    session_id = None
+    frames_read = 0
+    frame = None
+
+
+_ENDED = _Ended()
+
+
 class SessionRecorder:
     """Writes one session's recording; an :class:`Observer` of its host."""
 
@@ -176,6 +187,10 @@ class SessionRecorder:
         if self._writer is not None:
             self._writer.connection_closed(code, reason, by)
             self._writer.close()
+        # The host holds this observer: holding the host back made the pair a reference
+        # cycle, and every recorded session's whole state waited for a full collection.
+        self._writer = None
+        self._host = _ENDED
 
     # --- the file ----------------------------------------------------------------------
 
