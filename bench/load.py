@@ -32,7 +32,9 @@ each step against the real server and a bare ``websockets`` server sending the
 same frames (``bench/load_bare.py``), alternating, and reports the server CPU
 per streamed audio second of each and their ratio (``bench/load_baseline.py``);
 ``--record`` does the same against a server recording every session, and
-reports what recording costs (``bench/load_recording.py``).
+reports what recording costs (``bench/load_recording.py``). With either,
+``--together`` runs the two servers at the same time, N sessions each, instead
+of one after the other (the machine's drift then weighs on both alike).
 
 ``--client`` picks the load generator's WebSocket client: ``raw`` (the
 default, ``bench/load_wire.py``: about half the CPU per frame, so more is left
