@@ -50,17 +50,6 @@ def session_recorders(
     return make
 
 
-class _Ended:
-    """The host of a recorder whose session ended: what a late hook reads of it."""
-
-    session_id = None
-    frames_read = 0
-    frame = None
-
-
-_ENDED = _Ended()
-
-
 class SessionRecorder:
     """Writes one session's recording; an :class:`Observer` of its host."""
 
@@ -134,13 +123,7 @@ class SessionRecorder:
         if host.frames_read != self._recorded_number:
             self._recorded_number = host.frames_read
             frame = host.frame if host.frame is not None else "{}"
-            if inbound.outcome != "ok":
-                writer.event("received", frame)
-            elif inbound.type == APPEND and isinstance(frame, str):
-                writer.append("received", frame, inbound.event.audio)  # the hot path
-                return
-            else:  # the codec accepted it: one JSON object, not parsed again
-                writer.event("received", frame, event_type=inbound.type)
+            self._write_frame(writer, frame, inbound.event if inbound.outcome == "ok" else None)
         if inbound.error is not None:
             self._refused = inbound.error
             writer.error(inbound.error, outcome=inbound.outcome, event_type=inbound.type)
@@ -158,16 +141,14 @@ class SessionRecorder:
 
     @staticmethod
     def _write_frame(writer: RecordingWriter, frame: str | bytes, event: Any) -> None:
-        """Write the client frame whose handling emits an event; ``event`` is it decoded,
-        once the codec accepted it (then it is one JSON object of that type)."""
+        """Write a client frame; ``event`` is it decoded, once the codec accepted it (then
+        it is one JSON object of that type, not parsed again), else None."""
         if event is None:
             writer.event("received", frame)
-            return
-        kind = event.type
-        if kind == APPEND and isinstance(frame, str):
-            writer.append("received", frame, event.audio)
+        elif event.type == APPEND and isinstance(frame, str):
+            writer.append("received", frame, event.audio)  # the hot path
         else:
-            writer.event("received", frame, event_type=kind)
+            writer.event("received", frame, event_type=event.type)
 
     def on_turn(self, marks: Any) -> None:
         """The server's marks of a voice turn: the first LLM token, which no event shows."""
@@ -189,8 +170,9 @@ class SessionRecorder:
             self._writer.close()
         # The host holds this observer: holding the host back made the pair a reference
         # cycle, and every recorded session's whole state waited for a full collection.
+        # A late hook then finds no writer and, the session ended, opens none.
         self._writer = None
-        self._host = _ENDED
+        self._host = None
 
     # --- the file ----------------------------------------------------------------------
 
