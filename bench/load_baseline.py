@@ -22,6 +22,11 @@ from collections.abc import Callable
 from load import ServerProcess, Step, run_step
 from load_client import CHUNK_MS, TURN_CHUNKS, turn_frames
 
+from rtagents.server.collector import FREEZE_EVERY_S
+
+# After the warm-up: each collector's next tick, its sweep, and a margin.
+SETTLE_S = FREEZE_EVERY_S + 0.5
+
 
 class BareProcess(ServerProcess):
     """``load_bare.py`` in a child process (its stamps come from its control port)."""
@@ -39,7 +44,7 @@ class BareProcess(ServerProcess):
 def header(first: str, second: str, last: str) -> str:
     return (
         f"{'N':>5} {first + ' ms/s':>13} {second + ' ms/s':>13} {last:>8} "
-        f"{first + ' p99':>12} {second + ' p99':>12} {'lost':>9}"
+        f"{first + ' p99':>12} {second + ' p99':>12} {'lost':>9} {'first':>8}"
     )
 
 
@@ -85,27 +90,45 @@ async def alternate(
     print(header(*labels, last[0]), flush=True)
     pairs = []
     for index, n in enumerate(steps):
-        pair = [make() for make in servers]
+        # Every step swaps which server starts first, warms up, and leads the callers:
+        # in an A/A run the process made first used 3-4 % more CPU in seven steps of
+        # eight, a place in the order a fixed order would charge to one side.
+        first = index % 2 == 0
+        made = [make() for make in (servers if first else servers[::-1])]
+        pair = made if first else made[::-1]  # pair[0] is always servers[0]'s
         try:
-            for server in pair:  # warm-up: first-use imports and caches
-                await run_step(server, 1, 1, frames, rcvbuf, client)
+            await warm_up(made, frames, rcvbuf, client)
             if together:
-                result = await _at_once(pair, n, turns, frames, rcvbuf, client)
+                result = await _at_once(made, n, turns, frames, rcvbuf, client)
             else:
-                order = pair if index % 2 == 0 else pair[::-1]
-                result = {id(s): await run_step(s, n, turns, frames, rcvbuf, client) for s in order}
+                result = {id(s): await run_step(s, n, turns, frames, rcvbuf, client) for s in made}
         finally:
-            for server in pair:
+            for server in made:
                 server.stop()
         one, two = result[id(pair[0])], result[id(pair[1])]
         one_ms, two_ms = per_audio_second_ms(one, turns), per_audio_second_ms(two, turns)
         pairs.append((one_ms, two_ms))
         print(
             f"{n:>5} {one_ms:>13.1f} {two_ms:>13.1f} {last[1](one_ms, two_ms):>8} "
-            f"{worst_p99(one):>12.1f} {worst_p99(two):>12.1f} {one.lost:>4}/{two.lost:<4}",
+            f"{worst_p99(one):>12.1f} {worst_p99(two):>12.1f} {one.lost:>4}/{two.lost:<4} "
+            f"{labels[0 if first else 1]:>8}",
             flush=True,
         )
     return pairs
+
+
+async def warm_up(pair: list[ServerProcess], frames: list[str], rcvbuf: int, client: str) -> None:
+    """One one-turn session on each server at once (first-use imports and caches), then a
+    wait for what ending it sets off.
+
+    A bench server's collector (``server/collector.py``) sweeps the whole heap at its
+    first tick with no live session after one has run: 50-60 ms of CPU here. Warmed
+    up one after the other, the second server swept inside the step's window and the
+    first before it, so the second was charged a sweep the first was not: with the
+    recording server second, about 1.5 points of every step's "recording cost".
+    """
+    await asyncio.gather(*(run_step(server, 1, 1, frames, rcvbuf, client) for server in pair))
+    await asyncio.sleep(SETTLE_S)
 
 
 async def _at_once(

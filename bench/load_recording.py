@@ -61,7 +61,7 @@ async def compare_recording(
             lambda: ServerProcess(stamps=True, extra=extra),
         )
         cost = ("cost", lambda off_ms, on_ms: f"{throughput_cost(off_ms, on_ms):.1f}%")
-        labels = ("off", "off" if control else "on")
+        labels = ("off", "off 2" if control else "on")
         pairs = await alternate(
             servers, labels, cost, steps, duration_s, rcvbuf, client, together=together
         )

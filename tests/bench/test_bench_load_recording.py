@@ -29,6 +29,9 @@ def test_both_servers_at_once_carry_every_step_and_every_session_is_recorded() -
     output = quick_rows("--record", "--together")
     written = re.search(r"recordings written: (\d+) files", output)
     assert written is not None and int(written[1]) == (1 + 2) + (1 + 4), output
+    # Steps take turns at which server starts first: a place in the order is not a cost.
+    firsts = re.findall(r"^\s+[24]\s.*\s(off|on)$", output, re.MULTILINE)
+    assert firsts == ["off", "on"], output
 
 
 def test_the_control_run_records_nothing_and_says_it_measured_the_spread() -> None:
