@@ -2,10 +2,9 @@
 
 Both modes print one row per step with two servers' CPU per audio second, a last
 column, two p99s, ``lost`` as ``first/second`` and which server started first;
-:func:`quick_rows` runs the
-mode's ``--quick`` sitting, checks it exited cleanly with a row for each of its
-steps (2 and 4 sessions) and that neither server lost anything, and returns
-the output for the mode's own checks.
+:func:`quick_rows` runs the mode's ``--quick`` sitting, checks it exited cleanly
+with a row for each of its steps (2 and 4 sessions) and that neither server lost
+anything, and returns the output for the mode's own checks.
 """
 
 from __future__ import annotations
