@@ -124,8 +124,9 @@ async def warm_up(pair: list[ServerProcess], frames: list[str], rcvbuf: int, cli
     A bench server's collector (``server/collector.py``) sweeps the whole heap at its
     first tick with no live session after one has run: 50-60 ms of CPU here. Warmed
     up one after the other, the second server swept inside the step's window and the
-    first before it, so the second was charged a sweep the first was not: with the
-    recording server second, about 1.5 points of every step's "recording cost".
+    first before it, so the second was charged a sweep the first was not (the
+    recording server was second: ~55 ms of a step's ~3.5 s of CPU, about 1.5 points
+    of its "recording cost" by that arithmetic).
     """
     await asyncio.gather(*(run_step(server, 1, 1, frames, rcvbuf, client) for server in pair))
     await asyncio.sleep(SETTLE_S)
