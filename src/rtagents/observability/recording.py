@@ -91,7 +91,7 @@ class RecordingWriter(OtherRecords):
         self.audio: AudioMode = audio
         self._clock = clock
         self._origin = clock()
-        self._header = Header(
+        header = Header(
             side=side,
             transport=transport,
             session_id=session_id,
@@ -105,10 +105,10 @@ class RecordingWriter(OtherRecords):
         self._transport_json = json.dumps(transport)
         self._session_json = json.dumps(session_id)
         self._prefix = self._prefixes()
-        self._started = self._header.started_at  # wall = started_at + t (one clock read a line)
+        self._started = header.started_at  # wall = started_at + t (one clock read a line)
         self._line_prefix = LinePrefix(self._started, self._session_json, self._transport_json)
         self._bodies = EventBodies(audio, self.path.with_suffix(".audio"))
-        self._files = RecordingParts(self.path, rotate_bytes, self._header)
+        self._files = RecordingParts(self.path, rotate_bytes, header)  # holds the header
         self._pending: list[str] = []  # lines not written yet (written in batches)
         self._pending_chars = 0
         self._closed = False  # the file opens with the first record (or at close)
@@ -137,13 +137,13 @@ class RecordingWriter(OtherRecords):
 
     @property
     def session_id(self) -> str | None:
-        return self._header.session_id
+        return self._files.header.session_id
 
     @session_id.setter
     def session_id(self, value: str | None) -> None:
         """A client learns its session id from ``session.created``: later records carry it."""
         self._end_run()
-        self._header = self._files.header = dataclasses.replace(self._header, session_id=value)
+        self._files.header = dataclasses.replace(self._files.header, session_id=value)
         self._session_json = json.dumps(value)
         self._prefix = self._prefixes()
         self._line_prefix = LinePrefix(self._started, self._session_json, self._transport_json)
@@ -300,7 +300,7 @@ class RecordingWriter(OtherRecords):
             "t": round(t, 6),
             "wall": round(self._started + t, 6),
             "kind": fields.pop("kind"),
-            "session_id": self._header.session_id,
+            "session_id": self._files.header.session_id,
             **fields,
         }
         self._write(json.dumps(line, separators=(",", ":")) + "\n")

@@ -12,14 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..protocol.errors import RealtimeError
-from .recording_format import CloseBy, Header, redact_text
+from .recording_format import CloseBy, redact_text
 
 
 class OtherRecords(ABC):
     """Lifecycle, failure and close records, over the writer's ``_record`` (marks, written
     several a turn, are formatted by the writer itself)."""
-
-    _header: Header
 
     @abstractmethod
     def _record(self, fields: dict[str, Any], *, at: float | None = None) -> None:

@@ -123,11 +123,6 @@ class SessionRecorder:
         if host.frames_read != self._recorded_number:
             self._recorded_number = host.frames_read
             frame = host.frame if host.frame is not None else "{}"
-            if inbound.type == APPEND and inbound.outcome == "ok" and isinstance(frame, str):
-                # The hot path (fifty a second), without _write_frame's call: an accepted
-                # append has no error or tool output to look at after it.
-                writer.append("received", frame, inbound.event.audio)
-                return
             self._write_frame(writer, frame, inbound.event if inbound.outcome == "ok" else None)
         if inbound.error is not None:
             self._refused = inbound.error
